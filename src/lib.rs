@@ -1,0 +1,6 @@
+//! rperf: a Linux profiler in the spirit of perf. The binary is a thin shell over this library.
+
+pub mod cli;
+pub mod cmd;
+pub mod events;
+pub mod sys;
