@@ -3,4 +3,6 @@
 pub mod cli;
 pub mod cmd;
 pub mod events;
+pub mod output;
+pub mod stat;
 pub mod sys;

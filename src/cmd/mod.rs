@@ -1,1 +1,3 @@
-//! One module per subcommand.
+//! One module per subcommand, each with a plain config struct and `run(cfg) -> Result<ExitCode>`.
+pub mod list;
+pub mod stat;

@@ -1,1 +1,10 @@
-//! x
+//! The only unsafe code in rperf: perf_event_open and its ioctls, reading counters, forking
+//! the workload, signals, locale, and tracefs mounting. Everything above this module is safe.
+
+pub mod attr;
+pub mod counter;
+pub mod locale;
+pub mod signals;
+pub mod topology;
+pub mod tracefs;
+pub mod workload;

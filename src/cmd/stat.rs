@@ -1,0 +1,781 @@
+//! `rperf stat`: open counters on a command, processes, threads or CPUs, run, and print the
+//! counts the way perf stat does.
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::cli::Exit;
+use crate::events::{self, Event, EventKind, SysSource, ToolEvent};
+use crate::stat::format::{self, Options, Style};
+use crate::stat::{Aggregation, Bucket, EventInfo, Results, Support};
+use crate::sys::attr::{counting_attr, CountingOptions};
+use crate::sys::counter::{self, Count};
+use crate::sys::workload::{self, Workload};
+use crate::sys::{locale, signals, topology};
+
+/// What to count.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// Command to run (may be empty with -a/-C/-p/-t).
+    pub command: Vec<String>,
+    /// `-p` processes.
+    pub pids: Vec<i32>,
+    /// `-t` threads.
+    pub tids: Vec<i32>,
+    /// `-a`.
+    pub system_wide: bool,
+    /// `-C` list as typed.
+    pub cpu_list: Option<String>,
+    /// `-p` as typed (for the header).
+    pub pid_text: Option<String>,
+    /// `-t` as typed (for the header).
+    pub tid_text: Option<String>,
+}
+
+/// Everything `rperf stat` needs, free of clap.
+#[derive(Debug, Clone, Default)]
+pub struct StatConfig {
+    /// `-e` arguments.
+    pub events: Vec<String>,
+    /// `-d` count.
+    pub detailed: u8,
+    /// What to count.
+    pub target: Target,
+    /// `-r`.
+    pub repeat: u32,
+    /// Output style.
+    pub style: Style,
+    /// `-I` in milliseconds.
+    pub interval_ms: Option<u64>,
+    /// `--interval-count`.
+    pub interval_count: Option<u64>,
+    /// Row grouping.
+    pub aggregation: Aggregation,
+    /// `-o`.
+    pub output: Option<PathBuf>,
+    /// `--append`.
+    pub append: bool,
+    /// Thousands grouping (perf's default on).
+    pub big_num: bool,
+    /// Counters inherited by children.
+    pub inherit: bool,
+}
+
+/// The events perf stat counts when none are given, plus the `-d` levels.
+pub fn default_events(system_wide: bool, detailed: u8) -> Vec<String> {
+    let clock = if system_wide {
+        "cpu-clock"
+    } else {
+        "task-clock"
+    };
+    let mut v: Vec<String> = [
+        clock,
+        "context-switches",
+        "cpu-migrations",
+        "page-faults",
+        "cycles",
+        "instructions",
+        "branches",
+        "branch-misses",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let levels: [&[&str]; 3] = [
+        &[
+            "L1-dcache-loads",
+            "L1-dcache-load-misses",
+            "LLC-loads",
+            "LLC-load-misses",
+        ],
+        &[
+            "L1-icache-loads",
+            "L1-icache-load-misses",
+            "dTLB-loads",
+            "dTLB-load-misses",
+            "iTLB-loads",
+            "iTLB-load-misses",
+        ],
+        &["L1-dcache-prefetches", "L1-dcache-prefetch-misses"],
+    ];
+    for level in levels.iter().take(detailed as usize) {
+        v.extend(level.iter().map(|s| s.to_string()));
+    }
+    v
+}
+
+/// Where counters are opened: one slot per CPU (pid -1) or per thread (cpu -1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Slot {
+    Cpu(u32),
+    Task(i32),
+}
+
+/// Resolved targets for one run.
+struct Plan {
+    slots: Vec<Slot>,
+    /// Buckets rows are printed for, and which bucket each slot adds into.
+    buckets: Vec<Bucket>,
+    slot_bucket: Vec<usize>,
+    system_wide: bool,
+}
+
+fn header_target(t: &Target) -> String {
+    if let Some(c) = &t.cpu_list {
+        format!("'CPU(s) {c}'")
+    } else if t.system_wide {
+        "'system wide'".into()
+    } else if let Some(p) = &t.pid_text {
+        format!("process id '{p}'")
+    } else if let Some(p) = &t.tid_text {
+        format!("thread id '{p}'")
+    } else {
+        format!("'{}'", t.command.join(" "))
+    }
+}
+
+fn resolve_cpus(t: &Target) -> Result<Option<Vec<u32>>> {
+    let online = topology::online_cpus().context("reading the online CPU list")?;
+    match &t.cpu_list {
+        Some(list) => {
+            let cpus = topology::parse_cpu_list(list)
+                .ok_or_else(|| anyhow!("invalid CPU list '{list}': expected e.g. 0-3,5"))?;
+            if let Some(bad) = cpus.iter().find(|c| !online.contains(c)) {
+                bail!(
+                    "CPU {bad} is not online (online: {}); pick CPUs from that list",
+                    fmt_cpus(&online)
+                );
+            }
+            Ok(Some(cpus))
+        }
+        None if t.system_wide => Ok(Some(online)),
+        None => Ok(None),
+    }
+}
+
+fn fmt_cpus(c: &[u32]) -> String {
+    c.iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn plan(cfg: &StatConfig, child: Option<i32>, command_name: &str) -> Result<Plan> {
+    let t = &cfg.target;
+    let agg = cfg.aggregation;
+    if let Some(cpus) = resolve_cpus(t)? {
+        if agg == Aggregation::PerThread {
+            bail!("--per-thread needs a command, -p or -t target, not system-wide counting");
+        }
+        let slots: Vec<Slot> = cpus.iter().map(|&c| Slot::Cpu(c)).collect();
+        let (buckets, slot_bucket) = if agg == Aggregation::PerCpu {
+            (
+                cpus.iter().map(|&c| Bucket::Cpu(c)).collect(),
+                (0..slots.len()).collect(),
+            )
+        } else {
+            (vec![Bucket::Global], vec![0; slots.len()])
+        };
+        return Ok(Plan {
+            slots,
+            buckets,
+            slot_bucket,
+            system_wide: true,
+        });
+    }
+    if agg == Aggregation::PerCpu {
+        bail!("-A/--no-aggr/--per-cpu needs system-wide counting (-a or -C)");
+    }
+    let mut tasks: Vec<(i32, String)> = Vec::new();
+    for &pid in &t.pids {
+        let tids = topology::threads_of(pid)
+            .map_err(|_| anyhow!("no such process: {pid} (check the pid with `ps -p {pid}`)"))?;
+        for tid in tids {
+            tasks.push((tid, topology::comm_of(tid).unwrap_or_default()));
+        }
+    }
+    for &tid in &t.tids {
+        if !topology::is_alive(tid) {
+            bail!("no such thread: {tid} (check the tid with `ps -eLf`)");
+        }
+        tasks.push((tid, topology::comm_of(tid).unwrap_or_default()));
+    }
+    if let Some(pid) = child {
+        tasks.push((pid, command_name.to_string()));
+    }
+    if tasks.is_empty() {
+        bail!(
+            "nothing to count: give a command (rperf stat -- CMD), -p PID, -t TID, -a or -C CPUS"
+        );
+    }
+    let slots: Vec<Slot> = tasks.iter().map(|(t, _)| Slot::Task(*t)).collect();
+    let (buckets, slot_bucket) = if agg == Aggregation::PerThread {
+        (
+            tasks
+                .iter()
+                .map(|(t, c)| Bucket::Thread(c.clone(), *t))
+                .collect(),
+            (0..slots.len()).collect(),
+        )
+    } else {
+        (vec![Bucket::Global], vec![0; slots.len()])
+    };
+    Ok(Plan {
+        slots,
+        buckets,
+        slot_bucket,
+        system_wide: false,
+    })
+}
+
+/// Open counters: `fds[event][slot]`, `None` where the event has no fd (tool events or
+/// unsupported).
+struct Counters {
+    fds: Vec<Vec<Option<OwnedFd>>>,
+    support: Vec<Support>,
+}
+
+fn paranoid() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn open_counters(events: &[Event], plan: &Plan, opts: CountingOptions) -> Result<Counters> {
+    let mut fds: Vec<Vec<Option<OwnedFd>>> = Vec::with_capacity(events.len());
+    let mut support = Vec::with_capacity(events.len());
+    for (i, ev) in events.iter().enumerate() {
+        let leader = ev.leader.filter(|&l| l != i);
+        let mut row: Vec<Option<OwnedFd>> = Vec::with_capacity(plan.slots.len());
+        let Some(attr) = counting_attr(ev, leader.is_none(), opts) else {
+            // Tool events are computed, not opened.
+            fds.push((0..plan.slots.len()).map(|_| None).collect());
+            support.push(Support::Supported);
+            continue;
+        };
+        if let Some(l) = leader {
+            if support[l] == Support::NotSupported {
+                fds.push((0..plan.slots.len()).map(|_| None).collect());
+                support.push(Support::NotSupported);
+                continue;
+            }
+        }
+        let mut status = Support::Supported;
+        for (s, slot) in plan.slots.iter().enumerate() {
+            let (pid, cpu) = match slot {
+                Slot::Cpu(c) => (-1, *c as i32),
+                Slot::Task(t) => (*t, -1),
+            };
+            let group = leader.and_then(|l| fds[l][s].as_ref().map(|f| f.as_raw_fd()));
+            match counter::open(&attr, pid, cpu, group) {
+                Ok(fd) => row.push(Some(fd)),
+                Err(e) => match e.raw_os_error().unwrap_or(0) {
+                    libc::ENOENT
+                    | libc::EOPNOTSUPP
+                    | libc::EINVAL
+                    | libc::ENOSYS
+                    | libc::ENXIO
+                    | libc::ENODEV => {
+                        status = Support::NotSupported;
+                        break;
+                    }
+                    libc::EACCES | libc::EPERM => bail!(
+                        "no permission to count event '{}' ({e}): run as root, or lower \
+                         /proc/sys/kernel/perf_event_paranoid (now {})",
+                        ev.name,
+                        paranoid()
+                    ),
+                    libc::ESRCH => bail!(
+                        "no such process or thread {pid} while opening '{}': it may have exited",
+                        ev.name
+                    ),
+                    libc::EMFILE => bail!(
+                        "too many open files opening '{}': raise the limit with `ulimit -n`",
+                        ev.name
+                    ),
+                    libc::EBUSY => bail!(
+                        "event '{}' is busy: another program holds the PMU it needs",
+                        ev.name
+                    ),
+                    _ => bail!(
+                        "perf_event_open failed for event '{}' on {}: {e}",
+                        ev.name,
+                        match slot {
+                            Slot::Cpu(c) => format!("CPU {c}"),
+                            Slot::Task(t) => format!("task {t}"),
+                        }
+                    ),
+                },
+            }
+        }
+        if status == Support::NotSupported {
+            row = (0..plan.slots.len()).map(|_| None).collect();
+        }
+        fds.push(row);
+        support.push(status);
+    }
+    Ok(Counters { fds, support })
+}
+
+fn for_each_leader(
+    events: &[Event],
+    c: &Counters,
+    f: fn(&OwnedFd) -> io::Result<()>,
+) -> Result<()> {
+    for (i, row) in c.fds.iter().enumerate() {
+        if events[i].leader.is_some_and(|l| l != i) {
+            continue;
+        }
+        for fd in row.iter().flatten() {
+            f(fd).with_context(|| format!("enabling/disabling event '{}'", events[i].name))?;
+        }
+    }
+    Ok(())
+}
+
+fn read_counts(c: &Counters) -> Result<Vec<Vec<Option<Count>>>> {
+    c.fds
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|fd| fd.as_ref().map(counter::read).transpose())
+                .collect::<io::Result<Vec<_>>>()
+        })
+        .collect::<io::Result<Vec<_>>>()
+        .context("reading counters")
+}
+
+/// Times the tool events need.
+#[derive(Debug, Clone, Copy, Default)]
+struct ToolTimes {
+    wall_ns: f64,
+    user_ns: f64,
+    sys_ns: f64,
+}
+
+/// Adds one run's (or one interval's) counts into `results`, aggregated per bucket.
+fn accumulate(
+    results: &mut Results,
+    events: &[Event],
+    plan: &Plan,
+    counts: &[Vec<Option<Count>>],
+    tools: ToolTimes,
+) {
+    for (e, ev) in events.iter().enumerate() {
+        if let EventKind::Tool(t) = ev.kind {
+            let v = match t {
+                ToolEvent::DurationTime => tools.wall_ns,
+                ToolEvent::UserTime => tools.user_ns,
+                ToolEvent::SystemTime => tools.sys_ns,
+            };
+            for b in 0..plan.buckets.len() {
+                results.values[e][b].add_tool(v);
+            }
+            continue;
+        }
+        let mut sums = vec![(0.0f64, false, 0u64, 0u64); plan.buckets.len()];
+        for (s, c) in counts[e].iter().enumerate() {
+            let Some(c) = c else { continue };
+            let b = plan.slot_bucket[s];
+            if let Some(v) = crate::stat::scaled(*c) {
+                sums[b].0 += v;
+                sums[b].1 = true;
+            }
+            sums[b].2 += c.enabled;
+            sums[b].3 += c.running;
+        }
+        for (b, (v, counted, en, run)) in sums.into_iter().enumerate() {
+            results.values[e][b].add_observation(counted.then_some(v), en, run);
+        }
+    }
+}
+
+fn delta(now: &[Vec<Option<Count>>], prev: &[Vec<Option<Count>>]) -> Vec<Vec<Option<Count>>> {
+    now.iter()
+        .zip(prev)
+        .map(|(n, p)| {
+            n.iter()
+                .zip(p)
+                .map(|(n, p)| match (n, p) {
+                    (Some(n), Some(p)) => Some(*n - *p),
+                    (n, _) => *n,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The output sink: stderr by default, or `-o FILE`.
+struct Sink {
+    file: Option<std::fs::File>,
+}
+
+impl Sink {
+    fn open(cfg: &StatConfig) -> Result<Sink> {
+        let file = match &cfg.output {
+            Some(p) => Some(
+                OpenOptions::new()
+                    .create(true)
+                    .write(true)
+                    .append(cfg.append)
+                    .truncate(!cfg.append)
+                    .open(p)
+                    .with_context(|| format!("cannot open output file {}", p.display()))?,
+            ),
+            None => None,
+        };
+        Ok(Sink { file })
+    }
+
+    fn write(&mut self, s: &str) -> Result<()> {
+        let r = match &mut self.file {
+            Some(f) => f.write_all(s.as_bytes()),
+            None => io::stderr().lock().write_all(s.as_bytes()),
+        };
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+            r => r.context("writing the counts"),
+        }
+    }
+}
+
+fn command_error(cmd: &str, e: &io::Error) -> anyhow::Error {
+    let hint = match e.raw_os_error() {
+        Some(libc::ENOENT) => " (is it installed and on $PATH?)",
+        Some(libc::EACCES) => " (is it executable?)",
+        _ => "",
+    };
+    anyhow::Error::new(Exit {
+        code: 127,
+        message: format!("cannot run '{cmd}': {e}{hint}"),
+    })
+}
+
+/// Runs `rperf stat`.
+pub fn run(cfg: StatConfig) -> Result<ExitCode> {
+    signals::install();
+    let t = &cfg.target;
+    let has_cmd = !t.command.is_empty();
+    let system_wide = t.system_wide || t.cpu_list.is_some();
+    if has_cmd && (!t.pids.is_empty() || !t.tids.is_empty()) {
+        bail!("a command cannot be combined with -p/-t: give one target");
+    }
+    let specs = if cfg.events.is_empty() {
+        vec![default_events(system_wide, cfg.detailed).join(",")]
+    } else {
+        let mut v = cfg.events.clone();
+        if cfg.detailed > 0 {
+            v.push(default_events(system_wide, cfg.detailed)[8..].join(","));
+        }
+        v
+    };
+    let events = events::parse_all(&specs, &SysSource::default())?;
+    let thousands = match (&cfg.style, cfg.big_num) {
+        (Style::Human, true) => locale::thousands_separator(),
+        _ => String::new(),
+    };
+    let opts = Options {
+        style: cfg.style.clone(),
+        thousands_sep: thousands,
+        runs: cfg.repeat,
+        aggregation: cfg.aggregation,
+    };
+    let mut sink = Sink::open(&cfg)?;
+    let command_name = t
+        .command
+        .first()
+        .map(|c| {
+            c.rsplit('/')
+                .next()
+                .unwrap_or(c)
+                .chars()
+                .take(15)
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+
+    let mut results: Option<Results> = None;
+    let mut exit_code = 0i32;
+    let mut last_user_sys = None;
+    for _ in 0..cfg.repeat {
+        let mut work = if has_cmd {
+            Some(Workload::prepare(&t.command).map_err(|e| command_error(&t.command[0], &e))?)
+        } else {
+            None
+        };
+        let child = work.as_ref().map(|w| w.pid());
+        let plan = match plan(&cfg, if system_wide { None } else { child }, &command_name) {
+            Ok(p) => p,
+            Err(e) => {
+                if let Some(w) = &work {
+                    signals::kill(w.pid(), libc::SIGKILL);
+                    let _ = w.wait();
+                }
+                return Err(e);
+            }
+        };
+        let copts = CountingOptions {
+            inherit: cfg.inherit,
+            enable_on_exec: has_cmd && !plan.system_wide,
+        };
+        let counters = match open_counters(&events, &plan, copts) {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(w) = &work {
+                    signals::kill(w.pid(), libc::SIGKILL);
+                    let _ = w.wait();
+                }
+                return Err(e);
+            }
+        };
+        let res = results.get_or_insert_with(|| {
+            let infos = events
+                .iter()
+                .zip(&counters.support)
+                .map(|(e, s)| EventInfo {
+                    name: e.name.clone(),
+                    kind: e.kind.clone(),
+                    support: *s,
+                })
+                .collect();
+            Results::new(infos, plan.buckets.clone())
+        });
+        let t0 = Instant::now();
+        if !copts.enable_on_exec {
+            for_each_leader(&events, &counters, counter::enable)?;
+        }
+        if let Some(w) = work.as_mut() {
+            w.start().map_err(|e| command_error(&t.command[0], &e))?;
+        }
+        let mut exit = None;
+        if let Some(ms) = cfg.interval_ms {
+            exit = interval_loop(
+                &cfg,
+                &opts,
+                &events,
+                &plan,
+                &counters,
+                work.as_ref(),
+                t0,
+                ms,
+                &mut sink,
+            )?;
+        } else if let Some(w) = &work {
+            exit = Some(w.wait().context("waiting for the command")?);
+        } else {
+            wait_for_stop(&plan, &cfg.target);
+        }
+        for_each_leader(&events, &counters, counter::disable)?;
+        let wall = t0.elapsed().as_nanos() as f64;
+        if cfg.interval_ms.is_some() {
+            if let Some(e) = exit {
+                exit_code = e.code;
+            }
+            break;
+        }
+        let counts = read_counts(&counters)?;
+        let tools = ToolTimes {
+            wall_ns: wall,
+            user_ns: exit.map(|e| e.user_s * 1e9).unwrap_or(0.0),
+            sys_ns: exit.map(|e| e.sys_s * 1e9).unwrap_or(0.0),
+        };
+        accumulate(res, &events, &plan, &counts, tools);
+        res.wall_ns.update(wall);
+        if let Some(e) = exit {
+            exit_code = e.code;
+            last_user_sys = Some((e.user_s, e.sys_s));
+        }
+        if signals::received().is_some() {
+            break;
+        }
+    }
+    let Some(res) = results else {
+        return Ok(ExitCode::from(exit_code as u8));
+    };
+    if cfg.interval_ms.is_none() {
+        let mut out = String::new();
+        let human = matches!(opts.style, Style::Human);
+        if human {
+            out.push_str(&format::header(&header_target(t), cfg.repeat));
+        }
+        format::rows(&mut out, &res, &opts, None, res.wall_ns.mean);
+        if human {
+            let ru = if has_cmd && !system_wide {
+                last_user_sys
+            } else {
+                None
+            };
+            out.push_str(&format::footer(&res.wall_ns, cfg.repeat, ru));
+        }
+        sink.write(&out)?;
+    }
+    Ok(ExitCode::from(exit_code.clamp(0, 255) as u8))
+}
+
+/// Without a command: count until Ctrl-C/SIGTERM, or until every `-p`/`-t` task is gone.
+fn wait_for_stop(plan: &Plan, t: &Target) {
+    let watched: Vec<i32> = if plan.system_wide {
+        Vec::new()
+    } else {
+        t.pids.iter().chain(&t.tids).copied().collect()
+    };
+    loop {
+        if signals::received().is_some() {
+            return;
+        }
+        if !watched.is_empty() && !watched.iter().any(|&p| topology::is_alive(p)) {
+            return;
+        }
+        workload::sleep_interruptible(Duration::from_millis(if watched.is_empty() {
+            1000
+        } else {
+            100
+        }));
+    }
+}
+
+/// `-I`: prints the counts of each interval until the command ends or a stop is asked for.
+#[allow(clippy::too_many_arguments)]
+fn interval_loop(
+    cfg: &StatConfig,
+    opts: &Options,
+    events: &[Event],
+    plan: &Plan,
+    counters: &Counters,
+    work: Option<&Workload>,
+    t0: Instant,
+    ms: u64,
+    sink: &mut Sink,
+) -> Result<Option<workload::Exit>> {
+    let infos: Vec<EventInfo> = events
+        .iter()
+        .zip(&counters.support)
+        .map(|(e, s)| EventInfo {
+            name: e.name.clone(),
+            kind: e.kind.clone(),
+            support: *s,
+        })
+        .collect();
+    let mut prev = read_counts(counters)?;
+    let mut last = t0;
+    let mut printed = 0u64;
+    let step = Duration::from_millis(ms);
+    let watched: Vec<i32> = cfg
+        .target
+        .pids
+        .iter()
+        .chain(&cfg.target.tids)
+        .copied()
+        .collect();
+    loop {
+        let next = t0 + step * (printed as u32 + 1);
+        let mut finished = false;
+        let mut exit = None;
+        loop {
+            let now = Instant::now();
+            if now >= next {
+                break;
+            }
+            let left = next - now;
+            match work {
+                Some(w) => {
+                    if w.wait_timeout(left) {
+                        finished = true;
+                        break;
+                    }
+                }
+                None => workload::sleep_interruptible(left.min(Duration::from_millis(100))),
+            }
+            if signals::received().is_some() && work.is_none() {
+                finished = true;
+                break;
+            }
+            if !watched.is_empty() && !watched.iter().any(|&p| topology::is_alive(p)) {
+                finished = true;
+                break;
+            }
+        }
+        if finished {
+            if let Some(w) = work {
+                exit = Some(w.wait().context("waiting for the command")?);
+            }
+        }
+        let now_counts = read_counts(counters)?;
+        let d = delta(&now_counts, &prev);
+        prev = now_counts;
+        let now = Instant::now();
+        let span = now.duration_since(last).as_nanos() as f64;
+        last = now;
+        let mut res = Results::new(infos.clone(), plan.buckets.clone());
+        accumulate(
+            &mut res,
+            events,
+            plan,
+            &d,
+            ToolTimes {
+                wall_ns: span,
+                ..ToolTimes::default()
+            },
+        );
+        let mut out = String::new();
+        if matches!(opts.style, Style::Human) && printed % 25 == 0 {
+            out.push_str(format::interval_header(opts.aggregation));
+        }
+        let stamp = now.duration_since(t0).as_nanos() as u64;
+        format::rows(&mut out, &res, opts, Some(stamp), span);
+        sink.write(&out)?;
+        printed += 1;
+        if finished || cfg.interval_count.is_some_and(|n| printed >= n) {
+            if !finished {
+                if let Some(w) = work {
+                    signals::kill(w.pid(), libc::SIGTERM);
+                    exit = Some(w.wait().context("waiting for the command")?);
+                }
+            }
+            return Ok(exit);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_perf() {
+        let d = default_events(false, 0);
+        assert_eq!(d[0], "task-clock");
+        assert_eq!(d.len(), 8);
+        assert_eq!(default_events(true, 0)[0], "cpu-clock");
+        assert_eq!(default_events(false, 1).len(), 12);
+        assert_eq!(default_events(false, 2).len(), 18);
+        assert_eq!(
+            default_events(false, 3).last().unwrap(),
+            "L1-dcache-prefetch-misses"
+        );
+    }
+
+    #[test]
+    fn header_names_the_target() {
+        let mut t = Target {
+            command: vec!["ls".into(), "-l".into()],
+            ..Target::default()
+        };
+        assert_eq!(header_target(&t), "'ls -l'");
+        t.system_wide = true;
+        assert_eq!(header_target(&t), "'system wide'");
+        t.cpu_list = Some("0".into());
+        assert_eq!(header_target(&t), "'CPU(s) 0'");
+        let p = Target {
+            pid_text: Some("12,13".into()),
+            pids: vec![12, 13],
+            ..Target::default()
+        };
+        assert_eq!(header_target(&p), "process id '12,13'");
+    }
+}

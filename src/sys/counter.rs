@@ -1,0 +1,128 @@
+//! Opening perf events and reading their counts.
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use super::attr::{Attr, ATTR_SIZE_VER7};
+
+/// PERF_FLAG_FD_CLOEXEC: the event fd is not passed to the workload.
+const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
+
+/// Opens one event. `pid` -1 with a `cpu` counts a CPU; `cpu` -1 with a `pid` follows a task.
+pub fn open(attr: &Attr, pid: i32, cpu: i32, group: Option<RawFd>) -> io::Result<OwnedFd> {
+    // The kernel reads `size` bytes; an 8-byte aligned buffer of the newest size perf knows
+    // holds every field we set and is zero beyond it.
+    let bytes = attr.to_bytes(ATTR_SIZE_VER7);
+    let mut buf = [0u64; ATTR_SIZE_VER7 as usize / 8];
+    for (slot, chunk) in buf.iter_mut().zip(bytes.chunks_exact(8)) {
+        *slot = u64::from_ne_bytes(chunk.try_into().expect("chunks_exact gives 8 bytes"));
+    }
+    // SAFETY: `buf` is a properly aligned, fully initialized perf_event_attr of
+    // ATTR_SIZE_VER7 bytes whose size field says so; the kernel only reads it.
+    let fd = unsafe {
+        perf_event_open_sys::perf_event_open(
+            buf.as_mut_ptr().cast(),
+            pid,
+            cpu,
+            group.unwrap_or(-1),
+            PERF_FLAG_FD_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: perf_event_open returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A counter's value with the times needed to scale multiplexed counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Count {
+    /// Raw count.
+    pub value: u64,
+    /// Nanoseconds the event was enabled.
+    pub enabled: u64,
+    /// Nanoseconds it was actually on the PMU.
+    pub running: u64,
+}
+
+impl std::ops::Add for Count {
+    type Output = Count;
+    fn add(self, o: Count) -> Count {
+        Count {
+            value: self.value.wrapping_add(o.value),
+            enabled: self.enabled.wrapping_add(o.enabled),
+            running: self.running.wrapping_add(o.running),
+        }
+    }
+}
+
+impl std::ops::Sub for Count {
+    type Output = Count;
+    fn sub(self, o: Count) -> Count {
+        Count {
+            value: self.value.wrapping_sub(o.value),
+            enabled: self.enabled.wrapping_sub(o.enabled),
+            running: self.running.wrapping_sub(o.running),
+        }
+    }
+}
+
+/// Reads a counter opened with read_format TOTAL_TIME_ENABLED|TOTAL_TIME_RUNNING.
+pub fn read(fd: &OwnedFd) -> io::Result<Count> {
+    let mut buf = [0u64; 3];
+    // SAFETY: `buf` is 24 writable bytes and the fd is a live perf event descriptor.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), 24) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if n != 24 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "short counter read",
+        ));
+    }
+    Ok(Count {
+        value: buf[0],
+        enabled: buf[1],
+        running: buf[2],
+    })
+}
+
+fn ioctl(fd: &OwnedFd, req: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: ENABLE/DISABLE/RESET take an integer argument and touch no user memory.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), req as _, 0) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Starts counting.
+pub fn enable(fd: &OwnedFd) -> io::Result<()> {
+    ioctl(fd, perf_event_open_sys::bindings::ENABLE as libc::c_ulong)
+}
+
+/// Stops counting.
+pub fn disable(fd: &OwnedFd) -> io::Result<()> {
+    ioctl(fd, perf_event_open_sys::bindings::DISABLE as libc::c_ulong)
+}
+
+/// Attaches a tracepoint filter expression (`--filter`).
+pub fn set_filter(fd: &OwnedFd, filter: &str) -> io::Result<()> {
+    let c = std::ffi::CString::new(filter)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "filter contains NUL"))?;
+    // SAFETY: `c` is a NUL-terminated string that outlives the call; the kernel copies it.
+    let r = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            perf_event_open_sys::bindings::SET_FILTER as _,
+            c.as_ptr(),
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
