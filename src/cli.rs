@@ -198,9 +198,69 @@ impl std::fmt::Display for Exit {
 
 impl std::error::Error for Exit {}
 
+/// perf accepts `-x,` with the separator glued on; clap does not take punctuation glued to a
+/// short option, so such a token is split in two. Scanning stops where the workload begins.
+pub fn normalize_args(args: Vec<String>) -> Vec<String> {
+    const TAKES_VALUE: &[&str] = &[
+        "-e",
+        "--event",
+        "-C",
+        "--cpu",
+        "-p",
+        "--pid",
+        "-t",
+        "--tid",
+        "-r",
+        "--repeat",
+        "-x",
+        "--field-separator",
+        "-I",
+        "--interval-print",
+        "--interval-count",
+        "-o",
+        "--output",
+    ];
+    let mut out = Vec::with_capacity(args.len() + 1);
+    let mut it = args.into_iter();
+    out.extend(it.next());
+    let mut in_stat = false;
+    let mut expect_value = false;
+    for a in it.by_ref() {
+        if expect_value {
+            expect_value = false;
+            out.push(a);
+            continue;
+        }
+        if !in_stat {
+            in_stat = a == "stat";
+            let is_sub = !a.starts_with('-');
+            out.push(a);
+            if is_sub && !in_stat {
+                break;
+            }
+            continue;
+        }
+        if a == "--" || !a.starts_with('-') {
+            out.push(a);
+            break;
+        }
+        if TAKES_VALUE.contains(&a.as_str()) {
+            expect_value = true;
+            out.push(a);
+        } else if let Some(sep) = a.strip_prefix("-x").filter(|s| !s.is_empty()) {
+            out.push("-x".into());
+            out.push(sep.to_string());
+        } else {
+            out.push(a);
+        }
+    }
+    out.extend(it);
+    out
+}
+
 /// Entry point used by the binary: parse, dispatch, print the error chain, exit.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(normalize_args(std::env::args().collect()));
     let result = match cli.command {
         Command::Stat(a) => a.into_config().and_then(cmd::stat::run),
         Command::List(a) => cmd::list::run(cmd::list::ListConfig { filters: a.filters }),
@@ -221,5 +281,52 @@ pub fn main() -> ExitCode {
             eprintln!("rperf: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Vec<String> {
+        s.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn glued_separator_is_split_before_the_command_only() {
+        assert_eq!(
+            normalize_args(v("rperf stat -x, true")),
+            v("rperf stat -x , true")
+        );
+        assert_eq!(
+            normalize_args(v("rperf stat -e cs -x; grep -x, f")),
+            v("rperf stat -e cs -x ; grep -x, f")
+        );
+        assert_eq!(
+            normalize_args(v("rperf stat -e -x, ls")),
+            v("rperf stat -e -x, ls")
+        );
+        assert_eq!(normalize_args(v("rperf list -x,")), v("rperf list -x,"));
+    }
+
+    #[test]
+    fn stat_flags_parse_like_perf() {
+        let cli = Cli::parse_from(normalize_args(v(
+            "rperf stat -a -A -r 3 -x, -e cs -e task-clock sleep 1",
+        )));
+        let Command::Stat(a) = cli.command else {
+            panic!()
+        };
+        assert!(a.all_cpus && a.no_aggr);
+        assert_eq!(a.repeat, 3);
+        assert_eq!(a.field_separator.as_deref(), Some(","));
+        assert_eq!(a.events, ["cs", "task-clock"]);
+        assert_eq!(a.command, ["sleep", "1"]);
+        let cli = Cli::parse_from(v("rperf stat -ddd ls -l"));
+        let Command::Stat(a) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.detailed, 3);
+        assert_eq!(a.command, ["ls", "-l"]);
     }
 }

@@ -146,7 +146,6 @@ fn class_of(word: &str) -> Option<&'static str> {
         "cache" | "hwcache" => "cache",
         "pmu" => "pmu",
         "tracepoint" => "tracepoint",
-        "tool" => "tool",
         _ => return None,
     })
 }
@@ -154,7 +153,8 @@ fn class_of(word: &str) -> Option<&'static str> {
 /// Whether `e` passes one filter: a category word, or a glob on any of its names.
 pub fn matches(e: &Entry, filter: &str) -> bool {
     if let Some(class) = class_of(filter) {
-        return e.class == class;
+        // perf lists its tool events (duration_time…) with the software ones.
+        return e.class == class || (class == "sw" && e.class == "tool");
     }
     let pat = glob::Pattern::new(filter).ok();
     e.names.iter().any(|n| match &pat {
@@ -200,6 +200,9 @@ mod tests {
         assert!(!matches(&e, "irq:*"));
         let cs = Entry::new(&["context-switches", "cs"], "Software event", "sw");
         assert!(matches(&cs, "cs"));
+        let tool = Entry::new(&["duration_time"], "Tool event", "tool");
+        assert!(matches(&tool, "sw"));
+        assert!(!matches(&tool, "tool"));
     }
 
     #[test]

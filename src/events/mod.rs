@@ -621,7 +621,7 @@ mod tests {
 
     fn parse(s: &str) -> Result<Vec<Event>, EventError> {
         let mut v = Vec::new();
-        parse_into(s, &FakeSource::default(), &mut v).map(|_| v)
+        parse_into(s, &FakeSource, &mut v).map(|_| v)
     }
 
     #[test]

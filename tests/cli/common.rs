@@ -1,0 +1,157 @@
+//! Helpers shared by the end-to-end tests: running rperf and perf, temp dirs, C workloads,
+//! and parsing perf stat's human output.
+#![allow(dead_code)]
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The rperf binary under test.
+pub fn rperf() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rperf"))
+}
+
+/// Linux perf, when installed; tests that need it print why they skip.
+pub fn perf() -> Option<Command> {
+    let ok = Command::new("perf")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        Some(Command::new("perf"))
+    } else {
+        eprintln!("SKIP: Linux perf is not installed (apt-get install linux-perf)");
+        None
+    }
+}
+
+/// Runs a command and returns its output, panicking with context if it cannot start.
+pub fn run(mut c: Command) -> Output {
+    c.output()
+        .unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"))
+}
+
+/// Text of stderr.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Text of stdout.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A fresh temporary directory, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "rperf-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Compiles a C source into `dir/name` with gcc and extra flags.
+pub fn compile_c(dir: &Path, name: &str, src: &str, flags: &[&str]) -> PathBuf {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, src).unwrap();
+    let exe = dir.join(name);
+    let o = run({
+        let mut cmd = Command::new("gcc");
+        cmd.args(flags).arg("-o").arg(&exe).arg(&c);
+        cmd
+    });
+    assert!(o.status.success(), "gcc failed: {}", stderr(&o));
+    exe
+}
+
+/// One row of perf stat's human output.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Value(f64),
+    NotSupported,
+    NotCounted,
+}
+
+/// Parses the event rows of perf stat's human output into name → value (commas removed).
+pub fn parse_human(text: &str) -> BTreeMap<String, Cell> {
+    let mut m = BTreeMap::new();
+    for line in text.lines() {
+        let t = line.trim_start();
+        let (cell, rest) = if let Some(r) = t.strip_prefix("<not supported>") {
+            (Cell::NotSupported, r)
+        } else if let Some(r) = t.strip_prefix("<not counted>") {
+            (Cell::NotCounted, r)
+        } else {
+            let Some((num, r)) = t.split_once(' ') else {
+                continue;
+            };
+            match num.replace(',', "").parse::<f64>() {
+                Ok(v) => (Cell::Value(v), r),
+                Err(_) => continue,
+            }
+        };
+        let mut words = rest.split_whitespace();
+        let mut name = words.next().unwrap_or("");
+        if name == "msec" || name == "ns" {
+            name = words.next().unwrap_or("");
+        }
+        if name.is_empty() || name == "seconds" {
+            continue;
+        }
+        m.insert(name.to_string(), cell);
+    }
+    m
+}
+
+/// The value of a counted event, panicking with the output if it is missing.
+pub fn value(m: &BTreeMap<String, Cell>, name: &str, text: &str) -> f64 {
+    match m.get(name) {
+        Some(Cell::Value(v)) => *v,
+        other => panic!("{name}: {other:?} in\n{text}"),
+    }
+}
+
+/// A C program that touches `pages` fresh pages (one page fault each).
+pub const TOUCH_PAGES_C: &str = r#"
+#include <stdlib.h>
+#include <sys/mman.h>
+int main(int argc, char **argv) {
+    long pages = argc > 1 ? atol(argv[1]) : 20000;
+    char *p = mmap(0, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return 1;
+    for (long i = 0; i < pages; i++) p[i * 4096] = 1;
+    return 0;
+}
+"#;
+
+/// A C program that burns CPU for about `ms` milliseconds.
+pub const BURN_C: &str = r#"
+#include <stdlib.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+int main(int argc, char **argv) {
+    double ms = argc > 1 ? atof(argv[1]) : 200;
+    double end = now() + ms / 1000.0;
+    volatile unsigned long x = 0;
+    while (now() < end) for (int i = 0; i < 10000; i++) x += i;
+    return 0;
+}
+"#;
