@@ -515,3 +515,45 @@ fn no_permission_is_explained() {
         "{e}"
     );
 }
+
+#[test]
+fn groups_pmu_and_detail_sets_name_the_same_rows_as_perf() {
+    for args in [
+        &["-e", "{task-clock,page-faults},cs", "--", "true"][..],
+        &["-e", "msr/tsc/,cpu-clock:u", "--", "true"][..],
+        &["-dd", "--", "true"][..],
+        &["-e", "L1-dcache-loads,r1234,ref-cycles", "--", "true"][..],
+    ] {
+        let Some(((p, _), (r, rc))) = stat_both(args) else { return };
+        assert_eq!(rc, 0, "{r}");
+        let rows = |t: &str| -> Vec<(String, bool)> {
+            t.lines()
+                .filter_map(|l| {
+                    let m = parse_human(l);
+                    m.into_iter().next().map(|(k, v)| (k, v == Cell::NotSupported))
+                })
+                .collect()
+        };
+        assert_eq!(rows(&r), rows(&p), "{args:?}\nperf:\n{p}\nrperf:\n{r}");
+    }
+}
+
+#[test]
+fn thread_ids_are_counted_per_thread() {
+    let dir = TempDir::new("tid");
+    let exe = compile_c(dir.path(), "burn", BURN_C, &["-O1"]);
+    let mut child = Command::new(&exe).arg("800").spawn().unwrap();
+    let tid = child.id().to_string();
+    let o = run({
+        let mut r = rperf();
+        r.args(["stat", "--per-thread", "-e", "task-clock", "-t", &tid]);
+        r
+    });
+    let _ = child.wait();
+    let e = stderr(&o);
+    assert!(o.status.success(), "{e}");
+    assert!(e.contains(&format!("thread id '{tid}'")), "{e}");
+    let row = e.lines().find(|l| l.contains(&format!("burn-{tid}"))).unwrap_or_else(|| panic!("{e}"));
+    let ms: f64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(ms > 300.0, "{row}");
+}
