@@ -524,13 +524,17 @@ fn groups_pmu_and_detail_sets_name_the_same_rows_as_perf() {
         &["-dd", "--", "true"][..],
         &["-e", "L1-dcache-loads,r1234,ref-cycles", "--", "true"][..],
     ] {
-        let Some(((p, _), (r, rc))) = stat_both(args) else { return };
+        let Some(((p, _), (r, rc))) = stat_both(args) else {
+            return;
+        };
         assert_eq!(rc, 0, "{r}");
         let rows = |t: &str| -> Vec<(String, bool)> {
             t.lines()
                 .filter_map(|l| {
                     let m = parse_human(l);
-                    m.into_iter().next().map(|(k, v)| (k, v == Cell::NotSupported))
+                    m.into_iter()
+                        .next()
+                        .map(|(k, v)| (k, v == Cell::NotSupported))
                 })
                 .collect()
         };
@@ -553,7 +557,92 @@ fn thread_ids_are_counted_per_thread() {
     let e = stderr(&o);
     assert!(o.status.success(), "{e}");
     assert!(e.contains(&format!("thread id '{tid}'")), "{e}");
-    let row = e.lines().find(|l| l.contains(&format!("burn-{tid}"))).unwrap_or_else(|| panic!("{e}"));
+    let row = e
+        .lines()
+        .find(|l| l.contains(&format!("burn-{tid}")))
+        .unwrap_or_else(|| panic!("{e}"));
     let ms: f64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(ms > 300.0, "{row}");
+}
+
+#[test]
+fn thousands_separator_follows_the_locale_like_perf() {
+    let dir = TempDir::new("locale");
+    let made = Command::new("localedef")
+        .args(["-i", "en_US", "-f", "UTF-8"])
+        .arg(dir.path().join("en_US.UTF-8"))
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success() && dir.path().join("en_US.UTF-8").exists())
+        .unwrap_or(false);
+    if !made {
+        eprintln!("SKIP: localedef cannot build en_US.UTF-8 (locale sources missing)");
+        return;
+    }
+    let exe = compile_c(dir.path(), "touch", TOUCH_PAGES_C, &["-O1"]);
+    let grouped = |mut c: Command, extra: &[&str]| -> String {
+        c.env("LOCPATH", dir.path()).env("LC_ALL", "en_US.UTF-8");
+        c.arg("stat")
+            .args(extra)
+            .args(["-e", "page-faults", "--"])
+            .arg(&exe)
+            .arg("5000");
+        let e = stderr(&run(c));
+        e.lines()
+            .find(|l| l.contains("page-faults"))
+            .unwrap_or_else(|| panic!("{e}"))
+            .to_string()
+    };
+    let Some(p) = perf() else { return };
+    let pl = grouped(p, &[]);
+    let rl = grouped(rperf(), &[]);
+    assert!(
+        pl.contains(",0") || pl.contains(",1"),
+        "perf did not group: {pl}"
+    );
+    let number = |l: &str| l.split_whitespace().next().unwrap().to_string();
+    assert!(number(&rl).contains(','), "{rl}");
+    assert_eq!(number(&rl).len(), number(&pl).len(), "{rl} vs {pl}");
+    assert_eq!(rl.find("page-faults"), pl.find("page-faults"));
+    let plain = grouped(rperf(), &["--no-big-num"]);
+    assert!(!number(&plain).contains(','), "{plain}");
+}
+
+#[test]
+fn tracefs_is_mounted_when_missing() {
+    // A private mount namespace lets the test unmount tracefs without disturbing anything else.
+    let probe = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "true"])
+        .status();
+    if !probe.map(|s| s.success()).unwrap_or(false) {
+        eprintln!("SKIP: cannot create a mount namespace (needs root and unshare)");
+        return;
+    }
+    let script = format!(
+        "umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug/tracing 2>/dev/null; \
+         if grep -q tracefs /proc/mounts; then echo still-mounted; exit 0; fi; \
+         {} stat -e sched:sched_process_exec -- true && grep -c tracefs /proc/mounts",
+        env!("CARGO_BIN_EXE_rperf")
+    );
+    let o = run({
+        let mut c = Command::new("unshare");
+        c.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
+        c
+    });
+    let (out, err) = (stdout(&o), stderr(&o));
+    if out.contains("still-mounted") {
+        eprintln!("SKIP: tracefs could not be unmounted here");
+        return;
+    }
+    assert!(o.status.success(), "{err}");
+    assert_eq!(
+        value(&parse_human(&err), "sched:sched_process_exec", &err),
+        1.0,
+        "{err}"
+    );
+    assert_eq!(
+        out.trim(),
+        "1",
+        "rperf should have mounted tracefs once: {out}"
+    );
 }
