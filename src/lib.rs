@@ -4,5 +4,6 @@ pub mod cli;
 pub mod cmd;
 pub mod events;
 pub mod output;
+pub mod record;
 pub mod stat;
 pub mod sys;

@@ -78,6 +78,77 @@ pub mod read_format {
     pub const GROUP: u64 = 1 << 3;
 }
 
+/// perf_event_attr.sample_type bits.
+pub mod sample {
+    /// Instruction pointer.
+    pub const IP: u64 = 1 << 0;
+    /// pid and tid.
+    pub const TID: u64 = 1 << 1;
+    /// Timestamp.
+    pub const TIME: u64 = 1 << 2;
+    /// Data address.
+    pub const ADDR: u64 = 1 << 3;
+    /// Counter values.
+    pub const READ: u64 = 1 << 4;
+    /// Kernel and user frame-pointer chain.
+    pub const CALLCHAIN: u64 = 1 << 5;
+    /// Event id.
+    pub const ID: u64 = 1 << 6;
+    /// CPU number.
+    pub const CPU: u64 = 1 << 7;
+    /// Period.
+    pub const PERIOD: u64 = 1 << 8;
+    /// Stream id.
+    pub const STREAM_ID: u64 = 1 << 9;
+    /// Tracepoint raw data.
+    pub const RAW: u64 = 1 << 10;
+    /// Branch stack.
+    pub const BRANCH_STACK: u64 = 1 << 11;
+    /// User registers.
+    pub const REGS_USER: u64 = 1 << 12;
+    /// User stack bytes.
+    pub const STACK_USER: u64 = 1 << 13;
+    /// Id at a fixed position (first in samples, last in sample_id trailers).
+    pub const IDENTIFIER: u64 = 1 << 16;
+}
+
+/// x86-64 user registers perf samples for DWARF unwinding: AX..FLAGS, CS, SS (bits 0-11)
+/// and R8..R15 (bits 16-23), perf's PERF_REGS_MASK.
+pub const X86_64_REGS_USER: u64 = 0xff0fff;
+
+/// How call chains are recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallGraph {
+    /// No call chains.
+    #[default]
+    None,
+    /// Kernel-walked frame pointers (`-g`, `--call-graph fp`).
+    Fp,
+    /// Registers and this many bytes of user stack, unwound offline (`--call-graph dwarf`).
+    Dwarf(u32),
+}
+
+/// How a sampling command (record) opens an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SamplingOptions {
+    /// `-F`: samples per second (freq mode).
+    pub freq: Option<u64>,
+    /// `-c`: events per sample; wins over `freq`.
+    pub period: Option<u64>,
+    /// Call chain mode.
+    pub call_graph: CallGraph,
+    /// System-wide or `-C`: samples carry the CPU.
+    pub cpu_wide: bool,
+    /// More than one event: samples carry an id to find their attr.
+    pub with_id: bool,
+    /// Follow children (command and -p targets).
+    pub inherit: bool,
+    /// The workload is forked by us.
+    pub enable_on_exec: bool,
+    /// This event carries the side-band records (mmap, comm, fork/exit).
+    pub tracking: bool,
+}
+
 /// Attr sizes the kernel knows (PERF_ATTR_SIZE_VER0..7).
 pub const ATTR_SIZE_VER0: u32 = 64;
 /// VER1 adds config2 (bp_len).
@@ -223,6 +294,71 @@ pub fn counting_attr(ev: &Event, is_leader: bool, opts: CountingOptions) -> Opti
     Some(a)
 }
 
+/// Builds the attr `perf record` would open for `ev`.
+pub fn sampling_attr(ev: &Event, opts: SamplingOptions) -> Option<Attr> {
+    let (type_, cfg) = ev.kind.type_config()?;
+    let mut a = Attr {
+        type_,
+        config: cfg[0],
+        config1: cfg[1],
+        config2: cfg[2],
+        sample_type: sample::IP | sample::TID | sample::TIME | sample::PERIOD,
+        flags: flag::DISABLED | flag::SAMPLE_ID_ALL,
+        ..Attr::default()
+    };
+    if let EventKind::Breakpoint { addr, len, bp_type } = ev.kind {
+        a.bp_type = bp_type;
+        a.config1 = addr;
+        a.config2 = len;
+    }
+    apply_modifiers(&mut a, ev);
+    // Event terms (`period=`, `freq=`) win over the command line, as in perf.
+    match (ev.period.or(opts.period), ev.freq.or(opts.freq)) {
+        (Some(p), _) if ev.period.is_some() || ev.freq.is_none() => a.sample_period = p,
+        (_, Some(f)) => {
+            a.sample_period = f;
+            a.flags |= flag::FREQ;
+        }
+        _ => a.sample_period = 1,
+    }
+    if matches!(ev.kind, EventKind::Tracepoint { .. }) {
+        a.sample_type |= sample::RAW;
+        if opts.period.is_none() && ev.period.is_none() {
+            // perf samples every tracepoint hit unless told otherwise.
+            a.sample_period = 1;
+            a.flags &= !flag::FREQ;
+        }
+    }
+    if opts.cpu_wide {
+        a.sample_type |= sample::CPU;
+    }
+    if opts.with_id {
+        a.sample_type |= sample::IDENTIFIER;
+        a.read_format |= read_format::ID;
+    }
+    match opts.call_graph {
+        CallGraph::None => {}
+        CallGraph::Fp => a.sample_type |= sample::CALLCHAIN,
+        CallGraph::Dwarf(size) => {
+            a.sample_type |= sample::CALLCHAIN | sample::REGS_USER | sample::STACK_USER;
+            a.sample_regs_user = X86_64_REGS_USER;
+            a.sample_stack_user = size;
+            // The user part comes from unwinding the copied stack, not from frame pointers.
+            a.flags |= flag::EXCLUDE_CALLCHAIN_USER;
+        }
+    }
+    if opts.inherit {
+        a.flags |= flag::INHERIT;
+    }
+    if opts.enable_on_exec {
+        a.flags |= flag::ENABLE_ON_EXEC;
+    }
+    if opts.tracking {
+        a.flags |= flag::MMAP | flag::MMAP2 | flag::COMM | flag::COMM_EXEC | flag::TASK;
+    }
+    Some(a)
+}
+
 /// Sets the exclude/precise/pinned bits an event's modifiers ask for.
 pub fn apply_modifiers(a: &mut Attr, ev: &Event) {
     let m = &ev.mods;
@@ -338,6 +474,97 @@ mod tests {
         assert_eq!(u16::from_ne_bytes(b[108..110].try_into().unwrap()), 127);
         assert_eq!(a.min_size(), 112);
         assert_eq!(a.to_bytes(64).len(), 64);
+    }
+
+    fn sampling(spec: &str, opts: SamplingOptions) -> Attr {
+        let evs = parse_all(&[spec.to_string()], &FakeSource).unwrap();
+        sampling_attr(&evs[0], opts).unwrap()
+    }
+
+    #[test]
+    fn record_default_frequency_for_a_command() {
+        // rperf record -F 4000 -- cmd
+        let a = sampling(
+            "cpu-clock",
+            SamplingOptions {
+                freq: Some(4000),
+                inherit: true,
+                enable_on_exec: true,
+                tracking: true,
+                ..SamplingOptions::default()
+            },
+        );
+        assert_eq!((a.type_, a.config), (1, 0));
+        assert_eq!(
+            a.sample_type,
+            sample::IP | sample::TID | sample::TIME | sample::PERIOD
+        );
+        assert!(a.has(flag::FREQ) && a.sample_period == 4000);
+        assert!(
+            a.has(flag::MMAP2) && a.has(flag::COMM) && a.has(flag::COMM_EXEC) && a.has(flag::TASK)
+        );
+        assert!(a.has(flag::SAMPLE_ID_ALL) && a.has(flag::ENABLE_ON_EXEC) && a.has(flag::INHERIT));
+    }
+
+    #[test]
+    fn record_system_wide_fp_and_dwarf_chains() {
+        // rperf record -a -g -c 10000 -e cpu-clock,page-faults
+        let a = sampling(
+            "cpu-clock",
+            SamplingOptions {
+                period: Some(10000),
+                call_graph: CallGraph::Fp,
+                cpu_wide: true,
+                with_id: true,
+                ..SamplingOptions::default()
+            },
+        );
+        assert!(!a.has(flag::FREQ));
+        assert_eq!(a.sample_period, 10000);
+        assert_eq!(
+            a.sample_type & (sample::CPU | sample::CALLCHAIN | sample::IDENTIFIER),
+            sample::CPU | sample::CALLCHAIN | sample::IDENTIFIER
+        );
+        assert!(
+            !a.has(flag::MMAP2),
+            "only the tracking event asks for side-band records"
+        );
+        // --call-graph dwarf,4096
+        let d = sampling(
+            "cpu-clock",
+            SamplingOptions {
+                freq: Some(99),
+                call_graph: CallGraph::Dwarf(4096),
+                ..SamplingOptions::default()
+            },
+        );
+        assert_eq!(d.sample_regs_user, X86_64_REGS_USER);
+        assert_eq!(d.sample_stack_user, 4096);
+        assert!(d.sample_type & sample::STACK_USER != 0 && d.has(flag::EXCLUDE_CALLCHAIN_USER));
+        assert_eq!(d.min_size(), 96);
+    }
+
+    #[test]
+    fn record_tracepoints_sample_every_hit() {
+        let a = sampling(
+            "sched:sched_switch",
+            SamplingOptions {
+                freq: Some(4000),
+                ..SamplingOptions::default()
+            },
+        );
+        assert_eq!((a.type_, a.config, a.sample_period), (2, 316, 1));
+        assert!(!a.has(flag::FREQ));
+        assert!(a.sample_type & sample::RAW != 0);
+        let p = sampling(
+            "cycles:u",
+            SamplingOptions {
+                period: Some(5),
+                ..SamplingOptions::default()
+            },
+        );
+        assert!(p.has(flag::EXCLUDE_KERNEL));
+        assert_eq!(p.sample_period, 5);
     }
 
     #[test]

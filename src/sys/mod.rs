@@ -4,6 +4,7 @@
 pub mod attr;
 pub mod counter;
 pub mod locale;
+pub mod ring;
 pub mod signals;
 pub mod topology;
 pub mod tracefs;

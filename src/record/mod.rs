@@ -1,0 +1,2 @@
+//! Recording: what `rperf record` gathers besides the ring buffers.
+pub mod synth;
