@@ -149,7 +149,7 @@ impl StatArgs {
         Ok(cmd::stat::StatConfig {
             events: self.events,
             detailed: self.detailed,
-            target: cmd::stat::Target {
+            target: crate::target::Target {
                 command: self.command,
                 pids: self
                     .pid

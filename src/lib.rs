@@ -7,3 +7,4 @@ pub mod output;
 pub mod record;
 pub mod stat;
 pub mod sys;
+pub mod target;

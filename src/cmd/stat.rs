@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::cli::Exit;
 use crate::events::{self, Event, EventKind, SysSource, ToolEvent};
@@ -17,25 +17,7 @@ use crate::sys::attr::{counting_attr, CountingOptions};
 use crate::sys::counter::{self, Count};
 use crate::sys::workload::{self, Workload};
 use crate::sys::{locale, signals, topology};
-
-/// What to count.
-#[derive(Debug, Clone, Default)]
-pub struct Target {
-    /// Command to run (may be empty with -a/-C/-p/-t).
-    pub command: Vec<String>,
-    /// `-p` processes.
-    pub pids: Vec<i32>,
-    /// `-t` threads.
-    pub tids: Vec<i32>,
-    /// `-a`.
-    pub system_wide: bool,
-    /// `-C` list as typed.
-    pub cpu_list: Option<String>,
-    /// `-p` as typed (for the header).
-    pub pid_text: Option<String>,
-    /// `-t` as typed (for the header).
-    pub tid_text: Option<String>,
-}
+use crate::target::{header_target, resolve_cpus, resolve_tasks, Target};
 
 /// Everything `rperf stat` needs, free of clap.
 #[derive(Debug, Clone, Default)]
@@ -125,46 +107,6 @@ struct Plan {
     system_wide: bool,
 }
 
-fn header_target(t: &Target) -> String {
-    if let Some(c) = &t.cpu_list {
-        format!("'CPU(s) {c}'")
-    } else if t.system_wide {
-        "'system wide'".into()
-    } else if let Some(p) = &t.pid_text {
-        format!("process id '{p}'")
-    } else if let Some(p) = &t.tid_text {
-        format!("thread id '{p}'")
-    } else {
-        format!("'{}'", t.command.join(" "))
-    }
-}
-
-fn resolve_cpus(t: &Target) -> Result<Option<Vec<u32>>> {
-    let online = topology::online_cpus().context("reading the online CPU list")?;
-    match &t.cpu_list {
-        Some(list) => {
-            let cpus = topology::parse_cpu_list(list)
-                .ok_or_else(|| anyhow!("invalid CPU list '{list}': expected e.g. 0-3,5"))?;
-            if let Some(bad) = cpus.iter().find(|c| !online.contains(c)) {
-                bail!(
-                    "CPU {bad} is not online (online: {}); pick CPUs from that list",
-                    fmt_cpus(&online)
-                );
-            }
-            Ok(Some(cpus))
-        }
-        None if t.system_wide => Ok(Some(online)),
-        None => Ok(None),
-    }
-}
-
-fn fmt_cpus(c: &[u32]) -> String {
-    c.iter()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 fn plan(cfg: &StatConfig, child: Option<i32>, command_name: &str) -> Result<Plan> {
     let t = &cfg.target;
     let agg = cfg.aggregation;
@@ -191,20 +133,7 @@ fn plan(cfg: &StatConfig, child: Option<i32>, command_name: &str) -> Result<Plan
     if agg == Aggregation::PerCpu {
         bail!("-A/--no-aggr/--per-cpu needs system-wide counting (-a or -C)");
     }
-    let mut tasks: Vec<(i32, String)> = Vec::new();
-    for &pid in &t.pids {
-        let tids = topology::threads_of(pid)
-            .map_err(|_| anyhow!("no such process: {pid} (check the pid with `ps -p {pid}`)"))?;
-        for tid in tids {
-            tasks.push((tid, topology::comm_of(tid).unwrap_or_default()));
-        }
-    }
-    for &tid in &t.tids {
-        if !topology::is_alive(tid) {
-            bail!("no such thread: {tid} (check the tid with `ps -eLf`)");
-        }
-        tasks.push((tid, topology::comm_of(tid).unwrap_or_default()));
-    }
+    let mut tasks = resolve_tasks(t)?;
     if let Some(pid) = child {
         tasks.push((pid, command_name.to_string()));
     }
@@ -758,24 +687,5 @@ mod tests {
             default_events(false, 3).last().unwrap(),
             "L1-dcache-prefetch-misses"
         );
-    }
-
-    #[test]
-    fn header_names_the_target() {
-        let mut t = Target {
-            command: vec!["ls".into(), "-l".into()],
-            ..Target::default()
-        };
-        assert_eq!(header_target(&t), "'ls -l'");
-        t.system_wide = true;
-        assert_eq!(header_target(&t), "'system wide'");
-        t.cpu_list = Some("0".into());
-        assert_eq!(header_target(&t), "'CPU(s) 0'");
-        let p = Target {
-            pid_text: Some("12,13".into()),
-            pids: vec![12, 13],
-            ..Target::default()
-        };
-        assert_eq!(header_target(&p), "process id '12,13'");
     }
 }
