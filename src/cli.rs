@@ -21,8 +21,193 @@ pub struct Cli {
 pub enum Command {
     /// Run a command and count events (perf stat).
     Stat(StatArgs),
+    /// Sample a command, processes or the system into perf.data (perf record).
+    Record(RecordArgs),
     /// List the events this system can count (perf list).
     List(ListArgs),
+}
+
+/// `rperf record` options, named as perf's.
+#[derive(Debug, Parser)]
+pub struct RecordArgs {
+    /// Event to sample, repeatable and comma-separated (default: cycles, or cpu-clock without a PMU).
+    #[arg(short = 'e', long = "event", value_name = "EVENT")]
+    pub events: Vec<String>,
+    /// Tracepoint filter for the -e just before it (e.g. 'prev_pid == 1').
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Samples per second (default 4000; `max` for the kernel's limit).
+    #[arg(short = 'F', long = "freq", value_name = "HZ")]
+    pub freq: Option<String>,
+    /// Sample every N events instead of a frequency.
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    pub count: Option<u64>,
+    /// Record call chains (frame pointers).
+    #[arg(short = 'g')]
+    pub g: bool,
+    /// Call chain mode: fp, or dwarf[,stack bytes] (default 8192).
+    #[arg(long = "call-graph", value_name = "MODE")]
+    pub call_graph: Option<String>,
+    /// Sample every CPU (system-wide).
+    #[arg(short = 'a', long = "all-cpus")]
+    pub all_cpus: bool,
+    /// Sample only these CPUs.
+    #[arg(short = 'C', long = "cpu", value_name = "CPU")]
+    pub cpu: Option<String>,
+    /// Sample existing processes (comma-separated pids).
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    pub pid: Option<String>,
+    /// Sample existing threads (comma-separated tids).
+    #[arg(short = 't', long = "tid", value_name = "TID")]
+    pub tid: Option<String>,
+    /// Ring buffer size per CPU: pages (a power of two) or a size with K/M suffix.
+    #[arg(short = 'm', long = "mmap-pages", value_name = "PAGES")]
+    pub mmap_pages: Option<String>,
+    /// Output file.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        default_value = "perf.data"
+    )]
+    pub output: PathBuf,
+    /// No summary line.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Say which choices were made (event fallbacks).
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// The command to run, after `--` when it has options of its own.
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+fn parse_call_graph(s: &str) -> anyhow::Result<crate::sys::attr::CallGraph> {
+    use crate::sys::attr::CallGraph;
+    let (mode, size) = match s.split_once(',') {
+        Some((m, sz)) => (m, Some(sz)),
+        None => (s, None),
+    };
+    match mode {
+        "fp" if size.is_none() => Ok(CallGraph::Fp),
+        "dwarf" => {
+            let n = match size {
+                None => cmd::record::DEFAULT_DWARF_STACK,
+                Some(sz) => sz.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "invalid --call-graph stack size '{sz}': expected bytes, e.g. dwarf,16384"
+                    )
+                })?,
+            };
+            if n > 65528 {
+                anyhow::bail!(
+                    "--call-graph dwarf,{n}: the kernel copies at most 65528 bytes of stack"
+                );
+            }
+            // The kernel wants a multiple of 8.
+            Ok(CallGraph::Dwarf(n.div_ceil(8) * 8))
+        }
+        "lbr" => {
+            anyhow::bail!("--call-graph lbr needs an Intel PMU with LBR, which this machine lacks")
+        }
+        _ => anyhow::bail!("invalid --call-graph '{s}': use fp or dwarf[,SIZE]"),
+    }
+}
+
+fn parse_mmap_pages(s: &str) -> anyhow::Result<usize> {
+    let page = crate::sys::ring::page_size();
+    let (num, mult) = match s.chars().last() {
+        Some('K' | 'k') => (&s[..s.len() - 1], 1024),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1024 * 1024),
+        Some('G' | 'g') => (&s[..s.len() - 1], 1024 * 1024 * 1024),
+        Some('B' | 'b') => (&s[..s.len() - 1], 1),
+        _ => (s, 0),
+    };
+    let n: usize = num.parse().map_err(|_| {
+        anyhow::anyhow!("invalid -m '{s}': give pages (a power of two) or a size like 512K")
+    })?;
+    let pages = if mult == 0 {
+        n
+    } else {
+        (n * mult).div_ceil(page)
+    };
+    if pages == 0 || !pages.is_power_of_two() {
+        anyhow::bail!("-m {s}: the ring buffer must be a power of two pages (e.g. 1, 2, 64, 128)");
+    }
+    Ok(pages)
+}
+
+impl RecordArgs {
+    /// Turns the flags into `cmd::record`'s config. `filter_owner[i]` is the index of the -e
+    /// argument that filter i follows (from clap's argument positions).
+    pub fn into_config(
+        self,
+        filter_owner: &[Option<usize>],
+        cmdline: Vec<String>,
+    ) -> anyhow::Result<cmd::record::RecordConfig> {
+        let mut events: Vec<(String, Option<String>)> =
+            self.events.into_iter().map(|e| (e, None)).collect();
+        for (i, f) in self.filters.into_iter().enumerate() {
+            match filter_owner.get(i).copied().flatten() {
+                Some(e) if e < events.len() => events[e].1 = Some(f),
+                _ => anyhow::bail!("--filter '{f}' must follow the -e tracepoint it applies to"),
+            }
+        }
+        let call_graph = match (&self.call_graph, self.g) {
+            (Some(m), _) => parse_call_graph(m)?,
+            (None, true) => crate::sys::attr::CallGraph::Fp,
+            (None, false) => crate::sys::attr::CallGraph::None,
+        };
+        let freq = match self.freq.as_deref() {
+            None => None,
+            Some("max") => Some(
+                std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(cmd::record::DEFAULT_FREQ),
+            ),
+            Some(f) => Some(f.parse::<u64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+                anyhow::anyhow!("invalid -F '{f}': expected samples per second, e.g. 99, or max")
+            })?),
+        };
+        if freq.is_some() && self.count.is_some() {
+            anyhow::bail!("-F and -c cannot be used together: pick a frequency or a period");
+        }
+        Ok(cmd::record::RecordConfig {
+            events,
+            freq,
+            period: self.count,
+            call_graph,
+            target: crate::target::Target {
+                command: self.command,
+                pids: self
+                    .pid
+                    .as_deref()
+                    .map(|s| split_ints(s, "pid"))
+                    .transpose()?
+                    .unwrap_or_default(),
+                tids: self
+                    .tid
+                    .as_deref()
+                    .map(|s| split_ints(s, "tid"))
+                    .transpose()?
+                    .unwrap_or_default(),
+                system_wide: self.all_cpus,
+                cpu_list: self.cpu,
+                pid_text: self.pid,
+                tid_text: self.tid,
+            },
+            mmap_pages: self
+                .mmap_pages
+                .as_deref()
+                .map(parse_mmap_pages)
+                .transpose()?,
+            output: self.output,
+            quiet: self.quiet,
+            verbose: self.verbose,
+            cmdline,
+        })
+    }
 }
 
 /// `rperf stat` options, named as perf's.
@@ -224,6 +409,7 @@ pub fn normalize_args(args: Vec<String>) -> Vec<String> {
     let mut it = args.into_iter();
     out.extend(it.next());
     let mut in_stat = false;
+    // (only `stat` takes a glued separator; other subcommands pass through untouched)
     let mut expect_value = false;
     for a in it.by_ref() {
         if expect_value {
@@ -260,9 +446,29 @@ pub fn normalize_args(args: Vec<String>) -> Vec<String> {
 
 /// Entry point used by the binary: parse, dispatch, print the error chain, exit.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse_from(normalize_args(std::env::args().collect()));
+    use clap::{CommandFactory, FromArgMatches};
+    let argv: Vec<String> = std::env::args().collect();
+    let matches = Cli::command().get_matches_from(normalize_args(argv.clone()));
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Stat(a) => a.into_config().and_then(cmd::stat::run),
+        Command::Record(a) => {
+            let sub = matches.subcommand_matches("record");
+            let pos = |id: &str| -> Vec<usize> {
+                sub.and_then(|m| m.indices_of(id))
+                    .map(|i| i.collect())
+                    .unwrap_or_default()
+            };
+            let (ev_pos, f_pos) = (pos("events"), pos("filters"));
+            let owners: Vec<Option<usize>> = f_pos
+                .iter()
+                .map(|fp| ev_pos.iter().rposition(|ep| ep < fp))
+                .collect();
+            a.into_config(&owners, argv).and_then(cmd::record::run)
+        }
         Command::List(a) => cmd::list::run(cmd::list::ListConfig { filters: a.filters }),
     };
     match result {
@@ -307,6 +513,46 @@ mod tests {
             v("rperf stat -e -x, ls")
         );
         assert_eq!(normalize_args(v("rperf list -x,")), v("rperf list -x,"));
+    }
+
+    #[test]
+    fn record_call_graph_and_ring_sizes() {
+        use crate::sys::attr::CallGraph;
+        assert_eq!(parse_call_graph("fp").unwrap(), CallGraph::Fp);
+        assert_eq!(parse_call_graph("dwarf").unwrap(), CallGraph::Dwarf(8192));
+        assert_eq!(
+            parse_call_graph("dwarf,1001").unwrap(),
+            CallGraph::Dwarf(1008)
+        );
+        assert!(parse_call_graph("dwarf,70000").is_err());
+        assert!(parse_call_graph("bogus").is_err());
+        assert_eq!(parse_mmap_pages("1").unwrap(), 1);
+        assert_eq!(parse_mmap_pages("128").unwrap(), 128);
+        assert!(parse_mmap_pages("3").is_err());
+        assert_eq!(
+            parse_mmap_pages("512K").unwrap(),
+            512 * 1024 / crate::sys::ring::page_size()
+        );
+    }
+
+    #[test]
+    fn record_filters_attach_to_the_preceding_event() {
+        let cli = Cli::parse_from(v(
+            "rperf record -e sched:sched_switch --filter prev_pid>0 -e cs -a -- sleep 1",
+        ));
+        let Command::Record(a) = cli.command else {
+            panic!()
+        };
+        let cfg = a.into_config(&[Some(0)], vec![]).unwrap();
+        assert_eq!(
+            cfg.events[0],
+            (
+                "sched:sched_switch".to_string(),
+                Some("prev_pid>0".to_string())
+            )
+        );
+        assert_eq!(cfg.events[1].1, None);
+        assert_eq!(cfg.target.command, ["sleep", "1"]);
     }
 
     #[test]

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::Exit;
 use crate::events::{self, Event, EventKind, SysSource, ToolEvent};
 use crate::stat::format::{self, Options, Style};
 use crate::stat::{Aggregation, Bucket, EventInfo, Results, Support};
@@ -373,18 +372,6 @@ impl Sink {
     }
 }
 
-fn command_error(cmd: &str, e: &io::Error) -> anyhow::Error {
-    let hint = match e.raw_os_error() {
-        Some(libc::ENOENT) => " (is it installed and on $PATH?)",
-        Some(libc::EACCES) => " (is it executable?)",
-        _ => "",
-    };
-    anyhow::Error::new(Exit {
-        code: 127,
-        message: format!("cannot run '{cmd}': {e}{hint}"),
-    })
-}
-
 /// Runs `rperf stat`.
 pub fn run(cfg: StatConfig) -> Result<ExitCode> {
     signals::install();
@@ -433,7 +420,10 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
     let mut last_user_sys = None;
     for _ in 0..cfg.repeat {
         let mut work = if has_cmd {
-            Some(Workload::prepare(&t.command).map_err(|e| command_error(&t.command[0], &e))?)
+            Some(
+                Workload::prepare(&t.command)
+                    .map_err(|e| super::command_error(&t.command[0], &e))?,
+            )
         } else {
             None
         };
@@ -479,7 +469,8 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
             for_each_leader(&events, &counters, counter::enable)?;
         }
         if let Some(w) = work.as_mut() {
-            w.start().map_err(|e| command_error(&t.command[0], &e))?;
+            w.start()
+                .map_err(|e| super::command_error(&t.command[0], &e))?;
         }
         let mut exit = None;
         if let Some(ms) = cfg.interval_ms {

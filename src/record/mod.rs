@@ -1,2 +1,5 @@
-//! Recording: what `rperf record` gathers besides the ring buffers.
+//! Recording: side-band synthesis, record encoding, features and the perf.data file writer.
+pub mod encode;
+pub mod features;
+pub mod file;
 pub mod synth;

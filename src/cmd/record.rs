@@ -1,0 +1,475 @@
+//! `rperf record`: sample a command, processes or the whole system into a perf.data file
+//! that Linux perf reads.
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::events::{self, Event, EventKind, SysSource};
+use crate::record::encode::{self, Tally, Trailer};
+use crate::record::features::{self, EventDesc};
+use crate::record::file::{self, Writer};
+use crate::record::synth;
+use crate::sys::attr::{sampling_attr, Attr, CallGraph, SamplingOptions};
+use crate::sys::counter;
+use crate::sys::ring::{self, Ring};
+use crate::sys::workload::Workload;
+use crate::sys::{signals, topology};
+use crate::target::{resolve_cpus, resolve_tasks, Target};
+
+/// perf's default sampling frequency.
+pub const DEFAULT_FREQ: u64 = 4000;
+/// perf's default user stack copy for `--call-graph dwarf`.
+pub const DEFAULT_DWARF_STACK: u32 = 8192;
+
+/// Everything `rperf record` needs, free of clap.
+#[derive(Debug, Clone, Default)]
+pub struct RecordConfig {
+    /// `-e` arguments, each with the `--filter` that followed it.
+    pub events: Vec<(String, Option<String>)>,
+    /// `-F`.
+    pub freq: Option<u64>,
+    /// `-c`.
+    pub period: Option<u64>,
+    /// `-g` / `--call-graph`.
+    pub call_graph: CallGraph,
+    /// What to record.
+    pub target: Target,
+    /// `-m` data pages per ring (power of two).
+    pub mmap_pages: Option<usize>,
+    /// `-o`.
+    pub output: PathBuf,
+    /// `-q`: no summary line.
+    pub quiet: bool,
+    /// `-v`: say what was chosen on the user's behalf (fallbacks).
+    pub verbose: bool,
+    /// The full command line, for the CMDLINE feature.
+    pub cmdline: Vec<String>,
+}
+
+/// perf's `-F` ceiling: `/proc/sys/kernel/perf_event_max_sample_rate`.
+fn max_sample_rate() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// An event with everything opened for it.
+struct Opened {
+    ev: Event,
+    attr: Attr,
+    ids: Vec<u64>,
+    fds: Vec<OwnedFd>,
+}
+
+fn open_error(ev: &Event, e: &std::io::Error, where_: &str) -> anyhow::Error {
+    match e.raw_os_error().unwrap_or(0) {
+        libc::EACCES | libc::EPERM => anyhow!(
+            "no permission to record event '{}' ({e}): run as root, or lower \
+             /proc/sys/kernel/perf_event_paranoid (now {})",
+            ev.name,
+            std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        ),
+        libc::ENOENT | libc::EOPNOTSUPP | libc::ENODEV => anyhow!(
+            "event '{}' is not supported on this machine ({e}); `rperf list` shows what is",
+            ev.name
+        ),
+        libc::EMFILE => anyhow!(
+            "too many open files opening '{}': raise the limit with `ulimit -n`",
+            ev.name
+        ),
+        libc::ESRCH => anyhow!(
+            "no such process or thread while opening '{}' on {where_}",
+            ev.name
+        ),
+        _ => anyhow!(
+            "perf_event_open failed for event '{}' on {where_}: {e}",
+            ev.name
+        ),
+    }
+}
+
+/// Hardware cycles become cpu-clock where there is no PMU, keeping the modifiers (perf's
+/// `evsel__fallback`).
+fn fallback(ev: &Event) -> Option<Event> {
+    if ev.kind != EventKind::Hardware(0) {
+        return None;
+    }
+    let mut e = ev.clone();
+    e.kind = EventKind::Software(crate::events::tables::SW_CPU_CLOCK);
+    e.name = match ev.name.split_once(':') {
+        Some((_, m)) => format!("cpu-clock:{m}"),
+        None => "cpu-clock".into(),
+    };
+    Some(e)
+}
+
+/// Runs `rperf record`.
+pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
+    signals::install();
+    let t = &cfg.target;
+    let system_wide = t.system_wide || t.cpu_list.is_some();
+    let has_cmd = !t.command.is_empty();
+    if !has_cmd && !system_wide && t.pids.is_empty() && t.tids.is_empty() {
+        bail!("nothing to record: give a command (rperf record -- CMD), -p PID, -t TID, -a or -C CPUS");
+    }
+    if has_cmd && (!t.pids.is_empty() || !t.tids.is_empty()) {
+        bail!("a command cannot be combined with -p/-t: give one target");
+    }
+    // Events and their filters.
+    let src = SysSource::default();
+    let mut evs: Vec<(Event, Option<String>)> = Vec::new();
+    let default_event = cfg.events.is_empty();
+    if default_event {
+        for e in events::parse_all(&["cycles:P".to_string()], &src)? {
+            evs.push((e, None));
+        }
+    }
+    for (spec, filter) in &cfg.events {
+        let mut v = Vec::new();
+        events::parse_into(spec, &src, &mut v)?;
+        for e in v {
+            if filter.is_some() && !matches!(e.kind, EventKind::Tracepoint { .. }) {
+                bail!(
+                    "--filter '{}' only applies to tracepoints, not to '{}'",
+                    filter.as_deref().unwrap_or(""),
+                    e.name
+                );
+            }
+            evs.push((e, filter.clone()));
+        }
+    }
+    if evs
+        .iter()
+        .any(|(e, _)| matches!(e.kind, EventKind::Tool(_)))
+    {
+        bail!("tool events (duration_time…) cannot be sampled; use `rperf stat` for them");
+    }
+    let mut freq = cfg.freq;
+    if cfg.period.is_none() {
+        let want = freq.unwrap_or(DEFAULT_FREQ);
+        let max = max_sample_rate().unwrap_or(u64::MAX);
+        if want > max {
+            eprintln!(
+                "warning: Maximum frequency rate ({max} Hz) exceeded, throttling from {want} Hz to {max} Hz.\n\
+                 The limit can be raised via /proc/sys/kernel/perf_event_max_sample_rate."
+            );
+            freq = Some(max);
+        } else {
+            freq = Some(want);
+        }
+    }
+    // Targets.
+    let cpus = match resolve_cpus(t)? {
+        Some(c) => c,
+        None => topology::online_cpus().context("reading the online CPU list")?,
+    };
+    let mut work = if has_cmd {
+        Some(Workload::prepare(&t.command).map_err(|e| super::command_error(&t.command[0], &e))?)
+    } else {
+        None
+    };
+    let kill_work = |w: &Option<Workload>| {
+        if let Some(w) = w {
+            signals::kill(w.pid(), libc::SIGKILL);
+            let _ = w.wait();
+        }
+    };
+    let tasks: Vec<i32> = if system_wide {
+        vec![-1]
+    } else if let Some(w) = &work {
+        vec![w.pid()]
+    } else {
+        match resolve_tasks(t) {
+            Ok(v) => v.into_iter().map(|(tid, _)| tid).collect(),
+            Err(e) => {
+                kill_work(&work);
+                return Err(e);
+            }
+        }
+    };
+    let pages = cfg
+        .mmap_pages
+        .unwrap_or_else(|| (512 * 1024 / ring::page_size()).max(1));
+    let with_id = evs.len() > 1;
+    let mut opened: Vec<Opened> = Vec::new();
+    let mut rings: Vec<(Ring, usize, usize)> = Vec::new(); // ring, event, fd index of owner
+    let mut ring_of_cpu: Vec<Option<(usize, usize)>> = vec![None; cpus.len()];
+    for (i, (ev, filter)) in evs.iter().enumerate() {
+        let mut ev = ev.clone();
+        let opts = SamplingOptions {
+            freq,
+            period: cfg.period,
+            call_graph: cfg.call_graph,
+            cpu_wide: system_wide,
+            with_id,
+            inherit: !system_wide,
+            enable_on_exec: has_cmd && !system_wide,
+            tracking: i == 0,
+        };
+        let mut fds = Vec::new();
+        let mut attr;
+        'retry: loop {
+            attr = sampling_attr(&ev, opts)
+                .ok_or_else(|| anyhow!("event '{}' cannot be sampled", ev.name))?;
+            fds.clear();
+            for &cpu in &cpus {
+                for &task in &tasks {
+                    match counter::open(&attr, task, cpu as i32, None) {
+                        Ok(fd) => fds.push(fd),
+                        Err(e) => {
+                            let code = e.raw_os_error().unwrap_or(0);
+                            if matches!(
+                                code,
+                                libc::ENOENT | libc::EOPNOTSUPP | libc::ENODEV | libc::EINVAL
+                            ) {
+                                if let Some(fb) = fallback(&ev) {
+                                    if cfg.verbose {
+                                        eprintln!("The {} event is not supported, trying to fall back to cpu-clock", ev.name);
+                                    }
+                                    ev = fb;
+                                    if default_event {
+                                        ev.name = "cpu-clock:ppp".into();
+                                    }
+                                    continue 'retry;
+                                }
+                            }
+                            kill_work(&work);
+                            return Err(open_error(&ev, &e, &format!("CPU {cpu}")));
+                        }
+                    }
+                }
+            }
+            break;
+        }
+        if let Some(f) = filter {
+            for fd in &fds {
+                counter::set_filter(fd, f).map_err(|e| {
+                    anyhow!("bad --filter '{f}' for event '{}': {e} (check the field names in the event's format file)", ev.name)
+                })?;
+            }
+        }
+        let mut ids = Vec::with_capacity(fds.len());
+        for fd in &fds {
+            ids.push(ring::event_id(fd).context("reading an event id")?);
+        }
+        opened.push(Opened { ev, attr, ids, fds });
+    }
+    // One ring per CPU; every other fd on that CPU writes into it.
+    for (e, o) in opened.iter().enumerate() {
+        for (k, fd) in o.fds.iter().enumerate() {
+            let c = k / tasks.len();
+            match ring_of_cpu[c] {
+                None => {
+                    let r = Ring::map(fd, pages).map_err(|err| {
+                        anyhow!("cannot map a {pages}-page ring buffer ({err}): lower -m, or raise /proc/sys/kernel/perf_event_mlock_kb")
+                    })?;
+                    rings.push((r, e, k));
+                    ring_of_cpu[c] = Some((e, k));
+                }
+                Some((oe, ok)) => {
+                    ring::set_output(fd, &opened[oe].fds[ok]).context("sharing a ring buffer")?
+                }
+            }
+        }
+    }
+    let attrs: Vec<(Attr, Vec<u64>)> = opened.iter().map(|o| (o.attr, o.ids.clone())).collect();
+    let to_stdout = cfg.output.as_os_str() == "-";
+    if to_stdout {
+        kill_work(&work);
+        bail!("-o - (pipe mode) is not supported yet: write a file and read it with -i");
+    }
+    let mut writer = Writer::create(&cfg.output, attrs)
+        .with_context(|| format!("cannot create {}", cfg.output.display()))?;
+    let trailer = Trailer {
+        sample_type: opened[0].attr.sample_type,
+        id: opened[0].ids[0],
+    };
+    let mut side = Vec::new();
+    let ktext = synth::kernel_text_start();
+    if ktext != 0 {
+        side.extend(encode::kernel_mmap(
+            ktext,
+            u64::MAX - ktext,
+            ktext,
+            "[kernel.kallsyms]_text",
+            trailer,
+        ));
+    }
+    for (name, start, size) in synth::kernel_modules() {
+        side.extend(encode::kernel_mmap(
+            start,
+            size,
+            0,
+            &format!("[{name}]"),
+            trailer,
+        ));
+    }
+    let procs = if system_wide {
+        synth::all_processes().unwrap_or_default()
+    } else if !has_cmd {
+        let mut pids: Vec<i32> = t.pids.clone();
+        for &tid in &t.tids {
+            if let Ok(s) = std::fs::read_to_string(format!("/proc/{tid}/status")) {
+                if let Some(tgid) = s
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Tgid:"))
+                    .and_then(|v| v.trim().parse().ok())
+                {
+                    pids.push(tgid);
+                }
+            }
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        pids.into_iter().filter_map(synth::read_process).collect()
+    } else {
+        Vec::new()
+    };
+    for p in &procs {
+        for (tid, comm) in &p.threads {
+            side.extend(encode::comm(p.pid, *tid, comm, false, trailer));
+            if *tid != p.pid {
+                side.extend(encode::fork(p.pid, p.pid, *tid, p.pid, trailer));
+            }
+        }
+        for m in &p.maps {
+            side.extend(encode::mmap2(p.pid, m, trailer));
+        }
+    }
+    if let Some(w) = &work {
+        // The child's own name before exec; the kernel's exec COMM follows.
+        side.extend(encode::comm(w.pid(), w.pid(), "rperf", false, trailer));
+    }
+    writer.write(&side)?;
+
+    // Go.
+    if !has_cmd || system_wide {
+        for o in &opened {
+            for fd in &o.fds {
+                counter::enable(fd).context("enabling events")?;
+            }
+        }
+    }
+    if let Some(w) = work.as_mut() {
+        w.start()
+            .map_err(|e| super::command_error(&t.command[0], &e))?;
+    }
+    let mut tally = Tally::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(4 << 20);
+    let mut exit = None;
+    let watched: Vec<i32> = if system_wide || has_cmd {
+        Vec::new()
+    } else {
+        t.pids.iter().chain(&t.tids).copied().collect()
+    };
+    let mut wakeups = 0u64;
+    loop {
+        let ring_fds: Vec<&OwnedFd> = rings.iter().map(|(_, e, k)| &opened[*e].fds[*k]).collect();
+        let _ = ring::poll(&ring_fds, 100).context("waiting for samples")?;
+        wakeups += 1;
+        if drain(&mut rings, &mut buf, &mut writer, &mut tally)? == 0 {
+            wakeups -= 1;
+        }
+        if let Some(w) = &work {
+            if w.wait_timeout(Duration::ZERO) {
+                exit = Some(w.wait().context("waiting for the command")?);
+                break;
+            }
+            if let Some((sig, from_user)) = signals::received() {
+                if from_user || sig != libc::SIGINT {
+                    signals::kill(w.pid(), sig);
+                }
+                signals::clear();
+            }
+        } else {
+            if signals::received().is_some() {
+                break;
+            }
+            if !watched.is_empty() && !watched.iter().any(|&p| topology::is_alive(p)) {
+                break;
+            }
+        }
+    }
+    for o in &opened {
+        for fd in &o.fds {
+            let _ = counter::disable(fd);
+        }
+    }
+    drain(&mut rings, &mut buf, &mut writer, &mut tally)?;
+    drop(rings);
+
+    let descs: Vec<EventDesc> = opened
+        .iter()
+        .map(|o| EventDesc {
+            attr: &o.attr,
+            name: &o.ev.name,
+            ids: &o.ids,
+        })
+        .collect();
+    let mut feats = features::system_features(&cfg.cmdline, &descs);
+    let tps: Vec<(String, String)> = opened
+        .iter()
+        .filter_map(|o| match &o.ev.kind {
+            EventKind::Tracepoint { system, name, .. } => Some((system.clone(), name.clone())),
+            _ => None,
+        })
+        .collect();
+    if !tps.is_empty() {
+        let root = crate::sys::tracefs::root().context("finding tracefs for the event formats")?;
+        feats.push((
+            file::feature::TRACING_DATA,
+            features::tracing_data(&root, &tps).context("reading tracepoint formats")?,
+        ));
+    }
+    let data_bytes = writer.data_size();
+    let size = writer
+        .finish(feats)
+        .with_context(|| format!("cannot write {}", cfg.output.display()))?;
+    let _ = data_bytes;
+    if tally.lost > 0 {
+        eprintln!(
+            "Warning: lost {} events in {} chunks: the ring buffers overflowed; raise -m or lower -F",
+            tally.lost, tally.lost_chunks
+        );
+    }
+    if !cfg.quiet {
+        eprintln!("[ rperf record: Woken up {wakeups} times to write data ]");
+        eprintln!(
+            "[ rperf record: Captured and wrote {:.3} MB {} ({} samples) ]",
+            size as f64 / (1024.0 * 1024.0),
+            cfg.output.display(),
+            tally.samples
+        );
+    }
+    let code = exit.map(|e| e.code).unwrap_or(0);
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// Empties every ring into the file, ending the batch with FINISHED_ROUND.
+fn drain(
+    rings: &mut [(Ring, usize, usize)],
+    buf: &mut Vec<u8>,
+    w: &mut Writer,
+    tally: &mut Tally,
+) -> Result<usize> {
+    buf.clear();
+    let mut total = 0;
+    for (r, _, _) in rings.iter_mut() {
+        let start = buf.len();
+        total += r.drain_into(buf);
+        encode::tally(&buf[start..], tally);
+    }
+    if total > 0 {
+        buf.extend_from_slice(&encode::finished_round());
+        w.write(buf)
+            .context("writing samples (is the disk full?)")?;
+    }
+    Ok(total)
+}

@@ -1,0 +1,249 @@
+//! Writing perf.data (file mode) while recording: the data section is streamed to a
+//! temporary file next to the output, then the feature sections are appended, the header
+//! is filled in, and the file is renamed into place. An interrupted write therefore never
+//! leaves a half-written perf.data under the output name.
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::sys::attr::{Attr, ATTR_SIZE_VER7};
+
+/// perf.data magic: "PERFILE2" read as a little-endian u64.
+pub const MAGIC: &[u8; 8] = b"PERFILE2";
+/// The file header's size.
+pub const HEADER_SIZE: u64 = 104;
+
+/// Feature bits (HEADER_* in perf's header.h).
+pub mod feature {
+    /// Trace event formats.
+    pub const TRACING_DATA: u32 = 1;
+    /// Build ids of the binaries.
+    pub const BUILD_ID: u32 = 2;
+    /// Host name.
+    pub const HOSTNAME: u32 = 3;
+    /// Kernel release.
+    pub const OSRELEASE: u32 = 4;
+    /// Writer version.
+    pub const VERSION: u32 = 5;
+    /// Machine architecture.
+    pub const ARCH: u32 = 6;
+    /// CPUs available and online.
+    pub const NRCPUS: u32 = 7;
+    /// CPU model name.
+    pub const CPUDESC: u32 = 8;
+    /// CPU vendor/family/model/stepping.
+    pub const CPUID: u32 = 9;
+    /// Memory in kB.
+    pub const TOTAL_MEM: u32 = 10;
+    /// The command line.
+    pub const CMDLINE: u32 = 11;
+    /// Events with names and ids.
+    pub const EVENT_DESC: u32 = 12;
+}
+
+/// A perf.data being written.
+pub struct Writer {
+    out: Option<BufWriter<File>>,
+    tmp: PathBuf,
+    dest: PathBuf,
+    attrs: Vec<(Attr, Vec<u64>)>,
+    data_offset: u64,
+    data_size: u64,
+}
+
+fn put_section(v: &mut Vec<u8>, off: u64, size: u64) {
+    v.extend_from_slice(&off.to_le_bytes());
+    v.extend_from_slice(&size.to_le_bytes());
+}
+
+/// A string as perf's features store it: u32 length, then the string NUL-padded to 64.
+pub fn feature_string(s: &str) -> Vec<u8> {
+    let len = (s.len() + 1).div_ceil(64) * 64;
+    let mut v = Vec::with_capacity(4 + len);
+    v.extend_from_slice(&(len as u32).to_le_bytes());
+    v.extend_from_slice(s.as_bytes());
+    v.resize(4 + len, 0);
+    v
+}
+
+impl Writer {
+    /// Starts `dest` (through a temporary file beside it) with these attrs and their ids.
+    pub fn create(dest: &Path, attrs: Vec<(Attr, Vec<u64>)>) -> io::Result<Writer> {
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "perf.data".into());
+        let tmp = dest.with_file_name(format!(".{name}.rperf-{}.tmp", std::process::id()));
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        // Header placeholder, then each attr's ids, then the attr table, then data.
+        out.write_all(&[0u8; HEADER_SIZE as usize])?;
+        let mut off = HEADER_SIZE;
+        let mut id_sections = Vec::with_capacity(attrs.len());
+        for (_, ids) in &attrs {
+            for id in ids {
+                out.write_all(&id.to_le_bytes())?;
+            }
+            id_sections.push((off, ids.len() as u64 * 8));
+            off += ids.len() as u64 * 8;
+        }
+        for ((attr, _), (ioff, isize)) in attrs.iter().zip(&id_sections) {
+            let mut e = attr.to_bytes(ATTR_SIZE_VER7);
+            put_section(&mut e, *ioff, *isize);
+            out.write_all(&e)?;
+        }
+        let data_offset = off + attrs.len() as u64 * (ATTR_SIZE_VER7 as u64 + 16);
+        Ok(Writer {
+            out: Some(out),
+            tmp,
+            dest: dest.to_path_buf(),
+            attrs,
+            data_offset,
+            data_size: 0,
+        })
+    }
+
+    /// Appends records to the data section.
+    pub fn write(&mut self, records: &[u8]) -> io::Result<()> {
+        self.stream()?.write_all(records)?;
+        self.data_size += records.len() as u64;
+        Ok(())
+    }
+
+    fn stream(&mut self) -> io::Result<&mut BufWriter<File>> {
+        self.out
+            .as_mut()
+            .ok_or_else(|| io::Error::other("perf.data writer already finished"))
+    }
+
+    /// Bytes of records written so far.
+    pub fn data_size(&self) -> u64 {
+        self.data_size
+    }
+
+    /// Appends the features (bit, bytes), fills the header, renames an existing output to
+    /// `.old` as perf does, and moves the file into place. Returns the file size.
+    pub fn finish(mut self, mut features: Vec<(u32, Vec<u8>)>) -> io::Result<u64> {
+        features.sort_by_key(|(bit, _)| *bit);
+        features.dedup_by_key(|(bit, _)| *bit);
+        let table_off = self.data_offset + self.data_size;
+        let mut blob_off = table_off + features.len() as u64 * 16;
+        let mut table = Vec::with_capacity(features.len() * 16);
+        for (_, bytes) in &features {
+            put_section(&mut table, blob_off, bytes.len() as u64);
+            blob_off += bytes.len() as u64;
+        }
+        let out = self.stream()?;
+        out.write_all(&table)?;
+        for (_, bytes) in &features {
+            out.write_all(bytes)?;
+        }
+        let mut bits = [0u64; 4];
+        for (bit, _) in &features {
+            bits[(*bit / 64) as usize % 4] |= 1 << (bit % 64);
+        }
+        let attr_entry = ATTR_SIZE_VER7 as u64 + 16;
+        let attrs_off = self.data_offset - self.attrs.len() as u64 * attr_entry;
+        let mut h = Vec::with_capacity(HEADER_SIZE as usize);
+        h.extend_from_slice(MAGIC);
+        h.extend_from_slice(&HEADER_SIZE.to_le_bytes());
+        h.extend_from_slice(&attr_entry.to_le_bytes());
+        put_section(&mut h, attrs_off, self.attrs.len() as u64 * attr_entry);
+        put_section(&mut h, self.data_offset, self.data_size);
+        put_section(&mut h, 0, 0);
+        for b in bits {
+            h.extend_from_slice(&b.to_le_bytes());
+        }
+        let out = self
+            .out
+            .take()
+            .ok_or_else(|| io::Error::other("finished twice"))?;
+        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(0))?;
+        file.write_all(&h)?;
+        file.sync_all()?;
+        let size = blob_off;
+        drop(file);
+        if self.dest.exists() {
+            let mut old = self.dest.clone().into_os_string();
+            old.push(".old");
+            fs::rename(&self.dest, old)?;
+        }
+        fs::rename(&self.tmp, &self.dest)?;
+        Ok(size)
+    }
+}
+
+impl Drop for Writer {
+    /// A writer dropped before `finish` (an error, a panic) removes its temporary file, so no
+    /// partial perf.data is left behind.
+    fn drop(&mut self) {
+        if self.out.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_pad_to_64() {
+        let s = feature_string("host");
+        assert_eq!(s.len(), 4 + 64);
+        assert_eq!(u32::from_le_bytes(s[..4].try_into().unwrap()), 64);
+        assert_eq!(&s[4..9], b"host\0");
+        assert_eq!(feature_string(&"x".repeat(64)).len(), 4 + 128);
+    }
+
+    #[test]
+    fn file_layout_points_at_every_section() {
+        let dir = std::env::temp_dir().join(format!("rperf-file-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let dest = dir.join("t.data");
+        let attr = Attr {
+            type_: 1,
+            ..Attr::default()
+        };
+        let mut w = Writer::create(&dest, vec![(attr, vec![7, 8])]).unwrap();
+        w.write(&super::super::encode::finished_round()).unwrap();
+        let size = w
+            .finish(vec![
+                (feature::HOSTNAME, feature_string("h")),
+                (feature::ARCH, feature_string("x86_64")),
+            ])
+            .unwrap();
+        let b = fs::read(&dest).unwrap();
+        assert_eq!(b.len() as u64, size);
+        let u = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+        assert_eq!(&b[..8], MAGIC);
+        assert_eq!(u(16), 144);
+        let (attrs_off, data_off, data_size) = (u(24) as usize, u(40), u(48));
+        assert_eq!(data_size, 8);
+        // ids section of the attr
+        let (ids_off, ids_size) = (u(attrs_off + 128) as usize, u(attrs_off + 136));
+        assert_eq!((u(ids_off), u(ids_off + 8), ids_size), (7, 8, 16));
+        assert_eq!(u(72), (1 << 3) | (1 << 6));
+        let table = (data_off + data_size) as usize;
+        let (h_off, h_size) = (u(table) as usize, u(table + 8) as usize);
+        assert_eq!(&b[h_off + 4..h_off + 6], b"h\0");
+        assert_eq!(h_size, 68);
+        let mode = fs::metadata(&dest).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+        // A second write keeps the first as .old.
+        let w = Writer::create(&dest, vec![]).unwrap();
+        w.finish(vec![]).unwrap();
+        assert!(dir.join("t.data.old").exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
