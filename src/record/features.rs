@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::file::{feature, feature_string};
 use crate::sys::attr::{Attr, ATTR_SIZE_VER7};
+use crate::sys::tracefs::read_file;
 
 fn uname_field(f: impl Fn(&libc::utsname) -> &[libc::c_char]) -> String {
     // SAFETY: a zeroed utsname is a valid out-parameter for uname.
@@ -167,9 +168,9 @@ pub fn tracing_data(tracefs: &Path, tracepoints: &[(String, String)]) -> std::io
     v.extend_from_slice(&(crate::sys::ring::page_size() as u32).to_le_bytes());
     let events = tracefs.join("events");
     v.extend_from_slice(b"header_page\0");
-    put_file(&mut v, &fs::read(events.join("header_page"))?, 8);
+    put_file(&mut v, &read_file(&events.join("header_page"))?, 8);
     v.extend_from_slice(b"header_event\0");
-    put_file(&mut v, &fs::read(events.join("header_event"))?, 8);
+    put_file(&mut v, &read_file(&events.join("header_event"))?, 8);
     // ftrace's own formats: perf readers expect the count even when it is zero.
     v.extend_from_slice(&0u32.to_le_bytes());
     let mut systems: Vec<(&str, Vec<&str>)> = Vec::new();
@@ -187,7 +188,7 @@ pub fn tracing_data(tracefs: &Path, tracepoints: &[(String, String)]) -> std::io
         for n in names {
             put_file(
                 &mut v,
-                &fs::read(events.join(sys).join(n).join("format"))?,
+                &read_file(&events.join(sys).join(n).join("format"))?,
                 8,
             );
         }

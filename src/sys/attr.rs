@@ -355,6 +355,10 @@ pub fn sampling_attr(ev: &Event, opts: SamplingOptions) -> Option<Attr> {
     }
     if opts.tracking {
         a.flags |= flag::MMAP | flag::MMAP2 | flag::COMM | flag::COMM_EXEC | flag::TASK;
+        if matches!(opts.call_graph, CallGraph::Dwarf(_)) {
+            // perf's unwinders look up stack and data addresses in the maps: record them too.
+            a.flags |= flag::MMAP_DATA;
+        }
     }
     Some(a)
 }

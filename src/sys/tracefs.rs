@@ -57,3 +57,25 @@ fn find_or_mount() -> io::Result<PathBuf> {
     }
     Ok(PathBuf::from(DEFAULT_MOUNT))
 }
+
+/// Reads a tracefs file. Some (events/header_page, header_event) answer only a read at
+/// offset 0, so the first read asks for up to 1 MiB at once; later reads collect the rest.
+pub fn read_file(path: &std::path::Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match f.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
