@@ -302,7 +302,7 @@ pub fn sampling_attr(ev: &Event, opts: SamplingOptions) -> Option<Attr> {
         config: cfg[0],
         config1: cfg[1],
         config2: cfg[2],
-        sample_type: sample::IP | sample::TID | sample::TIME | sample::PERIOD,
+        sample_type: sample::IP | sample::TID | sample::TIME,
         flags: flag::DISABLED | flag::SAMPLE_ID_ALL,
         ..Attr::default()
     };
@@ -318,6 +318,9 @@ pub fn sampling_attr(ev: &Event, opts: SamplingOptions) -> Option<Attr> {
         (_, Some(f)) => {
             a.sample_period = f;
             a.flags |= flag::FREQ;
+            // Only in frequency mode does each sample's weight vary. With a fixed period the
+            // kernel treats PERIOD as "sample every software event, weight nr" instead.
+            a.sample_type |= sample::PERIOD;
         }
         _ => a.sample_period = 1,
     }
@@ -327,6 +330,7 @@ pub fn sampling_attr(ev: &Event, opts: SamplingOptions) -> Option<Attr> {
             // perf samples every tracepoint hit unless told otherwise.
             a.sample_period = 1;
             a.flags &= !flag::FREQ;
+            a.sample_type &= !sample::PERIOD;
         }
     }
     if opts.cpu_wide {
@@ -525,6 +529,11 @@ mod tests {
         );
         assert!(!a.has(flag::FREQ));
         assert_eq!(a.sample_period, 10000);
+        assert_eq!(
+            a.sample_type & sample::PERIOD,
+            0,
+            "fixed periods carry no PERIOD"
+        );
         assert_eq!(
             a.sample_type & (sample::CPU | sample::CALLCHAIN | sample::IDENTIFIER),
             sample::CPU | sample::CALLCHAIN | sample::IDENTIFIER

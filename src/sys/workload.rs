@@ -52,6 +52,8 @@ impl Workload {
         ptrs.push(std::ptr::null());
         let (go_r, go_w) = pipe_cloexec()?;
         let (err_r, err_w) = pipe_cloexec()?;
+        // The child must not hold the parent's ends, or it would never see EOF on `go`.
+        let (go_w_raw, err_r_raw) = (go_w.as_raw_fd(), err_r.as_raw_fd());
         // SAFETY: fork has no memory-safety preconditions; the child below only calls
         // async-signal-safe functions (read, write, execvp, _exit) on memory prepared before.
         let pid = unsafe { libc::fork() };
@@ -61,6 +63,8 @@ impl Workload {
         if pid == 0 {
             // SAFETY: in the child: wait for the go byte, then exec; report errno on failure.
             unsafe {
+                libc::close(go_w_raw);
+                libc::close(err_r_raw);
                 let mut b = 0u8;
                 let n = libc::read(go_r.as_raw_fd(), (&mut b as *mut u8).cast(), 1);
                 if n != 1 {

@@ -155,3 +155,40 @@ int main(int argc, char **argv) {
     return 0;
 }
 "#;
+
+/// A C program with a known call chain main → mid → leaf and the time in leaf; the
+/// argument is seconds to run.
+pub const CHAIN_C: &str = r#"
+#include <stdlib.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+__attribute__((noinline)) void leaf(volatile unsigned long *x) { for (int i = 0; i < 200000; i++) *x += i; }
+__attribute__((noinline)) void mid(volatile unsigned long *x) { leaf(x); *x += 1; }
+int main(int argc, char **argv) {
+    double end = now() + (argc > 1 ? atof(argv[1]) : 0.3);
+    volatile unsigned long x = 0;
+    while (now() < end) mid(&x);
+    return 0;
+}
+"#;
+
+/// Two threads burning in `worker` for the given seconds.
+pub const THREADS_C: &str = r#"
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+static double secs;
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+__attribute__((noinline)) void *worker(void *arg) {
+    double end = now() + secs; volatile unsigned long x = 0;
+    while (now() < end) for (int i = 0; i < 10000; i++) x += i;
+    return arg;
+}
+int main(int argc, char **argv) {
+    secs = argc > 1 ? atof(argv[1]) : 0.3;
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) pthread_create(&t[i], 0, worker, 0);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], 0);
+    return 0;
+}
+"#;

@@ -134,7 +134,6 @@ fn default_layout_has_perf_rows_and_lines() {
                     .map(|c| if c.is_ascii_digit() { '9' } else { c })
                     .collect::<String>()
             })
-            .map(|l| l.replace(" /sec", " K/sec").replace("K/sec", "/sec"))
             .collect()
     };
     let (ps, rs) = (shape(&p), shape(&r));

@@ -1,0 +1,453 @@
+//! `rperf record` writes perf.data that Linux perf reads and attributes like its own.
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::common::*;
+
+fn record(args: &[&str], out: &Path) -> std::process::Output {
+    let o = run({
+        let mut c = rperf();
+        c.arg("record").arg("-o").arg(out).args(args);
+        c
+    });
+    assert!(
+        o.status.success(),
+        "rperf record {args:?} failed:\n{}",
+        stderr(&o)
+    );
+    o
+}
+
+fn perf_record(args: &[&str], out: &Path) -> bool {
+    let Some(mut p) = perf() else { return false };
+    p.arg("record").arg("-q").arg("-o").arg(out).args(args);
+    let o = run(p);
+    assert!(o.status.success(), "perf record failed: {}", stderr(&o));
+    true
+}
+
+/// `perf <cmd> -i file …`: stdout, asserting exit 0 and no warning about the file.
+fn perf_read(cmd: &str, file: &Path, extra: &[&str]) -> Option<String> {
+    let mut p = perf()?;
+    p.arg(cmd).arg("-i").arg(file).args(extra);
+    let o = run(p);
+    let err = stderr(&o);
+    assert!(
+        o.status.success(),
+        "perf {cmd} failed on {}: {err}",
+        file.display()
+    );
+    for bad in ["Warning", "failed", "Error", "unexpected", "corrupt", "Bad"] {
+        assert!(
+            !err.contains(bad),
+            "perf {cmd} complained about {}: {err}",
+            file.display()
+        );
+    }
+    Some(stdout(&o))
+}
+
+/// Rows of `perf report --stdio` without call graphs: (percent, key columns).
+fn report_rows(text: &str) -> Vec<(f64, String)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && l.trim_start().contains('%'))
+        .filter_map(|l| {
+            let t = l.trim_start();
+            let (pct, rest) = t.split_once('%')?;
+            Some((
+                pct.parse().ok()?,
+                rest.split_whitespace().collect::<Vec<_>>().join(" "),
+            ))
+        })
+        .collect()
+}
+
+/// Samples of `perf script` output: header line and frame symbols.
+fn script_stacks(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for block in text.split("\n\n") {
+        let mut lines = block.lines().filter(|l| !l.trim().is_empty());
+        let Some(head) = lines.next() else { continue };
+        let frames = lines
+            .map(|l| {
+                let mut w = l.split_whitespace();
+                let _addr = w.next();
+                let sym = w.next().unwrap_or("");
+                sym.split('+').next().unwrap_or("").to_string()
+            })
+            .collect();
+        out.push((head.to_string(), frames));
+    }
+    out
+}
+
+fn build(dir: &Path, name: &str, src: &str, fp: bool) -> String {
+    let mut flags = vec!["-O1", "-g", "-pthread"];
+    flags.push(if fp {
+        "-fno-omit-frame-pointer"
+    } else {
+        "-fomit-frame-pointer"
+    });
+    compile_c(dir, name, src, &flags)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn fp_chains_are_read_by_perf_like_its_own_recording() {
+    let dir = TempDir::new("rec-fp");
+    let exe = build(dir.path(), "chain", CHAIN_C, true);
+    let (ours, theirs) = (dir.path().join("r.data"), dir.path().join("p.data"));
+    let o = record(&["-g", "--", &exe, "0.4"], &ours);
+    assert!(
+        stderr(&o).contains("[ rperf record: Captured and wrote"),
+        "{}",
+        stderr(&o)
+    );
+    if !perf_record(&["-g", "--", &exe, "0.4"], &theirs) {
+        return;
+    }
+    let sort = [
+        "--stdio",
+        "--no-children",
+        "-g",
+        "none",
+        "--sort",
+        "comm,dso,sym",
+    ];
+    let r = report_rows(&perf_read("report", &ours, &sort).unwrap());
+    let p = report_rows(&perf_read("report", &theirs, &sort).unwrap());
+    assert_eq!(r[0].1, p[0].1, "top row differs:\nrperf {r:?}\nperf {p:?}");
+    assert!(r[0].1.ends_with("[.] leaf") && r[0].0 >= 90.0, "{r:?}");
+    let stacks = script_stacks(&perf_read("script", &ours, &[]).unwrap());
+    let leaf: Vec<_> = stacks
+        .iter()
+        .filter(|(_, f)| f.first().is_some_and(|s| s == "leaf"))
+        .collect();
+    let full = leaf
+        .iter()
+        .filter(|(_, f)| f.iter().any(|s| s == "main"))
+        .count();
+    assert!(leaf.len() > 100, "{} leaf samples", leaf.len());
+    assert!(
+        full * 100 >= leaf.len() * 90,
+        "{full} of {} leaf samples reach main",
+        leaf.len()
+    );
+}
+
+#[test]
+fn dwarf_stacks_are_unwound_by_perf() {
+    let dir = TempDir::new("rec-dwarf");
+    let exe = build(dir.path(), "chain", CHAIN_C, false);
+    let ours = dir.path().join("r.data");
+    record(&["--call-graph", "dwarf", "--", &exe, "0.3"], &ours);
+    let Some(text) = perf_read("script", &ours, &[]) else {
+        return;
+    };
+    let stacks = script_stacks(&text);
+    let leaf: Vec<_> = stacks
+        .iter()
+        .filter(|(_, f)| f.first().is_some_and(|s| s == "leaf"))
+        .collect();
+    let full = leaf
+        .iter()
+        .filter(|(_, f)| f.iter().any(|s| s == "mid") && f.iter().any(|s| s == "main"))
+        .count();
+    assert!(leaf.len() > 50, "{} leaf samples", leaf.len());
+    assert!(
+        full * 100 >= leaf.len() * 90,
+        "{full} of {} dwarf stacks reach main",
+        leaf.len()
+    );
+}
+
+#[test]
+fn threads_forks_and_execs_are_attributed() {
+    let dir = TempDir::new("rec-threads");
+    let exe = build(dir.path(), "threads", THREADS_C, true);
+    let ours = dir.path().join("r.data");
+    // The workload forks a shell that execs the threaded program.
+    let script = format!("{exe} 0.3; true");
+    record(&["-g", "--", "sh", "-c", &script], &ours);
+    let Some(text) = perf_read("script", &ours, &["-F", "comm,tid,sym"]) else {
+        return;
+    };
+    let mut tids: BTreeMap<String, usize> = BTreeMap::new();
+    for l in text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("threads"))
+    {
+        let tid = l.split_whitespace().nth(1).unwrap().to_string();
+        *tids.entry(tid).or_default() += 1;
+    }
+    assert!(
+        tids.len() >= 2,
+        "samples from {} threads of the exec'd program: {tids:?}",
+        tids.len()
+    );
+    let rows = report_rows(
+        &perf_read(
+            "report",
+            &ours,
+            &[
+                "--stdio",
+                "--no-children",
+                "-g",
+                "none",
+                "--sort",
+                "comm,sym",
+            ],
+        )
+        .unwrap(),
+    );
+    assert!(
+        rows[0].1 == "threads [.] worker" && rows[0].0 > 80.0,
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn system_wide_records_every_cpu_and_features() {
+    let dir = TempDir::new("rec-a");
+    let ours = dir.path().join("r.data");
+    record(&["-a", "-g", "-F", "999", "--", "sleep", "0.5"], &ours);
+    let Some(text) = perf_read("script", &ours, &["-F", "comm,cpu"]) else {
+        return;
+    };
+    let ncpu = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let cpus: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .collect();
+    assert!(
+        ncpu.trim() == "0" || cpus.len() >= 2,
+        "samples on CPUs {cpus:?}"
+    );
+    let header = perf_read("report", &ours, &["--header-only"]).unwrap();
+    for want in [
+        "# hostname :",
+        "# os release :",
+        "# arch :",
+        "# nrcpus online :",
+        "# total memory :",
+        "# cmdline :",
+        "# event : name = ",
+    ] {
+        assert!(header.contains(want), "{want} missing from:\n{header}");
+    }
+    // The data section agrees with itself: perf's own count of samples equals the summary.
+    let stats = perf_read("report", &ours, &["--stats"]).unwrap();
+    assert!(stats.contains("SAMPLE events:"), "{stats}");
+}
+
+#[test]
+fn several_events_carry_their_ids() {
+    let dir = TempDir::new("rec-ids");
+    let exe = build(dir.path(), "touch", TOUCH_PAGES_C, true);
+    let ours = dir.path().join("r.data");
+    record(
+        &[
+            "-e",
+            "cpu-clock,page-faults",
+            "-c",
+            "100",
+            "--",
+            &exe,
+            "20000",
+        ],
+        &ours,
+    );
+    let Some(text) = perf_read(
+        "report",
+        &ours,
+        &["--stdio", "--no-children", "--sort", "sym"],
+    ) else {
+        return;
+    };
+    assert!(
+        text.contains("of event 'cpu-clock'") && text.contains("of event 'page-faults'"),
+        "{text}"
+    );
+    let script = perf_read("script", &ours, &["-F", "event"]).unwrap();
+    let faults = script.lines().filter(|l| l.contains("page-faults")).count();
+    // 20000 faults sampled every 100th: about 200 samples.
+    assert!((150..=260).contains(&faults), "{faults} page-fault samples");
+}
+
+#[test]
+fn tracepoints_keep_their_fields_and_filters() {
+    let dir = TempDir::new("rec-tp");
+    let ours = dir.path().join("r.data");
+    record(
+        &[
+            "-e",
+            "sched:sched_switch",
+            "--filter",
+            "prev_comm == \"sleep\"",
+            "-a",
+            "--",
+            "sleep",
+            "0.2",
+        ],
+        &ours,
+    );
+    let Some(text) = perf_read("script", &ours, &[]) else {
+        return;
+    };
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("sched:sched_switch"))
+        .collect();
+    assert!(!lines.is_empty(), "{text}");
+    for l in lines {
+        assert!(
+            l.contains("prev_comm=sleep") && l.contains("==> next_comm="),
+            "{l}"
+        );
+    }
+}
+
+#[test]
+fn tiny_buffer_reports_losses_that_perf_sees() {
+    let dir = TempDir::new("rec-lost");
+    let exe = build(dir.path(), "chain", CHAIN_C, true);
+    let ours = dir.path().join("r.data");
+    let o = record(
+        &["-m", "1", "-F", "20000", "-a", "-g", "--", &exe, "0.5"],
+        &ours,
+    );
+    let e = stderr(&o);
+    if !e.contains("lost") {
+        eprintln!("SKIP: no loss happened with a 1-page ring on this machine: {e}");
+        return;
+    }
+    let Some(mut p) = perf() else { return };
+    p.args(["report", "--stdio", "-i"]).arg(&ours);
+    let po = run(p);
+    assert!(po.status.success());
+    assert!(
+        stderr(&po).contains("lost"),
+        "perf did not see the LOST records: {}",
+        stderr(&po)
+    );
+}
+
+#[test]
+fn ctrl_c_leaves_a_file_perf_reads() {
+    let dir = TempDir::new("rec-int");
+    let ours = dir.path().join("r.data");
+    let child = rperf()
+        .args(["record", "-a", "-o"])
+        .arg(&ours)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Captured and wrote"));
+    perf_read("report", &ours, &["--stdio"]);
+}
+
+#[test]
+fn existing_output_becomes_old_and_files_are_private() {
+    let dir = TempDir::new("rec-old");
+    let ours = dir.path().join("perf.data");
+    record(&["-e", "cpu-clock", "--", "true"], &ours);
+    record(&["-e", "cpu-clock", "--", "true"], &ours);
+    assert!(dir.path().join("perf.data.old").exists());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&ours).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn running_pid_is_recorded() {
+    let dir = TempDir::new("rec-pid");
+    let exe = build(dir.path(), "chain", CHAIN_C, true);
+    let mut child = Command::new(&exe).arg("1.0").spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let ours = dir.path().join("r.data");
+    record(&["-p", &child.id().to_string()], &ours);
+    let _ = child.wait();
+    let Some(text) = perf_read(
+        "report",
+        &ours,
+        &["--stdio", "--no-children", "--sort", "comm,sym"],
+    ) else {
+        return;
+    };
+    let rows = report_rows(&text);
+    assert!(rows[0].1 == "chain [.] leaf", "{rows:?}");
+}
+
+fn rec_err(args: &[&str]) -> (String, i32) {
+    let o = run({
+        let mut c = rperf();
+        c.arg("record").args(args);
+        c
+    });
+    (stderr(&o), o.status.code().unwrap_or(-1))
+}
+
+#[test]
+fn bad_record_inputs_are_explained() {
+    let dir = TempDir::new("rec-bad");
+    let out = dir.path().join("x.data");
+    let out = out.to_str().unwrap();
+    let (e, c) = rec_err(&["-o", out, "-e", "bogus", "true"]);
+    assert_eq!(c, 129);
+    assert!(e.contains("event syntax error: 'bogus'"), "{e}");
+    let (e, c) = rec_err(&["-o", "/nonexistent-dir/perf.data", "true"]);
+    assert_ne!(c, 0);
+    assert!(
+        e.contains("cannot create /nonexistent-dir/perf.data"),
+        "{e}"
+    );
+    let (e, c) = rec_err(&["-o", out, "-p", "999999"]);
+    assert_ne!(c, 0);
+    assert!(e.contains("no such process: 999999"), "{e}");
+    let (e, c) = rec_err(&["-o", out, "-m", "3", "true"]);
+    assert_ne!(c, 0);
+    assert!(e.contains("power of two"), "{e}");
+    let (e, c) = rec_err(&["-o", out, "nosuchcmd-rperf"]);
+    assert_eq!(c, 127, "{e}");
+    let (e, c) = rec_err(&["-o", out, "--call-graph", "lbr", "true"]);
+    assert_ne!(c, 0);
+    assert!(e.contains("lbr"), "{e}");
+    assert!(!Path::new(out).exists(), "a failed record left {out}");
+}
+
+#[test]
+fn too_high_frequency_is_throttled_like_perf() {
+    let max: u64 = std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let dir = TempDir::new("rec-freq");
+    let out = dir.path().join("r.data");
+    let f = (max * 2).to_string();
+    let o = record(&["-F", &f, "--", "true"], &out);
+    assert!(
+        stderr(&o).contains(&format!("throttling from {f} Hz to {max} Hz")),
+        "{}",
+        stderr(&o)
+    );
+}
