@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::events::{self, Event, EventKind, SysSource};
 use crate::record::encode::{self, Tally, Trailer};
 use crate::record::features::{self, EventDesc};
-use crate::record::file::{self, Writer};
+use crate::record::file::{self, PipeWriter, Writer};
 use crate::record::synth;
 use crate::sys::attr::{sampling_attr, Attr, CallGraph, SamplingOptions};
 use crate::sys::counter;
@@ -280,13 +280,43 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         }
     }
     let attrs: Vec<(Attr, Vec<u64>)> = opened.iter().map(|o| (o.attr, o.ids.clone())).collect();
+    let descs: Vec<EventDesc> = opened
+        .iter()
+        .map(|o| EventDesc {
+            attr: &o.attr,
+            name: &o.ev.name,
+            ids: &o.ids,
+        })
+        .collect();
+    let mut feats = features::system_features(&cfg.cmdline, &descs);
+    let tps: Vec<(String, String)> = opened
+        .iter()
+        .filter_map(|o| match &o.ev.kind {
+            EventKind::Tracepoint { system, name, .. } => Some((system.clone(), name.clone())),
+            _ => None,
+        })
+        .collect();
+    let tracing = if tps.is_empty() {
+        None
+    } else {
+        let root = crate::sys::tracefs::root().context("finding tracefs for the event formats")?;
+        Some(features::tracing_data(&root, &tps).context("reading tracepoint formats")?)
+    };
     let to_stdout = cfg.output.as_os_str() == "-";
-    if to_stdout {
-        kill_work(&work);
-        bail!("-o - (pipe mode) is not supported yet: write a file and read it with -i");
-    }
-    let mut writer = Writer::create(&cfg.output, attrs)
-        .with_context(|| format!("cannot create {}", cfg.output.display()))?;
+    let mut sink = if to_stdout {
+        Sink::Pipe(
+            PipeWriter::start(std::io::stdout(), &attrs, &feats, tracing.as_deref())
+                .context("writing the perf.data stream to stdout")?,
+        )
+    } else {
+        if let Some(t) = tracing {
+            feats.push((file::feature::TRACING_DATA, t));
+        }
+        Sink::File(
+            Writer::create(&cfg.output, attrs)
+                .with_context(|| format!("cannot create {}", cfg.output.display()))?,
+        )
+    };
     let trailer = Trailer {
         sample_type: opened[0].attr.sample_type,
         id: opened[0].ids[0],
@@ -347,7 +377,10 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         // The child's own name before exec; the kernel's exec COMM follows.
         side.extend(encode::comm(w.pid(), w.pid(), "rperf", false, trailer));
     }
-    writer.write(&side)?;
+    sink.write(&side)?;
+    if let Sink::Pipe(p) = &mut sink {
+        p.finished_init()?;
+    }
 
     // Go.
     if !has_cmd || system_wide {
@@ -374,7 +407,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         let ring_fds: Vec<&OwnedFd> = rings.iter().map(|(_, e, k)| &opened[*e].fds[*k]).collect();
         let _ = ring::poll(&ring_fds, 100).context("waiting for samples")?;
         wakeups += 1;
-        if drain(&mut rings, &mut buf, &mut writer, &mut tally)? == 0 {
+        if drain(&mut rings, &mut buf, &mut sink, &mut tally)? == 0 {
             wakeups -= 1;
         }
         if let Some(w) = &work {
@@ -402,37 +435,20 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             let _ = counter::disable(fd);
         }
     }
-    drain(&mut rings, &mut buf, &mut writer, &mut tally)?;
+    drain(&mut rings, &mut buf, &mut sink, &mut tally)?;
     drop(rings);
 
-    let descs: Vec<EventDesc> = opened
-        .iter()
-        .map(|o| EventDesc {
-            attr: &o.attr,
-            name: &o.ev.name,
-            ids: &o.ids,
-        })
-        .collect();
-    let mut feats = features::system_features(&cfg.cmdline, &descs);
-    let tps: Vec<(String, String)> = opened
-        .iter()
-        .filter_map(|o| match &o.ev.kind {
-            EventKind::Tracepoint { system, name, .. } => Some((system.clone(), name.clone())),
-            _ => None,
-        })
-        .collect();
-    if !tps.is_empty() {
-        let root = crate::sys::tracefs::root().context("finding tracefs for the event formats")?;
-        feats.push((
-            file::feature::TRACING_DATA,
-            features::tracing_data(&root, &tps).context("reading tracepoint formats")?,
-        ));
-    }
-    let data_bytes = writer.data_size();
-    let size = writer
-        .finish(feats)
-        .with_context(|| format!("cannot write {}", cfg.output.display()))?;
-    let _ = data_bytes;
+    let (size, shown) = match sink {
+        Sink::File(w) => (
+            w.finish(feats)
+                .with_context(|| format!("cannot write {}", cfg.output.display()))?,
+            cfg.output.display().to_string(),
+        ),
+        Sink::Pipe(p) => (
+            p.finish().context("flushing the perf.data stream")?,
+            "-".to_string(),
+        ),
+    };
     if tally.lost > 0 {
         eprintln!(
             "Warning: lost {} events in {} chunks: the ring buffers overflowed; raise -m or lower -F",
@@ -444,7 +460,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         eprintln!(
             "[ rperf record: Captured and wrote {:.3} MB {} ({} samples) ]",
             size as f64 / (1024.0 * 1024.0),
-            cfg.output.display(),
+            shown,
             tally.samples
         );
     }
@@ -452,11 +468,26 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 
-/// Empties every ring into the file, ending the batch with FINISHED_ROUND.
+/// Where records go: a perf.data file, or perf's pipe format on stdout.
+enum Sink {
+    File(Writer),
+    Pipe(PipeWriter<std::io::Stdout>),
+}
+
+impl Sink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::File(w) => w.write(b),
+            Sink::Pipe(p) => p.write(b),
+        }
+    }
+}
+
+/// Empties every ring into the output, ending the batch with FINISHED_ROUND.
 fn drain(
     rings: &mut [(Ring, usize, usize)],
     buf: &mut Vec<u8>,
-    w: &mut Writer,
+    w: &mut Sink,
     tally: &mut Tally,
 ) -> Result<usize> {
     buf.clear();

@@ -451,3 +451,49 @@ fn too_high_frequency_is_throttled_like_perf() {
         stderr(&o)
     );
 }
+
+#[test]
+fn pipe_mode_streams_to_perf() {
+    let dir = TempDir::new("rec-pipe");
+    let exe = build(dir.path(), "chain", CHAIN_C, true);
+    let Some(_) = perf() else { return };
+    let sh = format!(
+        "{} record -g -o - -- {exe} 0.3 | perf report -i - --stdio --no-children -g none --sort comm,sym",
+        env!("CARGO_BIN_EXE_rperf")
+    );
+    let o = run({
+        let mut c = Command::new("sh");
+        c.args(["-c", &sh]);
+        c
+    });
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = report_rows(&out);
+    assert!(
+        !rows.is_empty() && rows[0].1 == "chain [.] leaf",
+        "{out}\n{}",
+        stderr(&o)
+    );
+    let sh = format!(
+        "{} record -e sched:sched_switch -a -o - -- sleep 0.1 | perf script -i -",
+        env!("CARGO_BIN_EXE_rperf")
+    );
+    let o = run({
+        let mut c = Command::new("sh");
+        c.args(["-c", &sh]);
+        c
+    });
+    assert!(stdout(&o).contains("==> next_comm="), "{}", stderr(&o));
+}
+
+#[test]
+fn quiet_system_wide_at_999_hz_loses_nothing() {
+    let dir = TempDir::new("rec-999");
+    let ours = dir.path().join("r.data");
+    let o = record(&["-F", "999", "-a", "--", "sleep", "1"], &ours);
+    assert!(!stderr(&o).contains("lost"), "{}", stderr(&o));
+    let Some(stats) = perf_read("report", &ours, &["--stats"]) else {
+        return;
+    };
+    assert!(!stats.contains("LOST events"), "{stats}");
+}
