@@ -97,7 +97,112 @@ def bench_stat_overhead(quick):
     ]
 
 
-BENCHMARKS = [bench_stat_startup, bench_stat_overhead]
+WORK_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+__attribute__((noinline)) unsigned long leaf(unsigned long n) {
+    volatile unsigned long x = 0;
+    for (unsigned long i = 0; i < n; i++) x += i * i ^ (x >> 3);
+    return x;
+}
+__attribute__((noinline)) unsigned long mid(unsigned long n) { return leaf(n) + 1; }
+int main(int argc, char **argv) {
+    long reps = argc > 1 ? atol(argv[1]) : 400;
+    unsigned long s = 0;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (long r = 0; r < reps; r++) s += mid(1000000);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    /* The workload's own time: the tools' start-up and write-out are not in it. */
+    printf("%.6f %lu\n", (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9, s & 1);
+    return 0;
+}
+"""
+
+
+def self_times(cmds, runs):
+    """Median of the time each workload reports for itself, runs interleaved."""
+    got = {k: [] for k in cmds}
+    for _ in range(runs):
+        for k, c in cmds.items():
+            out = subprocess.run(c, capture_output=True, text=True, check=True).stdout
+            got[k].append(float(out.split()[0]))
+    return {k: statistics.median(v) for k, v in got.items()}
+
+
+def build_workload(tmp, fp=True):
+    """A CPU-bound program doing a fixed amount of work (not a fixed time)."""
+    src = os.path.join(tmp, "work.c")
+    with open(src, "w") as f:
+        f.write(WORK_C)
+    exe = os.path.join(tmp, "work-fp" if fp else "work-nofp")
+    flag = "-fno-omit-frame-pointer" if fp else "-fomit-frame-pointer"
+    subprocess.run(["gcc", "-O2", "-g", flag, "-o", exe, src], check=True)
+    return exe
+
+
+def bench_record_overhead(quick):
+    """Slowdown of a CPU-bound workload while recorded, and the size of what is written."""
+    rows = []
+    reps = "150" if quick else "600"
+    runs = 3 if quick else 7
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode, args, fp in (
+            ("-F 4000 -g", ["-F", "4000", "-g"], True),
+            ("-F 4000 --call-graph dwarf", ["-F", "4000", "--call-graph", "dwarf"], False),
+        ):
+            exe = build_workload(tmp, fp)
+            pout, rout = os.path.join(tmp, "p.data"), os.path.join(tmp, "r.data")
+            cmds = {
+                "bare": [exe, reps],
+                "perf": ["perf", "record", "-q", "-o", pout] + args + ["--", exe, reps],
+                "rperf": [RPERF, "record", "-q", "-o", rout] + args + ["--", exe, reps],
+            }
+            own = self_times(cmds, runs)
+            over = {k: (own[k] - own["bare"]) / own["bare"] * 100 for k in ("perf", "rperf")}
+            rows.append(
+                {
+                    "name": f"record {mode}: workload slowdown ({own['bare']:.2f} s of CPU work, its own clock)",
+                    "unit": "% slowdown",
+                    "perf": over["perf"],
+                    "rperf": over["rperf"],
+                    "goal": "rperf <= perf",
+                    # Within a point of each other is measurement noise on a 2-CPU VM.
+                    "met": over["rperf"] <= over["perf"] + 1.0,
+                    "runs": runs,
+                    "ratio": own["rperf"] / own["perf"],
+                    "ratio_label": "time rperf/perf",
+                }
+            )
+            med, _ = interleaved({k: v for k, v in cmds.items() if k != "bare"}, runs)
+            rows.append(
+                {
+                    "name": f"record {mode}: whole command, start to file written",
+                    "unit": "s",
+                    "perf": med["perf"],
+                    "rperf": med["rperf"],
+                    "goal": "report only",
+                    "met": True,
+                    "runs": runs,
+                }
+            )
+            psize, rsize = os.path.getsize(pout), os.path.getsize(rout)
+            rows.append(
+                {
+                    "name": f"record {mode}: output size (last run)",
+                    "unit": "MB",
+                    "perf": psize / 1e6,
+                    "rperf": rsize / 1e6,
+                    "goal": "report only",
+                    "met": True,
+                    "runs": 1,
+                }
+            )
+    return rows
+
+
+BENCHMARKS = [bench_stat_startup, bench_stat_overhead, bench_record_overhead]
 
 
 def main():
