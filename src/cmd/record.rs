@@ -11,6 +11,7 @@ use crate::events::{self, Event, EventKind, SysSource};
 use crate::record::encode::{self, Tally, Trailer};
 use crate::record::features::{self, EventDesc};
 use crate::record::file::{self, PipeWriter, Writer};
+use crate::record::hits::HitTracker;
 use crate::record::synth;
 use crate::sys::attr::{sampling_attr, Attr, CallGraph, SamplingOptions};
 use crate::sys::counter;
@@ -377,6 +378,8 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         // The child's own name before exec; the kernel's exec COMM follows.
         side.extend(encode::comm(w.pid(), w.pid(), "rperf", false, trailer));
     }
+    let mut hits = HitTracker::new(trailer.sample_type);
+    hits.observe(&side);
     sink.write(&side)?;
     if let Sink::Pipe(p) = &mut sink {
         p.finished_init()?;
@@ -407,7 +410,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         let ring_fds: Vec<&OwnedFd> = rings.iter().map(|(_, e, k)| &opened[*e].fds[*k]).collect();
         let _ = ring::poll(&ring_fds, 100).context("waiting for samples")?;
         wakeups += 1;
-        if drain(&mut rings, &mut buf, &mut sink, &mut tally)? == 0 {
+        if drain(&mut rings, &mut buf, &mut sink, &mut tally, &mut hits)? == 0 {
             wakeups -= 1;
         }
         if let Some(w) = &work {
@@ -435,15 +438,18 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             let _ = counter::disable(fd);
         }
     }
-    drain(&mut rings, &mut buf, &mut sink, &mut tally)?;
+    drain(&mut rings, &mut buf, &mut sink, &mut tally, &mut hits)?;
     drop(rings);
 
     let (size, shown) = match sink {
-        Sink::File(w) => (
-            w.finish(feats)
-                .with_context(|| format!("cannot write {}", cfg.output.display()))?,
-            cfg.output.display().to_string(),
-        ),
+        Sink::File(w) => {
+            feats.push((file::feature::BUILD_ID, build_id_feature(&hits)));
+            (
+                w.finish(feats)
+                    .with_context(|| format!("cannot write {}", cfg.output.display()))?,
+                cfg.output.display().to_string(),
+            )
+        }
         Sink::Pipe(p) => (
             p.finish().context("flushing the perf.data stream")?,
             "-".to_string(),
@@ -468,6 +474,32 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 
+/// The BUILD_ID feature for every binary a sample hit (the kernel as `[kernel.kallsyms]`).
+fn build_id_feature(hits: &HitTracker) -> Vec<u8> {
+    let (paths, kernel) = hits.hits();
+    let mut entries = Vec::new();
+    if kernel {
+        if let Some(id) = rperf_symbols::kernel_build_id() {
+            entries.push((
+                -1,
+                encode::misc::KERNEL,
+                id,
+                "[kernel.kallsyms]".to_string(),
+            ));
+        }
+    }
+    for p in paths {
+        // Pseudo files ([vdso], //anon) have no file to read; deleted ones are gone.
+        if !p.starts_with('/') {
+            continue;
+        }
+        if let Ok(Some(id)) = rperf_symbols::build_id(std::path::Path::new(p)) {
+            entries.push((-1, encode::misc::USER, id, p.to_string()));
+        }
+    }
+    features::build_ids(&entries)
+}
+
 /// Where records go: a perf.data file, or perf's pipe format on stdout.
 enum Sink {
     File(Writer),
@@ -489,6 +521,7 @@ fn drain(
     buf: &mut Vec<u8>,
     w: &mut Sink,
     tally: &mut Tally,
+    hits: &mut HitTracker,
 ) -> Result<usize> {
     buf.clear();
     let mut total = 0;
@@ -496,6 +529,7 @@ fn drain(
         let start = buf.len();
         total += r.drain_into(buf);
         encode::tally(&buf[start..], tally);
+        hits.observe(&buf[start..]);
     }
     if total > 0 {
         buf.extend_from_slice(&encode::finished_round());

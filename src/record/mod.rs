@@ -2,4 +2,5 @@
 pub mod encode;
 pub mod features;
 pub mod file;
+pub mod hits;
 pub mod synth;

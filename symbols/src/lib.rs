@@ -11,6 +11,10 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod buildid;
+
+pub use buildid::{build_id, kernel_build_id};
+
 /// One kernel symbol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelSymbol {

@@ -497,3 +497,29 @@ fn quiet_system_wide_at_999_hz_loses_nothing() {
     };
     assert!(!stats.contains("LOST events"), "{stats}");
 }
+
+#[test]
+fn build_ids_of_hit_binaries_are_recorded() {
+    let dir = TempDir::new("rec-bid");
+    let exe = build(dir.path(), "chain", CHAIN_C, true);
+    let ours = dir.path().join("r.data");
+    record(&["--", &exe, "0.2"], &ours);
+    let Some(list) = perf_read("buildid-list", &ours, &[]) else {
+        return;
+    };
+    let notes = stdout(&run({
+        let mut c = Command::new("readelf");
+        c.args(["-n", &exe]);
+        c
+    }));
+    let id = notes
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Build ID: "))
+        .unwrap_or_else(|| panic!("no build id in {exe}: {notes}"));
+    assert!(
+        list.lines().any(|l| l.starts_with(id) && l.ends_with(&exe)),
+        "{list}"
+    );
+    // Only binaries that samples hit: never the unrelated rperf itself.
+    assert!(!list.contains("rperf"), "{list}");
+}

@@ -1,0 +1,113 @@
+//! Build ids: the GNU note that names a binary's exact contents, for binaries and the kernel.
+use std::path::Path;
+
+use object::elf::NT_GNU_BUILD_ID;
+use object::read::elf::{ElfFile64, NoteIterator};
+use object::{Endianness, Object};
+
+/// Errors reading a build id.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildIdError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not an ELF file this crate understands (or corrupt).
+    #[error("{path} is not a 64-bit ELF file: {msg}")]
+    NotElf {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        msg: String,
+    },
+}
+
+/// The GNU build id of an ELF file, if it has one.
+pub fn build_id(path: &Path) -> Result<Option<Vec<u8>>, BuildIdError> {
+    let data = std::fs::read(path).map_err(|source| BuildIdError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    build_id_of(&data).map_err(|msg| BuildIdError::NotElf {
+        path: path.display().to_string(),
+        msg,
+    })
+}
+
+/// The GNU build id in an ELF image held in memory.
+pub fn build_id_of(data: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let file = ElfFile64::<Endianness>::parse(data).map_err(|e| e.to_string())?;
+    file.build_id()
+        .map(|id| id.map(<[u8]>::to_vec))
+        .map_err(|e| e.to_string())
+}
+
+/// The build id in raw ELF notes, such as `/sys/kernel/notes` holds for the running kernel.
+pub fn build_id_in_notes(notes: &[u8]) -> Option<Vec<u8>> {
+    let it =
+        NoteIterator::<object::elf::FileHeader64<Endianness>>::new(Endianness::Little, 4, notes)
+            .ok()?;
+    let mut it = it;
+    while let Ok(Some(note)) = it.next() {
+        if note.name() == b"GNU" && note.n_type(Endianness::Little) == NT_GNU_BUILD_ID {
+            return Some(note.desc().to_vec());
+        }
+    }
+    None
+}
+
+/// The running kernel's build id, from `/sys/kernel/notes`.
+pub fn kernel_build_id() -> Option<Vec<u8>> {
+    build_id_in_notes(&std::fs::read("/sys/kernel/notes").ok()?)
+}
+
+/// Lower-case hex, as perf prints build ids.
+pub fn hex(id: &[u8]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_binary_has_a_build_id_matching_readelf() {
+        let exe = std::env::current_exe().unwrap();
+        let Some(id) = build_id(&exe).unwrap() else {
+            eprintln!("SKIP: the test binary was linked without a build id");
+            return;
+        };
+        assert!(id.len() >= 16);
+        if let Ok(o) = std::process::Command::new("readelf")
+            .arg("-n")
+            .arg(&exe)
+            .output()
+        {
+            let text = String::from_utf8_lossy(&o.stdout);
+            if text.contains("Build ID") {
+                assert!(text.contains(&hex(&id)), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(build_id_of(b"not an elf at all").is_err());
+        assert!(build_id_of(&[0x7f, b'E', b'L', b'F', 2, 1, 1]).is_err());
+        assert!(build_id_in_notes(&[1, 2, 3]).is_none());
+        assert!(build_id(Path::new("/nonexistent/file")).is_err());
+    }
+
+    #[test]
+    fn kernel_notes_parse_when_readable() {
+        if let Ok(notes) = std::fs::read("/sys/kernel/notes") {
+            if let Some(id) = build_id_in_notes(&notes) {
+                assert!(id.len() >= 16);
+            }
+        }
+    }
+}
