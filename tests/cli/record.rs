@@ -523,3 +523,36 @@ fn build_ids_of_hit_binaries_are_recorded() {
     // Only binaries that samples hit: never the unrelated rperf itself.
     assert!(!list.lines().any(|l| l.ends_with("/rperf")), "{list}");
 }
+
+#[test]
+fn thread_and_cpu_targets_and_exit_status() {
+    let dir = TempDir::new("rec-t");
+    let exe = build(dir.path(), "chain", CHAIN_C, true);
+    let mut child = Command::new(&exe).arg("0.8").spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let ours = dir.path().join("t.data");
+    record(&["-t", &child.id().to_string()], &ours);
+    let _ = child.wait();
+    if let Some(text) = perf_read("report", &ours, &["--stdio", "--sort", "comm"]) {
+        assert!(
+            report_rows(&text)
+                .iter()
+                .any(|(p, k)| k == "chain" && *p > 90.0),
+            "{text}"
+        );
+    }
+    let cpu0 = dir.path().join("c.data");
+    record(&["-C", "0", "--", "sleep", "0.2"], &cpu0);
+    if let Some(text) = perf_read("script", &cpu0, &["-F", "cpu"]) {
+        assert!(text.lines().all(|l| l.trim() == "[000]"), "{text}");
+    }
+    let o = run({
+        let mut c = rperf();
+        c.arg("record")
+            .arg("-o")
+            .arg(dir.path().join("x.data"))
+            .args(["--", "sh", "-c", "exit 3"]);
+        c
+    });
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+}
