@@ -23,8 +23,29 @@ pub enum Command {
     Stat(StatArgs),
     /// Sample a command, processes or the system into perf.data (perf record).
     Record(RecordArgs),
+    /// Print every sample of a perf.data, perf script's layout (perf script).
+    Script(ScriptArgs),
     /// List the events this system can count (perf list).
     List(ListArgs),
+}
+
+/// `rperf script` options.
+#[derive(Debug, Parser)]
+pub struct ScriptArgs {
+    /// Input file ("-" for a pipe).
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        default_value = "perf.data"
+    )]
+    pub input: PathBuf,
+    /// Look binaries up under this directory (as perf's --symfs).
+    #[arg(long = "symfs", value_name = "DIR")]
+    pub symfs: Option<PathBuf>,
+    /// Show at most N frames of each stack (default: all).
+    #[arg(long = "max-stack", value_name = "N")]
+    pub max_stack: Option<usize>,
 }
 
 /// `rperf record` options, named as perf's.
@@ -469,6 +490,11 @@ pub fn main() -> ExitCode {
                 .collect();
             a.into_config(&owners, argv).and_then(cmd::record::run)
         }
+        Command::Script(a) => cmd::script::run(cmd::script::ScriptConfig {
+            input: a.input,
+            symfs: a.symfs,
+            max_stack: a.max_stack,
+        }),
         Command::List(a) => cmd::list::run(cmd::list::ListConfig { filters: a.filters }),
     };
     match result {

@@ -1,10 +1,13 @@
 //! rperf: a Linux profiler in the spirit of perf. The binary is a thin shell over this library.
 
+pub mod callchain;
 pub mod cli;
 pub mod cmd;
+pub mod data;
 pub mod events;
 pub mod output;
 pub mod record;
+pub mod session;
 pub mod stat;
 pub mod sys;
 pub mod target;

@@ -1,6 +1,7 @@
 //! One module per subcommand, each with a plain config struct and `run(cfg) -> Result<ExitCode>`.
 pub mod list;
 pub mod record;
+pub mod script;
 pub mod stat;
 
 /// The error for a workload that could not be started: exit status 127, like a shell.

@@ -12,8 +12,10 @@
 #![deny(missing_docs)]
 
 pub mod buildid;
+pub mod elf;
 
 pub use buildid::{build_id, kernel_build_id};
+pub use elf::{demangle, ElfSymbols, Symbol};
 
 /// One kernel symbol.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,305 @@
+//! Reading perf.data, file or pipe mode, written by Linux perf or by `rperf record`.
+//!
+//! Parsing is done by the `linux-perf-data` crate (which also sorts records by time using
+//! FINISHED_ROUND); this module turns its records into the few plain shapes the session and
+//! the commands need, and its errors into messages that name the file.
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
+use linux_perf_data::{PerfFileReader, PerfFileRecord};
+use linux_perf_event_reader::{CpuMode, EventRecord};
+
+/// An event of the file: its name and what its samples carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventInfo {
+    /// Name as perf shows it (`cpu-clock:ppp`, `sched:sched_switch`).
+    pub name: String,
+    /// The tracefs id, for tracepoint events.
+    pub tracepoint: Option<u64>,
+    /// Whether samples carry a CPU.
+    pub has_cpu: bool,
+    /// Whether samples carry call chains.
+    pub has_callchain: bool,
+    /// Whether samples carry a period (freq mode) or use the attr's fixed one.
+    pub fixed_period: Option<u64>,
+}
+
+/// Facts from the file header and features.
+#[derive(Debug, Clone, Default)]
+pub struct Header {
+    /// Events in attr order.
+    pub events: Vec<EventInfo>,
+    /// Raw TRACING_DATA feature, when present.
+    pub tracing_data: Option<Vec<u8>>,
+}
+
+/// Where an address was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Kernel.
+    Kernel,
+    /// User space.
+    User,
+    /// Anything else (hypervisor, guest).
+    Other,
+}
+
+impl From<CpuMode> for Mode {
+    fn from(m: CpuMode) -> Mode {
+        match m {
+            CpuMode::Kernel | CpuMode::GuestKernel => Mode::Kernel,
+            CpuMode::User | CpuMode::GuestUser => Mode::User,
+            _ => Mode::Other,
+        }
+    }
+}
+
+/// A sample, borrowed from the reader's buffer.
+#[derive(Debug, Clone)]
+pub struct Sample<'a> {
+    /// Index into [`Header::events`].
+    pub event: usize,
+    /// Process id.
+    pub pid: i32,
+    /// Thread id.
+    pub tid: i32,
+    /// Timestamp (ns).
+    pub time: u64,
+    /// CPU, when sampled.
+    pub cpu: Option<u32>,
+    /// Instruction pointer.
+    pub ip: u64,
+    /// Where `ip` is.
+    pub mode: Mode,
+    /// Weight.
+    pub period: u64,
+    /// Kernel-written chain including PERF_CONTEXT_* markers, if sampled.
+    pub callchain: Option<Vec<u64>>,
+    /// Tracepoint payload.
+    pub raw: Option<Cow<'a, [u8]>>,
+}
+
+/// The records the session and commands care about.
+#[derive(Debug, Clone)]
+pub enum Record<'a> {
+    /// A sample.
+    Sample(Sample<'a>),
+    /// A thread got a name (exec or prctl).
+    Comm {
+        /// Process.
+        pid: i32,
+        /// Thread.
+        tid: i32,
+        /// New name.
+        name: String,
+        /// Caused by exec.
+        exec: bool,
+    },
+    /// A thread or process was created.
+    Fork {
+        /// New process id.
+        pid: i32,
+        /// Parent process id.
+        ppid: i32,
+        /// New thread id.
+        tid: i32,
+    },
+    /// A thread exited.
+    Exit {
+        /// Process.
+        pid: i32,
+        /// Thread.
+        tid: i32,
+    },
+    /// A mapping (MMAP or MMAP2).
+    Mmap {
+        /// Process (-1 for the kernel).
+        pid: i32,
+        /// Start address.
+        start: u64,
+        /// Length.
+        len: u64,
+        /// File offset of `start`.
+        pgoff: u64,
+        /// Path or pseudo-name.
+        path: String,
+        /// Kernel or user.
+        mode: Mode,
+    },
+    /// Records the kernel dropped.
+    Lost {
+        /// How many.
+        count: u64,
+    },
+}
+
+fn lossy(raw: linux_perf_event_reader::RawData) -> String {
+    String::from_utf8_lossy(&raw.as_slice()).into_owned()
+}
+
+/// Reads every record of `path` ("-" for stdin in pipe mode) in time order.
+pub fn read(path: &Path, mut f: impl FnMut(&Header, Record)) -> Result<Header> {
+    let named = || format!("reading {}", path.display());
+    if path.as_os_str() == "-" {
+        let reader = PerfFileReader::parse_pipe(BufReader::new(std::io::stdin().lock()))
+            .map_err(|e| explain(path, e))?;
+        return drive(path, reader, &mut f).with_context(named);
+    }
+    let file = File::open(path).map_err(|e| {
+        anyhow!(
+            "cannot open {}: {e}{}",
+            path.display(),
+            if e.kind() == std::io::ErrorKind::NotFound {
+                " (record one with `rperf record`, or pass -i FILE)"
+            } else {
+                ""
+            }
+        )
+    })?;
+    let mut head = [0u8; 16];
+    let mut probe = BufReader::new(file);
+    let n = probe.get_mut().read(&mut head).unwrap_or(0);
+    let mut file = probe.into_inner();
+    use std::io::Seek;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    if n >= 16
+        && &head[..8] == b"PERFILE2"
+        && u64::from_le_bytes(head[8..16].try_into().unwrap_or([0; 8])) == 16
+    {
+        let reader =
+            PerfFileReader::parse_pipe(BufReader::new(file)).map_err(|e| explain(path, e))?;
+        return drive(path, reader, &mut f).with_context(named);
+    }
+    let reader = PerfFileReader::parse_file(BufReader::with_capacity(1 << 20, file))
+        .map_err(|e| explain(path, e))?;
+    drive(path, reader, &mut f).with_context(named)
+}
+
+fn explain(path: &Path, e: linux_perf_data::Error) -> anyhow::Error {
+    match e {
+        linux_perf_data::Error::UnrecognizedMagicValue(m) => anyhow!(
+            "{} is not a perf.data file (magic {:?}, expected \"PERFILE2\")",
+            path.display(),
+            String::from_utf8_lossy(&m)
+        ),
+        e => anyhow!("{} is damaged or truncated: {e}", path.display()),
+    }
+}
+
+fn drive<R: Read>(
+    path: &Path,
+    reader: PerfFileReader<R>,
+    f: &mut impl FnMut(&Header, Record),
+) -> Result<Header> {
+    let PerfFileReader {
+        mut perf_file,
+        mut record_iter,
+    } = reader;
+    let events = perf_file
+        .event_attributes()
+        .iter()
+        .map(|a| {
+            let attr = &a.attr;
+            let st = attr.sample_format;
+            use linux_perf_event_reader::{AttrFlags, SampleFormat};
+            EventInfo {
+                name: a
+                    .name()
+                    .map(String::from)
+                    .unwrap_or_else(|| "unknown".into()),
+                tracepoint: match attr.type_ {
+                    linux_perf_event_reader::PerfEventType::Tracepoint(id) => Some(id),
+                    _ => None,
+                },
+                has_cpu: st.contains(SampleFormat::CPU),
+                has_callchain: st.contains(SampleFormat::CALLCHAIN),
+                fixed_period: match attr.sampling_policy {
+                    linux_perf_event_reader::SamplingPolicy::Period(p)
+                        if !attr.flags.contains(AttrFlags::FREQ) =>
+                    {
+                        Some(p.get())
+                    }
+                    _ => None,
+                },
+            }
+        })
+        .collect();
+    let header = Header {
+        events,
+        tracing_data: perf_file
+            .feature_section_data(linux_perf_data::Feature::TRACING_DATA)
+            .map(<[u8]>::to_vec),
+    };
+    loop {
+        let rec = match record_iter.next_record(&mut perf_file) {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(e) => return Err(anyhow!("{} is damaged or truncated: {e}", path.display())),
+        };
+        let PerfFileRecord::EventRecord { attr_index, record } = rec else {
+            continue;
+        };
+        let parsed = match record.parse() {
+            Ok(p) => p,
+            // A record that does not parse is skipped, as perf does, rather than ending the read.
+            Err(_) => continue,
+        };
+        let out = match parsed {
+            EventRecord::Sample(s) => Record::Sample(Sample {
+                event: attr_index,
+                pid: s.pid.unwrap_or(-1),
+                tid: s.tid.unwrap_or(-1),
+                time: s.timestamp.unwrap_or(0),
+                cpu: s.cpu,
+                ip: s.ip.unwrap_or(0),
+                mode: s.cpu_mode.into(),
+                period: s
+                    .period
+                    .or(header.events.get(attr_index).and_then(|e| e.fixed_period))
+                    .unwrap_or(1),
+                callchain: s
+                    .callchain
+                    .map(|c| (0..c.len()).filter_map(|i| c.get(i)).collect()),
+                raw: s.raw.map(|r| Cow::Owned(r.as_slice().into_owned())),
+            }),
+            EventRecord::Comm(c) => Record::Comm {
+                pid: c.pid,
+                tid: c.tid,
+                name: lossy(c.name),
+                exec: c.is_execve,
+            },
+            EventRecord::Fork(r) => Record::Fork {
+                pid: r.pid,
+                ppid: r.ppid,
+                tid: r.tid,
+            },
+            EventRecord::Exit(r) => Record::Exit {
+                pid: r.pid,
+                tid: r.tid,
+            },
+            EventRecord::Mmap(m) => Record::Mmap {
+                pid: m.pid,
+                start: m.address,
+                len: m.length,
+                pgoff: m.page_offset,
+                path: lossy(m.path),
+                mode: m.cpu_mode.into(),
+            },
+            EventRecord::Mmap2(m) => Record::Mmap {
+                pid: m.pid,
+                start: m.address,
+                len: m.length,
+                pgoff: m.page_offset,
+                path: lossy(m.path),
+                mode: m.cpu_mode.into(),
+            },
+            EventRecord::Lost(l) => Record::Lost { count: l.count },
+            _ => continue,
+        };
+        f(&header, out);
+    }
+    Ok(header)
+}

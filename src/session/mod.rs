@@ -1,0 +1,313 @@
+//! Replays side-band records into threads, command names and address spaces, so each sample
+//! resolves against the mappings of its process at the time it was taken; and symbolizes
+//! (binary, address) pairs, loading each binary once.
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rperf_symbols::{ElfSymbols, Kallsyms};
+
+use crate::data::{Mode, Record};
+
+/// Index of a binary (or pseudo-binary) in [`Session::dsos`].
+pub type DsoId = u32;
+
+/// A binary that code ran from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dso {
+    /// Full path or pseudo-name (`[kernel.kallsyms]`, `[vdso]`).
+    pub path: String,
+    /// Whether it is the kernel or a module.
+    pub kernel: bool,
+}
+
+impl Dso {
+    /// The name perf's report shows: the file name, or the pseudo-name.
+    pub fn short_name(&self) -> &str {
+        if self.path.starts_with('[') {
+            return &self.path;
+        }
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Map {
+    start: u64,
+    end: u64,
+    pgoff: u64,
+    dso: DsoId,
+}
+
+/// Where an address landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// The binary.
+    pub dso: DsoId,
+    /// The address inside it as perf prints it: map-relative (file offset) for user code,
+    /// absolute for the kernel.
+    pub rel: u64,
+}
+
+/// Threads and address spaces as of the records replayed so far.
+#[derive(Debug, Default)]
+pub struct Session {
+    comms: HashMap<i32, String>,
+    pids: HashMap<i32, i32>,
+    maps: HashMap<i32, Vec<Map>>,
+    kernel_maps: Vec<Map>,
+    dsos: Vec<Dso>,
+    dso_ids: HashMap<String, DsoId>,
+    /// Records the kernel said it dropped.
+    pub lost: u64,
+}
+
+fn insert_map(v: &mut Vec<Map>, m: Map) {
+    v.retain(|o| o.end <= m.start || o.start >= m.end);
+    let at = v.partition_point(|o| o.start < m.start);
+    v.insert(at, m);
+}
+
+fn find_map(v: &[Map], addr: u64) -> Option<&Map> {
+    let i = v.partition_point(|m| m.start <= addr);
+    let m = v.get(i.checked_sub(1)?)?;
+    (addr < m.end).then_some(m)
+}
+
+impl Session {
+    /// An empty session.
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    fn dso_id(&mut self, path: &str, kernel: bool) -> DsoId {
+        if let Some(&id) = self.dso_ids.get(path) {
+            return id;
+        }
+        let id = self.dsos.len() as DsoId;
+        self.dsos.push(Dso {
+            path: path.to_string(),
+            kernel,
+        });
+        self.dso_ids.insert(path.to_string(), id);
+        id
+    }
+
+    /// Every binary seen.
+    pub fn dsos(&self) -> &[Dso] {
+        &self.dsos
+    }
+
+    /// Applies a side-band record (samples are ignored here).
+    pub fn apply(&mut self, rec: &Record) {
+        match rec {
+            Record::Comm {
+                pid,
+                tid,
+                name,
+                exec,
+            } => {
+                self.comms.insert(*tid, name.clone());
+                self.pids.insert(*tid, *pid);
+                if *exec && pid == tid {
+                    // A new program: the old address space is gone.
+                    self.maps.remove(pid);
+                }
+            }
+            Record::Fork { pid, ppid, tid } => {
+                let parent_comm = self.comms.get(ppid).cloned();
+                if let Some(c) = parent_comm {
+                    self.comms.entry(*tid).or_insert(c);
+                }
+                self.pids.insert(*tid, *pid);
+                if pid != ppid {
+                    if let Some(m) = self.maps.get(ppid).cloned() {
+                        self.maps.insert(*pid, m);
+                    }
+                }
+            }
+            Record::Mmap {
+                pid,
+                start,
+                len,
+                pgoff,
+                path,
+                mode,
+            } => {
+                let kernel = *mode == Mode::Kernel;
+                // perf names the kernel text map after its symbol; the binary is the kernel.
+                let name = if kernel && path.starts_with("[kernel.kallsyms]") {
+                    "[kernel.kallsyms]"
+                } else {
+                    path.as_str()
+                };
+                let dso = self.dso_id(name, kernel);
+                let m = Map {
+                    start: *start,
+                    end: start.saturating_add(*len),
+                    pgoff: *pgoff,
+                    dso,
+                };
+                if kernel {
+                    insert_map(&mut self.kernel_maps, m);
+                } else {
+                    insert_map(self.maps.entry(*pid).or_default(), m);
+                }
+            }
+            Record::Lost { count } => self.lost += count,
+            _ => {}
+        }
+    }
+
+    /// The command name of a thread (perf's `:tid` when never named).
+    pub fn comm(&self, tid: i32) -> String {
+        match self.comms.get(&tid) {
+            Some(c) => c.clone(),
+            // The idle task never gets a COMM record; perf calls it swapper.
+            None if tid == 0 => "swapper".to_string(),
+            None => format!(":{tid}"),
+        }
+    }
+
+    /// Resolves an address of process `pid` taken in `mode`.
+    pub fn resolve(&self, pid: i32, addr: u64, mode: Mode) -> Option<Location> {
+        let m = match mode {
+            // Kernel text beyond the recorded map (.init.text and friends) is still the kernel.
+            Mode::Kernel => find_map(&self.kernel_maps, addr).or_else(|| {
+                let k = self.dso_ids.get("[kernel.kallsyms]")?;
+                self.kernel_maps
+                    .iter()
+                    .find(|m| m.dso == *k && addr >= m.start)
+            })?,
+            _ => find_map(self.maps.get(&pid)?, addr)?,
+        };
+        let dso = &self.dsos[m.dso as usize];
+        let rel = if dso.kernel {
+            addr
+        } else {
+            addr - m.start + m.pgoff
+        };
+        Some(Location { dso: m.dso, rel })
+    }
+}
+
+/// Symbolizes (binary, address) pairs, loading each binary once.
+#[derive(Debug, Default)]
+pub struct Symbolizer {
+    elf: HashMap<DsoId, Option<ElfSymbols>>,
+    kallsyms: Option<Kallsyms>,
+    /// `--symfs`: a root prepended to every binary path.
+    pub symfs: Option<PathBuf>,
+}
+
+/// A resolved symbol: name and offset of the address into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sym {
+    /// Function name.
+    pub name: String,
+    /// Offset from the function start.
+    pub offset: u64,
+}
+
+impl Symbolizer {
+    /// A symbolizer with an optional `--symfs` root.
+    pub fn new(symfs: Option<PathBuf>) -> Symbolizer {
+        Symbolizer {
+            symfs,
+            ..Symbolizer::default()
+        }
+    }
+
+    fn kernel(&mut self) -> &Kallsyms {
+        self.kallsyms.get_or_insert_with(|| {
+            Kallsyms::parse(&std::fs::read_to_string("/proc/kallsyms").unwrap_or_default())
+        })
+    }
+
+    /// The symbol at `loc`, if the binary can be read and has one there.
+    pub fn symbol(&mut self, session: &Session, loc: Location) -> Option<Sym> {
+        let dso = &session.dsos()[loc.dso as usize];
+        if dso.kernel {
+            let ks = self.kernel();
+            let s = ks.lookup(loc.rel)?;
+            return Some(Sym {
+                name: s.name.clone(),
+                offset: loc.rel - s.addr,
+            });
+        }
+        if !dso.path.starts_with('/') {
+            return None;
+        }
+        let symfs = self.symfs.clone();
+        let table = self.elf.entry(loc.dso).or_insert_with(|| {
+            ElfSymbols::load_with_debug(Path::new(&dso.path), symfs.as_deref()).ok()
+        });
+        let (s, off) = table.as_ref()?.lookup_offset(loc.rel)?;
+        Some(Sym {
+            name: s.name.clone(),
+            offset: off,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mmap(pid: i32, start: u64, len: u64, path: &str, mode: Mode) -> Record<'static> {
+        Record::Mmap {
+            pid,
+            start,
+            len,
+            pgoff: 0x1000,
+            path: path.into(),
+            mode,
+        }
+    }
+
+    #[test]
+    fn addresses_resolve_against_the_process_maps_over_time() {
+        let mut s = Session::new();
+        s.apply(&Record::Comm {
+            pid: 10,
+            tid: 10,
+            name: "sh".into(),
+            exec: false,
+        });
+        s.apply(&mmap(10, 0x5000, 0x1000, "/bin/sh", Mode::User));
+        s.apply(&mmap(
+            -1,
+            0xffff_0000,
+            u64::MAX - 0xffff_0000,
+            "[kernel.kallsyms]_text",
+            Mode::Kernel,
+        ));
+        let l = s.resolve(10, 0x5010, Mode::User).unwrap();
+        assert_eq!(
+            (s.dsos()[l.dso as usize].short_name(), l.rel),
+            ("sh", 0x1010)
+        );
+        let k = s.resolve(10, 0xffff_1234, Mode::Kernel).unwrap();
+        assert_eq!(
+            (s.dsos()[k.dso as usize].path.as_str(), k.rel),
+            ("[kernel.kallsyms]", 0xffff_1234)
+        );
+        // fork copies the address space and the name
+        s.apply(&Record::Fork {
+            pid: 11,
+            ppid: 10,
+            tid: 11,
+        });
+        assert_eq!(s.comm(11), "sh");
+        assert!(s.resolve(11, 0x5010, Mode::User).is_some());
+        // exec replaces both
+        s.apply(&Record::Comm {
+            pid: 11,
+            tid: 11,
+            name: "ls".into(),
+            exec: true,
+        });
+        assert_eq!(s.comm(11), "ls");
+        assert!(s.resolve(11, 0x5010, Mode::User).is_none());
+        assert_eq!(s.comm(99), ":99");
+    }
+}

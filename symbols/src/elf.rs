@@ -1,0 +1,338 @@
+//! Function symbols of an ELF file (.symtab, else .dynsym), looked up by file offset.
+use std::path::Path;
+
+use object::read::elf::{ElfFile64, ProgramHeader};
+use object::{Endianness, Object, ObjectSymbol};
+
+/// Errors loading symbols.
+#[derive(Debug, thiserror::Error)]
+pub enum ElfError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not a 64-bit ELF file (or corrupt).
+    #[error("{path}: not a usable 64-bit ELF file: {msg}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        msg: String,
+    },
+}
+
+/// One function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symbol {
+    /// Start virtual address.
+    pub start: u64,
+    /// Size in bytes (0 extended to the next symbol).
+    pub size: u64,
+    /// Demangled name.
+    pub name: String,
+}
+
+/// A loaded segment: file offsets `[offset, offset + filesz)` map to `vaddr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Segment {
+    offset: u64,
+    vaddr: u64,
+    filesz: u64,
+}
+
+/// The function table of one binary, immutable once built (shareable across threads).
+#[derive(Debug, Clone, Default)]
+pub struct ElfSymbols {
+    syms: Vec<Symbol>,
+    segments: Vec<Segment>,
+    /// Whether the names came from a full .symtab (not just exported .dynsym names).
+    from_symtab: bool,
+}
+
+/// Demangles Rust and C++ names as perf prints them (no Rust hash suffix).
+pub fn demangle(name: &str) -> String {
+    if let Ok(d) = rustc_demangle::try_demangle(name) {
+        return format!("{d:#}");
+    }
+    if name.starts_with("_Z") {
+        if let Ok(sym) = cpp_demangle::Symbol::new(name) {
+            if let Ok(s) = sym.demangle() {
+                return s;
+            }
+        }
+    }
+    name.to_string()
+}
+
+/// Lower is preferred: non-weak before weak, global before local.
+fn rank(weak: bool, global: bool) -> u8 {
+    u8::from(weak) * 2 + u8::from(!global)
+}
+
+fn underscores(name: &str) -> usize {
+    name.bytes().take_while(|&b| b == b'_').count()
+}
+
+impl ElfSymbols {
+    /// Loads a file's function symbols.
+    pub fn load(path: &Path) -> Result<ElfSymbols, ElfError> {
+        let data = std::fs::read(path).map_err(|source| ElfError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&data).map_err(|msg| ElfError::Parse {
+            path: path.display().to_string(),
+            msg,
+        })
+    }
+
+    /// Loads a binary's symbols, taking them from its separate debug file when the binary
+    /// itself is stripped: `/usr/lib/debug/.build-id/xx/yyyy.debug`, then `.gnu_debuglink`
+    /// next to it, in `.debug/`, or under `/usr/lib/debug` (all below `root` when given, as
+    /// perf's `--symfs`).
+    pub fn load_with_debug(path: &Path, root: Option<&Path>) -> Result<ElfSymbols, ElfError> {
+        let under = |p: &Path| -> std::path::PathBuf {
+            match root {
+                Some(r) => r.join(p.strip_prefix("/").unwrap_or(p)),
+                None => p.to_path_buf(),
+            }
+        };
+        let real = under(path);
+        let data = std::fs::read(&real).map_err(|source| ElfError::Io {
+            path: real.display().to_string(),
+            source,
+        })?;
+        let parse_err = |msg: String| ElfError::Parse {
+            path: real.display().to_string(),
+            msg,
+        };
+        let mut table = Self::parse(&data).map_err(parse_err)?;
+        if table.from_symtab {
+            return Ok(table);
+        }
+        let file = ElfFile64::<Endianness>::parse(&*data).map_err(|e| parse_err(e.to_string()))?;
+        let mut candidates = Vec::new();
+        if let Ok(Some(id)) = file.build_id() {
+            let hex = crate::buildid::hex(id);
+            if hex.len() > 2 {
+                candidates.push(under(Path::new(&format!(
+                    "/usr/lib/debug/.build-id/{}/{}.debug",
+                    &hex[..2],
+                    &hex[2..]
+                ))));
+            }
+        }
+        if let Ok(Some((name, _crc))) = file.gnu_debuglink() {
+            let name = String::from_utf8_lossy(name).into_owned();
+            if let Some(dir) = path.parent() {
+                candidates.push(under(&dir.join(&name)));
+                candidates.push(under(&dir.join(".debug").join(&name)));
+                candidates.push(under(
+                    &Path::new("/usr/lib/debug")
+                        .join(dir.strip_prefix("/").unwrap_or(dir))
+                        .join(&name),
+                ));
+            }
+        }
+        for c in candidates {
+            if c == real {
+                continue;
+            }
+            let Ok(dbg) = std::fs::read(&c) else { continue };
+            if let Ok(d) = Self::parse(&dbg) {
+                if d.from_symtab && !d.syms.is_empty() {
+                    // Addresses are the binary's; its own program headers decide the layout.
+                    table.syms = d.syms;
+                    table.from_symtab = true;
+                    break;
+                }
+            }
+        }
+        Ok(table)
+    }
+
+    /// Builds the table from an ELF image in memory.
+    pub fn parse(data: &[u8]) -> Result<ElfSymbols, String> {
+        let file = ElfFile64::<Endianness>::parse(data).map_err(|e| e.to_string())?;
+        let endian = file.endian();
+        let mut segments: Vec<Segment> = file
+            .elf_program_headers()
+            .iter()
+            .filter(|ph| ph.p_type(endian) == object::elf::PT_LOAD)
+            .map(|ph| Segment {
+                offset: ph.p_offset(endian),
+                vaddr: ph.p_vaddr(endian),
+                filesz: ph.p_filesz(endian),
+            })
+            .collect();
+        segments.sort_by_key(|s| s.offset);
+        // Functions, and untyped labels in code (assembly entry points such as
+        // `_dl_start_user`), as perf's ELF loader takes them.
+        let is_code = |s: &object::read::elf::ElfSymbol64<'_, '_, Endianness>| {
+            if s.address() == 0 || s.is_undefined() {
+                return false;
+            }
+            match s.elf_symbol().st_type() {
+                object::elf::STT_FUNC | object::elf::STT_GNU_IFUNC => true,
+                object::elf::STT_NOTYPE => {
+                    s.section_index()
+                        .and_then(|i| file.section_by_index(i).ok())
+                        // By flag, not kind: in a separate debug file .text is NOBITS.
+                        .is_some_and(|sec| {
+                            sec.elf_section_header().sh_flags.get(endian).0
+                                & object::elf::SHF_EXECINSTR.0
+                                != 0
+                        })
+                        && s.name().is_ok_and(|n| !n.is_empty())
+                }
+                _ => false,
+            }
+        };
+        let mut syms: Vec<(Symbol, u8)> = file
+            .symbols()
+            .filter(|s| is_code(s))
+            .filter_map(|s| {
+                Some((
+                    Symbol {
+                        start: s.address(),
+                        size: s.size(),
+                        name: demangle(s.name().ok()?),
+                    },
+                    rank(s.is_weak(), s.is_global()),
+                ))
+            })
+            .collect();
+        let from_symtab = !syms.is_empty();
+        if syms.is_empty() {
+            syms = file
+                .dynamic_symbols()
+                .filter(|s| is_code(s))
+                .filter_map(|s| {
+                    Some((
+                        Symbol {
+                            start: s.address(),
+                            size: s.size(),
+                            name: demangle(s.name().ok()?),
+                        },
+                        rank(s.is_weak(), s.is_global()),
+                    ))
+                })
+                .collect();
+        }
+        // Several names for one address: keep the one perf would show (sized, non-weak,
+        // global, fewest leading underscores, longest).
+        syms.sort_by(|(a, ra), (b, rb)| {
+            a.start
+                .cmp(&b.start)
+                .then((b.size != 0).cmp(&(a.size != 0)))
+                .then(ra.cmp(rb))
+                .then(underscores(&a.name).cmp(&underscores(&b.name)))
+                .then(b.name.len().cmp(&a.name.len()))
+        });
+        let mut syms: Vec<Symbol> = syms.into_iter().map(|(s, _)| s).collect();
+        syms.dedup_by_key(|s| s.start);
+        // Zero-sized symbols (hand-written assembly) extend to the next symbol.
+        for i in 0..syms.len() {
+            if syms[i].size == 0 {
+                syms[i].size = syms
+                    .get(i + 1)
+                    .map(|n| n.start - syms[i].start)
+                    .unwrap_or(0);
+            }
+        }
+        Ok(ElfSymbols {
+            syms,
+            segments,
+            from_symtab,
+        })
+    }
+
+    /// Translates a file offset (perf's map-relative address) to a virtual address.
+    pub fn offset_to_vaddr(&self, offset: u64) -> Option<u64> {
+        let i = self.segments.partition_point(|s| s.offset <= offset);
+        let s = self.segments.get(i.checked_sub(1)?)?;
+        (offset < s.offset + s.filesz.max(1)).then(|| offset - s.offset + s.vaddr)
+    }
+
+    /// The function containing virtual address `vaddr`, with the offset into it.
+    pub fn lookup_vaddr(&self, vaddr: u64) -> Option<(&Symbol, u64)> {
+        let i = self.syms.partition_point(|s| s.start <= vaddr);
+        let s = self.syms.get(i.checked_sub(1)?)?;
+        (vaddr < s.start + s.size.max(1)).then(|| (s, vaddr - s.start))
+    }
+
+    /// The function at file offset `offset`.
+    pub fn lookup_offset(&self, offset: u64) -> Option<(&Symbol, u64)> {
+        self.lookup_vaddr(self.offset_to_vaddr(offset)?)
+    }
+
+    /// Number of functions.
+    pub fn len(&self) -> usize {
+        self.syms.len()
+    }
+
+    /// Whether no function symbols were found (a stripped binary).
+    pub fn is_empty(&self) -> bool {
+        self.syms.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_binary_resolves_its_functions() {
+        let exe = std::env::current_exe().unwrap();
+        let syms = ElfSymbols::load(&exe).unwrap();
+        assert!(!syms.is_empty());
+        let addr = own_binary_resolves_its_functions as *const () as usize as u64;
+        // The test binary is PIE: find the load bias from /proc/self/maps.
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let exe_s = exe.to_str().unwrap();
+        let line = maps
+            .lines()
+            .find(|l| {
+                l.ends_with(exe_s) && {
+                    let r = l.split(' ').next().unwrap();
+                    let (a, b) = r.split_once('-').unwrap();
+                    let (a, b) = (
+                        u64::from_str_radix(a, 16).unwrap(),
+                        u64::from_str_radix(b, 16).unwrap(),
+                    );
+                    (a..b).contains(&addr)
+                }
+            })
+            .unwrap();
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let start = u64::from_str_radix(f[0].split('-').next().unwrap(), 16).unwrap();
+        let pgoff = u64::from_str_radix(f[2], 16).unwrap();
+        let (sym, off) = syms.lookup_offset(addr - start + pgoff).unwrap();
+        assert!(
+            sym.name.contains("own_binary_resolves_its_functions"),
+            "{}",
+            sym.name
+        );
+        assert_eq!(off, 0);
+    }
+
+    #[test]
+    fn demangles_rust_and_cpp() {
+        assert_eq!(
+            demangle("_ZN4core3fmt5write17h0123456789abcdefE"),
+            "core::fmt::write"
+        );
+        assert_eq!(demangle("_Z3fooi"), "foo(int)");
+        assert_eq!(demangle("main"), "main");
+    }
+
+    #[test]
+    fn garbage_does_not_panic() {
+        assert!(ElfSymbols::parse(b"\x7fELF garbage").is_err());
+        assert!(ElfSymbols::load(Path::new("/nonexistent")).is_err());
+    }
+}
