@@ -106,6 +106,8 @@ pub enum Record<'a> {
         ppid: i32,
         /// New thread id.
         tid: i32,
+        /// The thread that forked it (its name is inherited).
+        ptid: i32,
     },
     /// A thread exited.
     Exit {
@@ -160,11 +162,16 @@ pub fn read(path: &Path, mut f: impl FnMut(&Header, Record)) -> Result<Header> {
         )
     })?;
     let mut head = [0u8; 16];
-    let mut probe = BufReader::new(file);
-    let n = probe.get_mut().read(&mut head).unwrap_or(0);
-    let mut file = probe.into_inner();
+    let mut file = file;
+    let n = file.read(&mut head).unwrap_or(0);
     use std::io::Seek;
     file.seek(std::io::SeekFrom::Start(0))?;
+    if n < 8 || (&head[..8] != b"PERFILE2" && &head[..8] != b"2ELIFREP") {
+        return Err(anyhow!(
+            "{} is not a perf.data file (it does not start with \"PERFILE2\")",
+            path.display()
+        ));
+    }
     if n >= 16
         && &head[..8] == b"PERFILE2"
         && u64::from_le_bytes(head[8..16].try_into().unwrap_or([0; 8])) == 16
@@ -275,6 +282,7 @@ fn drive<R: Read>(
                 pid: r.pid,
                 ppid: r.ppid,
                 tid: r.tid,
+                ptid: r.ptid,
             },
             EventRecord::Exit(r) => Record::Exit {
                 pid: r.pid,

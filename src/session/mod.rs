@@ -106,15 +106,24 @@ impl Session {
                 name,
                 exec,
             } => {
+                // On exec perf keeps the old maps: the new program's MMAP2s replace them as
+                // they come, and samples inside execve still resolve against the old image.
+                let _ = exec;
                 self.comms.insert(*tid, name.clone());
                 self.pids.insert(*tid, *pid);
-                if *exec && pid == tid {
-                    // A new program: the old address space is gone.
-                    self.maps.remove(pid);
-                }
             }
-            Record::Fork { pid, ppid, tid } => {
-                let parent_comm = self.comms.get(ppid).cloned();
+            Record::Fork {
+                pid,
+                ppid,
+                tid,
+                ptid,
+            } => {
+                // The kernel copies the name of the forking thread, not of its process.
+                let parent_comm = self
+                    .comms
+                    .get(ptid)
+                    .or_else(|| self.comms.get(ppid))
+                    .cloned();
                 if let Some(c) = parent_comm {
                     self.comms.entry(*tid).or_insert(c);
                 }
@@ -234,6 +243,16 @@ impl Symbolizer {
                 offset: loc.rel - s.addr,
             });
         }
+        if dso.path == "[vdso]" {
+            let table = self.elf.entry(loc.dso).or_insert_with(|| {
+                rperf_symbols::vdso_image().and_then(|img| ElfSymbols::parse(&img).ok())
+            });
+            let (s, off) = table.as_ref()?.lookup_offset(loc.rel)?;
+            return Some(Sym {
+                name: s.name.clone(),
+                offset: off,
+            });
+        }
         if !dso.path.starts_with('/') {
             return None;
         }
@@ -299,7 +318,7 @@ mod tests {
         });
         assert_eq!(s.comm(11), "sh");
         assert!(s.resolve(11, 0x5010, Mode::User).is_some());
-        // exec replaces both
+        // exec renames; the new image's mappings replace the old ones as they arrive
         s.apply(&Record::Comm {
             pid: 11,
             tid: 11,
@@ -307,7 +326,9 @@ mod tests {
             exec: true,
         });
         assert_eq!(s.comm(11), "ls");
-        assert!(s.resolve(11, 0x5010, Mode::User).is_none());
+        s.apply(&mmap(11, 0x5000, 0x2000, "/bin/ls", Mode::User));
+        let l = s.resolve(11, 0x5010, Mode::User).unwrap();
+        assert_eq!(s.dsos()[l.dso as usize].short_name(), "ls");
         assert_eq!(s.comm(99), ":99");
     }
 }

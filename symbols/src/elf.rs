@@ -1,8 +1,9 @@
 //! Function symbols of an ELF file (.symtab, else .dynsym), looked up by file offset.
 use std::path::Path;
 
-use object::read::elf::{ElfFile64, ProgramHeader};
+use object::read::elf::{ElfFile64, ProgramHeader, SectionHeader as _};
 use object::{Endianness, Object, ObjectSymbol};
+use object::{ObjectSection, ObjectSymbolTable};
 
 /// Errors loading symbols.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,75 @@ pub fn demangle(name: &str) -> String {
         }
     }
     name.to_string()
+}
+
+/// Sorts by address, keeps one name per address, and gives zero-sized symbols the room up
+/// to the next one. Among several names for one address the one perf would show wins:
+/// sized, non-weak, global, fewest leading underscores, longest.
+fn finish(mut syms: Vec<(Symbol, u8)>) -> Vec<Symbol> {
+    syms.sort_by(|(a, ra), (b, rb)| {
+        a.start
+            .cmp(&b.start)
+            .then((b.size != 0).cmp(&(a.size != 0)))
+            .then(ra.cmp(rb))
+            .then(underscores(&a.name).cmp(&underscores(&b.name)))
+            .then(b.name.len().cmp(&a.name.len()))
+    });
+    let mut syms: Vec<Symbol> = syms.into_iter().map(|(s, _)| s).collect();
+    syms.dedup_by_key(|s| s.start);
+    // Zero-sized symbols (hand-written assembly) extend to the next symbol.
+    for i in 0..syms.len() {
+        if syms[i].size == 0 {
+            syms[i].size = syms
+                .get(i + 1)
+                .map(|n| n.start - syms[i].start)
+                .unwrap_or(0);
+        }
+    }
+    syms
+}
+
+/// `name@plt` entries, one per .rela.plt relocation, laid out as on x86-64: 16-byte
+/// entries in .plt.sec when present, else in .plt after its 16-byte header.
+fn plt_symbols(file: &ElfFile64<'_, Endianness>) -> Vec<Symbol> {
+    const ENTRY: u64 = 16;
+    let endian = file.endian();
+    let (base, first) = match (
+        file.section_by_name(".plt.sec"),
+        file.section_by_name(".plt"),
+    ) {
+        (Some(sec), _) => (sec.address(), 0),
+        (None, Some(plt)) => (plt.address(), ENTRY),
+        _ => return Vec::new(),
+    };
+    let Some(rela) = file.section_by_name(".rela.plt") else {
+        return Vec::new();
+    };
+    let Ok(Some((relas, _link))) = rela.elf_section_header().rela(endian, file.data()) else {
+        return Vec::new();
+    };
+    let dynsyms = file.dynamic_symbol_table();
+    relas
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let sym = r.r_sym(endian, false);
+            let name = if sym == 0 {
+                String::new()
+            } else {
+                dynsyms
+                    .as_ref()
+                    .and_then(|t| t.symbol_by_index(object::SymbolIndex(sym as usize)).ok())
+                    .and_then(|s| s.name().ok().map(demangle))
+                    .unwrap_or_default()
+            };
+            Symbol {
+                start: base + first + i as u64 * ENTRY,
+                size: ENTRY,
+                name: format!("{name}@plt"),
+            }
+        })
+        .collect()
 }
 
 /// Lower is preferred: non-weak before weak, global before local.
@@ -145,8 +215,12 @@ impl ElfSymbols {
             let Ok(dbg) = std::fs::read(&c) else { continue };
             if let Ok(d) = Self::parse(&dbg) {
                 if d.from_symtab && !d.syms.is_empty() {
-                    // Addresses are the binary's; its own program headers decide the layout.
-                    table.syms = d.syms;
+                    // Addresses are the binary's; its own program headers decide the layout,
+                    // and its PLT (the debug file's is empty) keeps its @plt names.
+                    let mut merged: Vec<(Symbol, u8)> =
+                        d.syms.into_iter().map(|s| (s, 1)).collect();
+                    merged.extend(plt_symbols(&file).into_iter().map(|p| (p, 0)));
+                    table.syms = finish(merged);
                     table.from_symtab = true;
                     break;
                 }
@@ -223,27 +297,8 @@ impl ElfSymbols {
                 })
                 .collect();
         }
-        // Several names for one address: keep the one perf would show (sized, non-weak,
-        // global, fewest leading underscores, longest).
-        syms.sort_by(|(a, ra), (b, rb)| {
-            a.start
-                .cmp(&b.start)
-                .then((b.size != 0).cmp(&(a.size != 0)))
-                .then(ra.cmp(rb))
-                .then(underscores(&a.name).cmp(&underscores(&b.name)))
-                .then(b.name.len().cmp(&a.name.len()))
-        });
-        let mut syms: Vec<Symbol> = syms.into_iter().map(|(s, _)| s).collect();
-        syms.dedup_by_key(|s| s.start);
-        // Zero-sized symbols (hand-written assembly) extend to the next symbol.
-        for i in 0..syms.len() {
-            if syms[i].size == 0 {
-                syms[i].size = syms
-                    .get(i + 1)
-                    .map(|n| n.start - syms[i].start)
-                    .unwrap_or(0);
-            }
-        }
+        syms.extend(plt_symbols(&file).into_iter().map(|p| (p, 0)));
+        let syms = finish(syms);
         Ok(ElfSymbols {
             syms,
             segments,
@@ -331,8 +386,41 @@ mod tests {
     }
 
     #[test]
+    fn vdso_has_clock_gettime() {
+        let Some(img) = vdso_image() else {
+            eprintln!("SKIP: no [vdso] mapping");
+            return;
+        };
+        let t = ElfSymbols::parse(&img).unwrap();
+        assert!(
+            t.syms.iter().any(|s| s.name.contains("clock_gettime")),
+            "{:?}",
+            t.syms
+        );
+    }
+
+    #[test]
     fn garbage_does_not_panic() {
         assert!(ElfSymbols::parse(b"\x7fELF garbage").is_err());
         assert!(ElfSymbols::load(Path::new("/nonexistent")).is_err());
     }
+}
+
+/// The running kernel's vDSO image, copied out of this process's own mapping: every process
+/// on the machine maps the same image, so it symbolizes `[vdso]` frames of a recording made
+/// here (as perf does with the copy it keeps).
+pub fn vdso_image() -> Option<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let line = maps.lines().find(|l| l.ends_with("[vdso]"))?;
+    let (start, end) = line.split_whitespace().next()?.split_once('-')?;
+    let (start, end) = (
+        u64::from_str_radix(start, 16).ok()?,
+        u64::from_str_radix(end, 16).ok()?,
+    );
+    let mut mem = std::fs::File::open("/proc/self/mem").ok()?;
+    mem.seek(SeekFrom::Start(start)).ok()?;
+    let mut buf = vec![0u8; usize::try_from(end.checked_sub(start)?).ok()?];
+    mem.read_exact(&mut buf).ok()?;
+    Some(buf)
 }

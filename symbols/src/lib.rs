@@ -15,7 +15,7 @@ pub mod buildid;
 pub mod elf;
 
 pub use buildid::{build_id, kernel_build_id};
-pub use elf::{demangle, ElfSymbols, Symbol};
+pub use elf::{demangle, vdso_image, ElfSymbols, Symbol};
 
 /// One kernel symbol.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,4 +2,5 @@
 mod common;
 mod list;
 mod record;
+mod script;
 mod stat;

@@ -1,0 +1,207 @@
+//! `rperf script` prints what `perf script` prints for the same perf.data.
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::common::*;
+
+fn perf_rec(dir: &Path, name: &str, args: &[&str]) -> Option<std::path::PathBuf> {
+    let mut p = perf()?;
+    let out = dir.join(name);
+    p.arg("record").arg("-q").arg("-o").arg(&out).args(args);
+    let o = run(p);
+    assert!(o.status.success(), "{}", stderr(&o));
+    Some(out)
+}
+
+fn both(file: &Path) -> Option<(String, String)> {
+    let mut p = perf()?;
+    p.arg("script").arg("-i").arg(file);
+    let po = run(p);
+    assert!(po.status.success());
+    let ro = run({
+        let mut c = rperf();
+        c.arg("script").arg("-i").arg(file);
+        c
+    });
+    assert!(ro.status.success(), "{}", stderr(&ro));
+    Some((stdout(&po), stdout(&ro)))
+}
+
+fn assert_same(p: &str, r: &str) {
+    let (pl, rl): (Vec<&str>, Vec<&str>) = (p.lines().collect(), r.lines().collect());
+    for (i, (a, b)) in pl.iter().zip(&rl).enumerate() {
+        assert_eq!(b, a, "line {} differs (rperf, then perf)", i + 1);
+    }
+    assert_eq!(rl.len(), pl.len());
+}
+
+#[test]
+fn fp_chains_match_perf_line_for_line() {
+    let dir = TempDir::new("script-fp");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-g", "-fno-omit-frame-pointer"],
+    );
+    let Some(f) = perf_rec(
+        dir.path(),
+        "p.data",
+        &["-g", "--", exe.to_str().unwrap(), "0.2"],
+    ) else {
+        return;
+    };
+    let (p, r) = both(&f).unwrap();
+    assert!(p.contains("leaf+"), "{p}");
+    assert_same(&p, &r);
+}
+
+#[test]
+fn system_wide_and_chainless_match_perf() {
+    let dir = TempDir::new("script-a");
+    let Some(f) = perf_rec(dir.path(), "a.data", &["-a", "-g", "--", "sleep", "0.3"]) else {
+        return;
+    };
+    let (p, r) = both(&f).unwrap();
+    assert_same(&p, &r);
+    let exe = compile_c(dir.path(), "chain", CHAIN_C, &["-O1"]);
+    let f = perf_rec(dir.path(), "n.data", &["--", exe.to_str().unwrap(), "0.2"]).unwrap();
+    let (p, r) = both(&f).unwrap();
+    assert_same(&p, &r);
+}
+
+#[test]
+fn rperf_recordings_print_like_perf_reads_them() {
+    let dir = TempDir::new("script-r");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let f = dir.path().join("r.data");
+    let o = run({
+        let mut c = rperf();
+        c.arg("record")
+            .arg("-g")
+            .arg("-o")
+            .arg(&f)
+            .arg("--")
+            .arg(&exe)
+            .arg("0.2");
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let Some((p, r)) = both(&f) else { return };
+    assert_same(&p, &r);
+}
+
+#[test]
+fn bad_files_get_clear_errors() {
+    let dir = TempDir::new("script-bad");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let good = dir.path().join("good.data");
+    let o = run({
+        let mut c = rperf();
+        c.arg("record")
+            .arg("-g")
+            .arg("-o")
+            .arg(&good)
+            .arg("--")
+            .arg(&exe)
+            .arg("0.1");
+        c
+    });
+    assert!(o.status.success());
+    let bytes = std::fs::read(&good).unwrap();
+    let script = |path: &Path| {
+        let o = run({
+            let mut c = rperf();
+            c.arg("script").arg("-i").arg(path);
+            c
+        });
+        (o.status.code(), stderr(&o))
+    };
+    // Missing file.
+    let (code, e) = script(&dir.path().join("nope.data"));
+    assert_ne!(code, Some(0));
+    assert!(e.contains("cannot open") && e.contains("nope.data"), "{e}");
+    // Not perf.data at all.
+    let junk = dir.path().join("junk.data");
+    std::fs::write(
+        &junk,
+        b"this is not a perf.data file, just text that is long enough",
+    )
+    .unwrap();
+    let (code, e) = script(&junk);
+    assert_ne!(code, Some(0));
+    assert!(e.contains("not a perf.data file"), "{e}");
+    // Truncated at many places, and garbage inside: never a panic.
+    for cut in [8usize, 50, 104, 200, bytes.len() / 2, bytes.len() - 9] {
+        let t = dir.path().join(format!("cut{cut}.data"));
+        std::fs::write(&t, &bytes[..cut]).unwrap();
+        let (code, e) = script(&t);
+        assert!(code.is_some(), "killed by a signal at cut {cut}");
+        assert!(!e.contains("panicked"), "panic at cut {cut}: {e}");
+    }
+    let mut garbled = bytes.clone();
+    for i in (200..garbled.len()).step_by(97) {
+        garbled[i] ^= 0x5a;
+    }
+    let g = dir.path().join("garbled.data");
+    std::fs::write(&g, &garbled).unwrap();
+    let (code, e) = script(&g);
+    assert!(code.is_some() && !e.contains("panicked"), "{e}");
+}
+
+#[test]
+fn closed_pipe_ends_quietly() {
+    let dir = TempDir::new("script-pipe");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let f = dir.path().join("r.data");
+    let o = run({
+        let mut c = rperf();
+        c.arg("record")
+            .arg("-g")
+            .arg("-F")
+            .arg("20000")
+            .arg("-o")
+            .arg(&f)
+            .arg("--")
+            .arg(&exe)
+            .arg("0.3");
+        c
+    });
+    assert!(o.status.success());
+    let mut child = rperf()
+        .arg("script")
+        .arg("-i")
+        .arg(&f)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    let _ = Command::new("true");
+}
