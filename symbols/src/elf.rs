@@ -336,6 +336,25 @@ impl ElfSymbols {
     }
 }
 
+/// The running kernel's vDSO image, copied out of this process's own mapping: every process
+/// on the machine maps the same image, so it symbolizes `[vdso]` frames of a recording made
+/// here (as perf does with the copy it keeps).
+pub fn vdso_image() -> Option<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let line = maps.lines().find(|l| l.ends_with("[vdso]"))?;
+    let (start, end) = line.split_whitespace().next()?.split_once('-')?;
+    let (start, end) = (
+        u64::from_str_radix(start, 16).ok()?,
+        u64::from_str_radix(end, 16).ok()?,
+    );
+    let mut mem = std::fs::File::open("/proc/self/mem").ok()?;
+    mem.seek(SeekFrom::Start(start)).ok()?;
+    let mut buf = vec![0u8; usize::try_from(end.checked_sub(start)?).ok()?];
+    mem.read_exact(&mut buf).ok()?;
+    Some(buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,23 +423,4 @@ mod tests {
         assert!(ElfSymbols::parse(b"\x7fELF garbage").is_err());
         assert!(ElfSymbols::load(Path::new("/nonexistent")).is_err());
     }
-}
-
-/// The running kernel's vDSO image, copied out of this process's own mapping: every process
-/// on the machine maps the same image, so it symbolizes `[vdso]` frames of a recording made
-/// here (as perf does with the copy it keeps).
-pub fn vdso_image() -> Option<Vec<u8>> {
-    use std::io::{Read, Seek, SeekFrom};
-    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-    let line = maps.lines().find(|l| l.ends_with("[vdso]"))?;
-    let (start, end) = line.split_whitespace().next()?.split_once('-')?;
-    let (start, end) = (
-        u64::from_str_radix(start, 16).ok()?,
-        u64::from_str_radix(end, 16).ok()?,
-    );
-    let mut mem = std::fs::File::open("/proc/self/mem").ok()?;
-    mem.seek(SeekFrom::Start(start)).ok()?;
-    let mut buf = vec![0u8; usize::try_from(end.checked_sub(start)?).ok()?];
-    mem.read_exact(&mut buf).ok()?;
-    Some(buf)
 }
