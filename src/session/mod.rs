@@ -315,6 +315,7 @@ mod tests {
             pid: 11,
             ppid: 10,
             tid: 11,
+            ptid: 10,
         });
         assert_eq!(s.comm(11), "sh");
         assert!(s.resolve(11, 0x5010, Mode::User).is_some());
