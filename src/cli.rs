@@ -23,10 +23,113 @@ pub enum Command {
     Stat(StatArgs),
     /// Sample a command, processes or the system into perf.data (perf record).
     Record(RecordArgs),
+    /// Summarize a perf.data by comm, dso, symbol… (perf report --stdio).
+    Report(ReportArgs),
     /// Print every sample of a perf.data, perf script's layout (perf script).
     Script(ScriptArgs),
     /// List the events this system can count (perf list).
     List(ListArgs),
+}
+
+/// `rperf report` options, named as perf's.
+#[derive(Debug, Parser)]
+pub struct ReportArgs {
+    /// Input file ("-" for a pipe).
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        default_value = "perf.data"
+    )]
+    pub input: PathBuf,
+    /// Text output (the only output; accepted for perf compatibility).
+    #[arg(long = "stdio")]
+    pub stdio: bool,
+    /// Sort keys: comm, pid, tid, dso, sym, cpu.
+    #[arg(
+        short = 's',
+        long = "sort",
+        value_name = "KEYS",
+        default_value = "comm,dso,sym"
+    )]
+    pub sort: String,
+    /// Show the number of samples.
+    #[arg(short = 'n', long = "show-nr-samples")]
+    pub show_nr_samples: bool,
+    /// Accumulate callers' time (the default when the file has call chains).
+    #[arg(long = "children", overrides_with = "no_children")]
+    pub children: bool,
+    /// Only self time.
+    #[arg(long = "no-children")]
+    pub no_children: bool,
+    /// Call graph display; only `none` is supported so far.
+    #[arg(short = 'g', long = "call-graph", value_name = "MODE")]
+    pub call_graph: Option<String>,
+    /// Hide entries below this percentage.
+    #[arg(long = "percent-limit", value_name = "PCT", default_value_t = 0.0)]
+    pub percent_limit: f64,
+    /// Only these command names (comma-separated).
+    #[arg(long = "comm", value_name = "COMMS")]
+    pub comm: Option<String>,
+    /// Only these binaries (comma-separated).
+    #[arg(long = "dso", value_name = "DSOS")]
+    pub dso: Option<String>,
+    /// Only these process ids.
+    #[arg(long = "pid", value_name = "PIDS")]
+    pub pid: Option<String>,
+    /// Only these thread ids.
+    #[arg(long = "tid", value_name = "TIDS")]
+    pub tid: Option<String>,
+    /// Look binaries up under this directory.
+    #[arg(long = "symfs", value_name = "DIR")]
+    pub symfs: Option<PathBuf>,
+    /// Use at most N frames of each stack.
+    #[arg(long = "max-stack", value_name = "N")]
+    pub max_stack: Option<usize>,
+}
+
+impl ReportArgs {
+    /// Turns the flags into `cmd::report`'s config.
+    pub fn into_config(self) -> anyhow::Result<cmd::report::ReportConfig> {
+        if let Some(g) = &self.call_graph {
+            if g != "none" {
+                anyhow::bail!("-g {g}: call graph display is not implemented yet; use -g none");
+            }
+        }
+        let list = |s: Option<String>| -> Vec<String> {
+            s.map(|v| v.split(',').map(String::from).collect())
+                .unwrap_or_default()
+        };
+        Ok(cmd::report::ReportConfig {
+            input: self.input,
+            sort: cmd::report::SortKey::parse_list(&self.sort)?,
+            children: if self.no_children {
+                Some(false)
+            } else if self.children {
+                Some(true)
+            } else {
+                None
+            },
+            show_nr_samples: self.show_nr_samples,
+            percent_limit: self.percent_limit,
+            symfs: self.symfs,
+            comms: list(self.comm),
+            dsos: list(self.dso),
+            pids: self
+                .pid
+                .as_deref()
+                .map(|s| split_ints(s, "pid"))
+                .transpose()?
+                .unwrap_or_default(),
+            tids: self
+                .tid
+                .as_deref()
+                .map(|s| split_ints(s, "tid"))
+                .transpose()?
+                .unwrap_or_default(),
+            max_stack: self.max_stack,
+        })
+    }
 }
 
 /// `rperf script` options.
@@ -490,6 +593,7 @@ pub fn main() -> ExitCode {
                 .collect();
             a.into_config(&owners, argv).and_then(cmd::record::run)
         }
+        Command::Report(a) => a.into_config().and_then(cmd::report::run),
         Command::Script(a) => cmd::script::run(cmd::script::ScriptConfig {
             input: a.input,
             symfs: a.symfs,

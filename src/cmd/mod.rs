@@ -1,6 +1,7 @@
 //! One module per subcommand, each with a plain config struct and `run(cfg) -> Result<ExitCode>`.
 pub mod list;
 pub mod record;
+pub mod report;
 pub mod script;
 pub mod stat;
 

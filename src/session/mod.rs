@@ -21,6 +21,20 @@ pub struct Dso {
 }
 
 impl Dso {
+    /// Memory without a file behind it, which perf addresses absolutely (identity map).
+    pub fn anonymous(&self) -> bool {
+        const PREFIXES: [&str; 7] = [
+            "//anon",
+            "/dev/zero",
+            "/anon_hugepage",
+            "[stack",
+            "/SYSV",
+            "[heap]",
+            "/memfd:",
+        ];
+        PREFIXES.iter().any(|p| self.path.starts_with(p))
+    }
+
     /// The name perf's report shows: the file name, or the pseudo-name.
     pub fn short_name(&self) -> &str {
         if self.path.starts_with('[') {
@@ -190,7 +204,7 @@ impl Session {
             _ => find_map(self.maps.get(&pid)?, addr)?,
         };
         let dso = &self.dsos[m.dso as usize];
-        let rel = if dso.kernel {
+        let rel = if dso.kernel || dso.anonymous() {
             addr
         } else {
             addr - m.start + m.pgoff

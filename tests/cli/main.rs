@@ -2,5 +2,6 @@
 mod common;
 mod list;
 mod record;
+mod report;
 mod script;
 mod stat;

@@ -1,0 +1,480 @@
+//! `rperf report --stdio`: samples grouped by sort keys (comm, dso, sym, pid, tid, cpu), with
+//! perf's Children/Self accounting when call chains exist, in perf 6.1's text layout.
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+
+use crate::callchain::frames;
+use crate::data::{self, Mode, Record};
+use crate::session::{DsoId, Location, Session, Symbolizer};
+
+/// One `--sort` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// Command name.
+    Comm,
+    /// Process id and name.
+    Pid,
+    /// Thread id and name.
+    Tid,
+    /// Binary.
+    Dso,
+    /// Function.
+    Sym,
+    /// CPU.
+    Cpu,
+}
+
+impl SortKey {
+    /// Parses perf's `--sort` list.
+    pub fn parse_list(s: &str) -> Result<Vec<SortKey>> {
+        s.split(',')
+            .map(|k| {
+                Ok(match k.trim() {
+                    "comm" => SortKey::Comm,
+                    "pid" => SortKey::Pid,
+                    "tid" => SortKey::Tid,
+                    "dso" => SortKey::Dso,
+                    "sym" | "symbol" => SortKey::Sym,
+                    "cpu" => SortKey::Cpu,
+                    other => {
+                        bail!("unknown --sort key '{other}': use comm, pid, tid, dso, sym or cpu")
+                    }
+                })
+            })
+            .collect()
+    }
+
+    fn header(self) -> &'static str {
+        match self {
+            SortKey::Comm => "Command",
+            SortKey::Pid => "Pid:Command",
+            SortKey::Tid => "Pid:Command",
+            SortKey::Dso => "Shared Object",
+            SortKey::Sym => "Symbol",
+            SortKey::Cpu => "CPU",
+        }
+    }
+}
+
+/// Options of `rperf report`.
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    /// `-i`.
+    pub input: PathBuf,
+    /// `--sort`.
+    pub sort: Vec<SortKey>,
+    /// `--children` (None: on when the file has call chains, as perf).
+    pub children: Option<bool>,
+    /// `-n`.
+    pub show_nr_samples: bool,
+    /// `--percent-limit`.
+    pub percent_limit: f64,
+    /// `--symfs`.
+    pub symfs: Option<PathBuf>,
+    /// `--comm` filter.
+    pub comms: Vec<String>,
+    /// `--dso` filter (short or full names).
+    pub dsos: Vec<String>,
+    /// `--pid` filter.
+    pub pids: Vec<i32>,
+    /// `--tid` filter.
+    pub tids: Vec<i32>,
+    /// `--max-stack`.
+    pub max_stack: Option<usize>,
+}
+
+/// What a symbol cell shows.
+#[derive(Debug, Clone)]
+enum SymCell {
+    /// A function: kernel flag, name.
+    Named(bool, String),
+    /// Unresolved address with the [k]/[.] level it was first seen with. As in perf, the
+    /// level is not part of the entry's identity: only the address is.
+    Addr(bool, u64),
+}
+
+impl SymCell {
+    fn identity(&self) -> (u8, bool, &str, u64) {
+        match self {
+            SymCell::Named(k, n) => (0, *k, n.as_str(), 0),
+            SymCell::Addr(_, a) => (1, false, "", *a),
+        }
+    }
+}
+
+impl PartialEq for SymCell {
+    fn eq(&self, o: &Self) -> bool {
+        self.identity() == o.identity()
+    }
+}
+
+impl Eq for SymCell {}
+
+impl std::hash::Hash for SymCell {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.identity().hash(h)
+    }
+}
+
+impl PartialOrd for SymCell {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for SymCell {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.identity().cmp(&o.identity())
+    }
+}
+
+/// One value of one key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Cell {
+    Text(String),
+    Num(i64),
+    Sym(SymCell),
+}
+
+#[derive(Debug, Default, Clone)]
+struct Entry {
+    self_period: u64,
+    children_period: u64,
+    samples: u64,
+}
+
+struct EventHist {
+    entries: HashMap<Vec<Cell>, Entry>,
+    total: u64,
+    samples: u64,
+    /// Entries sorted when printed.
+    name: String,
+}
+
+/// perf's `convert_unit`: the count and its unit letter, a space when there is none.
+fn convert_unit(n: u64) -> String {
+    if n > 1_000_000_000 {
+        format!("{}G", n / 1_000_000_000)
+    } else if n > 1_000_000 {
+        format!("{}M", n / 1_000_000)
+    } else if n > 1000 {
+        format!("{}K", n / 1000)
+    } else {
+        format!("{n} ")
+    }
+}
+
+/// Runs `rperf report`.
+pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
+    let mut session = Session::new();
+    let mut syms = Symbolizer::new(cfg.symfs.clone());
+    let mut hists: Vec<EventHist> = Vec::new();
+    let mut any_chain = false;
+    let max = cfg.max_stack.unwrap_or(usize::MAX);
+    let mut sym_cache: HashMap<(DsoId, u64), SymCell> = HashMap::new();
+    let header = data::read(&cfg.input, |header, rec| {
+        let Record::Sample(s) = rec else {
+            session.apply(&rec);
+            return;
+        };
+        if hists.is_empty() {
+            hists = header
+                .events
+                .iter()
+                .map(|e| EventHist {
+                    entries: HashMap::new(),
+                    total: 0,
+                    samples: 0,
+                    name: e.name.clone(),
+                })
+                .collect();
+        }
+        let comm = session.comm(s.tid);
+        if !cfg.comms.is_empty() && !cfg.comms.contains(&comm) {
+            return;
+        }
+        if !cfg.pids.is_empty() && !cfg.pids.contains(&s.pid) {
+            return;
+        }
+        if !cfg.tids.is_empty() && !cfg.tids.contains(&s.tid) {
+            return;
+        }
+        let Some(h) = hists.get_mut(s.event) else {
+            return;
+        };
+        let chain = s.callchain.is_some();
+        any_chain |= chain;
+        let fr = frames(&s, max);
+        // `abs`: unresolved addresses keep the raw address, as perf's call-chain entries do
+        // (the sample's own entry uses the map-relative one).
+        let mut cell_of = |addr: u64, mode: Mode, abs: bool| -> (Option<Location>, SymCell) {
+            match session.resolve(s.pid, addr, mode) {
+                Some(loc) => {
+                    let kernel = session.dsos()[loc.dso as usize].kernel;
+                    let cell = sym_cache
+                        .entry((loc.dso, loc.rel))
+                        .or_insert_with(|| match syms.symbol(&session, loc) {
+                            Some(sy) => SymCell::Named(kernel, sy.name),
+                            None => SymCell::Addr(kernel, loc.rel),
+                        })
+                        .clone();
+                    let cell = match cell {
+                        SymCell::Addr(k, _) if abs => SymCell::Addr(k, addr),
+                        c => c,
+                    };
+                    (Some(loc), cell)
+                }
+                // perf leaves a map-less chain entry with the sample's own [k]/[.] level.
+                None if abs => (None, SymCell::Addr(s.mode == Mode::Kernel, addr)),
+                None => (None, SymCell::Addr(mode == Mode::Kernel, addr)),
+            }
+        };
+        let key_of = |loc: Option<Location>, sym: SymCell, session: &Session| -> Vec<Cell> {
+            cfg.sort
+                .iter()
+                .map(|k| match k {
+                    SortKey::Comm => Cell::Text(comm.clone()),
+                    SortKey::Pid => Cell::Num(i64::from(s.pid)),
+                    SortKey::Tid => Cell::Num(i64::from(s.tid)),
+                    SortKey::Cpu => Cell::Num(i64::from(s.cpu.unwrap_or(0))),
+                    SortKey::Dso => Cell::Text(
+                        loc.map(|l| session.dsos()[l.dso as usize].short_name().to_string())
+                            .unwrap_or_else(|| "[unknown]".into()),
+                    ),
+                    SortKey::Sym => Cell::Sym(sym.clone()),
+                })
+                .collect()
+        };
+        let (loc0, cell0) = cell_of(s.ip, s.mode, false);
+        let self_key = key_of(loc0, cell0, &session);
+        let chain_keys: Vec<Vec<Cell>> = if chain {
+            fr.iter()
+                .map(|f| {
+                    let (loc, cell) = cell_of(f.addr, f.mode, true);
+                    key_of(loc, cell, &session)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !cfg.dsos.is_empty() {
+            let name = loc0.map(|l| session.dsos()[l.dso as usize].clone());
+            if !name.is_some_and(|d| cfg.dsos.iter().any(|x| *x == d.path || x == d.short_name())) {
+                return;
+            }
+        }
+        h.total += s.period;
+        h.samples += 1;
+        let e = h.entries.entry(self_key.clone()).or_default();
+        e.self_period += s.period;
+        e.children_period += s.period;
+        e.samples += 1;
+        // Every caller gets the period once per sample.
+        let mut seen: Vec<&Vec<Cell>> = Vec::with_capacity(chain_keys.len() + 1);
+        seen.push(&self_key);
+        for k in &chain_keys {
+            if seen.contains(&k) {
+                continue;
+            }
+            seen.push(k);
+            h.entries.entry(k.clone()).or_default().children_period += s.period;
+        }
+    })?;
+    if hists.is_empty() {
+        hists = header
+            .events
+            .iter()
+            .map(|e| EventHist {
+                entries: HashMap::new(),
+                total: 0,
+                samples: 0,
+                name: e.name.clone(),
+            })
+            .collect();
+    }
+    let children = cfg.children.unwrap_or(any_chain) && any_chain;
+    let mut out = String::new();
+    out.push_str("# To display the perf.data header info, please use --header/--header-only options.\n#\n#\n");
+    let _ = writeln!(out, "# Total Lost Samples: 0\n#");
+    let mut first = true;
+    for h in &hists {
+        if h.samples == 0 {
+            continue;
+        }
+        if !first {
+            out.push_str("\n\n");
+        }
+        first = false;
+        print_hist(&mut out, h, &cfg, children);
+    }
+    out.push_str("\n\n");
+    crate::output::stdout(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ties are broken by the keys, with entries outside any known binary last, as perf's
+/// NULL-dso comparison puts them.
+fn tie_order(k: &[Cell]) -> Vec<(bool, &Cell)> {
+    k.iter()
+        .map(|c| (matches!(c, Cell::Text(t) if t == "[unknown]"), c))
+        .collect()
+}
+
+fn cell_text(c: &Cell, key: SortKey) -> String {
+    match (c, key) {
+        (Cell::Text(t), _) => t.clone(),
+        (Cell::Num(n), SortKey::Cpu) => format!("{n:03}"),
+        (Cell::Num(n), _) => n.to_string(),
+        (Cell::Sym(SymCell::Named(k, name)), _) => {
+            format!("[{}] {name}", if *k { 'k' } else { '.' })
+        }
+        // printf's `%#x` writes no 0x for zero.
+        (Cell::Sym(SymCell::Addr(k, 0)), _) => {
+            format!("[{}] {:016x}", if *k { 'k' } else { '.' }, 0)
+        }
+        (Cell::Sym(SymCell::Addr(k, a)), _) => {
+            format!("[{}] 0x{a:016x}", if *k { 'k' } else { '.' })
+        }
+    }
+}
+
+fn print_hist(out: &mut String, h: &EventHist, cfg: &ReportConfig, children: bool) {
+    let _ = writeln!(
+        out,
+        "# Samples: {} of event '{}'",
+        convert_unit(h.samples),
+        h.name
+    );
+    let _ = writeln!(out, "# Event count (approx.): {}\n#", h.total);
+    let total = h.total.max(1) as f64;
+    let period = |e: &Entry| {
+        if children {
+            e.children_period
+        } else {
+            e.self_period
+        }
+    };
+    let mut rows: Vec<(&Vec<Cell>, &Entry)> =
+        h.entries.iter().filter(|(_, e)| period(e) > 0).collect();
+    // Column widths cover every entry, also those --percent-limit hides, as perf's do.
+    let widths: Vec<usize> = cfg
+        .sort
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            rows.iter()
+                .map(|(key, _)| cell_text(&key[i], *k).len())
+                .max()
+                .unwrap_or(0)
+                .max(k.header().len())
+        })
+        .collect();
+    rows.retain(|(_, e)| 100.0 * period(e) as f64 / total >= cfg.percent_limit);
+    rows.sort_by(|(ka, a), (kb, b)| {
+        let (pa, pb) = if children {
+            (a.children_period, b.children_period)
+        } else {
+            (a.self_period, b.self_period)
+        };
+        pb.cmp(&pa)
+            .then(b.self_period.cmp(&a.self_period))
+            .then_with(|| tie_order(ka).cmp(&tie_order(kb)))
+    });
+    let texts: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(k, _)| {
+            k.iter()
+                .zip(&cfg.sort)
+                .map(|(c, s)| cell_text(c, *s))
+                .collect()
+        })
+        .collect();
+    // Header lines: every column padded to its width (the last one too), two spaces apart.
+    let mut cols: Vec<(String, usize, bool)> = Vec::new();
+    if children {
+        cols.push(("Children".into(), 8, true));
+        cols.push(("Self".into(), 8, true));
+    } else {
+        cols.push(("Overhead".into(), 8, true));
+    }
+    if cfg.show_nr_samples {
+        cols.push(("Samples".into(), 12, true));
+    }
+    for (k, w) in cfg.sort.iter().zip(&widths) {
+        cols.push((k.header().into(), *w, false));
+    }
+    let head: Vec<String> = cols
+        .iter()
+        .map(|(n, w, right)| {
+            if *right {
+                format!("{n:>w$}")
+            } else {
+                format!("{n:<w$}")
+            }
+        })
+        .collect();
+    let dots: Vec<String> = cols.iter().map(|(_, w, _)| ".".repeat(*w)).collect();
+    let _ = writeln!(
+        out,
+        "# {}
+# {}
+#",
+        head.join("  "),
+        dots.join("  ")
+    );
+    for ((_, e), t) in rows.iter().zip(&texts) {
+        let mut line = String::from(" ");
+        let pct = |p: u64| format!("{:.2}%", 100.0 * p as f64 / total);
+        if children {
+            let _ = write!(
+                line,
+                " {:>8}  {:>8}",
+                pct(e.children_period),
+                pct(e.self_period)
+            );
+        } else {
+            let _ = write!(line, " {:>8}", pct(e.self_period));
+        }
+        if cfg.show_nr_samples {
+            let _ = write!(line, "  {:>12}", e.samples);
+        }
+        let last = cfg.sort.len().saturating_sub(1);
+        for (i, (s, w)) in t.iter().zip(&widths).enumerate() {
+            // perf pads every column but a trailing symbol.
+            if i == last && cfg.sort[i] == SortKey::Sym {
+                let _ = write!(line, "  {s}");
+            } else {
+                let _ = write!(line, "  {s:<w$}");
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_counts_use_perf_units() {
+        assert_eq!(convert_unit(864), "864 ");
+        assert_eq!(convert_unit(1000), "1000 ");
+        assert_eq!(convert_unit(1756), "1K");
+        assert_eq!(convert_unit(43390), "43K");
+        assert_eq!(convert_unit(2_500_000), "2M");
+    }
+
+    #[test]
+    fn sort_lists_parse() {
+        assert_eq!(
+            SortKey::parse_list("comm,dso,symbol").unwrap(),
+            vec![SortKey::Comm, SortKey::Dso, SortKey::Sym]
+        );
+        assert!(SortKey::parse_list("comm,bogus").is_err());
+    }
+}

@@ -1,0 +1,191 @@
+//! `rperf report --stdio` against `perf report --stdio` on the same perf.data.
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::common::*;
+
+/// Header lines and rows; rows with the same percentages form one group whose order perf
+/// leaves to its tie-breaking, so groups are compared as sets.
+fn parse(text: &str) -> (Vec<String>, Vec<(String, BTreeSet<String>)>) {
+    let mut head = Vec::new();
+    let mut groups: Vec<(String, BTreeSet<String>)> = Vec::new();
+    for l in text.lines() {
+        if l.starts_with("# (Tip") {
+            break;
+        }
+        if l.starts_with('#') {
+            if l != "#" {
+                head.push(l.trim_end().to_string());
+            }
+            continue;
+        }
+        if l.trim().is_empty() {
+            continue;
+        }
+        let t = l.trim_start();
+        let pct_end = t.rfind('%').unwrap_or(0);
+        let (pcts, rest) = t.split_at(pct_end + 1);
+        let pcts = pcts.split_whitespace().collect::<Vec<_>>().join(" ");
+        let rest = rest.split_whitespace().collect::<Vec<_>>().join(" ");
+        match groups.last_mut() {
+            Some((p, set)) if *p == pcts => {
+                set.insert(rest);
+            }
+            _ => groups.push((pcts, BTreeSet::from([rest]))),
+        }
+    }
+    (head, groups)
+}
+
+fn compare(file: &Path, args: &[&str]) {
+    let Some(mut p) = perf() else { return };
+    p.arg("report")
+        .arg("--stdio")
+        .arg("-i")
+        .arg(file)
+        .args(args);
+    let po = run(p);
+    assert!(po.status.success(), "{}", stderr(&po));
+    let ro = run({
+        let mut c = rperf();
+        c.arg("report")
+            .arg("--stdio")
+            .arg("-i")
+            .arg(file)
+            .args(args);
+        c
+    });
+    assert!(ro.status.success(), "{args:?}: {}", stderr(&ro));
+    let (ph, pg) = parse(&stdout(&po));
+    let (rh, rg) = parse(&stdout(&ro));
+    assert_eq!(rh, ph, "{args:?}: header lines differ");
+    assert!(!rg.is_empty(), "{args:?}: no rows");
+    assert_eq!(
+        rg,
+        pg,
+        "{args:?}: rows differ\nrperf:\n{}\nperf:\n{}",
+        stdout(&ro),
+        stdout(&po)
+    );
+}
+
+const MODES: [&[&str]; 2] = [
+    &["--no-children", "-g", "none"],
+    &["--children", "-g", "none"],
+];
+const SORTS: [&str; 5] = ["comm,dso,sym", "comm", "dso", "sym", "dso,sym"];
+
+fn record_with(tool: &str, dir: &Path, name: &str, args: &[&str]) -> Option<std::path::PathBuf> {
+    let out = dir.join(name);
+    let mut c = if tool == "perf" { perf()? } else { rperf() };
+    c.arg("record").arg("-q").arg("-o").arg(&out).args(args);
+    let o = run(c);
+    assert!(o.status.success(), "{tool} record: {}", stderr(&o));
+    Some(out)
+}
+
+#[test]
+fn perf_recordings_report_like_perf() {
+    let dir = TempDir::new("report-p");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-g", "-fno-omit-frame-pointer"],
+    );
+    let exe = exe.to_str().unwrap();
+    let Some(f) = record_with("perf", dir.path(), "p.data", &["-g", "--", exe, "0.3"]) else {
+        return;
+    };
+    for m in MODES {
+        for s in SORTS {
+            let mut args = m.to_vec();
+            args.extend(["--sort", s]);
+            compare(&f, &args);
+        }
+    }
+    compare(
+        &f,
+        &["--no-children", "-g", "none", "-n", "--sort", "comm,dso"],
+    );
+    compare(&f, &["--no-children", "-g", "none", "--percent-limit", "1"]);
+    compare(
+        &f,
+        &[
+            "--no-children",
+            "-g",
+            "none",
+            "--comm",
+            "chain",
+            "--sort",
+            "dso,sym",
+        ],
+    );
+    let f = record_with("perf", dir.path(), "n.data", &["--", exe, "0.2"]).unwrap();
+    compare(&f, &["--sort", "comm,dso,sym"]);
+}
+
+#[test]
+fn rperf_recordings_report_like_perf() {
+    let dir = TempDir::new("report-r");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-g", "-fno-omit-frame-pointer"],
+    );
+    let exe = exe.to_str().unwrap();
+    let f = record_with("rperf", dir.path(), "r.data", &["-g", "--", exe, "0.3"]).unwrap();
+    for m in MODES {
+        compare(&f, &[m, &["--sort", "comm,dso,sym"][..]].concat());
+    }
+    let f = record_with(
+        "rperf",
+        dir.path(),
+        "two.data",
+        &["-e", "cpu-clock,page-faults", "--", exe, "0.2"],
+    )
+    .unwrap();
+    compare(&f, &["--sort", "comm,dso"]);
+}
+
+#[test]
+fn system_wide_report_like_perf() {
+    let dir = TempDir::new("report-a");
+    let Some(f) = record_with(
+        "perf",
+        dir.path(),
+        "a.data",
+        &["-a", "-g", "--", "sleep", "0.3"],
+    ) else {
+        return;
+    };
+    compare(&f, &["--no-children", "-g", "none", "--sort", "comm,dso"]);
+    compare(&f, &["--no-children", "-g", "none", "--sort", "comm"]);
+}
+
+#[test]
+fn bad_report_inputs() {
+    let dir = TempDir::new("report-bad");
+    let o = run({
+        let mut c = rperf();
+        c.arg("report")
+            .arg("-i")
+            .arg(dir.path().join("missing.data"));
+        c
+    });
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("cannot open"), "{}", stderr(&o));
+    let o = run({
+        let mut c = rperf();
+        c.args(["report", "--sort", "bogus", "-i"])
+            .arg(dir.path().join("x"));
+        c
+    });
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("unknown --sort key 'bogus'"),
+        "{}",
+        stderr(&o)
+    );
+}
