@@ -20,7 +20,7 @@ pub struct Frame {
 
 /// The frames of a sample, innermost first, at most `max` of them.
 pub fn frames(s: &Sample, max: usize) -> Vec<Frame> {
-    let Some(chain) = &s.callchain else {
+    let Some(chain) = s.callchain else {
         return vec![Frame {
             addr: s.ip,
             mode: s.mode,
@@ -28,7 +28,7 @@ pub fn frames(s: &Sample, max: usize) -> Vec<Frame> {
     };
     let mut out = Vec::with_capacity(chain.len().min(max));
     let mut mode = s.mode;
-    for &a in chain {
+    for &a in chain.iter() {
         if a >= PERF_CONTEXT_MAX {
             mode = match a {
                 PERF_CONTEXT_KERNEL => Mode::Kernel,
@@ -56,7 +56,7 @@ pub fn frames(s: &Sample, max: usize) -> Vec<Frame> {
 mod tests {
     use super::*;
 
-    fn sample(chain: Option<Vec<u64>>) -> Sample<'static> {
+    fn sample(chain: Option<&'static [u64]>) -> Sample<'static> {
         Sample {
             event: 0,
             pid: 1,
@@ -73,13 +73,14 @@ mod tests {
 
     #[test]
     fn markers_switch_modes() {
-        let s = sample(Some(vec![
+        static CHAIN: [u64; 5] = [
             PERF_CONTEXT_KERNEL,
             0xffff_ffff_8100_0000,
             PERF_CONTEXT_USER,
             0x401000,
             0x401234,
-        ]));
+        ];
+        let s = sample(Some(&CHAIN));
         let f = frames(&s, usize::MAX);
         assert_eq!(f.len(), 3);
         assert_eq!(f[0].mode, Mode::Kernel);

@@ -1,6 +1,6 @@
 //! `rperf report --stdio`: samples grouped by sort keys (comm, dso, sym, pid, tid, cpu), with
 //! perf's Children/Self accounting when call chains exist, in perf 6.1's text layout.
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 
 use crate::callchain::frames;
 use crate::data::{self, Mode, Record};
-use crate::session::{DsoId, Location, Session, Symbolizer};
+use crate::session::{Location, Session, Symbolizer};
 
 /// One `--sort` key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,12 +147,39 @@ struct Entry {
     samples: u64,
 }
 
+/// Up to this many sort keys; each is stored as a small integer id.
+const MAX_KEYS: usize = 6;
+type Key = [u64; MAX_KEYS];
+
 struct EventHist {
-    entries: HashMap<Vec<Cell>, Entry>,
+    entries: FxHashMap<Key, Entry>,
     total: u64,
     samples: u64,
-    /// Entries sorted when printed.
     name: String,
+}
+
+/// Symbol cells interned to ids, so keys hash as integers in the per-sample loop.
+#[derive(Default)]
+struct SymTable {
+    cells: Vec<SymCell>,
+    named: FxHashMap<(bool, String), u32>,
+    addrs: FxHashMap<u64, u32>,
+    /// (dso, address, raw-address entry) → id: each distinct address is symbolized once.
+    by_addr: FxHashMap<(u32, u64, bool), u32>,
+}
+
+impl SymTable {
+    fn intern(&mut self, cell: SymCell) -> u32 {
+        let next = self.cells.len() as u32;
+        let id = match &cell {
+            SymCell::Named(k, n) => *self.named.entry((*k, n.clone())).or_insert(next),
+            SymCell::Addr(_, a) => *self.addrs.entry(*a).or_insert(next),
+        };
+        if id == next {
+            self.cells.push(cell);
+        }
+        id
+    }
 }
 
 /// perf's `convert_unit`: the count and its unit letter, a space when there is none.
@@ -170,32 +197,24 @@ fn convert_unit(n: u64) -> String {
 
 /// Runs `rperf report`.
 pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
+    if cfg.sort.len() > MAX_KEYS {
+        bail!("at most {MAX_KEYS} --sort keys");
+    }
     let mut session = Session::new();
     let mut syms = Symbolizer::new(cfg.symfs.clone());
+    let mut table = SymTable::default();
     let mut hists: Vec<EventHist> = Vec::new();
     let mut any_chain = false;
     let max = cfg.max_stack.unwrap_or(usize::MAX);
-    let mut sym_cache: HashMap<(DsoId, u64), SymCell> = HashMap::new();
+    let mut chain_keys: Vec<Key> = Vec::new();
+    let want_children = cfg.children != Some(false);
     let header = data::read(&cfg.input, |header, rec| {
         let Record::Sample(s) = rec else {
             session.apply(&rec);
             return;
         };
         if hists.is_empty() {
-            hists = header
-                .events
-                .iter()
-                .map(|e| EventHist {
-                    entries: HashMap::new(),
-                    total: 0,
-                    samples: 0,
-                    name: e.name.clone(),
-                })
-                .collect();
-        }
-        let comm = session.comm(s.tid);
-        if !cfg.comms.is_empty() && !cfg.comms.contains(&comm) {
-            return;
+            hists = header.events.iter().map(|e| new_hist(&e.name)).collect();
         }
         if !cfg.pids.is_empty() && !cfg.pids.contains(&s.pid) {
             return;
@@ -203,98 +222,90 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         if !cfg.tids.is_empty() && !cfg.tids.contains(&s.tid) {
             return;
         }
+        let comm = session.comm_id(s.tid);
+        if !cfg.comms.is_empty() && !cfg.comms.iter().any(|c| c == session.comm_name(comm)) {
+            return;
+        }
         let Some(h) = hists.get_mut(s.event) else {
             return;
         };
         let chain = s.callchain.is_some();
         any_chain |= chain;
-        let fr = frames(&s, max);
-        // `abs`: unresolved addresses keep the raw address, as perf's call-chain entries do
-        // (the sample's own entry uses the map-relative one).
-        let mut cell_of = |addr: u64, mode: Mode, abs: bool| -> (Option<Location>, SymCell) {
-            match session.resolve(s.pid, addr, mode) {
-                Some(loc) => {
-                    let kernel = session.dsos()[loc.dso as usize].kernel;
-                    let cell = sym_cache
-                        .entry((loc.dso, loc.rel))
-                        .or_insert_with(|| match syms.symbol(&session, loc) {
-                            Some(sy) => SymCell::Named(kernel, sy.name),
-                            None => SymCell::Addr(kernel, loc.rel),
-                        })
-                        .clone();
-                    let cell = match cell {
-                        SymCell::Addr(k, _) if abs => SymCell::Addr(k, addr),
-                        c => c,
+        // `abs`: unresolved call-chain addresses keep the raw address, as perf's call-chain
+        // entries do (the sample's own entry uses the map-relative one).
+        let mut key_of = |addr: u64, mode: Mode, abs: bool| -> (Option<Location>, Key) {
+            let loc = session.resolve(s.pid, addr, mode);
+            let slot = (
+                loc.map(|l| l.dso).unwrap_or(u32::MAX),
+                loc.map(|l| l.rel).unwrap_or(addr),
+                abs,
+            );
+            let sym = match table.by_addr.get(&slot) {
+                Some(&id) => id,
+                None => {
+                    let cell = match loc {
+                        Some(l) => {
+                            let kernel = session.dsos()[l.dso as usize].kernel;
+                            match syms.symbol(&session, l) {
+                                Some(sy) => SymCell::Named(kernel, sy.name),
+                                None if abs => SymCell::Addr(kernel, addr),
+                                None => SymCell::Addr(kernel, l.rel),
+                            }
+                        }
+                        // perf leaves a map-less chain entry with the sample's own level.
+                        None if abs => SymCell::Addr(s.mode == Mode::Kernel, addr),
+                        None => SymCell::Addr(mode == Mode::Kernel, addr),
                     };
-                    (Some(loc), cell)
+                    let id = table.intern(cell);
+                    table.by_addr.insert(slot, id);
+                    id
                 }
-                // perf leaves a map-less chain entry with the sample's own [k]/[.] level.
-                None if abs => (None, SymCell::Addr(s.mode == Mode::Kernel, addr)),
-                None => (None, SymCell::Addr(mode == Mode::Kernel, addr)),
+            };
+            let mut key = [0u64; MAX_KEYS];
+            for (i, k) in cfg.sort.iter().enumerate() {
+                key[i] = match k {
+                    SortKey::Comm => u64::from(comm),
+                    SortKey::Pid => s.pid as u32 as u64,
+                    SortKey::Tid => s.tid as u32 as u64,
+                    SortKey::Cpu => u64::from(s.cpu.unwrap_or(0)),
+                    SortKey::Dso => loc.map(|l| u64::from(l.dso) + 1).unwrap_or(0),
+                    SortKey::Sym => u64::from(sym),
+                };
             }
+            (loc, key)
         };
-        let key_of = |loc: Option<Location>, sym: SymCell, session: &Session| -> Vec<Cell> {
-            cfg.sort
-                .iter()
-                .map(|k| match k {
-                    SortKey::Comm => Cell::Text(comm.clone()),
-                    SortKey::Pid => Cell::Num(i64::from(s.pid)),
-                    SortKey::Tid => Cell::Num(i64::from(s.tid)),
-                    SortKey::Cpu => Cell::Num(i64::from(s.cpu.unwrap_or(0))),
-                    SortKey::Dso => Cell::Text(
-                        loc.map(|l| session.dsos()[l.dso as usize].short_name().to_string())
-                            .unwrap_or_else(|| "[unknown]".into()),
-                    ),
-                    SortKey::Sym => Cell::Sym(sym.clone()),
-                })
-                .collect()
-        };
-        let (loc0, cell0) = cell_of(s.ip, s.mode, false);
-        let self_key = key_of(loc0, cell0, &session);
-        let chain_keys: Vec<Vec<Cell>> = if chain {
-            fr.iter()
-                .map(|f| {
-                    let (loc, cell) = cell_of(f.addr, f.mode, true);
-                    key_of(loc, cell, &session)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let (loc0, self_key) = key_of(s.ip, s.mode, false);
         if !cfg.dsos.is_empty() {
-            let name = loc0.map(|l| session.dsos()[l.dso as usize].clone());
-            if !name.is_some_and(|d| cfg.dsos.iter().any(|x| *x == d.path || x == d.short_name())) {
+            let ok = loc0.is_some_and(|l| {
+                let d = &session.dsos()[l.dso as usize];
+                cfg.dsos.iter().any(|x| *x == d.path || x == d.short_name())
+            });
+            if !ok {
                 return;
+            }
+        }
+        chain_keys.clear();
+        if chain && want_children {
+            for f in frames(&s, max) {
+                let k = key_of(f.addr, f.mode, true).1;
+                // Every caller gets the period once per sample.
+                if k != self_key && !chain_keys.contains(&k) {
+                    chain_keys.push(k);
+                }
             }
         }
         h.total += s.period;
         h.samples += 1;
-        let e = h.entries.entry(self_key.clone()).or_default();
+        let e = h.entries.entry(self_key).or_default();
         e.self_period += s.period;
         e.children_period += s.period;
         e.samples += 1;
-        // Every caller gets the period once per sample.
-        let mut seen: Vec<&Vec<Cell>> = Vec::with_capacity(chain_keys.len() + 1);
-        seen.push(&self_key);
         for k in &chain_keys {
-            if seen.contains(&k) {
-                continue;
-            }
-            seen.push(k);
-            h.entries.entry(k.clone()).or_default().children_period += s.period;
+            h.entries.entry(*k).or_default().children_period += s.period;
         }
     })?;
     if hists.is_empty() {
-        hists = header
-            .events
-            .iter()
-            .map(|e| EventHist {
-                entries: HashMap::new(),
-                total: 0,
-                samples: 0,
-                name: e.name.clone(),
-            })
-            .collect();
+        hists = header.events.iter().map(|e| new_hist(&e.name)).collect();
     }
     let children = cfg.children.unwrap_or(any_chain) && any_chain;
     let mut out = String::new();
@@ -309,11 +320,43 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             out.push_str("\n\n");
         }
         first = false;
-        print_hist(&mut out, h, &cfg, children);
+        let rows: Vec<(Vec<Cell>, Entry)> = h
+            .entries
+            .iter()
+            .map(|(k, e)| {
+                let cells = cfg
+                    .sort
+                    .iter()
+                    .enumerate()
+                    .map(|(i, sk)| match sk {
+                        SortKey::Comm => Cell::Text(session.comm_name(k[i] as u32).to_string()),
+                        SortKey::Pid | SortKey::Tid | SortKey::Cpu => {
+                            Cell::Num(k[i] as u32 as i32 as i64)
+                        }
+                        SortKey::Dso => Cell::Text(match k[i] {
+                            0 => "[unknown]".to_string(),
+                            d => session.dsos()[(d - 1) as usize].short_name().to_string(),
+                        }),
+                        SortKey::Sym => Cell::Sym(table.cells[k[i] as usize].clone()),
+                    })
+                    .collect();
+                (cells, e.clone())
+            })
+            .collect();
+        print_hist(&mut out, h, rows, &cfg, children);
     }
     out.push_str("\n\n");
     crate::output::stdout(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn new_hist(name: &str) -> EventHist {
+    EventHist {
+        entries: FxHashMap::default(),
+        total: 0,
+        samples: 0,
+        name: name.to_string(),
+    }
 }
 
 /// Ties are broken by the keys, with entries outside any known binary last, as perf's
@@ -342,7 +385,13 @@ fn cell_text(c: &Cell, key: SortKey) -> String {
     }
 }
 
-fn print_hist(out: &mut String, h: &EventHist, cfg: &ReportConfig, children: bool) {
+fn print_hist(
+    out: &mut String,
+    h: &EventHist,
+    rows: Vec<(Vec<Cell>, Entry)>,
+    cfg: &ReportConfig,
+    children: bool,
+) {
     let _ = writeln!(
         out,
         "# Samples: {} of event '{}'",
@@ -358,8 +407,8 @@ fn print_hist(out: &mut String, h: &EventHist, cfg: &ReportConfig, children: boo
             e.self_period
         }
     };
-    let mut rows: Vec<(&Vec<Cell>, &Entry)> =
-        h.entries.iter().filter(|(_, e)| period(e) > 0).collect();
+    let mut rows: Vec<(Vec<Cell>, Entry)> =
+        rows.into_iter().filter(|(_, e)| period(e) > 0).collect();
     // Column widths cover every entry, also those --percent-limit hides, as perf's do.
     let widths: Vec<usize> = cfg
         .sort

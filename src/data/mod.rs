@@ -76,8 +76,9 @@ pub struct Sample<'a> {
     pub mode: Mode,
     /// Weight.
     pub period: u64,
-    /// Kernel-written chain including PERF_CONTEXT_* markers, if sampled.
-    pub callchain: Option<Vec<u64>>,
+    /// Kernel-written chain including PERF_CONTEXT_* markers, if sampled (borrowed from a
+    /// buffer the reader reuses, so no allocation per sample).
+    pub callchain: Option<&'a [u64]>,
     /// Tracepoint payload.
     pub raw: Option<Cow<'a, [u8]>>,
 }
@@ -240,6 +241,7 @@ fn drive<R: Read>(
             .feature_section_data(linux_perf_data::Feature::TRACING_DATA)
             .map(<[u8]>::to_vec),
     };
+    let mut chain_buf: Vec<u64> = Vec::with_capacity(256);
     loop {
         let rec = match record_iter.next_record(&mut perf_file) {
             Ok(Some(r)) => r,
@@ -255,23 +257,31 @@ fn drive<R: Read>(
             Err(_) => continue,
         };
         let out = match parsed {
-            EventRecord::Sample(s) => Record::Sample(Sample {
-                event: attr_index,
-                pid: s.pid.unwrap_or(-1),
-                tid: s.tid.unwrap_or(-1),
-                time: s.timestamp.unwrap_or(0),
-                cpu: s.cpu,
-                ip: s.ip.unwrap_or(0),
-                mode: s.cpu_mode.into(),
-                period: s
-                    .period
-                    .or(header.events.get(attr_index).and_then(|e| e.fixed_period))
-                    .unwrap_or(1),
-                callchain: s
-                    .callchain
-                    .map(|c| (0..c.len()).filter_map(|i| c.get(i)).collect()),
-                raw: s.raw.map(|r| Cow::Owned(r.as_slice().into_owned())),
-            }),
+            EventRecord::Sample(s) => {
+                let has_chain = match &s.callchain {
+                    Some(c) => {
+                        chain_buf.clear();
+                        chain_buf.extend((0..c.len()).filter_map(|i| c.get(i)));
+                        true
+                    }
+                    None => false,
+                };
+                Record::Sample(Sample {
+                    event: attr_index,
+                    pid: s.pid.unwrap_or(-1),
+                    tid: s.tid.unwrap_or(-1),
+                    time: s.timestamp.unwrap_or(0),
+                    cpu: s.cpu,
+                    ip: s.ip.unwrap_or(0),
+                    mode: s.cpu_mode.into(),
+                    period: s
+                        .period
+                        .or(header.events.get(attr_index).and_then(|e| e.fixed_period))
+                        .unwrap_or(1),
+                    callchain: has_chain.then_some(chain_buf.as_slice()),
+                    raw: s.raw.map(|r| Cow::Owned(r.as_slice().into_owned())),
+                })
+            }
             EventRecord::Comm(c) => Record::Comm {
                 pid: c.pid,
                 tid: c.tid,

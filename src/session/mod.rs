@@ -18,23 +18,25 @@ pub struct Dso {
     pub path: String,
     /// Whether it is the kernel or a module.
     pub kernel: bool,
+    /// Memory without a file behind it, which perf addresses absolutely (identity map).
+    pub anonymous: bool,
+}
+
+/// Whether a mapping's name is memory without a file behind it.
+fn is_anonymous(path: &str) -> bool {
+    const PREFIXES: [&str; 7] = [
+        "//anon",
+        "/dev/zero",
+        "/anon_hugepage",
+        "[stack",
+        "/SYSV",
+        "[heap]",
+        "/memfd:",
+    ];
+    PREFIXES.iter().any(|p| path.starts_with(p))
 }
 
 impl Dso {
-    /// Memory without a file behind it, which perf addresses absolutely (identity map).
-    pub fn anonymous(&self) -> bool {
-        const PREFIXES: [&str; 7] = [
-            "//anon",
-            "/dev/zero",
-            "/anon_hugepage",
-            "[stack",
-            "/SYSV",
-            "[heap]",
-            "/memfd:",
-        ];
-        PREFIXES.iter().any(|p| self.path.starts_with(p))
-    }
-
     /// The name perf's report shows: the file name, or the pseudo-name.
     pub fn short_name(&self) -> &str {
         if self.path.starts_with('[') {
@@ -65,7 +67,9 @@ pub struct Location {
 /// Threads and address spaces as of the records replayed so far.
 #[derive(Debug, Default)]
 pub struct Session {
-    comms: HashMap<i32, String>,
+    comms: HashMap<i32, u32>,
+    comm_names: Vec<String>,
+    comm_lookup: HashMap<String, u32>,
     pids: HashMap<i32, i32>,
     maps: HashMap<i32, Vec<Map>>,
     kernel_maps: Vec<Map>,
@@ -93,6 +97,16 @@ impl Session {
         Session::default()
     }
 
+    fn intern_comm(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.comm_lookup.get(name) {
+            return id;
+        }
+        let id = self.comm_names.len() as u32;
+        self.comm_names.push(name.to_string());
+        self.comm_lookup.insert(name.to_string(), id);
+        id
+    }
+
     fn dso_id(&mut self, path: &str, kernel: bool) -> DsoId {
         if let Some(&id) = self.dso_ids.get(path) {
             return id;
@@ -101,6 +115,7 @@ impl Session {
         self.dsos.push(Dso {
             path: path.to_string(),
             kernel,
+            anonymous: is_anonymous(path),
         });
         self.dso_ids.insert(path.to_string(), id);
         id
@@ -123,7 +138,8 @@ impl Session {
                 // On exec perf keeps the old maps: the new program's MMAP2s replace them as
                 // they come, and samples inside execve still resolve against the old image.
                 let _ = exec;
-                self.comms.insert(*tid, name.clone());
+                let id = self.intern_comm(name);
+                self.comms.insert(*tid, id);
                 self.pids.insert(*tid, *pid);
             }
             Record::Fork {
@@ -184,11 +200,28 @@ impl Session {
     /// The command name of a thread (perf's `:tid` when never named).
     pub fn comm(&self, tid: i32) -> String {
         match self.comms.get(&tid) {
-            Some(c) => c.clone(),
+            Some(&c) => self.comm_names[c as usize].clone(),
             // The idle task never gets a COMM record; perf calls it swapper.
             None if tid == 0 => "swapper".to_string(),
             None => format!(":{tid}"),
         }
+    }
+
+    /// A thread's command name as a small id ([`Session::comm_name`] gives the text); names
+    /// never seen get an id too, so ids identify exactly what [`Session::comm`] returns.
+    pub fn comm_id(&mut self, tid: i32) -> u32 {
+        match self.comms.get(&tid) {
+            Some(&c) => c,
+            None => {
+                let name = self.comm(tid);
+                self.intern_comm(&name)
+            }
+        }
+    }
+
+    /// The text of a comm id.
+    pub fn comm_name(&self, id: u32) -> &str {
+        &self.comm_names[id as usize]
     }
 
     /// Resolves an address of process `pid` taken in `mode`.
@@ -204,7 +237,7 @@ impl Session {
             _ => find_map(self.maps.get(&pid)?, addr)?,
         };
         let dso = &self.dsos[m.dso as usize];
-        let rel = if dso.kernel || dso.anonymous() {
+        let rel = if dso.kernel || dso.anonymous {
             addr
         } else {
             addr - m.start + m.pgoff
