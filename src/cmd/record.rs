@@ -461,6 +461,13 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             tally.lost, tally.lost_chunks
         );
     }
+    if tally.throttles > 0 {
+        eprintln!(
+            "Warning: the kernel throttled sampling {} times (too many samples per second); \
+             lower -F or raise /proc/sys/kernel/perf_cpu_time_max_percent",
+            tally.throttles
+        );
+    }
     if !cfg.quiet {
         eprintln!("[ rperf record: Woken up {wakeups} times to write data ]");
         eprintln!(

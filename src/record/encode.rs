@@ -14,6 +14,8 @@ pub mod kind {
     pub const COMM: u32 = 3;
     /// Thread exit.
     pub const EXIT: u32 = 4;
+    /// Sampling throttled by the kernel.
+    pub const THROTTLE: u32 = 5;
     /// New thread or process.
     pub const FORK: u32 = 7;
     /// A sample.
@@ -161,6 +163,8 @@ pub fn finished_round() -> [u8; 8] {
 pub struct Tally {
     /// SAMPLE records.
     pub samples: u64,
+    /// THROTTLE records: the kernel cut the sampling rate for a while.
+    pub throttles: u64,
     /// Records the kernel could not write (sum of LOST records' counts).
     pub lost: u64,
     /// LOST records (chunks).
@@ -178,6 +182,7 @@ pub fn tally(buf: &[u8], into: &mut Tally) {
         }
         match ty {
             kind::SAMPLE => into.samples += 1,
+            kind::THROTTLE => into.throttles += 1,
             kind::LOST if size >= 24 => {
                 into.lost +=
                     u64::from_ne_bytes(buf[off + 16..off + 24].try_into().unwrap_or([0; 8]));
@@ -261,7 +266,8 @@ mod tests {
             Tally {
                 samples: 2,
                 lost: 5,
-                lost_chunks: 1
+                lost_chunks: 1,
+                throttles: 0
             }
         );
     }

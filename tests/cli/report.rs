@@ -60,13 +60,11 @@ fn compare(file: &Path, args: &[&str]) {
     let (rh, rg) = parse(&stdout(&ro));
     assert_eq!(rh, ph, "{args:?}: header lines differ");
     assert!(!rg.is_empty(), "{args:?}: no rows");
-    assert_eq!(
-        rg,
-        pg,
-        "{args:?}: rows differ\nrperf:\n{}\nperf:\n{}",
-        stdout(&ro),
-        stdout(&po)
-    );
+    if rg != pg {
+        let only_r: Vec<_> = rg.iter().filter(|g| !pg.contains(g)).collect();
+        let only_p: Vec<_> = pg.iter().filter(|g| !rg.contains(g)).collect();
+        panic!("{args:?}: rows differ\nonly rperf: {only_r:?}\nonly perf: {only_p:?}");
+    }
 }
 
 const MODES: [&[&str]; 2] = [
