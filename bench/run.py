@@ -202,7 +202,63 @@ def bench_record_overhead(quick):
     return rows
 
 
-BENCHMARKS = [bench_stat_startup, bench_stat_overhead, bench_record_overhead]
+def bench_report_script(quick):
+    """report and script on one large recording with call chains, perf and rperf alike."""
+    secs = "3" if quick else "13"
+    runs = 3 if quick else 5
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = build_workload(tmp, True)
+        data = os.path.join(tmp, "big.data")
+        burners = [subprocess.Popen([exe, "100000"], stdout=subprocess.DEVNULL) for _ in range(os.cpu_count() or 2)]
+        try:
+            subprocess.run(
+                ["perf", "record", "-q", "-F", "20000", "-a", "-g", "-o", data, "--", "sleep", secs],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        finally:
+            for b in burners:
+                b.kill()
+                b.wait()
+        stats = subprocess.run(["perf", "report", "--stats", "-i", data], capture_output=True, text=True).stdout
+        samples = next((l.split(":")[1].split()[0] for l in stats.splitlines() if "SAMPLE events" in l), "?")
+        size = os.path.getsize(data) / 1e6
+        cases = [
+            ("report --stdio --children -g none", ["report", "--stdio", "--children", "-g", "none", "-i", data], "rperf >= 10x faster"),
+            ("report --stdio --no-children -g none --sort comm,dso", ["report", "--stdio", "--no-children", "-g", "none", "--sort", "comm,dso", "-i", data], "rperf >= 10x faster"),
+            ("script", ["script", "-i", data], "rperf >= 5x faster"),
+        ]
+        for name, args, goal in cases:
+            med, rss = interleaved({"perf": ["perf"] + args, "rperf": [RPERF] + args}, runs)
+            factor = 10 if "10x" in goal else 5
+            rows.append(
+                {
+                    "name": f"{name} ({samples} samples with chains, {size:.0f} MB, perf-recorded)",
+                    "unit": "s",
+                    "perf": med["perf"],
+                    "rperf": med["rperf"],
+                    "goal": goal,
+                    "met": med["rperf"] * factor <= med["perf"],
+                    "runs": runs,
+                }
+            )
+            rows.append(
+                {
+                    "name": f"{name}: peak memory",
+                    "unit": "MB",
+                    "perf": rss["perf"] / 1024,
+                    "rperf": rss["rperf"] / 1024,
+                    "goal": "rperf <= perf",
+                    "met": rss["rperf"] <= rss["perf"],
+                    "runs": runs,
+                }
+            )
+    return rows
+
+
+BENCHMARKS = [bench_stat_startup, bench_stat_overhead, bench_record_overhead, bench_report_script]
 
 
 def main():
