@@ -27,8 +27,177 @@ pub enum Command {
     Report(ReportArgs),
     /// Print every sample of a perf.data, perf script's layout (perf script).
     Script(ScriptArgs),
+    /// Draw a flame graph SVG from perf.data, or record a command and draw it.
+    Flamegraph(FlamegraphArgs),
     /// List the events this system can count (perf list).
     List(ListArgs),
+}
+
+/// `rperf flamegraph` options.
+#[derive(Debug, Parser)]
+pub struct FlamegraphArgs {
+    /// Input file (when not recording).
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        default_value = "perf.data"
+    )]
+    pub input: PathBuf,
+    /// Output SVG.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        default_value = "flamegraph.svg"
+    )]
+    pub output: PathBuf,
+    /// Title at the top.
+    #[arg(long = "title")]
+    pub title: Option<String>,
+    /// Image width in pixels.
+    #[arg(long = "width")]
+    pub width: Option<usize>,
+    /// Omit frames narrower than this many pixels.
+    #[arg(long = "minwidth")]
+    pub minwidth: Option<f64>,
+    /// Stacks grow from the leaf (callers above callees reversed).
+    #[arg(long = "reverse")]
+    pub reverse: bool,
+    /// Icicle graph: roots at the top.
+    #[arg(long = "inverted")]
+    pub inverted: bool,
+    /// Palette: hot (default), mem, io, red, green, blue, java, js, perl, python, rust…
+    #[arg(long = "colors", value_name = "PALETTE")]
+    pub colors: Option<String>,
+    /// Root stacks at comm-pid.
+    #[arg(long = "per-process")]
+    pub per_process: bool,
+    /// Root stacks at comm-pid/tid.
+    #[arg(long = "per-thread")]
+    pub per_thread: bool,
+    /// Mark kernel frames (drawn in their own colour).
+    #[arg(long = "kernel")]
+    pub kernel: bool,
+    /// Only these command names.
+    #[arg(long = "comm", value_name = "COMMS")]
+    pub comm: Option<String>,
+    /// Only these process ids (filter; with a command or -a, see --record-pid).
+    #[arg(long = "pid", value_name = "PIDS")]
+    pub pid_filter: Option<String>,
+    /// Only these thread ids.
+    #[arg(long = "tid", value_name = "TIDS")]
+    pub tid: Option<String>,
+    /// Only stacks whose leaf is in these binaries.
+    #[arg(long = "dso", value_name = "DSOS")]
+    pub dso: Option<String>,
+    /// Which event to draw when the file has several (default: the first).
+    #[arg(long = "event", value_name = "NAME")]
+    pub event: Option<String>,
+    /// Differential graph of two recordings: BEFORE AFTER.
+    #[arg(long = "diff", num_args = 2, value_names = ["BEFORE", "AFTER"])]
+    pub diff: Vec<PathBuf>,
+    /// Look binaries up under this directory.
+    #[arg(long = "symfs", value_name = "DIR")]
+    pub symfs: Option<PathBuf>,
+    /// Recording: samples per second.
+    #[arg(short = 'F', long = "freq", value_name = "HZ")]
+    pub freq: Option<u64>,
+    /// Recording: an existing process.
+    #[arg(short = 'p', long = "record-pid", value_name = "PID")]
+    pub record_pid: Option<String>,
+    /// Recording: the whole system.
+    #[arg(short = 'a', long = "all-cpus")]
+    pub all_cpus: bool,
+    /// Recording: DWARF call chains (for code without frame pointers).
+    #[arg(long = "call-graph", value_name = "MODE")]
+    pub call_graph: Option<String>,
+    /// Command to record and draw.
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+impl FlamegraphArgs {
+    /// Turns the flags into `cmd::flamegraph`'s config.
+    pub fn into_config(
+        self,
+        argv: Vec<String>,
+    ) -> anyhow::Result<cmd::flamegraph::FlamegraphConfig> {
+        let list = |s: Option<String>| -> Vec<String> {
+            s.map(|v| v.split(',').map(String::from).collect())
+                .unwrap_or_default()
+        };
+        let record = if !self.command.is_empty() || self.record_pid.is_some() || self.all_cpus {
+            let call_graph = match &self.call_graph {
+                Some(m) => parse_call_graph(m)?,
+                None => crate::sys::attr::CallGraph::Fp,
+            };
+            Some(cmd::record::RecordConfig {
+                events: Vec::new(),
+                freq: Some(self.freq.unwrap_or(997)),
+                period: None,
+                call_graph,
+                target: crate::target::Target {
+                    command: self.command,
+                    pids: self
+                        .record_pid
+                        .as_deref()
+                        .map(|s| split_ints(s, "pid"))
+                        .transpose()?
+                        .unwrap_or_default(),
+                    tids: Vec::new(),
+                    system_wide: self.all_cpus,
+                    cpu_list: None,
+                    pid_text: self.record_pid,
+                    tid_text: None,
+                },
+                mmap_pages: None,
+                output: PathBuf::new(),
+                quiet: true,
+                verbose: false,
+                cmdline: argv,
+            })
+        } else {
+            None
+        };
+        Ok(cmd::flamegraph::FlamegraphConfig {
+            input: self.input,
+            output: self.output,
+            title: self.title,
+            width: self.width,
+            min_width: self.minwidth,
+            reverse: self.reverse,
+            inverted: self.inverted,
+            colors: self.colors,
+            fold: crate::report::folded::FoldOptions {
+                symfs: self.symfs,
+                event: self.event,
+                per_process: self.per_process,
+                per_thread: self.per_thread,
+                comms: list(self.comm),
+                pids: self
+                    .pid_filter
+                    .as_deref()
+                    .map(|s| split_ints(s, "pid"))
+                    .transpose()?
+                    .unwrap_or_default(),
+                tids: self
+                    .tid
+                    .as_deref()
+                    .map(|s| split_ints(s, "tid"))
+                    .transpose()?
+                    .unwrap_or_default(),
+                dsos: list(self.dso),
+                annotate_kernel: self.kernel,
+                max_stack: None,
+            },
+            diff: match self.diff.as_slice() {
+                [a, b] => Some((a.clone(), b.clone())),
+                _ => None,
+            },
+            record,
+        })
+    }
 }
 
 /// `rperf report` options, named as perf's.
@@ -149,6 +318,9 @@ pub struct ScriptArgs {
     /// Show at most N frames of each stack (default: all).
     #[arg(long = "max-stack", value_name = "N")]
     pub max_stack: Option<usize>,
+    /// Print folded stacks (`comm;outer;…;inner weight`) for flame graph tools.
+    #[arg(long = "folded")]
+    pub folded: bool,
 }
 
 /// `rperf record` options, named as perf's.
@@ -598,7 +770,9 @@ pub fn main() -> ExitCode {
             input: a.input,
             symfs: a.symfs,
             max_stack: a.max_stack,
+            folded: a.folded,
         }),
+        Command::Flamegraph(a) => a.into_config(argv).and_then(cmd::flamegraph::run),
         Command::List(a) => cmd::list::run(cmd::list::ListConfig { filters: a.filters }),
     };
     match result {

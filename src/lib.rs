@@ -7,6 +7,7 @@ pub mod data;
 pub mod events;
 pub mod output;
 pub mod record;
+pub mod report;
 pub mod session;
 pub mod stat;
 pub mod sys;

@@ -20,6 +20,8 @@ pub struct ScriptConfig {
     pub symfs: Option<PathBuf>,
     /// `--max-stack` (unlimited by default, unlike perf's 127).
     pub max_stack: Option<usize>,
+    /// `--folded`: folded stacks instead of samples.
+    pub folded: bool,
 }
 
 /// perf's `timestamp__scnprintf_usec`: seconds and microseconds.
@@ -58,6 +60,20 @@ fn frame_text(
 
 /// Runs `rperf script`.
 pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
+    if cfg.folded {
+        let opts = crate::report::folded::FoldOptions {
+            symfs: cfg.symfs.clone(),
+            max_stack: cfg.max_stack,
+            ..Default::default()
+        };
+        let mut text = String::new();
+        for l in crate::cmd::flamegraph::folded_lines(&cfg.input, &opts)? {
+            text.push_str(&l);
+            text.push('\n');
+        }
+        crate::output::stdout(&text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut session = Session::new();
     let mut syms = Symbolizer::new(cfg.symfs.clone());
     let stdout = io::stdout();

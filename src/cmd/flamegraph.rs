@@ -1,0 +1,144 @@
+//! `rperf flamegraph`: perf.data (or a fresh recording) straight to an SVG flame graph,
+//! folding stacks from the session and rendering them with inferno, in process.
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context, Result};
+use inferno::flamegraph::{self, color::Palette, Direction, Options};
+
+use crate::report::folded::{fold, FoldOptions};
+
+/// Options of `rperf flamegraph`.
+#[derive(Debug, Clone, Default)]
+pub struct FlamegraphConfig {
+    /// `-i` (ignored when recording).
+    pub input: PathBuf,
+    /// `-o`.
+    pub output: PathBuf,
+    /// `--title`.
+    pub title: Option<String>,
+    /// `--width` in pixels.
+    pub width: Option<usize>,
+    /// `--minwidth`: hide frames narrower than this many pixels.
+    pub min_width: Option<f64>,
+    /// `--reverse`: stacks from the leaf up.
+    pub reverse: bool,
+    /// `--inverted`: an icicle graph.
+    pub inverted: bool,
+    /// `--colors` palette (hot, mem, io, red, green, blue, java, js, perl, python, rust…).
+    pub colors: Option<String>,
+    /// Folding options (filters, roots, kernel annotation).
+    pub fold: FoldOptions,
+    /// `--diff BEFORE AFTER`.
+    pub diff: Option<(PathBuf, PathBuf)>,
+    /// Record first: the record configuration (output replaced by a temporary file).
+    pub record: Option<crate::cmd::record::RecordConfig>,
+}
+
+fn options(cfg: &FlamegraphConfig) -> Result<Options<'static>> {
+    let mut o = Options::default();
+    if let Some(t) = &cfg.title {
+        o.title = t.clone();
+    } else if cfg.inverted {
+        o.title = "Icicle Graph".into();
+    }
+    o.image_width = cfg.width;
+    if let Some(m) = cfg.min_width {
+        o.min_width = m;
+    }
+    o.reverse_stack_order = cfg.reverse;
+    if cfg.inverted {
+        o.direction = Direction::Inverted;
+    }
+    if let Some(c) = &cfg.colors {
+        o.colors = c
+            .parse::<Palette>()
+            .map_err(|_| anyhow!("unknown --colors '{c}': use hot, mem, io, red, green, blue, aqua, yellow, purple, orange, java, js, perl, python, rust or wakeup"))?;
+    }
+    // Colours derived from names, not random: the same input gives the same SVG.
+    o.deterministic = true;
+    Ok(o)
+}
+
+/// Writes the SVG through a temporary file so a failure never leaves half an SVG behind.
+fn write_svg(path: &Path, lines: &[String], opts: &mut Options) -> Result<()> {
+    if lines.is_empty() {
+        bail!("no samples to draw (is the perf.data empty, or did the filters remove everything?)");
+    }
+    let tmp = path.with_file_name(format!(
+        ".{}.rperf-{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let file =
+        fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let r = flamegraph::from_lines(opts, lines.iter().map(String::as_str), BufWriter::new(file));
+    if let Err(e) = r {
+        let _ = fs::remove_file(&tmp);
+        return Err(anyhow!("rendering the flame graph failed: {e}"));
+    }
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Folded lines (`stack weight`), the input of `--folded` output and of the SVG.
+pub fn folded_lines(input: &Path, opts: &FoldOptions) -> Result<Vec<String>> {
+    Ok(fold(input, opts)?
+        .into_iter()
+        .map(|(s, w)| format!("{s} {w}"))
+        .collect())
+}
+
+/// Differential lines (`stack before after`) for a red/blue graph.
+pub fn diff_lines(before: &Path, after: &Path, opts: &FoldOptions) -> Result<Vec<String>> {
+    let mut m: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (s, w) in fold(before, opts)? {
+        m.entry(s).or_default().0 += w;
+    }
+    for (s, w) in fold(after, opts)? {
+        m.entry(s).or_default().1 += w;
+    }
+    Ok(m.into_iter()
+        .map(|(s, (b, a))| format!("{s} {b} {a}"))
+        .collect())
+}
+
+/// Runs `rperf flamegraph`.
+pub fn run(cfg: FlamegraphConfig) -> Result<ExitCode> {
+    let mut opts = options(&cfg)?;
+    if let Some((before, after)) = &cfg.diff {
+        let lines = diff_lines(before, after, &cfg.fold)?;
+        write_svg(&cfg.output, &lines, &mut opts)?;
+        eprintln!("wrote {}", cfg.output.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut code = ExitCode::SUCCESS;
+    let mut temp: Option<PathBuf> = None;
+    let input = match &cfg.record {
+        Some(rec) => {
+            let data =
+                std::env::temp_dir().join(format!("rperf-flamegraph-{}.data", std::process::id()));
+            let mut rec = rec.clone();
+            rec.output = data.clone();
+            rec.quiet = true;
+            code = crate::cmd::record::run(rec)?;
+            temp = Some(data.clone());
+            data
+        }
+        None => cfg.input.clone(),
+    };
+    let result =
+        folded_lines(&input, &cfg.fold).and_then(|lines| write_svg(&cfg.output, &lines, &mut opts));
+    if let Some(t) = temp {
+        let _ = fs::remove_file(&t);
+        let _ = fs::remove_file(t.with_extension("data.old"));
+    }
+    result?;
+    eprintln!("wrote {}", cfg.output.display());
+    Ok(code)
+}

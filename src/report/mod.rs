@@ -1,0 +1,2 @@
+//! Aggregations shared by report, script and flamegraph.
+pub mod folded;

@@ -1,0 +1,287 @@
+//! `rperf flamegraph` and `rperf script --folded` against perf script | inferno-collapse-perf.
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::common::*;
+
+fn collapse_with_inferno(file: &Path) -> Option<Vec<String>> {
+    let ok = Command::new("inferno-collapse-perf")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !ok.map(|s| s.success()).unwrap_or(false) {
+        eprintln!("SKIP: inferno-collapse-perf is not installed (cargo install inferno)");
+        return None;
+    }
+    perf()?;
+    let sh = format!(
+        "perf script -i '{}' | inferno-collapse-perf",
+        file.display()
+    );
+    let o = run({
+        let mut c = Command::new("sh");
+        c.args(["-c", &sh]);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut v: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    v.sort();
+    Some(v)
+}
+
+fn folded(file: &Path) -> Vec<String> {
+    let o = run({
+        let mut c = rperf();
+        c.arg("script").arg("--folded").arg("-i").arg(file);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut v: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    v.sort();
+    v
+}
+
+fn record(tool: &str, args: &[&str], out: &Path) -> bool {
+    let mut c = if tool == "perf" {
+        match perf() {
+            Some(p) => p,
+            None => return false,
+        }
+    } else {
+        rperf()
+    };
+    c.arg("record").arg("-q").arg("-o").arg(out).args(args);
+    let o = run(c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    true
+}
+
+#[test]
+fn folded_stacks_equal_inferno_collapse_of_perf_script() {
+    let dir = TempDir::new("fold");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let exe = exe.to_str().unwrap();
+    for tool in ["perf", "rperf"] {
+        let f = dir.path().join(format!("{tool}.data"));
+        if !record(tool, &["-g", "--", exe, "0.3"], &f) {
+            return;
+        }
+        let Some(want) = collapse_with_inferno(&f) else {
+            return;
+        };
+        let got = folded(&f);
+        assert!(
+            got.iter()
+                .any(|l| l.starts_with("chain;") && l.contains(";main;leaf ")),
+            "{got:?}"
+        );
+        assert_eq!(got, want, "{tool}-recorded file");
+    }
+}
+
+/// (title, width) of every frame rectangle in an inferno SVG.
+fn frames(svg: &str) -> Vec<(String, f64)> {
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let doc =
+        roxmltree::Document::parse_with_options(svg, opts).expect("the SVG is well-formed XML");
+    let mut out = Vec::new();
+    for g in doc.descendants().filter(|n| n.has_tag_name("g")) {
+        let title = g
+            .children()
+            .find(|c| c.has_tag_name("title"))
+            .and_then(|t| t.text());
+        let rect = g.children().find(|c| c.has_tag_name("rect"));
+        if let (Some(t), Some(r)) = (title, rect) {
+            let w = r
+                .attribute("width")
+                .unwrap_or("0")
+                .trim_end_matches('%')
+                .parse()
+                .unwrap_or(0.0);
+            out.push((t.to_string(), w));
+        }
+    }
+    out
+}
+
+#[test]
+fn svg_has_each_function_with_width_by_samples() {
+    let dir = TempDir::new("svg");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let data = dir.path().join("r.data");
+    record("rperf", &["-g", "--", exe.to_str().unwrap(), "0.3"], &data);
+    let svg = dir.path().join("out.svg");
+    let o = run({
+        let mut c = rperf();
+        c.arg("flamegraph")
+            .arg("-i")
+            .arg(&data)
+            .arg("-o")
+            .arg(&svg)
+            .args(["--title", "Test graph"]);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("Test graph"));
+    let f = frames(&text);
+    let width = |name: &str| {
+        f.iter()
+            .filter(|(t, _)| t.starts_with(&format!("{name} (")))
+            .map(|(_, w)| *w)
+            .fold(0.0, f64::max)
+    };
+    let all = width("all");
+    let (leaf, main) = (width("leaf"), width("main"));
+    assert!(all > 0.0 && leaf > 0.0 && main > 0.0, "{f:?}");
+    // leaf holds nearly all samples, so nearly the whole width.
+    assert!(leaf / all > 0.85, "leaf {leaf} of {all}");
+    assert!(main >= leaf);
+    // The same input renders the same bytes.
+    let svg2 = dir.path().join("out2.svg");
+    let o = run({
+        let mut c = rperf();
+        c.arg("flamegraph")
+            .arg("-i")
+            .arg(&data)
+            .arg("-o")
+            .arg(&svg2)
+            .args(["--title", "Test graph"]);
+        c
+    });
+    assert!(o.status.success());
+    assert_eq!(std::fs::read(&svg).unwrap(), std::fs::read(&svg2).unwrap());
+}
+
+const TWO_C: &str = r#"
+#include <stdlib.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+__attribute__((noinline)) void steady(volatile unsigned long *x) { for (int i = 0; i < 100000; i++) *x += i; }
+__attribute__((noinline)) void grows(volatile unsigned long *x, int n) { for (int i = 0; i < n; i++) *x += i; }
+int main(int argc, char **argv) {
+    int n = atoi(argv[1]);
+    double end = now() + 0.4;
+    volatile unsigned long x = 0;
+    while (now() < end) { steady(&x); grows(&x, n); }
+    return 0;
+}
+"#;
+
+#[test]
+fn differential_graph_marks_the_changed_function() {
+    let dir = TempDir::new("diff");
+    let exe = compile_c(
+        dir.path(),
+        "two",
+        TWO_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let exe = exe.to_str().unwrap();
+    let (before, after) = (
+        dir.path().join("before.data"),
+        dir.path().join("after.data"),
+    );
+    record("rperf", &["-g", "--", exe, "10000"], &before);
+    record("rperf", &["-g", "--", exe, "400000"], &after);
+    let svg = dir.path().join("diff.svg");
+    let o = run({
+        let mut c = rperf();
+        c.arg("flamegraph")
+            .arg("--diff")
+            .arg(&before)
+            .arg(&after)
+            .arg("-o")
+            .arg(&svg);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let f = frames(&text);
+    let title = |name: &str| {
+        f.iter()
+            .find(|(t, _)| t.starts_with(&format!("{name} (")))
+            .map(|(t, _)| t.clone())
+    };
+    let grows = title("grows").unwrap_or_else(|| panic!("no grows frame: {f:?}"));
+    // inferno writes the change into the title: grows went up, steady went down.
+    assert!(grows.contains('+'), "{grows}");
+    let steady = title("steady").unwrap();
+    assert!(steady.contains('-'), "{steady}");
+}
+
+#[test]
+fn record_and_render_in_one_go() {
+    let dir = TempDir::new("fg-rec");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let svg = dir.path().join("cmd.svg");
+    let o = run({
+        let mut c = rperf();
+        c.arg("flamegraph")
+            .arg("-o")
+            .arg(&svg)
+            .arg("--")
+            .arg(&exe)
+            .arg("0.3");
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f = frames(&std::fs::read_to_string(&svg).unwrap());
+    assert!(f.iter().any(|(t, _)| t.starts_with("leaf (")), "{f:?}");
+    // Nothing is left behind but the SVG.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        !left.iter().any(|n| n.to_string_lossy().ends_with(".tmp")),
+        "{left:?}"
+    );
+}
+
+#[test]
+fn bad_flamegraph_inputs() {
+    let dir = TempDir::new("fg-bad");
+    let o = run({
+        let mut c = rperf();
+        c.arg("flamegraph")
+            .arg("-i")
+            .arg(dir.path().join("none.data"))
+            .arg("-o")
+            .arg(dir.path().join("x.svg"));
+        c
+    });
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("cannot open"), "{}", stderr(&o));
+    assert!(!dir.path().join("x.svg").exists());
+    let o = run({
+        let mut c = rperf();
+        c.args(["flamegraph", "--colors", "nope", "-i", "x"]);
+        c
+    });
+    assert!(
+        stderr(&o).contains("unknown --colors 'nope'"),
+        "{}",
+        stderr(&o)
+    );
+}
