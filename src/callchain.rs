@@ -68,6 +68,8 @@ mod tests {
             period: 1,
             callchain: chain,
             raw: None,
+            user_regs: None,
+            user_stack: None,
         }
     }
 
@@ -93,5 +95,128 @@ mod tests {
                 mode: Mode::User
             }]
         );
+    }
+}
+
+/// Frames for every kind of sample: frame-pointer chains as recorded, and DWARF stacks
+/// (`--call-graph dwarf`) unwound here from the sampled user registers and stack, spliced
+/// after the kernel part of the chain as perf does.
+#[derive(Default)]
+pub struct Stacks {
+    unwinders: std::collections::HashMap<i32, (u64, rperf_unwind::ProcessUnwinder)>,
+    images: std::collections::HashMap<crate::session::DsoId, Option<std::sync::Arc<[u8]>>>,
+    cache: rperf_unwind::Cache,
+    symfs: Option<std::path::PathBuf>,
+    /// Samples whose unwinding stopped early (kept, with the frames found).
+    pub truncated: u64,
+}
+
+impl Stacks {
+    /// Stacks with binaries read below `symfs` when given.
+    pub fn new(symfs: Option<std::path::PathBuf>) -> Stacks {
+        Stacks {
+            symfs,
+            ..Stacks::default()
+        }
+    }
+
+    fn image(
+        &mut self,
+        session: &crate::session::Session,
+        dso: crate::session::DsoId,
+    ) -> Option<std::sync::Arc<[u8]>> {
+        let symfs = self.symfs.clone();
+        self.images
+            .entry(dso)
+            .or_insert_with(|| {
+                let d = &session.dsos()[dso as usize];
+                if d.path == "[vdso]" {
+                    return rperf_symbols::vdso_image().map(Into::into);
+                }
+                if !d.path.starts_with('/') || d.anonymous {
+                    return None;
+                }
+                let p = match &symfs {
+                    Some(root) => root.join(d.path.trim_start_matches('/')),
+                    None => std::path::PathBuf::from(&d.path),
+                };
+                std::fs::read(p).ok().map(Into::into)
+            })
+            .clone()
+    }
+
+    /// Makes sure the unwinder of `pid` reflects its current mappings.
+    fn refresh(&mut self, session: &crate::session::Session, pid: i32) {
+        let generation = session.maps_generation(pid);
+        if self
+            .unwinders
+            .get(&pid)
+            .is_some_and(|(g, _)| *g == generation)
+        {
+            return;
+        }
+        let mut u = rperf_unwind::ProcessUnwinder::new();
+        for m in session.user_maps(pid).iter().filter(|m| m.exec) {
+            if let Some(img) = self.image(session, m.dso) {
+                let name = session.dsos()[m.dso as usize].path.clone();
+                // A binary that does not parse just has no rules; frame pointers still apply.
+                let _ = u.add_elf(&name, img, m.start, m.end, m.pgoff, None);
+            }
+        }
+        self.unwinders.insert(pid, (generation, u));
+    }
+
+    /// The frames of `s`, innermost first, at most `max`.
+    pub fn frames(
+        &mut self,
+        session: &crate::session::Session,
+        s: &Sample,
+        max: usize,
+    ) -> Vec<Frame> {
+        let (Some([ip, sp, bp]), Some(stack)) = (s.user_regs, s.user_stack) else {
+            return frames(s, max);
+        };
+        // The kernel part of the chain, up to where user space begins.
+        let mut out: Vec<Frame> = Vec::new();
+        if s.mode == Mode::Kernel {
+            if let Some(chain) = s.callchain {
+                let mut mode = Mode::Kernel;
+                for &a in chain {
+                    if a >= PERF_CONTEXT_MAX {
+                        mode = if a == PERF_CONTEXT_KERNEL {
+                            Mode::Kernel
+                        } else {
+                            Mode::User
+                        };
+                        continue;
+                    }
+                    if mode != Mode::Kernel {
+                        break;
+                    }
+                    out.push(Frame { addr: a, mode });
+                }
+            }
+        }
+        self.refresh(session, s.pid);
+        let Some((_, u)) = self.unwinders.get(&s.pid) else {
+            return frames(s, max);
+        };
+        let unwound = u.unwind(
+            &mut self.cache,
+            rperf_unwind::Regs { ip, sp, bp },
+            stack,
+            max.saturating_sub(out.len()),
+        );
+        if unwound.truncated {
+            self.truncated += 1;
+        }
+        // Callers are shown at their call instruction (return address - 1), as perf shows
+        // DWARF-unwound frames.
+        out.extend(unwound.frames.iter().map(|f| Frame {
+            addr: f.lookup_address(),
+            mode: Mode::User,
+        }));
+        out.truncate(max);
+        out
     }
 }

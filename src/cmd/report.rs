@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 
-use crate::callchain::frames;
 use crate::data::{self, Mode, Record};
 use crate::session::{Location, Session, Symbolizer};
 
@@ -203,6 +202,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let mut session = Session::new();
     let mut syms = Symbolizer::new(cfg.symfs.clone());
     let mut table = SymTable::default();
+    let mut stacks = crate::callchain::Stacks::new(cfg.symfs.clone());
     let mut hists: Vec<EventHist> = Vec::new();
     let mut any_chain = false;
     let max = cfg.max_stack.unwrap_or(usize::MAX);
@@ -286,7 +286,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         }
         chain_keys.clear();
         if chain && want_children {
-            for f in frames(&s, max) {
+            for f in stacks.frames(&session, &s, max) {
                 let k = key_of(f.addr, f.mode, true).1;
                 // Every caller gets the period once per sample.
                 if k != self_key && !chain_keys.contains(&k) {

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::callchain::frames;
 use crate::data::{self, Mode, Record};
 use crate::session::{Session, Symbolizer};
 
@@ -76,6 +75,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
     }
     let mut session = Session::new();
     let mut syms = Symbolizer::new(cfg.symfs.clone());
+    let mut stacks = crate::callchain::Stacks::new(cfg.symfs.clone());
     let stdout = io::stdout();
     let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
     let max = cfg.max_stack.unwrap_or(usize::MAX);
@@ -127,7 +127,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
         }
         if chain {
             line.push('\n');
-            for f in frames(&s, max) {
+            for f in stacks.frames(&session, &s, max) {
                 let start = line.len();
                 line.push('\t');
                 let mut rest = String::new();

@@ -81,6 +81,10 @@ pub struct Sample<'a> {
     pub callchain: Option<&'a [u64]>,
     /// Tracepoint payload.
     pub raw: Option<Cow<'a, [u8]>>,
+    /// User ip, sp and bp, when user registers were sampled (`--call-graph dwarf`).
+    pub user_regs: Option<[u64; 3]>,
+    /// The copied user stack (its dynamic size), when sampled.
+    pub user_stack: Option<&'a [u8]>,
 }
 
 /// The records the session and commands care about.
@@ -131,6 +135,8 @@ pub enum Record<'a> {
         path: String,
         /// Kernel or user.
         mode: Mode,
+        /// Executable (code can be unwound in it).
+        exec: bool,
     },
     /// Records the kernel dropped.
     Lost {
@@ -242,6 +248,7 @@ fn drive<R: Read>(
             .map(<[u8]>::to_vec),
     };
     let mut chain_buf: Vec<u64> = Vec::with_capacity(256);
+    let mut stack_buf: Vec<u8> = Vec::with_capacity(65536);
     loop {
         let rec = match record_iter.next_record(&mut perf_file) {
             Ok(Some(r)) => r,
@@ -266,6 +273,21 @@ fn drive<R: Read>(
                     }
                     None => false,
                 };
+                // perf's x86-64 register numbers: BP 6, SP 7, IP 8.
+                let user_regs = s
+                    .user_regs
+                    .as_ref()
+                    .and_then(|r| Some([r.get(8)?, r.get(7)?, r.get(6)?]));
+                let has_stack = match &s.user_stack {
+                    Some((data, dyn_size)) => {
+                        stack_buf.clear();
+                        let d = data.as_slice();
+                        let n = (*dyn_size as usize).min(d.len());
+                        stack_buf.extend_from_slice(&d[..n]);
+                        n > 0
+                    }
+                    None => false,
+                };
                 Record::Sample(Sample {
                     event: attr_index,
                     pid: s.pid.unwrap_or(-1),
@@ -280,6 +302,8 @@ fn drive<R: Read>(
                         .unwrap_or(1),
                     callchain: has_chain.then_some(chain_buf.as_slice()),
                     raw: s.raw.map(|r| Cow::Owned(r.as_slice().into_owned())),
+                    user_regs,
+                    user_stack: has_stack.then_some(stack_buf.as_slice()),
                 })
             }
             EventRecord::Comm(c) => Record::Comm {
@@ -305,6 +329,7 @@ fn drive<R: Read>(
                 pgoff: m.page_offset,
                 path: lossy(m.path),
                 mode: m.cpu_mode.into(),
+                exec: m.is_executable,
             },
             EventRecord::Mmap2(m) => Record::Mmap {
                 pid: m.pid,
@@ -313,6 +338,7 @@ fn drive<R: Read>(
                 pgoff: m.page_offset,
                 path: lossy(m.path),
                 mode: m.cpu_mode.into(),
+                exec: m.protection & libc::PROT_EXEC as u32 != 0,
             },
             EventRecord::Lost(l) => Record::Lost { count: l.count },
             _ => continue,

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::callchain::frames;
 use crate::data::{self, Record};
 use crate::session::{Session, Symbolizer};
 
@@ -39,7 +38,8 @@ pub struct FoldOptions {
 pub fn fold(input: &Path, opts: &FoldOptions) -> Result<Vec<(String, u64)>> {
     let mut session = Session::new();
     let mut syms = Symbolizer::new(opts.symfs.clone());
-    let mut stacks: HashMap<String, u64> = HashMap::new();
+    let mut stacks = crate::callchain::Stacks::new(opts.symfs.clone());
+    let mut folded: HashMap<String, u64> = HashMap::new();
     let mut names: HashMap<(u32, u64), String> = HashMap::new();
     let mut chosen: Option<usize> = None;
     let max = opts.max_stack.unwrap_or(usize::MAX);
@@ -70,7 +70,7 @@ pub fn fold(input: &Path, opts: &FoldOptions) -> Result<Vec<(String, u64)>> {
         }
         parts.clear();
         let mut leaf_dso: Option<String> = None;
-        for f in frames(&s, max) {
+        for f in stacks.frames(&session, &s, max) {
             let name = match session.resolve(s.pid, f.addr, f.mode) {
                 Some(loc) => {
                     let dso = &session.dsos()[loc.dso as usize];
@@ -115,9 +115,9 @@ pub fn fold(input: &Path, opts: &FoldOptions) -> Result<Vec<(String, u64)>> {
             line.push(';');
             line.push_str(p);
         }
-        *stacks.entry(line.clone()).or_default() += s.period;
+        *folded.entry(line.clone()).or_default() += s.period;
     })?;
-    let mut v: Vec<(String, u64)> = stacks.into_iter().collect();
+    let mut v: Vec<(String, u64)> = folded.into_iter().collect();
     v.sort();
     Ok(v)
 }

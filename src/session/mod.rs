@@ -46,12 +46,19 @@ impl Dso {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Map {
-    start: u64,
-    end: u64,
-    pgoff: u64,
-    dso: DsoId,
+/// A mapping of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Map {
+    /// Start address.
+    pub start: u64,
+    /// End address (exclusive).
+    pub end: u64,
+    /// File offset of `start`.
+    pub pgoff: u64,
+    /// The binary.
+    pub dso: DsoId,
+    /// Executable.
+    pub exec: bool,
 }
 
 /// Where an address landed.
@@ -75,6 +82,7 @@ pub struct Session {
     kernel_maps: Vec<Map>,
     dsos: Vec<Dso>,
     dso_ids: HashMap<String, DsoId>,
+    generations: HashMap<i32, u64>,
     /// Records the kernel said it dropped.
     pub lost: u64,
 }
@@ -161,6 +169,7 @@ impl Session {
                 if pid != ppid {
                     if let Some(m) = self.maps.get(ppid).cloned() {
                         self.maps.insert(*pid, m);
+                        *self.generations.entry(*pid).or_default() += 1;
                     }
                 }
             }
@@ -171,6 +180,7 @@ impl Session {
                 pgoff,
                 path,
                 mode,
+                exec,
             } => {
                 let kernel = *mode == Mode::Kernel;
                 // perf names the kernel text map after its symbol; the binary is the kernel.
@@ -185,16 +195,28 @@ impl Session {
                     end: start.saturating_add(*len),
                     pgoff: *pgoff,
                     dso,
+                    exec: *exec,
                 };
                 if kernel {
                     insert_map(&mut self.kernel_maps, m);
                 } else {
                     insert_map(self.maps.entry(*pid).or_default(), m);
+                    *self.generations.entry(*pid).or_default() += 1;
                 }
             }
             Record::Lost { count } => self.lost += count,
             _ => {}
         }
+    }
+
+    /// The user-space mappings of a process, by address.
+    pub fn user_maps(&self, pid: i32) -> &[Map] {
+        self.maps.get(&pid).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// A number that changes whenever the mappings of `pid` change.
+    pub fn maps_generation(&self, pid: i32) -> u64 {
+        self.generations.get(&pid).copied().unwrap_or(0)
     }
 
     /// The command name of a thread (perf's `:tid` when never named).
@@ -327,6 +349,7 @@ mod tests {
             pgoff: 0x1000,
             path: path.into(),
             mode,
+            exec: true,
         }
     }
 

@@ -1,16 +1,29 @@
-//! rperf-unwind: turns a sample's user registers and stack bytes into frame addresses.
+//! rperf-unwind: turns a sample's user registers and stack bytes into frame addresses, using
+//! the binaries' DWARF CFI (`.eh_frame`, `.debug_frame`) through framehop, with frame-pointer
+//! rules where CFI is missing.
 //!
-//! This crate is a leaf: it knows nothing about symbols, the command line or perf.data. The
-//! unwinding itself (framehop behind a small API) arrives with the DWARF unwinding work; for now
-//! the crate defines the vocabulary shared with the root crate.
+//! A leaf crate: it knows nothing about symbols, the command line or perf.data. The caller
+//! owns a [`ProcessUnwinder`] per address space (built from its mappings) and a [`Cache`]
+//! shared by all samples.
 //!
 //! ```
-//! use rperf_unwind::Frame;
-//! let f = Frame::ReturnAddress(0x401234);
-//! // Return addresses are looked up one byte before, inside the calling instruction.
-//! assert_eq!(f.lookup_address(), 0x401233);
+//! use rperf_unwind::{Cache, ProcessUnwinder, Regs};
+//! let unwinder = ProcessUnwinder::new();
+//! let mut cache = Cache::new();
+//! // With no modules, only the sampled instruction pointer is known.
+//! let u = unwinder.unwind(&mut cache, Regs { ip: 0x1000, sp: 0x7fff_0000, bp: 0 }, &[], 64);
+//! assert_eq!(u.frames.len(), 1);
+//! assert!(u.frames[0].lookup_address() == 0x1000);
 //! ```
 #![deny(missing_docs)]
+
+use std::ops::{Deref, Range};
+use std::sync::Arc;
+
+use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
+use framehop::{ExplicitModuleSectionInfo, FrameAddress, Module, Unwinder};
+use object::read::elf::{ElfFile64, ProgramHeader};
+use object::{Endianness, Object, ObjectSection};
 
 /// One frame of a stack, keeping the instruction pointer of the innermost frame apart from
 /// the return addresses of its callers.
@@ -29,5 +42,277 @@ impl Frame {
             Frame::InstructionPointer(a) => a,
             Frame::ReturnAddress(a) => a.saturating_sub(1),
         }
+    }
+
+    /// The address as recorded.
+    pub fn address(self) -> u64 {
+        match self {
+            Frame::InstructionPointer(a) | Frame::ReturnAddress(a) => a,
+        }
+    }
+}
+
+/// The user registers unwinding starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Regs {
+    /// Instruction pointer.
+    pub ip: u64,
+    /// Stack pointer (the address of the first byte of the sampled stack).
+    pub sp: u64,
+    /// Frame pointer.
+    pub bp: u64,
+}
+
+/// Errors adding a module.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The bytes are not a 64-bit ELF file.
+    #[error("not a 64-bit ELF image: {0}")]
+    NotElf(String),
+    /// The mapping's file offset lies in no loadable segment.
+    #[error("file offset {0:#x} of the mapping is in no PT_LOAD segment")]
+    NoSegment(u64),
+}
+
+/// A byte range of a shared file image (what framehop reads sections from).
+#[derive(Debug, Clone, Default)]
+pub struct Bytes {
+    data: Arc<[u8]>,
+    range: Range<usize>,
+}
+
+impl Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.data[self.range.clone()]
+    }
+}
+
+/// framehop's per-thread rule cache; keep one for all samples.
+pub struct Cache(CacheX86_64);
+
+impl Cache {
+    /// An empty cache.
+    pub fn new() -> Cache {
+        Cache(CacheX86_64::new())
+    }
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache::new()
+    }
+}
+
+/// The result of unwinding one sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unwound {
+    /// Frames found, innermost first. Never empty: the sampled ip is always there.
+    pub frames: Vec<Frame>,
+    /// The walk stopped on an error (missing rules, stack bytes exhausted) rather than at
+    /// the outermost frame.
+    pub truncated: bool,
+}
+
+/// The unwinding rules of one address space.
+#[derive(Clone, Default)]
+pub struct ProcessUnwinder {
+    inner: UnwinderX86_64<Bytes>,
+}
+
+impl ProcessUnwinder {
+    /// An address space with no modules yet.
+    pub fn new() -> ProcessUnwinder {
+        ProcessUnwinder::default()
+    }
+
+    /// Adds the executable mapping `[start, end)` of an ELF image whose file offset `pgoff`
+    /// is mapped at `start`. `debug` may hold a separate debug file with `.debug_frame`.
+    pub fn add_elf(
+        &mut self,
+        name: &str,
+        image: Arc<[u8]>,
+        start: u64,
+        end: u64,
+        pgoff: u64,
+        debug: Option<Arc<[u8]>>,
+    ) -> Result<(), Error> {
+        let file =
+            ElfFile64::<Endianness>::parse(&*image).map_err(|e| Error::NotElf(e.to_string()))?;
+        let endian = file.endian();
+        let seg = file
+            .elf_program_headers()
+            .iter()
+            .filter(|ph| ph.p_type(endian) == object::elf::PT_LOAD)
+            .find(|ph| {
+                let (off, size) = (ph.p_offset(endian), ph.p_filesz(endian));
+                pgoff >= off && pgoff < off + size.max(1)
+            })
+            .ok_or(Error::NoSegment(pgoff))?;
+        let vaddr_at_start = seg.p_vaddr(endian) + (pgoff - seg.p_offset(endian));
+        let base_avma = start.wrapping_sub(vaddr_at_start);
+        let section = |f: &ElfFile64<Endianness>,
+                       data: &Arc<[u8]>,
+                       name: &str|
+         -> Option<(Range<u64>, Bytes)> {
+            let s = f.section_by_name(name)?;
+            let (off, size) = s.file_range()?;
+            let range = off as usize..(off + size) as usize;
+            if range.end > data.len() {
+                return None;
+            }
+            Some((
+                s.address()..s.address() + s.size(),
+                Bytes {
+                    data: data.clone(),
+                    range,
+                },
+            ))
+        };
+        let text = section(&file, &image, ".text");
+        let eh_frame = section(&file, &image, ".eh_frame");
+        let eh_frame_hdr = section(&file, &image, ".eh_frame_hdr");
+        let got = file
+            .section_by_name(".got")
+            .map(|s| s.address()..s.address() + s.size());
+        let mut debug_frame = section(&file, &image, ".debug_frame").map(|(_, b)| b);
+        if debug_frame.is_none() {
+            if let Some(d) = &debug {
+                if let Ok(df) = ElfFile64::<Endianness>::parse(&**d) {
+                    debug_frame = section(&df, d, ".debug_frame").map(|(_, b)| b);
+                }
+            }
+        }
+        let info = ExplicitModuleSectionInfo {
+            base_svma: 0,
+            text_svma: text.as_ref().map(|(r, _)| r.clone()),
+            text: text.map(|(_, b)| b),
+            got_svma: got,
+            eh_frame_svma: eh_frame.as_ref().map(|(r, _)| r.clone()),
+            eh_frame: eh_frame.map(|(_, b)| b),
+            eh_frame_hdr_svma: eh_frame_hdr.as_ref().map(|(r, _)| r.clone()),
+            eh_frame_hdr: eh_frame_hdr.map(|(_, b)| b),
+            debug_frame,
+            ..ExplicitModuleSectionInfo::default()
+        };
+        self.inner
+            .add_module(Module::new(name.to_string(), start..end, base_avma, info));
+        Ok(())
+    }
+
+    /// Unwinds one sample: `stack` holds the bytes copied from `regs.sp` upwards. Stops after
+    /// `max` frames, at the outermost frame, or where the rules or stack bytes run out.
+    pub fn unwind(&self, cache: &mut Cache, regs: Regs, stack: &[u8], max: usize) -> Unwound {
+        let sp = regs.sp;
+        let mut read_stack = |addr: u64| -> Result<u64, ()> {
+            let off = addr.checked_sub(sp).ok_or(())? as usize;
+            let bytes = stack.get(off..off.checked_add(8).ok_or(())?).ok_or(())?;
+            Ok(u64::from_le_bytes(bytes.try_into().map_err(|_| ())?))
+        };
+        let mut frames = Vec::with_capacity(32);
+        let mut truncated = false;
+        let mut it = self.inner.iter_frames(
+            regs.ip,
+            UnwindRegsX86_64::new(regs.ip, regs.sp, regs.bp),
+            &mut cache.0,
+            &mut read_stack,
+        );
+        loop {
+            if frames.len() >= max {
+                break;
+            }
+            match it.next() {
+                Ok(Some(FrameAddress::InstructionPointer(a))) => {
+                    frames.push(Frame::InstructionPointer(a))
+                }
+                Ok(Some(FrameAddress::ReturnAddress(a))) => {
+                    frames.push(Frame::ReturnAddress(a.get()))
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    truncated = true;
+                    break;
+                }
+            }
+        }
+        if frames.is_empty() {
+            frames.push(Frame::InstructionPointer(regs.ip));
+        }
+        Unwound { frames, truncated }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_addresses_are_looked_up_one_byte_back() {
+        assert_eq!(Frame::ReturnAddress(0x401234).lookup_address(), 0x401233);
+        assert_eq!(
+            Frame::InstructionPointer(0x401234).lookup_address(),
+            0x401234
+        );
+        assert_eq!(Frame::ReturnAddress(0x401234).address(), 0x401234);
+    }
+
+    #[test]
+    fn frame_pointer_chain_without_cfi_is_followed() {
+        // No module covers these addresses, so framehop falls back to frame pointers:
+        // [bp] holds the caller's bp, [bp+8] the return address.
+        let sp = 0x7fff_0000u64;
+        let mut stack = vec![0u8; 64];
+        let bp = sp + 16;
+        stack[16..24].copy_from_slice(&(sp + 40).to_le_bytes()); // saved bp
+        stack[24..32].copy_from_slice(&0x40_2000u64.to_le_bytes()); // return address
+        stack[40..48].copy_from_slice(&0u64.to_le_bytes()); // end of chain
+        stack[48..56].copy_from_slice(&0x40_3000u64.to_le_bytes());
+        let u = ProcessUnwinder::new().unwind(
+            &mut Cache::new(),
+            Regs {
+                ip: 0x40_1000,
+                sp,
+                bp,
+            },
+            &stack,
+            16,
+        );
+        assert_eq!(u.frames[0], Frame::InstructionPointer(0x40_1000));
+        assert!(
+            u.frames.contains(&Frame::ReturnAddress(0x40_2000)),
+            "{:?}",
+            u.frames
+        );
+    }
+
+    #[test]
+    fn garbage_images_are_errors() {
+        let mut u = ProcessUnwinder::new();
+        assert!(u
+            .add_elf("x", Arc::from(&b"not elf"[..]), 0x1000, 0x2000, 0, None)
+            .is_err());
+    }
+
+    #[test]
+    fn own_binary_adds_as_a_module() {
+        let exe = std::env::current_exe().unwrap();
+        let data: Arc<[u8]> = std::fs::read(&exe).unwrap().into();
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let line = maps
+            .lines()
+            .find(|l| {
+                l.ends_with(exe.to_str().unwrap())
+                    && l.split_whitespace().nth(1).is_some_and(|p| p.contains('x'))
+            })
+            .unwrap();
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (s, e) = f[0].split_once('-').unwrap();
+        let (s, e) = (
+            u64::from_str_radix(s, 16).unwrap(),
+            u64::from_str_radix(e, 16).unwrap(),
+        );
+        let pgoff = u64::from_str_radix(f[2], 16).unwrap();
+        let mut u = ProcessUnwinder::new();
+        u.add_elf("self", data, s, e, pgoff, None).unwrap();
     }
 }
