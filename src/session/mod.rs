@@ -20,11 +20,13 @@ pub struct Dso {
     pub kernel: bool,
     /// Memory without a file behind it, which perf addresses absolutely (identity map).
     pub anonymous: bool,
+    /// For a JIT map (`/tmp/perf-PID.map`), perf's name for it: `[JIT] tid PID`.
+    pub jit_name: Option<String>,
 }
 
 /// Whether a mapping's name is memory without a file behind it.
 fn is_anonymous(path: &str) -> bool {
-    const PREFIXES: [&str; 7] = [
+    const PREFIXES: [&str; 8] = [
         "//anon",
         "/dev/zero",
         "/anon_hugepage",
@@ -32,6 +34,7 @@ fn is_anonymous(path: &str) -> bool {
         "/SYSV",
         "[heap]",
         "/memfd:",
+        "/tmp/perf-",
     ];
     PREFIXES.iter().any(|p| path.starts_with(p))
 }
@@ -41,6 +44,9 @@ impl Dso {
     pub fn short_name(&self) -> &str {
         if self.path.starts_with('[') {
             return &self.path;
+        }
+        if let Some(jit) = &self.jit_name {
+            return jit;
         }
         self.path.rsplit('/').next().unwrap_or(&self.path)
     }
@@ -124,6 +130,10 @@ impl Session {
             path: path.to_string(),
             kernel,
             anonymous: is_anonymous(path),
+            jit_name: path
+                .strip_prefix("/tmp/perf-")
+                .and_then(|r| r.strip_suffix(".map"))
+                .map(|pid| format!("[JIT] tid {pid}")),
         });
         self.dso_ids.insert(path.to_string(), id);
         id
@@ -183,9 +193,18 @@ impl Session {
                 exec,
             } => {
                 let kernel = *mode == Mode::Kernel;
+                // Executable anonymous memory is JIT code: perf looks it up in the JIT's
+                // /tmp/perf-PID.map.
+                let jit;
                 // perf names the kernel text map after its symbol; the binary is the kernel.
                 let name = if kernel && path.starts_with("[kernel.kallsyms]") {
                     "[kernel.kallsyms]"
+                } else if !kernel
+                    && *exec
+                    && (path == "//anon" || path.is_empty() || path.starts_with("[anon"))
+                {
+                    jit = format!("/tmp/perf-{pid}.map");
+                    jit.as_str()
                 } else {
                     path.as_str()
                 };
@@ -272,6 +291,7 @@ impl Session {
 #[derive(Debug, Default)]
 pub struct Symbolizer {
     elf: HashMap<DsoId, Option<ElfSymbols>>,
+    jit: HashMap<DsoId, Option<rperf_symbols::PerfMap>>,
     kallsyms: Option<Kallsyms>,
     /// `--symfs`: a root prepended to every binary path.
     pub symfs: Option<PathBuf>,
@@ -310,6 +330,19 @@ impl Symbolizer {
             return Some(Sym {
                 name: s.name.clone(),
                 offset: loc.rel - s.addr,
+            });
+        }
+        if dso.jit_name.is_some() {
+            let path = dso.path.clone();
+            let map = self.jit.entry(loc.dso).or_insert_with(|| {
+                std::fs::read_to_string(&path)
+                    .ok()
+                    .map(|t| rperf_symbols::PerfMap::parse(&t))
+            });
+            let (s, off) = map.as_ref()?.lookup(loc.rel)?;
+            return Some(Sym {
+                name: s.name.clone(),
+                offset: off,
             });
         }
         if dso.path == "[vdso]" {

@@ -13,9 +13,11 @@
 
 pub mod buildid;
 pub mod elf;
+pub mod perfmap;
 
 pub use buildid::{build_id, kernel_build_id};
 pub use elf::{demangle, vdso_image, ElfSymbols, Symbol};
+pub use perfmap::PerfMap;
 
 /// One kernel symbol.
 #[derive(Debug, Clone, PartialEq, Eq)]

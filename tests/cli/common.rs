@@ -192,3 +192,31 @@ int main(int argc, char **argv) {
     return 0;
 }
 "#;
+
+/// A "JIT": copies a small x86-64 loop into executable anonymous memory, announces it in
+/// /tmp/perf-PID.map as `jitted_loop`, and runs it for the given seconds. Prints its pid.
+pub const JIT_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+int main(int argc, char **argv) {
+    /* mov ecx, 1000000; l: dec ecx; jnz l; ret */
+    unsigned char code[] = {0xb9, 0x40, 0x42, 0x0f, 0x00, 0xff, 0xc9, 0x75, 0xfc, 0xc3};
+    unsigned char *p = mmap(0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memcpy(p + 0x100, code, sizeof code);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/perf-%d.map", getpid());
+    FILE *f = fopen(path, "w");
+    fprintf(f, "%lx %x jitted_loop\n", (unsigned long)(p + 0x100), (unsigned)sizeof code);
+    fclose(f);
+    printf("%d\n", getpid());
+    void (*fn)(void) = (void (*)(void))(p + 0x100);
+    double end = now() + (argc > 1 ? atof(argv[1]) : 0.3);
+    while (now() < end) fn();
+    return 0;
+}
+"#;

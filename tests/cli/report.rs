@@ -187,3 +187,40 @@ fn bad_report_inputs() {
         stderr(&o)
     );
 }
+
+#[test]
+fn jit_perf_maps_name_jitted_code_like_perf() {
+    let dir = TempDir::new("jit");
+    let exe = compile_c(dir.path(), "jit", JIT_C, &["-O1"]);
+    let exe = exe.to_str().unwrap();
+    for tool in ["perf", "rperf"] {
+        let out = dir.path().join(format!("{tool}.data"));
+        let mut c = if tool == "perf" {
+            match perf() {
+                Some(p) => p,
+                None => return,
+            }
+        } else {
+            rperf()
+        };
+        c.arg("record")
+            .arg("-q")
+            .arg("-o")
+            .arg(&out)
+            .args(["--", exe, "0.3"]);
+        let o = run(c);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let pid = stdout(&o).trim().to_string();
+        compare(&out, &["--no-children", "--sort", "comm,dso,sym"]);
+        let r = stdout(&run({
+            let mut c = rperf();
+            c.args(["report", "--stdio", "-i"]).arg(&out);
+            c
+        }));
+        assert!(
+            r.contains(&format!("[JIT] tid {pid}")) && r.contains("[.] jitted_loop"),
+            "{r}"
+        );
+        let _ = std::fs::remove_file(format!("/tmp/perf-{pid}.map"));
+    }
+}
