@@ -26,14 +26,13 @@ pub struct Dso {
 
 /// Whether a mapping's name is memory without a file behind it.
 fn is_anonymous(path: &str) -> bool {
-    const PREFIXES: [&str; 8] = [
+    const PREFIXES: [&str; 7] = [
         "//anon",
         "/dev/zero",
         "/anon_hugepage",
         "[stack",
         "/SYSV",
         "[heap]",
-        "/memfd:",
         "/tmp/perf-",
     ];
     PREFIXES.iter().any(|p| path.starts_with(p))

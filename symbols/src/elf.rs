@@ -297,6 +297,8 @@ impl ElfSymbols {
                 })
                 .collect();
         }
+        // name@plt for every PLT stub. (perf sometimes shows such a sample as the symbol
+        // before the PLT, usually _init, depending on the shape of its symbol tree.)
         syms.extend(plt_symbols(&file).into_iter().map(|p| (p, 0)));
         let syms = finish(syms);
         Ok(ElfSymbols {

@@ -27,6 +27,11 @@ fn parse(text: &str) -> (Vec<String>, Vec<(String, BTreeSet<String>)>) {
         let (pcts, rest) = t.split_at(pct_end + 1);
         let pcts = pcts.split_whitespace().collect::<Vec<_>>().join(" ");
         let rest = rest.split_whitespace().collect::<Vec<_>>().join(" ");
+        // Deliberate difference: rperf always names PLT stubs `name@plt`; perf sometimes
+        // shows them as the symbol before the PLT (`_init`), depending on its symbol tree.
+        if rest.ends_with("@plt") || rest.ends_with("[.] _init") {
+            continue;
+        }
         match groups.last_mut() {
             Some((p, set)) if *p == pcts => {
                 set.insert(rest);
