@@ -61,7 +61,9 @@ pub fn demangle(name: &str) -> String {
     }
     if name.starts_with("_Z") {
         if let Ok(sym) = cpp_demangle::Symbol::new(name) {
-            if let Ok(s) = sym.demangle() {
+            // perf shows C++ names without their parameter lists.
+            let opts = cpp_demangle::DemangleOptions::new().no_params();
+            if let Ok(s) = sym.demangle_with_options(&opts) {
                 return s;
             }
         }
@@ -402,7 +404,11 @@ mod tests {
             demangle("_ZN4core3fmt5write17h0123456789abcdefE"),
             "core::fmt::write"
         );
-        assert_eq!(demangle("_Z3fooi"), "foo(int)");
+        assert_eq!(demangle("_Z3fooi"), "foo");
+        assert_eq!(
+            demangle("_ZNSt5ctypeIcEC2EPKtbm"),
+            "std::ctype<char>::ctype"
+        );
         assert_eq!(demangle("main"), "main");
     }
 
