@@ -187,9 +187,58 @@ pub fn read(path: &Path, mut f: impl FnMut(&Header, Record)) -> Result<Header> {
             PerfFileReader::parse_pipe(BufReader::new(file)).map_err(|e| explain(path, e))?;
         return drive(path, reader, &mut f).with_context(named);
     }
+    check_sections(path, &mut file)?;
     let reader = PerfFileReader::parse_file(BufReader::with_capacity(1 << 20, file))
         .map_err(|e| explain(path, e))?;
     drive(path, reader, &mut f).with_context(named)
+}
+
+/// Checks that every section the file header points at lies inside the file, before the
+/// parser trusts those sizes (a damaged header could otherwise ask for exabytes).
+fn check_sections(path: &Path, file: &mut File) -> Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    let mut h = [0u8; 104];
+    file.read_exact(&mut h).map_err(|_| {
+        anyhow!(
+            "{} is truncated: shorter than perf.data's 104-byte header",
+            path.display()
+        )
+    })?;
+    let u = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap_or([0; 8]));
+    let damaged = |what: &str| {
+        anyhow!(
+            "{} is damaged or truncated: its {what} lies beyond the end of the file ({len} bytes)",
+            path.display()
+        )
+    };
+    let inside = |off: u64, size: u64| off.checked_add(size).is_some_and(|end| end <= len);
+    if !inside(u(24), u(32)) {
+        return Err(damaged("attribute section"));
+    }
+    let (data_off, data_size) = (u(40), u(48));
+    if !inside(data_off, data_size) {
+        return Err(damaged("data section"));
+    }
+    let nfeat: u64 = (0..4).map(|i| u64::from(u(72 + 8 * i).count_ones())).sum();
+    let table = data_off + data_size;
+    if nfeat > 0 {
+        if !inside(table, nfeat * 16) {
+            return Err(damaged("feature table"));
+        }
+        let mut t = vec![0u8; (nfeat * 16) as usize];
+        file.seek(SeekFrom::Start(table))?;
+        file.read_exact(&mut t)?;
+        for e in t.chunks_exact(16) {
+            let off = u64::from_le_bytes(e[..8].try_into().unwrap_or([0; 8]));
+            let size = u64::from_le_bytes(e[8..].try_into().unwrap_or([0; 8]));
+            if !inside(off, size) {
+                return Err(damaged("feature section"));
+            }
+        }
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok(())
 }
 
 fn explain(path: &Path, e: linux_perf_data::Error) -> anyhow::Error {

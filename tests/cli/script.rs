@@ -167,6 +167,37 @@ fn bad_files_get_clear_errors() {
     std::fs::write(&g, &garbled).unwrap();
     let (code, e) = script(&g);
     assert!(code.is_some() && !e.contains("panicked"), "{e}");
+    // Header fields pointing outside the file (data size, feature table, a feature).
+    let data_end = u64::from_le_bytes(bytes[40..48].try_into().unwrap())
+        + u64::from_le_bytes(bytes[48..56].try_into().unwrap());
+    for (at, value) in [
+        (48usize, u64::MAX / 2),
+        (32, 1 << 40),
+        (data_end as usize + 8, 1 << 62),
+    ] {
+        let mut b = bytes.clone();
+        b[at..at + 8].copy_from_slice(&value.to_le_bytes());
+        let p = dir.path().join(format!("hdr{at}.data"));
+        std::fs::write(&p, &b).unwrap();
+        let (code, e) = script(&p);
+        assert_eq!(code, Some(1), "header byte {at}: {e}");
+        assert!(e.contains("damaged or truncated"), "header byte {at}: {e}");
+    }
+    // Scattered garbage at many places: an error or a partial result, never a crash.
+    for seed in 1..=12usize {
+        let mut b = bytes.clone();
+        for k in 0..40 {
+            let i = 104 + (seed * 7919 + k * 104_729) % (b.len() - 104);
+            b[i] = b[i].wrapping_mul(31).wrapping_add(seed as u8);
+        }
+        let p = dir.path().join(format!("seed{seed}.data"));
+        std::fs::write(&p, &b).unwrap();
+        let (code, e) = script(&p);
+        assert!(
+            code.is_some() && !e.contains("panicked"),
+            "seed {seed}: {e}"
+        );
+    }
 }
 
 #[test]
