@@ -208,6 +208,8 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let max = cfg.max_stack.unwrap_or(usize::MAX);
     let mut chain_keys: Vec<Key> = Vec::new();
     let want_children = cfg.children != Some(false);
+    // Symbolizing is the costly part: skip it when no key needs the symbol.
+    let want_sym = cfg.sort.contains(&SortKey::Sym);
     let header = data::read(&cfg.input, |header, rec| {
         let Record::Sample(s) = rec else {
             session.apply(&rec);
@@ -240,25 +242,29 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                 loc.map(|l| l.rel).unwrap_or(addr),
                 abs,
             );
-            let sym = match table.by_addr.get(&slot) {
-                Some(&id) => id,
-                None => {
-                    let cell = match loc {
-                        Some(l) => {
-                            let kernel = session.dsos()[l.dso as usize].kernel;
-                            match syms.symbol(&session, l) {
-                                Some(sy) => SymCell::Named(kernel, sy.name),
-                                None if abs => SymCell::Addr(kernel, addr),
-                                None => SymCell::Addr(kernel, l.rel),
+            let sym = if !want_sym {
+                0
+            } else {
+                match table.by_addr.get(&slot) {
+                    Some(&id) => id,
+                    None => {
+                        let cell = match loc {
+                            Some(l) => {
+                                let kernel = session.dsos()[l.dso as usize].kernel;
+                                match syms.symbol(&session, l) {
+                                    Some(sy) => SymCell::Named(kernel, sy.name),
+                                    None if abs => SymCell::Addr(kernel, addr),
+                                    None => SymCell::Addr(kernel, l.rel),
+                                }
                             }
-                        }
-                        // perf leaves a map-less chain entry with the sample's own level.
-                        None if abs => SymCell::Addr(s.mode == Mode::Kernel, addr),
-                        None => SymCell::Addr(mode == Mode::Kernel, addr),
-                    };
-                    let id = table.intern(cell);
-                    table.by_addr.insert(slot, id);
-                    id
+                            // perf leaves a map-less chain entry with the sample's own level.
+                            None if abs => SymCell::Addr(s.mode == Mode::Kernel, addr),
+                            None => SymCell::Addr(mode == Mode::Kernel, addr),
+                        };
+                        let id = table.intern(cell);
+                        table.by_addr.insert(slot, id);
+                        id
+                    }
                 }
             };
             let mut key = [0u64; MAX_KEYS];
