@@ -137,20 +137,7 @@ impl FlamegraphArgs {
                 freq: Some(self.freq.unwrap_or(997)),
                 period: None,
                 call_graph,
-                target: crate::target::Target {
-                    command: self.command,
-                    pids: self
-                        .record_pid
-                        .as_deref()
-                        .map(|s| split_ints(s, "pid"))
-                        .transpose()?
-                        .unwrap_or_default(),
-                    tids: Vec::new(),
-                    system_wide: self.all_cpus,
-                    cpu_list: None,
-                    pid_text: self.record_pid,
-                    tid_text: None,
-                },
+                target: target(self.command, self.record_pid, None, self.all_cpus, None)?,
                 mmap_pages: None,
                 output: PathBuf::new(),
                 quiet: true,
@@ -175,18 +162,8 @@ impl FlamegraphArgs {
                 per_process: self.per_process,
                 per_thread: self.per_thread,
                 comms: list(self.comm),
-                pids: self
-                    .pid_filter
-                    .as_deref()
-                    .map(|s| split_ints(s, "pid"))
-                    .transpose()?
-                    .unwrap_or_default(),
-                tids: self
-                    .tid
-                    .as_deref()
-                    .map(|s| split_ints(s, "tid"))
-                    .transpose()?
-                    .unwrap_or_default(),
+                pids: id_list(self.pid_filter.as_deref(), "pid")?,
+                tids: id_list(self.tid.as_deref(), "tid")?,
                 dsos: list(self.dso),
                 annotate_kernel: self.kernel,
                 max_stack: None,
@@ -284,18 +261,8 @@ impl ReportArgs {
             symfs: self.symfs,
             comms: list(self.comm),
             dsos: list(self.dso),
-            pids: self
-                .pid
-                .as_deref()
-                .map(|s| split_ints(s, "pid"))
-                .transpose()?
-                .unwrap_or_default(),
-            tids: self
-                .tid
-                .as_deref()
-                .map(|s| split_ints(s, "tid"))
-                .transpose()?
-                .unwrap_or_default(),
+            pids: id_list(self.pid.as_deref(), "pid")?,
+            tids: id_list(self.tid.as_deref(), "tid")?,
             max_stack: self.max_stack,
         })
     }
@@ -474,25 +441,7 @@ impl RecordArgs {
             freq,
             period: self.count,
             call_graph,
-            target: crate::target::Target {
-                command: self.command,
-                pids: self
-                    .pid
-                    .as_deref()
-                    .map(|s| split_ints(s, "pid"))
-                    .transpose()?
-                    .unwrap_or_default(),
-                tids: self
-                    .tid
-                    .as_deref()
-                    .map(|s| split_ints(s, "tid"))
-                    .transpose()?
-                    .unwrap_or_default(),
-                system_wide: self.all_cpus,
-                cpu_list: self.cpu,
-                pid_text: self.pid,
-                tid_text: self.tid,
-            },
+            target: target(self.command, self.pid, self.tid, self.all_cpus, self.cpu)?,
             mmap_pages: self
                 .mmap_pages
                 .as_deref()
@@ -583,6 +532,32 @@ pub struct ListArgs {
     pub filters: Vec<String>,
 }
 
+/// A `-p`/`-t`-style option: absent means empty.
+fn id_list(s: Option<&str>, what: &str) -> anyhow::Result<Vec<i32>> {
+    s.map(|s| split_ints(s, what))
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+/// The target options shared by stat, record and flamegraph.
+fn target(
+    command: Vec<String>,
+    pid: Option<String>,
+    tid: Option<String>,
+    all_cpus: bool,
+    cpu: Option<String>,
+) -> anyhow::Result<crate::target::Target> {
+    Ok(crate::target::Target {
+        command,
+        pids: id_list(pid.as_deref(), "pid")?,
+        tids: id_list(tid.as_deref(), "tid")?,
+        system_wide: all_cpus,
+        cpu_list: cpu,
+        pid_text: pid,
+        tid_text: tid,
+    })
+}
+
 fn split_ints(s: &str, what: &str) -> anyhow::Result<Vec<i32>> {
     s.split(',')
         .filter(|p| !p.trim().is_empty())
@@ -630,25 +605,7 @@ impl StatArgs {
         Ok(cmd::stat::StatConfig {
             events: self.events,
             detailed: self.detailed,
-            target: crate::target::Target {
-                command: self.command,
-                pids: self
-                    .pid
-                    .as_deref()
-                    .map(|s| split_ints(s, "pid"))
-                    .transpose()?
-                    .unwrap_or_default(),
-                tids: self
-                    .tid
-                    .as_deref()
-                    .map(|s| split_ints(s, "tid"))
-                    .transpose()?
-                    .unwrap_or_default(),
-                system_wide: self.all_cpus,
-                cpu_list: self.cpu,
-                pid_text: self.pid,
-                tid_text: self.tid,
-            },
+            target: target(self.command, self.pid, self.tid, self.all_cpus, self.cpu)?,
             repeat: self.repeat,
             style,
             interval_ms: self.interval,
