@@ -67,35 +67,6 @@ struct Opened {
     fds: Vec<OwnedFd>,
 }
 
-fn open_error(ev: &Event, e: &std::io::Error, where_: &str) -> anyhow::Error {
-    match e.raw_os_error().unwrap_or(0) {
-        libc::EACCES | libc::EPERM => anyhow!(
-            "no permission to record event '{}' ({e}): run as root, or lower \
-             /proc/sys/kernel/perf_event_paranoid (now {})",
-            ev.name,
-            std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
-                .map(|s| s.trim().to_string())
-                .unwrap_or_default()
-        ),
-        libc::ENOENT | libc::EOPNOTSUPP | libc::ENODEV => anyhow!(
-            "event '{}' is not supported on this machine ({e}); `rperf list` shows what is",
-            ev.name
-        ),
-        libc::EMFILE => anyhow!(
-            "too many open files opening '{}': raise the limit with `ulimit -n`",
-            ev.name
-        ),
-        libc::ESRCH => anyhow!(
-            "no such process or thread while opening '{}' on {where_}",
-            ev.name
-        ),
-        _ => anyhow!(
-            "perf_event_open failed for event '{}' on {where_}: {e}",
-            ev.name
-        ),
-    }
-}
-
 /// Hardware cycles become cpu-clock where there is no PMU, keeping the modifiers (perf's
 /// `evsel__fallback`).
 fn fallback(ev: &Event) -> Option<Event> {
@@ -242,7 +213,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
                                 }
                             }
                             kill_work(&work);
-                            return Err(open_error(&ev, &e, &format!("CPU {cpu}")));
+                            return Err(super::open_error(&ev.name, &e, &format!("CPU {cpu}")));
                         }
                     }
                 }

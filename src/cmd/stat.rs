@@ -161,17 +161,24 @@ fn plan(cfg: &StatConfig, child: Option<i32>, command_name: &str) -> Result<Plan
     })
 }
 
+/// What the printers need to know of each event.
+fn event_infos(events: &[Event], support: &[Support]) -> Vec<EventInfo> {
+    events
+        .iter()
+        .zip(support)
+        .map(|(e, s)| EventInfo {
+            name: e.name.clone(),
+            kind: e.kind.clone(),
+            support: *s,
+        })
+        .collect()
+}
+
 /// Open counters: `fds[event][slot]`, `None` where the event has no fd (tool events or
 /// unsupported).
 struct Counters {
     fds: Vec<Vec<Option<OwnedFd>>>,
     support: Vec<Support>,
-}
-
-fn paranoid() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn open_counters(events: &[Event], plan: &Plan, opts: CountingOptions) -> Result<Counters> {
@@ -202,43 +209,17 @@ fn open_counters(events: &[Event], plan: &Plan, opts: CountingOptions) -> Result
             let group = leader.and_then(|l| fds[l][s].as_ref().map(|f| f.as_raw_fd()));
             match counter::open(&attr, pid, cpu, group) {
                 Ok(fd) => row.push(Some(fd)),
-                Err(e) => match e.raw_os_error().unwrap_or(0) {
-                    libc::ENOENT
-                    | libc::EOPNOTSUPP
-                    | libc::EINVAL
-                    | libc::ENOSYS
-                    | libc::ENXIO
-                    | libc::ENODEV => {
-                        status = Support::NotSupported;
-                        break;
-                    }
-                    libc::EACCES | libc::EPERM => bail!(
-                        "no permission to count event '{}' ({e}): run as root, or lower \
-                         /proc/sys/kernel/perf_event_paranoid (now {})",
-                        ev.name,
-                        paranoid()
-                    ),
-                    libc::ESRCH => bail!(
-                        "no such process or thread {pid} while opening '{}': it may have exited",
-                        ev.name
-                    ),
-                    libc::EMFILE => bail!(
-                        "too many open files opening '{}': raise the limit with `ulimit -n`",
-                        ev.name
-                    ),
-                    libc::EBUSY => bail!(
-                        "event '{}' is busy: another program holds the PMU it needs",
-                        ev.name
-                    ),
-                    _ => bail!(
-                        "perf_event_open failed for event '{}' on {}: {e}",
-                        ev.name,
-                        match slot {
-                            Slot::Cpu(c) => format!("CPU {c}"),
-                            Slot::Task(t) => format!("task {t}"),
-                        }
-                    ),
-                },
+                Err(e) if super::is_unsupported(&e) => {
+                    status = Support::NotSupported;
+                    break;
+                }
+                Err(e) => {
+                    let place = match slot {
+                        Slot::Cpu(c) => format!("CPU {c}"),
+                        Slot::Task(t) => format!("task {t}"),
+                    };
+                    return Err(super::open_error(&ev.name, &e, &place));
+                }
             }
         }
         if status == Support::NotSupported {
@@ -453,16 +434,10 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
             }
         };
         let res = results.get_or_insert_with(|| {
-            let infos = events
-                .iter()
-                .zip(&counters.support)
-                .map(|(e, s)| EventInfo {
-                    name: e.name.clone(),
-                    kind: e.kind.clone(),
-                    support: *s,
-                })
-                .collect();
-            Results::new(infos, plan.buckets.clone())
+            Results::new(
+                event_infos(&events, &counters.support),
+                plan.buckets.clone(),
+            )
         });
         let t0 = Instant::now();
         if !copts.enable_on_exec {
@@ -572,15 +547,7 @@ fn interval_loop(
     ms: u64,
     sink: &mut Sink,
 ) -> Result<Option<workload::Exit>> {
-    let infos: Vec<EventInfo> = events
-        .iter()
-        .zip(&counters.support)
-        .map(|(e, s)| EventInfo {
-            name: e.name.clone(),
-            kind: e.kind.clone(),
-            support: *s,
-        })
-        .collect();
+    let infos = event_infos(events, &counters.support);
     let mut prev = read_counts(counters)?;
     let mut last = t0;
     let mut printed = 0u64;

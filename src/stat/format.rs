@@ -61,16 +61,36 @@ pub fn interval_stamp(ns: u64) -> String {
     format!("{:6}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
 }
 
-fn value_text(r: &Results, e: usize, v: &Value, opts: &Options) -> String {
-    let info = &r.events[e];
+/// The value in its unit: two decimals for scaled units (msec), none for counts.
+fn plain_value(info: &super::EventInfo, v: &Value) -> String {
     let shown = v.stats.mean * info.scale();
-    let fractional = info.scale().fract() != 0.0;
-    let raw = if fractional {
+    if info.scale().fract() != 0.0 {
         format!("{shown:.2}")
     } else {
         format!("{shown:.0}")
-    };
-    group_thousands(&raw, &opts.thousands_sep)
+    }
+}
+
+fn value_text(r: &Results, e: usize, v: &Value, opts: &Options) -> String {
+    group_thousands(&plain_value(&r.events[e], v), &opts.thousands_sep)
+}
+
+/// What stands in for a value that was not counted.
+fn status_word(info: &super::EventInfo) -> &'static str {
+    if info.support == Support::Supported {
+        NOT_COUNTED
+    } else {
+        NOT_SUPPORTED
+    }
+}
+
+/// perf prints the unit of a counter that opened, none for one that did not.
+fn shown_unit(info: &super::EventInfo) -> &'static str {
+    if info.support == Support::Supported {
+        info.unit()
+    } else {
+        ""
+    }
 }
 
 fn bucket_prefix_human(b: &Bucket) -> String {
@@ -188,22 +208,11 @@ pub fn rows(out: &mut String, r: &Results, opts: &Options, stamp: Option<u64>, w
                     out.push_str(&bucket_prefix_csv(bucket, sep));
                     let ok = info.support == Support::Supported && v.counted;
                     let value = if ok {
-                        let shown = v.stats.mean * info.scale();
-                        if info.scale().fract() != 0.0 {
-                            format!("{shown:.2}")
-                        } else {
-                            format!("{shown:.0}")
-                        }
-                    } else if info.support == Support::Supported {
-                        NOT_COUNTED.to_string()
+                        plain_value(info, v)
                     } else {
-                        NOT_SUPPORTED.to_string()
+                        status_word(info).to_string()
                     };
-                    let unit = if info.support == Support::Supported {
-                        info.unit()
-                    } else {
-                        ""
-                    };
+                    let unit = shown_unit(info);
                     let _ = write!(out, "{value}{sep}{unit}{sep}{}", info.name);
                     if opts.runs > 1 {
                         let _ = write!(out, "{sep}{:.2}%", v.stats.rel_stddev_pct());
@@ -242,16 +251,10 @@ pub fn rows(out: &mut String, r: &Results, opts: &Options, stamp: Option<u64>, w
                     let ok = info.support == Support::Supported && v.counted;
                     let value = if ok {
                         format!("{:.6}", v.stats.mean * info.scale())
-                    } else if info.support == Support::Supported {
-                        NOT_COUNTED.to_string()
                     } else {
-                        NOT_SUPPORTED.to_string()
+                        status_word(info).to_string()
                     };
-                    let unit = if info.support == Support::Supported {
-                        info.unit()
-                    } else {
-                        ""
-                    };
+                    let unit = shown_unit(info);
                     let _ = write!(
                         out,
                         "\"counter-value\" : \"{value}\", \"unit\" : \"{unit}\", \"event\" : \"{}\", ",
