@@ -237,11 +237,33 @@ pub struct ReportArgs {
 impl ReportArgs {
     /// Turns the flags into `cmd::report`'s config.
     pub fn into_config(self) -> anyhow::Result<cmd::report::ReportConfig> {
-        if let Some(g) = &self.call_graph {
-            if g != "none" {
-                anyhow::bail!("-g {g}: call graph display is not implemented yet; use -g none");
+        // perf's -g syntax: graph[,threshold[,callee]] or none; caller order and the other
+        // display modes are not implemented yet.
+        let graph = match self.call_graph.as_deref() {
+            None => Some(0.5),
+            Some("none") => None,
+            Some(g) => {
+                let mut parts = g.split(',');
+                if parts.next() != Some("graph") {
+                    anyhow::bail!(
+                        "-g {g}: only `graph[,threshold[,callee]]` and `none` are implemented"
+                    );
+                }
+                let min = match parts.next() {
+                    Some(t) => t
+                        .parse::<f64>()
+                        .map_err(|_| anyhow::anyhow!("-g {g}: bad threshold '{t}'"))?,
+                    None => 0.5,
+                };
+                match parts.next() {
+                    None | Some("callee") => {}
+                    Some(o) => {
+                        anyhow::bail!("-g {g}: '{o}' order is not implemented yet; use callee")
+                    }
+                }
+                Some(min)
             }
-        }
+        };
         let list = |s: Option<String>| -> Vec<String> {
             s.map(|v| v.split(',').map(String::from).collect())
                 .unwrap_or_default()
@@ -264,6 +286,7 @@ impl ReportArgs {
             pids: id_list(self.pid.as_deref(), "pid")?,
             tids: id_list(self.tid.as_deref(), "tid")?,
             max_stack: self.max_stack,
+            graph,
         })
     }
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 
 use crate::data::{self, Mode, Record};
+use crate::report::graph;
 use crate::session::{Location, Session, Symbolizer};
 
 /// One `--sort` key.
@@ -84,6 +85,9 @@ pub struct ReportConfig {
     pub tids: Vec<i32>,
     /// `--max-stack`.
     pub max_stack: Option<usize>,
+    /// Call-graph threshold in percent (`-g graph,0.5`); `None` for `-g none`. The graph is
+    /// printed in `--no-children` mode (callee order).
+    pub graph: Option<f64>,
 }
 
 /// What a symbol cell shows.
@@ -97,10 +101,11 @@ enum SymCell {
 }
 
 impl SymCell {
-    fn identity(&self) -> (u8, bool, &str, u64) {
+    /// Name before level, so ties list `[k] a`, `[.] b`, `[k] c` alphabetically as perf.
+    fn identity(&self) -> (u8, &str, bool, u64) {
         match self {
-            SymCell::Named(k, n) => (0, *k, n.as_str(), 0),
-            SymCell::Addr(_, a) => (1, false, "", *a),
+            SymCell::Named(k, n) => (0, n.as_str(), *k, 0),
+            SymCell::Addr(_, a) => (1, "", false, *a),
         }
     }
 }
@@ -152,6 +157,7 @@ type Key = [u64; MAX_KEYS];
 
 struct EventHist {
     entries: FxHashMap<Key, Entry>,
+    graphs: FxHashMap<Key, graph::Node>,
     total: u64,
     samples: u64,
     name: String,
@@ -209,7 +215,10 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let mut chain_keys: Vec<Key> = Vec::new();
     let want_children = cfg.children != Some(false);
     // Symbolizing is the costly part: skip it when no key needs the symbol.
-    let want_sym = cfg.sort.contains(&SortKey::Sym);
+    // perf's callee graph is printed under each entry in --no-children mode.
+    let graph_on = cfg.graph.is_some() && cfg.children == Some(false);
+    let want_sym = cfg.sort.contains(&SortKey::Sym) || graph_on;
+    let mut path: Vec<(u64, u32)> = Vec::new();
     let header = data::read(&cfg.input, |header, rec| {
         let Record::Sample(s) = rec else {
             session.apply(&rec);
@@ -235,7 +244,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         any_chain |= chain;
         // `abs`: unresolved call-chain addresses keep the raw address, as perf's call-chain
         // entries do (the sample's own entry uses the map-relative one).
-        let mut key_of = |addr: u64, mode: Mode, abs: bool| -> (Option<Location>, Key) {
+        let mut key_of = |addr: u64, mode: Mode, abs: bool| -> (Option<Location>, Key, u32) {
             let loc = session.resolve(s.pid, addr, mode);
             let slot = (
                 loc.map(|l| l.dso).unwrap_or(u32::MAX),
@@ -278,9 +287,9 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                     SortKey::Sym => u64::from(sym),
                 };
             }
-            (loc, key)
+            (loc, key, sym)
         };
-        let (loc0, self_key) = key_of(s.ip, s.mode, false);
+        let (loc0, self_key, _) = key_of(s.ip, s.mode, false);
         if !cfg.dsos.is_empty() {
             let ok = loc0.is_some_and(|l| {
                 let d = &session.dsos()[l.dso as usize];
@@ -302,6 +311,17 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         }
         h.total += s.period;
         h.samples += 1;
+        if graph_on && chain {
+            path.clear();
+            for f in stacks.frames(&session, &s, max) {
+                let id = key_of(f.addr, f.mode, true).2;
+                path.push((u64::from(id), id));
+            }
+            h.graphs
+                .entry(self_key)
+                .or_insert_with(graph::Node::root)
+                .add(&path, s.period);
+        }
         let e = h.entries.entry(self_key).or_default();
         e.self_period += s.period;
         e.children_period += s.period;
@@ -326,7 +346,12 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             out.push_str("\n\n");
         }
         first = false;
-        let rows: Vec<(Vec<Cell>, Entry)> = h
+        let name = |id: u32| match &table.cells[id as usize] {
+            SymCell::Named(_, n) => n.clone(),
+            // printf's %#lx: no 0x for zero.
+            SymCell::Addr(_, a) => format!("{a:#x}").replace("0x0", "0"),
+        };
+        let rows: Vec<(Vec<Cell>, Entry, String)> = h
             .entries
             .iter()
             .map(|(k, e)| {
@@ -346,7 +371,18 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                         SortKey::Sym => Cell::Sym(table.cells[k[i] as usize].clone()),
                     })
                     .collect();
-                (cells, e.clone())
+                let mut graph_text = String::new();
+                if let (Some(t), Some(min)) = (h.graphs.get(k), cfg.graph) {
+                    graph::print(
+                        &mut graph_text,
+                        t,
+                        h.total,
+                        min,
+                        cfg.sort.first() == Some(&SortKey::Sym),
+                        &name,
+                    );
+                }
+                (cells, e.clone(), graph_text)
             })
             .collect();
         print_hist(&mut out, h, rows, &cfg, children);
@@ -359,6 +395,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
 fn new_hist(name: &str) -> EventHist {
     EventHist {
         entries: FxHashMap::default(),
+        graphs: FxHashMap::default(),
         total: 0,
         samples: 0,
         name: name.to_string(),
@@ -394,7 +431,7 @@ fn cell_text(c: &Cell, key: SortKey) -> String {
 fn print_hist(
     out: &mut String,
     h: &EventHist,
-    rows: Vec<(Vec<Cell>, Entry)>,
+    rows: Vec<(Vec<Cell>, Entry, String)>,
     cfg: &ReportConfig,
     children: bool,
 ) {
@@ -413,8 +450,8 @@ fn print_hist(
             e.self_period
         }
     };
-    let mut rows: Vec<(Vec<Cell>, Entry)> =
-        rows.into_iter().filter(|(_, e)| period(e) > 0).collect();
+    let mut rows: Vec<(Vec<Cell>, Entry, String)> =
+        rows.into_iter().filter(|(_, e, _)| period(e) > 0).collect();
     // Column widths cover every entry, also those --percent-limit hides, as perf's do.
     let widths: Vec<usize> = cfg
         .sort
@@ -422,14 +459,14 @@ fn print_hist(
         .enumerate()
         .map(|(i, k)| {
             rows.iter()
-                .map(|(key, _)| cell_text(&key[i], *k).len())
+                .map(|(key, _, _)| cell_text(&key[i], *k).len())
                 .max()
                 .unwrap_or(0)
                 .max(k.header().len())
         })
         .collect();
-    rows.retain(|(_, e)| 100.0 * period(e) as f64 / total >= cfg.percent_limit);
-    rows.sort_by(|(ka, a), (kb, b)| {
+    rows.retain(|(_, e, _)| 100.0 * period(e) as f64 / total >= cfg.percent_limit);
+    rows.sort_by(|(ka, a, _), (kb, b, _)| {
         let (pa, pb) = if children {
             (a.children_period, b.children_period)
         } else {
@@ -441,7 +478,7 @@ fn print_hist(
     });
     let texts: Vec<Vec<String>> = rows
         .iter()
-        .map(|(k, _)| {
+        .map(|(k, _, _)| {
             k.iter()
                 .zip(&cfg.sort)
                 .map(|(c, s)| cell_text(c, *s))
@@ -481,7 +518,7 @@ fn print_hist(
         head.join("  "),
         dots.join("  ")
     );
-    for ((_, e), t) in rows.iter().zip(&texts) {
+    for ((_, e, graph_text), t) in rows.iter().zip(&texts) {
         let mut line = String::from(" ");
         let pct = |p: u64| format!("{:.2}%", 100.0 * p as f64 / total);
         if children {
@@ -508,6 +545,7 @@ fn print_hist(
         }
         out.push_str(&line);
         out.push('\n');
+        out.push_str(graph_text);
     }
 }
 

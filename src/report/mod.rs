@@ -1,2 +1,3 @@
 //! Aggregations shared by report, script and flamegraph.
 pub mod folded;
+pub mod graph;
