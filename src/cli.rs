@@ -334,18 +334,9 @@ pub struct RecordArgs {
     /// Call chain mode: fp, or dwarf[,stack bytes] (default 8192).
     #[arg(long = "call-graph", value_name = "MODE")]
     pub call_graph: Option<String>,
-    /// Sample every CPU (system-wide).
-    #[arg(short = 'a', long = "all-cpus")]
-    pub all_cpus: bool,
-    /// Sample only these CPUs.
-    #[arg(short = 'C', long = "cpu", value_name = "CPU")]
-    pub cpu: Option<String>,
-    /// Sample existing processes (comma-separated pids).
-    #[arg(short = 'p', long = "pid", value_name = "PID")]
-    pub pid: Option<String>,
-    /// Sample existing threads (comma-separated tids).
-    #[arg(short = 't', long = "tid", value_name = "TID")]
-    pub tid: Option<String>,
+    /// What to measure besides a command.
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Ring buffer size per CPU: pages (a power of two) or a size with K/M suffix.
     #[arg(short = 'm', long = "mmap-pages", value_name = "PAGES")]
     pub mmap_pages: Option<String>,
@@ -464,7 +455,13 @@ impl RecordArgs {
             freq,
             period: self.count,
             call_graph,
-            target: target(self.command, self.pid, self.tid, self.all_cpus, self.cpu)?,
+            target: target(
+                self.command,
+                self.target.pid,
+                self.target.tid,
+                self.target.all_cpus,
+                self.target.cpu,
+            )?,
             mmap_pages: self
                 .mmap_pages
                 .as_deref()
@@ -478,24 +475,32 @@ impl RecordArgs {
     }
 }
 
+/// The target options stat and record share, named as perf's.
+#[derive(Debug, clap::Args)]
+pub struct TargetArgs {
+    /// Every CPU (system-wide).
+    #[arg(short = 'a', long = "all-cpus")]
+    pub all_cpus: bool,
+    /// Only these CPUs (e.g. 0-2,4); system-wide on them.
+    #[arg(short = 'C', long = "cpu", value_name = "CPU")]
+    pub cpu: Option<String>,
+    /// Existing processes (comma-separated pids), until they exit or Ctrl-C.
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    pub pid: Option<String>,
+    /// Existing threads (comma-separated tids).
+    #[arg(short = 't', long = "tid", value_name = "TID")]
+    pub tid: Option<String>,
+}
+
 /// `rperf stat` options, named as perf's.
 #[derive(Debug, Parser)]
 pub struct StatArgs {
     /// Event selector, repeatable and comma-separated; `rperf list` shows the names.
     #[arg(short = 'e', long = "event", value_name = "EVENT")]
     pub events: Vec<String>,
-    /// Count on every CPU (system-wide).
-    #[arg(short = 'a', long = "all-cpus")]
-    pub all_cpus: bool,
-    /// Count only on these CPUs (e.g. 0-2,4); implies system-wide for them.
-    #[arg(short = 'C', long = "cpu", value_name = "CPU")]
-    pub cpu: Option<String>,
-    /// Count existing processes (comma-separated pids).
-    #[arg(short = 'p', long = "pid", value_name = "PID")]
-    pub pid: Option<String>,
-    /// Count existing threads (comma-separated tids).
-    #[arg(short = 't', long = "tid", value_name = "TID")]
-    pub tid: Option<String>,
+    /// What to measure besides a command.
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Repeat the command N times and print the mean and its variation.
     #[arg(short = 'r', long = "repeat", value_name = "N", default_value_t = 1)]
     pub repeat: u32,
@@ -628,7 +633,13 @@ impl StatArgs {
         Ok(cmd::stat::StatConfig {
             events: self.events,
             detailed: self.detailed,
-            target: target(self.command, self.pid, self.tid, self.all_cpus, self.cpu)?,
+            target: target(
+                self.command,
+                self.target.pid,
+                self.target.tid,
+                self.target.all_cpus,
+                self.target.cpu,
+            )?,
             repeat: self.repeat,
             style,
             interval_ms: self.interval,
@@ -847,7 +858,7 @@ mod tests {
         let Command::Stat(a) = cli.command else {
             panic!()
         };
-        assert!(a.all_cpus && a.no_aggr);
+        assert!(a.target.all_cpus && a.no_aggr);
         assert_eq!(a.repeat, 3);
         assert_eq!(a.field_separator.as_deref(), Some(","));
         assert_eq!(a.events, ["cs", "task-clock"]);

@@ -268,36 +268,23 @@ impl ElfSymbols {
                 _ => false,
             }
         };
-        let mut syms: Vec<(Symbol, u8)> = file
-            .symbols()
-            .filter(|s| is_code(s))
-            .filter_map(|s| {
-                Some((
-                    Symbol {
-                        start: s.address(),
-                        size: s.size(),
-                        name: demangle(s.name().ok()?),
-                    },
-                    rank(s.is_weak(), s.is_global()),
-                ))
-            })
-            .collect();
-        let from_symtab = !syms.is_empty();
-        if syms.is_empty() {
-            syms = file
-                .dynamic_symbols()
-                .filter(|s| is_code(s))
-                .filter_map(|s| {
-                    Some((
-                        Symbol {
+        let collect =
+            |it: object::read::elf::ElfSymbolIterator64<'_, '_, Endianness>| -> Vec<(Symbol, u8)> {
+                it.filter(|s| is_code(s))
+                    .filter_map(|s| {
+                        let sym = Symbol {
                             start: s.address(),
                             size: s.size(),
                             name: demangle(s.name().ok()?),
-                        },
-                        rank(s.is_weak(), s.is_global()),
-                    ))
-                })
-                .collect();
+                        };
+                        Some((sym, rank(s.is_weak(), s.is_global())))
+                    })
+                    .collect()
+            };
+        let mut syms = collect(file.symbols());
+        let from_symtab = !syms.is_empty();
+        if syms.is_empty() {
+            syms = collect(file.dynamic_symbols());
         }
         // name@plt for every PLT stub. (perf sometimes shows such a sample as the symbol
         // before the PLT, usually _init, depending on the shape of its symbol tree.)

@@ -42,8 +42,9 @@ fn parse(text: &str) -> (Vec<String>, Vec<(String, BTreeSet<String>)>) {
     (head, groups)
 }
 
-fn compare(file: &Path, args: &[&str]) {
-    let Some(mut p) = perf() else { return };
+/// `perf report --stdio` and `rperf report --stdio` on one file, both required to succeed.
+fn reports(file: &Path, args: &[&str]) -> Option<(String, String)> {
+    let mut p = perf()?;
     p.arg("report")
         .arg("--stdio")
         .arg("-i")
@@ -61,8 +62,15 @@ fn compare(file: &Path, args: &[&str]) {
         c
     });
     assert!(ro.status.success(), "{args:?}: {}", stderr(&ro));
-    let (ph, pg) = parse(&stdout(&po));
-    let (rh, rg) = parse(&stdout(&ro));
+    Some((stdout(&po), stdout(&ro)))
+}
+
+fn compare(file: &Path, args: &[&str]) {
+    let Some((po, ro)) = reports(file, args) else {
+        return;
+    };
+    let (ph, pg) = parse(&po);
+    let (rh, rg) = parse(&ro);
     assert_eq!(rh, ph, "{args:?}: header lines differ");
     assert!(!rg.is_empty(), "{args:?}: no rows");
     if rg != pg {
@@ -232,24 +240,9 @@ fn jit_perf_maps_name_jitted_code_like_perf() {
 
 /// The whole text of both reports, compared line by line (tip block and PLT rows aside).
 fn compare_text(file: &Path, args: &[&str]) {
-    let Some(mut p) = perf() else { return };
-    p.arg("report")
-        .arg("--stdio")
-        .arg("-i")
-        .arg(file)
-        .args(args);
-    let po = run(p);
-    assert!(po.status.success(), "{}", stderr(&po));
-    let ro = run({
-        let mut c = rperf();
-        c.arg("report")
-            .arg("--stdio")
-            .arg("-i")
-            .arg(file)
-            .args(args);
-        c
-    });
-    assert!(ro.status.success(), "{args:?}: {}", stderr(&ro));
+    let Some((po, ro)) = reports(file, args) else {
+        return;
+    };
     let clean = |t: &str| -> Vec<String> {
         t.lines()
             .take_while(|l| !l.starts_with("# (Tip"))
@@ -258,7 +251,7 @@ fn compare_text(file: &Path, args: &[&str]) {
             .filter(|l| l != "#")
             .collect()
     };
-    let (pl, rl) = (clean(&stdout(&po)), clean(&stdout(&ro)));
+    let (pl, rl) = (clean(&po), clean(&ro));
     for (i, (a, b)) in pl.iter().zip(&rl).enumerate() {
         assert_eq!(b, a, "{args:?}: line {} differs (rperf, then perf)", i + 1);
     }
