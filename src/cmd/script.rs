@@ -80,6 +80,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
     let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
     let max = cfg.max_stack.unwrap_or(usize::MAX);
     let mut name_width: Option<usize> = None;
+    let mut formats: Option<std::collections::HashMap<u64, crate::report::trace::Format>> = None;
     let mut line = String::with_capacity(256);
     let mut io_err: Option<io::Error> = None;
     let r = data::read(&cfg.input, |header, rec| {
@@ -118,12 +119,23 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
         }
         let _ = write!(line, "{:>width$}: ", ev.name);
         if tp {
-            // Field decoding from the format descriptions is not done yet: show the size.
-            let _ = write!(
-                line,
-                "[{} bytes of tracepoint data]",
-                s.raw.as_ref().map(|r| r.len()).unwrap_or(0)
-            );
+            let formats = formats.get_or_insert_with(|| {
+                header
+                    .tracing_data
+                    .as_deref()
+                    .map(crate::report::trace::parse_tracing_data)
+                    .unwrap_or_default()
+            });
+            let raw = s.raw.as_deref().unwrap_or(&[]);
+            match ev.tracepoint.and_then(|id| formats.get(&id)) {
+                Some(f) => match crate::report::trace::pretty(f, raw) {
+                    Some(text) => line.push_str(&text),
+                    None => line.push_str(&crate::report::trace::fields(f, raw)),
+                },
+                None => {
+                    let _ = write!(line, "[{} bytes: no format in the file]", raw.len());
+                }
+            }
         }
         if chain {
             line.push('\n');

@@ -256,3 +256,38 @@ fn closed_pipe_ends_quietly() {
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
     let _ = Command::new("true");
 }
+
+#[test]
+fn tracepoint_fields_print_like_perf() {
+    let dir = TempDir::new("script-tp");
+    let events = "syscalls:sys_enter_read,sched:sched_process_exec,sched:sched_wakeup,sched:sched_process_exit";
+    let work = ["--", "sh", "-c", "cat /proc/version > /dev/null; sleep 0.1"];
+    let Some(f) = perf_rec(
+        dir.path(),
+        "p.data",
+        &[&["-e", events, "-a"][..], &work[..]].concat(),
+    ) else {
+        return;
+    };
+    let (p, r) = both(&f).unwrap();
+    assert!(
+        p.contains("fd: 0x") && p.contains("sched:sched_process_exec: filename="),
+        "{p}"
+    );
+    assert_same(&p, &r);
+    // rperf's own recording of the same, read by both.
+    let f = dir.path().join("r.data");
+    let o = run({
+        let mut c = rperf();
+        c.arg("record")
+            .arg("-q")
+            .arg("-o")
+            .arg(&f)
+            .args(["-e", events, "-a"])
+            .args(work);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (p, r) = both(&f).unwrap();
+    assert_same(&p, &r);
+}
