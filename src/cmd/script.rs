@@ -29,30 +29,38 @@ pub fn usec_time(ns: u64) -> String {
 }
 
 /// Formats `sym+0xoff (dso)` for one frame, perf-style.
-fn frame_text(
-    out: &mut String,
-    session: &Session,
-    syms: &mut Symbolizer,
-    pid: i32,
-    addr: u64,
-    mode: Mode,
-) -> u64 {
-    match session.resolve(pid, addr, mode) {
-        Some(loc) => {
-            let dso = &session.dsos()[loc.dso as usize];
-            match syms.symbol(session, loc) {
-                Some(s) => {
-                    let _ = write!(out, "{}+0x{:x} ({})", s.name, s.offset, dso.path);
-                }
-                None => {
-                    let _ = write!(out, "[unknown] ({})", dso.path);
-                }
+/// Each distinct (binary, address) is formatted once: the same frames recur in most samples.
+#[derive(Default)]
+struct FrameTexts {
+    texts: rustc_hash::FxHashMap<(u32, u64), String>,
+}
+
+impl FrameTexts {
+    fn frame_text(
+        &mut self,
+        out: &mut String,
+        session: &Session,
+        syms: &mut Symbolizer,
+        pid: i32,
+        addr: u64,
+        mode: Mode,
+    ) -> u64 {
+        match session.resolve(pid, addr, mode) {
+            Some(loc) => {
+                let text = self.texts.entry((loc.dso, loc.rel)).or_insert_with(|| {
+                    let dso = &session.dsos()[loc.dso as usize];
+                    match syms.symbol(session, loc) {
+                        Some(s) => format!("{}+0x{:x} ({})", s.name, s.offset, dso.path),
+                        None => format!("[unknown] ({})", dso.path),
+                    }
+                });
+                out.push_str(text);
+                loc.rel
             }
-            loc.rel
-        }
-        None => {
-            out.push_str("[unknown] ([unknown])");
-            addr
+            None => {
+                out.push_str("[unknown] ([unknown])");
+                addr
+            }
         }
     }
 }
@@ -75,6 +83,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
     }
     let mut session = Session::new();
     let mut syms = Symbolizer::new(cfg.symfs.clone());
+    let mut texts = FrameTexts::default();
     let mut stacks = crate::callchain::Stacks::new(cfg.symfs.clone());
     let stdout = io::stdout();
     let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -143,7 +152,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
                 let start = line.len();
                 line.push('\t');
                 let mut rest = String::new();
-                let addr = frame_text(&mut rest, &session, &mut syms, s.pid, f.addr, f.mode);
+                let addr = texts.frame_text(&mut rest, &session, &mut syms, s.pid, f.addr, f.mode);
                 let _ = write!(line, "{addr:16x} {rest}");
                 let _ = start;
                 line.push('\n');
@@ -151,7 +160,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
             line.push('\n');
         } else if !tp {
             let mut rest = String::new();
-            frame_text(&mut rest, &session, &mut syms, s.pid, s.ip, s.mode);
+            texts.frame_text(&mut rest, &session, &mut syms, s.pid, s.ip, s.mode);
             let _ = writeln!(line, " {:16x} {rest}", s.ip);
         } else {
             line.push('\n');
