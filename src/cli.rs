@@ -94,6 +94,9 @@ pub struct FlamegraphArgs {
     /// Which event to draw when the file has several (default: the first).
     #[arg(long = "event", value_name = "NAME")]
     pub event: Option<String>,
+    /// Output format: svg, folded, or speedscope (JSON for speedscope.app).
+    #[arg(long = "format", value_name = "FORMAT", default_value = "svg")]
+    pub format: String,
     /// Differential graph of two recordings: BEFORE AFTER.
     #[arg(long = "diff", num_args = 2, value_names = ["BEFORE", "AFTER"])]
     pub diff: Vec<PathBuf>,
@@ -147,7 +150,14 @@ impl FlamegraphArgs {
         } else {
             None
         };
+        let format = match self.format.as_str() {
+            "svg" => cmd::flamegraph::Format::Svg,
+            "folded" => cmd::flamegraph::Format::Folded,
+            "speedscope" => cmd::flamegraph::Format::Speedscope,
+            f => anyhow::bail!("unknown --format '{f}': use svg, folded or speedscope"),
+        };
         Ok(cmd::flamegraph::FlamegraphConfig {
+            format,
             input: self.input,
             output: self.output,
             title: self.title,

@@ -36,6 +36,77 @@ pub struct FlamegraphConfig {
     pub diff: Option<(PathBuf, PathBuf)>,
     /// Record first: the record configuration (output replaced by a temporary file).
     pub record: Option<crate::cmd::record::RecordConfig>,
+    /// `--format`: svg (default), folded, or speedscope (JSON for speedscope.app).
+    pub format: Format,
+}
+
+/// What `rperf flamegraph` writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Format {
+    /// An interactive SVG flame graph.
+    #[default]
+    Svg,
+    /// Folded stacks, one per line.
+    Folded,
+    /// speedscope's JSON file format (a sampled profile).
+    Speedscope,
+}
+
+/// A speedscope document (https://www.speedscope.app/file-format-schema.json) with one
+/// sampled profile built from folded stacks: frames are shared, stacks are root first.
+pub fn speedscope(lines: &[String], name: &str) -> serde_json::Value {
+    let mut frames: Vec<String> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut samples = Vec::with_capacity(lines.len());
+    let mut weights = Vec::with_capacity(lines.len());
+    let mut total: u64 = 0;
+    for l in lines {
+        let Some((stack, w)) = l.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(w) = w.parse::<u64>() else { continue };
+        let ids: Vec<usize> = stack
+            .split(';')
+            .map(|f| {
+                *index.entry(f.to_string()).or_insert_with(|| {
+                    frames.push(f.to_string());
+                    frames.len() - 1
+                })
+            })
+            .collect();
+        samples.push(ids);
+        weights.push(w);
+        total += w;
+    }
+    serde_json::json!({
+        "$schema": "https://www.speedscope.app/file-format-schema.json",
+        "shared": { "frames": frames.iter().map(|f| serde_json::json!({ "name": f })).collect::<Vec<_>>() },
+        "profiles": [{
+            "type": "sampled",
+            "name": name,
+            "unit": "none",
+            "startValue": 0,
+            "endValue": total,
+            "samples": samples,
+            "weights": weights,
+        }],
+        "name": name,
+        "activeProfileIndex": 0,
+        "exporter": format!("rperf {}", env!("CARGO_PKG_VERSION")),
+    })
+}
+
+/// Writes text through a temporary file beside `path`, renamed into place when complete.
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_file_name(format!(
+        ".{}.rperf-{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn options(cfg: &FlamegraphConfig) -> Result<Options<'static>> {
@@ -132,11 +203,22 @@ pub fn run(cfg: FlamegraphConfig) -> Result<ExitCode> {
         }
         None => cfg.input.clone(),
     };
-    let result =
-        folded_lines(&input, &cfg.fold).and_then(|lines| write_svg(&cfg.output, &lines, &mut opts));
+    let result = folded_lines(&input, &cfg.fold).and_then(|lines| match cfg.format {
+        Format::Svg => write_svg(&cfg.output, &lines, &mut opts),
+        Format::Folded => write_atomically(&cfg.output, &(lines.join("\n") + "\n")),
+        Format::Speedscope => {
+            if lines.is_empty() {
+                bail!("no samples to export (is the perf.data empty, or did the filters remove everything?)");
+            }
+            let name = cfg
+                .title
+                .clone()
+                .unwrap_or_else(|| format!("rperf: {}", input.display()));
+            write_atomically(&cfg.output, &speedscope(&lines, &name).to_string())
+        }
+    });
     if let Some(t) = temp {
         let _ = fs::remove_file(&t);
-        let _ = fs::remove_file(t.with_extension("data.old"));
     }
     result?;
     eprintln!("wrote {}", cfg.output.display());

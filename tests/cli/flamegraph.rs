@@ -308,3 +308,69 @@ fn bad_flamegraph_inputs() {
         stderr(&o)
     );
 }
+
+#[test]
+fn speedscope_and_folded_exports() {
+    let dir = TempDir::new("export");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let data = dir.path().join("r.data");
+    record("rperf", &["-g", "--", exe.to_str().unwrap(), "0.3"], &data);
+    let out = |format: &str, file: &str| -> String {
+        let path = dir.path().join(file);
+        let o = run({
+            let mut c = rperf();
+            c.arg("flamegraph")
+                .arg("-i")
+                .arg(&data)
+                .arg("--format")
+                .arg(format)
+                .arg("-o")
+                .arg(&path);
+            c
+        });
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read_to_string(&path).unwrap()
+    };
+    let folded_text = out("folded", "x.folded");
+    assert_eq!(
+        folded_text.lines().map(String::from).collect::<Vec<_>>(),
+        folded(&data)
+    );
+    let total: u64 = folded_text
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    // speedscope: read back with a JSON parser and check the document against the schema's
+    // required shape and the folded weights.
+    let doc: serde_json::Value = serde_json::from_str(&out("speedscope", "x.json")).unwrap();
+    assert_eq!(
+        doc["$schema"],
+        "https://www.speedscope.app/file-format-schema.json"
+    );
+    let frames = doc["shared"]["frames"].as_array().unwrap();
+    let names: Vec<&str> = frames.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert!(
+        names.contains(&"leaf") && names.contains(&"main"),
+        "{names:?}"
+    );
+    let p = &doc["profiles"][0];
+    assert_eq!(p["type"], "sampled");
+    let samples = p["samples"].as_array().unwrap();
+    let weights = p["weights"].as_array().unwrap();
+    assert_eq!(samples.len(), weights.len());
+    assert_eq!(
+        weights.iter().map(|w| w.as_u64().unwrap()).sum::<u64>(),
+        total
+    );
+    assert_eq!(p["endValue"].as_u64().unwrap(), total);
+    for s in samples {
+        for i in s.as_array().unwrap() {
+            assert!((i.as_u64().unwrap() as usize) < frames.len());
+        }
+    }
+}
