@@ -155,3 +155,157 @@ fn dwarf_frames_match_perf_apart_from_inline_frames() {
         pb.len()
     );
 }
+
+const LIB_C: &str = r#"
+__attribute__((noinline)) void lib_leaf(volatile unsigned long *x) { for (int i = 0; i < 200000; i++) *x += i; }
+__attribute__((noinline)) void lib_work(volatile unsigned long *x) { lib_leaf(x); *x += 1; }
+"#;
+
+const USES_LIB_C: &str = r#"
+#include <stdlib.h>
+#include <time.h>
+void lib_work(volatile unsigned long *x);
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+__attribute__((noinline)) void caller(volatile unsigned long *x) { lib_work(x); *x += 2; }
+int main(int argc, char **argv) {
+    double end = now() + (argc > 1 ? atof(argv[1]) : 0.3);
+    volatile unsigned long x = 0;
+    while (now() < end) caller(&x);
+    return 0;
+}
+"#;
+
+#[test]
+fn dwarf_stacks_cross_a_shared_library() {
+    let dir = TempDir::new("dwarf-lib");
+    let lib = dir.path().join("libwork.so");
+    let src = dir.path().join("lib.c");
+    std::fs::write(&src, LIB_C).unwrap();
+    let o = run({
+        let mut c = std::process::Command::new("gcc");
+        c.args([
+            "-O1",
+            "-g",
+            "-fomit-frame-pointer",
+            "-fPIC",
+            "-shared",
+            "-o",
+        ])
+        .arg(&lib)
+        .arg(&src);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let exe = dir.path().join("uses");
+    let main_src = dir.path().join("uses.c");
+    std::fs::write(&main_src, USES_LIB_C).unwrap();
+    let o = run({
+        // Libraries go after the source for the linker.
+        let mut c = std::process::Command::new("gcc");
+        c.args(["-O1", "-g", "-fomit-frame-pointer", "-o"])
+            .arg(&exe)
+            .arg(&main_src)
+            .arg(format!("-L{}", dir.path().display()))
+            .arg(format!("-Wl,-rpath,{}", dir.path().display()))
+            .arg("-lwork");
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f = dir.path().join("r.data");
+    let o = run({
+        let mut c = rperf();
+        c.arg("record")
+            .arg("-q")
+            .args(["--call-graph", "dwarf", "-o"])
+            .arg(&f)
+            .arg("--")
+            .arg(&exe)
+            .arg("0.3");
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = script(&f, "rperf").unwrap();
+    let (mut leaf, mut full) = (0, 0);
+    for block in text.split("\n\n") {
+        let frames: Vec<&str> = block
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .map(|s| s.split('+').next().unwrap_or(""))
+            .collect();
+        if frames.first() == Some(&"lib_leaf") {
+            leaf += 1;
+            if frames
+                .windows(3)
+                .any(|w| w == ["lib_work", "caller", "main"])
+            {
+                full += 1;
+            }
+        }
+    }
+    assert!(leaf > 50, "{leaf} samples in the library");
+    assert!(
+        full * 100 >= leaf * 95,
+        "{full} of {leaf} library stacks reach main"
+    );
+}
+
+const DEEP_C: &str = r#"
+#include <stdlib.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static double end;
+__attribute__((noinline)) void spin(void) { volatile unsigned long x = 0; while (now() < end) for (int i = 0; i < 10000; i++) x += i; }
+__attribute__((noinline)) int down(int n) { if (n == 0) { spin(); return 0; } return down(n - 1) + 1; }
+int main(int argc, char **argv) {
+    end = now() + 0.3;
+    return down(argc > 1 ? atoi(argv[1]) : 300) == -1;
+}
+"#;
+
+#[test]
+fn deep_recursion_is_shown_whole() {
+    let dir = TempDir::new("dwarf-deep");
+    let exe = compile_c(
+        dir.path(),
+        "deep",
+        DEEP_C,
+        &["-O1", "-g", "-fomit-frame-pointer"],
+    );
+    let f = dir.path().join("r.data");
+    let o = run({
+        let mut c = rperf();
+        c.arg("record")
+            .arg("-q")
+            .args(["--call-graph", "dwarf,32768", "-o"])
+            .arg(&f)
+            .arg("--")
+            .arg(&exe)
+            .arg("300");
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = script(&f, "rperf").unwrap();
+    let (mut spin, mut whole) = (0, 0);
+    for block in text.split("\n\n") {
+        let frames: Vec<&str> = block
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .map(|s| s.split('+').next().unwrap_or(""))
+            .collect();
+        if frames.iter().take(3).any(|f| *f == "spin") {
+            spin += 1;
+            let downs = frames.iter().filter(|f| **f == "down").count();
+            if downs == 301 && frames.contains(&"main") {
+                whole += 1;
+            }
+        }
+    }
+    assert!(spin > 50, "{spin} samples in spin");
+    // perf would stop at 127 frames; rperf shows all 301 recursive frames and main.
+    assert!(
+        whole * 100 >= spin * 95,
+        "{whole} of {spin} stacks are whole"
+    );
+}
