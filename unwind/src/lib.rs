@@ -203,43 +203,62 @@ impl ProcessUnwinder {
     /// Unwinds one sample: `stack` holds the bytes copied from `regs.sp` upwards. Stops after
     /// `max` frames, at the outermost frame, or where the rules or stack bytes run out.
     pub fn unwind(&self, cache: &mut Cache, regs: Regs, stack: &[u8], max: usize) -> Unwound {
-        let sp = regs.sp;
-        let mut read_stack = |addr: u64| -> Result<u64, ()> {
-            let off = addr.checked_sub(sp).ok_or(())? as usize;
-            let bytes = stack.get(off..off.checked_add(8).ok_or(())?).ok_or(())?;
-            Ok(u64::from_le_bytes(bytes.try_into().map_err(|_| ())?))
-        };
-        let mut frames = Vec::with_capacity(32);
-        let mut truncated = false;
-        let mut it = self.inner.iter_frames(
-            regs.ip,
-            UnwindRegsX86_64::new(regs.ip, regs.sp, regs.bp),
-            &mut cache.0,
-            &mut read_stack,
-        );
-        loop {
-            if frames.len() >= max {
+        let with_cfi = walk(&self.inner, cache, regs, stack, max);
+        if with_cfi.frames.len() > 1 {
+            return with_cfi;
+        }
+        // No caller found through the modules' rules (code without CFI, or CFI that ends the
+        // stack wrongly): follow the frame pointers alone, as an unwinder without modules does.
+        let fp_only = walk(&UnwinderX86_64::new(), &mut Cache::new(), regs, stack, max);
+        if fp_only.frames.len() > with_cfi.frames.len() {
+            fp_only
+        } else {
+            with_cfi
+        }
+    }
+}
+
+fn walk(
+    unwinder: &UnwinderX86_64<Bytes>,
+    cache: &mut Cache,
+    regs: Regs,
+    stack: &[u8],
+    max: usize,
+) -> Unwound {
+    let sp = regs.sp;
+    let mut read_stack = |addr: u64| -> Result<u64, ()> {
+        let off = addr.checked_sub(sp).ok_or(())? as usize;
+        let bytes = stack.get(off..off.checked_add(8).ok_or(())?).ok_or(())?;
+        Ok(u64::from_le_bytes(bytes.try_into().map_err(|_| ())?))
+    };
+    let mut frames = Vec::with_capacity(32);
+    let mut truncated = false;
+    let mut it = unwinder.iter_frames(
+        regs.ip,
+        UnwindRegsX86_64::new(regs.ip, regs.sp, regs.bp),
+        &mut cache.0,
+        &mut read_stack,
+    );
+    loop {
+        if frames.len() >= max {
+            break;
+        }
+        match it.next() {
+            Ok(Some(FrameAddress::InstructionPointer(a))) => {
+                frames.push(Frame::InstructionPointer(a))
+            }
+            Ok(Some(FrameAddress::ReturnAddress(a))) => frames.push(Frame::ReturnAddress(a.get())),
+            Ok(None) => break,
+            Err(_) => {
+                truncated = true;
                 break;
             }
-            match it.next() {
-                Ok(Some(FrameAddress::InstructionPointer(a))) => {
-                    frames.push(Frame::InstructionPointer(a))
-                }
-                Ok(Some(FrameAddress::ReturnAddress(a))) => {
-                    frames.push(Frame::ReturnAddress(a.get()))
-                }
-                Ok(None) => break,
-                Err(_) => {
-                    truncated = true;
-                    break;
-                }
-            }
         }
-        if frames.is_empty() {
-            frames.push(Frame::InstructionPointer(regs.ip));
-        }
-        Unwound { frames, truncated }
     }
+    if frames.is_empty() {
+        frames.push(Frame::InstructionPointer(regs.ip));
+    }
+    Unwound { frames, truncated }
 }
 
 #[cfg(test)]
