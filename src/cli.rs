@@ -321,6 +321,9 @@ pub struct ScriptArgs {
     /// Print folded stacks (`comm;outer;…;inner weight`) for flame graph tools.
     #[arg(long = "folded")]
     pub folded: bool,
+    /// Fields to print: comm,pid,tid,cpu,time,period,event,trace,ip,sym,symoff,dso.
+    #[arg(short = 'F', long = "fields", value_name = "FIELDS")]
+    pub fields: Option<String>,
 }
 
 /// `rperf record` options, named as perf's.
@@ -767,12 +770,20 @@ pub fn main() -> ExitCode {
             a.into_config(&owners, argv).and_then(cmd::record::run)
         }
         Command::Report(a) => a.into_config().and_then(cmd::report::run),
-        Command::Script(a) => cmd::script::run(cmd::script::ScriptConfig {
-            input: a.input,
-            symfs: a.symfs,
-            max_stack: a.max_stack,
-            folded: a.folded,
-        }),
+        Command::Script(a) => a
+            .fields
+            .as_deref()
+            .map(cmd::script::Fields::parse)
+            .transpose()
+            .and_then(|fields| {
+                cmd::script::run(cmd::script::ScriptConfig {
+                    input: a.input,
+                    symfs: a.symfs,
+                    max_stack: a.max_stack,
+                    folded: a.folded,
+                    fields,
+                })
+            }),
         Command::Flamegraph(a) => a.into_config(argv).and_then(cmd::flamegraph::run),
         Command::List(a) => cmd::list::run(cmd::list::ListConfig { filters: a.filters }),
     };

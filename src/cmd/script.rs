@@ -21,6 +21,8 @@ pub struct ScriptConfig {
     pub max_stack: Option<usize>,
     /// `--folded`: folded stacks instead of samples.
     pub folded: bool,
+    /// `-F`: the fields to print (perf's defaults when `None`).
+    pub fields: Option<Fields>,
 }
 
 /// perf's `timestamp__scnprintf_usec`: seconds and microseconds.
@@ -29,13 +31,24 @@ pub fn usec_time(ns: u64) -> String {
 }
 
 /// Formats `sym+0xoff (dso)` for one frame, perf-style.
-/// Each distinct (binary, address) is formatted once: the same frames recur in most samples.
+/// The pieces of one frame: symbol (with its offset when known) and binary.
+#[derive(Clone)]
+struct FramePart {
+    sym: String,
+    offset: Option<u64>,
+    dso: String,
+}
+
+/// Each distinct (binary, address) is symbolized once: the same frames recur in most samples.
 #[derive(Default)]
 struct FrameTexts {
-    texts: rustc_hash::FxHashMap<(u32, u64), String>,
+    parts: rustc_hash::FxHashMap<(u32, u64), FramePart>,
 }
 
 impl FrameTexts {
+    /// Appends the selected pieces of a frame (` sym+0xoff`, ` (dso)`); returns the address
+    /// perf prints for it (map-relative for user code).
+    #[allow(clippy::too_many_arguments)]
     fn frame_text(
         &mut self,
         out: &mut String,
@@ -44,23 +57,121 @@ impl FrameTexts {
         pid: i32,
         addr: u64,
         mode: Mode,
+        f: &Fields,
     ) -> u64 {
-        match session.resolve(pid, addr, mode) {
+        let unknown = FramePart {
+            sym: "[unknown]".into(),
+            offset: None,
+            dso: "[unknown]".into(),
+        };
+        let (part, shown) = match session.resolve(pid, addr, mode) {
             Some(loc) => {
-                let text = self.texts.entry((loc.dso, loc.rel)).or_insert_with(|| {
-                    let dso = &session.dsos()[loc.dso as usize];
+                let part = self.parts.entry((loc.dso, loc.rel)).or_insert_with(|| {
+                    let dso = session.dsos()[loc.dso as usize].path.clone();
                     match syms.symbol(session, loc) {
-                        Some(s) => format!("{}+0x{:x} ({})", s.name, s.offset, dso.path),
-                        None => format!("[unknown] ({})", dso.path),
+                        Some(s) => FramePart {
+                            sym: s.name,
+                            offset: Some(s.offset),
+                            dso,
+                        },
+                        None => FramePart {
+                            sym: "[unknown]".into(),
+                            offset: None,
+                            dso,
+                        },
                     }
                 });
-                out.push_str(text);
-                loc.rel
+                (part.clone(), loc.rel)
             }
-            None => {
-                out.push_str("[unknown] ([unknown])");
-                addr
+            None => (unknown, addr),
+        };
+        if f.sym {
+            out.push(' ');
+            out.push_str(&part.sym);
+            if let (true, Some(off)) = (f.symoff, part.offset) {
+                let _ = write!(out, "+0x{off:x}");
             }
+        }
+        if f.dso {
+            let _ = write!(out, " ({})", part.dso);
+        }
+        shown
+    }
+}
+
+/// The fields `-F` selects, in perf's names; printed in perf's fixed order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fields {
+    /// Command name.
+    pub comm: bool,
+    /// Process id.
+    pub pid: bool,
+    /// Thread id.
+    pub tid: bool,
+    /// CPU, when sampled.
+    pub cpu: bool,
+    /// Timestamp.
+    pub time: bool,
+    /// Sample weight.
+    pub period: bool,
+    /// Event name.
+    pub event: bool,
+    /// Tracepoint fields.
+    pub trace: bool,
+    /// Addresses (and the call chain when recorded).
+    pub ip: bool,
+    /// Symbol names (with `ip`).
+    pub sym: bool,
+    /// `+0xoff` after symbols.
+    pub symoff: bool,
+    /// Binary names (with `ip`).
+    pub dso: bool,
+}
+
+impl Fields {
+    /// Parses perf's `-F` list.
+    pub fn parse(list: &str) -> Result<Fields> {
+        let mut f = Fields::default();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "comm" => f.comm = true,
+                "pid" => f.pid = true,
+                "tid" => f.tid = true,
+                "cpu" => f.cpu = true,
+                "time" => f.time = true,
+                "period" => f.period = true,
+                "event" => f.event = true,
+                "trace" => f.trace = true,
+                "ip" => f.ip = true,
+                "sym" => f.sym = true,
+                "symoff" => f.symoff = true,
+                "dso" => f.dso = true,
+                other => anyhow::bail!(
+                    "unknown -F field '{other}': use comm, pid, tid, cpu, time, period, event, trace, ip, sym, symoff, dso"
+                ),
+            }
+        }
+        Ok(f)
+    }
+
+    /// perf's default fields for an event: tracepoints show their fields and no period;
+    /// addresses are shown for tracepoints only with a call chain.
+    fn default_for(ev: &data::EventInfo) -> Fields {
+        let tp = ev.tracepoint.is_some();
+        let ip = !tp || ev.has_callchain;
+        Fields {
+            comm: true,
+            pid: false,
+            tid: true,
+            cpu: ev.has_cpu,
+            time: true,
+            period: !tp,
+            event: true,
+            trace: tp,
+            ip,
+            sym: ip,
+            symoff: ip,
+            dso: ip,
         }
     }
 }
@@ -109,25 +220,50 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
                 .unwrap_or(0)
         });
         let ev = &header.events[s.event.min(header.events.len().saturating_sub(1))];
-        let chain = s.callchain.is_some() && ev.has_callchain;
         let tp = ev.tracepoint.is_some();
-        line.clear();
-        let comm = session.comm(s.tid);
-        if chain {
-            let _ = write!(line, "{comm} ");
-        } else {
-            let _ = write!(line, "{comm:>16} ");
+        let f = cfg.fields.unwrap_or_else(|| Fields::default_for(ev));
+        if f.cpu && !ev.has_cpu {
+            io_err = Some(io::Error::other(format!(
+                "samples of event '{}' carry no CPU, so -F cpu cannot be printed (record with -a or -C)",
+                ev.name
+            )));
+            return;
         }
-        let _ = write!(line, "{:5} ", s.tid);
-        if let Some(cpu) = s.cpu.filter(|_| ev.has_cpu) {
+        let chain = f.ip && s.callchain.is_some() && ev.has_callchain;
+        line.clear();
+        if f.comm {
+            let comm = session.comm(s.tid);
+            if chain {
+                let _ = write!(line, "{comm} ");
+            } else {
+                let _ = write!(line, "{comm:>16} ");
+            }
+        }
+        match (f.pid, f.tid) {
+            (true, true) => {
+                let _ = write!(line, "{:5}/{:<5} ", s.pid, s.tid);
+            }
+            (true, false) => {
+                let _ = write!(line, "{:5} ", s.pid);
+            }
+            (false, true) => {
+                let _ = write!(line, "{:5} ", s.tid);
+            }
+            (false, false) => {}
+        }
+        if let Some(cpu) = s.cpu.filter(|_| f.cpu && ev.has_cpu) {
             let _ = write!(line, "[{cpu:03}] ");
         }
-        let _ = write!(line, "{:>12}: ", usec_time(s.time));
-        if !tp {
+        if f.time {
+            let _ = write!(line, "{:>12}: ", usec_time(s.time));
+        }
+        if f.period {
             let _ = write!(line, "{:10} ", s.period);
         }
-        let _ = write!(line, "{:>width$}: ", ev.name);
-        if tp {
+        if f.event {
+            let _ = write!(line, "{:>width$}: ", ev.name);
+        }
+        if f.trace && tp {
             let formats = formats.get_or_insert_with(|| {
                 header
                     .tracing_data
@@ -137,9 +273,9 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
             });
             let raw = s.raw.as_deref().unwrap_or(&[]);
             match ev.tracepoint.and_then(|id| formats.get(&id)) {
-                Some(f) => match crate::report::trace::pretty(f, raw) {
+                Some(fmt) => match crate::report::trace::pretty(fmt, raw) {
                     Some(text) => line.push_str(&text),
-                    None => line.push_str(&crate::report::trace::fields(f, raw)),
+                    None => line.push_str(&crate::report::trace::fields(fmt, raw)),
                 },
                 None => {
                     let _ = write!(line, "[{} bytes: no format in the file]", raw.len());
@@ -148,20 +284,17 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
         }
         if chain {
             line.push('\n');
-            for f in stacks.frames(&session, &s, max) {
-                let start = line.len();
-                line.push('\t');
+            for fr in stacks.frames(&session, &s, max) {
                 let mut rest = String::new();
-                let addr = texts.frame_text(&mut rest, &session, &mut syms, s.pid, f.addr, f.mode);
-                let _ = write!(line, "{addr:16x} {rest}");
-                let _ = start;
-                line.push('\n');
+                let addr =
+                    texts.frame_text(&mut rest, &session, &mut syms, s.pid, fr.addr, fr.mode, &f);
+                let _ = writeln!(line, "\t{addr:16x}{rest}");
             }
             line.push('\n');
-        } else if !tp {
+        } else if f.ip && !tp {
             let mut rest = String::new();
-            texts.frame_text(&mut rest, &session, &mut syms, s.pid, s.ip, s.mode);
-            let _ = writeln!(line, " {:16x} {rest}", s.ip);
+            texts.frame_text(&mut rest, &session, &mut syms, s.pid, s.ip, s.mode, &f);
+            let _ = writeln!(line, " {:16x}{rest}", s.ip);
         } else {
             line.push('\n');
         }

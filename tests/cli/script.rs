@@ -300,3 +300,64 @@ fn tracepoint_fields_print_like_perf() {
     let (p, r) = both(&f).unwrap();
     assert_same(&workload(&p), &workload(&r));
 }
+
+#[test]
+fn field_selection_matches_perf() {
+    let dir = TempDir::new("script-F");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let exe = exe.to_str().unwrap();
+    let Some(chains) = perf_rec(dir.path(), "g.data", &["-g", "--", exe, "0.2"]) else {
+        return;
+    };
+    let plain = perf_rec(dir.path(), "n.data", &["--", exe, "0.2"]).unwrap();
+    for file in [&chains, &plain] {
+        for fields in [
+            "comm,tid,time,event,ip,sym,dso",
+            "comm,pid,tid,time,period",
+            "ip,sym",
+            "comm,tid,sym",
+            "comm,pid,time,event,ip,sym,symoff,dso",
+            "tid,ip,dso",
+            "event,period,ip",
+        ] {
+            let mut p = perf().unwrap();
+            p.arg("script").arg("-i").arg(file).args(["-F", fields]);
+            let want = stdout(&run(p));
+            let o = run({
+                let mut c = rperf();
+                c.arg("script").arg("-i").arg(file).args(["-F", fields]);
+                c
+            });
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert_same(&want, &stdout(&o));
+        }
+    }
+    let o = run({
+        let mut c = rperf();
+        c.arg("script")
+            .arg("-i")
+            .arg(&plain)
+            .args(["-F", "comm,cpu"]);
+        c
+    });
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("carry no CPU"), "{}", stderr(&o));
+    let o = run({
+        let mut c = rperf();
+        c.arg("script")
+            .arg("-i")
+            .arg(&plain)
+            .args(["-F", "comm,bogus"]);
+        c
+    });
+    assert!(
+        stderr(&o).contains("unknown -F field 'bogus'"),
+        "{}",
+        stderr(&o)
+    );
+}
