@@ -360,7 +360,7 @@ pub fn parse_term(term: &str, src: &dyn EventSource) -> Result<Vec<Event>, Event
     }
     match mods_at {
         Some(i) => parse_tracepoint(term, i, src),
-        // A lone word that names a PMU event alias of the core PMU (e.g. `cpu/…/` aliases).
+        // Anything else is not an event name perf knows.
         None => Err(syntax(term, 0, "parser error")),
     }
 }

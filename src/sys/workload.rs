@@ -147,7 +147,7 @@ impl Workload {
         r > 0 && p.revents & libc::POLLIN != 0
     }
 
-    /// Reaps the child, retrying on EINTR unless `interrupt` says to stop waiting.
+    /// Reaps the child. Signals meanwhile are passed on to it (a terminal's ^C already reached it).
     pub fn wait(&self) -> io::Result<Exit> {
         let mut status = 0;
         // SAFETY: zeroed rusage is a valid out-parameter.
