@@ -7,22 +7,6 @@ use super::file::{feature, feature_string};
 use crate::sys::attr::{Attr, ATTR_SIZE_VER7};
 use crate::sys::tracefs::read_file;
 
-fn uname_field(f: impl Fn(&libc::utsname) -> &[libc::c_char]) -> String {
-    // SAFETY: a zeroed utsname is a valid out-parameter for uname.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: `u` is writable and lives across the call.
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return String::new();
-    }
-    let raw = f(&u);
-    let bytes: Vec<u8> = raw
-        .iter()
-        .take_while(|c| **c != 0)
-        .map(|c| *c as u8)
-        .collect();
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
 fn cpuinfo_field(name: &str) -> Option<String> {
     fs::read_to_string("/proc/cpuinfo")
         .ok()?
@@ -103,17 +87,20 @@ pub fn system_features(cmdline: &[String], events: &[EventDesc]) -> Vec<(u32, Ve
     let mut f = vec![
         (
             feature::HOSTNAME,
-            feature_string(&uname_field(|u| &u.nodename)),
+            feature_string(&crate::sys::topology::uname().nodename),
         ),
         (
             feature::OSRELEASE,
-            feature_string(&uname_field(|u| &u.release)),
+            feature_string(&crate::sys::topology::uname().release),
         ),
         (
             feature::VERSION,
             feature_string(&format!("rperf {}", env!("CARGO_PKG_VERSION"))),
         ),
-        (feature::ARCH, feature_string(&uname_field(|u| &u.machine))),
+        (
+            feature::ARCH,
+            feature_string(&crate::sys::topology::uname().machine),
+        ),
     ];
     let online = crate::sys::topology::online_cpus()
         .map(|c| c.len())

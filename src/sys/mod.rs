@@ -1,5 +1,6 @@
 //! The only unsafe code in rperf: perf_event_open and its ioctls, reading counters, forking
-//! the workload, signals, locale, and tracefs mounting. Everything above this module is safe.
+//! the workload, signals, locale, uname, mmap'd rings and tracefs mounting. Everything above
+//! this module is safe.
 
 pub mod attr;
 pub mod counter;

@@ -60,6 +60,40 @@ pub fn is_alive(tid: i32) -> bool {
     }
 }
 
+/// The machine's names from uname(2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Uname {
+    /// Host name.
+    pub nodename: String,
+    /// Kernel release.
+    pub release: String,
+    /// Architecture.
+    pub machine: String,
+}
+
+/// uname(2); empty strings if it fails.
+pub fn uname() -> Uname {
+    // SAFETY: a zeroed utsname is a valid out-parameter for uname.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is writable and lives across the call.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return Uname::default();
+    }
+    let text = |raw: &[libc::c_char]| -> String {
+        let bytes: Vec<u8> = raw
+            .iter()
+            .take_while(|c| **c != 0)
+            .map(|c| *c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    Uname {
+        nodename: text(&u.nodename),
+        release: text(&u.release),
+        machine: text(&u.machine),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +105,12 @@ mod tests {
         assert_eq!(parse_cpu_list("3-1"), None);
         assert_eq!(parse_cpu_list("x"), None);
         assert_eq!(parse_cpu_list(""), None);
+    }
+
+    #[test]
+    fn uname_names_the_machine() {
+        let u = uname();
+        assert!(!u.release.is_empty() && !u.machine.is_empty());
     }
 
     #[test]
