@@ -556,3 +556,23 @@ fn thread_and_cpu_targets_and_exit_status() {
     });
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
 }
+
+#[test]
+fn sigterm_ends_recording_with_a_file_perf_reads() {
+    let dir = TempDir::new("rec-term");
+    let ours = dir.path().join("r.data");
+    let child = rperf()
+        .args(["record", "-a", "-o"])
+        .arg(&ours)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    perf_read("report", &ours, &["--stdio"]);
+}

@@ -646,3 +646,39 @@ fn tracefs_is_mounted_when_missing() {
         "rperf should have mounted tracefs once: {out}"
     );
 }
+
+#[test]
+fn breakpoint_counts_writes_like_perf() {
+    let dir = TempDir::new("bp");
+    let src = r#"
+volatile long target;
+int main(void) { for (int i = 0; i < 1000; i++) target = i; return 0; }
+"#;
+    let exe = compile_c(dir.path(), "bp", src, &["-O1", "-no-pie"]);
+    let nm = stdout(&run({
+        let mut c = Command::new("nm");
+        c.arg(&exe);
+        c
+    }));
+    let Some(addr) = nm
+        .lines()
+        .find(|l| l.ends_with(" target"))
+        .and_then(|l| l.split_whitespace().next())
+    else {
+        eprintln!("SKIP: nm did not list the variable");
+        return;
+    };
+    let ev = format!("mem:0x{addr}:w");
+    let Some(((p, _), (r, rc))) = stat_both(&["-e", &ev, "--", exe.to_str().unwrap()]) else {
+        return;
+    };
+    assert_eq!(rc, 0, "{r}");
+    let rv = value(&parse_human(&r), &ev, &r);
+    assert_eq!(
+        rv,
+        value(&parse_human(&p), &ev, &p),
+        "rperf\n{r}\nperf\n{p}"
+    );
+    // The loop writes 1000 times; start-up code may touch the variable a few more.
+    assert!((1000.0..1020.0).contains(&rv), "{rv}");
+}
