@@ -79,18 +79,9 @@ pub struct FlamegraphArgs {
     /// Mark kernel frames (drawn in their own colour).
     #[arg(long = "kernel")]
     pub kernel: bool,
-    /// Only these command names.
-    #[arg(long = "comm", value_name = "COMMS")]
-    pub comm: Option<String>,
-    /// Only these process ids (filter; with a command or -a, see --record-pid).
-    #[arg(long = "pid", value_name = "PIDS")]
-    pub pid_filter: Option<String>,
-    /// Only these thread ids.
-    #[arg(long = "tid", value_name = "TIDS")]
-    pub tid: Option<String>,
-    /// Only stacks whose leaf is in these binaries.
-    #[arg(long = "dso", value_name = "DSOS")]
-    pub dso: Option<String>,
+    /// Which samples to keep.
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// Which event to draw when the file has several (default: the first).
     #[arg(long = "event", value_name = "NAME")]
     pub event: Option<String>,
@@ -126,10 +117,7 @@ impl FlamegraphArgs {
         self,
         argv: Vec<String>,
     ) -> anyhow::Result<cmd::flamegraph::FlamegraphConfig> {
-        let list = |s: Option<String>| -> Vec<String> {
-            s.map(|v| v.split(',').map(String::from).collect())
-                .unwrap_or_default()
-        };
+        let (comms, pids, tids, dsos) = self.filter.lists()?;
         let record = if !self.command.is_empty() || self.record_pid.is_some() || self.all_cpus {
             let call_graph = match &self.call_graph {
                 Some(m) => parse_call_graph(m)?,
@@ -171,10 +159,10 @@ impl FlamegraphArgs {
                 event: self.event,
                 per_process: self.per_process,
                 per_thread: self.per_thread,
-                comms: list(self.comm),
-                pids: id_list(self.pid_filter.as_deref(), "pid")?,
-                tids: id_list(self.tid.as_deref(), "tid")?,
-                dsos: list(self.dso),
+                comms,
+                pids,
+                tids,
+                dsos,
                 annotate_kernel: self.kernel,
                 max_stack: None,
             },
@@ -218,24 +206,15 @@ pub struct ReportArgs {
     /// Only self time.
     #[arg(long = "no-children")]
     pub no_children: bool,
-    /// Call graph display; only `none` is supported so far.
+    /// Call graph: graph[,threshold[,callee]] (printed with --no-children) or none.
     #[arg(short = 'g', long = "call-graph", value_name = "MODE")]
     pub call_graph: Option<String>,
     /// Hide entries below this percentage.
     #[arg(long = "percent-limit", value_name = "PCT", default_value_t = 0.0)]
     pub percent_limit: f64,
-    /// Only these command names (comma-separated).
-    #[arg(long = "comm", value_name = "COMMS")]
-    pub comm: Option<String>,
-    /// Only these binaries (comma-separated).
-    #[arg(long = "dso", value_name = "DSOS")]
-    pub dso: Option<String>,
-    /// Only these process ids.
-    #[arg(long = "pid", value_name = "PIDS")]
-    pub pid: Option<String>,
-    /// Only these thread ids.
-    #[arg(long = "tid", value_name = "TIDS")]
-    pub tid: Option<String>,
+    /// Which samples to keep.
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// Look binaries up under this directory.
     #[arg(long = "symfs", value_name = "DIR")]
     pub symfs: Option<PathBuf>,
@@ -247,6 +226,7 @@ pub struct ReportArgs {
 impl ReportArgs {
     /// Turns the flags into `cmd::report`'s config.
     pub fn into_config(self) -> anyhow::Result<cmd::report::ReportConfig> {
+        let (comms, pids, tids, dsos) = self.filter.lists()?;
         // perf's -g syntax: graph[,threshold[,callee]] or none; caller order and the other
         // display modes are not implemented yet.
         let graph = match self.call_graph.as_deref() {
@@ -274,10 +254,6 @@ impl ReportArgs {
                 Some(min)
             }
         };
-        let list = |s: Option<String>| -> Vec<String> {
-            s.map(|v| v.split(',').map(String::from).collect())
-                .unwrap_or_default()
-        };
         Ok(cmd::report::ReportConfig {
             input: self.input,
             sort: cmd::report::SortKey::parse_list(&self.sort)?,
@@ -291,10 +267,10 @@ impl ReportArgs {
             show_nr_samples: self.show_nr_samples,
             percent_limit: self.percent_limit,
             symfs: self.symfs,
-            comms: list(self.comm),
-            dsos: list(self.dso),
-            pids: id_list(self.pid.as_deref(), "pid")?,
-            tids: id_list(self.tid.as_deref(), "tid")?,
+            comms,
+            dsos,
+            pids,
+            tids,
             max_stack: self.max_stack,
             graph,
         })
@@ -485,6 +461,40 @@ impl RecordArgs {
             verbose: self.verbose,
             cmdline,
         })
+    }
+}
+
+/// The sample filters report and flamegraph share, named as perf's.
+#[derive(Debug, clap::Args)]
+pub struct FilterArgs {
+    /// Only these command names (comma-separated).
+    #[arg(long = "comm", value_name = "COMMS")]
+    pub comm: Option<String>,
+    /// Only these process ids (with flamegraph recording a process, see --record-pid).
+    #[arg(long = "pid", value_name = "PIDS")]
+    pub pid: Option<String>,
+    /// Only these thread ids.
+    #[arg(long = "tid", value_name = "TIDS")]
+    pub tid: Option<String>,
+    /// Only samples whose leaf is in these binaries (comma-separated).
+    #[arg(long = "dso", value_name = "DSOS")]
+    pub dso: Option<String>,
+}
+
+impl FilterArgs {
+    /// (comms, pids, tids, dsos) as lists; absent means no filter.
+    #[allow(clippy::type_complexity)]
+    fn lists(self) -> anyhow::Result<(Vec<String>, Vec<i32>, Vec<i32>, Vec<String>)> {
+        let list = |s: Option<String>| -> Vec<String> {
+            s.map(|v| v.split(',').map(String::from).collect())
+                .unwrap_or_default()
+        };
+        Ok((
+            list(self.comm),
+            id_list(self.pid.as_deref(), "pid")?,
+            id_list(self.tid.as_deref(), "tid")?,
+            list(self.dso),
+        ))
     }
 }
 

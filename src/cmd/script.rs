@@ -32,7 +32,6 @@ pub fn usec_time(ns: u64) -> String {
 
 /// Formats `sym+0xoff (dso)` for one frame, perf-style.
 /// The pieces of one frame: symbol (with its offset when known) and binary.
-#[derive(Clone)]
 struct FramePart {
     sym: String,
     offset: Option<u64>,
@@ -59,43 +58,39 @@ impl FrameTexts {
         mode: Mode,
         f: &Fields,
     ) -> u64 {
-        let unknown = FramePart {
-            sym: "[unknown]".into(),
-            offset: None,
-            dso: "[unknown]".into(),
-        };
-        let (part, shown) = match session.resolve(pid, addr, mode) {
-            Some(loc) => {
-                let part = self.parts.entry((loc.dso, loc.rel)).or_insert_with(|| {
-                    let dso = session.dsos()[loc.dso as usize].path.clone();
-                    match syms.symbol(session, loc) {
-                        Some(s) => FramePart {
-                            sym: s.name,
-                            offset: Some(s.offset),
-                            dso,
-                        },
-                        None => FramePart {
-                            sym: "[unknown]".into(),
-                            offset: None,
-                            dso,
-                        },
-                    }
-                });
-                (part.clone(), loc.rel)
-            }
-            None => (unknown, addr),
-        };
+        const UNKNOWN: (&str, Option<u64>, &str) = ("[unknown]", None, "[unknown]");
+        let loc = session.resolve(pid, addr, mode);
+        let part = loc.map(|loc| {
+            self.parts.entry((loc.dso, loc.rel)).or_insert_with(|| {
+                let dso = session.dsos()[loc.dso as usize].path.clone();
+                match syms.symbol(session, loc) {
+                    Some(s) => FramePart {
+                        sym: s.name,
+                        offset: Some(s.offset),
+                        dso,
+                    },
+                    None => FramePart {
+                        sym: "[unknown]".into(),
+                        offset: None,
+                        dso,
+                    },
+                }
+            })
+        });
+        // Borrowed from the cache: nothing is copied per frame.
+        let (sym, offset, dso) =
+            part.map_or(UNKNOWN, |p| (p.sym.as_str(), p.offset, p.dso.as_str()));
         if f.sym {
             out.push(' ');
-            out.push_str(&part.sym);
-            if let (true, Some(off)) = (f.symoff, part.offset) {
+            out.push_str(sym);
+            if let (true, Some(off)) = (f.symoff, offset) {
                 let _ = write!(out, "+0x{off:x}");
             }
         }
         if f.dso {
-            let _ = write!(out, " ({})", part.dso);
+            let _ = write!(out, " ({dso})");
         }
-        shown
+        loc.map_or(addr, |l| l.rel)
     }
 }
 

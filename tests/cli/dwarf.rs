@@ -11,6 +11,16 @@ fn script(file: &Path, tool: &str) -> Option<String> {
     Some(stdout(&o))
 }
 
+/// The function names of one `perf script` stack block (its header line skipped).
+fn frame_names(block: &str) -> Vec<&str> {
+    block
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .map(|s| s.split('+').next().unwrap_or(""))
+        .collect()
+}
+
 /// Share (percent) of samples whose innermost frame is `leaf` that reach `main` through
 /// `mid`, and how many such samples there are.
 fn completeness(text: &str) -> (f64, usize) {
@@ -227,12 +237,7 @@ fn dwarf_stacks_cross_a_shared_library() {
     let text = script(&f, "rperf").unwrap();
     let (mut leaf, mut full) = (0, 0);
     for block in text.split("\n\n") {
-        let frames: Vec<&str> = block
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split_whitespace().nth(1))
-            .map(|s| s.split('+').next().unwrap_or(""))
-            .collect();
+        let frames = frame_names(block);
         if frames.first() == Some(&"lib_leaf") {
             leaf += 1;
             if frames
@@ -288,12 +293,7 @@ fn deep_recursion_is_shown_whole() {
     let text = script(&f, "rperf").unwrap();
     let (mut spin, mut whole) = (0, 0);
     for block in text.split("\n\n") {
-        let frames: Vec<&str> = block
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split_whitespace().nth(1))
-            .map(|s| s.split('+').next().unwrap_or(""))
-            .collect();
+        let frames = frame_names(block);
         if frames.iter().take(3).any(|f| *f == "spin") {
             spin += 1;
             let downs = frames.iter().filter(|f| **f == "down").count();
