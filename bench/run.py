@@ -230,8 +230,17 @@ def bench_report_script(quick):
             ("report --stdio --no-children -g none --sort comm,dso", ["report", "--stdio", "--no-children", "-g", "none", "--sort", "comm,dso", "-i", data], "rperf >= 10x faster"),
             ("script", ["script", "-i", data], "rperf >= 5x faster"),
         ]
-        for name, args, goal in cases:
-            med, rss = interleaved({"perf": ["perf"] + args, "rperf": [RPERF] + args}, runs)
+        svg = os.path.join(tmp, "out.svg")
+        pipeline = f"perf script -i {data} | inferno-collapse-perf | inferno-flamegraph > {svg}"
+        flame = ["sh", "-c", pipeline], [RPERF, "flamegraph", "-i", data, "-o", svg]
+        todo = [(name, ["perf"] + a, [RPERF] + a, goal) for name, a, goal in cases]
+        if shutil.which("inferno-flamegraph"):
+            todo.append(("flamegraph: perf.data to SVG (perf script | inferno-collapse-perf | inferno-flamegraph)",
+                         flame[0], flame[1], "rperf >= 5x faster"))
+        else:
+            print("skipping the flamegraph case: cargo install inferno", file=sys.stderr)
+        for name, pcmd, rcmd, goal in todo:
+            med, rss = interleaved({"perf": pcmd, "rperf": rcmd}, runs)
             factor = 10 if "10x" in goal else 5
             rows.append(
                 {
@@ -258,7 +267,113 @@ def bench_report_script(quick):
     return rows
 
 
-BENCHMARKS = [bench_stat_startup, bench_stat_overhead, bench_record_overhead, bench_report_script]
+def reach_main(tool, data):
+    """Samples of the workload whose stack reaches main, and all its samples, per `script`."""
+    out = subprocess.run([tool, "script", "-F", "comm,ip,sym", "-i", data], capture_output=True, text=True, check=True).stdout
+    total = complete = 0
+    for block in out.split("\n\n"):
+        lines = block.strip().splitlines()
+        if not lines or not lines[0].strip().startswith("work-nofp"):
+            continue
+        total += 1
+        if any(l.split()[-1] in ("main", "__libc_start_call_main") for l in lines[1:] if l.split()):
+            complete += 1
+    return complete, total
+
+
+def bench_dwarf_report(quick):
+    """report on a large --call-graph dwarf recording: unwinding speed and stack completeness."""
+    reps = "500" if quick else "2000"
+    runs = 3 if quick else 5
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = build_workload(tmp, False)
+        data = os.path.join(tmp, "dwarf.data")
+        subprocess.run(
+            ["perf", "record", "-q", "-F", "4000", "--call-graph", "dwarf", "-o", data, "--", exe, reps],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        size = os.path.getsize(data) / 1e6
+        args = ["report", "--stdio", "--no-children", "-i", data]
+        med, rss = interleaved({"perf": ["perf"] + args, "rperf": [RPERF] + args}, runs)
+        pc, pt = reach_main("perf", data)
+        rc, rt = reach_main(RPERF, data)
+        rows.append(
+            {
+                "name": f"report --stdio --no-children, --call-graph dwarf ({pt} samples, {size:.0f} MB, perf-recorded)",
+                "unit": "s",
+                "perf": med["perf"],
+                "rperf": med["rperf"],
+                "goal": "rperf >= 5x faster",
+                "met": med["rperf"] * 5 <= med["perf"],
+                "runs": runs,
+            }
+        )
+        rows.append(
+            {
+                "name": "report dwarf: peak memory",
+                "unit": "MB",
+                "perf": rss["perf"] / 1024,
+                "rperf": rss["rperf"] / 1024,
+                "goal": "rperf <= perf",
+                "met": rss["rperf"] <= rss["perf"],
+                "runs": runs,
+            }
+        )
+        rows.append(
+            {
+                "name": "dwarf stacks that reach main (script of the same file)",
+                "unit": "%",
+                "perf": 100 * pc / max(pt, 1),
+                "rperf": 100 * rc / max(rt, 1),
+                "goal": "rperf >= perf",
+                "met": rc * max(pt, 1) >= pc * max(rt, 1),
+                "runs": 1,
+            }
+        )
+    return rows
+
+
+BENCHMARKS = [
+    bench_stat_startup,
+    bench_stat_overhead,
+    bench_record_overhead,
+    bench_report_script,
+    bench_dwarf_report,
+]
+
+
+def table(rows):
+    """The markdown rows of one benchmark."""
+    out = [
+        "| benchmark | unit | perf | rperf | rperf/perf | goal | met | runs |",
+        "|---|---|---:|---:|---:|---|---|---:|",
+    ]
+    for r in rows:
+        ratio = r.get("ratio", r["rperf"] / r["perf"] if r["perf"] else float("nan"))
+        label = f" ({r['ratio_label']})" if "ratio_label" in r else ""
+        out.append(
+            f"| {r['name']} | {r['unit']} | {r['perf']:.2f} | {r['rperf']:.2f} | {ratio:.2f}{label} "
+            f"| {r['goal']} | {'yes' if r['met'] else 'NO'} | {r['runs']} |"
+        )
+    return out
+
+
+def old_sections(path):
+    """Sections (`## name` to the next heading) of an existing BENCHMARKS.md, by name."""
+    sections, name = {}, None
+    if not os.path.exists(path):
+        return sections
+    with open(path) as f:
+        for line in f.read().splitlines():
+            if line.startswith("## "):
+                name = line[3:].strip()
+                sections[name] = [line]
+            elif name:
+                sections[name].append(line)
+    return sections
 
 
 def main():
@@ -270,33 +385,36 @@ def main():
     if shutil.which("perf") is None:
         sys.exit("Linux perf is needed as the baseline: apt-get install linux-perf")
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    rows = []
+    # Benchmarks not run this time keep their section from the last full run.
+    sections = old_sections(args.out)
+    perf_version = subprocess.run(["perf", "--version"], capture_output=True, text=True).stdout.strip()
     for b in BENCHMARKS:
         if args.only and args.only not in b.__name__:
             continue
         print(f"running {b.__name__} ...", file=sys.stderr)
-        rows.extend(b(args.quick))
-    perf_version = subprocess.run(["perf", "--version"], capture_output=True, text=True).stdout.strip()
+        rows = b(args.quick)
+        sections[b.__name__] = [
+            f"## {b.__name__}",
+            "",
+            f"{b.__doc__.strip()} Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+            + (" (--quick)" if args.quick else "")
+            + ".",
+            "",
+        ] + table(rows) + [""]
     lines = [
         "# Benchmarks",
         "",
         "Made by `python3 bench/run.py` (rperf release build and Linux perf measured in the same run,",
-        "interleaved; medians). Re-run it after a change that could move these numbers.",
+        "interleaved; medians). Re-run it after a change that could move these numbers;",
+        "`--only NAME` re-runs one section and keeps the others.",
         "",
-        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, kernel {platform.release()}",
         f"- baseline: {perf_version}",
         "",
-        "| benchmark | unit | perf | rperf | rperf/perf | goal | met | runs |",
-        "|---|---|---:|---:|---:|---|---|---:|",
     ]
-    for r in rows:
-        ratio = r.get("ratio", r["rperf"] / r["perf"] if r["perf"] else float("nan"))
-        label = f" ({r['ratio_label']})" if "ratio_label" in r else ""
-        lines.append(
-            f"| {r['name']} | {r['unit']} | {r['perf']:.2f} | {r['rperf']:.2f} | {ratio:.2f}{label} "
-            f"| {r['goal']} | {'yes' if r['met'] else 'NO'} | {r['runs']} |"
-        )
+    for b in BENCHMARKS:
+        if b.__name__ in sections:
+            lines.extend(sections[b.__name__])
     text = "\n".join(lines) + "\n"
     with open(args.out, "w") as f:
         f.write(text)

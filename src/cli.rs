@@ -44,14 +44,10 @@ pub struct FlamegraphArgs {
         default_value = "perf.data"
     )]
     pub input: PathBuf,
-    /// Output SVG.
-    #[arg(
-        short = 'o',
-        long = "output",
-        value_name = "FILE",
-        default_value = "flamegraph.svg"
-    )]
-    pub output: PathBuf,
+    /// Output file (default: flamegraph.svg, out.folded, profile.speedscope.json,
+    /// profile.json or profile.pb.gz by --format).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// Title at the top.
     #[arg(long = "title")]
     pub title: Option<String>,
@@ -85,7 +81,8 @@ pub struct FlamegraphArgs {
     /// Which event to draw when the file has several (default: the first).
     #[arg(long = "event", value_name = "NAME")]
     pub event: Option<String>,
-    /// Output format: svg, folded, or speedscope (JSON for speedscope.app).
+    /// Output format: svg, folded, speedscope (speedscope.app JSON), firefox (Firefox
+    /// Profiler JSON) or pprof (gzipped protobuf for go tool pprof).
     #[arg(long = "format", value_name = "FORMAT", default_value = "svg")]
     pub format: String,
     /// Differential graph of two recordings: BEFORE AFTER.
@@ -142,12 +139,18 @@ impl FlamegraphArgs {
             "svg" => cmd::flamegraph::Format::Svg,
             "folded" => cmd::flamegraph::Format::Folded,
             "speedscope" => cmd::flamegraph::Format::Speedscope,
-            f => anyhow::bail!("unknown --format '{f}': use svg, folded or speedscope"),
+            "firefox" => cmd::flamegraph::Format::Firefox,
+            "pprof" => cmd::flamegraph::Format::Pprof,
+            f => anyhow::bail!(
+                "unknown --format '{f}': use svg, folded, speedscope, firefox or pprof"
+            ),
         };
         Ok(cmd::flamegraph::FlamegraphConfig {
             format,
             input: self.input,
-            output: self.output,
+            output: self
+                .output
+                .unwrap_or_else(|| PathBuf::from(format.default_output())),
             title: self.title,
             width: self.width,
             min_width: self.minwidth,

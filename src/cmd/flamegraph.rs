@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context, Result};
 use inferno::flamegraph::{self, color::Palette, Direction, Options};
 
+use crate::report::export;
 use crate::report::folded::{fold, FoldOptions};
 
 /// Options of `rperf flamegraph`.
@@ -50,6 +51,23 @@ pub enum Format {
     Folded,
     /// speedscope's JSON file format (a sampled profile).
     Speedscope,
+    /// The Firefox Profiler's processed JSON (profiler.firefox.com).
+    Firefox,
+    /// pprof's gzipped protobuf (`go tool pprof`).
+    Pprof,
+}
+
+impl Format {
+    /// The output file when `-o` is not given.
+    pub fn default_output(self) -> &'static str {
+        match self {
+            Format::Svg => "flamegraph.svg",
+            Format::Folded => "out.folded",
+            Format::Speedscope => "profile.speedscope.json",
+            Format::Firefox => "profile.json",
+            Format::Pprof => "profile.pb.gz",
+        }
+    }
 }
 
 /// A speedscope document (https://www.speedscope.app/file-format-schema.json) with one
@@ -96,8 +114,8 @@ pub fn speedscope(lines: &[String], name: &str) -> serde_json::Value {
     })
 }
 
-/// Writes text through a temporary file beside `path`, renamed into place when complete.
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
+/// Writes bytes through a temporary file beside `path`, renamed into place when complete.
+fn write_atomically(path: &Path, text: &[u8]) -> Result<()> {
     let tmp = path.with_file_name(format!(
         ".{}.rperf-{}.tmp",
         path.file_name()
@@ -203,20 +221,29 @@ pub fn run(cfg: FlamegraphConfig) -> Result<ExitCode> {
         }
         None => cfg.input.clone(),
     };
-    let result = folded_lines(&input, &cfg.fold).and_then(|lines| match cfg.format {
-        Format::Svg => write_svg(&cfg.output, &lines, &mut opts),
-        Format::Folded => write_atomically(&cfg.output, &(lines.join("\n") + "\n")),
-        Format::Speedscope => {
+    let title = || {
+        cfg.title
+            .clone()
+            .unwrap_or_else(|| format!("rperf: {}", input.display()))
+    };
+    let folded = || folded_lines(&input, &cfg.fold);
+    let result = match cfg.format {
+        Format::Svg => folded().and_then(|lines| write_svg(&cfg.output, &lines, &mut opts)),
+        Format::Folded => folded().and_then(|lines| {
+            write_atomically(&cfg.output, (lines.join("\n") + "\n").as_bytes())
+        }),
+        Format::Speedscope => folded().and_then(|lines| {
             if lines.is_empty() {
                 bail!("no samples to export (is the perf.data empty, or did the filters remove everything?)");
             }
-            let name = cfg
-                .title
-                .clone()
-                .unwrap_or_else(|| format!("rperf: {}", input.display()));
-            write_atomically(&cfg.output, &speedscope(&lines, &name).to_string())
+            write_atomically(&cfg.output, speedscope(&lines, &title()).to_string().as_bytes())
+        }),
+        Format::Firefox => export::firefox(&input, &cfg.fold, &title())
+            .and_then(|json| write_atomically(&cfg.output, &json)),
+        Format::Pprof => {
+            export::pprof(&input, &cfg.fold).and_then(|pb| write_atomically(&cfg.output, &pb))
         }
-    });
+    };
     if let Some(t) = temp {
         let _ = fs::remove_file(&t);
     }

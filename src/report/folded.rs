@@ -2,6 +2,7 @@
 //! of flame graphs, equal to what `perf script | inferno-collapse-perf` produces.
 use std::collections::HashMap;
 use std::path::Path;
+use std::rc::Rc;
 
 use anyhow::Result;
 
@@ -34,17 +35,55 @@ pub struct FoldOptions {
     pub max_stack: Option<usize>,
 }
 
-/// Folded stacks with their summed weights, sorted by stack text.
-pub fn fold(input: &Path, opts: &FoldOptions) -> Result<Vec<(String, u64)>> {
+/// One symbolized frame of a sample.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Function name, or `[dso]`/`[unknown]` when it could not be resolved.
+    pub name: Rc<str>,
+    /// Short name of the binary (`[unknown]` when no mapping covered the address).
+    pub dso: Rc<str>,
+    /// Whether the frame is kernel code.
+    pub kernel: bool,
+}
+
+/// A sample that passed the filters, with its frames symbolized (leaf first).
+#[derive(Debug)]
+pub struct SampleView<'a> {
+    /// Process id.
+    pub pid: i32,
+    /// Thread id.
+    pub tid: i32,
+    /// Timestamp (ns).
+    pub time: u64,
+    /// Weight.
+    pub period: u64,
+    /// Command name of the thread at the sample's time.
+    pub comm: &'a str,
+    /// Frames, leaf first.
+    pub frames: &'a [Frame],
+}
+
+/// Replays `input` and calls `visit` for every sample of the chosen event that passes the
+/// filters, with its stack symbolized: the one walk behind folded stacks and every export.
+/// Returns the name of the event walked (empty when no sample was seen).
+pub fn walk(
+    input: &Path,
+    opts: &FoldOptions,
+    mut visit: impl FnMut(&SampleView),
+) -> Result<String> {
     let mut session = Session::new();
     let mut syms = Symbolizer::new(opts.symfs.clone());
     let mut stacks = crate::callchain::Stacks::new(opts.symfs.clone());
-    let mut folded: HashMap<String, u64> = HashMap::new();
-    let mut names: HashMap<(u32, u64), String> = HashMap::new();
+    let mut names: HashMap<(u32, u64), Frame> = HashMap::new();
+    let unknown = Frame {
+        name: Rc::from("[unknown]"),
+        dso: Rc::from("[unknown]"),
+        kernel: false,
+    };
     let mut chosen: Option<usize> = None;
+    let mut event_name = String::new();
     let max = opts.max_stack.unwrap_or(usize::MAX);
-    let mut line = String::with_capacity(512);
-    let mut parts: Vec<String> = Vec::with_capacity(64);
+    let mut frames: Vec<Frame> = Vec::with_capacity(64);
     data::read(input, |header, rec| {
         let Record::Sample(s) = rec else {
             session.apply(&rec);
@@ -61,6 +100,9 @@ pub fn fold(input: &Path, opts: &FoldOptions) -> Result<Vec<(String, u64)>> {
         if s.event != ev {
             return;
         }
+        if event_name.is_empty() {
+            event_name = header.events[ev].name.clone();
+        }
         let comm = session.comm(s.tid);
         if (!opts.comms.is_empty() && !opts.comms.contains(&comm))
             || (!opts.pids.is_empty() && !opts.pids.contains(&s.pid))
@@ -68,54 +110,73 @@ pub fn fold(input: &Path, opts: &FoldOptions) -> Result<Vec<(String, u64)>> {
         {
             return;
         }
-        parts.clear();
-        let mut leaf_dso: Option<String> = None;
+        frames.clear();
         for f in stacks.frames(&session, &s, max) {
-            let name = match session.resolve(s.pid, f.addr, f.mode) {
-                Some(loc) => {
-                    let dso = &session.dsos()[loc.dso as usize];
-                    if leaf_dso.is_none() {
-                        leaf_dso = Some(dso.short_name().to_string());
-                    }
-                    let kernel = dso.kernel;
-                    let base = names
-                        .entry((loc.dso, loc.rel))
-                        .or_insert_with(|| match syms.symbol(&session, loc) {
+            let frame = match session.resolve(s.pid, f.addr, f.mode) {
+                Some(loc) => names
+                    .entry((loc.dso, loc.rel))
+                    .or_insert_with(|| {
+                        let dso = &session.dsos()[loc.dso as usize];
+                        let name = match syms.symbol(&session, loc) {
                             Some(sym) => sym.name,
                             // inferno names an unresolved frame after its binary.
                             None => format!("[{}]", dso.short_name()),
-                        })
-                        .clone();
-                    if kernel && opts.annotate_kernel {
-                        format!("{base}_[k]")
-                    } else {
-                        base
-                    }
-                }
-                None => {
-                    if leaf_dso.is_none() {
-                        leaf_dso = Some("[unknown]".into());
-                    }
-                    "[unknown]".to_string()
-                }
+                        };
+                        Frame {
+                            name: Rc::from(name),
+                            dso: Rc::from(dso.short_name()),
+                            kernel: dso.kernel,
+                        }
+                    })
+                    .clone(),
+                None => unknown.clone(),
             };
-            parts.push(name);
+            frames.push(frame);
         }
-        if !opts.dsos.is_empty() && !leaf_dso.as_ref().is_some_and(|d| opts.dsos.contains(d)) {
+        if !opts.dsos.is_empty()
+            && !frames
+                .first()
+                .is_some_and(|f| opts.dsos.iter().any(|d| **d == *f.dso))
+        {
             return;
         }
+        visit(&SampleView {
+            pid: s.pid,
+            tid: s.tid,
+            time: s.time,
+            period: s.period,
+            comm: &comm,
+            frames: &frames,
+        });
+    })?;
+    Ok(event_name)
+}
+
+/// Folded stacks with their summed weights, sorted by stack text.
+pub fn fold(input: &Path, opts: &FoldOptions) -> Result<Vec<(String, u64)>> {
+    let mut folded: HashMap<String, u64> = HashMap::new();
+    let mut line = String::with_capacity(512);
+    walk(input, opts, |s| {
         line.clear();
-        line.push_str(&comm);
+        line.push_str(s.comm);
         if opts.per_thread {
             line.push_str(&format!("-{}/{}", s.pid, s.tid));
         } else if opts.per_process {
             line.push_str(&format!("-{}", s.pid));
         }
-        for p in parts.iter().rev() {
+        for f in s.frames.iter().rev() {
             line.push(';');
-            line.push_str(p);
+            line.push_str(&f.name);
+            if f.kernel && opts.annotate_kernel {
+                line.push_str("_[k]");
+            }
         }
-        *folded.entry(line.clone()).or_default() += s.period;
+        match folded.get_mut(line.as_str()) {
+            Some(w) => *w += s.period,
+            None => {
+                folded.insert(line.clone(), s.period);
+            }
+        }
     })?;
     let mut v: Vec<(String, u64)> = folded.into_iter().collect();
     v.sort();

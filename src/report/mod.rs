@@ -1,4 +1,5 @@
 //! Aggregations shared by report, script and flamegraph.
+pub mod export;
 pub mod folded;
 pub mod graph;
 pub mod trace;

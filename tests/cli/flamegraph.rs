@@ -374,3 +374,309 @@ fn speedscope_and_folded_exports() {
         }
     }
 }
+
+/// Runs `rperf flamegraph --format FORMAT -i data -o out`.
+fn export(data: &Path, format: &str, out: &Path) {
+    let o = run({
+        let mut c = rperf();
+        c.arg("flamegraph")
+            .arg("-i")
+            .arg(data)
+            .arg("--format")
+            .arg(format)
+            .arg("-o")
+            .arg(out);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// Samples per thread id, from `perf script -F tid` (the oracle).
+fn perf_samples_per_tid(data: &Path) -> Option<std::collections::BTreeMap<u64, u64>> {
+    let mut c = perf()?;
+    c.arg("script").arg("-F").arg("tid").arg("-i").arg(data);
+    let o = run(c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut m = std::collections::BTreeMap::new();
+    for l in stdout(&o).lines() {
+        if let Ok(tid) = l.trim().parse::<u64>() {
+            *m.entry(tid).or_default() += 1;
+        }
+    }
+    Some(m)
+}
+
+#[test]
+fn firefox_profile_reads_back_with_perfs_threads_and_rperfs_stacks() {
+    let dir = TempDir::new("firefox");
+    let exe = compile_c(
+        dir.path(),
+        "threads",
+        THREADS_C,
+        &["-O1", "-fno-omit-frame-pointer", "-pthread"],
+    );
+    for tool in ["perf", "rperf"] {
+        let data = dir.path().join(format!("{tool}.data"));
+        if !record(tool, &["-g", "--", exe.to_str().unwrap(), "0.3"], &data) {
+            return;
+        }
+        let json = dir.path().join(format!("{tool}.json"));
+        export(&data, "firefox", &json);
+        // Read the processed format back with a plain JSON parser: samples → stackTable
+        // (prefix links) → frameTable.func → funcTable.name → the thread's stringArray.
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert!(doc["meta"]["version"].as_f64().unwrap() > 0.0);
+        let categories: Vec<&str> = doc["meta"]["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        let mut per_tid = std::collections::BTreeMap::new();
+        let mut stacks = std::collections::BTreeSet::new();
+        for t in doc["threads"].as_array().unwrap() {
+            let (samples, st, ft, fun) = (
+                &t["samples"],
+                &t["stackTable"],
+                &t["frameTable"],
+                &t["funcTable"],
+            );
+            let strings = t["stringArray"].as_array().unwrap();
+            let n = samples["length"].as_u64().unwrap();
+            assert_eq!(samples["stack"].as_array().unwrap().len() as u64, n);
+            // The format writes thread ids as strings.
+            let tid: u64 = t["tid"].as_str().unwrap().parse().unwrap();
+            *per_tid.entry(tid).or_default() += n;
+            for s in samples["stack"].as_array().unwrap() {
+                let mut names = Vec::new();
+                let mut k = s.as_u64();
+                while let Some(i) = k {
+                    let frame = st["frame"][i as usize].as_u64().unwrap() as usize;
+                    let func = ft["func"][frame].as_u64().unwrap() as usize;
+                    let cat = ft["category"][frame].as_u64().unwrap() as usize;
+                    assert!(["User", "Kernel"].contains(&categories[cat]));
+                    let name = fun["name"][func].as_u64().unwrap() as usize;
+                    names.push(strings[name].as_str().unwrap().to_string());
+                    k = st["prefix"][i as usize].as_u64();
+                }
+                names.reverse();
+                stacks.insert(format!(
+                    "{};{}",
+                    t["name"].as_str().unwrap(),
+                    names.join(";")
+                ));
+            }
+        }
+        // Every thread with its sample count, as perf script sees the file.
+        if let Some(want) = perf_samples_per_tid(&data) {
+            assert_eq!(per_tid, want, "{tool}: samples per thread");
+        }
+        assert!(per_tid.len() >= 3, "main and two workers: {per_tid:?}");
+        // The same stacks as the folded output (which equals inferno's collapse of perf script).
+        let folded: std::collections::BTreeSet<String> = folded(&data)
+            .iter()
+            .map(|l| l.rsplit_once(' ').unwrap().0.to_string())
+            .collect();
+        assert_eq!(stacks, folded, "{tool}: stacks");
+        assert!(stacks.iter().any(|s| s.ends_with(";worker")), "{stacks:?}");
+    }
+}
+
+/// `go tool pprof`, when Go is installed; the pprof tests print why they skip.
+fn go_pprof() -> Option<Command> {
+    let ok = Command::new("go")
+        .arg("version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("SKIP: Go is not installed (apt-get install golang-go) for go tool pprof");
+        return None;
+    }
+    let mut c = Command::new("go");
+    c.args(["tool", "pprof"]);
+    Some(c)
+}
+
+/// perf report's samples per symbol (`--no-children --sort sym -n`), keyed by name.
+fn perf_report_samples(data: &Path) -> Option<(u64, std::collections::BTreeMap<String, u64>)> {
+    let mut c = perf()?;
+    c.args([
+        "report",
+        "--stdio",
+        "--no-children",
+        "-n",
+        "--sort",
+        "sym",
+        "-g",
+        "none",
+        "-i",
+    ])
+    .arg(data);
+    let o = run(c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let mut m = std::collections::BTreeMap::new();
+    for l in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        // "    93.75%            30  [.] leaf"
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        if cols.len() >= 4 {
+            m.insert(cols[3..].join(" "), cols[1].parse().unwrap());
+        }
+    }
+    // The header abbreviates the total ("1K"): the rows add up to it exactly.
+    Some((m.values().sum(), m))
+}
+
+#[test]
+fn pprof_export_reads_back_with_go_tool_pprof() {
+    let dir = TempDir::new("pprof");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    for tool in ["perf", "rperf"] {
+        let data = dir.path().join(format!("{tool}.data"));
+        if !record(tool, &["-g", "--", exe.to_str().unwrap(), "0.3"], &data) {
+            return;
+        }
+        let pb = dir.path().join(format!("{tool}.pb.gz"));
+        export(&data, "pprof", &pb);
+        let Some(mut pprof) = go_pprof() else { return };
+        let Some((total, by_sym)) = perf_report_samples(&data) else {
+            return;
+        };
+        // Flat sample counts per function, read back by Go's own profile parser.
+        pprof
+            .args([
+                "-top",
+                "-sample_index=samples",
+                "-nodefraction=0",
+                "-nodecount=100000",
+            ])
+            .arg(&pb)
+            .env("HOME", dir.path());
+        let o = run(pprof);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        let mut flat = std::collections::BTreeMap::new();
+        let mut cum = std::collections::BTreeMap::new();
+        for l in text.lines() {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            if cols.len() >= 6 && cols[1].ends_with('%') && cols[4].ends_with('%') {
+                if let (Ok(f), Ok(c)) = (cols[0].parse::<u64>(), cols[3].parse::<u64>()) {
+                    flat.insert(cols[5..].join(" "), f);
+                    cum.insert(cols[5..].join(" "), c);
+                }
+            }
+        }
+        assert!(
+            text.contains(&format!("of {total} total")),
+            "{tool}: total samples {total}:\n{text}"
+        );
+        let leaf = by_sym["leaf"];
+        assert!(leaf * 10 >= total * 9, "{tool}: leaf {leaf} of {total}");
+        assert_eq!(flat.get("leaf"), Some(&leaf), "{tool}:\n{text}");
+        // Callers carry their callees' samples.
+        assert!(cum["main"] >= leaf, "{text}");
+        // The main binary is the profile's first mapping.
+        assert!(text.contains("File: chain"), "{text}");
+    }
+}
+
+/// Debian's headless Chromium, when installed; the screenshot test prints why it skips.
+fn chromium() -> Option<Command> {
+    let found = ["chromium", "chromium-browser"].into_iter().find(|c| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    });
+    let Some(bin) = found else {
+        eprintln!("SKIP: Chromium is not installed (apt-get install chromium)");
+        return None;
+    };
+    let mut c = Command::new("timeout");
+    // Flags for a closed network and a root user (no sandbox), a fresh profile each time.
+    c.args([
+        "120",
+        bin,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+    ])
+    .args(["--no-first-run", "--disable-background-networking"])
+    .args([
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ]);
+    Some(c)
+}
+
+#[test]
+fn chromium_renders_the_svg_as_a_flame_graph() {
+    let dir = TempDir::new("screenshot");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let data = dir.path().join("r.data");
+    record("rperf", &["-g", "--", exe.to_str().unwrap(), "0.3"], &data);
+    let svg = dir.path().join("g.svg");
+    let o = run({
+        let mut c = rperf();
+        c.arg("flamegraph").arg("-i").arg(&data).arg("-o").arg(&svg);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let Some(mut browser) = chromium() else {
+        return;
+    };
+    let png = dir.path().join("shot.png");
+    browser
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg("--window-size=1200,600")
+        .arg(format!("file://{}", svg.display()));
+    let o = run(browser);
+    assert!(png.exists(), "no screenshot: {}", stderr(&o));
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert!(info.width >= 1000 && info.height >= 500, "{info:?}");
+    let channels = info.color_type.samples();
+    assert!(channels >= 3, "{info:?}");
+    let pixels = &buf[..info.buffer_size()];
+    let total = (info.width * info.height) as usize;
+    // Flame colours (the hot palette: red to yellow, little blue) cover the frames: the
+    // leaf, main and the root span the width, so several full-width bars must be visible.
+    let warm = pixels
+        .chunks(channels)
+        .filter(|p| p[0] >= 190 && p[2] <= 120 && p[1] >= 20)
+        .count();
+    assert!(
+        warm * 100 >= total * 3,
+        "only {warm} of {total} pixels are flame-coloured: a blank or broken render"
+    );
+    // Not one flat colour either: text and several frame colours.
+    let mut colours = std::collections::HashSet::new();
+    for p in pixels.chunks(channels) {
+        colours.insert((p[0], p[1], p[2]));
+    }
+    assert!(colours.len() >= 8, "{} colours", colours.len());
+}
