@@ -28,6 +28,10 @@ __attribute__((noinline)) void capture(void) {
 __attribute__((noinline)) void b(void) { capture(); __asm__ volatile(""); }
 __attribute__((noinline)) void a(void) { b(); __asm__ volatile(""); }
 int main(void) {
+    /* The 4 KiB copied above capture's sp must stay inside the stack: main's frame is near
+       its top (how near varies with ASLR), so keep room below it. */
+    volatile char room[8192];
+    room[0] = 0;
     printf("fns %lx %lx %lx\n", (unsigned long)&a, (unsigned long)&b, (unsigned long)&main);
     a();
     return 0;
@@ -56,6 +60,12 @@ fn run_fixture(dir: &Path, flags: &[&str]) -> Option<Dump> {
         return None;
     }
     let out = Command::new(&exe).output().unwrap();
+    assert!(
+        out.status.success(),
+        "fixture {flags:?} failed: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let mut d = Dump {
         regs: Regs {
