@@ -131,6 +131,7 @@ impl FlamegraphArgs {
                 quiet: true,
                 verbose: false,
                 cmdline: argv,
+                leaf_stack: crate::sys::attr::DEFAULT_LEAF_STACK,
             })
         } else {
             None
@@ -326,6 +327,10 @@ pub struct RecordArgs {
     /// Call chain mode: fp, or dwarf[,stack bytes] (default 8192).
     #[arg(long = "call-graph", value_name = "MODE")]
     pub call_graph: Option<String>,
+    /// With frame-pointer chains: bytes of user stack sampled to put back the caller of a
+    /// function that set up no frame (0: plain chains as perf records them).
+    #[arg(long = "fp-leaf-stack", value_name = "BYTES", default_value_t = crate::sys::attr::DEFAULT_LEAF_STACK)]
+    pub fp_leaf_stack: u32,
     /// What to measure besides a command.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -349,6 +354,14 @@ pub struct RecordArgs {
     /// The command to run, after `--` when it has options of its own.
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+/// `--fp-leaf-stack`: the kernel takes whole 8-byte words, below 64 KiB.
+fn leaf_stack(bytes: u32) -> anyhow::Result<u32> {
+    if bytes % 8 != 0 || bytes > 65528 {
+        anyhow::bail!("--fp-leaf-stack {bytes}: give a multiple of 8 below 65536 (0 turns it off)");
+    }
+    Ok(bytes)
 }
 
 fn parse_call_graph(s: &str) -> anyhow::Result<crate::sys::attr::CallGraph> {
@@ -463,6 +476,7 @@ impl RecordArgs {
             quiet: self.quiet,
             verbose: self.verbose,
             cmdline,
+            leaf_stack: leaf_stack(self.fp_leaf_stack)?,
         })
     }
 }

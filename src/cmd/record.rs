@@ -12,8 +12,9 @@ use crate::record::encode::{self, Tally, Trailer};
 use crate::record::features::{self, EventDesc};
 use crate::record::file::{self, PipeWriter, Writer};
 use crate::record::hits::HitTracker;
+use crate::record::leaf::LeafFixer;
 use crate::record::synth;
-use crate::sys::attr::{sampling_attr, Attr, CallGraph, SamplingOptions};
+use crate::sys::attr::{file_attr, sampling_attr, Attr, CallGraph, SamplingOptions};
 use crate::sys::counter;
 use crate::sys::ring::{self, Ring};
 use crate::sys::workload::Workload;
@@ -48,6 +49,9 @@ pub struct RecordConfig {
     pub verbose: bool,
     /// The full command line, for the CMDLINE feature.
     pub cmdline: Vec<String>,
+    /// `--fp-leaf-stack`: user stack bytes sampled with `-g` to keep a frameless leaf's
+    /// caller (0: plain frame-pointer chains, as perf).
+    pub leaf_stack: u32,
 }
 
 /// perf's `-F` ceiling: `/proc/sys/kernel/perf_event_max_sample_rate`.
@@ -184,6 +188,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             inherit: !system_wide,
             enable_on_exec: has_cmd && !system_wide,
             tracking: i == 0,
+            leaf_stack: cfg.leaf_stack,
         };
         let mut fds = Vec::new();
         let mut attr;
@@ -251,11 +256,29 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             }
         }
     }
-    let attrs: Vec<(Attr, Vec<u64>)> = opened.iter().map(|o| (o.attr, o.ids.clone())).collect();
+    // What the file announces: -g's leaf registers and stack are consumed while recording.
+    let file_attrs: Vec<Attr> = opened.iter().map(|o| file_attr(&o.attr)).collect();
+    let attrs: Vec<(Attr, Vec<u64>)> = opened
+        .iter()
+        .zip(&file_attrs)
+        .map(|(o, a)| (*a, o.ids.clone()))
+        .collect();
+    let mut leaf = opened
+        .iter()
+        .zip(&file_attrs)
+        .any(|(o, a)| o.attr != *a)
+        .then(|| {
+            let by_id = opened
+                .iter()
+                .flat_map(|o| o.ids.iter().map(|&id| (id, o.attr.sample_type)))
+                .collect();
+            LeafFixer::new(opened[0].attr.sample_type, by_id)
+        });
     let descs: Vec<EventDesc> = opened
         .iter()
-        .map(|o| EventDesc {
-            attr: &o.attr,
+        .zip(&file_attrs)
+        .map(|(o, attr)| EventDesc {
+            attr,
             name: &o.ev.name,
             ids: &o.ids,
         })
@@ -370,6 +393,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     }
     let mut tally = Tally::default();
     let mut buf: Vec<u8> = Vec::with_capacity(4 << 20);
+    let mut scratch: Vec<u8> = Vec::new();
     let mut exit = None;
     let watched: Vec<i32> = if system_wide || has_cmd {
         Vec::new()
@@ -381,7 +405,18 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         let ring_fds: Vec<&OwnedFd> = rings.iter().map(|(_, e, k)| &opened[*e].fds[*k]).collect();
         let _ = ring::poll(&ring_fds, 100).context("waiting for samples")?;
         wakeups += 1;
-        if drain(&mut rings, &mut buf, &mut sink, &mut tally, &mut hits)? == 0 {
+        if drain(
+            &mut rings,
+            &mut buf,
+            &mut scratch,
+            &mut sink,
+            &mut Seen {
+                tally: &mut tally,
+                hits: &mut hits,
+                leaf: leaf.as_mut(),
+            },
+        )? == 0
+        {
             wakeups -= 1;
         }
         if let Some(w) = &work {
@@ -409,7 +444,17 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             let _ = counter::disable(fd);
         }
     }
-    drain(&mut rings, &mut buf, &mut sink, &mut tally, &mut hits)?;
+    drain(
+        &mut rings,
+        &mut buf,
+        &mut scratch,
+        &mut sink,
+        &mut Seen {
+            tally: &mut tally,
+            hits: &mut hits,
+            leaf: leaf.as_mut(),
+        },
+    )?;
     drop(rings);
 
     let (size, shown) = match sink {
@@ -426,6 +471,12 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             "-".to_string(),
         ),
     };
+    if let (Some(l), true) = (&leaf, cfg.verbose) {
+        eprintln!(
+            "-g: put back the caller of a frameless function in {} of {} user stacks",
+            l.fixed, l.checked
+        );
+    }
     if tally.lost > 0 {
         eprintln!(
             "Warning: lost {} events in {} chunks: the ring buffers overflowed; raise -m or lower -F",
@@ -493,21 +544,57 @@ impl Sink {
     }
 }
 
-/// Empties every ring into the output, ending the batch with FINISHED_ROUND.
+/// What one walk over the drained records feeds: the summary counts, the build-id hit
+/// tracker (which also follows the address spaces), and the `-g` leaf fixer.
+struct Seen<'a> {
+    tally: &'a mut Tally,
+    hits: &'a mut HitTracker,
+    leaf: Option<&'a mut LeafFixer>,
+}
+
+/// Empties every ring into the output, ending the batch with FINISHED_ROUND. The side-band
+/// records of every ring are followed before any sample is looked at: a process's MMAP may
+/// sit in another CPU's ring than its samples, and rings are drained one after the other.
+/// With the leaf fixer, samples are rewritten on their way out.
 fn drain(
     rings: &mut [(Ring, usize, usize)],
     buf: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
     w: &mut Sink,
-    tally: &mut Tally,
-    hits: &mut HitTracker,
+    seen: &mut Seen,
 ) -> Result<usize> {
     buf.clear();
+    scratch.clear();
     let mut total = 0;
+    let into = if seen.leaf.is_some() {
+        &mut *scratch
+    } else {
+        &mut *buf
+    };
     for (r, _, _) in rings.iter_mut() {
-        let start = buf.len();
-        total += r.drain_into(buf);
-        encode::tally(&buf[start..], tally);
-        hits.observe(&buf[start..]);
+        total += r.drain_into(into);
+    }
+    let drained: &[u8] = into;
+    encode::for_each_record(drained, |ty, m, rec| {
+        seen.tally.count(ty, rec);
+        if ty != encode::kind::SAMPLE {
+            seen.hits.observe_record(ty, m, rec);
+        }
+    });
+    match seen.leaf.as_deref_mut() {
+        Some(leaf) => encode::for_each_record(scratch, |ty, m, rec| {
+            if ty == encode::kind::SAMPLE {
+                seen.hits.observe_record(ty, m, rec);
+                leaf.rewrite(rec, seen.hits, buf);
+            } else {
+                buf.extend_from_slice(rec);
+            }
+        }),
+        None => encode::for_each_record(buf, |ty, m, rec| {
+            if ty == encode::kind::SAMPLE {
+                seen.hits.observe_record(ty, m, rec);
+            }
+        }),
     }
     if total > 0 {
         buf.extend_from_slice(&encode::finished_round());

@@ -171,27 +171,40 @@ pub struct Tally {
     pub lost_chunks: u64,
 }
 
-/// Walks record headers in `buf` (whole records, as the ring hands them out) and counts.
-pub fn tally(buf: &[u8], into: &mut Tally) {
+/// Calls `f(type, misc, record)` for each whole record in `buf` (as a ring hands them out);
+/// stops at the first malformed header.
+pub fn for_each_record(buf: &[u8], mut f: impl FnMut(u32, u16, &[u8])) {
     let mut off = 0usize;
     while off + 8 <= buf.len() {
         let ty = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap_or([0; 4]));
+        let m = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
         let size = u16::from_ne_bytes([buf[off + 6], buf[off + 7]]) as usize;
         if size < 8 || off + size > buf.len() {
             break;
         }
+        f(ty, m, &buf[off..off + size]);
+        off += size;
+    }
+}
+
+impl Tally {
+    /// Counts one record of type `ty` (`r` is the whole record).
+    pub fn count(&mut self, ty: u32, r: &[u8]) {
         match ty {
-            kind::SAMPLE => into.samples += 1,
-            kind::THROTTLE => into.throttles += 1,
-            kind::LOST if size >= 24 => {
-                into.lost +=
-                    u64::from_ne_bytes(buf[off + 16..off + 24].try_into().unwrap_or([0; 8]));
-                into.lost_chunks += 1;
+            kind::SAMPLE => self.samples += 1,
+            kind::THROTTLE => self.throttles += 1,
+            kind::LOST if r.len() >= 24 => {
+                self.lost += u64::from_ne_bytes(r[16..24].try_into().unwrap_or([0; 8]));
+                self.lost_chunks += 1;
             }
             _ => {}
         }
-        off += size;
     }
+}
+
+/// Counts the records of a stretch of whole records.
+pub fn tally(buf: &[u8], into: &mut Tally) {
+    for_each_record(buf, |ty, _, r| into.count(ty, r));
 }
 
 #[cfg(test)]

@@ -2,17 +2,23 @@
 //! names exactly those (perf re-reads the whole file afterwards to learn the same).
 use std::collections::{BTreeSet, HashMap};
 
-use super::encode::{kind, misc};
+use super::encode::{for_each_record, kind, misc};
 use crate::sys::attr::sample;
 
 /// Records' cpumode bits in header.misc.
 const CPUMODE_MASK: u16 = 7;
 
+/// One file mapping of a process.
 #[derive(Debug, Clone)]
-struct Map {
-    start: u64,
-    end: u64,
-    path: u32,
+pub struct Map {
+    /// First address.
+    pub start: u64,
+    /// End address (exclusive).
+    pub end: u64,
+    /// File offset mapped at `start`.
+    pub pgoff: u64,
+    /// Index of the file's path ([`HitTracker::path`]).
+    pub path: u32,
 }
 
 /// Follows MMAP/MMAP2/FORK/COMM-exec records and marks the file of every sampled address.
@@ -49,7 +55,17 @@ impl HitTracker {
         }
     }
 
-    fn add_map(&mut self, pid: i32, start: u64, len: u64, path: &str) {
+    /// The file mappings of `pid` in address order.
+    pub fn space(&self, pid: i32) -> &[Map] {
+        self.maps.get(&pid).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The path behind [`Map::path`].
+    pub fn path(&self, id: u32) -> &str {
+        &self.paths[id as usize]
+    }
+
+    fn add_map(&mut self, pid: i32, start: u64, len: u64, pgoff: u64, path: &str) {
         let id = match self.path_ids.get(path) {
             Some(&i) => i,
             None => {
@@ -68,6 +84,7 @@ impl HitTracker {
             Map {
                 start,
                 end,
+                pgoff,
                 path: id,
             },
         );
@@ -75,49 +92,51 @@ impl HitTracker {
 
     /// Looks at a stretch of whole records.
     pub fn observe(&mut self, buf: &[u8]) {
-        let mut off = 0usize;
-        while off + 8 <= buf.len() {
-            let Some(ty) = u32_at(buf, off) else { break };
-            let m = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
-            let size = u16::from_ne_bytes([buf[off + 6], buf[off + 7]]) as usize;
-            if size < 8 || off + size > buf.len() {
-                break;
+        for_each_record(buf, |ty, m, r| self.observe_record(ty, m, r));
+    }
+
+    /// Looks at one record of type `ty` with header misc `m` (`r` is the whole record).
+    pub fn observe_record(&mut self, ty: u32, m: u16, r: &[u8]) {
+        match ty {
+            kind::SAMPLE => self.sample(r, m),
+            kind::MMAP2 if m & CPUMODE_MASK != misc::KERNEL => {
+                if let (Some(pid), Some(start), Some(len), Some(pgoff), Some(path)) = (
+                    u32_at(r, 8),
+                    u64_at(r, 16),
+                    u64_at(r, 24),
+                    u64_at(r, 32),
+                    cstr(r, 72),
+                ) {
+                    self.add_map(pid as i32, start, len, pgoff, path);
+                }
             }
-            let r = &buf[off..off + size];
-            match ty {
-                kind::SAMPLE => self.sample(r, m),
-                kind::MMAP2 if m & CPUMODE_MASK != misc::KERNEL => {
-                    if let (Some(pid), Some(start), Some(len), Some(path)) =
-                        (u32_at(r, 8), u64_at(r, 16), u64_at(r, 24), cstr(r, 72))
-                    {
-                        self.add_map(pid as i32, start, len, path);
-                    }
+            kind::MMAP if m & CPUMODE_MASK != misc::KERNEL => {
+                if let (Some(pid), Some(start), Some(len), Some(pgoff), Some(path)) = (
+                    u32_at(r, 8),
+                    u64_at(r, 16),
+                    u64_at(r, 24),
+                    u64_at(r, 32),
+                    cstr(r, 40),
+                ) {
+                    self.add_map(pid as i32, start, len, pgoff, path);
                 }
-                kind::MMAP if m & CPUMODE_MASK != misc::KERNEL => {
-                    if let (Some(pid), Some(start), Some(len), Some(path)) =
-                        (u32_at(r, 8), u64_at(r, 16), u64_at(r, 24), cstr(r, 40))
-                    {
-                        self.add_map(pid as i32, start, len, path);
-                    }
-                }
-                kind::FORK => {
-                    if let (Some(pid), Some(ppid)) = (u32_at(r, 8), u32_at(r, 12)) {
-                        let (pid, ppid) = (pid as i32, ppid as i32);
-                        if pid != ppid && !self.maps.contains_key(&pid) {
-                            if let Some(parent) = self.maps.get(&ppid).cloned() {
-                                self.maps.insert(pid, parent);
-                            }
+            }
+            kind::FORK => {
+                if let (Some(pid), Some(ppid)) = (u32_at(r, 8), u32_at(r, 12)) {
+                    let (pid, ppid) = (pid as i32, ppid as i32);
+                    if pid != ppid && !self.maps.contains_key(&pid) {
+                        if let Some(parent) = self.maps.get(&ppid).cloned() {
+                            self.maps.insert(pid, parent);
                         }
                     }
                 }
-                kind::COMM if m & super::encode::misc::COMM_EXEC != 0 => {
-                    if let Some(pid) = u32_at(r, 8) {
-                        self.maps.remove(&(pid as i32));
-                    }
-                }
-                _ => {}
             }
-            off += size;
+            kind::COMM if m & super::encode::misc::COMM_EXEC != 0 => {
+                if let Some(pid) = u32_at(r, 8) {
+                    self.maps.remove(&(pid as i32));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -151,11 +170,6 @@ impl HitTracker {
                 .collect(),
             self.kernel_hit,
         )
-    }
-
-    /// Records that `pid` maps `path` (synthesized before recording).
-    pub fn note_map(&mut self, pid: i32, start: u64, end: u64, path: &str) {
-        self.add_map(pid, start, end - start, path);
     }
 }
 

@@ -3,4 +3,5 @@ pub mod encode;
 pub mod features;
 pub mod file;
 pub mod hits;
+pub mod leaf;
 pub mod synth;

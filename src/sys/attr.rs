@@ -116,6 +116,13 @@ pub mod sample {
 /// and R8..R15 (bits 16-23), perf's PERF_REGS_MASK.
 pub const X86_64_REGS_USER: u64 = 0xff0fff;
 
+/// The user registers `-g` samples to find a frameless leaf's caller: bp, sp and ip.
+pub const LEAF_REGS_USER: u64 = (1 << 6) | (1 << 7) | (1 << 8);
+
+/// Bytes of user stack `-g` samples by default for the leaf's caller (see
+/// `record::leaf`); a leaf's return address sits within its own small frame.
+pub const DEFAULT_LEAF_STACK: u32 = 256;
+
 /// How call chains are recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CallGraph {
@@ -147,6 +154,9 @@ pub struct SamplingOptions {
     pub enable_on_exec: bool,
     /// This event carries the side-band records (mmap, comm, fork/exit).
     pub tracking: bool,
+    /// With frame-pointer chains: also sample bp/sp/ip and this many bytes of user stack
+    /// so the recorder can put back a frameless leaf's caller (0: off).
+    pub leaf_stack: u32,
 }
 
 /// Attr sizes the kernel knows (PERF_ATTR_SIZE_VER0..7).
@@ -342,7 +352,14 @@ pub fn sampling_attr(ev: &Event, opts: SamplingOptions) -> Option<Attr> {
     }
     match opts.call_graph {
         CallGraph::None => {}
-        CallGraph::Fp => a.sample_type |= sample::CALLCHAIN,
+        CallGraph::Fp => {
+            a.sample_type |= sample::CALLCHAIN;
+            if opts.leaf_stack > 0 {
+                a.sample_type |= sample::REGS_USER | sample::STACK_USER;
+                a.sample_regs_user = LEAF_REGS_USER;
+                a.sample_stack_user = opts.leaf_stack;
+            }
+        }
         CallGraph::Dwarf(size) => {
             a.sample_type |= sample::CALLCHAIN | sample::REGS_USER | sample::STACK_USER;
             a.sample_regs_user = X86_64_REGS_USER;
@@ -365,6 +382,22 @@ pub fn sampling_attr(ev: &Event, opts: SamplingOptions) -> Option<Attr> {
         }
     }
     Some(a)
+}
+
+/// The attr as written to perf.data. Frame-pointer events that sampled registers and stack
+/// for the leaf's caller are written without them: the recorder consumed and dropped them,
+/// and a file that announced them would make perf unwind it as a DWARF recording.
+pub fn file_attr(a: &Attr) -> Attr {
+    let mut f = *a;
+    let fp_with_leaf = a.sample_type & sample::CALLCHAIN != 0
+        && a.sample_type & sample::REGS_USER != 0
+        && a.flags & flag::EXCLUDE_CALLCHAIN_USER == 0;
+    if fp_with_leaf {
+        f.sample_type &= !(sample::REGS_USER | sample::STACK_USER);
+        f.sample_regs_user = 0;
+        f.sample_stack_user = 0;
+    }
+    f
 }
 
 /// Sets the exclude/precise/pinned bits an event's modifiers ask for.

@@ -309,3 +309,111 @@ fn deep_recursion_is_shown_whole() {
         "{whole} of {spin} stacks are whole"
     );
 }
+
+/// A leaf that sets up no frame of its own but keeps 96 bytes of locals below its return
+/// address, in a program otherwise built with frame pointers.
+const BIG_LEAF_C: &str = r#"
+#include <stdlib.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+__attribute__((noinline, optimize("omit-frame-pointer"))) void leaf(volatile unsigned long *x) {
+    volatile unsigned long a[10];
+    for (int i = 0; i < 200000; i++) { a[i % 10] = i; *x += a[(i * 7) % 10]; }
+}
+__attribute__((noinline)) void mid(volatile unsigned long *x) { leaf(x); *x += 1; }
+int main(int argc, char **argv) {
+    double end = now() + (argc > 1 ? atof(argv[1]) : 0.3);
+    volatile unsigned long x = 0;
+    while (now() < end) mid(&x);
+    return 0;
+}
+"#;
+
+fn record_g(tool: &str, exe: &Path, extra: &[&str], out: &Path) -> bool {
+    let mut c = if tool == "perf" {
+        match perf() {
+            Some(p) => p,
+            None => return false,
+        }
+    } else {
+        rperf()
+    };
+    c.args(["record", "-q", "-g"])
+        .args(extra)
+        .arg("-o")
+        .arg(out)
+        .arg("--")
+        .arg(exe)
+        .arg("0.4");
+    let o = run(c);
+    assert!(o.status.success(), "{tool} record: {}", stderr(&o));
+    true
+}
+
+#[test]
+fn fp_recording_keeps_the_caller_of_a_frameless_leaf() {
+    let dir = TempDir::new("leaf");
+    // CHAIN_C's leaf at -O1 sets up no frame even with -fno-omit-frame-pointer (gcc leaves
+    // leaf functions frameless); BIG_LEAF_C's leaf has locals between sp and its return.
+    for (name, src) in [("chain", CHAIN_C), ("bigleaf", BIG_LEAF_C)] {
+        let exe = compile_c(dir.path(), name, src, &["-O1", "-fno-omit-frame-pointer"]);
+        // The workload really loses `mid` with plain frame-pointer chains: perf's own
+        // recording, and rperf's with the fix turned off.
+        let plain = dir.path().join(format!("{name}-plain.data"));
+        assert!(record_g("rperf", &exe, &["--fp-leaf-stack", "0"], &plain));
+        let (pct, n) = completeness(&script(&plain, "rperf").unwrap());
+        assert!(
+            n > 100 && pct < 10.0,
+            "{name}: plain -g kept mid in {pct}% of {n}"
+        );
+        let theirs = dir.path().join(format!("{name}-perf.data"));
+        if record_g("perf", &exe, &[], &theirs) {
+            let (pct, n) = completeness(&script(&theirs, "perf").unwrap());
+            assert!(
+                n > 100 && pct < 10.0,
+                "{name}: perf -g kept mid in {pct}% of {n}"
+            );
+        }
+        // rperf's -g puts the caller back, and the file stays a plain frame-pointer file:
+        // perf reads it and shows `mid` too.
+        let fixed = dir.path().join(format!("{name}.data"));
+        assert!(record_g("rperf", &exe, &[], &fixed));
+        let (pct, n) = completeness(&script(&fixed, "rperf").unwrap());
+        assert!(
+            n > 100 && pct >= 95.0,
+            "{name}: rperf script: mid in {pct}% of {n}"
+        );
+        if let Some(text) = script(&fixed, "perf") {
+            let (pct, n) = completeness(&text);
+            assert!(
+                n > 100 && pct >= 95.0,
+                "{name}: perf script: mid in {pct}% of {n}"
+            );
+            let mut c = perf().unwrap();
+            c.args(["evlist", "-v", "-i"]).arg(&fixed);
+            let o = run(c);
+            let attrs = stdout(&o);
+            assert!(
+                attrs.contains("CALLCHAIN") && !attrs.contains("REGS_USER"),
+                "{attrs}"
+            );
+        }
+        // report's call graph under leaf starts at its caller (the sort key is the leaf).
+        let o = run({
+            let mut c = rperf();
+            c.args(["report", "--stdio", "--no-children", "--sort", "sym", "-i"])
+                .arg(&fixed);
+            c
+        });
+        let text = stdout(&o);
+        let graph: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.contains("[.] leaf"))
+            .take(6)
+            .collect();
+        assert!(
+            graph.iter().any(|l| l.trim() == "---mid") && graph.iter().any(|l| l.trim() == "main"),
+            "{text}"
+        );
+    }
+}
