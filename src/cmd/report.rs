@@ -149,6 +149,11 @@ struct Entry {
     self_period: u64,
     children_period: u64,
     samples: u64,
+    /// The (pid, tid) of the sample that created the entry: perf's `he->thread`.
+    thread: (i32, i32),
+    /// Longest chain stored under the entry (children mode, from the entry to the leaf):
+    /// perf puts callers above callees of equal weight with it.
+    max_depth: usize,
 }
 
 /// Up to this many sort keys; each is stored as a small integer id.
@@ -158,9 +163,68 @@ type Key = [u64; MAX_KEYS];
 struct EventHist {
     entries: FxHashMap<Key, Entry>,
     graphs: FxHashMap<Key, graph::Node>,
+    /// Children mode with a graph: each distinct stack (the sample's own entry, then its
+    /// frames leaf first, as [`FrameTable`] ids) in first-seen order, with its weight. The
+    /// per-entry caller trees are built from these at the end, once per distinct stack.
+    stacks: Vec<(Vec<u32>, u64)>,
+    stack_index: FxHashMap<Vec<u32>, usize>,
     total: u64,
     samples: u64,
     name: String,
+}
+
+/// (entry key, symbol id) pairs of stack frames, interned so a stack is a list of u32.
+#[derive(Default)]
+struct FrameTable {
+    frames: Vec<(Key, u32)>,
+    ids: FxHashMap<(Key, u32), u32>,
+}
+
+impl FrameTable {
+    fn intern(&mut self, key: Key, sym: u32) -> u32 {
+        let next = self.frames.len() as u32;
+        let id = *self.ids.entry((key, sym)).or_insert(next);
+        if id == next {
+            self.frames.push((key, sym));
+        }
+        id
+    }
+}
+
+/// perf's children-mode call graphs, from the distinct stacks of one event: the sample's
+/// own entry holds the whole chain from the outermost caller down to the leaf; every other
+/// entry on the chain (its outermost occurrence, once per sample) holds the chain from
+/// itself down to the leaf. Also records each entry's deepest chain for the row order.
+fn caller_trees(h: &mut EventHist, table: &FrameTable) {
+    let mut seen: Vec<Key> = Vec::new();
+    let mut path: Vec<(u64, u32)> = Vec::new();
+    for (ids, period) in &h.stacks {
+        let self_key = table.frames[ids[0] as usize].0;
+        let chain = &ids[1..];
+        let mut add = |key: Key, upto: usize| {
+            path.clear();
+            path.extend(chain[..upto].iter().rev().map(|&f| {
+                let sym = table.frames[f as usize].1;
+                (u64::from(sym), sym)
+            }));
+            h.graphs
+                .entry(key)
+                .or_insert_with(graph::Node::root)
+                .add(&path, *period);
+            if let Some(e) = h.entries.get_mut(&key) {
+                e.max_depth = e.max_depth.max(upto);
+            }
+        };
+        add(self_key, chain.len());
+        seen.clear();
+        for j in (0..chain.len()).rev() {
+            let key = table.frames[chain[j] as usize].0;
+            if key != self_key && !seen.contains(&key) {
+                seen.push(key);
+                add(key, j + 1);
+            }
+        }
+    }
 }
 
 /// Symbol cells interned to ids, so keys hash as integers in the per-sample loop.
@@ -214,10 +278,14 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let max = cfg.max_stack.unwrap_or(usize::MAX);
     let mut chain_keys: Vec<Key> = Vec::new();
     let want_children = cfg.children != Some(false);
-    // Symbolizing is the costly part: skip it when no key needs the symbol.
-    // perf's callee graph is printed under each entry in --no-children mode.
-    let graph_on = cfg.graph.is_some() && cfg.children == Some(false);
-    let want_sym = cfg.sort.contains(&SortKey::Sym) || graph_on;
+    // Symbolizing is the costly part: skip it when no key needs the symbol. perf prints a
+    // callee graph under each entry in --no-children mode, a caller graph in children mode.
+    let callee_graph = cfg.graph.is_some() && !want_children;
+    let caller_graph = cfg.graph.is_some() && want_children;
+    let want_sym = cfg.sort.contains(&SortKey::Sym) || cfg.graph.is_some();
+    let mut frames: FrameTable = FrameTable::default();
+    let mut chain_ids: Vec<(Key, u32)> = Vec::new();
+    let mut stack_buf: Vec<u32> = Vec::new();
     let mut path: Vec<(u64, u32)> = Vec::new();
     let header = data::read(&cfg.input, |header, rec| {
         let Record::Sample(s) = rec else {
@@ -299,41 +367,73 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                 return;
             }
         }
-        chain_keys.clear();
-        if chain && want_children {
+        chain_ids.clear();
+        if chain && (want_children || callee_graph) {
             for f in stacks.frames(&session, &s, max) {
-                let k = key_of(f.addr, f.mode, true).1;
+                let (_, k, sym) = key_of(f.addr, f.mode, true);
+                chain_ids.push((k, sym));
+            }
+        }
+        chain_keys.clear();
+        if want_children {
+            for (k, _) in &chain_ids {
                 // Every caller gets the period once per sample.
-                if k != self_key && !chain_keys.contains(&k) {
-                    chain_keys.push(k);
+                if *k != self_key && !chain_keys.contains(k) {
+                    chain_keys.push(*k);
                 }
             }
         }
         h.total += s.period;
         h.samples += 1;
-        if graph_on && chain {
+        if callee_graph && chain {
             path.clear();
-            for f in stacks.frames(&session, &s, max) {
-                let id = key_of(f.addr, f.mode, true).2;
-                path.push((u64::from(id), id));
-            }
+            path.extend(chain_ids.iter().map(|&(_, id)| (u64::from(id), id)));
             h.graphs
                 .entry(self_key)
                 .or_insert_with(graph::Node::root)
                 .add(&path, s.period);
         }
-        let e = h.entries.entry(self_key).or_default();
+        if caller_graph && chain {
+            stack_buf.clear();
+            stack_buf.push(frames.intern(self_key, u32::MAX));
+            for &(k, sym) in &chain_ids {
+                stack_buf.push(frames.intern(k, sym));
+            }
+            match h.stack_index.get(stack_buf.as_slice()) {
+                Some(&i) => h.stacks[i].1 += s.period,
+                None => {
+                    h.stack_index.insert(stack_buf.clone(), h.stacks.len());
+                    h.stacks.push((stack_buf.clone(), s.period));
+                }
+            }
+        }
+        let thread = (s.pid, s.tid);
+        let e = h.entries.entry(self_key).or_insert_with(|| Entry {
+            thread,
+            ..Entry::default()
+        });
         e.self_period += s.period;
         e.children_period += s.period;
         e.samples += 1;
         for k in &chain_keys {
-            h.entries.entry(*k).or_default().children_period += s.period;
+            h.entries
+                .entry(*k)
+                .or_insert_with(|| Entry {
+                    thread,
+                    ..Entry::default()
+                })
+                .children_period += s.period;
         }
     })?;
     if hists.is_empty() {
         hists = header.events.iter().map(|e| new_hist(&e.name)).collect();
     }
     let children = cfg.children.unwrap_or(any_chain) && any_chain;
+    if caller_graph {
+        for h in hists.iter_mut() {
+            caller_trees(h, &frames);
+        }
+    }
     let mut out = String::new();
     out.push_str("# To display the perf.data header info, please use --header/--header-only options.\n#\n#\n");
     let _ = writeln!(out, "# Total Lost Samples: 0\n#");
@@ -373,10 +473,16 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                     .collect();
                 let mut graph_text = String::new();
                 if let (Some(t), Some(min)) = (h.graphs.get(k), cfg.graph) {
+                    let parent = if children {
+                        e.children_period
+                    } else {
+                        e.self_period
+                    };
                     graph::print(
                         &mut graph_text,
                         t,
                         h.total,
+                        parent,
                         min,
                         cfg.sort.first() == Some(&SortKey::Sym),
                         &name,
@@ -396,6 +502,8 @@ fn new_hist(name: &str) -> EventHist {
     EventHist {
         entries: FxHashMap::default(),
         graphs: FxHashMap::default(),
+        stacks: Vec::new(),
+        stack_index: FxHashMap::default(),
         total: 0,
         samples: 0,
         name: name.to_string(),
@@ -472,7 +580,15 @@ fn print_hist(
         } else {
             (a.self_period, b.self_period)
         };
+        // With a caller graph, perf puts a caller above its callee of equal weight (the
+        // deeper stored chain first) when both entries come from the same thread.
+        let depth = if children && cfg.graph.is_some() && a.thread == b.thread {
+            b.max_depth.cmp(&a.max_depth)
+        } else {
+            std::cmp::Ordering::Equal
+        };
         pb.cmp(&pa)
+            .then(depth)
             .then(b.self_period.cmp(&a.self_period))
             .then_with(|| tie_order(ka).cmp(&tie_order(kb)))
     });

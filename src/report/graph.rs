@@ -67,13 +67,15 @@ fn sorted(n: &Node, min: u64) -> Vec<&Node> {
 const LEFT_MARGIN: usize = 12;
 
 /// Writes the graph of one entry. `total` is the event's total weight (percentages are of
-/// it), `min_percent` perf's threshold (0.5), `name` turns name ids into text.
+/// it), `parent` the entry's own weight (a lone root that holds all of it prints without a
+/// percentage), `min_percent` perf's threshold (0.5), `name` turns name ids into text.
 /// `skip_first`: the report is sorted by symbol first, so the root frame repeats the entry
 /// and perf leaves it out.
 pub fn print(
     out: &mut String,
     tree: &Node,
     total: u64,
+    parent: u64,
     min_percent: f64,
     skip_first: bool,
     name: &dyn Fn(u32) -> String,
@@ -83,7 +85,7 @@ pub fn print(
     let before = out.len();
     let mut margin = LEFT_MARGIN;
     let mut next: Vec<&Node> = roots.clone();
-    if roots.len() == 1 && roots[0].cumul == tree.cumul {
+    if roots.len() == 1 && roots[0].cumul == parent {
         // A single root holding all of the entry prints without a percentage, after `---`.
         let (names, end) = run(roots[0], min);
         let mut printed = false;
@@ -180,7 +182,7 @@ mod tests {
             t.add(&[(1, 1), (3, 3), (4, 4), (5, 5)], 1);
         }
         let mut out = String::new();
-        print(&mut out, &t, 10000, 0.5, false, &|i| {
+        print(&mut out, &t, 10000, t.cumul, 0.5, false, &|i| {
             names[i as usize].to_string()
         });
         let want = "            |\n            ---leaf\n               |          \n               |--9.57%--mid_b\n               |          main\n               |          start\n               |          \n                --9.52%--mid_a\n                          main\n                          start\n\n";
@@ -192,7 +194,7 @@ mod tests {
         let mut t = Node::root();
         t.add(&[(1, 1), (2, 2)], 1);
         let mut out = String::new();
-        print(&mut out, &t, 10000, 0.5, false, &|_| "x".into());
+        print(&mut out, &t, 10000, t.cumul, 0.5, false, &|_| "x".into());
         assert!(out.is_empty());
     }
 }

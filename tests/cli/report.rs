@@ -306,3 +306,48 @@ fn callee_graphs_equal_perf() {
     // System-wide graphs are left out: perf orders equal-weight branches by its rb-tree
     // keys, which rperf does not reproduce yet.
 }
+
+#[test]
+fn caller_graphs_equal_perf() {
+    let dir = TempDir::new("caller-graph");
+    let exe = compile_c(
+        dir.path(),
+        "branchy",
+        BRANCHY_C,
+        &["-O0", "-fno-omit-frame-pointer"],
+    );
+    let exe = exe.to_str().unwrap();
+    for tool in ["perf", "rperf"] {
+        let Some(f) = record_with(
+            tool,
+            dir.path(),
+            &format!("{tool}.data"),
+            &["-g", "--", exe, "0.3"],
+        ) else {
+            return;
+        };
+        // perf's default for a file with chains: children, caller graph, 0.5% threshold;
+        // rows of equal weight in caller-above-callee order.
+        compare_text(&f, &[]);
+        compare_text(&f, &["--children", "-g", "graph,5"]);
+        compare_text(&f, &["--children", "--sort", "sym"]);
+        compare_text(&f, &["--children", "--sort", "dso,sym"]);
+        compare_text(&f, &["--children", "--sort", "comm", "-n"]);
+        let r = stdout(&run({
+            let mut c = rperf();
+            c.args(["report", "--stdio", "-i"]).arg(&f);
+            c
+        }));
+        // main's graph goes down to both mids (caller order).
+        let main_graph: String = r
+            .lines()
+            .skip_while(|l| !l.ends_with("[.] main"))
+            .take_while(|l| !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            main_graph.contains("---main") && main_graph.contains("--mid_b"),
+            "{r}"
+        );
+    }
+}
