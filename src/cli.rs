@@ -210,7 +210,8 @@ pub struct ReportArgs {
     /// Only self time.
     #[arg(long = "no-children")]
     pub no_children: bool,
-    /// Call graph: graph[,threshold[,callee]] (printed with --no-children) or none.
+    /// Call graph: print type (graph, flat, fractal, folded, none), threshold, print limit,
+    /// caller or callee, comma-separated as perf's (default graph,0.5).
     #[arg(short = 'g', long = "call-graph", value_name = "MODE")]
     pub call_graph: Option<String>,
     /// Hide entries below this percentage.
@@ -228,36 +229,17 @@ pub struct ReportArgs {
 }
 
 impl ReportArgs {
-    /// Turns the flags into `cmd::report`'s config.
-    pub fn into_config(self) -> anyhow::Result<cmd::report::ReportConfig> {
+    /// Turns the flags into `cmd::report`'s config. `limit_sets_graph`: --percent-limit
+    /// came after any -g, so it is the call-graph threshold too.
+    pub fn into_config(self, limit_sets_graph: bool) -> anyhow::Result<cmd::report::ReportConfig> {
         let (comms, pids, tids, dsos) = self.filter.lists()?;
-        // perf's -g syntax: graph[,threshold[,callee]] or none; caller order and the other
-        // display modes are not implemented yet.
-        let graph = match self.call_graph.as_deref() {
-            None => Some(0.5),
-            Some("none") => None,
-            Some(g) => {
-                let mut parts = g.split(',');
-                if parts.next() != Some("graph") {
-                    anyhow::bail!(
-                        "-g {g}: only `graph[,threshold[,callee]]` and `none` are implemented"
-                    );
-                }
-                let min = match parts.next() {
-                    Some(t) => t
-                        .parse::<f64>()
-                        .map_err(|_| anyhow::anyhow!("-g {g}: bad threshold '{t}'"))?,
-                    None => 0.5,
-                };
-                match parts.next() {
-                    None | Some("callee") => {}
-                    Some(o) => {
-                        anyhow::bail!("-g {g}: '{o}' order is not implemented yet; use callee")
-                    }
-                }
-                Some(min)
-            }
+        let mut graph = match self.call_graph.as_deref() {
+            None => Some(crate::report::graph::GraphConfig::default()),
+            Some(g) => crate::report::graph::GraphConfig::parse(g).map_err(anyhow::Error::msg)?,
         };
+        if let (Some(g), true) = (graph.as_mut(), limit_sets_graph) {
+            g.min_percent = self.percent_limit;
+        }
         Ok(cmd::report::ReportConfig {
             input: self.input,
             sort: cmd::report::SortKey::parse_list(&self.sort)?,
@@ -796,7 +778,21 @@ pub fn main() -> ExitCode {
                 .collect();
             a.into_config(&owners, argv).and_then(cmd::record::run)
         }
-        Command::Report(a) => a.into_config().and_then(cmd::report::run),
+        Command::Report(a) => {
+            // perf's --percent-limit also sets the call-graph threshold, unless a -g given
+            // after it sets it again (options apply in command-line order).
+            let sub = matches.subcommand_matches("report");
+            let at = |id: &str| {
+                sub.filter(|m| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+                    .and_then(|m| m.index_of(id))
+            };
+            let limit_sets_graph = match (at("percent_limit"), at("call_graph")) {
+                (Some(l), Some(g)) => l > g,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            a.into_config(limit_sets_graph).and_then(cmd::report::run)
+        }
         Command::Script(a) => a
             .fields
             .as_deref()

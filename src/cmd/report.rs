@@ -85,9 +85,8 @@ pub struct ReportConfig {
     pub tids: Vec<i32>,
     /// `--max-stack`.
     pub max_stack: Option<usize>,
-    /// Call-graph threshold in percent (`-g graph,0.5`); `None` for `-g none`. The graph is
-    /// printed in `--no-children` mode (callee order).
-    pub graph: Option<f64>,
+    /// `-g`: how call graphs are printed under each entry; `None` for `-g none`.
+    pub graph: Option<graph::GraphConfig>,
 }
 
 /// What a symbol cell shows.
@@ -191,38 +190,59 @@ impl FrameTable {
     }
 }
 
-/// perf's children-mode call graphs, from the distinct stacks of one event: the sample's
-/// own entry holds the whole chain from the outermost caller down to the leaf; every other
-/// entry on the chain (its outermost occurrence, once per sample) holds the chain from
-/// itself down to the leaf. Also records each entry's deepest chain for the row order.
-fn caller_trees(h: &mut EventHist, table: &FrameTable) {
+/// perf's call graphs, from the distinct stacks of one event. Without children, each
+/// entry holds the chains of its own samples. In children mode the sample's own entry
+/// holds its whole chain, and every other entry on the chain (once per sample: its
+/// outermost occurrence in caller order, its innermost in callee order) the part from
+/// itself towards the leaf (caller order) or the root (callee order). Also records each
+/// entry's longest stored chain, which orders rows of equal weight.
+fn build_trees(h: &mut EventHist, table: &FrameTable, children: bool, order: graph::Order) {
+    let caller = order == graph::Order::Caller;
     let mut seen: Vec<Key> = Vec::new();
     let mut path: Vec<(u64, u32)> = Vec::new();
     for (ids, period) in &h.stacks {
         let self_key = table.frames[ids[0] as usize].0;
         let chain = &ids[1..];
-        let mut add = |key: Key, upto: usize| {
+        // `part`: the frames stored under `key`, leaf first.
+        let mut add = |key: Key, part: &[u32]| {
             path.clear();
-            path.extend(chain[..upto].iter().rev().map(|&f| {
-                let sym = table.frames[f as usize].1;
+            let item = |f: &u32| {
+                let sym = table.frames[*f as usize].1;
                 (u64::from(sym), sym)
-            }));
+            };
+            if caller {
+                path.extend(part.iter().rev().map(item));
+            } else {
+                path.extend(part.iter().map(item));
+            }
             h.graphs
                 .entry(key)
                 .or_insert_with(graph::Node::root)
                 .add(&path, *period);
             if let Some(e) = h.entries.get_mut(&key) {
-                e.max_depth = e.max_depth.max(upto);
+                e.max_depth = e.max_depth.max(part.len());
             }
         };
-        add(self_key, chain.len());
+        add(self_key, chain);
+        if !children {
+            continue;
+        }
         seen.clear();
-        for j in (0..chain.len()).rev() {
+        let mut visit = |j: usize| {
             let key = table.frames[chain[j] as usize].0;
             if key != self_key && !seen.contains(&key) {
                 seen.push(key);
-                add(key, j + 1);
+                if caller {
+                    add(key, &chain[..=j]);
+                } else {
+                    add(key, &chain[j..]);
+                }
             }
+        };
+        if caller {
+            (0..chain.len()).rev().for_each(&mut visit);
+        } else {
+            (0..chain.len()).for_each(&mut visit);
         }
     }
 }
@@ -280,13 +300,11 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let want_children = cfg.children != Some(false);
     // Symbolizing is the costly part: skip it when no key needs the symbol. perf prints a
     // callee graph under each entry in --no-children mode, a caller graph in children mode.
-    let callee_graph = cfg.graph.is_some() && !want_children;
-    let caller_graph = cfg.graph.is_some() && want_children;
+    let graph_on = cfg.graph.is_some();
     let want_sym = cfg.sort.contains(&SortKey::Sym) || cfg.graph.is_some();
     let mut frames: FrameTable = FrameTable::default();
     let mut chain_ids: Vec<(Key, u32)> = Vec::new();
     let mut stack_buf: Vec<u32> = Vec::new();
-    let mut path: Vec<(u64, u32)> = Vec::new();
     let header = data::read(&cfg.input, |header, rec| {
         let Record::Sample(s) = rec else {
             session.apply(&rec);
@@ -368,7 +386,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             }
         }
         chain_ids.clear();
-        if chain && (want_children || callee_graph) {
+        if chain && (want_children || graph_on) {
             for f in stacks.frames(&session, &s, max) {
                 let (_, k, sym) = key_of(f.addr, f.mode, true);
                 chain_ids.push((k, sym));
@@ -385,15 +403,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         }
         h.total += s.period;
         h.samples += 1;
-        if callee_graph && chain {
-            path.clear();
-            path.extend(chain_ids.iter().map(|&(_, id)| (u64::from(id), id)));
-            h.graphs
-                .entry(self_key)
-                .or_insert_with(graph::Node::root)
-                .add(&path, s.period);
-        }
-        if caller_graph && chain {
+        if graph_on && chain {
             stack_buf.clear();
             stack_buf.push(frames.intern(self_key, u32::MAX));
             for &(k, sym) in &chain_ids {
@@ -429,9 +439,14 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         hists = header.events.iter().map(|e| new_hist(&e.name)).collect();
     }
     let children = cfg.children.unwrap_or(any_chain) && any_chain;
-    if caller_graph {
+    let order = cfg.graph.and_then(|g| g.order).unwrap_or(if children {
+        graph::Order::Caller
+    } else {
+        graph::Order::Callee
+    });
+    if graph_on {
         for h in hists.iter_mut() {
-            caller_trees(h, &frames);
+            build_trees(h, &frames, children, order);
         }
     }
     let mut out = String::new();
@@ -472,26 +487,24 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                     })
                     .collect();
                 let mut graph_text = String::new();
-                if let (Some(t), Some(min)) = (h.graphs.get(k), cfg.graph) {
+                if let (Some(t), Some(g)) = (h.graphs.get(k), cfg.graph) {
                     let parent = if children {
                         e.children_period
                     } else {
                         e.self_period
                     };
-                    graph::print(
-                        &mut graph_text,
-                        t,
-                        h.total,
-                        parent,
-                        min,
-                        cfg.sort.first() == Some(&SortKey::Sym),
-                        &name,
-                    );
+                    let p = graph::Print {
+                        style: g.style,
+                        min_percent: g.min_percent,
+                        limit: g.limit,
+                        skip_first: cfg.sort.first() == Some(&SortKey::Sym),
+                    };
+                    graph::print(&mut graph_text, t, h.total, parent, p, &name);
                 }
                 (cells, e.clone(), graph_text)
             })
             .collect();
-        print_hist(&mut out, h, rows, &cfg, children);
+        print_hist(&mut out, h, rows, &cfg, children, order);
     }
     out.push_str("\n\n");
     crate::output::stdout(&out)?;
@@ -542,6 +555,7 @@ fn print_hist(
     rows: Vec<(Vec<Cell>, Entry, String)>,
     cfg: &ReportConfig,
     children: bool,
+    order: graph::Order,
 ) {
     let _ = writeln!(
         out,
@@ -583,7 +597,11 @@ fn print_hist(
         // With a caller graph, perf puts a caller above its callee of equal weight (the
         // deeper stored chain first) when both entries come from the same thread.
         let depth = if children && cfg.graph.is_some() && a.thread == b.thread {
-            b.max_depth.cmp(&a.max_depth)
+            if order == graph::Order::Caller {
+                b.max_depth.cmp(&a.max_depth)
+            } else {
+                a.max_depth.cmp(&b.max_depth)
+            }
         } else {
             std::cmp::Ordering::Equal
         };

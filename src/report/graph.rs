@@ -42,12 +42,124 @@ impl Node {
     }
 }
 
+/// How a graph is printed (perf's `-g` print types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Style {
+    /// A tree, percentages of the event's total (`graph`).
+    #[default]
+    Graph,
+    /// A tree, percentages of the parent (`fractal`).
+    Fractal,
+    /// Every chain that ends somewhere, one frame per line (`flat`).
+    Flat,
+    /// Every chain that ends somewhere on one line, `;`-separated (`folded`).
+    Folded,
+}
+
+/// How to print: style, threshold and limits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Print {
+    /// Print type.
+    pub style: Style,
+    /// perf's threshold in percent (0.5 by default).
+    pub min_percent: f64,
+    /// At most this many branches per level, or chains (perf's print_limit; 0: all).
+    pub limit: usize,
+    /// The report is sorted by symbol first, so a lone root frame repeats the entry and
+    /// perf leaves it out.
+    pub skip_first: bool,
+}
+
+/// Which way chains run in the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// From the outermost caller down (perf's default in children mode).
+    Caller,
+    /// From the sampled function up to its callers (perf's default with --no-children).
+    Callee,
+}
+
+/// `-g`/`--call-graph` of report: what to print, and in which order (None: the mode's
+/// default).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GraphConfig {
+    /// Print type.
+    pub style: Style,
+    /// Threshold in percent.
+    pub min_percent: f64,
+    /// perf's print_limit (0: no limit).
+    pub limit: usize,
+    /// Chain order, when given.
+    pub order: Option<Order>,
+}
+
+impl Default for GraphConfig {
+    fn default() -> Self {
+        GraphConfig {
+            style: Style::Graph,
+            min_percent: 0.5,
+            limit: 0,
+            order: None,
+        }
+    }
+}
+
+impl GraphConfig {
+    /// perf's `-g` syntax: comma-separated `graph|flat|fractal|folded|none`, a threshold
+    /// and then a print limit (numbers), `caller|callee`, `function`, `percent`, in any
+    /// order. `none` gives None. Sort key `address`, `branch` and the period/count values
+    /// are not implemented and say so.
+    pub fn parse(s: &str) -> Result<Option<GraphConfig>, String> {
+        let mut g = GraphConfig::default();
+        let mut numbers = 0;
+        for tok in s.split(',').filter(|t| !t.is_empty()) {
+            match tok {
+                "none" => return Ok(None),
+                "graph" => g.style = Style::Graph,
+                "fractal" => g.style = Style::Fractal,
+                "flat" => g.style = Style::Flat,
+                "folded" => g.style = Style::Folded,
+                "caller" => g.order = Some(Order::Caller),
+                "callee" => g.order = Some(Order::Callee),
+                "function" | "percent" => {}
+                "address" | "branch" | "period" | "count" => {
+                    return Err(format!(
+                        "-g {s}: '{tok}' is not implemented yet (use function, percent)"
+                    ))
+                }
+                t if numbers == 0 => {
+                    g.min_percent = t
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|v| *v >= 0.0)
+                        .ok_or_else(|| format!("-g {s}: '{t}' is not a print type, order or threshold (graph, flat, fractal, folded, none; caller, callee; a number)"))?;
+                    numbers += 1;
+                }
+                t => {
+                    g.limit = t
+                        .parse::<usize>()
+                        .map_err(|_| format!("-g {s}: bad print limit '{t}'"))?;
+                    numbers += 1;
+                }
+            }
+        }
+        Ok(Some(g))
+    }
+}
+
+impl Node {
+    /// Weight of the stacks that go on past this node.
+    fn children_hit(&self) -> u64 {
+        self.cumul - self.hits
+    }
+}
+
 /// Frames of one node that print as a run: the node, then its only child while nothing ends
 /// in between (perf keeps such frames in one callchain node).
-fn run(mut n: &Node, min: u64) -> (Vec<u32>, &Node) {
+fn run<'a>(mut n: &'a Node, f: &Filter) -> (Vec<u32>, &'a Node) {
     let mut names = vec![n.name];
     loop {
-        let kids: Vec<&Node> = n.children.iter().filter(|c| c.cumul >= min).collect();
+        let kids = f.kids(n);
         if n.hits == 0 && n.children.len() == 1 && kids.len() == 1 {
             n = kids[0];
             names.push(n.name);
@@ -57,39 +169,79 @@ fn run(mut n: &Node, min: u64) -> (Vec<u32>, &Node) {
     }
 }
 
+/// Children at or above `min`, heaviest first; ties keep the order the stacks arrived in.
 fn sorted(n: &Node, min: u64) -> Vec<&Node> {
     let mut v: Vec<&Node> = n.children.iter().filter(|c| c.cumul >= min).collect();
-    // Heaviest first; ties keep the order the stacks arrived in.
     v.sort_by_key(|n| std::cmp::Reverse(n.cumul));
     v
 }
 
+/// Which children print: graph mode has one threshold from the event's total; fractal mode
+/// one per node, from the weight that goes on past it.
+struct Filter {
+    fractal: bool,
+    abs_min: u64,
+    min_percent: f64,
+}
+
+impl Filter {
+    fn kids<'n>(&self, n: &'n Node) -> Vec<&'n Node> {
+        let min = if self.fractal {
+            (n.children_hit() as f64 * self.min_percent / 100.0).ceil() as u64
+        } else {
+            self.abs_min
+        };
+        sorted(n, min)
+    }
+}
+
 const LEFT_MARGIN: usize = 12;
 
-/// Writes the graph of one entry. `total` is the event's total weight (percentages are of
-/// it), `parent` the entry's own weight (a lone root that holds all of it prints without a
-/// percentage), `min_percent` perf's threshold (0.5), `name` turns name ids into text.
-/// `skip_first`: the report is sorted by symbol first, so the root frame repeats the entry
-/// and perf leaves it out.
+/// Writes the call graph of one entry. `total` is the event's total weight, `parent` the
+/// entry's own weight (a lone root that holds all of it prints without a percentage; in
+/// fractal mode percentages start from it), `name` turns name ids into text.
 pub fn print(
     out: &mut String,
     tree: &Node,
     total: u64,
     parent: u64,
-    min_percent: f64,
-    skip_first: bool,
+    p: Print,
     name: &dyn Fn(u32) -> String,
 ) {
-    let min = (total as f64 * min_percent / 100.0) as u64;
-    let roots = sorted(tree, min);
+    match p.style {
+        Style::Graph | Style::Fractal => print_tree(out, tree, total, parent, p, name),
+        Style::Flat | Style::Folded => print_chains(out, tree, total, p, name),
+    }
+}
+
+fn print_tree(
+    out: &mut String,
+    tree: &Node,
+    total: u64,
+    parent: u64,
+    p: Print,
+    name: &dyn Fn(u32) -> String,
+) {
+    let fractal = p.style == Style::Fractal;
+    let filter = Filter {
+        fractal,
+        abs_min: (total as f64 * p.min_percent / 100.0) as u64,
+        min_percent: p.min_percent,
+    };
+    let roots = filter.kids(tree);
     let before = out.len();
     let mut margin = LEFT_MARGIN;
     let mut next: Vec<&Node> = roots.clone();
+    let mut level_total = if fractal { parent } else { total };
     if roots.len() == 1 && roots[0].cumul == parent {
         // A single root holding all of the entry prints without a percentage, after `---`.
-        let (names, end) = run(roots[0], min);
+        let (names, end) = run(roots[0], &filter);
         let mut printed = false;
-        for id in names.iter().skip(usize::from(skip_first)) {
+        let shown = names.iter().skip(usize::from(p.skip_first));
+        for (i, id) in shown.enumerate() {
+            if p.limit > 0 && i >= p.limit {
+                break;
+            }
             if !printed {
                 let _ = writeln!(out, "{:margin$}|", "");
                 let _ = writeln!(out, "{:margin$}---{}", "", name(*id));
@@ -101,32 +253,69 @@ pub fn print(
         if printed {
             margin += 3;
         }
-        next = sorted(end, min);
+        next = filter.kids(end);
+        if fractal {
+            level_total = parent;
+        }
     }
-    level(out, &next, total, 1, 1, margin, min, name);
+    let ctx = Ctx {
+        fractal,
+        limit: p.limit,
+        margin,
+        name,
+        filter: &filter,
+    };
+    level(out, &ctx, &next, level_total, 1, 1);
     if out.len() > before {
         out.push('\n');
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn level(
-    out: &mut String,
-    nodes: &[&Node],
-    total: u64,
-    depth: usize,
-    mask: u64,
+/// What every level of a tree print shares.
+struct Ctx<'a> {
+    fractal: bool,
+    limit: usize,
     margin: usize,
-    min: u64,
-    name: &dyn Fn(u32) -> String,
-) {
-    for (k, n) in nodes.iter().enumerate() {
+    name: &'a dyn Fn(u32) -> String,
+    filter: &'a Filter,
+}
+
+/// The pipes of the levels above, then the percentage of this one (or blanks).
+fn prefix(out: &mut String, ctx: &Ctx, depth: usize, mask: u64, pct: Option<f64>) {
+    out.push_str(&" ".repeat(ctx.margin));
+    for i in 0..depth {
+        out.push(if mask & (1 << i) != 0 { '|' } else { ' ' });
+        match pct {
+            Some(v) if i == depth - 1 => {
+                let _ = write!(out, "--{v:.2}%--");
+            }
+            _ => out.push_str("          "),
+        }
+    }
+}
+
+fn level(out: &mut String, ctx: &Ctx, nodes: &[&Node], total: u64, depth: usize, mask: u64) {
+    let shown = if ctx.limit > 0 {
+        &nodes[..nodes.len().min(ctx.limit)]
+    } else {
+        nodes
+    };
+    let mut remaining = total;
+    for (k, n) in shown.iter().enumerate() {
+        remaining = remaining.saturating_sub(n.cumul);
+        let last = k + 1 == nodes.len();
         let mut new_mask = mask;
-        if k + 1 == nodes.len() {
+        // A fractal level with filtered weight left ends in a `[...]` line instead, so
+        // its last branch keeps the link.
+        let rest_after = ctx.fractal && {
+            let printed: u64 = nodes.iter().map(|n| n.cumul).sum();
+            total.saturating_sub(printed) > 0
+        };
+        if last && !rest_after {
             new_mask &= !(1 << (depth - 1));
         }
         // The separator line keeps the old mask: the link stays until the last child.
-        out.push_str(&" ".repeat(margin));
+        out.push_str(&" ".repeat(ctx.margin));
         for i in 0..depth {
             out.push_str(if mask & (1 << i) != 0 {
                 "|          "
@@ -135,41 +324,97 @@ fn level(
             });
         }
         out.push('\n');
-        let (names, end) = run(n, min);
+        let (names, end) = run(n, ctx.filter);
         for (j, id) in names.iter().enumerate() {
-            out.push_str(&" ".repeat(margin));
-            for i in 0..depth {
-                out.push(if new_mask & (1 << i) != 0 { '|' } else { ' ' });
-                if j == 0 && i == depth - 1 {
-                    let _ = write!(
-                        out,
-                        "--{:.2}%--",
-                        100.0 * n.cumul as f64 / total.max(1) as f64
-                    );
-                } else {
-                    out.push_str("          ");
-                }
-            }
-            out.push_str(&name(*id));
+            let pct = (j == 0).then(|| 100.0 * n.cumul as f64 / total.max(1) as f64);
+            prefix(out, ctx, depth, new_mask, pct);
+            out.push_str(&(ctx.name)(*id));
             out.push('\n');
         }
-        let kids = sorted(end, min);
+        let kids = ctx.filter.kids(end);
+        let next_total = if ctx.fractal {
+            end.children_hit()
+        } else {
+            total
+        };
         level(
             out,
+            ctx,
             &kids,
-            total,
+            next_total,
             depth + 1,
             new_mask | (1 << depth),
-            margin,
-            min,
-            name,
         );
+    }
+    if ctx.fractal && remaining > 0 && remaining != total {
+        let m = mask & !(1 << (depth - 1));
+        prefix(
+            out,
+            ctx,
+            depth,
+            m,
+            Some(100.0 * remaining as f64 / total.max(1) as f64),
+        );
+        out.push_str("[...]\n");
+    }
+}
+
+/// A flat/folded chain: weight ending at its last frame, weight through it, the frames.
+type Chain = (u64, u64, Vec<u32>);
+
+/// Flat and folded: every node where stacks end (at or above the threshold), heaviest
+/// first, with the frames from the root down to it.
+fn print_chains(out: &mut String, tree: &Node, total: u64, p: Print, name: &dyn Fn(u32) -> String) {
+    let min = (total as f64 * p.min_percent / 100.0) as u64;
+    let mut chains: Vec<Chain> = Vec::new();
+    let mut path: Vec<u32> = Vec::new();
+    fn walk(n: &Node, min: u64, path: &mut Vec<u32>, chains: &mut Vec<Chain>) {
+        for c in &n.children {
+            path.push(c.name);
+            walk(c, min, path, chains);
+            path.pop();
+        }
+        if n.hits > 0 && n.hits >= min && !path.is_empty() {
+            chains.push((n.hits, n.cumul, path.clone()));
+        }
+    }
+    walk(tree, min, &mut path, &mut chains);
+    // Chosen and ordered by the weight that ends at the node; flat shows what goes through
+    // it (stacks that go on below are counted again in their own chain), folded what ends.
+    chains.sort_by_key(|(h, _, _)| std::cmp::Reverse(*h));
+    if p.limit > 0 {
+        chains.truncate(p.limit);
+    }
+    for (hits, cumul, frames) in chains {
+        let shown = if p.style == Style::Folded {
+            hits
+        } else {
+            cumul
+        };
+        let pct = 100.0 * shown as f64 / total.max(1) as f64;
+        if p.style == Style::Folded {
+            let names: Vec<String> = frames.iter().map(|&id| name(id)).collect();
+            let _ = writeln!(out, "{pct:.2}% {}", names.join(";"));
+        } else {
+            let _ = writeln!(out, "           {pct:.2}%");
+            for id in frames {
+                let _ = writeln!(out, "                {}", name(id));
+            }
+            out.push('\n');
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const GRAPH: Print = Print {
+        style: Style::Graph,
+        min_percent: 0.5,
+        limit: 0,
+        skip_first: false,
+    };
 
     #[test]
     fn branches_print_like_perf() {
@@ -182,7 +427,7 @@ mod tests {
             t.add(&[(1, 1), (3, 3), (4, 4), (5, 5)], 1);
         }
         let mut out = String::new();
-        print(&mut out, &t, 10000, t.cumul, 0.5, false, &|i| {
+        print(&mut out, &t, 10000, t.cumul, GRAPH, &|i| {
             names[i as usize].to_string()
         });
         let want = "            |\n            ---leaf\n               |          \n               |--9.57%--mid_b\n               |          main\n               |          start\n               |          \n                --9.52%--mid_a\n                          main\n                          start\n\n";
@@ -190,11 +435,63 @@ mod tests {
     }
 
     #[test]
+    fn graph_options_parse_like_perf() {
+        assert_eq!(GraphConfig::parse("none").unwrap(), None);
+        let g = GraphConfig::parse("fractal,2,10,caller").unwrap().unwrap();
+        assert_eq!(g.style, Style::Fractal);
+        assert_eq!(g.min_percent, 2.0);
+        assert_eq!(g.limit, 10);
+        assert_eq!(g.order, Some(Order::Caller));
+        let g = GraphConfig::parse("folded").unwrap().unwrap();
+        assert_eq!(
+            (g.style, g.min_percent, g.order),
+            (Style::Folded, 0.5, None)
+        );
+        assert!(GraphConfig::parse("graph,0.5,callee,address")
+            .unwrap_err()
+            .contains("address"));
+        assert!(GraphConfig::parse("bogus").is_err());
+    }
+
+    #[test]
+    fn fractal_levels_are_shares_of_their_parent() {
+        // leaf ← (mid_b 2/3, mid_a 1/3) ← main, as a callee graph of leaf's 300 samples
+        // out of 1000 in the event.
+        let names = ["", "leaf", "mid_b", "mid_a", "main"];
+        let mut t = Node::root();
+        for _ in 0..200 {
+            t.add(&[(1, 1), (2, 2), (4, 4)], 1);
+        }
+        for _ in 0..100 {
+            t.add(&[(1, 1), (3, 3), (4, 4)], 1);
+        }
+        let mut out = String::new();
+        let p = Print {
+            style: Style::Fractal,
+            ..GRAPH
+        };
+        print(&mut out, &t, 1000, 300, p, &|i| {
+            names[i as usize].to_string()
+        });
+        assert!(out.contains("|--66.67%--mid_b"), "{out}");
+        assert!(out.contains(" --33.33%--mid_a"), "{out}");
+        let mut folded = String::new();
+        let p = Print {
+            style: Style::Folded,
+            ..GRAPH
+        };
+        print(&mut folded, &t, 1000, 300, p, &|i| {
+            names[i as usize].to_string()
+        });
+        assert_eq!(folded, "20.00% leaf;mid_b;main\n10.00% leaf;mid_a;main\n");
+    }
+
+    #[test]
     fn small_entries_print_nothing() {
         let mut t = Node::root();
         t.add(&[(1, 1), (2, 2)], 1);
         let mut out = String::new();
-        print(&mut out, &t, 10000, t.cumul, 0.5, false, &|_| "x".into());
+        print(&mut out, &t, 10000, t.cumul, GRAPH, &|_| "x".into());
         assert!(out.is_empty());
     }
 }
