@@ -26,6 +26,8 @@ pub enum SortKey {
     Sym,
     /// CPU.
     Cpu,
+    /// Source file and line (`file.c:12`), from DWARF.
+    Srcline,
 }
 
 impl SortKey {
@@ -40,8 +42,9 @@ impl SortKey {
                     "dso" => SortKey::Dso,
                     "sym" | "symbol" => SortKey::Sym,
                     "cpu" => SortKey::Cpu,
+                    "srcline" => SortKey::Srcline,
                     other => {
-                        bail!("unknown --sort key '{other}': use comm, pid, tid, dso, sym or cpu")
+                        bail!("unknown --sort key '{other}': use comm, pid, tid, dso, sym, srcline or cpu")
                     }
                 })
             })
@@ -56,6 +59,7 @@ impl SortKey {
             SortKey::Dso => "Shared Object",
             SortKey::Sym => "Symbol",
             SortKey::Cpu => "CPU",
+            SortKey::Srcline => "Source:Line",
         }
     }
 }
@@ -247,6 +251,31 @@ fn build_trees(h: &mut EventHist, table: &FrameTable, children: bool, order: gra
     }
 }
 
+/// Source lines interned to ids, each address looked up once.
+#[derive(Default)]
+struct Srclines {
+    names: Vec<String>,
+    ids: FxHashMap<String, u32>,
+    by_addr: FxHashMap<(u32, u64), u32>,
+}
+
+impl Srclines {
+    fn id(&mut self, loc: Option<Location>, text: impl FnOnce() -> String) -> u32 {
+        let slot = loc.map(|l| (l.dso, l.rel)).unwrap_or((u32::MAX, 0));
+        if let Some(&id) = self.by_addr.get(&slot) {
+            return id;
+        }
+        let t = text();
+        let next = self.names.len() as u32;
+        let id = *self.ids.entry(t.clone()).or_insert(next);
+        if id == next {
+            self.names.push(t);
+        }
+        self.by_addr.insert(slot, id);
+        id
+    }
+}
+
 /// Symbol cells interned to ids, so keys hash as integers in the per-sample loop.
 #[derive(Default)]
 struct SymTable {
@@ -292,6 +321,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let mut session = Session::new();
     let mut syms = Symbolizer::new(cfg.symfs.clone());
     let mut table = SymTable::default();
+    let mut srclines = Srclines::default();
     let mut stacks = crate::callchain::Stacks::new(cfg.symfs.clone());
     let mut hists: Vec<EventHist> = Vec::new();
     let mut any_chain = false;
@@ -313,6 +343,14 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         if hists.is_empty() {
             hists = header.events.iter().map(|e| new_hist(&e.name)).collect();
         }
+        let Some(h) = hists.get_mut(s.event) else {
+            return;
+        };
+        // Filters hide entries; percentages stay shares of everything (perf's default
+        // `--percentage global`), so the totals count every sample.
+        h.total += s.period;
+        h.samples += 1;
+        any_chain |= s.callchain.is_some();
         if !cfg.pids.is_empty() && !cfg.pids.contains(&s.pid) {
             return;
         }
@@ -323,11 +361,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         if !cfg.comms.is_empty() && !cfg.comms.iter().any(|c| c == session.comm_name(comm)) {
             return;
         }
-        let Some(h) = hists.get_mut(s.event) else {
-            return;
-        };
         let chain = s.callchain.is_some();
-        any_chain |= chain;
         // `abs`: unresolved call-chain addresses keep the raw address, as perf's call-chain
         // entries do (the sample's own entry uses the map-relative one).
         let mut key_of = |addr: u64, mode: Mode, abs: bool| -> (Option<Location>, Key, u32) {
@@ -371,11 +405,17 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                     SortKey::Cpu => u64::from(s.cpu.unwrap_or(0)),
                     SortKey::Dso => loc.map(|l| u64::from(l.dso) + 1).unwrap_or(0),
                     SortKey::Sym => u64::from(sym),
+                    SortKey::Srcline => u64::from(srclines.id(loc, || match loc {
+                        Some(l) => syms.srcline(&session, l),
+                        None => "??:0".to_string(),
+                    })),
                 };
             }
             (loc, key, sym)
         };
         let (loc0, self_key, _) = key_of(s.ip, s.mode, false);
+        // --dso keeps the samples taken in those binaries, as perf marks the sample
+        // filtered by its own location: in children mode their callers elsewhere still show.
         if !cfg.dsos.is_empty() {
             let ok = loc0.is_some_and(|l| {
                 let d = &session.dsos()[l.dso as usize];
@@ -386,23 +426,17 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             }
         }
         chain_ids.clear();
+        chain_keys.clear();
         if chain && (want_children || graph_on) {
             for f in stacks.frames(&session, &s, max) {
                 let (_, k, sym) = key_of(f.addr, f.mode, true);
                 chain_ids.push((k, sym));
-            }
-        }
-        chain_keys.clear();
-        if want_children {
-            for (k, _) in &chain_ids {
                 // Every caller gets the period once per sample.
-                if *k != self_key && !chain_keys.contains(k) {
-                    chain_keys.push(*k);
+                if want_children && k != self_key && !chain_keys.contains(&k) {
+                    chain_keys.push(k);
                 }
             }
         }
-        h.total += s.period;
-        h.samples += 1;
         if graph_on && chain {
             stack_buf.clear();
             stack_buf.push(frames.intern(self_key, u32::MAX));
@@ -450,7 +484,14 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         }
     }
     let mut out = String::new();
-    out.push_str("# To display the perf.data header info, please use --header/--header-only options.\n#\n#\n");
+    out.push_str(
+        "# To display the perf.data header info, please use --header/--header-only options.\n#\n",
+    );
+    // A --comm or --dso filter with one value hides that column and says so up here.
+    for (k, v) in elided(&cfg) {
+        let _ = writeln!(out, "# {k}: {v}");
+    }
+    out.push_str("#\n");
     let _ = writeln!(out, "# Total Lost Samples: 0\n#");
     let mut first = true;
     for h in &hists {
@@ -484,6 +525,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                             d => session.dsos()[(d - 1) as usize].short_name().to_string(),
                         }),
                         SortKey::Sym => Cell::Sym(table.cells[k[i] as usize].clone()),
+                        SortKey::Srcline => Cell::Text(srclines.names[k[i] as usize].clone()),
                     })
                     .collect();
                 let mut graph_text = String::new();
@@ -549,6 +591,18 @@ fn cell_text(c: &Cell, key: SortKey) -> String {
     }
 }
 
+/// The sort keys a one-value `--comm`/`--dso` filter elides, with that value.
+fn elided(cfg: &ReportConfig) -> Vec<(&'static str, String)> {
+    let mut v = Vec::new();
+    if cfg.comms.len() == 1 && cfg.sort.contains(&SortKey::Comm) {
+        v.push(("comm", cfg.comms[0].clone()));
+    }
+    if cfg.dsos.len() == 1 && cfg.sort.contains(&SortKey::Dso) {
+        v.push(("dso", cfg.dsos[0].clone()));
+    }
+    v
+}
+
 fn print_hist(
     out: &mut String,
     h: &EventHist,
@@ -574,14 +628,22 @@ fn print_hist(
     };
     let mut rows: Vec<(Vec<Cell>, Entry, String)> =
         rows.into_iter().filter(|(_, e, _)| period(e) > 0).collect();
+    // The columns shown: every sort key but those a single-valued filter elides.
+    let hidden: Vec<&str> = elided(cfg).iter().map(|(k, _)| *k).collect();
+    let shown: Vec<usize> = (0..cfg.sort.len())
+        .filter(|&i| match cfg.sort[i] {
+            SortKey::Comm => !hidden.contains(&"comm"),
+            SortKey::Dso => !hidden.contains(&"dso"),
+            _ => true,
+        })
+        .collect();
     // Column widths cover every entry, also those --percent-limit hides, as perf's do.
-    let widths: Vec<usize> = cfg
-        .sort
+    let widths: Vec<usize> = shown
         .iter()
-        .enumerate()
-        .map(|(i, k)| {
+        .map(|&i| {
+            let k = cfg.sort[i];
             rows.iter()
-                .map(|(key, _, _)| cell_text(&key[i], *k).len())
+                .map(|(key, _, _)| cell_text(&key[i], k).len())
                 .max()
                 .unwrap_or(0)
                 .max(k.header().len())
@@ -613,9 +675,9 @@ fn print_hist(
     let texts: Vec<Vec<String>> = rows
         .iter()
         .map(|(k, _, _)| {
-            k.iter()
-                .zip(&cfg.sort)
-                .map(|(c, s)| cell_text(c, *s))
+            shown
+                .iter()
+                .map(|&i| cell_text(&k[i], cfg.sort[i]))
                 .collect()
         })
         .collect();
@@ -630,8 +692,8 @@ fn print_hist(
     if cfg.show_nr_samples {
         cols.push(("Samples".into(), 12, true));
     }
-    for (k, w) in cfg.sort.iter().zip(&widths) {
-        cols.push((k.header().into(), *w, false));
+    for (&i, w) in shown.iter().zip(&widths) {
+        cols.push((cfg.sort[i].header().into(), *w, false));
     }
     let head: Vec<String> = cols
         .iter()
@@ -668,10 +730,10 @@ fn print_hist(
         if cfg.show_nr_samples {
             let _ = write!(line, "  {:>12}", e.samples);
         }
-        let last = cfg.sort.len().saturating_sub(1);
+        let last = shown.len().saturating_sub(1);
         for (i, (s, w)) in t.iter().zip(&widths).enumerate() {
-            // perf pads every column but a trailing symbol.
-            if i == last && cfg.sort[i] == SortKey::Sym {
+            // perf pads every column but a trailing symbol or source line.
+            if i == last && matches!(cfg.sort[shown[i]], SortKey::Sym | SortKey::Srcline) {
                 let _ = write!(line, "  {s}");
             } else {
                 let _ = write!(line, "  {s:<w$}");

@@ -292,6 +292,7 @@ pub struct Symbolizer {
     elf: HashMap<DsoId, Option<ElfSymbols>>,
     jit: HashMap<DsoId, Option<rperf_symbols::PerfMap>>,
     kallsyms: Option<Kallsyms>,
+    lines: HashMap<DsoId, Option<rperf_symbols::Lines>>,
     /// `--symfs`: a root prepended to every binary path.
     pub symfs: Option<PathBuf>,
 }
@@ -318,6 +319,57 @@ impl Symbolizer {
         self.kallsyms.get_or_insert_with(|| {
             Kallsyms::parse(&std::fs::read_to_string("/proc/kallsyms").unwrap_or_default())
         })
+    }
+
+    /// The virtual address of `loc` in its ELF binary (the symbol table maps file offsets).
+    fn vaddr(&mut self, session: &Session, loc: Location) -> Option<u64> {
+        let dso = &session.dsos()[loc.dso as usize];
+        if dso.kernel || dso.jit_name.is_some() || !dso.path.starts_with('/') {
+            return None;
+        }
+        self.symbol(session, loc)?;
+        self.elf.get(&loc.dso)?.as_ref()?.offset_to_vaddr(loc.rel)
+    }
+
+    fn dwarf(&mut self, session: &Session, loc: Location) -> Option<&rperf_symbols::Lines> {
+        let path = session.dsos()[loc.dso as usize].path.clone();
+        let symfs = self.symfs.clone();
+        self.lines
+            .entry(loc.dso)
+            .or_insert_with(|| rperf_symbols::Lines::load(Path::new(&path), symfs.as_deref()))
+            .as_ref()
+    }
+
+    /// The inlined calls at `loc`, innermost first, without the containing function (which
+    /// [`Symbolizer::symbol`] names): empty when there are none or no DWARF.
+    pub fn inlined(&mut self, session: &Session, loc: Location) -> Vec<rperf_symbols::InlineFrame> {
+        let Some(vaddr) = self.vaddr(session, loc) else {
+            return Vec::new();
+        };
+        let Some(lines) = self.dwarf(session, loc) else {
+            return Vec::new();
+        };
+        let mut v = lines.frames(vaddr);
+        v.pop();
+        v
+    }
+
+    /// perf's srcline for `loc`: `file.c:12` from DWARF, else `symbol+offset` (decimal),
+    /// else `??:0`.
+    pub fn srcline(&mut self, session: &Session, loc: Location) -> String {
+        if let Some(vaddr) = self.vaddr(session, loc) {
+            if let Some(s) = self
+                .dwarf(session, loc)
+                .and_then(|l| l.location(vaddr))
+                .and_then(|f| f.srcline())
+            {
+                return s;
+            }
+        }
+        match self.symbol(session, loc) {
+            Some(s) => format!("{}+{}", s.name, s.offset),
+            None => "??:0".to_string(),
+        }
     }
 
     /// The symbol at `loc`, if the binary can be read and has one there.

@@ -149,6 +149,52 @@ fn underscores(name: &str) -> usize {
     name.bytes().take_while(|&b| b == b'_').count()
 }
 
+/// `path` below `root` (perf's `--symfs`), or `path` itself.
+pub(crate) fn under_root(path: &Path, root: Option<&Path>) -> std::path::PathBuf {
+    match root {
+        Some(r) => r.join(path.strip_prefix("/").unwrap_or(path)),
+        None => path.to_path_buf(),
+    }
+}
+
+/// Where a binary's separate debug file may be: `/usr/lib/debug/.build-id/xx/yyyy.debug`,
+/// then its `.gnu_debuglink` name next to it, in `.debug/`, or under `/usr/lib/debug` (all
+/// below `root` when given).
+pub(crate) fn debug_candidates(
+    file: &ElfFile64<Endianness>,
+    path: &Path,
+    root: Option<&Path>,
+) -> Vec<std::path::PathBuf> {
+    let mut candidates = Vec::new();
+    if let Ok(Some(id)) = file.build_id() {
+        let hex = crate::buildid::hex(id);
+        if hex.len() > 2 {
+            candidates.push(under_root(
+                Path::new(&format!(
+                    "/usr/lib/debug/.build-id/{}/{}.debug",
+                    &hex[..2],
+                    &hex[2..]
+                )),
+                root,
+            ));
+        }
+    }
+    if let Ok(Some((name, _crc))) = file.gnu_debuglink() {
+        let name = String::from_utf8_lossy(name).into_owned();
+        if let Some(dir) = path.parent() {
+            candidates.push(under_root(&dir.join(&name), root));
+            candidates.push(under_root(&dir.join(".debug").join(&name), root));
+            candidates.push(under_root(
+                &Path::new("/usr/lib/debug")
+                    .join(dir.strip_prefix("/").unwrap_or(dir))
+                    .join(&name),
+                root,
+            ));
+        }
+    }
+    candidates
+}
+
 impl ElfSymbols {
     /// Loads a file's function symbols.
     pub fn load(path: &Path) -> Result<ElfSymbols, ElfError> {
@@ -167,13 +213,7 @@ impl ElfSymbols {
     /// next to it, in `.debug/`, or under `/usr/lib/debug` (all below `root` when given, as
     /// perf's `--symfs`).
     pub fn load_with_debug(path: &Path, root: Option<&Path>) -> Result<ElfSymbols, ElfError> {
-        let under = |p: &Path| -> std::path::PathBuf {
-            match root {
-                Some(r) => r.join(p.strip_prefix("/").unwrap_or(p)),
-                None => p.to_path_buf(),
-            }
-        };
-        let real = under(path);
+        let real = under_root(path, root);
         let data = std::fs::read(&real).map_err(|source| ElfError::Io {
             path: real.display().to_string(),
             source,
@@ -187,29 +227,7 @@ impl ElfSymbols {
             return Ok(table);
         }
         let file = ElfFile64::<Endianness>::parse(&*data).map_err(|e| parse_err(e.to_string()))?;
-        let mut candidates = Vec::new();
-        if let Ok(Some(id)) = file.build_id() {
-            let hex = crate::buildid::hex(id);
-            if hex.len() > 2 {
-                candidates.push(under(Path::new(&format!(
-                    "/usr/lib/debug/.build-id/{}/{}.debug",
-                    &hex[..2],
-                    &hex[2..]
-                ))));
-            }
-        }
-        if let Ok(Some((name, _crc))) = file.gnu_debuglink() {
-            let name = String::from_utf8_lossy(name).into_owned();
-            if let Some(dir) = path.parent() {
-                candidates.push(under(&dir.join(&name)));
-                candidates.push(under(&dir.join(".debug").join(&name)));
-                candidates.push(under(
-                    &Path::new("/usr/lib/debug")
-                        .join(dir.strip_prefix("/").unwrap_or(dir))
-                        .join(&name),
-                ));
-            }
-        }
+        let candidates = debug_candidates(&file, path, root);
         for c in candidates {
             if c == real {
                 continue;

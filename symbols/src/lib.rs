@@ -13,10 +13,12 @@
 
 pub mod buildid;
 pub mod elf;
+pub mod lines;
 pub mod perfmap;
 
 pub use buildid::{build_id, kernel_build_id};
 pub use elf::{demangle, vdso_image, ElfSymbols, Symbol};
+pub use lines::{InlineFrame, Lines};
 pub use perfmap::PerfMap;
 
 /// One kernel symbol.

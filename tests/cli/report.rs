@@ -132,6 +132,32 @@ fn perf_recordings_report_like_perf() {
             "dso,sym",
         ],
     );
+    // One-value filters on shown keys hide the column and name the value in the header;
+    // percentages stay shares of every sample.
+    compare(&f, &["--no-children", "-g", "none", "--comm", "chain"]);
+    compare(
+        &f,
+        &[
+            "--no-children",
+            "-g",
+            "none",
+            "--comm",
+            "chain",
+            "--dso",
+            "chain",
+        ],
+    );
+    compare(&f, &["--no-children", "-g", "none", "--dso", "chain"]);
+    compare_text(
+        &f,
+        &[
+            "--children",
+            "-g",
+            "none",
+            "--comm",
+            "nothing-has-this-name",
+        ],
+    );
     let f = record_with("perf", dir.path(), "n.data", &["--", exe, "0.2"]).unwrap();
     compare(&f, &["--sort", "comm,dso,sym"]);
 }
@@ -367,5 +393,78 @@ fn caller_graphs_equal_perf() {
             main_graph.contains("---main") && main_graph.contains("--mid_b"),
             "{r}"
         );
+    }
+}
+
+/// Time in a loop inlined twice into `outer`, and a little in `outer` itself.
+const INLINED_C: &str = r#"
+#include <stdlib.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static inline __attribute__((always_inline)) void inner(volatile unsigned long *x) {
+    for (int i = 0; i < 100000; i++) *x += i;
+}
+static inline __attribute__((always_inline)) void middle(volatile unsigned long *x) { inner(x); *x ^= 3; }
+__attribute__((noinline)) void outer(volatile unsigned long *x) { middle(x); *x += 1; }
+int main(int argc, char **argv) {
+    double end = now() + (argc > 1 ? atof(argv[1]) : 0.3);
+    volatile unsigned long x = 0;
+    while (now() < end) outer(&x);
+    return 0;
+}
+"#;
+
+#[test]
+fn srcline_sort_equals_perf() {
+    let dir = TempDir::new("srcline");
+    let exe = compile_c(
+        dir.path(),
+        "inlined",
+        INLINED_C,
+        &["-O2", "-g", "-fno-omit-frame-pointer"],
+    );
+    let exe = exe.to_str().unwrap();
+    for tool in ["perf", "rperf"] {
+        let Some(f) = record_with(
+            tool,
+            dir.path(),
+            &format!("{tool}.data"),
+            &["-g", "--", exe, "0.3"],
+        ) else {
+            return;
+        };
+        // The workload's own binary: system libraries' DWARF is where perf's addr2line
+        // and gimli disagree (perf names the CU's file for code from an included header).
+        for sort in ["srcline", "dso,srcline", "sym,srcline"] {
+            compare(
+                &f,
+                &[
+                    "--no-children",
+                    "-g",
+                    "none",
+                    "--dso",
+                    "inlined",
+                    "--sort",
+                    sort,
+                ],
+            );
+        }
+        let r = stdout(&run({
+            let mut c = rperf();
+            c.args([
+                "report",
+                "--stdio",
+                "--no-children",
+                "-g",
+                "none",
+                "--sort",
+                "srcline",
+            ])
+            .arg("-i")
+            .arg(&f);
+            c
+        }));
+        // The hot loop's line is the inlined function's (line 6 of the program).
+        assert!(r.contains("inlined.c:6"), "{r}");
     }
 }

@@ -1,0 +1,198 @@
+//! The symbols crate against binutils on binaries compiled here: function symbols against
+//! `nm`, source lines and inline frames against `addr2line -f -i`, truncated files as
+//! errors. Skips (with a reason) when gcc or binutils are missing.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rperf_symbols::{ElfSymbols, Lines};
+
+const PROGRAM: &str = r#"
+#include <stdlib.h>
+static inline __attribute__((always_inline)) unsigned long inner(volatile unsigned long *x) {
+    for (int i = 0; i < 1000; i++) *x += i;
+    return *x;
+}
+static inline __attribute__((always_inline)) unsigned long middle(volatile unsigned long *x) {
+    unsigned long v = inner(x);
+    return v ^ 3;
+}
+__attribute__((noinline)) unsigned long outer(volatile unsigned long *x) { return middle(x) + 1; }
+__attribute__((noinline)) int helper(int a) { return a * 7; }
+int main(int argc, char **argv) {
+    volatile unsigned long x = argc;
+    (void)argv;
+    return (int)(outer(&x) + helper(argc));
+}
+"#;
+
+fn tool(name: &str) -> bool {
+    Command::new(name)
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+fn build(dir: &Path, flags: &[&str]) -> Option<PathBuf> {
+    if !tool("gcc") || !tool("nm") || !tool("addr2line") {
+        eprintln!("SKIP: gcc and binutils (nm, addr2line) are needed");
+        return None;
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let src = dir.join("p.c");
+    std::fs::write(&src, PROGRAM).unwrap();
+    let exe = dir.join("p");
+    let ok = Command::new("gcc")
+        .args(flags)
+        .arg("-o")
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    Some(exe)
+}
+
+fn temp(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("rperf-symbols-{tag}-{}", std::process::id()))
+}
+
+/// `nm` text symbols (T/t) with their addresses.
+fn nm_functions(exe: &Path) -> Vec<(u64, String)> {
+    let out = Command::new("nm").arg(exe).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 3 && (f[1] == "T" || f[1] == "t"))
+                .then(|| (u64::from_str_radix(f[0], 16).unwrap(), f[2].to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn functions_match_nm() {
+    let dir = temp("nm");
+    let Some(exe) = build(&dir, &["-O2"]) else {
+        return;
+    };
+    let table = ElfSymbols::load(&exe).unwrap();
+    let funcs = nm_functions(&exe);
+    assert!(funcs.iter().any(|(_, n)| n == "outer"));
+    for (addr, name) in &funcs {
+        let (sym, off) = table
+            .lookup_vaddr(*addr)
+            .unwrap_or_else(|| panic!("{name} at {addr:#x} not found"));
+        assert_eq!(off, 0, "{name}");
+        // Aliases at one address (e.g. _start and its local labels) may pick either name.
+        let same_addr: Vec<&String> = funcs
+            .iter()
+            .filter(|(a, _)| a == addr)
+            .map(|(_, n)| n)
+            .collect();
+        assert!(same_addr.contains(&&sym.name), "{name}: got {}", sym.name);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `addr2line -f -i -e exe addr`: (function, file:line) pairs, innermost first.
+fn addr2line(exe: &Path, addr: u64) -> Vec<(String, String)> {
+    let out = Command::new("addr2line")
+        .args(["-f", "-i", "-e"])
+        .arg(exe)
+        .arg(format!("{addr:#x}"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .chunks(2)
+        .filter(|c| c.len() == 2)
+        .map(|c| {
+            let loc = c[1].split(" (discriminator").next().unwrap_or(c[1]);
+            let base = loc.rsplit('/').next().unwrap_or(loc).to_string();
+            (c[0].to_string(), base)
+        })
+        .collect()
+}
+
+#[test]
+fn lines_and_inline_frames_match_addr2line() {
+    let dir = temp("lines");
+    let Some(exe) = build(&dir, &["-O2", "-g"]) else {
+        return;
+    };
+    let lines = Lines::load(&exe, None).expect("the binary has DWARF");
+    let table = ElfSymbols::load(&exe).unwrap();
+    let (start, outer) = nm_functions(&exe)
+        .into_iter()
+        .find(|(_, n)| n == "outer")
+        .map(|(a, _)| (a, table.lookup_vaddr(a).unwrap().0.clone()))
+        .unwrap();
+    let mut inlined_seen = 0;
+    for addr in start..start + outer.size.max(1) {
+        let want = addr2line(&exe, addr);
+        let got: Vec<(String, String)> = lines
+            .frames(addr)
+            .iter()
+            .map(|f| {
+                (
+                    f.function.clone().unwrap_or_else(|| "??".into()),
+                    f.srcline().unwrap_or_else(|| "??:0".into()),
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "at {addr:#x}");
+        if got.len() >= 3 {
+            inlined_seen += 1;
+            assert_eq!(got[0].0, "inner");
+            assert_eq!(got[1].0, "middle");
+            assert_eq!(got.last().unwrap().0, "outer");
+        }
+        let loc = lines.location(addr).and_then(|l| l.srcline());
+        assert_eq!(loc.as_deref(), want.first().map(|w| w.1.as_str()));
+    }
+    assert!(inlined_seen > 0, "no address inside the inlined loop");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn stripped_binaries_find_dwarf_in_a_debuglink_file() {
+    let dir = temp("debuglink");
+    let Some(exe) = build(&dir, &["-O2", "-g"]) else {
+        return;
+    };
+    let dbg = dir.join("p.debug");
+    let run = |args: &[&str]| {
+        let ok = Command::new("objcopy").args(args).status().unwrap();
+        assert!(ok.success(), "objcopy {args:?}");
+    };
+    let (e, d) = (exe.to_str().unwrap(), dbg.to_str().unwrap());
+    run(&["--only-keep-debug", e, d]);
+    run(&["--strip-debug", "--strip-unneeded", e]);
+    run(&[&format!("--add-gnu-debuglink={d}"), e]);
+    let lines = Lines::load(&exe, None).expect("found through .gnu_debuglink");
+    assert_eq!(lines.source, dbg);
+    let table = ElfSymbols::load_with_debug(&exe, None).unwrap();
+    assert!(table.len() > 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn truncated_and_garbage_files_are_errors() {
+    let dir = temp("trunc");
+    let Some(exe) = build(&dir, &["-O2", "-g"]) else {
+        return;
+    };
+    let data = std::fs::read(&exe).unwrap();
+    for cut in [0, 3, 16, 64, 200, data.len() / 2] {
+        let bad = dir.join(format!("cut{cut}"));
+        std::fs::write(&bad, &data[..cut]).unwrap();
+        // Either a clean error or a table; never a panic.
+        let _ = ElfSymbols::load(&bad);
+        let _ = Lines::load(&bad, None);
+    }
+    assert!(ElfSymbols::load(&dir.join("missing")).is_err());
+    assert!(Lines::load(&dir.join("missing"), None).is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
