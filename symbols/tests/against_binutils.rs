@@ -174,7 +174,7 @@ fn stripped_binaries_find_dwarf_in_a_debuglink_file() {
     let lines = Lines::load(&exe, None).expect("found through .gnu_debuglink");
     assert_eq!(lines.source, dbg);
     let table = ElfSymbols::load_with_debug(&exe, None).unwrap();
-    assert!(table.len() > 0);
+    assert!(!table.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
