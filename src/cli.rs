@@ -75,6 +75,9 @@ pub struct FlamegraphArgs {
     /// Mark kernel frames (drawn in their own colour).
     #[arg(long = "kernel")]
     pub kernel: bool,
+    /// Leave out frames of inlined functions (shown by default when DWARF has them).
+    #[arg(long = "no-inline")]
+    pub no_inline: bool,
     /// Which samples to keep.
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -169,6 +172,7 @@ impl FlamegraphArgs {
                 dsos,
                 annotate_kernel: self.kernel,
                 max_stack: None,
+                inline: !self.no_inline,
             },
             diff: match self.diff.as_slice() {
                 [a, b] => Some((a.clone(), b.clone())),
@@ -286,6 +290,9 @@ pub struct ScriptArgs {
     /// Fields to print: comm,pid,tid,cpu,time,period,event,trace,ip,sym,symoff,dso.
     #[arg(short = 'F', long = "fields", value_name = "FIELDS")]
     pub fields: Option<String>,
+    /// Also show the functions inlined at each call-chain address (from DWARF).
+    #[arg(long = "inline")]
+    pub inline: bool,
 }
 
 /// `rperf record` options, named as perf's.
@@ -804,6 +811,7 @@ pub fn main() -> ExitCode {
                     symfs: a.symfs,
                     max_stack: a.max_stack,
                     folded: a.folded,
+                    inline: a.inline,
                     fields,
                 })
             }),

@@ -23,6 +23,8 @@ pub struct ScriptConfig {
     pub folded: bool,
     /// `-F`: the fields to print (perf's defaults when `None`).
     pub fields: Option<Fields>,
+    /// `--inline`: also print the functions inlined at each call-chain address.
+    pub inline: bool,
 }
 
 /// perf's `timestamp__scnprintf_usec`: seconds and microseconds.
@@ -177,6 +179,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
         let opts = crate::report::folded::FoldOptions {
             symfs: cfg.symfs.clone(),
             max_stack: cfg.max_stack,
+            inline: cfg.inline,
             ..Default::default()
         };
         let mut text = String::new();
@@ -279,10 +282,13 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
         }
         if chain {
             line.push('\n');
-            for fr in stacks.frames(&session, &s, max) {
+            for (i, fr) in stacks.frames(&session, &s, max).into_iter().enumerate() {
                 let mut rest = String::new();
                 let addr =
                     texts.frame_text(&mut rest, &session, &mut syms, s.pid, fr.addr, fr.mode, &f);
+                if cfg.inline {
+                    inline_lines(&mut line, &session, &mut syms, s.pid, fr, addr, i > 0, &f);
+                }
                 let _ = writeln!(line, "\t{addr:16x}{rest}");
             }
             line.push('\n');
@@ -305,6 +311,49 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
     }
     r?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::too_many_arguments)]
+/// perf's lines for the functions inlined at one call-chain address, innermost first:
+/// the address, the inlined function with the containing function's offset, `(inlined)`.
+fn inline_lines(
+    out: &mut String,
+    session: &Session,
+    syms: &mut Symbolizer,
+    pid: i32,
+    fr: crate::callchain::Frame,
+    shown: u64,
+    caller: bool,
+    f: &Fields,
+) {
+    let Some(loc) = session.resolve(pid, fr.addr, fr.mode) else {
+        return;
+    };
+    // A caller's address is a return address: the call is the byte before.
+    let at = crate::session::Location {
+        rel: loc.rel.saturating_sub(u64::from(caller)),
+        ..loc
+    };
+    let inlined = syms.inlined(session, at);
+    if inlined.is_empty() {
+        return;
+    }
+    let offset = syms.symbol(session, loc).map(|s| s.offset);
+    for i in inlined {
+        let _ = write!(out, "\t{shown:16x}");
+        if f.sym {
+            let name = i.function.as_deref().unwrap_or("??");
+            match offset.filter(|_| f.symoff) {
+                Some(off) => {
+                    let _ = write!(out, " {name}+{off:#x}");
+                }
+                None => {
+                    let _ = write!(out, " {name}");
+                }
+            }
+        }
+        out.push_str(" (inlined)\n");
+    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,8 @@ pub struct FoldOptions {
     pub annotate_kernel: bool,
     /// At most this many frames.
     pub max_stack: Option<usize>,
+    /// Show functions inlined at each address (from DWARF) as frames of their own.
+    pub inline: bool,
 }
 
 /// One symbolized frame of a sample.
@@ -75,6 +77,8 @@ pub fn walk(
     let mut syms = Symbolizer::new(opts.symfs.clone());
     let mut stacks = crate::callchain::Stacks::new(opts.symfs.clone());
     let mut names: HashMap<(u32, u64), Frame> = HashMap::new();
+    // Functions inlined at an address, innermost first (looked up once per address).
+    let mut inlined: HashMap<(u32, u64), Rc<[Frame]>> = HashMap::new();
     let unknown = Frame {
         name: Rc::from("[unknown]"),
         dso: Rc::from("[unknown]"),
@@ -111,8 +115,32 @@ pub fn walk(
             return;
         }
         frames.clear();
-        for f in stacks.frames(&session, &s, max) {
-            let frame = match session.resolve(s.pid, f.addr, f.mode) {
+        for (i, f) in stacks.frames(&session, &s, max).into_iter().enumerate() {
+            let loc = session.resolve(s.pid, f.addr, f.mode);
+            if let (true, Some(loc)) = (opts.inline, loc) {
+                // Callers' addresses are return addresses: the call is the byte before.
+                let at = if i == 0 {
+                    loc
+                } else {
+                    crate::session::Location {
+                        rel: loc.rel.saturating_sub(1),
+                        ..loc
+                    }
+                };
+                let extra = inlined.entry((at.dso, at.rel)).or_insert_with(|| {
+                    let dso = &session.dsos()[at.dso as usize];
+                    syms.inlined(&session, at)
+                        .into_iter()
+                        .map(|f| Frame {
+                            name: Rc::from(f.function.unwrap_or_else(|| "??".into())),
+                            dso: Rc::from(dso.short_name()),
+                            kernel: false,
+                        })
+                        .collect()
+                });
+                frames.extend(extra.iter().cloned());
+            }
+            let frame = match loc {
                 Some(loc) => names
                     .entry((loc.dso, loc.rel))
                     .or_insert_with(|| {

@@ -2,6 +2,7 @@
 mod common;
 mod dwarf;
 mod flamegraph;
+mod inline;
 mod list;
 mod record;
 mod report;

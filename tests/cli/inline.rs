@@ -1,0 +1,162 @@
+//! Inline frames from DWARF: `script --inline`, flame graphs (on by default, `--no-inline`),
+//! checked against binutils' addr2line.
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::*;
+
+/// Time in a loop inlined twice into `outer` (inner → middle → outer).
+const INLINED_C: &str = r#"
+#include <stdlib.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static inline __attribute__((always_inline)) void inner(volatile unsigned long *x) {
+    for (int i = 0; i < 100000; i++) *x += i;
+}
+static inline __attribute__((always_inline)) void middle(volatile unsigned long *x) { inner(x); *x ^= 3; }
+__attribute__((noinline)) void outer(volatile unsigned long *x) { middle(x); *x += 1; }
+int main(int argc, char **argv) {
+    double end = now() + (argc > 1 ? atof(argv[1]) : 0.3);
+    volatile unsigned long x = 0;
+    while (now() < end) outer(&x);
+    return 0;
+}
+"#;
+
+fn rperf_out(args: &[&str], file: &Path) -> String {
+    let o = run({
+        let mut c = rperf();
+        c.args(args).arg("-i").arg(file);
+        c
+    });
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
+/// `addr2line -f -i`: the function names at `addr`, innermost first.
+fn addr2line_functions(exe: &Path, addr: u64) -> Option<Vec<String>> {
+    let o = Command::new("addr2line")
+        .args(["-f", "-i", "-e"])
+        .arg(exe)
+        .arg(format!("{addr:#x}"))
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    Some(text.lines().step_by(2).map(String::from).collect())
+}
+
+#[test]
+fn inlined_functions_show_as_frames() {
+    let dir = TempDir::new("inline");
+    let exe = compile_c(
+        dir.path(),
+        "inlined",
+        INLINED_C,
+        &["-O2", "-g", "-fno-omit-frame-pointer"],
+    );
+    let data = dir.path().join("r.data");
+    let o = run({
+        let mut c = rperf();
+        c.args(["record", "-q", "-g", "-o"])
+            .arg(&data)
+            .arg("--")
+            .arg(&exe)
+            .arg("0.3");
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // script --inline: the inlined calls sit above the frame that contains them, at its
+    // address, with its offset, as binutils' addr2line names them.
+    let text = rperf_out(&["script", "--inline"], &data);
+    let (mut outer, mut with_inline, mut checked) = (0, 0, 0);
+    for block in text.split("\n\n") {
+        let lines: Vec<&str> = block.lines().skip(1).collect();
+        let Some(pos) = lines.iter().position(|l| l.contains(" outer+0x")) else {
+            continue;
+        };
+        if pos
+            != lines
+                .iter()
+                .take_while(|l| l.ends_with("(inlined)"))
+                .count()
+        {
+            continue; // outer is not the leaf of this sample
+        }
+        outer += 1;
+        let names: Vec<&str> = lines[..pos]
+            .iter()
+            .map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap()
+                    .split('+')
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        if names == ["inner", "middle"] {
+            with_inline += 1;
+        }
+        let addr_of =
+            |l: &str| u64::from_str_radix(l.split_whitespace().next().unwrap(), 16).unwrap();
+        for l in &lines[..pos] {
+            assert_eq!(addr_of(l), addr_of(lines[pos]), "{block}");
+        }
+        if checked < 20 {
+            if let Some(want) = addr2line_functions(&exe, addr_of(lines[pos])) {
+                let mut got: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+                got.push("outer".into());
+                assert_eq!(got, want, "{block}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(outer > 100, "{outer} samples in outer:\n{text}");
+    assert!(
+        with_inline * 10 >= outer * 9,
+        "{with_inline} of {outer} samples show inner and middle"
+    );
+    // Plain script output stays perf's: no inline lines.
+    assert!(!rperf_out(&["script"], &data).contains("(inlined)"));
+
+    // Flame graphs show them by default; --no-inline gives script --folded's stacks.
+    let folded = |extra: &[&str]| -> Vec<String> {
+        let out = dir.path().join("x.folded");
+        let o = run({
+            let mut c = rperf();
+            c.args(["flamegraph", "--format", "folded", "-i"])
+                .arg(&data)
+                .arg("-o")
+                .arg(&out)
+                .args(extra);
+            c
+        });
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    let with = folded(&[]);
+    let weight = |v: &[String], pat: &str| -> u64 {
+        v.iter()
+            .filter(|l| l.contains(pat))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    let total = weight(&with, "");
+    assert!(
+        weight(&with, ";outer;middle;inner ") * 10 >= total * 8,
+        "{with:?}"
+    );
+    let without = folded(&["--no-inline"]);
+    assert!(!without.iter().any(|l| l.contains(";middle")));
+    let mut script_folded: Vec<String> = rperf_out(&["script", "--folded"], &data)
+        .lines()
+        .map(String::from)
+        .collect();
+    script_folded.sort();
+    assert_eq!(without, script_folded);
+}
