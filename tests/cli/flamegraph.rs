@@ -335,6 +335,9 @@ fn speedscope_and_folded_exports() {
                 .arg(&data)
                 .arg("--format")
                 .arg(format)
+                // script --folded's stacks: without inline frames (libc's debug files
+                // have some).
+                .arg("--no-inline")
                 .arg("-o")
                 .arg(&path);
             c
@@ -390,6 +393,8 @@ fn export(data: &Path, format: &str, out: &Path) {
             .arg(data)
             .arg("--format")
             .arg(format)
+            // Compared with script --folded and perf's views, which show no inline frames.
+            .arg("--no-inline")
             .arg("-o")
             .arg(out);
         c
