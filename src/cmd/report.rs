@@ -591,6 +591,49 @@ fn cell_text(c: &Cell, key: SortKey) -> String {
     }
 }
 
+/// With a call graph, perf puts a caller above its callee of equal weight (the entry with
+/// the deeper stored chain first) when both come from the same thread; between threads
+/// the usual order stands. perf's comparison is not transitive across threads, so here
+/// each thread's entries within a run of equal weight are reordered among the places
+/// they already hold: a total order that is perf's whenever one thread is involved.
+fn caller_above_callee(
+    rows: &mut [(Vec<Cell>, Entry, String)],
+    weight: impl Fn(&Entry) -> u64,
+    order: graph::Order,
+) {
+    let mut start = 0;
+    while start < rows.len() {
+        let w = weight(&rows[start].1);
+        let end = start
+            + rows[start..]
+                .iter()
+                .take_while(|r| weight(&r.1) == w)
+                .count();
+        let mut threads: Vec<(i32, i32)> = rows[start..end].iter().map(|r| r.1.thread).collect();
+        threads.sort_unstable();
+        threads.dedup();
+        for t in threads {
+            let slots: Vec<usize> = (start..end).filter(|&i| rows[i].1.thread == t).collect();
+            if slots.len() < 2 {
+                continue;
+            }
+            // Stable: equal depths keep the order they already have.
+            let mut picked: Vec<(Vec<Cell>, Entry, String)> = slots
+                .iter()
+                .map(|&i| std::mem::take(&mut rows[i]))
+                .collect();
+            picked.sort_by(|a, b| match order {
+                graph::Order::Caller => b.1.max_depth.cmp(&a.1.max_depth),
+                graph::Order::Callee => a.1.max_depth.cmp(&b.1.max_depth),
+            });
+            for (slot, row) in slots.into_iter().zip(picked) {
+                rows[slot] = row;
+            }
+        }
+        start = end;
+    }
+}
+
 /// The sort keys a one-value `--comm`/`--dso` filter elides, with that value.
 fn elided(cfg: &ReportConfig) -> Vec<(&'static str, String)> {
     let mut v = Vec::new();
@@ -650,28 +693,22 @@ fn print_hist(
         })
         .collect();
     rows.retain(|(_, e, _)| 100.0 * period(e) as f64 / total >= cfg.percent_limit);
+    let weight = |e: &Entry| {
+        if children {
+            e.children_period
+        } else {
+            e.self_period
+        }
+    };
     rows.sort_by(|(ka, a, _), (kb, b, _)| {
-        let (pa, pb) = if children {
-            (a.children_period, b.children_period)
-        } else {
-            (a.self_period, b.self_period)
-        };
-        // With a caller graph, perf puts a caller above its callee of equal weight (the
-        // deeper stored chain first) when both entries come from the same thread.
-        let depth = if children && cfg.graph.is_some() && a.thread == b.thread {
-            if order == graph::Order::Caller {
-                b.max_depth.cmp(&a.max_depth)
-            } else {
-                a.max_depth.cmp(&b.max_depth)
-            }
-        } else {
-            std::cmp::Ordering::Equal
-        };
-        pb.cmp(&pa)
-            .then(depth)
+        weight(b)
+            .cmp(&weight(a))
             .then(b.self_period.cmp(&a.self_period))
             .then_with(|| tie_order(ka).cmp(&tie_order(kb)))
     });
+    if children && cfg.graph.is_some() {
+        caller_above_callee(&mut rows, weight, order);
+    }
     let texts: Vec<Vec<String>> = rows
         .iter()
         .map(|(k, _, _)| {

