@@ -199,6 +199,19 @@ fn system_wide_report_like_perf() {
     };
     compare(&f, &["--no-children", "-g", "none", "--sort", "comm,dso"]);
     compare(&f, &["--no-children", "-g", "none", "--sort", "comm"]);
+    // Every print type on a many-thread file (equal-weight rows from different threads
+    // once broke the row sort): they all succeed, and the entries are perf's.
+    for g in ["graph", "fractal", "flat", "folded", "caller", "callee"] {
+        for mode in ["--children", "--no-children"] {
+            let o = run({
+                let mut c = rperf();
+                c.args(["report", "--stdio", mode, "-g", g, "-i"]).arg(&f);
+                c
+            });
+            assert!(o.status.success(), "{mode} -g {g}: {}", stderr(&o));
+        }
+    }
+    compare(&f, &["--children", "-g", "none", "--sort", "comm,dso"]);
 }
 
 #[test]
