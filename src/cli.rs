@@ -230,6 +230,12 @@ pub struct ReportArgs {
     /// Use at most N frames of each stack.
     #[arg(long = "max-stack", value_name = "N")]
     pub max_stack: Option<usize>,
+    /// Print the perf.data header (hostname, command line, events…) before the report.
+    #[arg(long = "header")]
+    pub header: bool,
+    /// Print only the perf.data header.
+    #[arg(long = "header-only")]
+    pub header_only: bool,
 }
 
 impl ReportArgs {
@@ -263,6 +269,11 @@ impl ReportArgs {
             tids,
             max_stack: self.max_stack,
             graph,
+            header: match (self.header_only, self.header) {
+                (true, _) => cmd::script::Header::Only,
+                (false, true) => cmd::script::Header::Also,
+                _ => cmd::script::Header::No,
+            },
         })
     }
 }
@@ -293,6 +304,12 @@ pub struct ScriptArgs {
     /// Also show the functions inlined at each call-chain address (from DWARF).
     #[arg(long = "inline")]
     pub inline: bool,
+    /// Print the perf.data header (hostname, command line, events…) first.
+    #[arg(long = "header")]
+    pub header: bool,
+    /// Print only the perf.data header.
+    #[arg(long = "header-only")]
+    pub header_only: bool,
 }
 
 /// `rperf record` options, named as perf's.
@@ -812,6 +829,11 @@ pub fn main() -> ExitCode {
                     max_stack: a.max_stack,
                     folded: a.folded,
                     inline: a.inline,
+                    header: match (a.header_only, a.header) {
+                        (true, _) => cmd::script::Header::Only,
+                        (false, true) => cmd::script::Header::Also,
+                        _ => cmd::script::Header::No,
+                    },
                     fields,
                 })
             }),

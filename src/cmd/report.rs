@@ -91,6 +91,8 @@ pub struct ReportConfig {
     pub max_stack: Option<usize>,
     /// `-g`: how call graphs are printed under each entry; `None` for `-g none`.
     pub graph: Option<graph::GraphConfig>,
+    /// `--header` / `--header-only`.
+    pub header: crate::cmd::script::Header,
 }
 
 /// What a symbol cell shows.
@@ -315,6 +317,14 @@ fn convert_unit(n: u64) -> String {
 
 /// Runs `rperf report`.
 pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
+    let header_text = match cfg.header {
+        crate::cmd::script::Header::No => None,
+        _ => Some(crate::report::header::text(&cfg.input)?),
+    };
+    if let (Some(t), crate::cmd::script::Header::Only) = (&header_text, cfg.header) {
+        crate::output::stdout(t)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if cfg.sort.len() > MAX_KEYS {
         bail!("at most {MAX_KEYS} --sort keys");
     }
@@ -335,8 +345,12 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let mut frames: FrameTable = FrameTable::default();
     let mut chain_ids: Vec<(Key, u32)> = Vec::new();
     let mut stack_buf: Vec<u32> = Vec::new();
+    let mut lost_samples = 0u64;
     let header = data::read(&cfg.input, |header, rec| {
         let Record::Sample(s) = rec else {
+            if let Record::LostSamples { count } = rec {
+                lost_samples += count;
+            }
             session.apply(&rec);
             return;
         };
@@ -484,15 +498,19 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         }
     }
     let mut out = String::new();
-    out.push_str(
-        "# To display the perf.data header info, please use --header/--header-only options.\n#\n",
-    );
+    match &header_text {
+        // The header replaces the hint about it.
+        Some(t) => out.push_str(t),
+        None => out.push_str(
+            "# To display the perf.data header info, please use --header/--header-only options.\n#\n",
+        ),
+    }
     // A --comm or --dso filter with one value hides that column and says so up here.
     for (k, v) in elided(&cfg) {
         let _ = writeln!(out, "# {k}: {v}");
     }
     out.push_str("#\n");
-    let _ = writeln!(out, "# Total Lost Samples: 0\n#");
+    let _ = writeln!(out, "# Total Lost Samples: {lost_samples}\n#");
     let mut first = true;
     for h in &hists {
         if h.samples == 0 {

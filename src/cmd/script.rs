@@ -25,6 +25,20 @@ pub struct ScriptConfig {
     pub fields: Option<Fields>,
     /// `--inline`: also print the functions inlined at each call-chain address.
     pub inline: bool,
+    /// `--header` / `--header-only`.
+    pub header: Header,
+}
+
+/// Whether the perf.data header is printed (report and script share the flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Header {
+    /// Not printed (the default).
+    #[default]
+    No,
+    /// Printed before the output.
+    Also,
+    /// Printed alone.
+    Only,
 }
 
 /// perf's `timestamp__scnprintf_usec`: seconds and microseconds.
@@ -175,6 +189,12 @@ impl Fields {
 
 /// Runs `rperf script`.
 pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
+    if cfg.header != Header::No {
+        crate::output::stdout(&crate::report::header::text(&cfg.input)?)?;
+        if cfg.header == Header::Only {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     if cfg.folded {
         let opts = crate::report::folded::FoldOptions {
             symfs: cfg.symfs.clone(),

@@ -143,6 +143,12 @@ pub enum Record<'a> {
         /// How many.
         count: u64,
     },
+    /// Samples an event lost, as perf record reads them from the kernel at the end
+    /// (PERF_RECORD_LOST_SAMPLES; perf report's "Total Lost Samples").
+    LostSamples {
+        /// How many.
+        count: u64,
+    },
 }
 
 fn lossy(raw: linux_perf_event_reader::RawData) -> String {
@@ -390,6 +396,18 @@ fn drive<R: Read>(
                 exec: m.protection & libc::PROT_EXEC as u32 != 0,
             },
             EventRecord::Lost(l) => Record::Lost { count: l.count },
+            // Not BPF output's own losses (misc bit 15), which perf leaves out of the total.
+            EventRecord::Raw(r)
+                if r.record_type == linux_perf_event_reader::RecordType::LOST_SAMPLES
+                    && r.misc & (1 << 15) == 0 =>
+            {
+                let mut b = [0u8; 8];
+                let mut data = r.data;
+                let _ = data.read_exact(&mut b);
+                Record::LostSamples {
+                    count: u64::from_le_bytes(b),
+                }
+            }
             _ => continue,
         };
         f(&header, out);

@@ -2,4 +2,5 @@
 pub mod export;
 pub mod folded;
 pub mod graph;
+pub mod header;
 pub mod trace;

@@ -233,6 +233,38 @@ impl Attr {
         }
     }
 
+    /// Reads an attr in the kernel layout (as perf.data stores it), any size from VER0 on;
+    /// fields past `b`'s end stay zero. None when shorter than VER0.
+    pub fn from_bytes(b: &[u8]) -> Option<Attr> {
+        if b.len() < ATTR_SIZE_VER0 as usize {
+            return None;
+        }
+        let mut full = [0u8; 112];
+        let n = b.len().min(full.len());
+        full[..n].copy_from_slice(&b[..n]);
+        let u32_at = |o: usize| u32::from_ne_bytes(full[o..o + 4].try_into().unwrap_or([0; 4]));
+        let u64_at = |o: usize| u64::from_ne_bytes(full[o..o + 8].try_into().unwrap_or([0; 8]));
+        Some(Attr {
+            type_: u32_at(0),
+            config: u64_at(8),
+            sample_period: u64_at(16),
+            sample_type: u64_at(24),
+            read_format: u64_at(32),
+            flags: u64_at(40),
+            wakeup_events: u32_at(48),
+            bp_type: u32_at(52),
+            config1: u64_at(56),
+            config2: u64_at(64),
+            branch_sample_type: u64_at(72),
+            sample_regs_user: u64_at(80),
+            sample_stack_user: u32_at(88),
+            clockid: u32_at(92) as i32,
+            sample_regs_intr: u64_at(96),
+            aux_watermark: u32_at(104),
+            sample_max_stack: u16::from_ne_bytes([full[108], full[109]]),
+        })
+    }
+
     /// The attr in the kernel's byte layout, `size` bytes long (at least 64), with the size
     /// field set to `size`.
     pub fn to_bytes(&self, size: u32) -> Vec<u8> {
@@ -424,6 +456,34 @@ pub fn apply_modifiers(a: &mut Attr, ev: &Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attrs_round_trip_through_bytes() {
+        let a = Attr {
+            type_: 2,
+            config: 0x1234,
+            sample_period: 4000,
+            sample_type: sample::IP | sample::TID | sample::CALLCHAIN,
+            read_format: read_format::ID,
+            flags: flag::DISABLED | flag::FREQ,
+            wakeup_events: 3,
+            bp_type: 1,
+            config1: 7,
+            config2: 8,
+            branch_sample_type: 9,
+            sample_regs_user: LEAF_REGS_USER,
+            sample_stack_user: 256,
+            clockid: -1,
+            sample_regs_intr: 5,
+            aux_watermark: 6,
+            sample_max_stack: 127,
+        };
+        assert_eq!(Attr::from_bytes(&a.to_bytes(ATTR_SIZE_VER7)), Some(a));
+        // An old, short attr: later fields read as zero.
+        let short = Attr::from_bytes(&a.to_bytes(ATTR_SIZE_VER0)).unwrap();
+        assert_eq!((short.config, short.config2), (0x1234, 0));
+        assert_eq!(Attr::from_bytes(&[0u8; 10]), None);
+    }
     use crate::events::{parse_all, source::FakeSource};
 
     fn attrs(spec: &str, opts: CountingOptions) -> Vec<Attr> {

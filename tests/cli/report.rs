@@ -508,3 +508,92 @@ fn srcline_sort_equals_perf() {
         assert!(r.contains("inlined.c:6"), "{r}");
     }
 }
+
+#[test]
+fn header_equals_perf() {
+    let dir = TempDir::new("header");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let exe = exe.to_str().unwrap();
+    let recordings: [(&str, &str, Vec<&str>); 4] = [
+        ("perf", "g.data", vec!["-g", "--", exe, "0.2"]),
+        (
+            "perf",
+            "tp.data",
+            vec![
+                "-e",
+                "sched:sched_switch,cpu-clock",
+                "-c",
+                "1",
+                "--call-graph",
+                "dwarf",
+                "--",
+                "sleep",
+                "0.05",
+            ],
+        ),
+        ("rperf", "r.data", vec!["-g", "--", exe, "0.2"]),
+        (
+            "rperf",
+            "r2.data",
+            vec![
+                "-e",
+                "syscalls:sys_enter_read,page-faults",
+                "--",
+                "cat",
+                "/proc/version",
+            ],
+        ),
+    ];
+    for (tool, name, args) in recordings {
+        let Some(f) = record_with(tool, dir.path(), name, &args) else {
+            return;
+        };
+        let mut p = perf().unwrap();
+        p.args(["report", "--header-only", "-i"]).arg(&f);
+        let want = stdout(&run(p));
+        let got = stdout(&run({
+            let mut c = rperf();
+            c.args(["report", "--header-only", "-i"]).arg(&f);
+            c
+        }));
+        assert!(want.contains("# event : name = "), "{want}");
+        assert_eq!(got, want, "{tool} {name}");
+        // --header: the block in place of the hint, then the usual report; the lost-sample
+        // count as perf's (the dwarf recording loses some).
+        let with = stdout(&run({
+            let mut c = rperf();
+            c.args(["report", "--stdio", "--header", "-g", "none", "-i"])
+                .arg(&f);
+            c
+        }));
+        let plain = stdout(&run({
+            let mut c = rperf();
+            c.args(["report", "--stdio", "-g", "none", "-i"]).arg(&f);
+            c
+        }));
+        let hint = "# To display the perf.data header info, please use --header/--header-only options.\n#\n";
+        assert_eq!(with, format!("{want}{}", plain.strip_prefix(hint).unwrap()));
+        let lost = |t: &str| {
+            t.lines()
+                .find(|l| l.starts_with("# Total Lost Samples"))
+                .map(String::from)
+        };
+        let mut p = perf().unwrap();
+        p.args(["report", "--stdio", "-i"]).arg(&f);
+        assert_eq!(lost(&plain), lost(&stdout(&run(p))), "{tool} {name}");
+        let mut p = perf().unwrap();
+        p.args(["script", "--header-only", "-i"]).arg(&f);
+        let want = stdout(&run(p));
+        let got = stdout(&run({
+            let mut c = rperf();
+            c.args(["script", "--header-only", "-i"]).arg(&f);
+            c
+        }));
+        assert_eq!(got, want, "script {tool} {name}");
+    }
+}
