@@ -356,6 +356,10 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         };
         if hists.is_empty() {
             hists = header.events.iter().map(|e| new_hist(&e.name)).collect();
+            // The first sample: the binaries known so far, of those samples hit, load at once.
+            if want_sym {
+                syms.preload(&session, &header.hit_paths);
+            }
         }
         let Some(h) = hists.get_mut(s.event) else {
             return;

@@ -229,6 +229,10 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
             session.apply(&rec);
             return;
         };
+        if name_width.is_none() && (cfg.fields.is_none_or(|f| f.sym)) {
+            // The first sample: the binaries known so far, of those samples hit, load at once.
+            syms.preload(&session, &header.hit_paths);
+        }
         let width = *name_width.get_or_insert_with(|| {
             header
                 .events

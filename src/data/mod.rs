@@ -34,6 +34,9 @@ pub struct Header {
     pub events: Vec<EventInfo>,
     /// Raw TRACING_DATA feature, when present.
     pub tracing_data: Option<Vec<u8>>,
+    /// The user-space binaries the BUILD_ID feature lists: the ones samples hit, which
+    /// the symbolizer can load up front, in parallel.
+    pub hit_paths: Vec<String>,
 }
 
 /// Where an address was taken.
@@ -301,6 +304,19 @@ fn drive<R: Read>(
         tracing_data: perf_file
             .feature_section_data(linux_perf_data::Feature::TRACING_DATA)
             .map(<[u8]>::to_vec),
+        hit_paths: perf_file
+            .build_ids()
+            .map(|ids| {
+                let mut v: Vec<String> = ids
+                    .into_iter()
+                    .filter(|(k, _)| matches!(k, linux_perf_data::DsoKey::User { .. }))
+                    .map(|(_, info)| String::from_utf8_lossy(&info.path).into_owned())
+                    .filter(|p| p.starts_with('/'))
+                    .collect();
+                v.sort();
+                v
+            })
+            .unwrap_or_default(),
     };
     let mut chain_buf: Vec<u64> = Vec::with_capacity(256);
     let mut stack_buf: Vec<u8> = Vec::with_capacity(65536);

@@ -93,6 +93,10 @@ pub fn walk(
             session.apply(&rec);
             return;
         };
+        if chosen.is_none() {
+            // The first sample: the binaries known so far, of those samples hit, load at once.
+            syms.preload(&session, &header.hit_paths);
+        }
         let ev = *chosen.get_or_insert_with(|| match &opts.event {
             Some(name) => header
                 .events

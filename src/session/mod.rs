@@ -335,6 +335,37 @@ impl Symbolizer {
             .get_or_insert_with(|| Kallsyms::load(cache_dir().as_deref()))
     }
 
+    /// Loads, in parallel, the symbol tables of the binaries among `paths` (the file's
+    /// BUILD_ID list: those samples hit) that the session knows and that are not loaded
+    /// yet. Lookups then find them ready; a binary is still loaded at most once.
+    pub fn preload(&mut self, session: &Session, paths: &[String]) {
+        use rayon::prelude::*;
+        let todo: Vec<(DsoId, String)> = session
+            .dsos()
+            .iter()
+            .enumerate()
+            .filter(|(i, d)| {
+                !d.kernel
+                    && d.jit_name.is_none()
+                    && !self.elf.contains_key(&(*i as DsoId))
+                    && paths.binary_search(&d.path).is_ok()
+            })
+            .map(|(i, d)| (i as DsoId, d.path.clone()))
+            .collect();
+        if todo.len() < 2 {
+            return;
+        }
+        let symfs = self.symfs.clone();
+        let loaded: Vec<(DsoId, Option<ElfSymbols>)> = todo
+            .into_par_iter()
+            .map(|(id, path)| {
+                let t = ElfSymbols::load_with_debug(Path::new(&path), symfs.as_deref()).ok();
+                (id, t)
+            })
+            .collect();
+        self.elf.extend(loaded);
+    }
+
     /// The virtual address of `loc` in its ELF binary (the symbol table maps file offsets).
     fn vaddr(&mut self, session: &Session, loc: Location) -> Option<u64> {
         let dso = &session.dsos()[loc.dso as usize];
