@@ -59,6 +59,7 @@ mod tests {
     fn sample(chain: Option<&'static [u64]>) -> Sample<'static> {
         Sample {
             event: 0,
+            index: 0,
             pid: 1,
             tid: 1,
             time: 0,
@@ -103,7 +104,11 @@ mod tests {
 /// after the kernel part of the chain as perf does.
 #[derive(Default)]
 pub struct Stacks {
-    unwinders: std::collections::HashMap<i32, (u64, rperf_unwind::ProcessUnwinder)>,
+    /// Per process: the maps generation it was built from, and an unwinder for exactly
+    /// those maps. Shared (`Arc`) so queued samples keep the snapshot of their own time.
+    unwinders: std::collections::HashMap<i32, (u64, std::sync::Arc<rperf_unwind::ProcessUnwinder>)>,
+    /// User frames unwound ahead of time ([`Stacks::unwind_ahead`]), by sample index.
+    ready: rustc_hash::FxHashMap<u64, (Vec<rperf_unwind::Frame>, bool)>,
     images: std::collections::HashMap<crate::session::DsoId, Option<std::sync::Arc<[u8]>>>,
     cache: rperf_unwind::Cache,
     symfs: Option<std::path::PathBuf>,
@@ -163,7 +168,61 @@ impl Stacks {
                 let _ = u.add_elf(&name, img, m.start, m.end, m.pgoff, None);
             }
         }
-        self.unwinders.insert(pid, (generation, u));
+        self.unwinders
+            .insert(pid, (generation, std::sync::Arc::new(u)));
+    }
+
+    /// Unwinds every DWARF sample of `input` in parallel before the caller's own pass:
+    /// the file is replayed once, each sample queued with its registers, a copy of its
+    /// stack and the unwinder of its process's maps at that moment, and queued samples
+    /// are unwound by rayon's threads in batches. [`Stacks::frames`] then takes the
+    /// results. Nothing to do for files without user stacks or for pipe input (read once).
+    pub fn unwind_ahead(&mut self, input: &std::path::Path) -> anyhow::Result<()> {
+        use rayon::prelude::*;
+        if input.as_os_str() == "-" || !crate::data::has_user_stacks(input) {
+            return Ok(());
+        }
+        type Job = (
+            u64,
+            std::sync::Arc<rperf_unwind::ProcessUnwinder>,
+            rperf_unwind::Regs,
+            Vec<u8>,
+        );
+        const BATCH: usize = 1024;
+        let mut session = crate::session::Session::new();
+        let mut jobs: Vec<Job> = Vec::with_capacity(BATCH);
+        let mut ready = std::mem::take(&mut self.ready);
+        let run = |jobs: &mut Vec<Job>, ready: &mut rustc_hash::FxHashMap<u64, _>| {
+            let done: Vec<(u64, (Vec<rperf_unwind::Frame>, bool))> = jobs
+                .par_iter()
+                .map_init(rperf_unwind::Cache::new, |cache, (i, u, regs, stack)| {
+                    let r = u.unwind(cache, *regs, stack, usize::MAX);
+                    (*i, (r.frames, r.truncated))
+                })
+                .collect();
+            ready.extend(done);
+            jobs.clear();
+        };
+        crate::data::read(input, |_, rec| {
+            let crate::data::Record::Sample(s) = rec else {
+                session.apply(&rec);
+                return;
+            };
+            let (Some([ip, sp, bp]), Some(stack)) = (s.user_regs, s.user_stack) else {
+                return;
+            };
+            self.refresh(&session, s.pid);
+            if let Some((_, u)) = self.unwinders.get(&s.pid) {
+                let regs = rperf_unwind::Regs { ip, sp, bp };
+                jobs.push((s.index, u.clone(), regs, stack.to_vec()));
+            }
+            if jobs.len() >= BATCH {
+                run(&mut jobs, &mut ready);
+            }
+        })?;
+        run(&mut jobs, &mut ready);
+        self.ready = ready;
+        Ok(())
     }
 
     /// The frames of `s`, innermost first, at most `max`.
@@ -197,22 +256,28 @@ impl Stacks {
                 }
             }
         }
-        self.refresh(session, s.pid);
-        let Some((_, u)) = self.unwinders.get(&s.pid) else {
-            return frames(s, max);
+        let (user, truncated) = match self.ready.remove(&s.index) {
+            Some(r) => r,
+            None => {
+                self.refresh(session, s.pid);
+                let Some((_, u)) = self.unwinders.get(&s.pid) else {
+                    return frames(s, max);
+                };
+                let unwound = u.unwind(
+                    &mut self.cache,
+                    rperf_unwind::Regs { ip, sp, bp },
+                    stack,
+                    max.saturating_sub(out.len()),
+                );
+                (unwound.frames, unwound.truncated)
+            }
         };
-        let unwound = u.unwind(
-            &mut self.cache,
-            rperf_unwind::Regs { ip, sp, bp },
-            stack,
-            max.saturating_sub(out.len()),
-        );
-        if unwound.truncated {
+        if truncated {
             self.truncated += 1;
         }
         // Callers are shown at their call instruction (return address - 1), as perf shows
         // DWARF-unwound frames.
-        out.extend(unwound.frames.iter().map(|f| Frame {
+        out.extend(user.iter().map(|f| Frame {
             addr: f.lookup_address(),
             mode: Mode::User,
         }));

@@ -333,6 +333,9 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let mut table = SymTable::default();
     let mut srclines = Srclines::default();
     let mut stacks = crate::callchain::Stacks::new(cfg.symfs.clone());
+    // DWARF stacks are needed for children, graphs and --max-stack alike: unwind them
+    // all in parallel first.
+    stacks.unwind_ahead(&cfg.input)?;
     let mut hists: Vec<EventHist> = Vec::new();
     let mut any_chain = false;
     let max = cfg.max_stack.unwrap_or(usize::MAX);

@@ -214,6 +214,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
     let mut syms = Symbolizer::new(cfg.symfs.clone());
     let mut texts = FrameTexts::default();
     let mut stacks = crate::callchain::Stacks::new(cfg.symfs.clone());
+    stacks.unwind_ahead(&cfg.input)?;
     let stdout = io::stdout();
     let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
     let max = cfg.max_stack.unwrap_or(usize::MAX);

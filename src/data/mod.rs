@@ -65,6 +65,8 @@ impl From<CpuMode> for Mode {
 pub struct Sample<'a> {
     /// Index into [`Header::events`].
     pub event: usize,
+    /// Position among the file's samples in read order (0, 1, 2…): the same on every read.
+    pub index: u64,
     /// Process id.
     pub pid: i32,
     /// Thread id.
@@ -156,6 +158,35 @@ pub enum Record<'a> {
 
 fn lossy(raw: linux_perf_event_reader::RawData) -> String {
     String::from_utf8_lossy(&raw.as_slice()).into_owned()
+}
+
+/// Whether any event of the perf.data file at `path` samples user stacks (DWARF call
+/// graphs), from its attr section alone. False for pipe input and anything unreadable.
+pub fn has_user_stacks(path: &Path) -> bool {
+    use std::io::{Seek, SeekFrom};
+    let Ok(mut f) = File::open(path) else {
+        return false;
+    };
+    let mut h = [0u8; 40];
+    if f.read_exact(&mut h).is_err() || &h[..8] != b"PERFILE2" {
+        return false;
+    }
+    let u = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap_or([0; 8]));
+    let (attr_size, off, size) = (u(16), u(24), u(32));
+    if attr_size < 32 || size > 1 << 24 || f.seek(SeekFrom::Start(off)).is_err() {
+        return false;
+    }
+    let mut attrs = vec![0u8; size as usize];
+    if f.read_exact(&mut attrs).is_err() {
+        return false;
+    }
+    // Each entry: the attr, then its ids section (offset, size).
+    attrs.chunks(attr_size as usize).any(|a| {
+        a.get(24..32)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+            .is_some_and(|st| st & crate::sys::attr::sample::STACK_USER != 0)
+    })
 }
 
 /// Reads every record of `path` ("-" for stdin in pipe mode) in time order.
@@ -319,6 +350,7 @@ fn drive<R: Read>(
             .unwrap_or_default(),
     };
     let mut chain_buf: Vec<u64> = Vec::with_capacity(256);
+    let mut sample_index = 0u64;
     let mut stack_buf: Vec<u8> = Vec::with_capacity(65536);
     loop {
         let rec = match record_iter.next_record(&mut perf_file) {
@@ -359,7 +391,9 @@ fn drive<R: Read>(
                     }
                     None => false,
                 };
+                sample_index += 1;
                 Record::Sample(Sample {
+                    index: sample_index - 1,
                     event: attr_index,
                     pid: s.pid.unwrap_or(-1),
                     tid: s.tid.unwrap_or(-1),

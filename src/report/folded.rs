@@ -76,6 +76,7 @@ pub fn walk(
     let mut session = Session::new();
     let mut syms = Symbolizer::new(opts.symfs.clone());
     let mut stacks = crate::callchain::Stacks::new(opts.symfs.clone());
+    stacks.unwind_ahead(input)?;
     let mut names: HashMap<(u32, u64), Frame> = HashMap::new();
     // Functions inlined at an address, innermost first (looked up once per address).
     let mut inlined: HashMap<(u32, u64), Rc<[Frame]>> = HashMap::new();

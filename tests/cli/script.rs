@@ -69,7 +69,15 @@ fn fp_chains_match_perf_line_for_line() {
 #[test]
 fn system_wide_and_chainless_match_perf() {
     let dir = TempDir::new("script-a");
-    let Some(f) = perf_rec(dir.path(), "a.data", &["-a", "-g", "--", "sleep", "0.3"]) else {
+    // A name no other test's process has: other tests run `sleep` under perf too, and
+    // their pre-exec samples are named differently by perf and rperf.
+    let sleeper = dir.path().join("sleeper");
+    std::fs::copy("/bin/sleep", &sleeper).unwrap();
+    let Some(f) = perf_rec(
+        dir.path(),
+        "a.data",
+        &["-a", "-g", "--", sleeper.to_str().unwrap(), "0.3"],
+    ) else {
         return;
     };
     let (p, r) = both(&f).unwrap();
@@ -78,7 +86,7 @@ fn system_wide_and_chainless_match_perf() {
     // processes can differ: cpp_demangle and GNU's demangler spell thunks differently.)
     let ours_only = |t: &str| -> String {
         t.split("\n\n")
-            .filter(|b| b.starts_with("swapper ") || b.starts_with("sleep "))
+            .filter(|b| b.starts_with("swapper ") || b.starts_with("sleeper "))
             .collect::<Vec<_>>()
             .join("\n\n")
     };
