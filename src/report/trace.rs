@@ -1,8 +1,10 @@
 //! Tracepoint payloads decoded with the event formats in perf.data's TRACING_DATA, printed
-//! through each event's `print fmt` as `perf script` does for the common forms (fields,
-//! `__get_str`, casts, printf conversions). Formats using helpers this interpreter does not
-//! know (`__print_flags`, conditionals…) fall back to `field=value` pairs.
+//! through each event's `print fmt` as `perf script` does: arguments are C expressions
+//! (fields, literals, casts, arithmetic and bit operators, `?:`) and the helpers
+//! `__get_str`, `__print_flags` and `__print_symbolic`. Formats using other helpers fall
+//! back to `field=value` pairs.
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 /// One field of an event's payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,86 +208,331 @@ fn field_value(f: &Field, raw: &[u8]) -> Option<Val> {
     Some(Val::Int(val))
 }
 
-/// The top-level `cond ? a : b` parts of an expression, if it is one.
-fn ternary(a: &str) -> Option<(&str, &str, &str)> {
-    let (mut depth, mut quote) = (0i32, false);
-    let mut q = None;
-    for (i, c) in a.char_indices() {
-        match c {
-            '"' => quote = !quote,
-            '(' if !quote => depth += 1,
-            ')' if !quote => depth -= 1,
-            '?' if !quote && depth == 0 && q.is_none() => q = Some(i),
-            ':' if !quote && depth == 0 => {
-                if let Some(qi) = q {
-                    return Some((&a[..qi], &a[qi + 1..i], &a[i + 1..]));
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+/// A token of a print-fmt argument.
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Int(i128),
+    Str(String),
+    /// An identifier; `REC->field` arrives as `REC`, `->`, `field`.
+    Ident(String),
+    /// Punctuation and operators.
+    P(&'static str),
 }
 
-/// Evaluates an argument: a field, `__get_str(field)`, a string literal, `c ? a : b`, or any
-/// of these under casts and parentheses.
-fn eval(arg: &str, fmt: &Format, raw: &[u8]) -> Option<Val> {
-    let mut a = arg.trim();
-    loop {
-        if let Some((c, t, f)) = ternary(a) {
-            let pick = match eval(c, fmt, raw)? {
-                Val::Int(i) => i != 0,
-                Val::Str(s) => !s.is_empty(),
-            };
-            return eval(if pick { t } else { f }, fmt, raw);
-        }
-        if let Some(lit) = a.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-            return Some(Val::Str(lit.to_string()));
-        }
-        if let Some(name) = a.strip_prefix("REC->") {
-            let f = fmt.fields.iter().find(|f| f.name == name.trim())?;
-            return field_value(f, raw);
-        }
-        if let Some(inner) = a
-            .strip_prefix("__get_str(")
-            .and_then(|r| r.strip_suffix(')'))
-        {
-            let f = fmt.fields.iter().find(|f| f.name == inner.trim())?;
-            return field_value(f, raw);
-        }
-        if !a.starts_with('(') {
-            return None;
-        }
-        // Find the parenthesis matching the first one.
-        let mut depth = 0;
-        let mut close = None;
-        for (i, c) in a.char_indices() {
-            match c {
-                '(' => depth += 1,
-                ')' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        close = Some(i);
-                        break;
-                    }
+const OPS: [&str; 29] = [
+    "->", "<<", ">>", "<=", ">=", "==", "!=", "&&", "||", "(", ")", "{", "}", ",", "?", ":", "+",
+    "-", "*", "/", "%", "&", "|", "^", "~", "!", "<", ">", ".",
+];
+
+fn tokenize(s: &str) -> Option<Vec<Tok>> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if c == b'"' {
+            let mut j = i + 1;
+            let mut text = String::new();
+            while j < b.len() && b[j] != b'"' {
+                if b[j] == b'\\' && j + 1 < b.len() {
+                    j += 1;
                 }
-                _ => {}
+                text.push(b[j] as char);
+                j += 1;
             }
-        }
-        let close = close?;
-        let inside = &a[1..close];
-        let after = a[close + 1..].trim();
-        if after.is_empty() {
-            a = inside.trim(); // (expr)
-        } else if inside
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == ' ' || c == '*')
-        {
-            a = after; // (type) expr
+            out.push(Tok::Str(text));
+            i = j + 1;
+        } else if c.is_ascii_digit() {
+            let mut j = i;
+            while j < b.len() && (b[j].is_ascii_alphanumeric()) {
+                j += 1;
+            }
+            let lit = s[i..j].trim_end_matches(['u', 'U', 'l', 'L']);
+            let v = match lit.strip_prefix("0x").or_else(|| lit.strip_prefix("0X")) {
+                Some(h) => i128::from_str_radix(h, 16).ok()?,
+                None if lit.len() > 1 && lit.starts_with('0') => {
+                    i128::from_str_radix(lit, 8).ok()?
+                }
+                None => lit.parse().ok()?,
+            };
+            out.push(Tok::Int(v));
+            i = j;
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let mut j = i;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                j += 1;
+            }
+            out.push(Tok::Ident(s[i..j].to_string()));
+            i = j;
         } else {
-            return None;
+            let op = OPS.iter().find(|o| s[i..].starts_with(**o))?;
+            out.push(Tok::P(op));
+            i += op.len();
         }
     }
+    Some(out)
+}
+
+/// A recursive-descent evaluator of print-fmt arguments over one payload: C's operators
+/// with C's precedence, casts, `REC->field`, string literals, `?:`, and the helpers
+/// `__get_str`, `__print_flags` and `__print_symbolic` as libtraceevent prints them.
+struct Eval<'a> {
+    toks: Vec<Tok>,
+    pos: usize,
+    fmt: &'a Format,
+    raw: &'a [u8],
+}
+
+fn int(v: &Val) -> Option<i128> {
+    match v {
+        Val::Int(i) => Some(*i),
+        Val::Str(_) => None,
+    }
+}
+
+fn truthy(v: &Val) -> bool {
+    match v {
+        Val::Int(i) => *i != 0,
+        Val::Str(s) => !s.is_empty(),
+    }
+}
+
+impl Eval<'_> {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+    fn eat(&mut self, p: &str) -> bool {
+        let hit = matches!(self.peek(), Some(Tok::P(q)) if *q == p);
+        if hit {
+            self.pos += 1;
+        }
+        hit
+    }
+    fn expect(&mut self, p: &str) -> Option<()> {
+        self.eat(p).then_some(())
+    }
+
+    fn ternary(&mut self) -> Option<Val> {
+        let c = self.binary(0)?;
+        if !self.eat("?") {
+            return Some(c);
+        }
+        let a = self.ternary()?;
+        self.expect(":")?;
+        let b = self.ternary()?;
+        Some(if truthy(&c) { a } else { b })
+    }
+
+    /// Binary operators by C precedence level (0 = `||` … 9 = `* / %`).
+    fn binary(&mut self, level: usize) -> Option<Val> {
+        const LEVELS: [&[&str]; 10] = [
+            &["||"],
+            &["&&"],
+            &["|"],
+            &["^"],
+            &["&"],
+            &["==", "!="],
+            &["<", "<=", ">", ">="],
+            &["<<", ">>"],
+            &["+", "-"],
+            &["*", "/", "%"],
+        ];
+        if level == LEVELS.len() {
+            return self.unary();
+        }
+        let mut l = self.binary(level + 1)?;
+        loop {
+            let Some(Tok::P(op)) = self.peek().cloned() else {
+                return Some(l);
+            };
+            if !LEVELS[level].contains(&op) {
+                return Some(l);
+            }
+            self.pos += 1;
+            let r = self.binary(level + 1)?;
+            l = match op {
+                "||" => Val::Int(i128::from(truthy(&l) || truthy(&r))),
+                "&&" => Val::Int(i128::from(truthy(&l) && truthy(&r))),
+                _ => {
+                    let (a, b) = (int(&l)?, int(&r)?);
+                    Val::Int(match op {
+                        "|" => a | b,
+                        "^" => a ^ b,
+                        "&" => a & b,
+                        "==" => i128::from(a == b),
+                        "!=" => i128::from(a != b),
+                        "<" => i128::from(a < b),
+                        "<=" => i128::from(a <= b),
+                        ">" => i128::from(a > b),
+                        ">=" => i128::from(a >= b),
+                        "<<" => a.checked_shl(u32::try_from(b).ok()?)?,
+                        ">>" => a.checked_shr(u32::try_from(b).ok()?)?,
+                        "+" => a.checked_add(b)?,
+                        "-" => a.checked_sub(b)?,
+                        "*" => a.checked_mul(b)?,
+                        "/" => a.checked_div(b)?,
+                        "%" => a.checked_rem(b)?,
+                        _ => return None,
+                    })
+                }
+            };
+        }
+    }
+
+    /// Whether `(` at the cursor opens a cast: only type words and `*` up to its `)`.
+    fn at_cast(&self) -> bool {
+        let mut i = self.pos + 1;
+        let mut any = false;
+        while let Some(t) = self.toks.get(i) {
+            match t {
+                Tok::Ident(n) if n != "REC" => any = true,
+                Tok::P("*") => {}
+                Tok::P(")") => return any,
+                _ => return false,
+            }
+            i += 1;
+        }
+        false
+    }
+
+    fn unary(&mut self) -> Option<Val> {
+        if self.eat("-") {
+            return Some(Val::Int(-int(&self.unary()?)?));
+        }
+        if self.eat("+") {
+            return self.unary();
+        }
+        if self.eat("!") {
+            return Some(Val::Int(i128::from(!truthy(&self.unary()?))));
+        }
+        if self.eat("~") {
+            return Some(Val::Int(!int(&self.unary()?)?));
+        }
+        if self.peek() == Some(&Tok::P("(")) && self.at_cast() {
+            while self.peek() != Some(&Tok::P(")")) {
+                self.pos += 1;
+            }
+            self.pos += 1;
+            return self.unary();
+        }
+        self.primary()
+    }
+
+    fn field(&self, name: &str) -> Option<Val> {
+        let f = self.fmt.fields.iter().find(|f| f.name == name)?;
+        field_value(f, self.raw)
+    }
+
+    /// `{ value, "name" }, …` up to the closing parenthesis of a helper.
+    fn table(&mut self) -> Option<Vec<(Option<i128>, String)>> {
+        let mut v = Vec::new();
+        while self.eat(",") {
+            self.expect("{")?;
+            // Values can be enum names the format does not define: such an entry never
+            // matches (libtraceevent then prints the number in hex, as here).
+            let n = match self.peek() {
+                Some(Tok::Ident(name)) if name != "REC" => {
+                    self.pos += 1;
+                    None
+                }
+                _ => Some(int(&self.ternary()?)?),
+            };
+            self.expect(",")?;
+            let Some(Tok::Str(s)) = self.peek().cloned() else {
+                return None;
+            };
+            self.pos += 1;
+            self.expect("}")?;
+            v.push((n, s));
+        }
+        self.expect(")")?;
+        Some(v)
+    }
+
+    fn primary(&mut self) -> Option<Val> {
+        let t = self.peek()?.clone();
+        self.pos += 1;
+        match t {
+            Tok::Int(i) => Some(Val::Int(i)),
+            Tok::Str(s) => Some(Val::Str(s)),
+            Tok::P("(") => {
+                let v = self.ternary()?;
+                self.expect(")")?;
+                Some(v)
+            }
+            Tok::Ident(n) if n == "REC" => {
+                self.expect("->")?;
+                let Some(Tok::Ident(f)) = self.peek().cloned() else {
+                    return None;
+                };
+                self.pos += 1;
+                self.field(&f)
+            }
+            Tok::Ident(n) if n == "__get_str" => {
+                self.expect("(")?;
+                let Some(Tok::Ident(f)) = self.peek().cloned() else {
+                    return None;
+                };
+                self.pos += 1;
+                self.expect(")")?;
+                self.field(&f)
+            }
+            Tok::Ident(n) if n == "__print_flags" => {
+                self.expect("(")?;
+                let mut val = int(&self.ternary()?)?;
+                self.expect(",")?;
+                let Some(Tok::Str(delim)) = self.peek().cloned() else {
+                    return None;
+                };
+                self.pos += 1;
+                let table = self.table()?;
+                let mut parts: Vec<String> = Vec::new();
+                if val == 0 {
+                    if let Some((_, name)) = table.iter().find(|(v, _)| *v == Some(0)) {
+                        parts.push(name.clone());
+                    }
+                }
+                for (flag, name) in &table {
+                    let Some(flag) = flag else { continue };
+                    if *flag != 0 && val & flag == *flag {
+                        parts.push(name.clone());
+                        val &= !flag;
+                    }
+                }
+                if val != 0 {
+                    parts.push(format!("0x{val:x}"));
+                }
+                Some(Val::Str(parts.join(&delim)))
+            }
+            Tok::Ident(n) if n == "__print_symbolic" => {
+                self.expect("(")?;
+                let val = int(&self.ternary()?)?;
+                let table = self.table()?;
+                Some(Val::Str(
+                    match table.into_iter().find(|(v, _)| *v == Some(val)) {
+                        Some((_, name)) => name,
+                        None => format!("0x{val:x}"),
+                    },
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Evaluates one print-fmt argument against a payload; None for anything beyond the
+/// evaluator (the caller then prints `field=value` pairs).
+fn eval(arg: &str, fmt: &Format, raw: &[u8]) -> Option<Val> {
+    let mut e = Eval {
+        toks: tokenize(arg)?,
+        pos: 0,
+        fmt,
+        raw,
+    };
+    let v = e.ternary()?;
+    (e.pos == e.toks.len()).then_some(v)
 }
 
 /// printf of one value with a conversion spec such as `08lx`, `-16s`, `03d`.
@@ -330,6 +577,16 @@ fn printf_one(spec: &str, conv: char, v: &Val) -> Option<String> {
 /// The payload as `perf script` prints it, or `None` when the print format is beyond this
 /// interpreter.
 pub fn pretty(fmt: &Format, raw: &[u8]) -> Option<String> {
+    pretty_with(fmt, raw, &|_| None)
+}
+
+/// [`pretty`], with kernel addresses printed by `%ps`/`%pS` named through `ksym`
+/// (address to `(name, offset)`).
+pub fn pretty_with(
+    fmt: &Format,
+    raw: &[u8],
+    ksym: &dyn Fn(u64) -> Option<(String, u64)>,
+) -> Option<String> {
     let mut out = String::new();
     let mut args = fmt.args.iter();
     let mut chars = fmt.fmt.chars().peekable();
@@ -354,6 +611,29 @@ pub fn pretty(fmt: &Format, raw: &[u8]) -> Option<String> {
             }
         };
         let v = eval(args.next()?, fmt, raw)?;
+        if conv == 'p' {
+            // The kernel's %p extensions: a letter right after the p.
+            match chars.peek().copied() {
+                Some(ext @ ('s' | 'S')) => {
+                    chars.next();
+                    let addr = int(&v)? as u64;
+                    match ksym(addr) {
+                        Some((name, off)) if ext == 'S' => {
+                            let _ = write!(out, "{name}+{off:#x}");
+                        }
+                        Some((name, _)) => out.push_str(&name),
+                        None => {
+                            let _ = write!(out, "{addr:#x}");
+                        }
+                    }
+                    continue;
+                }
+                Some(e) if e.is_ascii_alphabetic() => {
+                    chars.next();
+                }
+                _ => {}
+            }
+        }
         out.push_str(&printf_one(&spec, conv, &v)?);
     }
     Some(out)
@@ -378,6 +658,75 @@ pub fn fields(fmt: &Format, raw: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// sched_switch's format as this kernel's tracefs writes it.
+    const SWITCH_FMT: &str = "name: sched_switch\nID: 316\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:char prev_comm[16];\toffset:8;\tsize:16;\tsigned:0;\n\tfield:pid_t prev_pid;\toffset:24;\tsize:4;\tsigned:1;\n\tfield:int prev_prio;\toffset:28;\tsize:4;\tsigned:1;\n\tfield:long prev_state;\toffset:32;\tsize:8;\tsigned:1;\n\tfield:char next_comm[16];\toffset:40;\tsize:16;\tsigned:0;\n\tfield:pid_t next_pid;\toffset:56;\tsize:4;\tsigned:1;\n\tfield:int next_prio;\toffset:60;\tsize:4;\tsigned:1;\n\nprint fmt: \"prev_comm=%s prev_pid=%d prev_prio=%d prev_state=%s%s ==> next_comm=%s next_pid=%d next_prio=%d\", REC->prev_comm, REC->prev_pid, REC->prev_prio, (REC->prev_state & ((((0x00000000 | 0x00000001 | 0x00000002 | 0x00000004 | 0x00000008 | 0x00000010 | 0x00000020 | 0x00000040) + 1) << 1) - 1)) ? __print_flags(REC->prev_state & ((((0x00000000 | 0x00000001 | 0x00000002 | 0x00000004 | 0x00000008 | 0x00000010 | 0x00000020 | 0x00000040) + 1) << 1) - 1), \"|\", { 0x00000001, \"S\" }, { 0x00000002, \"D\" }, { 0x00000004, \"T\" }, { 0x00000008, \"t\" }, { 0x00000010, \"X\" }, { 0x00000020, \"Z\" }, { 0x00000040, \"P\" }, { 0x00000080, \"I\" }) : \"R\", REC->prev_state & (((0x00000000 | 0x00000001 | 0x00000002 | 0x00000004 | 0x00000008 | 0x00000010 | 0x00000020 | 0x00000040) + 1) << 1) ? \"+\" : \"\", REC->next_comm, REC->next_pid, REC->next_prio\n";
+
+    fn switch(state: i64) -> Vec<u8> {
+        let mut raw = vec![0u8; 64];
+        raw[8..12].copy_from_slice(b"bash");
+        raw[24..28].copy_from_slice(&42i32.to_le_bytes());
+        raw[28..32].copy_from_slice(&120i32.to_le_bytes());
+        raw[32..40].copy_from_slice(&state.to_le_bytes());
+        raw[40..47].copy_from_slice(b"swapper");
+        raw[60..64].copy_from_slice(&120i32.to_le_bytes());
+        raw
+    }
+
+    #[test]
+    fn sched_switch_states_print_like_perf() {
+        let (_, f) = parse_format(SWITCH_FMT).unwrap();
+        let line = |state| pretty(&f, &switch(state)).unwrap();
+        assert_eq!(
+            line(0),
+            "prev_comm=bash prev_pid=42 prev_prio=120 prev_state=R ==> next_comm=swapper next_pid=0 next_prio=120"
+        );
+        assert!(line(1).contains("prev_state=S ==>"), "{}", line(1));
+        assert!(line(2).contains("prev_state=D ==>"));
+        assert!(line(0x80).contains("prev_state=I ==>"));
+        // Several flags join with the delimiter; the preemption bit above them adds "+".
+        assert!(line(3).contains("prev_state=S|D ==>"));
+        assert!(line(0x100).contains("prev_state=R+ ==>"), "{}", line(0x100));
+    }
+
+    #[test]
+    fn expressions_follow_c_precedence() {
+        let f = Format::default();
+        let v = |e: &str| match eval(e, &f, &[]) {
+            Some(Val::Int(i)) => i,
+            other => panic!("{e}: {other:?}"),
+        };
+        assert_eq!(v("1 + 2 * 3"), 7);
+        assert_eq!(v("(1 + 2) * 3"), 9);
+        assert_eq!(v("((0x1 | 0x2) + 1) << 1"), 8);
+        assert_eq!(v("10 - 3 - 2"), 5);
+        assert_eq!(v("1 < 2 && 2 >= 2"), 1);
+        assert_eq!(v("~0 & 0xff"), 255);
+        assert_eq!(v("(unsigned long)-1 & 1"), 1);
+        assert_eq!(v("0 ? 5 : 1 ? 6 : 7"), 6);
+        assert!(eval("1 +", &f, &[]).is_none());
+        assert!(eval("1 / 0", &f, &[]).is_none());
+        assert!(eval("REC->missing", &f, &[]).is_none());
+    }
+
+    #[test]
+    fn flags_and_symbols_like_libtraceevent() {
+        let f = Format::default();
+        let s = |e: &str| match eval(e, &f, &[]) {
+            Some(Val::Str(s)) => s,
+            other => panic!("{e}: {other:?}"),
+        };
+        let table = r#"{ 1, "A" }, { 2, "B" }, { 4, "C" }"#;
+        assert_eq!(s(&format!("__print_flags(5, \"|\", {table})")), "A|C");
+        assert_eq!(s(&format!("__print_flags(9, \",\", {table})")), "A,0x8");
+        assert_eq!(s(&format!("__print_flags(0, \"|\", {table})")), "");
+        assert_eq!(
+            s(r#"__print_flags(0, "|", { 0, "NONE" }, { 1, "A" })"#),
+            "NONE"
+        );
+        assert_eq!(s(&format!("__print_symbolic(2, {table})")), "B");
+        assert_eq!(s(&format!("__print_symbolic(3, {table})")), "0x3");
+    }
 
     const READ_FMT: &str = "name: sys_enter_read\nID: 700\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n\tfield:unsigned int fd;\toffset:16;\tsize:8;\tsigned:0;\n\tfield:char * buf;\toffset:24;\tsize:8;\tsigned:0;\n\tfield:size_t count;\toffset:32;\tsize:8;\tsigned:0;\n\nprint fmt: \"fd: 0x%08lx, buf: 0x%08lx, count: 0x%08lx\", ((unsigned long)(REC->fd)), ((unsigned long)(REC->buf)), ((unsigned long)(REC->count))\n";
 
@@ -414,10 +763,12 @@ mod tests {
 
     #[test]
     fn unknown_helpers_fall_back_to_fields() {
-        let text = "name: x\nID: 4\nformat:\n\tfield:int a;\toffset:0;\tsize:4;\tsigned:1;\n\nprint fmt: \"a=%s\", __print_flags(REC->a, \"|\", { 1, \"A\" })\n";
+        let text = "name: x\nID: 4\nformat:\n\tfield:int a;\toffset:0;\tsize:4;\tsigned:1;\n\nprint fmt: \"a=%s\", __print_hex(REC->a, 4)\n";
         let (_, f) = parse_format(text).unwrap();
         assert!(pretty(&f, &7i32.to_le_bytes()).is_none());
         assert_eq!(fields(&f, &7i32.to_le_bytes()), "a=7");
+        // Short payloads and garbage never panic.
+        assert!(pretty(&f, &[1]).is_none());
         assert!(parse_tracing_data(b"garbage").is_empty());
         let t = "name: e\nID: 5\nformat:\n\tfield:bool dead;\toffset:0;\tsize:1;\tsigned:0;\n\nprint fmt: \"dead=%s\", REC->dead ? \"true\" : \"false\"\n";
         let (_, f) = parse_format(t).unwrap();

@@ -330,7 +330,8 @@ impl Symbolizer {
         }
     }
 
-    fn kernel(&mut self) -> &Kallsyms {
+    /// The running kernel's symbol table (loaded on first use).
+    pub fn kernel(&mut self) -> &Kallsyms {
         self.kallsyms
             .get_or_insert_with(|| Kallsyms::load(cache_dir().as_deref()))
     }

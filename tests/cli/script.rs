@@ -369,3 +369,41 @@ fn field_selection_matches_perf() {
         stderr(&o)
     );
 }
+
+#[test]
+fn sched_and_timer_formats_print_like_perf() {
+    // Formats built on C expressions and libtraceevent's helpers: sched_switch's
+    // prev_state (__print_flags under bit arithmetic and ?:), softirq_entry's vector
+    // (__print_symbolic), hrtimer_start's %p, %ps (a kernel symbol) and a symbolic table of
+    // enum names the format does not define (printed in hex, as perf does).
+    let dir = TempDir::new("script-sched");
+    let sleeper = dir.path().join("sleeper");
+    std::fs::copy("/bin/sleep", &sleeper).unwrap();
+    let events = "sched:sched_switch,sched:sched_waking,irq:softirq_entry,timer:hrtimer_start";
+    let Some(f) = perf_rec(
+        dir.path(),
+        "s.data",
+        &["-e", events, "-a", "--", sleeper.to_str().unwrap(), "0.2"],
+    ) else {
+        return;
+    };
+    let (p, r) = both(&f).unwrap();
+    // System-wide: the idle task's and the workload's lines (others' names can differ).
+    let ours = |t: &str| -> String {
+        t.lines()
+            .filter(|l| {
+                let comm = l.split_whitespace().next().unwrap_or("");
+                comm == "swapper" || comm == "sleeper"
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let (p, r) = (ours(&p), ours(&r));
+    assert!(p.contains("prev_state="), "{p}");
+    assert!(
+        p.contains("next_comm=sleeper") || p.contains("prev_comm=sleeper"),
+        "{p}"
+    );
+    assert_same(&p, &r);
+    assert!(!r.contains("prev_state=0"), "decoded, not field=value: {r}");
+}
