@@ -296,18 +296,19 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
             });
             let raw = s.raw.as_deref().unwrap_or(&[]);
             match ev.tracepoint.and_then(|id| formats.get(&id)) {
-                Some(fmt) => match {
+                Some(fmt) => {
                     // %ps/%pS name kernel code: the kernel's symbols, only when asked.
                     let ks = fmt.fmt.contains("%p").then(|| syms.kernel());
-                    crate::report::trace::pretty_with(fmt, raw, &|a| {
+                    let text = crate::report::trace::pretty_with(fmt, raw, &|a| {
                         ks.filter(|_| a >= 0xffff_0000_0000_0000)
                             .and_then(|k| k.symbolize(a))
                             .map(|(s, off)| (s.name.clone(), off))
-                    })
-                } {
-                    Some(text) => line.push_str(&text),
-                    None => line.push_str(&crate::report::trace::fields(fmt, raw)),
-                },
+                    });
+                    match text {
+                        Some(text) => line.push_str(&text),
+                        None => line.push_str(&crate::report::trace::fields(fmt, raw)),
+                    }
+                }
                 None => {
                     let _ = write!(line, "[{} bytes: no format in the file]", raw.len());
                 }
