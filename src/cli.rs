@@ -230,6 +230,9 @@ pub struct ReportArgs {
     /// Use at most N frames of each stack.
     #[arg(long = "max-stack", value_name = "N")]
     pub max_stack: Option<usize>,
+    /// Only samples taken on these CPUs (`0-2,5`); the others do not count at all.
+    #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
+    pub cpu: Option<String>,
     /// Print the perf.data header (hostname, command line, events…) before the report.
     #[arg(long = "header")]
     pub header: bool,
@@ -269,6 +272,11 @@ impl ReportArgs {
             tids,
             max_stack: self.max_stack,
             graph,
+            cpus: match self.cpu.as_deref() {
+                None => Vec::new(),
+                Some(c) => crate::sys::topology::parse_cpu_list(c)
+                    .ok_or_else(|| anyhow::anyhow!("invalid --cpu '{c}': give CPUs like 0-3,6"))?,
+            },
             header: match (self.header_only, self.header) {
                 (true, _) => cmd::script::Header::Only,
                 (false, true) => cmd::script::Header::Also,

@@ -93,6 +93,8 @@ pub struct ReportConfig {
     pub graph: Option<graph::GraphConfig>,
     /// `--header` / `--header-only`.
     pub header: crate::cmd::script::Header,
+    /// `--cpu`: only samples from these CPUs (the rest are not counted at all).
+    pub cpus: Vec<u32>,
 }
 
 /// What a symbol cell shows.
@@ -367,6 +369,10 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         let Some(h) = hists.get_mut(s.event) else {
             return;
         };
+        // perf drops samples of other CPUs before any accounting.
+        if !cfg.cpus.is_empty() && !s.cpu.is_some_and(|c| cfg.cpus.contains(&c)) {
+            return;
+        }
         // Filters hide entries; percentages stay shares of everything (perf's default
         // `--percentage global`), so the totals count every sample.
         h.total += s.period;

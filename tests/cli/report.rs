@@ -199,6 +199,24 @@ fn system_wide_report_like_perf() {
     };
     compare(&f, &["--no-children", "-g", "none", "--sort", "comm,dso"]);
     compare(&f, &["--no-children", "-g", "none", "--sort", "comm"]);
+    // --cpu drops the other CPUs' samples before anything is counted.
+    // (Sorted by binary: a process named before its exec can be named differently.)
+    compare(
+        &f,
+        &["--no-children", "-g", "none", "--sort", "dso", "--cpu", "0"],
+    );
+    compare(
+        &f,
+        &[
+            "--no-children",
+            "-g",
+            "none",
+            "--sort",
+            "cpu,dso",
+            "-C",
+            "0-1",
+        ],
+    );
     // Every print type on a many-thread file (equal-weight rows from different threads
     // once broke the row sort): they all succeed, and the entries are perf's.
     for g in ["graph", "fractal", "flat", "folded", "caller", "callee"] {
