@@ -203,6 +203,116 @@ mod tests {
         assert_eq!(feature_string(&"x".repeat(64)).len(), 4 + 128);
     }
 
+    /// What record's encoders and writer produce, read back through `data::read` (the
+    /// linux-perf-data crate): the writer and the reader agree on every record layout.
+    #[test]
+    fn written_files_read_back_through_the_reader() {
+        use super::super::encode::{self, Trailer};
+        use crate::data::{self, Mode, Record};
+        use crate::sys::attr::{flag, sample};
+        let dir = std::env::temp_dir().join(format!("rperf-rt-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let dest = dir.join("rt.data");
+        let st = sample::IP | sample::TID | sample::TIME | sample::PERIOD | sample::CALLCHAIN;
+        let attr = Attr {
+            type_: 1,
+            sample_period: 4000,
+            sample_type: st,
+            flags: flag::FREQ | flag::SAMPLE_ID_ALL | flag::MMAP2 | flag::COMM,
+            ..Attr::default()
+        };
+        let t = Trailer {
+            sample_type: st,
+            id: 0,
+        };
+        let mut recs = Vec::new();
+        recs.extend(encode::comm(42, 42, "work", true, t));
+        recs.extend(encode::fork(43, 42, 43, 42, t));
+        recs.extend(encode::mmap2(
+            42,
+            &super::super::synth::Mapping {
+                start: 0x400000,
+                end: 0x401000,
+                pgoff: 0x1000,
+                maj: 8,
+                min: 1,
+                ino: 99,
+                prot: 5,
+                flags: 2,
+                path: "/usr/bin/work".into(),
+            },
+            t,
+        ));
+        // A sample as the kernel writes it: ip, pid/tid, time, period, callchain.
+        let mut s = vec![0u8; 8];
+        for v in [
+            0x400123u64,
+            (42u64 << 32) | 42,
+            1_000_000,
+            250_000,
+            2,
+            0x400123,
+            0x400456,
+        ] {
+            s.extend_from_slice(&v.to_ne_bytes());
+        }
+        let pid_tid = 8 + 8;
+        s[pid_tid..pid_tid + 4].copy_from_slice(&42u32.to_ne_bytes());
+        s[pid_tid + 4..pid_tid + 8].copy_from_slice(&42u32.to_ne_bytes());
+        s[0..4].copy_from_slice(&encode::kind::SAMPLE.to_ne_bytes());
+        s[4..6].copy_from_slice(&encode::misc::USER.to_ne_bytes());
+        let n = s.len() as u16;
+        s[6..8].copy_from_slice(&n.to_ne_bytes());
+        recs.extend(&s);
+        recs.extend(encode::finished_round());
+        let mut w = Writer::create(&dest, vec![(attr, vec![5])]).unwrap();
+        w.write(&recs).unwrap();
+        w.finish(vec![(feature::HOSTNAME, feature_string("h"))])
+            .unwrap();
+        let mut seen = Vec::new();
+        data::read(&dest, |h, r| {
+            assert_eq!(h.events.len(), 1);
+            seen.push(match r {
+                Record::Comm {
+                    pid, name, exec, ..
+                } => format!("comm {pid} {name} {exec}"),
+                Record::Fork { pid, ppid, .. } => format!("fork {pid} {ppid}"),
+                Record::Mmap {
+                    pid,
+                    start,
+                    len,
+                    pgoff,
+                    path,
+                    ..
+                } => format!("mmap {pid} {start:#x} {len:#x} {pgoff:#x} {path}"),
+                Record::Sample(s) => {
+                    assert_eq!(s.mode, Mode::User);
+                    format!(
+                        "sample {} {} {:#x} {} {} {:x?}",
+                        s.pid,
+                        s.tid,
+                        s.ip,
+                        s.time,
+                        s.period,
+                        s.callchain.unwrap()
+                    )
+                }
+                other => format!("{other:?}"),
+            });
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            [
+                "comm 42 work true",
+                "fork 43 42",
+                "mmap 42 0x400000 0x1000 0x1000 /usr/bin/work",
+                "sample 42 42 0x400123 1000000 250000 [400123, 400456]",
+            ]
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn file_layout_points_at_every_section() {
         let dir = std::env::temp_dir().join(format!("rperf-file-{}", std::process::id()));
