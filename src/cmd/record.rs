@@ -394,6 +394,11 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     let mut tally = Tally::default();
     let mut buf: Vec<u8> = Vec::with_capacity(4 << 20);
     let mut scratch: Vec<u8> = Vec::new();
+    let mut seen = Seen {
+        tally: &mut tally,
+        hits: &mut hits,
+        leaf: leaf.as_mut(),
+    };
     let mut exit = None;
     let watched: Vec<i32> = if system_wide || has_cmd {
         Vec::new()
@@ -405,18 +410,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         let ring_fds: Vec<&OwnedFd> = rings.iter().map(|(_, e, k)| &opened[*e].fds[*k]).collect();
         let _ = ring::poll(&ring_fds, 100).context("waiting for samples")?;
         wakeups += 1;
-        if drain(
-            &mut rings,
-            &mut buf,
-            &mut scratch,
-            &mut sink,
-            &mut Seen {
-                tally: &mut tally,
-                hits: &mut hits,
-                leaf: leaf.as_mut(),
-            },
-        )? == 0
-        {
+        if drain(&mut rings, &mut buf, &mut scratch, &mut sink, &mut seen)? == 0 {
             wakeups -= 1;
         }
         if let Some(w) = &work {
@@ -444,17 +438,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             let _ = counter::disable(fd);
         }
     }
-    drain(
-        &mut rings,
-        &mut buf,
-        &mut scratch,
-        &mut sink,
-        &mut Seen {
-            tally: &mut tally,
-            hits: &mut hits,
-            leaf: leaf.as_mut(),
-        },
-    )?;
+    drain(&mut rings, &mut buf, &mut scratch, &mut sink, &mut seen)?;
     drop(rings);
 
     let (size, shown) = match sink {

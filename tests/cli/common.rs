@@ -26,6 +26,40 @@ pub fn perf() -> Option<Command> {
     }
 }
 
+/// `tool record -q -o out ARGS` ("perf" or "rperf"), asserting success; false (with the
+/// printed reason) when perf is wanted and absent.
+pub fn record_to(tool: &str, args: &[&str], out: &Path) -> bool {
+    let mut c = if tool == "perf" {
+        match perf() {
+            Some(p) => p,
+            None => return false,
+        }
+    } else {
+        rperf()
+    };
+    c.arg("record").arg("-q").arg("-o").arg(out).args(args);
+    let o = run(c);
+    assert!(o.status.success(), "{tool} record {args:?}: {}", stderr(&o));
+    true
+}
+
+/// [`record_to`] into `dir/name`, returning the file.
+pub fn record_with(tool: &str, dir: &Path, name: &str, args: &[&str]) -> Option<PathBuf> {
+    let out = dir.join(name);
+    record_to(tool, args, &out).then_some(out)
+}
+
+/// rperf's stdout for `ARGS -i file`, asserting success.
+pub fn rperf_out(args: &[&str], file: &Path) -> String {
+    let o = run({
+        let mut c = rperf();
+        c.args(args).arg("-i").arg(file);
+        c
+    });
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
 /// Runs a command and returns its output, panicking with context if it cannot start.
 pub fn run(mut c: Command) -> Output {
     c.output()
@@ -152,6 +186,25 @@ int main(int argc, char **argv) {
     double end = now() + ms / 1000.0;
     volatile unsigned long x = 0;
     while (now() < end) for (int i = 0; i < 10000; i++) x += i;
+    return 0;
+}
+"#;
+
+/// Time in a loop inlined twice into `outer` (inner → middle → outer), for DWARF lines
+/// and inline frames; the argument is seconds to run.
+pub const INLINED_C: &str = r#"
+#include <stdlib.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static inline __attribute__((always_inline)) void inner(volatile unsigned long *x) {
+    for (int i = 0; i < 100000; i++) *x += i;
+}
+static inline __attribute__((always_inline)) void middle(volatile unsigned long *x) { inner(x); *x ^= 3; }
+__attribute__((noinline)) void outer(volatile unsigned long *x) { middle(x); *x += 1; }
+int main(int argc, char **argv) {
+    double end = now() + (argc > 1 ? atof(argv[1]) : 0.3);
+    volatile unsigned long x = 0;
+    while (now() < end) outer(&x);
     return 0;
 }
 "#;

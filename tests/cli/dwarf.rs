@@ -330,24 +330,13 @@ int main(int argc, char **argv) {
 "#;
 
 fn record_g(tool: &str, exe: &Path, extra: &[&str], out: &Path) -> bool {
-    let mut c = if tool == "perf" {
-        match perf() {
-            Some(p) => p,
-            None => return false,
-        }
-    } else {
-        rperf()
-    };
-    c.args(["record", "-q", "-g"])
-        .args(extra)
-        .arg("-o")
-        .arg(out)
-        .arg("--")
-        .arg(exe)
-        .arg("0.4");
-    let o = run(c);
-    assert!(o.status.success(), "{tool} record: {}", stderr(&o));
-    true
+    let exe = exe.to_str().unwrap();
+    let args: Vec<&str> = ["-g"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .chain(["--", exe, "0.4"])
+        .collect();
+    record_to(tool, &args, out)
 }
 
 #[test]

@@ -42,21 +42,6 @@ fn folded(file: &Path) -> Vec<String> {
     v
 }
 
-fn record(tool: &str, args: &[&str], out: &Path) -> bool {
-    let mut c = if tool == "perf" {
-        match perf() {
-            Some(p) => p,
-            None => return false,
-        }
-    } else {
-        rperf()
-    };
-    c.arg("record").arg("-q").arg("-o").arg(out).args(args);
-    let o = run(c);
-    assert!(o.status.success(), "{}", stderr(&o));
-    true
-}
-
 #[test]
 fn folded_stacks_equal_inferno_collapse_of_perf_script() {
     let dir = TempDir::new("fold");
@@ -69,7 +54,7 @@ fn folded_stacks_equal_inferno_collapse_of_perf_script() {
     let exe = exe.to_str().unwrap();
     for tool in ["perf", "rperf"] {
         let f = dir.path().join(format!("{tool}.data"));
-        if !record(tool, &["-g", "--", exe, "0.3"], &f) {
+        if !record_to(tool, &["-g", "--", exe, "0.3"], &f) {
             return;
         }
         let Some(want) = collapse_with_inferno(&f) else {
@@ -152,7 +137,7 @@ fn svg_has_each_function_with_width_by_samples() {
         &["-O1", "-fno-omit-frame-pointer"],
     );
     let data = dir.path().join("r.data");
-    record("rperf", &["-g", "--", exe.to_str().unwrap(), "0.3"], &data);
+    record_to("rperf", &["-g", "--", exe.to_str().unwrap(), "0.3"], &data);
     let svg = dir.path().join("out.svg");
     let o = run({
         let mut c = rperf();
@@ -225,8 +210,8 @@ fn differential_graph_marks_the_changed_function() {
         dir.path().join("before.data"),
         dir.path().join("after.data"),
     );
-    record("rperf", &["-g", "--", exe, "10000"], &before);
-    record("rperf", &["-g", "--", exe, "400000"], &after);
+    record_to("rperf", &["-g", "--", exe, "10000"], &before);
+    record_to("rperf", &["-g", "--", exe, "400000"], &after);
     let svg = dir.path().join("diff.svg");
     let o = run({
         let mut c = rperf();
@@ -325,7 +310,7 @@ fn speedscope_and_folded_exports() {
         &["-O1", "-fno-omit-frame-pointer"],
     );
     let data = dir.path().join("r.data");
-    record("rperf", &["-g", "--", exe.to_str().unwrap(), "0.3"], &data);
+    record_to("rperf", &["-g", "--", exe.to_str().unwrap(), "0.3"], &data);
     let out = |format: &str, file: &str| -> String {
         let path = dir.path().join(file);
         let o = run({
@@ -428,7 +413,7 @@ fn firefox_profile_reads_back_with_perfs_threads_and_rperfs_stacks() {
     );
     for tool in ["perf", "rperf"] {
         let data = dir.path().join(format!("{tool}.data"));
-        if !record(tool, &["-g", "--", exe.to_str().unwrap(), "0.3"], &data) {
+        if !record_to(tool, &["-g", "--", exe.to_str().unwrap(), "0.3"], &data) {
             return;
         }
         let json = dir.path().join(format!("{tool}.json"));
@@ -554,7 +539,7 @@ fn pprof_export_reads_back_with_go_tool_pprof() {
     );
     for tool in ["perf", "rperf"] {
         let data = dir.path().join(format!("{tool}.data"));
-        if !record(tool, &["-g", "--", exe.to_str().unwrap(), "0.3"], &data) {
+        if !record_to(tool, &["-g", "--", exe.to_str().unwrap(), "0.3"], &data) {
             return;
         }
         let pb = dir.path().join(format!("{tool}.pb.gz"));
@@ -643,7 +628,7 @@ fn chromium_renders_the_svg_as_a_flame_graph() {
         &["-O1", "-fno-omit-frame-pointer"],
     );
     let data = dir.path().join("r.data");
-    record("rperf", &["-g", "--", exe.to_str().unwrap(), "0.3"], &data);
+    record_to("rperf", &["-g", "--", exe.to_str().unwrap(), "0.3"], &data);
     let svg = dir.path().join("g.svg");
     let o = run({
         let mut c = rperf();

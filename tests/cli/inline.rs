@@ -5,34 +5,6 @@ use std::process::Command;
 
 use crate::common::*;
 
-/// Time in a loop inlined twice into `outer` (inner → middle → outer).
-const INLINED_C: &str = r#"
-#include <stdlib.h>
-#include <time.h>
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
-static inline __attribute__((always_inline)) void inner(volatile unsigned long *x) {
-    for (int i = 0; i < 100000; i++) *x += i;
-}
-static inline __attribute__((always_inline)) void middle(volatile unsigned long *x) { inner(x); *x ^= 3; }
-__attribute__((noinline)) void outer(volatile unsigned long *x) { middle(x); *x += 1; }
-int main(int argc, char **argv) {
-    double end = now() + (argc > 1 ? atof(argv[1]) : 0.3);
-    volatile unsigned long x = 0;
-    while (now() < end) outer(&x);
-    return 0;
-}
-"#;
-
-fn rperf_out(args: &[&str], file: &Path) -> String {
-    let o = run({
-        let mut c = rperf();
-        c.args(args).arg("-i").arg(file);
-        c
-    });
-    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
-    stdout(&o)
-}
-
 /// `addr2line -f -i`: the function names at `addr`, innermost first.
 fn addr2line_functions(exe: &Path, addr: u64) -> Option<Vec<String>> {
     let o = Command::new("addr2line")

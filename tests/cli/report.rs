@@ -86,15 +86,6 @@ const MODES: [&[&str]; 2] = [
 ];
 const SORTS: [&str; 5] = ["comm,dso,sym", "comm", "dso", "sym", "dso,sym"];
 
-fn record_with(tool: &str, dir: &Path, name: &str, args: &[&str]) -> Option<std::path::PathBuf> {
-    let out = dir.join(name);
-    let mut c = if tool == "perf" { perf()? } else { rperf() };
-    c.arg("record").arg("-q").arg("-o").arg(&out).args(args);
-    let o = run(c);
-    assert!(o.status.success(), "{tool} record: {}", stderr(&o));
-    Some(out)
-}
-
 #[test]
 fn perf_recordings_report_like_perf() {
     let dir = TempDir::new("report-p");
@@ -355,11 +346,7 @@ fn callee_graphs_equal_perf() {
         compare_text(&f, &["--no-children", "-g", "graph,5"]);
         compare_text(&f, &["--no-children", "--sort", "dso,sym"]);
         compare_text(&f, &["--no-children", "--sort", "sym"]);
-        let r = stdout(&run({
-            let mut c = rperf();
-            c.args(["report", "--stdio", "--no-children", "-i"]).arg(&f);
-            c
-        }));
+        let r = rperf_out(&["report", "--stdio", "--no-children"], &f);
         assert!(r.contains("--mid_a") && r.contains("--mid_b"), "{r}");
     }
     // System-wide graphs are left out: perf orders equal-weight branches by its rb-tree
@@ -408,11 +395,7 @@ fn caller_graphs_equal_perf() {
                 compare_text(&f, &[mode, "-g", g, "--percent-limit", "1"]);
             }
         }
-        let r = stdout(&run({
-            let mut c = rperf();
-            c.args(["report", "--stdio", "-i"]).arg(&f);
-            c
-        }));
+        let r = rperf_out(&["report", "--stdio"], &f);
         // main's graph goes down to both mids (caller order).
         let main_graph: String = r
             .lines()
@@ -426,24 +409,6 @@ fn caller_graphs_equal_perf() {
         );
     }
 }
-
-/// Time in a loop inlined twice into `outer`, and a little in `outer` itself.
-const INLINED_C: &str = r#"
-#include <stdlib.h>
-#include <time.h>
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
-static inline __attribute__((always_inline)) void inner(volatile unsigned long *x) {
-    for (int i = 0; i < 100000; i++) *x += i;
-}
-static inline __attribute__((always_inline)) void middle(volatile unsigned long *x) { inner(x); *x ^= 3; }
-__attribute__((noinline)) void outer(volatile unsigned long *x) { middle(x); *x += 1; }
-int main(int argc, char **argv) {
-    double end = now() + (argc > 1 ? atof(argv[1]) : 0.3);
-    volatile unsigned long x = 0;
-    while (now() < end) outer(&x);
-    return 0;
-}
-"#;
 
 #[test]
 fn srcline_sort_equals_perf() {
@@ -507,9 +472,8 @@ fn srcline_sort_equals_perf() {
             };
             assert_eq!(keep(&ro), keep(&po), "{args:?}");
         }
-        let r = stdout(&run({
-            let mut c = rperf();
-            c.args([
+        let r = rperf_out(
+            &[
                 "report",
                 "--stdio",
                 "--no-children",
@@ -517,11 +481,9 @@ fn srcline_sort_equals_perf() {
                 "none",
                 "--sort",
                 "srcline",
-            ])
-            .arg("-i")
-            .arg(&f);
-            c
-        }));
+            ],
+            &f,
+        );
         // The hot loop's line is the inlined function's (line 6 of the program).
         assert!(r.contains("inlined.c:6"), "{r}");
     }
@@ -574,26 +536,13 @@ fn header_equals_perf() {
         let mut p = perf().unwrap();
         p.args(["report", "--header-only", "-i"]).arg(&f);
         let want = stdout(&run(p));
-        let got = stdout(&run({
-            let mut c = rperf();
-            c.args(["report", "--header-only", "-i"]).arg(&f);
-            c
-        }));
+        let got = rperf_out(&["report", "--header-only"], &f);
         assert!(want.contains("# event : name = "), "{want}");
         assert_eq!(got, want, "{tool} {name}");
         // --header: the block in place of the hint, then the usual report; the lost-sample
         // count as perf's (the dwarf recording loses some).
-        let with = stdout(&run({
-            let mut c = rperf();
-            c.args(["report", "--stdio", "--header", "-g", "none", "-i"])
-                .arg(&f);
-            c
-        }));
-        let plain = stdout(&run({
-            let mut c = rperf();
-            c.args(["report", "--stdio", "-g", "none", "-i"]).arg(&f);
-            c
-        }));
+        let with = rperf_out(&["report", "--stdio", "--header", "-g", "none"], &f);
+        let plain = rperf_out(&["report", "--stdio", "-g", "none"], &f);
         let hint = "# To display the perf.data header info, please use --header/--header-only options.\n#\n";
         assert_eq!(with, format!("{want}{}", plain.strip_prefix(hint).unwrap()));
         let lost = |t: &str| {
@@ -607,11 +556,7 @@ fn header_equals_perf() {
         let mut p = perf().unwrap();
         p.args(["script", "--header-only", "-i"]).arg(&f);
         let want = stdout(&run(p));
-        let got = stdout(&run({
-            let mut c = rperf();
-            c.args(["script", "--header-only", "-i"]).arg(&f);
-            c
-        }));
+        let got = rperf_out(&["script", "--header-only"], &f);
         assert_eq!(got, want, "script {tool} {name}");
     }
 }

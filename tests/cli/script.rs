@@ -5,15 +5,6 @@ use std::process::{Command, Stdio};
 
 use crate::common::*;
 
-fn perf_rec(dir: &Path, name: &str, args: &[&str]) -> Option<std::path::PathBuf> {
-    let mut p = perf()?;
-    let out = dir.join(name);
-    p.arg("record").arg("-q").arg("-o").arg(&out).args(args);
-    let o = run(p);
-    assert!(o.status.success(), "{}", stderr(&o));
-    Some(out)
-}
-
 fn both(file: &Path) -> Option<(String, String)> {
     let mut p = perf()?;
     p.arg("script").arg("-i").arg(file);
@@ -54,7 +45,8 @@ fn fp_chains_match_perf_line_for_line() {
         CHAIN_C,
         &["-O1", "-g", "-fno-omit-frame-pointer"],
     );
-    let Some(f) = perf_rec(
+    let Some(f) = record_with(
+        "perf",
         dir.path(),
         "p.data",
         &["-g", "--", exe.to_str().unwrap(), "0.2"],
@@ -73,7 +65,8 @@ fn system_wide_and_chainless_match_perf() {
     // their pre-exec samples are named differently by perf and rperf.
     let sleeper = dir.path().join("sleeper");
     std::fs::copy("/bin/sleep", &sleeper).unwrap();
-    let Some(f) = perf_rec(
+    let Some(f) = record_with(
+        "perf",
         dir.path(),
         "a.data",
         &["-a", "-g", "--", sleeper.to_str().unwrap(), "0.3"],
@@ -94,7 +87,13 @@ fn system_wide_and_chainless_match_perf() {
     assert!(p.contains("swapper"), "{p}");
     assert_same(&p, &r);
     let exe = compile_c(dir.path(), "chain", CHAIN_C, &["-O1"]);
-    let f = perf_rec(dir.path(), "n.data", &["--", exe.to_str().unwrap(), "0.2"]).unwrap();
+    let f = record_with(
+        "perf",
+        dir.path(),
+        "n.data",
+        &["--", exe.to_str().unwrap(), "0.2"],
+    )
+    .unwrap();
     let (p, r) = both(&f).unwrap();
     assert_same(&p, &r);
 }
@@ -270,7 +269,8 @@ fn tracepoint_fields_print_like_perf() {
     let dir = TempDir::new("script-tp");
     let events = "syscalls:sys_enter_read,sched:sched_process_exec,sched:sched_wakeup,sched:sched_process_exit";
     let work = ["--", "sh", "-c", "cat /proc/version > /dev/null; sleep 0.1"];
-    let Some(f) = perf_rec(
+    let Some(f) = record_with(
+        "perf",
         dir.path(),
         "p.data",
         &[&["-e", events, "-a"][..], &work[..]].concat(),
@@ -319,10 +319,10 @@ fn field_selection_matches_perf() {
         &["-O1", "-fno-omit-frame-pointer"],
     );
     let exe = exe.to_str().unwrap();
-    let Some(chains) = perf_rec(dir.path(), "g.data", &["-g", "--", exe, "0.2"]) else {
+    let Some(chains) = record_with("perf", dir.path(), "g.data", &["-g", "--", exe, "0.2"]) else {
         return;
     };
-    let plain = perf_rec(dir.path(), "n.data", &["--", exe, "0.2"]).unwrap();
+    let plain = record_with("perf", dir.path(), "n.data", &["--", exe, "0.2"]).unwrap();
     for file in [&chains, &plain] {
         for fields in [
             "comm,tid,time,event,ip,sym,dso",
@@ -380,7 +380,8 @@ fn sched_and_timer_formats_print_like_perf() {
     let sleeper = dir.path().join("sleeper");
     std::fs::copy("/bin/sleep", &sleeper).unwrap();
     let events = "sched:sched_switch,sched:sched_waking,irq:softirq_entry,timer:hrtimer_start";
-    let Some(f) = perf_rec(
+    let Some(f) = record_with(
+        "perf",
         dir.path(),
         "s.data",
         &["-e", events, "-a", "--", sleeper.to_str().unwrap(), "0.2"],
