@@ -110,6 +110,9 @@ pub struct Stacks {
     /// User frames unwound ahead of time ([`Stacks::unwind_ahead`]), by sample index.
     ready: rustc_hash::FxHashMap<u64, (Vec<rperf_unwind::Frame>, bool)>,
     images: std::collections::HashMap<crate::session::DsoId, Option<std::sync::Arc<[u8]>>>,
+    /// Separate debug files, for binaries whose own image has no CFI at all (their
+    /// `.debug_frame` went to the debug file when they were stripped).
+    debug: std::collections::HashMap<crate::session::DsoId, Option<std::sync::Arc<[u8]>>>,
     cache: rperf_unwind::Cache,
     symfs: Option<std::path::PathBuf>,
     /// Samples whose unwinding stopped early (kept, with the frames found).
@@ -150,6 +153,35 @@ impl Stacks {
             .clone()
     }
 
+    /// The separate debug file of `path` when it holds the `.debug_frame` the image lacks
+    /// (code built without unwind tables keeps its CFI there once stripped).
+    fn debug_image(
+        &mut self,
+        path: &str,
+        dso: crate::session::DsoId,
+        image: &[u8],
+    ) -> Option<std::sync::Arc<[u8]>> {
+        use object::{Object, ObjectSection};
+        let symfs = self.symfs.clone();
+        self.debug
+            .entry(dso)
+            .or_insert_with(|| {
+                let has = |data: &[u8]| {
+                    object::read::elf::ElfFile64::<object::Endianness>::parse(data)
+                        .ok()
+                        .and_then(|f| f.section_by_name(".debug_frame").map(|s| s.size() > 0))
+                        .unwrap_or(false)
+                };
+                if has(image) || !path.starts_with('/') {
+                    return None;
+                }
+                let dbg = rperf_symbols::debug_file(std::path::Path::new(path), symfs.as_deref())?;
+                let data = std::fs::read(dbg).ok()?;
+                has(&data).then(|| data.into())
+            })
+            .clone()
+    }
+
     /// Makes sure the unwinder of `pid` reflects its current mappings.
     fn refresh(&mut self, session: &crate::session::Session, pid: i32) {
         let generation = session.maps_generation(pid);
@@ -164,8 +196,9 @@ impl Stacks {
         for m in session.user_maps(pid).iter().filter(|m| m.exec) {
             if let Some(img) = self.image(session, m.dso) {
                 let name = session.dsos()[m.dso as usize].path.clone();
+                let debug = self.debug_image(&name, m.dso, &img);
                 // A binary that does not parse just has no rules; frame pointers still apply.
-                let _ = u.add_elf(&name, img, m.start, m.end, m.pgoff, None);
+                let _ = u.add_elf(&name, img, m.start, m.end, m.pgoff, debug);
             }
         }
         self.unwinders

@@ -195,6 +195,17 @@ pub(crate) fn debug_candidates(
     candidates
 }
 
+/// The separate debug file of the binary at `path` (below `root` when given), found by
+/// build-id or `.gnu_debuglink` as for symbols; None when there is none.
+pub fn debug_file(path: &Path, root: Option<&Path>) -> Option<std::path::PathBuf> {
+    let real = under_root(path, root);
+    let data = std::fs::read(&real).ok()?;
+    let file = ElfFile64::<Endianness>::parse(&*data).ok()?;
+    debug_candidates(&file, path, root)
+        .into_iter()
+        .find(|c| *c != real && c.is_file())
+}
+
 impl ElfSymbols {
     /// Loads a file's function symbols.
     pub fn load(path: &Path) -> Result<ElfSymbols, ElfError> {

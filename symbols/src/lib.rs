@@ -18,7 +18,7 @@ pub mod lines;
 pub mod perfmap;
 
 pub use buildid::{build_id, kernel_build_id};
-pub use elf::{demangle, vdso_image, ElfSymbols, Symbol};
+pub use elf::{debug_file, demangle, vdso_image, ElfSymbols, Symbol};
 pub use kallsyms::{Kallsyms, KernelSymbol};
 pub use lines::{InlineFrame, Lines};
 pub use perfmap::PerfMap;

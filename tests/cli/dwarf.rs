@@ -406,3 +406,51 @@ fn fp_recording_keeps_the_caller_of_a_frameless_leaf() {
         );
     }
 }
+
+#[test]
+fn dwarf_stacks_use_cfi_from_a_separate_debug_file() {
+    // A binary built without .eh_frame: its only CFI is .debug_frame, which stripping moves
+    // to the debug file that .gnu_debuglink names.
+    let dir = TempDir::new("dwarf-debuglink");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &[
+            "-O1",
+            "-g",
+            "-fomit-frame-pointer",
+            "-fno-asynchronous-unwind-tables",
+            "-fno-unwind-tables",
+        ],
+    );
+    let (e, d) = (exe.to_str().unwrap(), dir.path().join("chain.debug"));
+    let d = d.to_str().unwrap();
+    for args in [
+        vec!["--only-keep-debug", e, d],
+        vec!["--strip-debug", e],
+        vec![&format!("--add-gnu-debuglink={d}"), e],
+    ] {
+        let ok = std::process::Command::new("objcopy").args(&args).status();
+        if !ok.map(|s| s.success()).unwrap_or(false) {
+            eprintln!("SKIP: objcopy (binutils) is needed");
+            return;
+        }
+    }
+    let f = dir.path().join("r.data");
+    assert!(record_to(
+        "rperf",
+        &["--call-graph", "dwarf", "--", e, "0.3"],
+        &f
+    ));
+    let (pct, n) = completeness(&script(&f, "rperf").unwrap());
+    assert!(n > 50, "{n} leaf samples");
+    assert!(pct >= 95.0, "only {pct:.1}% of {n} leaf stacks reach main");
+    // Without the debug file the same recording has no rules for these functions.
+    std::fs::remove_file(d).unwrap();
+    let (without, _) = completeness(&script(&f, "rperf").unwrap());
+    assert!(
+        without < pct,
+        "{without:.1}% without the debug file, {pct:.1}% with it"
+    );
+}

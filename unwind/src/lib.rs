@@ -170,8 +170,8 @@ impl ProcessUnwinder {
             ))
         };
         let text = section(&file, &image, ".text");
-        let eh_frame = section(&file, &image, ".eh_frame");
-        let eh_frame_hdr = section(&file, &image, ".eh_frame_hdr");
+        let mut eh_frame = section(&file, &image, ".eh_frame");
+        let mut eh_frame_hdr = section(&file, &image, ".eh_frame_hdr");
         let got = file
             .section_by_name(".got")
             .map(|s| s.address()..s.address() + s.size());
@@ -180,6 +180,13 @@ impl ProcessUnwinder {
             if let Some(d) = &debug {
                 if let Ok(df) = ElfFile64::<Endianness>::parse(&**d) {
                     debug_frame = section(&df, d, ".debug_frame").map(|(_, b)| b);
+                    if debug_frame.is_some() {
+                        // Compilers write .debug_frame only for code that has no .eh_frame:
+                        // what .eh_frame the image has is the C runtime's, and framehop
+                        // would look no further than it.
+                        eh_frame = None;
+                        eh_frame_hdr = None;
+                    }
                 }
             }
         }
