@@ -233,6 +233,14 @@ pub struct ReportArgs {
     /// Only samples taken on these CPUs (`0-2,5`); the others do not count at all.
     #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
     pub cpu: Option<String>,
+    /// What a parent looks like for `--sort parent` (an extended regex).
+    #[arg(
+        short = 'p',
+        long = "parent",
+        value_name = "REGEX",
+        default_value = "^sys_|^do_page_fault"
+    )]
+    pub parent: String,
     /// Print the perf.data header (hostname, command line, events…) before the report.
     #[arg(long = "header")]
     pub header: bool,
@@ -272,6 +280,7 @@ impl ReportArgs {
             tids,
             max_stack: self.max_stack,
             graph,
+            parent: self.parent,
             cpus: match self.cpu.as_deref() {
                 None => Vec::new(),
                 Some(c) => crate::sys::topology::parse_cpu_list(c)

@@ -28,6 +28,8 @@ pub enum SortKey {
     Cpu,
     /// Source file and line (`file.c:12`), from DWARF.
     Srcline,
+    /// The innermost caller matching `--parent` (perf's `[other]` when none does).
+    Parent,
 }
 
 impl SortKey {
@@ -43,8 +45,9 @@ impl SortKey {
                     "sym" | "symbol" => SortKey::Sym,
                     "cpu" => SortKey::Cpu,
                     "srcline" => SortKey::Srcline,
+                    "parent" => SortKey::Parent,
                     other => {
-                        bail!("unknown --sort key '{other}': use comm, pid, tid, dso, sym, srcline or cpu")
+                        bail!("unknown --sort key '{other}': use comm, pid, tid, dso, sym, srcline, parent or cpu")
                     }
                 })
             })
@@ -60,6 +63,7 @@ impl SortKey {
             SortKey::Sym => "Symbol",
             SortKey::Cpu => "CPU",
             SortKey::Srcline => "Source:Line",
+            SortKey::Parent => "Parent symbol",
         }
     }
 }
@@ -95,6 +99,8 @@ pub struct ReportConfig {
     pub header: crate::cmd::script::Header,
     /// `--cpu`: only samples from these CPUs (the rest are not counted at all).
     pub cpus: Vec<u32>,
+    /// `-p/--parent`: what a parent symbol looks like (perf's default `^sys_|^do_page_fault`).
+    pub parent: String,
 }
 
 /// What a symbol cell shows.
@@ -255,6 +261,33 @@ fn build_trees(h: &mut EventHist, table: &FrameTable, children: bool, order: gra
     }
 }
 
+/// Strings interned to ids.
+struct Names {
+    names: Vec<String>,
+    ids: FxHashMap<String, u32>,
+}
+
+impl Names {
+    fn with_first(first: &str) -> Names {
+        let mut n = Names {
+            names: Vec::new(),
+            ids: FxHashMap::default(),
+        };
+        n.id(first);
+        n
+    }
+
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(s.to_string());
+        self.ids.insert(s.to_string(), i);
+        i
+    }
+}
+
 /// Source lines interned to ids, each address looked up once.
 #[derive(Default)]
 struct Srclines {
@@ -334,6 +367,15 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let mut syms = Symbolizer::new(cfg.symfs.clone());
     let mut table = SymTable::default();
     let mut srclines = Srclines::default();
+    let parent_re = if cfg.sort.contains(&SortKey::Parent) {
+        Some(
+            regex::Regex::new(&cfg.parent)
+                .map_err(|e| anyhow::anyhow!("bad --parent pattern '{}': {e}", cfg.parent))?,
+        )
+    } else {
+        None
+    };
+    let mut parents = Names::with_first("[other]");
     let mut stacks = crate::callchain::Stacks::new(cfg.symfs.clone());
     // DWARF stacks are needed for children, graphs and --max-stack alike: unwind them
     // all in parallel first.
@@ -389,6 +431,20 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             return;
         }
         let chain = s.callchain.is_some();
+        // The parent: the innermost frame whose symbol matches --parent.
+        let parent_id: u64 = match &parent_re {
+            Some(re) => stacks
+                .frames(&session, &s, max)
+                .into_iter()
+                .find_map(|f| {
+                    let loc = session.resolve(s.pid, f.addr, f.mode)?;
+                    let sym = syms.symbol(&session, loc)?;
+                    re.is_match(&sym.name).then_some(sym.name)
+                })
+                .map(|name| u64::from(parents.id(&name)))
+                .unwrap_or(0),
+            None => 0,
+        };
         // `abs`: unresolved call-chain addresses keep the raw address, as perf's call-chain
         // entries do (the sample's own entry uses the map-relative one).
         let mut key_of = |addr: u64, mode: Mode, abs: bool| -> (Option<Location>, Key, u32) {
@@ -432,6 +488,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                     SortKey::Cpu => u64::from(s.cpu.unwrap_or(0)),
                     SortKey::Dso => loc.map(|l| u64::from(l.dso) + 1).unwrap_or(0),
                     SortKey::Sym => u64::from(sym),
+                    SortKey::Parent => parent_id,
                     SortKey::Srcline => u64::from(srclines.id(loc, || match loc {
                         Some(l) => syms.srcline(&session, l),
                         None => "??:0".to_string(),
@@ -557,6 +614,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                         }),
                         SortKey::Sym => Cell::Sym(table.cells[k[i] as usize].clone()),
                         SortKey::Srcline => Cell::Text(srclines.names[k[i] as usize].clone()),
+                        SortKey::Parent => Cell::Text(parents.names[k[i] as usize].clone()),
                     })
                     .collect();
                 let mut graph_text = String::new();

@@ -208,6 +208,20 @@ fn system_wide_report_like_perf() {
             "0-1",
         ],
     );
+    // The parent: the innermost caller matching a pattern ([other] when none does).
+    compare(&f, &["--no-children", "-g", "none", "--sort", "parent"]);
+    compare(
+        &f,
+        &[
+            "--no-children",
+            "-g",
+            "none",
+            "--sort",
+            "dso,parent",
+            "-p",
+            "^__x64_sys_|^asm_exc",
+        ],
+    );
     // Every print type on a many-thread file (equal-weight rows from different threads
     // once broke the row sort): they all succeed, and the entries are perf's.
     for g in ["graph", "fractal", "flat", "folded", "caller", "callee"] {
