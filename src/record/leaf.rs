@@ -97,36 +97,81 @@ fn layout(r: &[u8], sample_type: u64) -> Option<Layout> {
 /// Which mapping of which file: one single-module unwinder each.
 type ModuleKey = (u32, u64, u64, u64);
 
-/// An unwinder holding just the module `ip` is in for `pid` (one step from the leaf needs
-/// only the leaf's rules), built once per mapping; one without modules (frame-pointer
-/// rules) when no file mapping covers `ip`.
-fn unwinder_for<'a>(
-    unwinders: &'a mut HashMap<ModuleKey, ProcessUnwinder>,
-    pid: i32,
-    ip: u64,
-    spaces: &HitTracker,
-) -> &'a ProcessUnwinder {
-    let maps = spaces.space(pid);
-    let m = maps
-        .partition_point(|m| m.start <= ip)
-        .checked_sub(1)
-        .map(|i| &maps[i])
-        .filter(|m| ip < m.end);
-    let Some(m) = m else {
-        return unwinders.entry((u32::MAX, 0, 0, 0)).or_default();
-    };
-    let key = (m.path, m.start, m.end, m.pgoff);
-    unwinders.entry(key).or_insert_with(|| {
-        let mut u = ProcessUnwinder::new();
-        let path = spaces.path(m.path);
-        if path.starts_with('/') {
-            if let Ok(image) = std::fs::read(path) {
-                // A file that is not ELF just has no rules: frame pointers then.
-                let _ = u.add_elf(path, Arc::from(image), m.start, m.end, m.pgoff, None);
-            }
+/// Files up to this size are read while draining; larger ones on a thread of their own,
+/// so one big binary cannot stall the drain long enough for the rings to overflow.
+const SYNC_LOAD_MAX: u64 = 16 << 20;
+
+/// A single-module unwinder for the mapping `m` of `path`: the module `ip` is in is all
+/// one step from the leaf needs.
+fn load_module(path: &str, m: (u64, u64, u64)) -> ProcessUnwinder {
+    let mut u = ProcessUnwinder::new();
+    if path.starts_with('/') {
+        if let Ok(image) = std::fs::read(path) {
+            // A file that is not ELF just has no rules: frame pointers then.
+            let _ = u.add_elf(path, Arc::from(image), m.0, m.1, m.2, None);
         }
-        u
-    })
+    }
+    u
+}
+
+/// Single-module unwinders by mapping, loaded on first use.
+struct Modules {
+    ready: HashMap<ModuleKey, ProcessUnwinder>,
+    loading: std::collections::HashSet<ModuleKey>,
+    tx: std::sync::mpsc::Sender<(ModuleKey, ProcessUnwinder)>,
+    rx: std::sync::mpsc::Receiver<(ModuleKey, ProcessUnwinder)>,
+    /// For addresses no file mapping covers: frame-pointer rules only.
+    none: ProcessUnwinder,
+}
+
+impl Modules {
+    fn new() -> Modules {
+        let (tx, rx) = std::sync::mpsc::channel();
+        Modules {
+            ready: HashMap::new(),
+            loading: Default::default(),
+            tx,
+            rx,
+            none: ProcessUnwinder::new(),
+        }
+    }
+
+    /// The unwinder for the module `ip` is in for `pid`, or None while a large binary is
+    /// still being read in the background (that sample keeps the kernel's chain).
+    fn get(&mut self, pid: i32, ip: u64, spaces: &HitTracker) -> Option<&ProcessUnwinder> {
+        while let Ok((k, u)) = self.rx.try_recv() {
+            self.loading.remove(&k);
+            self.ready.insert(k, u);
+        }
+        let maps = spaces.space(pid);
+        let m = maps
+            .partition_point(|m| m.start <= ip)
+            .checked_sub(1)
+            .map(|i| &maps[i])
+            .filter(|m| ip < m.end);
+        let Some(m) = m else {
+            return Some(&self.none);
+        };
+        let key = (m.path, m.start, m.end, m.pgoff);
+        if !self.ready.contains_key(&key) {
+            if self.loading.contains(&key) {
+                return None;
+            }
+            let path = spaces.path(m.path).to_string();
+            let range = (m.start, m.end, m.pgoff);
+            let big = std::fs::metadata(&path).is_ok_and(|md| md.len() > SYNC_LOAD_MAX);
+            if big {
+                self.loading.insert(key);
+                let tx = self.tx.clone();
+                std::thread::spawn(move || {
+                    let _ = tx.send((key, load_module(&path, range)));
+                });
+                return None;
+            }
+            self.ready.insert(key, load_module(&path, range));
+        }
+        self.ready.get(&key)
+    }
 }
 
 /// Rewrites `-g` samples as they are drained: the leaf's caller put back, registers and
@@ -140,7 +185,7 @@ pub struct LeafFixer {
     sample_type: u64,
     cache: Cache,
     /// Per mapping of a file: an unwinder with that module alone.
-    unwinders: HashMap<ModuleKey, ProcessUnwinder>,
+    modules: Modules,
     /// Samples whose chain got the caller back.
     pub fixed: u64,
     /// Samples with a user stack looked at.
@@ -155,7 +200,7 @@ impl LeafFixer {
             by_id,
             sample_type,
             cache: Cache::new(),
-            unwinders: HashMap::new(),
+            modules: Modules::new(),
             fixed: 0,
             checked: 0,
         }
@@ -232,7 +277,7 @@ impl LeafFixer {
         let pid = u32::from_ne_bytes(r.get(pid_at..pid_at + 4)?.try_into().ok()?) as i32;
         self.checked += 1;
         let stack = &r[l.stack.clone()];
-        let unwinder = unwinder_for(&mut self.unwinders, pid, ip, spaces);
+        let unwinder = self.modules.get(pid, ip, spaces)?;
         let u = unwinder.unwind(&mut self.cache, Regs { ip, sp, bp }, stack, 2);
         let Some(Frame::ReturnAddress(ra)) = u.frames.get(1).copied() else {
             return None;

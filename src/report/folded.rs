@@ -112,8 +112,9 @@ pub fn walk(
         if event_name.is_empty() {
             event_name = header.events[ev].name.clone();
         }
-        let comm = session.comm(s.tid);
-        if (!opts.comms.is_empty() && !opts.comms.contains(&comm))
+        let comm_id = session.comm_id(s.tid);
+        let comm = session.comm_name(comm_id);
+        if (!opts.comms.is_empty() && !opts.comms.iter().any(|c| c == comm))
             || (!opts.pids.is_empty() && !opts.pids.contains(&s.pid))
             || (!opts.tids.is_empty() && !opts.tids.contains(&s.tid))
         {
@@ -178,7 +179,7 @@ pub fn walk(
             tid: s.tid,
             time: s.time,
             period: s.period,
-            comm: &comm,
+            comm,
             frames: &frames,
         });
     })?;
@@ -187,7 +188,8 @@ pub fn walk(
 
 /// Folded stacks with their summed weights, sorted by stack text.
 pub fn fold(input: &Path, opts: &FoldOptions) -> Result<Vec<(String, u64)>> {
-    let mut folded: HashMap<String, u64> = HashMap::new();
+    // Stacks are long strings hashed once per sample: a fast hash matters here.
+    let mut folded: rustc_hash::FxHashMap<String, u64> = rustc_hash::FxHashMap::default();
     let mut line = String::with_capacity(512);
     walk(input, opts, |s| {
         line.clear();
