@@ -77,9 +77,9 @@ pub fn walk(
     let mut syms = Symbolizer::new(opts.symfs.clone());
     let mut stacks = crate::callchain::Stacks::new(opts.symfs.clone());
     stacks.unwind_ahead(input)?;
-    let mut names: HashMap<(u32, u64), Frame> = HashMap::new();
+    let mut names: rustc_hash::FxHashMap<(u32, u64), Frame> = Default::default();
     // Functions inlined at an address, innermost first (looked up once per address).
-    let mut inlined: HashMap<(u32, u64), Rc<[Frame]>> = HashMap::new();
+    let mut inlined: rustc_hash::FxHashMap<(u32, u64), Rc<[Frame]>> = Default::default();
     let unknown = Frame {
         name: Rc::from("[unknown]"),
         dso: Rc::from("[unknown]"),

@@ -84,7 +84,8 @@ fn system_wide_and_chainless_match_perf() {
             .join("\n\n")
     };
     let (p, r) = (ours_only(&p), ours_only(&r));
-    assert!(p.contains("swapper"), "{p}");
+    // (On a loaded machine the idle task may never run during the recording.)
+    assert!(p.contains("swapper") || p.contains("sleeper"), "{p}");
     assert_same(&p, &r);
     let exe = compile_c(dir.path(), "chain", CHAIN_C, &["-O1"]);
     let f = record_with(
