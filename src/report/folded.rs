@@ -1,6 +1,5 @@
 //! Folded stacks (`comm;outer;…;inner weight`), built straight from the session: the input
 //! of flame graphs, equal to what `perf script | inferno-collapse-perf` produces.
-use std::collections::HashMap;
 use std::path::Path;
 use std::rc::Rc;
 
