@@ -82,6 +82,23 @@ fn dwarf_stacks_reach_main_without_frame_pointers() {
         let o = run(c);
         assert!(o.status.success(), "{}", stderr(&o));
         let ours = script(&f, "rperf").unwrap();
+        // Unwinding in parallel ahead of the pass (the default with more than two CPUs)
+        // gives the very same output as unwinding each sample in turn.
+        for mode in ["0", "1"] {
+            let o = run({
+                let mut c = rperf();
+                c.env("RPERF_PARALLEL_UNWIND", mode)
+                    .arg("script")
+                    .arg("-i")
+                    .arg(&f);
+                c
+            });
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert!(
+                stdout(&o) == ours,
+                "RPERF_PARALLEL_UNWIND={mode} changed the output"
+            );
+        }
         let (pct, n) = completeness(&ours);
         assert!(n > 50, "{n} leaf samples in the {tool} recording");
         assert!(
