@@ -52,6 +52,8 @@ struct FramePart {
     sym: String,
     offset: Option<u64>,
     dso: String,
+    /// The text after the address, for the fields it was built for.
+    text: Option<(Fields, String)>,
 }
 
 /// Each distinct (binary, address) is symbolized once: the same frames recur in most samples.
@@ -84,30 +86,70 @@ impl FrameTexts {
                         sym: s.name,
                         offset: Some(s.offset),
                         dso,
+                        text: None,
                     },
                     None => FramePart {
                         sym: "[unknown]".into(),
                         offset: None,
                         dso,
+                        text: None,
                     },
                 }
             })
         });
-        // Borrowed from the cache: nothing is copied per frame.
-        let (sym, offset, dso) =
-            part.map_or(UNKNOWN, |p| (p.sym.as_str(), p.offset, p.dso.as_str()));
-        if f.sym {
-            out.push(' ');
-            out.push_str(sym);
-            if let (true, Some(off)) = (f.symoff, offset) {
-                let _ = write!(out, "+0x{off:x}");
+        // The text is built once per (binary, address) for the fields in use, then copied.
+        match part {
+            Some(p) => {
+                if p.text.as_ref().is_none_or(|(fields, _)| fields != f) {
+                    let mut t = String::new();
+                    frame_suffix(&mut t, &p.sym, p.offset, &p.dso, f);
+                    p.text = Some((*f, t));
+                }
+                if let Some((_, t)) = &p.text {
+                    out.push_str(t);
+                }
             }
-        }
-        if f.dso {
-            let _ = write!(out, " ({dso})");
+            None => frame_suffix(out, UNKNOWN.0, UNKNOWN.1, UNKNOWN.2, f),
         }
         loc.map_or(addr, |l| l.rel)
     }
+}
+
+/// ` sym+0xoff (dso)` as the fields ask for it.
+fn frame_suffix(out: &mut String, sym: &str, offset: Option<u64>, dso: &str, f: &Fields) {
+    if f.sym {
+        out.push(' ');
+        out.push_str(sym);
+        if let (true, Some(off)) = (f.symoff, offset) {
+            let _ = write!(out, "+0x{off:x}");
+        }
+    }
+    if f.dso {
+        out.push_str(" (");
+        out.push_str(dso);
+        out.push(')');
+    }
+}
+
+/// Appends `v` in lower-case hex, right-aligned in `width` columns (printf's `%16lx`).
+fn push_hex(out: &mut String, v: u64, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [b' '; 16];
+    let mut n = v;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = DIGITS[(n & 0xf) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = buf.len() - i;
+    for _ in digits..width {
+        out.push(' ');
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or(""));
 }
 
 /// The fields `-F` selects, in perf's names; printed in perf's fixed order.
@@ -221,6 +263,8 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
     let mut name_width: Option<usize> = None;
     let mut formats: Option<std::collections::HashMap<u64, crate::report::trace::Format>> = None;
     let mut line = String::with_capacity(256);
+    // One frame's text after its address, reused for every frame.
+    let mut rest = String::with_capacity(128);
     let mut io_err: Option<io::Error> = None;
     let r = data::read(&cfg.input, |header, rec| {
         if io_err.is_some() {
@@ -317,17 +361,20 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
         if chain {
             line.push('\n');
             for (i, fr) in stacks.frames(&session, &s, max).into_iter().enumerate() {
-                let mut rest = String::new();
+                rest.clear();
                 let addr =
                     texts.frame_text(&mut rest, &session, &mut syms, s.pid, fr.addr, fr.mode, &f);
                 if cfg.inline {
                     inline_lines(&mut line, &session, &mut syms, s.pid, fr, addr, i > 0, &f);
                 }
-                let _ = writeln!(line, "\t{addr:16x}{rest}");
+                line.push('\t');
+                push_hex(&mut line, addr, 16);
+                line.push_str(&rest);
+                line.push('\n');
             }
             line.push('\n');
         } else if f.ip && !tp {
-            let mut rest = String::new();
+            rest.clear();
             texts.frame_text(&mut rest, &session, &mut syms, s.pid, s.ip, s.mode, &f);
             let _ = writeln!(line, " {:16x}{rest}", s.ip);
         } else {
@@ -393,6 +440,15 @@ fn inline_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_pads_like_printf() {
+        let mut s = String::new();
+        push_hex(&mut s, 0x1189, 16);
+        push_hex(&mut s, 0, 4);
+        push_hex(&mut s, u64::MAX, 16);
+        assert_eq!(s, format!("{:16x}{:4x}{:16x}", 0x1189, 0, u64::MAX));
+    }
 
     #[test]
     fn times_print_in_microseconds() {

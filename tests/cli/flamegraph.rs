@@ -95,7 +95,12 @@ fn folded_stacks_equal_inferno_collapse_of_perf_script() {
             v.sort();
             v
         };
-        assert_eq!(plt(got), plt(want), "{tool}-recorded file");
+        let (got, want) = (plt(got), plt(want));
+        if got != want {
+            let only_r: Vec<&String> = got.iter().filter(|l| !want.contains(l)).collect();
+            let only_p: Vec<&String> = want.iter().filter(|l| !got.contains(l)).collect();
+            panic!("{tool}-recorded file: only rperf {only_r:#?}\nonly perf|inferno {only_p:#?}");
+        }
     }
 }
 
