@@ -346,7 +346,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
                     let text = crate::report::trace::pretty_with(fmt, raw, &|a| {
                         ks.filter(|_| a >= 0xffff_0000_0000_0000)
                             .and_then(|k| k.symbolize(a))
-                            .map(|(s, off)| (s.name.clone(), off))
+                            .map(|(s, off)| (s.name.to_string(), off))
                     });
                     match text {
                         Some(text) => line.push_str(&text),

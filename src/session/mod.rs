@@ -425,7 +425,7 @@ impl Symbolizer {
             let ks = self.kernel();
             let s = ks.lookup(loc.rel)?;
             return Some(Sym {
-                name: s.name.clone(),
+                name: s.name.to_string(),
                 offset: loc.rel - s.addr,
             });
         }

@@ -3,71 +3,103 @@
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-/// One kernel symbol.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KernelSymbol {
+/// One kernel symbol, borrowed from its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelSymbol<'a> {
     /// Start address.
     pub addr: u64,
     /// Symbol name.
-    pub name: String,
+    pub name: &'a str,
     /// Module name, without brackets, when the symbol belongs to a module.
-    pub module: Option<String>,
+    pub module: Option<&'a str>,
 }
 
-/// The kernel's symbol table, sorted by address.
-#[derive(Debug, Default, Clone)]
+/// No module.
+const NO_MODULE: u32 = u32::MAX;
+
+/// The kernel's symbol table, sorted by address, kept compact: addresses, spans into one
+/// string of names, and module ids (a hundred thousand symbols, one allocation each way).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Kallsyms {
-    syms: Vec<KernelSymbol>,
+    addrs: Vec<u64>,
+    /// (offset of the name in `names`, its length, module id or NO_MODULE).
+    spans: Vec<(u32, u32, u32)>,
+    names: String,
+    modules: Vec<String>,
 }
 
 impl Kallsyms {
     /// Parses the text of `/proc/kallsyms`. Lines that do not parse are skipped.
     pub fn parse(text: &str) -> Self {
-        let mut syms: Vec<KernelSymbol> = text
+        let mut rows: Vec<(u64, &str, Option<&str>)> = text
             .lines()
             .filter_map(|line| {
                 let mut it = line.split_whitespace();
                 let addr = u64::from_str_radix(it.next()?, 16).ok()?;
                 let _kind = it.next()?;
-                let name = it.next()?.to_string();
+                let name = it.next()?;
                 let module = it
                     .next()
-                    .map(|m| m.trim_start_matches('[').trim_end_matches(']').to_string());
-                Some(KernelSymbol { addr, name, module })
+                    .map(|m| m.trim_start_matches('[').trim_end_matches(']'));
+                Some((addr, name, module))
             })
             .collect();
-        syms.sort_by_key(|s| s.addr);
-        Kallsyms { syms }
+        rows.sort_by_key(|r| r.0);
+        let mut k = Kallsyms::default();
+        let mut module_ids: std::collections::HashMap<&str, u32> = Default::default();
+        for (addr, name, module) in rows {
+            let m = match module {
+                Some(m) => *module_ids.entry(m).or_insert_with(|| {
+                    k.modules.push(m.to_string());
+                    (k.modules.len() - 1) as u32
+                }),
+                None => NO_MODULE,
+            };
+            k.addrs.push(addr);
+            k.spans.push((k.names.len() as u32, name.len() as u32, m));
+            k.names.push_str(name);
+        }
+        k
+    }
+
+    fn at(&self, i: usize) -> KernelSymbol<'_> {
+        let (off, len, m) = self.spans[i];
+        KernelSymbol {
+            addr: self.addrs[i],
+            name: self
+                .names
+                .get(off as usize..(off + len) as usize)
+                .unwrap_or(""),
+            module: self.modules.get(m as usize).map(String::as_str),
+        }
     }
 
     /// The symbol whose range holds `addr` (the last one starting at or before it).
-    pub fn lookup(&self, addr: u64) -> Option<&KernelSymbol> {
-        let i = self.syms.partition_point(|s| s.addr <= addr);
-        i.checked_sub(1).map(|i| &self.syms[i])
+    pub fn lookup(&self, addr: u64) -> Option<KernelSymbol<'_>> {
+        let i = self.addrs.partition_point(|&a| a <= addr);
+        i.checked_sub(1).map(|i| self.at(i))
     }
 
     /// Number of symbols.
     pub fn len(&self) -> usize {
-        self.syms.len()
+        self.addrs.len()
     }
 
     /// Whether the table is empty (e.g. kallsyms hidden by kptr_restrict).
     pub fn is_empty(&self) -> bool {
-        self.syms.is_empty()
+        self.addrs.is_empty()
     }
-}
 
-/// Start of the cache file.
-const CACHE_MAGIC: &[u8; 8] = b"RPKSYM1\n";
-
-impl Kallsyms {
     /// The address of `_text`, the start of the kernel's code.
     pub fn text_start(&self) -> Option<u64> {
-        self.syms.iter().find(|s| s.name == "_text").map(|s| s.addr)
+        (0..self.len())
+            .map(|i| self.at(i))
+            .find(|s| s.name == "_text")
+            .map(|s| s.addr)
     }
 
     /// The symbol holding `addr` and the offset into it (`name+off`).
-    pub fn symbolize(&self, addr: u64) -> Option<(&KernelSymbol, u64)> {
+    pub fn symbolize(&self, addr: u64) -> Option<(KernelSymbol<'_>, u64)> {
         self.lookup(addr).map(|s| (s, addr - s.addr))
     }
 
@@ -108,59 +140,76 @@ impl Kallsyms {
         k
     }
 
-    /// The table in the cache's binary layout.
+    /// The table in the cache's binary layout: the arrays as they are in memory.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.syms.len() * 32);
+        let n = self.addrs.len();
+        let mut out = Vec::with_capacity(32 + n * 20 + self.names.len());
         out.extend_from_slice(CACHE_MAGIC);
-        out.extend_from_slice(&(self.syms.len() as u64).to_le_bytes());
-        for s in &self.syms {
-            out.extend_from_slice(&s.addr.to_le_bytes());
-            let name = &s.name.as_bytes()[..s.name.len().min(u16::MAX as usize - 1)];
-            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            out.extend_from_slice(name);
-            match &s.module {
-                Some(m) => {
-                    let m = &m.as_bytes()[..m.len().min(u16::MAX as usize - 1)];
-                    out.extend_from_slice(&(m.len() as u16).to_le_bytes());
-                    out.extend_from_slice(m);
-                }
-                None => out.extend_from_slice(&u16::MAX.to_le_bytes()),
-            }
+        out.extend_from_slice(&(n as u64).to_le_bytes());
+        for a in &self.addrs {
+            out.extend_from_slice(&a.to_le_bytes());
+        }
+        for (off, len, m) in &self.spans {
+            out.extend_from_slice(&off.to_le_bytes());
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&m.to_le_bytes());
+        }
+        out.extend_from_slice(&(self.names.len() as u64).to_le_bytes());
+        out.extend_from_slice(self.names.as_bytes());
+        out.extend_from_slice(&(self.modules.len() as u32).to_le_bytes());
+        for m in &self.modules {
+            out.extend_from_slice(&(m.len() as u32).to_le_bytes());
+            out.extend_from_slice(m.as_bytes());
         }
         out
     }
 
     /// Reads [`Kallsyms::encode`]'s layout; None for anything malformed.
     pub fn decode(b: &[u8]) -> Option<Kallsyms> {
-        let rest = b.strip_prefix(CACHE_MAGIC.as_slice())?;
-        let n = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?) as usize;
-        let mut off = 8;
-        let mut syms = Vec::with_capacity(n.min(rest.len() / 10));
-        let text = |off: &mut usize, len: usize| -> Option<String> {
-            let s = std::str::from_utf8(rest.get(*off..*off + len)?)
-                .ok()?
-                .to_string();
-            *off += len;
-            Some(s)
+        let mut r = b.strip_prefix(CACHE_MAGIC.as_slice())?;
+        let mut take = |n: usize| -> Option<&[u8]> {
+            let (h, t) = (r.get(..n)?, r.get(n..)?);
+            r = t;
+            Some(h)
         };
-        for _ in 0..n {
-            let addr = u64::from_le_bytes(rest.get(off..off + 8)?.try_into().ok()?);
-            let len = u16::from_le_bytes(rest.get(off + 8..off + 10)?.try_into().ok()?) as usize;
-            off += 10;
-            let name = text(&mut off, len)?;
-            let mlen = u16::from_le_bytes(rest.get(off..off + 2)?.try_into().ok()?);
-            off += 2;
-            let module = if mlen == u16::MAX {
-                None
-            } else {
-                Some(text(&mut off, mlen as usize)?)
-            };
-            syms.push(KernelSymbol { addr, name, module });
+        let u64_of = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+        let u32_of = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or([0; 4]));
+        let n = usize::try_from(u64_of(take(8)?)).ok()?;
+        let addrs: Vec<u64> = take(n.checked_mul(8)?)?
+            .chunks_exact(8)
+            .map(u64_of)
+            .collect();
+        let spans: Vec<(u32, u32, u32)> = take(n.checked_mul(12)?)?
+            .chunks_exact(12)
+            .map(|c| (u32_of(&c[..4]), u32_of(&c[4..8]), u32_of(&c[8..])))
+            .collect();
+        let len = usize::try_from(u64_of(take(8)?)).ok()?;
+        let names = std::str::from_utf8(take(len)?).ok()?.to_string();
+        let nmod = u32_of(take(4)?) as usize;
+        let mut modules = Vec::with_capacity(nmod.min(4096));
+        for _ in 0..nmod {
+            let l = u32_of(take(4)?) as usize;
+            modules.push(std::str::from_utf8(take(l)?).ok()?.to_string());
         }
-        (off == rest.len() && syms.windows(2).all(|w| w[0].addr <= w[1].addr))
-            .then_some(Kallsyms { syms })
+        let sound = r.is_empty()
+            && addrs.windows(2).all(|w| w[0] <= w[1])
+            && spans.iter().all(|&(off, len, m)| {
+                names.is_char_boundary(off as usize)
+                    && names.is_char_boundary((off + len) as usize)
+                    && (off + len) as usize <= names.len()
+                    && (m == NO_MODULE || (m as usize) < modules.len())
+            });
+        sound.then_some(Kallsyms {
+            addrs,
+            spans,
+            names,
+            modules,
+        })
     }
 }
+
+/// Start of the cache file.
+const CACHE_MAGIC: &[u8; 8] = b"RPKSYM2\n";
 
 /// What identifies the running kernel's symbol table: this boot (KASLR moves the kernel
 /// at every boot) and the loaded modules.
@@ -196,11 +245,8 @@ mod tests {
         let k = Kallsyms::parse(TEXT);
         assert_eq!(k.text_start(), Some(0xffffffff81000000));
         let (s, off) = k.symbolize(0xffffffff81000180).unwrap();
-        assert_eq!((s.name.as_str(), off), ("start", 0x80));
-        assert_eq!(
-            k.lookup(0xffffffffc0001004).unwrap().module.as_deref(),
-            Some("mymod")
-        );
+        assert_eq!((s.name, off), ("start", 0x80));
+        assert_eq!(k.lookup(0xffffffffc0001004).unwrap().module, Some("mymod"));
     }
 
     #[test]
@@ -208,7 +254,7 @@ mod tests {
         let k = Kallsyms::parse(TEXT);
         let b = k.encode();
         let back = Kallsyms::decode(&b).unwrap();
-        assert_eq!(back.syms, k.syms);
+        assert_eq!(back, k);
         for cut in [0, 7, 8, 15, 20, b.len() - 1] {
             assert!(Kallsyms::decode(&b[..cut]).is_none(), "cut at {cut}");
         }
@@ -231,7 +277,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rperf-ksym-{}", std::process::id()));
         let first = Kallsyms::load(Some(&dir));
         let second = Kallsyms::load(Some(&dir));
-        assert_eq!(first.syms, second.syms);
+        assert_eq!(first, second);
         if !first.is_empty() {
             // The second came from the file the first wrote.
             let files: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! let ks = rperf_symbols::Kallsyms::parse("ffffffff81000000 T _text\nffffffff81000100 T start\n");
-//! assert_eq!(ks.lookup(0xffffffff81000180).map(|s| s.name.as_str()), Some("start"));
+//! assert_eq!(ks.lookup(0xffffffff81000180).map(|s| s.name), Some("start"));
 //! ```
 #![deny(missing_docs)]
 
@@ -38,6 +38,6 @@ mod tests {
         assert_eq!(ks.lookup(0xffffffff81000200).unwrap().name, "b");
         assert!(ks.lookup(0x1000).is_none());
         let m = ks.lookup(0xffffffffc0000010).unwrap();
-        assert_eq!(m.module.as_deref(), Some("mymod"));
+        assert_eq!(m.module, Some("mymod"));
     }
 }
