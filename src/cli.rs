@@ -197,7 +197,7 @@ pub struct ReportArgs {
     /// Text output (the only output; accepted for perf compatibility).
     #[arg(long = "stdio")]
     pub stdio: bool,
-    /// Sort keys: comm, pid, tid, dso, sym, cpu.
+    /// Sort keys: comm, pid, tid, dso, sym, srcline, parent, cpu.
     #[arg(
         short = 's',
         long = "sort",

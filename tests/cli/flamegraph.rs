@@ -4,6 +4,23 @@ use std::process::{Command, Stdio};
 
 use crate::common::*;
 
+/// CHAIN_C (frame pointers) recorded by rperf with -g into `dir/r.data`.
+fn chain_recording(dir: &TempDir) -> std::path::PathBuf {
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let data = dir.path().join("r.data");
+    assert!(record_to(
+        "rperf",
+        &["-g", "--", exe.to_str().unwrap(), "0.3"],
+        &data
+    ));
+    data
+}
+
 fn collapse_with_inferno(file: &Path) -> Option<Vec<String>> {
     let ok = Command::new("inferno-collapse-perf")
         .arg("--help")
@@ -135,14 +152,7 @@ fn frames(svg: &str) -> Vec<(String, f64)> {
 #[test]
 fn svg_has_each_function_with_width_by_samples() {
     let dir = TempDir::new("svg");
-    let exe = compile_c(
-        dir.path(),
-        "chain",
-        CHAIN_C,
-        &["-O1", "-fno-omit-frame-pointer"],
-    );
-    let data = dir.path().join("r.data");
-    record_to("rperf", &["-g", "--", exe.to_str().unwrap(), "0.3"], &data);
+    let data = chain_recording(&dir);
     let svg = dir.path().join("out.svg");
     let o = run({
         let mut c = rperf();
@@ -308,14 +318,7 @@ fn bad_flamegraph_inputs() {
 #[test]
 fn speedscope_and_folded_exports() {
     let dir = TempDir::new("export");
-    let exe = compile_c(
-        dir.path(),
-        "chain",
-        CHAIN_C,
-        &["-O1", "-fno-omit-frame-pointer"],
-    );
-    let data = dir.path().join("r.data");
-    record_to("rperf", &["-g", "--", exe.to_str().unwrap(), "0.3"], &data);
+    let data = chain_recording(&dir);
     let out = |format: &str, file: &str| -> String {
         let path = dir.path().join(file);
         let o = run({
@@ -626,14 +629,7 @@ fn chromium() -> Option<Command> {
 #[test]
 fn chromium_renders_the_svg_as_a_flame_graph() {
     let dir = TempDir::new("screenshot");
-    let exe = compile_c(
-        dir.path(),
-        "chain",
-        CHAIN_C,
-        &["-O1", "-fno-omit-frame-pointer"],
-    );
-    let data = dir.path().join("r.data");
-    record_to("rperf", &["-g", "--", exe.to_str().unwrap(), "0.3"], &data);
+    let data = chain_recording(&dir);
     let svg = dir.path().join("g.svg");
     let o = run({
         let mut c = rperf();
