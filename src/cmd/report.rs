@@ -405,7 +405,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             hists = header.events.iter().map(|e| new_hist(&e.name)).collect();
             // The first sample: the binaries known so far, of those samples hit, load at once.
             if want_sym {
-                syms.preload(&session, &header.hit_paths);
+                syms.preload(&session, &header.hits);
             }
         }
         let Some(h) = hists.get_mut(s.event) else {

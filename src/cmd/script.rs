@@ -276,7 +276,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
         };
         if name_width.is_none() && (cfg.fields.is_none_or(|f| f.sym)) {
             // The first sample: the binaries known so far, of those samples hit, load at once.
-            syms.preload(&session, &header.hit_paths);
+            syms.preload(&session, &header.hits);
         }
         let width = *name_width.get_or_insert_with(|| {
             header

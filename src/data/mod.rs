@@ -34,9 +34,10 @@ pub struct Header {
     pub events: Vec<EventInfo>,
     /// Raw TRACING_DATA feature, when present.
     pub tracing_data: Option<Vec<u8>>,
-    /// The user-space binaries the BUILD_ID feature lists: the ones samples hit, which
-    /// the symbolizer can load up front, in parallel.
-    pub hit_paths: Vec<String>,
+    /// The user-space binaries the BUILD_ID feature lists, with their build-ids, sorted by
+    /// path: the ones samples hit (loaded up front, in parallel) and how to recognise them
+    /// when the path now holds another file.
+    pub hits: Vec<(String, Vec<u8>)>,
 }
 
 /// Where an address was taken.
@@ -335,14 +336,23 @@ fn drive<R: Read>(
         tracing_data: perf_file
             .feature_section_data(linux_perf_data::Feature::TRACING_DATA)
             .map(<[u8]>::to_vec),
-        hit_paths: perf_file
+        hits: perf_file
             .build_ids()
             .map(|ids| {
-                let mut v: Vec<String> = ids
+                let mut v: Vec<(String, Vec<u8>)> = ids
                     .into_iter()
                     .filter(|(k, _)| matches!(k, linux_perf_data::DsoKey::User { .. }))
-                    .map(|(_, info)| String::from_utf8_lossy(&info.path).into_owned())
-                    .filter(|p| p.starts_with('/'))
+                    .map(|(_, mut info)| {
+                        // The record keeps 24 bytes for a 20-byte SHA-1 id: drop the padding.
+                        if info.build_id.len() == 24 && info.build_id[20..] == [0; 4] {
+                            info.build_id.truncate(20);
+                        }
+                        (
+                            String::from_utf8_lossy(&info.path).into_owned(),
+                            info.build_id,
+                        )
+                    })
+                    .filter(|(p, _)| p.starts_with('/'))
                     .collect();
                 v.sort();
                 v

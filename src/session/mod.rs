@@ -308,6 +308,8 @@ pub struct Symbolizer {
     jit: HashMap<DsoId, Option<rperf_symbols::PerfMap>>,
     kallsyms: Option<Kallsyms>,
     lines: HashMap<DsoId, Option<rperf_symbols::Lines>>,
+    /// Build-ids the file recorded, by path (from its BUILD_ID feature).
+    build_ids: HashMap<String, Vec<u8>>,
     /// `--symfs`: a root prepended to every binary path.
     pub symfs: Option<PathBuf>,
 }
@@ -339,8 +341,11 @@ impl Symbolizer {
     /// Loads, in parallel, the symbol tables of the binaries among `paths` (the file's
     /// BUILD_ID list: those samples hit) that the session knows and that are not loaded
     /// yet. Lookups then find them ready; a binary is still loaded at most once.
-    pub fn preload(&mut self, session: &Session, paths: &[String]) {
+    pub fn preload(&mut self, session: &Session, hits: &[(String, Vec<u8>)]) {
         use rayon::prelude::*;
+        if self.build_ids.is_empty() {
+            self.build_ids = hits.iter().cloned().collect();
+        }
         let todo: Vec<(DsoId, String)> = session
             .dsos()
             .iter()
@@ -349,22 +354,31 @@ impl Symbolizer {
                 !d.kernel
                     && d.jit_name.is_none()
                     && !self.elf.contains_key(&(*i as DsoId))
-                    && paths.binary_search(&d.path).is_ok()
+                    && hits.binary_search_by(|(p, _)| p.cmp(&d.path)).is_ok()
             })
             .map(|(i, d)| (i as DsoId, d.path.clone()))
             .collect();
         if todo.len() < 2 {
             return;
         }
-        let symfs = self.symfs.clone();
+        let (ids, symfs) = (&self.build_ids, &self.symfs);
         let loaded: Vec<(DsoId, Option<ElfSymbols>)> = todo
             .into_par_iter()
-            .map(|(id, path)| {
-                let t = ElfSymbols::load_with_debug(Path::new(&path), symfs.as_deref()).ok();
-                (id, t)
-            })
+            .map(|(id, path)| (id, load_elf(ids, symfs, &path)))
             .collect();
         self.elf.extend(loaded);
+    }
+
+    /// Where to read the binary recorded as `path`: the file itself (below `--symfs`) when it
+    /// is the one recorded, else perf's build-id cache copy (`$PERF_BUILDID_DIR` or
+    /// `~/.debug`, `.build-id/xx/rest/elf`), else the file anyway. Returns the path and the
+    /// root to read it under.
+    pub fn locate(&self, path: &str) -> (PathBuf, Option<PathBuf>) {
+        locate(&self.build_ids, &self.symfs, path)
+    }
+
+    fn load_elf(&self, path: &str) -> Option<ElfSymbols> {
+        load_elf(&self.build_ids, &self.symfs, path)
     }
 
     /// The virtual address of `loc` in its ELF binary (the symbol table maps file offsets).
@@ -455,16 +469,61 @@ impl Symbolizer {
         if !dso.path.starts_with('/') {
             return None;
         }
-        let symfs = self.symfs.clone();
-        let table = self.elf.entry(loc.dso).or_insert_with(|| {
-            ElfSymbols::load_with_debug(Path::new(&dso.path), symfs.as_deref()).ok()
-        });
+        if !self.elf.contains_key(&loc.dso) {
+            let t = self.load_elf(&dso.path);
+            self.elf.insert(loc.dso, t);
+        }
+        let table = self.elf.entry(loc.dso).or_default();
         let (s, off) = table.as_ref()?.lookup_offset(loc.rel)?;
         Some(Sym {
             name: s.name.clone(),
             offset: off,
         })
     }
+}
+
+/// See [`Symbolizer::locate`].
+fn locate(
+    build_ids: &HashMap<String, Vec<u8>>,
+    symfs: &Option<PathBuf>,
+    path: &str,
+) -> (PathBuf, Option<PathBuf>) {
+    let here = (PathBuf::from(path), symfs.clone());
+    let Some(want) = build_ids.get(path).filter(|id| !id.is_empty()) else {
+        return here;
+    };
+    let real = match symfs {
+        Some(r) => r.join(path.trim_start_matches('/')),
+        None => PathBuf::from(path),
+    };
+    let id_of = |p: &Path| rperf_symbols::build_id(p).ok().flatten();
+    if id_of(&real).as_ref() == Some(want) {
+        return here;
+    }
+    let hex = rperf_symbols::buildid::hex(want);
+    let cache_root = std::env::var_os("PERF_BUILDID_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".debug")));
+    if let (Some(root), true) = (cache_root, hex.len() > 2) {
+        let cached = root
+            .join(".build-id")
+            .join(&hex[..2])
+            .join(&hex[2..])
+            .join("elf");
+        if id_of(&cached).as_ref() == Some(want) {
+            return (cached, None);
+        }
+    }
+    here
+}
+
+fn load_elf(
+    build_ids: &HashMap<String, Vec<u8>>,
+    symfs: &Option<PathBuf>,
+    path: &str,
+) -> Option<ElfSymbols> {
+    let (file, root) = locate(build_ids, symfs, path);
+    ElfSymbols::load_with_debug(&file, root.as_deref()).ok()
 }
 
 #[cfg(test)]

@@ -28,14 +28,23 @@ pub enum BuildIdError {
 
 /// The GNU build id of an ELF file, if it has one.
 pub fn build_id(path: &Path) -> Result<Option<Vec<u8>>, BuildIdError> {
-    let data = std::fs::read(path).map_err(|source| BuildIdError::Io {
+    use object::read::elf::ElfFile64;
+    use object::{Endianness, Object};
+    let file = std::fs::File::open(path).map_err(|source| BuildIdError::Io {
         path: path.display().to_string(),
         source,
     })?;
-    build_id_of(&data).map_err(|msg| BuildIdError::NotElf {
+    // Only the headers and the note are read, not the whole binary.
+    let cache = object::read::ReadCache::new(file);
+    let elf = ElfFile64::<Endianness, _>::parse(&cache).map_err(|e| BuildIdError::NotElf {
         path: path.display().to_string(),
-        msg,
-    })
+        msg: e.to_string(),
+    })?;
+    let id = elf.build_id().map_err(|e| BuildIdError::NotElf {
+        path: path.display().to_string(),
+        msg: e.to_string(),
+    })?;
+    Ok(id.map(<[u8]>::to_vec))
 }
 
 /// The GNU build id in an ELF image held in memory.

@@ -568,3 +568,75 @@ fn header_equals_perf() {
         assert_eq!(got, want, "script {tool} {name}");
     }
 }
+
+#[test]
+fn rebuilt_binaries_are_found_by_build_id_like_perf() {
+    let dir = TempDir::new("buildid");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    // perf's build-id cache lives in $HOME/.debug: a home of the test's own.
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    for tool in ["perf", "rperf"] {
+        let Some(f) = record_with(
+            tool,
+            dir.path(),
+            &format!("{tool}.data"),
+            &["-g", "--", exe.to_str().unwrap(), "0.2"],
+        ) else {
+            return;
+        };
+        // perf's build-id cache keeps a copy of the binary; then the path gets another
+        // program (a rebuild), whose symbols must not be used for the recording.
+        let mut p = perf().unwrap();
+        p.env("HOME", &home).args(["buildid-cache", "-a"]).arg(&exe);
+        let o = run(p);
+        assert!(o.status.success(), "{}", stderr(&o));
+        // A new file at the path, as a rebuild makes (writing into the old one would change
+        // perf's cached copy too: the cache hard-links it).
+        let other = compile_c(dir.path(), "other", BURN_C, &["-O1"]);
+        std::fs::remove_file(&exe).unwrap();
+        std::fs::copy(&other, &exe).unwrap();
+        let args = [
+            "--stdio",
+            "--no-children",
+            "-g",
+            "none",
+            "--sort",
+            "dso,sym",
+        ];
+        let mut p = perf().unwrap();
+        p.env("HOME", &home)
+            .arg("report")
+            .args(args)
+            .arg("-i")
+            .arg(&f);
+        let want = stdout(&run(p));
+        let got = run({
+            let mut c = rperf();
+            c.env("HOME", &home)
+                .arg("report")
+                .args(args)
+                .arg("-i")
+                .arg(&f);
+            c
+        });
+        assert!(got.status.success(), "{}", stderr(&got));
+        let got = stdout(&got);
+        assert!(got.contains("[.] leaf"), "{tool}: {got}");
+        assert_eq!(parse(&got), parse(&want), "{tool}-recorded file");
+        // Put the original back for the next recording.
+        std::fs::remove_file(&exe).unwrap();
+        let back = compile_c(
+            dir.path(),
+            "chain",
+            CHAIN_C,
+            &["-O1", "-fno-omit-frame-pointer"],
+        );
+        assert_eq!(back, exe);
+    }
+}
