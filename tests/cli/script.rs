@@ -31,6 +31,11 @@ fn assert_same(p: &str, r: &str) {
         {
             continue;
         }
+        // perf names vDSO functions only from the copy of the vDSO in its build-id cache,
+        // which a concurrent or absent perf record leaves missing; rperf reads its own.
+        if a.contains("([vdso])") && b.contains("([vdso])") && addr(a) == addr(b) {
+            continue;
+        }
         assert_eq!(b, a, "line {} differs (rperf, then perf)", i + 1);
     }
     assert_eq!(rl.len(), pl.len());
