@@ -120,6 +120,19 @@ pub struct Stacks {
 }
 
 impl Stacks {
+    /// A note for stderr when DWARF stacks stopped before their outermost frame (the frames
+    /// found were kept): how many, and the usual reasons.
+    pub fn truncation_note(&self) -> Option<String> {
+        (self.truncated > 0).then(|| {
+            format!(
+                "rperf: {} DWARF stacks stop before their outermost caller (kept as far as \
+                 they go): code without CFI, or a stack deeper than the bytes recorded \
+                 (raise --call-graph dwarf,SIZE)",
+                self.truncated
+            )
+        })
+    }
+
     /// Stacks with binaries read below `symfs` when given.
     pub fn new(symfs: Option<std::path::PathBuf>) -> Stacks {
         Stacks {

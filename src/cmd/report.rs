@@ -210,19 +210,27 @@ impl FrameTable {
 /// outermost occurrence in caller order, its innermost in callee order) the part from
 /// itself towards the leaf (caller order) or the root (callee order). Also records each
 /// entry's longest stored chain, which orders rows of equal weight.
-fn build_trees(h: &mut EventHist, table: &FrameTable, children: bool, order: graph::Order) {
+fn build_trees(
+    h: &mut EventHist,
+    table: &FrameTable,
+    orders: &[u64],
+    children: bool,
+    order: graph::Order,
+) {
     let caller = order == graph::Order::Caller;
     let mut seen: Vec<Key> = Vec::new();
-    let mut path: Vec<(u64, u32)> = Vec::new();
+    let mut path: Vec<((u64, u64), u32)> = Vec::new();
     for (ids, period) in &h.stacks {
         let self_key = table.frames[ids[0] as usize].0;
         let chain = &ids[1..];
         // `part`: the frames stored under `key`, leaf first.
         let mut add = |key: Key, part: &[u32]| {
             path.clear();
+            // Nodes are told apart by symbol, ordered among equals as perf orders them.
             let item = |f: &u32| {
                 let sym = table.frames[*f as usize].1;
-                (u64::from(sym), sym)
+                let at = orders.get(sym as usize).copied().unwrap_or(u64::MAX);
+                ((at, u64::from(sym)), sym)
             };
             if caller {
                 path.extend(part.iter().rev().map(item));
@@ -317,6 +325,9 @@ impl Srclines {
 #[derive(Default)]
 struct SymTable {
     cells: Vec<SymCell>,
+    /// Per id, where its first instance lies ((binary, start address) packed; map-less
+    /// entries first): perf orders call-graph branches of equal weight this way.
+    orders: Vec<u64>,
     named: FxHashMap<(bool, String), u32>,
     addrs: FxHashMap<u64, u32>,
     /// (dso, address, raw-address entry) → id: each distinct address is symbolized once.
@@ -324,7 +335,7 @@ struct SymTable {
 }
 
 impl SymTable {
-    fn intern(&mut self, cell: SymCell) -> u32 {
+    fn intern(&mut self, cell: SymCell, order: u64) -> u32 {
         let next = self.cells.len() as u32;
         let id = match &cell {
             SymCell::Named(k, n) => *self.named.entry((*k, n.clone())).or_insert(next),
@@ -332,6 +343,7 @@ impl SymTable {
         };
         if id == next {
             self.cells.push(cell);
+            self.orders.push(order);
         }
         id
     }
@@ -460,20 +472,29 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                 match table.by_addr.get(&slot) {
                     Some(&id) => id,
                     None => {
-                        let cell = match loc {
+                        // perf compares call-graph nodes by binary, then symbol start.
+                        let pack = |dso: u32, a: u64| {
+                            (u64::from(dso.wrapping_add(1)) << 44) | (a & ((1 << 44) - 1))
+                        };
+                        let (cell, order) = match loc {
                             Some(l) => {
                                 let kernel = session.dsos()[l.dso as usize].kernel;
                                 match syms.symbol(&session, l) {
-                                    Some(sy) => SymCell::Named(kernel, sy.name),
-                                    None if abs => SymCell::Addr(kernel, addr),
-                                    None => SymCell::Addr(kernel, l.rel),
+                                    Some(sy) => (
+                                        SymCell::Named(kernel, sy.name),
+                                        pack(l.dso, l.rel - sy.offset),
+                                    ),
+                                    None if abs => (SymCell::Addr(kernel, addr), pack(l.dso, addr)),
+                                    None => (SymCell::Addr(kernel, l.rel), pack(l.dso, l.rel)),
                                 }
                             }
                             // perf leaves a map-less chain entry with the sample's own level.
-                            None if abs => SymCell::Addr(s.mode == Mode::Kernel, addr),
-                            None => SymCell::Addr(mode == Mode::Kernel, addr),
+                            None if abs => {
+                                (SymCell::Addr(s.mode == Mode::Kernel, addr), addr >> 20)
+                            }
+                            None => (SymCell::Addr(mode == Mode::Kernel, addr), addr >> 20),
                         };
-                        let id = table.intern(cell);
+                        let id = table.intern(cell, order);
                         table.by_addr.insert(slot, id);
                         id
                     }
@@ -564,7 +585,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     });
     if graph_on {
         for h in hists.iter_mut() {
-            build_trees(h, &frames, children, order);
+            build_trees(h, &frames, &table.orders, children, order);
         }
     }
     let mut out = String::new();
@@ -639,6 +660,9 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     }
     out.push_str("\n\n");
     crate::output::stdout(&out)?;
+    if let Some(n) = stacks.truncation_note() {
+        eprintln!("{n}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

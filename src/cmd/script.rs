@@ -391,6 +391,9 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
         None => {}
     }
     r?;
+    if let Some(n) = stacks.truncation_note() {
+        eprintln!("{n}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 /// (callee order: children are callers).
 #[derive(Debug, Clone, Default)]
 pub struct Node {
-    key: u64,
+    /// Identity, and among children of equal weight their order: (position as perf
+    /// compares it, name id).
+    key: (u64, u64),
     name: u32,
     hits: u64,
     cumul: u64,
@@ -20,7 +22,7 @@ impl Node {
     }
 
     /// Adds one stack (innermost first): `(key, name id)` per frame, with its weight.
-    pub fn add(&mut self, frames: &[(u64, u32)], weight: u64) {
+    pub fn add(&mut self, frames: &[((u64, u64), u32)], weight: u64) {
         let mut n = self;
         n.cumul += weight;
         for &(key, name) in frames {
@@ -172,7 +174,9 @@ fn run<'a>(mut n: &'a Node, f: &Filter) -> (Vec<u32>, &'a Node) {
 /// Children at or above `min`, heaviest first; ties keep the order the stacks arrived in.
 fn sorted(n: &Node, min: u64) -> Vec<&Node> {
     let mut v: Vec<&Node> = n.children.iter().filter(|c| c.cumul >= min).collect();
-    v.sort_by_key(|n| std::cmp::Reverse(n.cumul));
+    // Heaviest first; equal weights in perf's node order: its tree of children keeps
+    // them by binary, then symbol address, the higher first.
+    v.sort_by(|a, b| b.cumul.cmp(&a.cumul).then(b.key.cmp(&a.key)));
     v
 }
 
@@ -421,10 +425,10 @@ mod tests {
         let names = ["", "leaf", "mid_b", "mid_a", "main", "start"];
         let mut t = Node::root();
         for _ in 0..957 {
-            t.add(&[(1, 1), (2, 2), (4, 4), (5, 5)], 1);
+            t.add(&[((1, 1), 1), ((2, 2), 2), ((4, 4), 4), ((5, 5), 5)], 1);
         }
         for _ in 0..952 {
-            t.add(&[(1, 1), (3, 3), (4, 4), (5, 5)], 1);
+            t.add(&[((1, 1), 1), ((3, 3), 3), ((4, 4), 4), ((5, 5), 5)], 1);
         }
         let mut out = String::new();
         print(&mut out, &t, 10000, t.cumul, GRAPH, &|i| {
@@ -460,10 +464,10 @@ mod tests {
         let names = ["", "leaf", "mid_b", "mid_a", "main"];
         let mut t = Node::root();
         for _ in 0..200 {
-            t.add(&[(1, 1), (2, 2), (4, 4)], 1);
+            t.add(&[((1, 1), 1), ((2, 2), 2), ((4, 4), 4)], 1);
         }
         for _ in 0..100 {
-            t.add(&[(1, 1), (3, 3), (4, 4)], 1);
+            t.add(&[((1, 1), 1), ((3, 3), 3), ((4, 4), 4)], 1);
         }
         let mut out = String::new();
         let p = Print {
@@ -489,7 +493,7 @@ mod tests {
     #[test]
     fn small_entries_print_nothing() {
         let mut t = Node::root();
-        t.add(&[(1, 1), (2, 2)], 1);
+        t.add(&[((1, 1), 1), ((2, 2), 2)], 1);
         let mut out = String::new();
         print(&mut out, &t, 10000, t.cumul, GRAPH, &|_| "x".into());
         assert!(out.is_empty());
