@@ -255,6 +255,10 @@ fn several_events_carry_their_ids() {
             "cpu-clock,page-faults",
             "-c",
             "100",
+            // A 100 ns cpu-clock period fills rings fast: room for a loaded CI machine's
+            // slower drains, so that perf reads the file without a loss warning.
+            "-m",
+            "4M",
             "--",
             &exe,
             "20000",
