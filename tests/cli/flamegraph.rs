@@ -681,3 +681,88 @@ fn chromium_renders_the_svg_as_a_flame_graph() {
     }
     assert!(colours.len() >= 8, "{} colours", colours.len());
 }
+
+#[test]
+fn roots_kernel_frames_and_layout_options() {
+    // Reading /proc/kallsyms keeps the kernel busy: kernel frames under cat's own.
+    let dir = TempDir::new("fg-options");
+    let data = dir.path().join("t.data");
+    assert!(record_to(
+        "rperf",
+        &[
+            "-g",
+            "--",
+            "sh",
+            "-c",
+            "cat /proc/kallsyms /proc/kallsyms > /dev/null"
+        ],
+        &data
+    ));
+    let out = |extra: &[&str], file: &str| -> String {
+        let path = dir.path().join(file);
+        let o = run({
+            let mut c = rperf();
+            c.arg("flamegraph")
+                .arg("-i")
+                .arg(&data)
+                .arg("-o")
+                .arg(&path)
+                .args(extra);
+            c
+        });
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        std::fs::read_to_string(&path).unwrap()
+    };
+    let plain = out(&["--format", "folded", "--no-inline"], "a.folded");
+    // --kernel marks kernel frames (inferno colours `_[k]` frames apart).
+    let kernel = out(
+        &["--format", "folded", "--no-inline", "--kernel"],
+        "k.folded",
+    );
+    assert!(
+        !plain.contains("_[k]") && kernel.contains("_[k]"),
+        "{kernel}"
+    );
+    assert_eq!(plain.lines().count(), kernel.lines().count());
+    // Roots: comm, comm-pid, comm-pid/tid.
+    let roots = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(|l| l.split(';').next().unwrap().to_string())
+            .collect()
+    };
+    for r in roots(&plain) {
+        assert!(["sh", "cat"].contains(&r.as_str()), "{r}");
+    }
+    for r in roots(&out(&["--format", "folded", "--per-process"], "p.folded")) {
+        let (comm, pid) = r.rsplit_once('-').unwrap();
+        assert!(
+            ["sh", "cat"].contains(&comm) && pid.parse::<u32>().is_ok(),
+            "{r}"
+        );
+    }
+    for r in roots(&out(&["--format", "folded", "--per-thread"], "t.folded")) {
+        let (_, ids) = r.rsplit_once('-').unwrap();
+        let (pid, tid) = ids.split_once('/').unwrap();
+        // Single-threaded processes: the thread is the process.
+        assert_eq!(pid, tid, "{r}");
+    }
+    // Layout: width in pixels, icicle title, minimum frame width, reversed stacks.
+    let svg = out(&["--width", "800"], "w.svg");
+    assert!(svg.contains(r#"width="800""#), "{}", &svg[..400]);
+    let icicle = out(&["--inverted"], "i.svg");
+    assert!(icicle.contains("Icicle Graph"));
+    let narrow = frames(&out(&["--minwidth", "0"], "m0.svg")).len();
+    let wide = frames(&out(&["--minwidth", "50"], "m50.svg")).len();
+    assert!(wide < narrow, "minwidth 50 keeps {wide} of {narrow} frames");
+    // Reversed: stacks drawn from the leaf, so the frames are the same functions.
+    let names = |svg: &str| -> std::collections::BTreeSet<String> {
+        frames(svg)
+            .into_iter()
+            .map(|(t, _)| t.split(" (").next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(&out(&["--reverse", "--minwidth", "0"], "r.svg")),
+        names(&out(&["--minwidth", "0"], "n.svg"))
+    );
+}
