@@ -186,6 +186,8 @@ pub struct LeafFixer {
     cache: Cache,
     /// Per mapping of a file: an unwinder with that module alone.
     modules: Modules,
+    /// Scratch for one sample's chain.
+    ips: Vec<u64>,
     /// Samples whose chain got the caller back.
     pub fixed: u64,
     /// Samples with a user stack looked at.
@@ -201,6 +203,7 @@ impl LeafFixer {
             sample_type,
             cache: Cache::new(),
             modules: Modules::new(),
+            ips: Vec::with_capacity(128),
             fixed: 0,
             checked: 0,
         }
@@ -227,9 +230,10 @@ impl LeafFixer {
             return;
         };
         let chain_nr = u64_at(r, l.chain).unwrap_or(0) as usize;
-        let ips: Vec<u64> = (0..chain_nr)
-            .filter_map(|i| u64_at(r, l.chain + 8 + 8 * i))
-            .collect();
+        // The chain's addresses, in a buffer reused from sample to sample.
+        let mut ips = std::mem::take(&mut self.ips);
+        ips.clear();
+        ips.extend((0..chain_nr).filter_map(|i| u64_at(r, l.chain + 8 + 8 * i)));
         let insert = self.missing_caller(r, sample_type, &l, &ips, spaces);
         let start = out.len();
         out.extend_from_slice(&r[..l.chain]);
@@ -250,6 +254,7 @@ impl LeafFixer {
         }
         out.extend_from_slice(&r[l.chain + 8 + 8 * chain_nr..l.after_raw]);
         out.extend_from_slice(&r[l.end..]);
+        self.ips = ips;
         let size = (out.len() - start) as u16;
         out[start + 6..start + 8].copy_from_slice(&size.to_ne_bytes());
     }
