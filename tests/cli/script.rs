@@ -415,3 +415,36 @@ fn sched_and_timer_formats_print_like_perf() {
     assert_same(&p, &r);
     assert!(!r.contains("prev_state=0"), "decoded, not field=value: {r}");
 }
+
+#[test]
+fn sched_switch_prints_like_perf() {
+    // sched_switch's print fmt: bit arithmetic, shifts, parentheses and ?: around
+    // __print_flags for prev_state, and a second ?: for the preemption "+".
+    let dir = TempDir::new("script-switch");
+    let Some(f) = record_with(
+        "perf",
+        dir.path(),
+        "sw.data",
+        &["-e", "sched:sched_switch", "-a", "--", "sleep", "0.2"],
+    ) else {
+        return;
+    };
+    let (p, r) = both(&f).unwrap();
+    // System-wide: other processes' comm names can legitimately differ between the tools,
+    // so only the workload's lines are compared: those whose comm is `sleep` or that switch
+    // to it.
+    let sleep = |t: &str| -> String {
+        t.lines()
+            .filter(|l| {
+                l.split_whitespace().next() == Some("sleep") || l.contains("next_comm=sleep ")
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let (p, r) = (sleep(&p), sleep(&r));
+    assert!(p.contains("prev_comm=sleep"), "{p}");
+    assert!(p.contains("next_comm=sleep"), "{p}");
+    assert!(p.contains("prev_state="), "{p}");
+    assert_same(&p, &r);
+    assert!(!r.contains("prev_state=0"), "decoded, not field=value: {r}");
+}
