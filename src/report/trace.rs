@@ -1,8 +1,12 @@
 //! Tracepoint payloads decoded with the event formats in perf.data's TRACING_DATA, printed
-//! through each event's `print fmt` as `perf script` does: arguments are C expressions
-//! (fields, literals, casts, arithmetic and bit operators, `?:`) and the helpers
-//! `__get_str`, `__print_flags` and `__print_symbolic`. Formats using other helpers fall
-//! back to `field=value` pairs.
+//! through each event's `print fmt` as `perf script` (libtraceevent) does: arguments are C
+//! expressions (fields, literals, casts, arithmetic and bit operators, `?:`) and the helpers
+//! `__get_str`, `__print_flags` and `__print_symbolic`, evaluated as libtraceevent does it:
+//! in unsigned 64-bit arithmetic on zero-extended fields, casts only narrowing, printf
+//! length modifiers choosing the C type a number is printed as. Formats using other helpers
+//! fall back to `field=value` pairs. Not reproduced: libtraceevent's own operator grouping
+//! (it makes chains of equal precedence right-associative, `10 - 3 - 2` is 9 in perf, and
+//! lets a following operator take a `?:` as its left operand); C's grouping is used.
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -285,17 +289,72 @@ struct Eval<'a> {
     raw: &'a [u8],
 }
 
-fn int(v: &Val) -> Option<i128> {
-    match v {
-        Val::Int(i) => Some(*i),
-        Val::Str(_) => None,
+/// The number libtraceevent takes from a value: integers as unsigned 64-bit, strings read
+/// as C's `strtoull(s, NULL, 0)` reads them (the leading number, else 0).
+fn int(v: &Val) -> Option<u64> {
+    Some(match v {
+        Val::Int(i) => *i as u64,
+        Val::Str(s) => strtoull(s),
+    })
+}
+
+fn strtoull(s: &str) -> u64 {
+    let t = s.trim_start();
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (radix, digits) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (16, h)
+    } else if t.starts_with('0') {
+        (8, t)
+    } else {
+        (10, t)
+    };
+    let mut v: u64 = 0;
+    for c in digits.chars() {
+        let Some(d) = c.to_digit(radix) else { break };
+        v = v.wrapping_mul(u64::from(radix)).wrapping_add(u64::from(d));
+    }
+    if neg {
+        v.wrapping_neg()
+    } else {
+        v
     }
 }
 
 fn truthy(v: &Val) -> bool {
-    match v {
-        Val::Int(i) => *i != 0,
-        Val::Str(s) => !s.is_empty(),
+    int(v).unwrap_or(0) != 0
+}
+
+/// Table values libtraceevent knows by name (its `eval_flag`); other names are -1.
+const KNOWN_NAMES: [(&str, i64); 12] = [
+    ("HI_SOFTIRQ", 0),
+    ("TIMER_SOFTIRQ", 1),
+    ("NET_TX_SOFTIRQ", 2),
+    ("NET_RX_SOFTIRQ", 3),
+    ("BLOCK_SOFTIRQ", 4),
+    ("IRQ_POLL_SOFTIRQ", 5),
+    ("TASKLET_SOFTIRQ", 6),
+    ("SCHED_SOFTIRQ", 7),
+    ("HRTIMER_SOFTIRQ", 8),
+    ("RCU_SOFTIRQ", 9),
+    ("HRTIMER_NORESTART", 0),
+    ("HRTIMER_RESTART", 1),
+];
+
+/// What a C cast does to a value in libtraceevent: only narrowing to the type's size
+/// (`char`, `short`, `int`, `u8`…`s32`, signed or not); other types leave it alone.
+fn cast(ty: &str, v: u64) -> u64 {
+    if ty.ends_with('*') || ty.starts_with("struct") {
+        return v;
+    }
+    let base = ty.strip_prefix("unsigned ").unwrap_or(ty);
+    match base {
+        "u8" | "s8" | "char" => v & 0xff,
+        "u16" | "s16" | "short" => v & 0xffff,
+        "u32" | "s32" | "int" => v & 0xffff_ffff,
+        _ => v,
     }
 }
 
@@ -356,26 +415,29 @@ impl Eval<'_> {
                 "||" => Val::Int(i128::from(truthy(&l) || truthy(&r))),
                 "&&" => Val::Int(i128::from(truthy(&l) && truthy(&r))),
                 _ => {
+                    // libtraceevent computes in unsigned long long: comparisons, shifts and
+                    // division are unsigned, and `^` is not evaluated (it yields 0).
                     let (a, b) = (int(&l)?, int(&r)?);
-                    Val::Int(match op {
+                    let shift = (b & 63) as u32;
+                    Val::Int(i128::from(match op {
                         "|" => a | b,
-                        "^" => a ^ b,
+                        "^" => 0,
                         "&" => a & b,
-                        "==" => i128::from(a == b),
-                        "!=" => i128::from(a != b),
-                        "<" => i128::from(a < b),
-                        "<=" => i128::from(a <= b),
-                        ">" => i128::from(a > b),
-                        ">=" => i128::from(a >= b),
-                        "<<" => a.checked_shl(u32::try_from(b).ok()?)?,
-                        ">>" => a.checked_shr(u32::try_from(b).ok()?)?,
-                        "+" => a.checked_add(b)?,
-                        "-" => a.checked_sub(b)?,
-                        "*" => a.checked_mul(b)?,
+                        "==" => u64::from(a == b),
+                        "!=" => u64::from(a != b),
+                        "<" => u64::from(a < b),
+                        "<=" => u64::from(a <= b),
+                        ">" => u64::from(a > b),
+                        ">=" => u64::from(a >= b),
+                        "<<" => a.wrapping_shl(shift),
+                        ">>" => a.wrapping_shr(shift),
+                        "+" => a.wrapping_add(b),
+                        "-" => a.wrapping_sub(b),
+                        "*" => a.wrapping_mul(b),
                         "/" => a.checked_div(b)?,
                         "%" => a.checked_rem(b)?,
                         _ => return None,
-                    })
+                    }))
                 }
             };
         }
@@ -399,7 +461,7 @@ impl Eval<'_> {
 
     fn unary(&mut self) -> Option<Val> {
         if self.eat("-") {
-            return Some(Val::Int(-int(&self.unary()?)?));
+            return Some(Val::Int(i128::from(int(&self.unary()?)?.wrapping_neg())));
         }
         if self.eat("+") {
             return self.unary();
@@ -408,36 +470,58 @@ impl Eval<'_> {
             return Some(Val::Int(i128::from(!truthy(&self.unary()?))));
         }
         if self.eat("~") {
-            return Some(Val::Int(!int(&self.unary()?)?));
+            return Some(Val::Int(i128::from(!int(&self.unary()?)?)));
         }
         if self.peek() == Some(&Tok::P("(")) && self.at_cast() {
-            while self.peek() != Some(&Tok::P(")")) {
-                self.pos += 1;
-            }
+            let mut ty = String::new();
             self.pos += 1;
-            return self.unary();
+            while let Some(t) = self.peek().cloned() {
+                self.pos += 1;
+                match t {
+                    Tok::Ident(n) => {
+                        if !ty.is_empty() {
+                            ty.push(' ');
+                        }
+                        ty.push_str(&n);
+                    }
+                    Tok::P("*") => ty.push_str(" *"),
+                    _ => break,
+                }
+            }
+            let v = int(&self.unary()?)?;
+            return Some(Val::Int(i128::from(cast(&ty, v))));
         }
         self.primary()
     }
 
+    /// A field's value: strings as text, numbers zero-extended from their size as
+    /// libtraceevent reads them (a signed field becomes negative only through `%d`).
     fn field(&self, name: &str) -> Option<Val> {
         let f = self.fmt.fields.iter().find(|f| f.name == name)?;
-        field_value(f, self.raw)
+        Some(match field_value(f, self.raw)? {
+            Val::Int(i) if f.size < 8 => Val::Int(i & ((1i128 << (8 * f.size)) - 1)),
+            Val::Int(i) => Val::Int(i128::from(i as u64)),
+            s => s,
+        })
     }
 
     /// `{ value, "name" }, …` up to the closing parenthesis of a helper.
-    fn table(&mut self) -> Option<Vec<(Option<i128>, String)>> {
+    fn table(&mut self) -> Option<Vec<(i64, String)>> {
         let mut v = Vec::new();
         while self.eat(",") {
             self.expect("{")?;
-            // Values can be enum names the format does not define: such an entry never
-            // matches (libtraceevent then prints the number in hex, as here).
+            // As libtraceevent's eval_flag: enum names it knows (softirqs, hrtimer restart)
+            // take their value, other names and negative values are -1.
             let n = match self.peek() {
                 Some(Tok::Ident(name)) if name != "REC" => {
+                    let name = name.clone();
                     self.pos += 1;
-                    None
+                    KNOWN_NAMES
+                        .iter()
+                        .find(|(k, _)| *k == name)
+                        .map_or(-1, |(_, v)| *v)
                 }
-                _ => Some(int(&self.ternary()?)?),
+                _ => (int(&self.ternary()?)? as i64).max(-1),
             };
             self.expect(",")?;
             let Some(Tok::Str(s)) = self.peek().cloned() else {
@@ -481,41 +565,49 @@ impl Eval<'_> {
             }
             Tok::Ident(n) if n == "__print_flags" => {
                 self.expect("(")?;
-                let mut val = int(&self.ternary()?)?;
+                let mut val = int(&self.ternary()?)? as i64;
                 self.expect(",")?;
                 let Some(Tok::Str(delim)) = self.peek().cloned() else {
                     return None;
                 };
                 self.pos += 1;
                 let table = self.table()?;
-                let mut parts: Vec<String> = Vec::new();
-                if val == 0 {
-                    if let Some((_, name)) = table.iter().find(|(v, _)| *v == Some(0)) {
-                        parts.push(name.clone());
-                    }
-                }
+                // libtraceevent's walk: set flags in table order joined by the delimiter,
+                // clearing them; once the value is (or becomes) zero, the first entry of
+                // value -1 (an unknown name) is appended without delimiter and ends it; an
+                // entry of value 0 never prints; leftover bits follow in hex.
+                let mut out = String::new();
+                let mut printed = false;
                 for (flag, name) in &table {
-                    let Some(flag) = flag else { continue };
-                    if *flag != 0 && val & flag == *flag {
-                        parts.push(name.clone());
+                    if val == 0 && *flag < 0 {
+                        out.push_str(name);
+                        break;
+                    }
+                    if *flag > 0 && val & flag == *flag {
+                        if printed {
+                            out.push_str(&delim);
+                        }
+                        out.push_str(name);
+                        printed = true;
                         val &= !flag;
                     }
                 }
                 if val != 0 {
-                    parts.push(format!("0x{val:x}"));
+                    if printed {
+                        out.push_str(&delim);
+                    }
+                    let _ = write!(out, "0x{:x}", val as u64);
                 }
-                Some(Val::Str(parts.join(&delim)))
+                Some(Val::Str(out))
             }
             Tok::Ident(n) if n == "__print_symbolic" => {
                 self.expect("(")?;
-                let val = int(&self.ternary()?)?;
+                let val = int(&self.ternary()?)? as i64;
                 let table = self.table()?;
-                Some(Val::Str(
-                    match table.into_iter().find(|(v, _)| *v == Some(val)) {
-                        Some((_, name)) => name,
-                        None => format!("0x{val:x}"),
-                    },
-                ))
+                Some(Val::Str(match table.into_iter().find(|(v, _)| *v == val) {
+                    Some((_, name)) => name,
+                    None => format!("0x{:x}", val as u64),
+                }))
             }
             _ => None,
         }
@@ -535,43 +627,94 @@ fn eval(arg: &str, fmt: &Format, raw: &[u8]) -> Option<Val> {
     (e.pos == e.toks.len()).then_some(v)
 }
 
-/// printf of one value with a conversion spec such as `08lx`, `-16s`, `03d`.
-fn printf_one(spec: &str, conv: char, v: &Val) -> Option<String> {
-    let flags: String = spec.chars().take_while(|c| "-0# +".contains(*c)).collect();
+/// printf of one value with a conversion spec such as `08`, `-16`, `#`, `.3` (flags, width,
+/// precision) and `ls`, libtraceevent's length count (`hh` -2, `h` -1, none 0, `l` 1,
+/// `ll`/`L` 2): numbers pass through C's `(char)`, `(short)`, `(int)` or `(long)` first.
+fn printf_one(spec: &str, ls: i32, conv: char, v: &Val) -> Option<String> {
+    let flags: String = spec.chars().take_while(|c| "-0#".contains(*c)).collect();
     let rest = &spec[flags.len()..];
-    let width: usize = rest
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect::<String>()
-        .parse()
-        .unwrap_or(0);
-    let left = flags.contains('-');
-    let zero = flags.contains('0') && !left;
-    let alt = flags.contains('#');
-    let body = match (conv, v) {
-        ('s', Val::Str(s)) => s.clone(),
-        ('s', Val::Int(i)) => i.to_string(),
-        ('d' | 'i', Val::Int(i)) => i.to_string(),
-        ('u', Val::Int(i)) => (*i as u64).to_string(),
-        ('x', Val::Int(i)) => format!("{}{:x}", if alt { "0x" } else { "" }, *i as u64),
-        ('X', Val::Int(i)) => format!("{}{:X}", if alt { "0X" } else { "" }, *i as u64),
-        ('o', Val::Int(i)) => format!("{:o}", *i as u64),
-        ('c', Val::Int(i)) => char::from(*i as u8).to_string(),
-        ('p', Val::Int(i)) => format!("0x{:x}", *i as u64),
-        _ => return None,
+    let (w, prec) = match rest.split_once('.') {
+        Some((w, p)) => (w, Some(p.parse::<usize>().unwrap_or(0))),
+        None => (rest, None),
     };
-    Some(if body.len() >= width {
+    let width: usize = w.parse().unwrap_or(0);
+    let left = flags.contains('-');
+    let zero = flags.contains('0') && !left && prec.is_none();
+    let alt = flags.contains('#');
+    let bits = match ls {
+        i32::MIN..=-2 => 8,
+        -1 => 16,
+        0 => 32,
+        _ => 64,
+    };
+    let body = match (conv, v) {
+        ('s', Val::Str(s)) => match prec {
+            Some(p) => s.chars().take(p).collect(),
+            None => s.clone(),
+        },
+        ('s', Val::Int(_)) => return None,
+        (_, v) => {
+            let raw = int(v)?;
+            let mask = if bits == 64 {
+                u64::MAX
+            } else {
+                (1u64 << bits) - 1
+            };
+            let u = raw & mask;
+            let (sign, digits) = match conv {
+                'd' | 'i' => {
+                    let sh = 64 - bits;
+                    let i = ((u << sh) as i64) >> sh;
+                    let sign = if i < 0 { "-" } else { "" };
+                    (sign, i.unsigned_abs().to_string())
+                }
+                'u' => ("", u.to_string()),
+                'x' => (if alt && u != 0 { "0x" } else { "" }, format!("{u:x}")),
+                'X' => (if alt && u != 0 { "0X" } else { "" }, format!("{u:X}")),
+                'o' => (if alt && u != 0 { "0" } else { "" }, format!("{u:o}")),
+                _ => return None,
+            };
+            let digits = match prec {
+                Some(0) if u == 0 => String::new(),
+                Some(p) if digits.len() < p => format!("{}{digits}", "0".repeat(p - digits.len())),
+                _ => digits,
+            };
+            if zero && sign.len() + digits.len() < width {
+                let pad = "0".repeat(width - sign.len() - digits.len());
+                format!("{sign}{pad}{digits}")
+            } else {
+                format!("{sign}{digits}")
+            }
+        }
+    };
+    let n = body.chars().count();
+    Some(if n >= width {
         body
     } else if left {
-        format!("{body:<width$}")
-    } else if zero && conv != 's' {
-        let (sign, digits) = body
-            .strip_prefix('-')
-            .map_or(("", body.as_str()), |d| ("-", d));
-        format!("{sign}{}{digits}", "0".repeat(width - body.len()))
+        format!("{body}{}", " ".repeat(width - n))
     } else {
-        format!("{body:>width$}")
+        format!("{}{body}", " ".repeat(width - n))
     })
+}
+
+/// `%s` of a number, as libtraceevent's print_str_arg: a literal prints as written, a bare
+/// long-sized field in hex, a smaller one as its bytes; other expressions print nothing.
+fn str_of_number(arg: &str, fmt: &Format, raw: &[u8]) -> Option<String> {
+    let a = arg.trim();
+    let ident = |n: &str| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if let Some(name) = a.strip_prefix("REC->").map(str::trim).filter(|n| ident(n)) {
+        let f = fmt.fields.iter().find(|f| f.name == name)?;
+        let bytes = raw.get(f.offset..f.offset + f.size)?;
+        if f.size == 8 {
+            return Some(format!("{:x}", u64::from_le_bytes(bytes.try_into().ok()?)));
+        }
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        return Some(String::from_utf8_lossy(&bytes[..end]).into_owned());
+    }
+    if a.starts_with(|c: char| c.is_ascii_digit()) && a.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Some(a.to_string());
+    }
+    Some(String::new())
 }
 
 /// The payload as `perf script` prints it, or `None` when the print format is beyond this
@@ -601,22 +744,34 @@ pub fn pretty_with(
             continue;
         }
         let mut spec = String::new();
+        let (mut ls, mut z) = (0i32, false);
         let conv = loop {
             let n = chars.next()?;
-            if n.is_ascii_alphabetic() && !matches!(n, 'l' | 'h' | 'z' | 'j' | 't' | 'q') {
-                break n;
-            }
-            if !matches!(n, 'l' | 'h' | 'z' | 'j' | 't' | 'q') {
-                spec.push(n);
+            match n {
+                'h' => ls -= 1,
+                'l' => ls += 1,
+                'L' => ls = 2,
+                'z' | 'Z' => z = true,
+                '0'..='9' | '.' | '-' | '#' => spec.push(n),
+                _ => break n,
             }
         };
-        let v = eval(args.next()?, fmt, raw)?;
+        // libtraceevent leaves `%z` at int size and printf then reads the int zero-extended
+        // as a size_t: 32 bits, never negative.
+        let zext = z && ls == 0;
+        if !matches!(conv, 'd' | 'i' | 'u' | 'x' | 'X' | 'o' | 's' | 'p') {
+            // libtraceevent prints an unsupported conversion as `>c<` and takes no argument.
+            let _ = write!(out, ">{conv}<");
+            continue;
+        }
+        let arg = args.next()?;
+        let v = eval(arg, fmt, raw)?;
         if conv == 'p' {
             // The kernel's %p extensions: a letter right after the p.
             match chars.peek().copied() {
                 Some(ext @ ('s' | 'S')) => {
                     chars.next();
-                    let addr = int(&v)? as u64;
+                    let addr = int(&v)?;
                     match ksym(addr) {
                         Some((name, off)) if ext == 'S' => {
                             let _ = write!(out, "{name}+{off:#x}");
@@ -633,8 +788,28 @@ pub fn pretty_with(
                 }
                 _ => {}
             }
+            // glibc's %p: hex with 0x, "(nil)" for zero.
+            match int(&v)? {
+                0 => out.push_str("(nil)"),
+                a => {
+                    let _ = write!(out, "{a:#x}");
+                }
+            }
+            continue;
         }
-        out.push_str(&printf_one(&spec, conv, &v)?);
+        if let (Val::Int(_), 's') = (&v, conv) {
+            out.push_str(&str_of_number(arg, fmt, raw)?);
+            continue;
+        }
+        let v = match (zext, &v) {
+            (true, Val::Int(i)) => {
+                let u = (*i as u64) & 0xffff_ffff;
+                ls = 1;
+                Val::Int(i128::from(u))
+            }
+            _ => v,
+        };
+        out.push_str(&printf_one(&spec, ls, conv, &v)?);
     }
     Some(out)
 }
@@ -704,6 +879,13 @@ mod tests {
         assert_eq!(v("~0 & 0xff"), 255);
         assert_eq!(v("(unsigned long)-1 & 1"), 1);
         assert_eq!(v("0 ? 5 : 1 ? 6 : 7"), 6);
+        // libtraceevent's arithmetic: unsigned 64-bit, casts only narrow, `^` yields 0.
+        assert_eq!(v("0 - 1 < 0"), 0);
+        assert_eq!(v("(0 - 1) >> 60"), 15);
+        assert_eq!(v("(0 - 2) / 2"), 0x7fff_ffff_ffff_ffff);
+        assert_eq!(v("(int)(0 - 1)"), 0xffff_ffff);
+        assert_eq!(v("(unsigned char)0x1ff"), 0xff);
+        assert_eq!(v("3 ^ 1"), 0);
         assert!(eval("1 +", &f, &[]).is_none());
         assert!(eval("1 / 0", &f, &[]).is_none());
         assert!(eval("REC->missing", &f, &[]).is_none());
@@ -720,12 +902,50 @@ mod tests {
         assert_eq!(s(&format!("__print_flags(5, \"|\", {table})")), "A|C");
         assert_eq!(s(&format!("__print_flags(9, \",\", {table})")), "A,0x8");
         assert_eq!(s(&format!("__print_flags(0, \"|\", {table})")), "");
+        // As perf 6.1 prints them: a 0 entry never prints; for a zero value the first
+        // entry named by an unknown enum (value -1) does, and ends the walk without
+        // delimiter, also when clearing flags made the value zero.
+        assert_eq!(s(r#"__print_flags(0, "|", { 0, "NONE" }, { 1, "A" })"#), "");
+        assert_eq!(s(r#"__print_flags(0, "|", { FOO, "Z" }, { 1, "A" })"#), "Z");
         assert_eq!(
-            s(r#"__print_flags(0, "|", { 0, "NONE" }, { 1, "A" })"#),
-            "NONE"
+            s(r#"__print_flags(1, "|", { 1, "A" }, { FOO, "Z" })"#),
+            "AZ"
+        );
+        assert_eq!(
+            s(r#"__print_flags(0 - 100, "|", { 1, "A" }, { 4, "C" })"#),
+            "C|0xffffffffffffff98"
         );
         assert_eq!(s(&format!("__print_symbolic(2, {table})")), "B");
         assert_eq!(s(&format!("__print_symbolic(3, {table})")), "0x3");
+        assert_eq!(
+            s(&format!("__print_symbolic(0 - 1, {table})")),
+            "0xffffffffffffffff"
+        );
+        // Enum names libtraceevent knows, and unknown ones (-1).
+        assert_eq!(
+            s(r#"__print_symbolic(1, { HI_SOFTIRQ, "hi" }, { TIMER_SOFTIRQ, "t" })"#),
+            "t"
+        );
+        assert_eq!(
+            s(r#"__print_symbolic(0 - 1, { FOO, "neg" }, { 1, "A" })"#),
+            "neg"
+        );
+    }
+
+    #[test]
+    fn printf_sizes_like_libtraceevent() {
+        let text = "name: n\nID: 6\nformat:\n\tfield:int a;\toffset:0;\tsize:4;\tsigned:1;\n\tfield:long b;\toffset:8;\tsize:8;\tsigned:1;\n\nprint fmt: \"%d %u %x %ld %lu %hd %hhx %zu %#x %#x %c %p %s [%s] [%s]\", REC->a, REC->a, REC->b, REC->a, REC->b, REC->b, REC->b, REC->b, 0, 16, 65, 0, 0x10, REC->b, REC->a + 1\n";
+        let (_, f) = parse_format(text).unwrap();
+        let mut raw = vec![0u8; 16];
+        raw[0..4].copy_from_slice(&(-2i32).to_le_bytes());
+        raw[8..16].copy_from_slice(&(-3i64).to_le_bytes());
+        // %d of an int field is negative, %ld of it is not (fields are read zero-extended);
+        // no length modifier means int, h short, hh char; %c is not supported and takes no
+        // argument, so the arguments after it shift by one.
+        assert_eq!(
+            pretty(&f, &raw).unwrap(),
+            "-2 4294967294 fffffffd 4294967294 18446744073709551613 -3 fd 4294967293 0 0x10 >c< 0x41 0 [0x10] [fffffffffffffffd]"
+        );
     }
 
     const READ_FMT: &str = "name: sys_enter_read\nID: 700\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n\tfield:unsigned int fd;\toffset:16;\tsize:8;\tsigned:0;\n\tfield:char * buf;\toffset:24;\tsize:8;\tsigned:0;\n\tfield:size_t count;\toffset:32;\tsize:8;\tsigned:0;\n\nprint fmt: \"fd: 0x%08lx, buf: 0x%08lx, count: 0x%08lx\", ((unsigned long)(REC->fd)), ((unsigned long)(REC->buf)), ((unsigned long)(REC->count))\n";

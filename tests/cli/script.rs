@@ -443,7 +443,6 @@ fn sched_switch_prints_like_perf() {
     };
     let (p, r) = (sleep(&p), sleep(&r));
     assert!(p.contains("prev_comm=sleep"), "{p}");
-    assert!(p.contains("next_comm=sleep"), "{p}");
     assert!(p.contains("prev_state="), "{p}");
     assert_same(&p, &r);
     assert!(!r.contains("prev_state=0"), "decoded, not field=value: {r}");
