@@ -349,6 +349,58 @@ impl SymTable {
     }
 }
 
+/// Samples that resolve alike, gathered: the first one's thread and keys, and the sum of
+/// their periods.
+struct Uniq {
+    event: usize,
+    thread: (i32, i32),
+    self_key: Key,
+    /// The other entries on the chain, each once.
+    chain_keys: Vec<Key>,
+    /// With a graph: the sample's own entry, then its frames leaf first ([`FrameTable`] ids).
+    stack: Vec<u32>,
+    period: u64,
+    samples: u64,
+    /// Dropped by `--dso`.
+    skip: bool,
+}
+
+/// At most this many distinct samples are held before they are folded into the histograms.
+const MAX_DISTINCT: usize = 1 << 15;
+
+/// Adds gathered samples to their histograms in first-seen order: entries are created by
+/// the same sample, and stacks kept in the same order, as when added one by one.
+fn fold_distinct(uniqs: &mut Vec<Uniq>, hists: &mut [EventHist], graph_on: bool) {
+    for u in uniqs.drain(..) {
+        let Some(h) = hists.get_mut(u.event) else {
+            continue;
+        };
+        if u.skip {
+            continue;
+        }
+        if graph_on && u.stack.len() > 1 {
+            match h.stack_index.get(u.stack.as_slice()) {
+                Some(&i) => h.stacks[i].1 += u.period,
+                None => {
+                    h.stack_index.insert(u.stack.clone(), h.stacks.len());
+                    h.stacks.push((u.stack, u.period));
+                }
+            }
+        }
+        let new = || Entry {
+            thread: u.thread,
+            ..Entry::default()
+        };
+        let e = h.entries.entry(u.self_key).or_insert_with(new);
+        e.self_period += u.period;
+        e.children_period += u.period;
+        e.samples += u.samples;
+        for k in &u.chain_keys {
+            h.entries.entry(*k).or_insert_with(new).children_period += u.period;
+        }
+    }
+}
+
 /// perf's `convert_unit`: the count and its unit letter, a space when there is none.
 fn convert_unit(n: u64) -> String {
     if n > 1_000_000_000 {
@@ -395,15 +447,16 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let mut hists: Vec<EventHist> = Vec::new();
     let mut any_chain = false;
     let max = cfg.max_stack.unwrap_or(usize::MAX);
-    let mut chain_keys: Vec<Key> = Vec::new();
     let want_children = cfg.children != Some(false);
     // Symbolizing is the costly part: skip it when no key needs the symbol. perf prints a
     // callee graph under each entry in --no-children mode, a caller graph in children mode.
     let graph_on = cfg.graph.is_some();
     let want_sym = cfg.sort.contains(&SortKey::Sym) || cfg.graph.is_some();
     let mut frames: FrameTable = FrameTable::default();
-    let mut chain_ids: Vec<(Key, u32)> = Vec::new();
-    let mut stack_buf: Vec<u32> = Vec::new();
+    let by_cpu = cfg.sort.contains(&SortKey::Cpu);
+    let mut raw_key: Vec<u64> = Vec::new();
+    let mut distinct: FxHashMap<Box<[u64]>, u32> = FxHashMap::default();
+    let mut uniqs: Vec<Uniq> = Vec::new();
     let mut lost_samples = 0u64;
     let header = data::read(&cfg.input, |header, rec| {
         let Record::Sample(s) = rec else {
@@ -441,6 +494,38 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         let comm = session.comm_id(s.tid);
         if !cfg.comms.is_empty() && !cfg.comms.iter().any(|c| c == session.comm_name(comm)) {
             return;
+        }
+        // Samples with the same thread, comm, address spaces and chain resolve alike:
+        // each distinct one is resolved once and later ones only add their period.
+        // DWARF samples are unwound from their own stack bytes and are never merged.
+        let mode_word = |m: Mode| match m {
+            Mode::Kernel => 1u64,
+            Mode::User => 2,
+            Mode::Other => 3,
+        };
+        let cacheable = s.user_stack.is_none();
+        if cacheable {
+            raw_key.clear();
+            raw_key.extend([
+                s.event as u64,
+                u64::from(s.pid as u32) | u64::from(s.tid as u32) << 32,
+                u64::from(comm) | mode_word(s.mode) << 32,
+                session.maps_generation(s.pid),
+                session.kernel_generation(),
+                if by_cpu {
+                    u64::from(s.cpu.unwrap_or(0))
+                } else {
+                    0
+                },
+                s.ip,
+            ]);
+            raw_key.extend_from_slice(s.callchain.unwrap_or(&[]));
+            if let Some(&i) = distinct.get(raw_key.as_slice()) {
+                let u = &mut uniqs[i as usize];
+                u.period += s.period;
+                u.samples += 1;
+                return;
+            }
         }
         let chain = s.callchain.is_some();
         // The parent: the innermost frame whose symbol matches --parent.
@@ -519,61 +604,50 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             (loc, key, sym)
         };
         let (loc0, self_key, _) = key_of(s.ip, s.mode, false);
+        let mut u = Uniq {
+            event: s.event,
+            thread: (s.pid, s.tid),
+            self_key,
+            chain_keys: Vec::new(),
+            stack: Vec::new(),
+            period: s.period,
+            samples: 1,
+            skip: false,
+        };
         // --dso keeps the samples taken in those binaries, as perf marks the sample
         // filtered by its own location: in children mode their callers elsewhere still show.
         if !cfg.dsos.is_empty() {
-            let ok = loc0.is_some_and(|l| {
+            u.skip = !loc0.is_some_and(|l| {
                 let d = &session.dsos()[l.dso as usize];
                 cfg.dsos.iter().any(|x| *x == d.path || x == d.short_name())
             });
-            if !ok {
-                return;
-            }
         }
-        chain_ids.clear();
-        chain_keys.clear();
-        if chain && (want_children || graph_on) {
+        if !u.skip && chain && (want_children || graph_on) {
+            if graph_on {
+                u.stack.push(frames.intern(self_key, u32::MAX));
+            }
             for f in stacks.frames(&session, &s, max) {
                 let (_, k, sym) = key_of(f.addr, f.mode, true);
-                chain_ids.push((k, sym));
+                if graph_on {
+                    u.stack.push(frames.intern(k, sym));
+                }
                 // Every caller gets the period once per sample.
-                if want_children && k != self_key && !chain_keys.contains(&k) {
-                    chain_keys.push(k);
+                if want_children && k != self_key && !u.chain_keys.contains(&k) {
+                    u.chain_keys.push(k);
                 }
             }
         }
-        if graph_on && chain {
-            stack_buf.clear();
-            stack_buf.push(frames.intern(self_key, u32::MAX));
-            for &(k, sym) in &chain_ids {
-                stack_buf.push(frames.intern(k, sym));
-            }
-            match h.stack_index.get(stack_buf.as_slice()) {
-                Some(&i) => h.stacks[i].1 += s.period,
-                None => {
-                    h.stack_index.insert(stack_buf.clone(), h.stacks.len());
-                    h.stacks.push((stack_buf.clone(), s.period));
-                }
-            }
+        if cacheable {
+            distinct.insert(raw_key.as_slice().into(), uniqs.len() as u32);
         }
-        let thread = (s.pid, s.tid);
-        let e = h.entries.entry(self_key).or_insert_with(|| Entry {
-            thread,
-            ..Entry::default()
-        });
-        e.self_period += s.period;
-        e.children_period += s.period;
-        e.samples += 1;
-        for k in &chain_keys {
-            h.entries
-                .entry(*k)
-                .or_insert_with(|| Entry {
-                    thread,
-                    ..Entry::default()
-                })
-                .children_period += s.period;
+        uniqs.push(u);
+        // Bounded memory: fold what is gathered into the histograms now and then.
+        if uniqs.len() >= MAX_DISTINCT {
+            fold_distinct(&mut uniqs, &mut hists, graph_on);
+            distinct.clear();
         }
     })?;
+    fold_distinct(&mut uniqs, &mut hists, graph_on);
     if hists.is_empty() {
         hists = header.events.iter().map(|e| new_hist(&e.name)).collect();
     }

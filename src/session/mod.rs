@@ -90,6 +90,7 @@ pub struct Session {
     dsos: Vec<Dso>,
     dso_ids: FxHashMap<String, DsoId>,
     generations: FxHashMap<i32, u64>,
+    kernel_generation: u64,
     /// Records the kernel said it dropped.
     pub lost: u64,
 }
@@ -219,6 +220,7 @@ impl Session {
                 };
                 if kernel {
                     insert_map(&mut self.kernel_maps, m);
+                    self.kernel_generation += 1;
                 } else {
                     insert_map(self.maps.entry(*pid).or_default(), m);
                     *self.generations.entry(*pid).or_default() += 1;
@@ -237,6 +239,11 @@ impl Session {
     /// A number that changes whenever the mappings of `pid` change.
     pub fn maps_generation(&self, pid: i32) -> u64 {
         self.generations.get(&pid).copied().unwrap_or(0)
+    }
+
+    /// A number that changes whenever the kernel's mappings change.
+    pub fn kernel_generation(&self) -> u64 {
+        self.kernel_generation
     }
 
     /// The command name of a thread (perf's `:tid` when never named).
