@@ -11,6 +11,9 @@ use crate::data::{self, Mode, Record};
 use crate::session::{Session, Symbolizer};
 
 /// Options of `rperf script`.
+/// Stack texts kept for reuse, in bytes, before the cache starts over.
+const MAX_BLOCK_TEXT: usize = 32 << 20;
+
 #[derive(Debug, Clone, Default)]
 pub struct ScriptConfig {
     /// `-i`.
@@ -132,6 +135,45 @@ fn frame_suffix(out: &mut String, sym: &str, offset: Option<u64>, dso: &str, f: 
 }
 
 /// Appends `v` in lower-case hex, right-aligned in `width` columns (printf's `%16lx`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pad {
+    Right,
+    Left,
+    Zero,
+}
+
+/// A decimal number in `width` columns, as `{:5}`, `{:<5}` and `{:06}` print it; the
+/// per-sample line is built this way because formatting machinery dominated its cost.
+fn push_num(out: &mut String, v: i64, width: usize, pad: Pad) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = std::str::from_utf8(&buf[i..]).unwrap_or("0");
+    let len = digits.len() + usize::from(v < 0);
+    let fill = width.saturating_sub(len);
+    if pad == Pad::Right {
+        out.extend(std::iter::repeat_n(' ', fill));
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    if pad == Pad::Zero {
+        out.extend(std::iter::repeat_n('0', fill));
+    }
+    out.push_str(digits);
+    if pad == Pad::Left {
+        out.extend(std::iter::repeat_n(' ', fill));
+    }
+}
+
 fn push_hex(out: &mut String, v: u64, width: usize) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut buf = [b' '; 16];
@@ -266,6 +308,9 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
     // One frame's text after its address, reused for every frame.
     let mut rest = String::with_capacity(128);
     let mut io_err: Option<io::Error> = None;
+    let mut key: Vec<u64> = Vec::new();
+    let mut blocks: rustc_hash::FxHashMap<Box<[u64]>, (usize, usize)> = Default::default();
+    let mut block_text = String::new();
     let r = data::read(&cfg.input, |header, rec| {
         if io_err.is_some() {
             return;
@@ -299,22 +344,29 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
         let chain = f.ip && s.callchain.is_some() && ev.has_callchain;
         line.clear();
         if f.comm {
-            let comm = session.comm(s.tid);
-            if chain {
-                let _ = write!(line, "{comm} ");
-            } else {
-                let _ = write!(line, "{comm:>16} ");
+            let id = session.comm_id(s.tid);
+            let comm = session.comm_name(id);
+            if !chain {
+                let n = comm.chars().count();
+                line.extend(std::iter::repeat_n(' ', 16usize.saturating_sub(n)));
             }
+            line.push_str(comm);
+            line.push(' ');
         }
         match (f.pid, f.tid) {
             (true, true) => {
-                let _ = write!(line, "{:5}/{:<5} ", s.pid, s.tid);
+                push_num(&mut line, i64::from(s.pid), 5, Pad::Right);
+                line.push('/');
+                push_num(&mut line, i64::from(s.tid), 5, Pad::Left);
+                line.push(' ');
             }
             (true, false) => {
-                let _ = write!(line, "{:5} ", s.pid);
+                push_num(&mut line, i64::from(s.pid), 5, Pad::Right);
+                line.push(' ');
             }
             (false, true) => {
-                let _ = write!(line, "{:5} ", s.tid);
+                push_num(&mut line, i64::from(s.tid), 5, Pad::Right);
+                line.push(' ');
             }
             (false, false) => {}
         }
@@ -322,10 +374,16 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
             let _ = write!(line, "[{cpu:03}] ");
         }
         if f.time {
-            let _ = write!(line, "{:>12}: ", usec_time(s.time));
+            // usec_time's text, right-aligned in 12 columns.
+            push_num(&mut line, (s.time / 1_000_000_000) as i64, 5, Pad::Right);
+            line.push('.');
+            let us = (s.time % 1_000_000_000) / 1000;
+            push_num(&mut line, us as i64, 6, Pad::Zero);
+            line.push_str(": ");
         }
         if f.period {
-            let _ = write!(line, "{:10} ", s.period);
+            push_num(&mut line, s.period as i64, 10, Pad::Right);
+            line.push(' ');
         }
         if f.event {
             let _ = write!(line, "{:>width$}: ", ev.name);
@@ -360,17 +418,58 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
         }
         if chain {
             line.push('\n');
-            for (i, fr) in stacks.frames(&session, &s, max).into_iter().enumerate() {
-                rest.clear();
-                let addr =
-                    texts.frame_text(&mut rest, &session, &mut syms, s.pid, fr.addr, fr.mode, &f);
-                if cfg.inline {
-                    inline_lines(&mut line, &session, &mut syms, s.pid, fr, addr, i > 0, &f);
+            // A stack's lines depend only on the address space and the chain: the text of
+            // each distinct one is built once (DWARF stacks, unwound from their own bytes,
+            // every time).
+            let cacheable = s.user_stack.is_none();
+            if cacheable {
+                key.clear();
+                key.extend([
+                    s.event as u64,
+                    u64::from(s.pid as u32),
+                    session.maps_generation(s.pid),
+                    session.kernel_generation(),
+                    s.mode as u64,
+                ]);
+                key.extend_from_slice(s.callchain.unwrap_or(&[]));
+            }
+            match cacheable.then(|| blocks.get(key.as_slice())).flatten() {
+                Some(&(a, b)) => line.push_str(&block_text[a..b]),
+                None => {
+                    let from = line.len();
+                    for (i, fr) in stacks.frames(&session, &s, max).into_iter().enumerate() {
+                        rest.clear();
+                        let addr = texts.frame_text(
+                            &mut rest, &session, &mut syms, s.pid, fr.addr, fr.mode, &f,
+                        );
+                        if cfg.inline {
+                            inline_lines(
+                                &mut line,
+                                &session,
+                                &mut syms,
+                                s.pid,
+                                fr,
+                                addr,
+                                i > 0,
+                                &f,
+                            );
+                        }
+                        line.push('\t');
+                        push_hex(&mut line, addr, 16);
+                        line.push_str(&rest);
+                        line.push('\n');
+                    }
+                    if cacheable {
+                        // Bounded: start over when the texts grow large.
+                        if block_text.len() > MAX_BLOCK_TEXT {
+                            block_text.clear();
+                            blocks.clear();
+                        }
+                        let a = block_text.len();
+                        block_text.push_str(&line[from..]);
+                        blocks.insert(key.as_slice().into(), (a, block_text.len()));
+                    }
                 }
-                line.push('\t');
-                push_hex(&mut line, addr, 16);
-                line.push_str(&rest);
-                line.push('\n');
             }
             line.push('\n');
         } else if f.ip && !tp {
@@ -443,6 +542,17 @@ fn inline_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_pad_like_format() {
+        for v in [0i64, 7, -1, 42, 12345, 123456, -98765, 1 << 40] {
+            let mut s = String::new();
+            push_num(&mut s, v, 5, Pad::Right);
+            push_num(&mut s, v, 5, Pad::Left);
+            push_num(&mut s, v, 6, Pad::Zero);
+            assert_eq!(s, format!("{v:5}{v:<5}{v:06}"));
+        }
+    }
 
     #[test]
     fn hex_pads_like_printf() {
