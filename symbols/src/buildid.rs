@@ -5,54 +5,24 @@ use object::elf::NT_GNU_BUILD_ID;
 use object::read::elf::{ElfFile64, NoteIterator};
 use object::{Endianness, Object};
 
-/// Errors reading a build id.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildIdError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Not an ELF file this crate understands (or corrupt).
-    #[error("{path} is not a 64-bit ELF file: {msg}")]
-    NotElf {
-        /// The file.
-        path: String,
-        /// The parser's message.
-        msg: String,
-    },
-}
+use crate::Error;
 
 /// The GNU build id of an ELF file, if it has one.
-pub fn build_id(path: &Path) -> Result<Option<Vec<u8>>, BuildIdError> {
-    use object::read::elf::ElfFile64;
-    use object::{Endianness, Object};
-    let file = std::fs::File::open(path).map_err(|source| BuildIdError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+pub fn build_id(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     // Only the headers and the note are read, not the whole binary.
     let cache = object::read::ReadCache::new(file);
-    let elf = ElfFile64::<Endianness, _>::parse(&cache).map_err(|e| BuildIdError::NotElf {
-        path: path.display().to_string(),
-        msg: e.to_string(),
-    })?;
-    let id = elf.build_id().map_err(|e| BuildIdError::NotElf {
-        path: path.display().to_string(),
-        msg: e.to_string(),
-    })?;
+    let elf = ElfFile64::<Endianness, _>::parse(&cache).map_err(|e| Error::not_elf(path, e))?;
+    let id = elf.build_id().map_err(|e| Error::not_elf(path, e))?;
     Ok(id.map(<[u8]>::to_vec))
 }
 
 /// The GNU build id in an ELF image held in memory.
-pub fn build_id_of(data: &[u8]) -> Result<Option<Vec<u8>>, String> {
-    let file = ElfFile64::<Endianness>::parse(data).map_err(|e| e.to_string())?;
+pub fn build_id_of(data: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+    let file = ElfFile64::<Endianness>::parse(data).map_err(Error::image)?;
     file.build_id()
         .map(|id| id.map(<[u8]>::to_vec))
-        .map_err(|e| e.to_string())
+        .map_err(Error::image)
 }
 
 /// The build id in raw ELF notes, such as `/sys/kernel/notes` holds for the running kernel.

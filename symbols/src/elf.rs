@@ -5,26 +5,7 @@ use object::read::elf::{ElfFile64, ProgramHeader, SectionHeader as _};
 use object::{Endianness, Object, ObjectSymbol};
 use object::{ObjectSection, ObjectSymbolTable};
 
-/// Errors loading symbols.
-#[derive(Debug, thiserror::Error)]
-pub enum ElfError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Not a 64-bit ELF file (or corrupt).
-    #[error("{path}: not a usable 64-bit ELF file: {msg}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// The parser's message.
-        msg: String,
-    },
-}
+use crate::Error;
 
 /// One function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +138,46 @@ pub(crate) fn under_root(path: &Path, root: Option<&Path>) -> std::path::PathBuf
     }
 }
 
+/// A place a binary's separate debug file may be, with the CRC its `.gnu_debuglink` names.
+pub(crate) struct Candidate {
+    pub(crate) path: std::path::PathBuf,
+    /// The CRC-32 the debug link records (none for build-id paths, which name the contents).
+    crc: Option<u32>,
+}
+
+impl Candidate {
+    /// Whether `data` (the candidate's contents) is the file the link names: a stale debug
+    /// file left from an earlier build has another CRC and would give wrong symbols.
+    pub(crate) fn crc_matches(&self, data: &[u8]) -> bool {
+        self.crc.is_none_or(|want| crc32fast::hash(data) == want)
+    }
+
+    /// Whether the candidate exists, is not `real` itself, and matches its CRC (the file
+    /// is read in pieces for that).
+    pub(crate) fn usable(&self, real: &Path) -> bool {
+        use std::io::Read;
+        if self.path == real || !self.path.is_file() {
+            return false;
+        }
+        let Some(want) = self.crc else {
+            return true;
+        };
+        let Ok(mut f) = std::fs::File::open(&self.path) else {
+            return false;
+        };
+        let mut h = crc32fast::Hasher::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => h.update(&buf[..n]),
+                Err(_) => return false,
+            }
+        }
+        h.finalize() == want
+    }
+}
+
 /// Where a binary's separate debug file may be: `/usr/lib/debug/.build-id/xx/yyyy.debug`,
 /// then its `.gnu_debuglink` name next to it, in `.debug/`, or under `/usr/lib/debug` (all
 /// below `root` when given).
@@ -164,86 +185,86 @@ pub(crate) fn debug_candidates(
     file: &ElfFile64<Endianness>,
     path: &Path,
     root: Option<&Path>,
-) -> Vec<std::path::PathBuf> {
+) -> Vec<Candidate> {
     let mut candidates = Vec::new();
     if let Ok(Some(id)) = file.build_id() {
         let hex = crate::buildid::hex(id);
         if hex.len() > 2 {
-            candidates.push(under_root(
-                Path::new(&format!(
-                    "/usr/lib/debug/.build-id/{}/{}.debug",
-                    &hex[..2],
-                    &hex[2..]
-                )),
-                root,
-            ));
+            candidates.push(Candidate {
+                path: under_root(
+                    Path::new(&format!(
+                        "/usr/lib/debug/.build-id/{}/{}.debug",
+                        &hex[..2],
+                        &hex[2..]
+                    )),
+                    root,
+                ),
+                crc: None,
+            });
         }
     }
-    if let Ok(Some((name, _crc))) = file.gnu_debuglink() {
+    if let Ok(Some((name, crc))) = file.gnu_debuglink() {
         let name = String::from_utf8_lossy(name).into_owned();
         if let Some(dir) = path.parent() {
-            candidates.push(under_root(&dir.join(&name), root));
-            candidates.push(under_root(&dir.join(".debug").join(&name), root));
-            candidates.push(under_root(
-                &Path::new("/usr/lib/debug")
+            for p in [
+                dir.join(&name),
+                dir.join(".debug").join(&name),
+                Path::new("/usr/lib/debug")
                     .join(dir.strip_prefix("/").unwrap_or(dir))
                     .join(&name),
-                root,
-            ));
+            ] {
+                candidates.push(Candidate {
+                    path: under_root(&p, root),
+                    crc: Some(crc),
+                });
+            }
         }
     }
     candidates
 }
 
 /// The separate debug file of the binary at `path` (below `root` when given), found by
-/// build-id or `.gnu_debuglink` as for symbols; None when there is none.
+/// build-id or `.gnu_debuglink` (with a matching CRC) as for symbols; None when there is
+/// none.
 pub fn debug_file(path: &Path, root: Option<&Path>) -> Option<std::path::PathBuf> {
     let real = under_root(path, root);
     let data = std::fs::read(&real).ok()?;
     let file = ElfFile64::<Endianness>::parse(&*data).ok()?;
     debug_candidates(&file, path, root)
         .into_iter()
-        .find(|c| *c != real && c.is_file())
+        .find(|c| c.usable(&real))
+        .map(|c| c.path)
 }
 
 impl ElfSymbols {
     /// Loads a file's function symbols.
-    pub fn load(path: &Path) -> Result<ElfSymbols, ElfError> {
-        let data = std::fs::read(path).map_err(|source| ElfError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&data).map_err(|msg| ElfError::Parse {
-            path: path.display().to_string(),
-            msg,
-        })
+    pub fn load(path: &Path) -> Result<ElfSymbols, Error> {
+        let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::parse(&data).map_err(|e| e.at(path))
     }
 
     /// Loads a binary's symbols, taking them from its separate debug file when the binary
     /// itself is stripped: `/usr/lib/debug/.build-id/xx/yyyy.debug`, then `.gnu_debuglink`
     /// next to it, in `.debug/`, or under `/usr/lib/debug` (all below `root` when given, as
     /// perf's `--symfs`).
-    pub fn load_with_debug(path: &Path, root: Option<&Path>) -> Result<ElfSymbols, ElfError> {
+    pub fn load_with_debug(path: &Path, root: Option<&Path>) -> Result<ElfSymbols, Error> {
         let real = under_root(path, root);
-        let data = std::fs::read(&real).map_err(|source| ElfError::Io {
-            path: real.display().to_string(),
-            source,
-        })?;
-        let parse_err = |msg: String| ElfError::Parse {
-            path: real.display().to_string(),
-            msg,
-        };
-        let mut table = Self::parse(&data).map_err(parse_err)?;
+        let data = std::fs::read(&real).map_err(|e| Error::io(&real, e))?;
+        let mut table = Self::parse(&data).map_err(|e| e.at(&real))?;
         if table.from_symtab {
             return Ok(table);
         }
-        let file = ElfFile64::<Endianness>::parse(&*data).map_err(|e| parse_err(e.to_string()))?;
-        let candidates = debug_candidates(&file, path, root);
-        for c in candidates {
-            if c == real {
+        let file = ElfFile64::<Endianness>::parse(&*data).map_err(|e| Error::not_elf(&real, e))?;
+        for c in debug_candidates(&file, path, root) {
+            if c.path == real {
                 continue;
             }
-            let Ok(dbg) = std::fs::read(&c) else { continue };
+            let Ok(dbg) = std::fs::read(&c.path) else {
+                continue;
+            };
+            if !c.crc_matches(&dbg) {
+                continue;
+            }
             if let Ok(d) = Self::parse(&dbg) {
                 if d.from_symtab && !d.syms.is_empty() {
                     // Addresses are the binary's; its own program headers decide the layout,
@@ -261,8 +282,8 @@ impl ElfSymbols {
     }
 
     /// Builds the table from an ELF image in memory.
-    pub fn parse(data: &[u8]) -> Result<ElfSymbols, String> {
-        let file = ElfFile64::<Endianness>::parse(data).map_err(|e| e.to_string())?;
+    pub fn parse(data: &[u8]) -> Result<ElfSymbols, Error> {
+        let file = ElfFile64::<Endianness>::parse(data).map_err(Error::image)?;
         let endian = file.endian();
         let mut segments: Vec<Segment> = file
             .elf_program_headers()

@@ -13,12 +13,14 @@
 
 pub mod buildid;
 pub mod elf;
+mod error;
 pub mod kallsyms;
 pub mod lines;
 pub mod perfmap;
 
 pub use buildid::{build_id, kernel_build_id};
 pub use elf::{debug_file, demangle, vdso_image, ElfSymbols, Symbol};
+pub use error::Error;
 pub use kallsyms::{Kallsyms, KernelSymbol};
 pub use lines::{InlineFrame, Lines};
 pub use perfmap::PerfMap;

@@ -63,7 +63,8 @@ impl Lines {
             let file = ElfFile64::<Endianness>::parse(&*data).ok()?;
             debug_candidates(&file, path, root)
                 .into_iter()
-                .find(|c| *c != real && has_dwarf(c))?
+                .find(|c| has_dwarf(&c.path) && c.usable(&real))?
+                .path
         };
         let loader = addr2line::Loader::new(&source).ok()?;
         Some(Lines { loader, source })

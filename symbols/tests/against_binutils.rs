@@ -168,13 +168,36 @@ fn stripped_binaries_find_dwarf_in_a_debuglink_file() {
         assert!(ok.success(), "objcopy {args:?}");
     };
     let (e, d) = (exe.to_str().unwrap(), dbg.to_str().unwrap());
+    let main_at = nm_functions(&exe)
+        .into_iter()
+        .find(|(_, n)| n == "main")
+        .map(|(a, _)| a)
+        .expect("main in nm");
+    let names_main = |t: &ElfSymbols| {
+        t.lookup_vaddr(main_at)
+            .is_some_and(|(s, _)| s.name == "main")
+    };
     run(&["--only-keep-debug", e, d]);
     run(&["--strip-debug", "--strip-unneeded", e]);
     run(&[&format!("--add-gnu-debuglink={d}"), e]);
+    // Found only while its CRC is the one objcopy recorded in the link.
     let lines = Lines::load(&exe, None).expect("found through .gnu_debuglink");
     assert_eq!(lines.source, dbg);
     let table = ElfSymbols::load_with_debug(&exe, None).unwrap();
-    assert!(!table.is_empty());
+    assert!(names_main(&table), "main from the debug file's .symtab");
+    assert_eq!(rperf_symbols::debug_file(&exe, None), Some(dbg.clone()));
+    // A stale debug file (another build's, here the same one with a byte more) is refused.
+    let good = std::fs::read(&dbg).unwrap();
+    let mut stale = good.clone();
+    stale.push(0);
+    std::fs::write(&dbg, &stale).unwrap();
+    assert!(
+        Lines::load(&exe, None).is_none(),
+        "stale debug file used for lines"
+    );
+    assert_eq!(rperf_symbols::debug_file(&exe, None), None);
+    let table = ElfSymbols::load_with_debug(&exe, None).unwrap();
+    assert!(!names_main(&table), "stale debug file used for symbols");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
