@@ -454,6 +454,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let want_sym = cfg.sort.contains(&SortKey::Sym) || cfg.graph.is_some();
     let mut frames: FrameTable = FrameTable::default();
     let by_cpu = cfg.sort.contains(&SortKey::Cpu);
+    let uses_chain = want_children || graph_on || parent_re.is_some();
     let mut raw_key: Vec<u64> = Vec::new();
     let mut distinct: FxHashMap<Box<[u64]>, u32> = FxHashMap::default();
     let mut uniqs: Vec<Uniq> = Vec::new();
@@ -519,7 +520,10 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                 },
                 s.ip,
             ]);
-            raw_key.extend_from_slice(s.callchain.unwrap_or(&[]));
+            // Without children, a graph or --sort parent the chain changes nothing.
+            if uses_chain {
+                raw_key.extend_from_slice(s.callchain.unwrap_or(&[]));
+            }
             if let Some(&i) = distinct.get(raw_key.as_slice()) {
                 let u = &mut uniqs[i as usize];
                 u.period += s.period;
