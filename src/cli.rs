@@ -197,14 +197,14 @@ pub struct ReportArgs {
     /// Text output (the only output; accepted for perf compatibility).
     #[arg(long = "stdio")]
     pub stdio: bool,
-    /// Sort keys: comm, pid, tid, dso, sym, srcline, parent, cpu.
-    #[arg(
-        short = 's',
-        long = "sort",
-        value_name = "KEYS",
-        default_value = "comm,dso,sym"
-    )]
-    pub sort: String,
+    /// Sort keys: comm, pid, dso, sym, srcline, parent, cpu (default comm,dso,sym).
+    #[arg(short = 's', long = "sort", value_name = "KEYS")]
+    pub sort: Option<String>,
+    /// Output columns, in order, which also order the rows: overhead, overhead_children,
+    /// overhead_sys, overhead_us, sample, period and sort keys (--sort keys not listed
+    /// follow).
+    #[arg(short = 'F', long = "fields", value_name = "FIELDS")]
+    pub fields: Option<String>,
     /// Show the number of samples.
     #[arg(short = 'n', long = "show-nr-samples")]
     pub show_nr_samples: bool,
@@ -261,9 +261,52 @@ impl ReportArgs {
         if let (Some(g), true) = (graph.as_mut(), limit_sets_graph) {
             g.min_percent = self.percent_limit;
         }
+        let sort = self
+            .sort
+            .as_deref()
+            .map(cmd::report::SortKey::parse_list)
+            .transpose()?;
+        let fields = self
+            .fields
+            .as_deref()
+            .map(cmd::report::Field::parse_list)
+            .transpose()?;
+        // With -F the columns are its fields, then the --sort keys it does not list; rows
+        // are ordered by the --sort keys first, then by the fields.
+        let order_first = if fields.is_some() {
+            sort.clone().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let sort = match &fields {
+            None => sort.unwrap_or_else(|| {
+                vec![
+                    cmd::report::SortKey::Comm,
+                    cmd::report::SortKey::Dso,
+                    cmd::report::SortKey::Sym,
+                ]
+            }),
+            Some(f) => {
+                let mut keys: Vec<cmd::report::SortKey> = f
+                    .iter()
+                    .filter_map(|f| match f {
+                        cmd::report::Field::Key(k) => Some(*k),
+                        _ => None,
+                    })
+                    .collect();
+                for k in sort.unwrap_or_default() {
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
+                keys
+            }
+        };
         Ok(cmd::report::ReportConfig {
             input: self.input,
-            sort: cmd::report::SortKey::parse_list(&self.sort)?,
+            sort,
+            fields,
+            order_first,
             children: if self.no_children {
                 Some(false)
             } else if self.children {

@@ -16,10 +16,8 @@ use crate::session::{Location, Session, Symbolizer};
 pub enum SortKey {
     /// Command name.
     Comm,
-    /// Process id and name.
+    /// Thread id and its command name (perf's `pid` key: the sample's thread).
     Pid,
-    /// Thread id and name.
-    Tid,
     /// Binary.
     Dso,
     /// Function.
@@ -40,14 +38,13 @@ impl SortKey {
                 Ok(match k.trim() {
                     "comm" => SortKey::Comm,
                     "pid" => SortKey::Pid,
-                    "tid" => SortKey::Tid,
                     "dso" => SortKey::Dso,
                     "sym" | "symbol" => SortKey::Sym,
                     "cpu" => SortKey::Cpu,
                     "srcline" => SortKey::Srcline,
                     "parent" => SortKey::Parent,
                     other => {
-                        bail!("unknown --sort key '{other}': use comm, pid, tid, dso, sym, srcline, parent or cpu")
+                        bail!("unknown --sort key '{other}': use comm, pid, dso, sym, srcline, parent or cpu")
                     }
                 })
             })
@@ -57,8 +54,7 @@ impl SortKey {
     fn header(self) -> &'static str {
         match self {
             SortKey::Comm => "Command",
-            SortKey::Pid => "Pid:Command",
-            SortKey::Tid => "Pid:Command",
+            SortKey::Pid => "    Pid:Command",
             SortKey::Dso => "Shared Object",
             SortKey::Sym => "Symbol",
             SortKey::Cpu => "CPU",
@@ -68,13 +64,72 @@ impl SortKey {
     }
 }
 
+/// One `-F/--fields` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// Self share (`overhead`).
+    Overhead,
+    /// Share with callees (`overhead_children`).
+    Children,
+    /// Self share of kernel-mode samples (`overhead_sys`).
+    Sys,
+    /// Self share of user-mode samples (`overhead_us`).
+    Us,
+    /// Sample count (`sample`).
+    Samples,
+    /// Self period (`period`).
+    Period,
+    /// A sort key.
+    Key(SortKey),
+}
+
+impl Field {
+    /// Parses perf's `-F` list.
+    pub fn parse_list(s: &str) -> Result<Vec<Field>> {
+        s.split(',')
+            .map(|f| {
+                Ok(match f.trim() {
+                    "overhead" => Field::Overhead,
+                    "overhead_children" => Field::Children,
+                    "overhead_sys" => Field::Sys,
+                    "overhead_us" => Field::Us,
+                    "sample" => Field::Samples,
+                    "period" => Field::Period,
+                    k => Field::Key(SortKey::parse_list(k).map_err(|_| {
+                        anyhow::anyhow!(
+                            "unknown --fields key '{k}': use overhead, overhead_children, overhead_sys, overhead_us, sample, period or a --sort key"
+                        )
+                    })?[0]),
+                })
+            })
+            .collect()
+    }
+
+    /// Header and width of a number column.
+    fn column(self) -> (&'static str, usize) {
+        match self {
+            Field::Overhead => ("Overhead", 8),
+            Field::Children => ("Children", 8),
+            Field::Sys => ("sys", 8),
+            Field::Us => ("usr", 8),
+            Field::Samples => ("Samples", 12),
+            Field::Period => ("Period", 12),
+            Field::Key(_) => ("", 0),
+        }
+    }
+}
+
 /// Options of `rperf report`.
 #[derive(Debug, Clone)]
 pub struct ReportConfig {
     /// `-i`.
     pub input: PathBuf,
-    /// `--sort`.
+    /// `--sort` (with `-F`: its keys, then the `--sort` keys it does not list).
     pub sort: Vec<SortKey>,
+    /// `-F/--fields`: the columns, in order; they also order the rows.
+    pub fields: Option<Vec<Field>>,
+    /// With `-F`: the `--sort` keys given, which order the rows before the fields do.
+    pub order_first: Vec<SortKey>,
     /// `--children` (None: on when the file has call chains, as perf).
     pub children: Option<bool>,
     /// `-n`.
@@ -154,6 +209,8 @@ impl Ord for SymCell {
 enum Cell {
     Text(String),
     Num(i64),
+    /// A thread: tid and its (latest) command name.
+    Thread(i64, String),
     Sym(SymCell),
 }
 
@@ -161,9 +218,14 @@ enum Cell {
 struct Entry {
     self_period: u64,
     children_period: u64,
+    /// Self period of kernel-mode and of user-mode samples (`-F overhead_sys/overhead_us`).
+    sys_period: u64,
+    us_period: u64,
     samples: u64,
     /// The (pid, tid) of the sample that created the entry: perf's `he->thread`.
     thread: (i32, i32),
+    /// Whether that sample was taken in the kernel (perf's `he->level`).
+    kernel_sample: bool,
     /// Longest chain stored under the entry (children mode, from the entry to the leaf):
     /// perf puts callers above callees of equal weight with it.
     max_depth: usize,
@@ -328,8 +390,13 @@ struct SymTable {
     /// Per id, where its first instance lies ((binary, start address) packed; map-less
     /// entries first): perf orders call-graph branches of equal weight this way.
     orders: Vec<u64>,
-    named: FxHashMap<(bool, String), u32>,
+    /// Functions by where they start ((binary, start) packed, as `orders`): perf tells
+    /// functions apart by address, so two of the same name stay two entries.
+    named: FxHashMap<u64, u32>,
     addrs: FxHashMap<u64, u32>,
+    /// Ids of addresses outside every mapping: perf shows them with the level of the sample
+    /// that created each entry, so their `[k]`/`[.]` is decided per entry.
+    mapless: rustc_hash::FxHashSet<u32>,
     /// (dso, address, raw-address entry) → id: each distinct address is symbolized once.
     by_addr: FxHashMap<(u32, u64, bool), u32>,
 }
@@ -338,7 +405,7 @@ impl SymTable {
     fn intern(&mut self, cell: SymCell, order: u64) -> u32 {
         let next = self.cells.len() as u32;
         let id = match &cell {
-            SymCell::Named(k, n) => *self.named.entry((*k, n.clone())).or_insert(next),
+            SymCell::Named(..) => *self.named.entry(order).or_insert(next),
             SymCell::Addr(_, a) => *self.addrs.entry(*a).or_insert(next),
         };
         if id == next {
@@ -353,6 +420,7 @@ impl SymTable {
 /// their periods.
 struct Uniq {
     event: usize,
+    mode: Mode,
     thread: (i32, i32),
     self_key: Key,
     /// The other entries on the chain, each once.
@@ -389,11 +457,17 @@ fn fold_distinct(uniqs: &mut Vec<Uniq>, hists: &mut [EventHist], graph_on: bool)
         }
         let new = || Entry {
             thread: u.thread,
+            kernel_sample: u.mode == Mode::Kernel,
             ..Entry::default()
         };
         let e = h.entries.entry(u.self_key).or_insert_with(new);
         e.self_period += u.period;
         e.children_period += u.period;
+        match u.mode {
+            Mode::Kernel => e.sys_period += u.period,
+            Mode::User => e.us_period += u.period,
+            Mode::Other => {}
+        }
         e.samples += u.samples;
         for k in &u.chain_keys {
             h.entries.entry(*k).or_insert_with(new).children_period += u.period;
@@ -584,6 +658,9 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                             None => (SymCell::Addr(mode == Mode::Kernel, addr), addr >> 20),
                         };
                         let id = table.intern(cell, order);
+                        if loc.is_none() {
+                            table.mapless.insert(id);
+                        }
                         table.by_addr.insert(slot, id);
                         id
                     }
@@ -593,8 +670,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             for (i, k) in cfg.sort.iter().enumerate() {
                 key[i] = match k {
                     SortKey::Comm => u64::from(comm),
-                    SortKey::Pid => s.pid as u32 as u64,
-                    SortKey::Tid => s.tid as u32 as u64,
+                    SortKey::Pid => s.tid as u32 as u64,
                     SortKey::Cpu => u64::from(s.cpu.unwrap_or(0)),
                     SortKey::Dso => loc.map(|l| u64::from(l.dso) + 1).unwrap_or(0),
                     SortKey::Sym => u64::from(sym),
@@ -610,6 +686,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         let (loc0, self_key, _) = key_of(s.ip, s.mode, false);
         let mut u = Uniq {
             event: s.event,
+            mode: s.mode,
             thread: (s.pid, s.tid),
             self_key,
             chain_keys: Vec::new(),
@@ -704,14 +781,21 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                     .enumerate()
                     .map(|(i, sk)| match sk {
                         SortKey::Comm => Cell::Text(session.comm_name(k[i] as u32).to_string()),
-                        SortKey::Pid | SortKey::Tid | SortKey::Cpu => {
-                            Cell::Num(k[i] as u32 as i32 as i64)
-                        }
+                        SortKey::Pid => Cell::Thread(
+                            k[i] as u32 as i32 as i64,
+                            session.comm(k[i] as u32 as i32),
+                        ),
+                        SortKey::Cpu => Cell::Num(k[i] as u32 as i32 as i64),
                         SortKey::Dso => Cell::Text(match k[i] {
                             0 => "[unknown]".to_string(),
                             d => session.dsos()[(d - 1) as usize].short_name().to_string(),
                         }),
-                        SortKey::Sym => Cell::Sym(table.cells[k[i] as usize].clone()),
+                        SortKey::Sym => Cell::Sym(match &table.cells[k[i] as usize] {
+                            SymCell::Addr(_, a) if table.mapless.contains(&(k[i] as u32)) => {
+                                SymCell::Addr(e.kernel_sample, *a)
+                            }
+                            c => c.clone(),
+                        }),
                         SortKey::Srcline => Cell::Text(srclines.names[k[i] as usize].clone()),
                         SortKey::Parent => Cell::Text(parents.names[k[i] as usize].clone()),
                     })
@@ -727,7 +811,9 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                         style: g.style,
                         min_percent: g.min_percent,
                         limit: g.limit,
-                        skip_first: cfg.sort.first() == Some(&SortKey::Sym),
+                        // perf leaves out the entry's own symbol at the top of its graph
+                        // when sorted by symbol first, but not with -F.
+                        skip_first: cfg.fields.is_none() && cfg.sort.first() == Some(&SortKey::Sym),
                     };
                     graph::print(&mut graph_text, t, h.total, parent, p, &name);
                 }
@@ -769,6 +855,7 @@ fn cell_text(c: &Cell, key: SortKey) -> String {
         (Cell::Text(t), _) => t.clone(),
         (Cell::Num(n), SortKey::Cpu) => format!("{n:03}"),
         (Cell::Num(n), _) => n.to_string(),
+        (Cell::Thread(tid, comm), _) => format!("{tid:>7}:{comm}"),
         (Cell::Sym(SymCell::Named(k, name)), _) => {
             format!("[{}] {name}", if *k { 'k' } else { '.' })
         }
@@ -862,78 +949,130 @@ fn print_hist(
     };
     let mut rows: Vec<(Vec<Cell>, Entry, String)> =
         rows.into_iter().filter(|(_, e, _)| period(e) > 0).collect();
-    // The columns shown: every sort key but those a single-valued filter elides.
-    let hidden: Vec<&str> = elided(cfg).iter().map(|(k, _)| *k).collect();
-    let shown: Vec<usize> = (0..cfg.sort.len())
-        .filter(|&i| match cfg.sort[i] {
-            SortKey::Comm => !hidden.contains(&"comm"),
-            SortKey::Dso => !hidden.contains(&"dso"),
-            _ => true,
-        })
-        .collect();
-    // Column widths cover every entry, also those --percent-limit hides, as perf's do.
-    let widths: Vec<usize> = shown
-        .iter()
-        .map(|&i| {
-            let k = cfg.sort[i];
-            rows.iter()
-                .map(|(key, _, _)| cell_text(&key[i], k).len())
-                .max()
-                .unwrap_or(0)
-                .max(k.header().len())
-        })
-        .collect();
-    rows.retain(|(_, e, _)| 100.0 * period(e) as f64 / total >= cfg.percent_limit);
-    let weight = |e: &Entry| {
-        if children {
-            e.children_period
-        } else {
-            e.self_period
-        }
-    };
-    rows.sort_by(|(ka, a, _), (kb, b, _)| {
-        weight(b)
-            .cmp(&weight(a))
-            .then(b.self_period.cmp(&a.self_period))
-            .then_with(|| tie_order(ka).cmp(&tie_order(kb)))
-    });
-    if children && cfg.graph.is_some() {
-        caller_above_callee(&mut rows, weight, order);
-    }
-    let texts: Vec<Vec<String>> = rows
-        .iter()
-        .map(|(k, _, _)| {
-            shown
-                .iter()
-                .map(|&i| cell_text(&k[i], cfg.sort[i]))
-                .collect()
-        })
-        .collect();
-    // Header lines: every column padded to its width (the last one too), two spaces apart.
-    let mut cols: Vec<(String, usize, bool)> = Vec::new();
-    if children {
-        cols.push(("Children".into(), 8, true));
-        cols.push(("Self".into(), 8, true));
-    } else {
-        cols.push(("Overhead".into(), 8, true));
-    }
-    if cfg.show_nr_samples {
-        cols.push(("Samples".into(), 12, true));
-    }
-    for (&i, w) in shown.iter().zip(&widths) {
-        cols.push((cfg.sort[i].header().into(), *w, false));
-    }
-    let head: Vec<String> = cols
-        .iter()
-        .map(|(n, w, right)| {
-            if *right {
-                format!("{n:>w$}")
+    // The columns: perf's defaults (Children/Self or Overhead, Samples with -n, then every
+    // sort key but those a single-valued filter elides), or -F's in its order followed by
+    // the --sort keys it does not list.
+    let mut cols: Vec<Col> = Vec::new();
+    match &cfg.fields {
+        None => {
+            if children {
+                cols.push(Col::Metric(Field::Children, "Children"));
+                cols.push(Col::Metric(Field::Overhead, "Self"));
             } else {
-                format!("{n:<w$}")
+                cols.push(Col::Metric(Field::Overhead, "Overhead"));
+            }
+            if cfg.show_nr_samples {
+                cols.push(Col::Metric(Field::Samples, "Samples"));
+            }
+            let hidden: Vec<&str> = elided(cfg).iter().map(|(k, _)| *k).collect();
+            cols.extend(
+                (0..cfg.sort.len())
+                    .filter(|&i| match cfg.sort[i] {
+                        SortKey::Comm => !hidden.contains(&"comm"),
+                        SortKey::Dso => !hidden.contains(&"dso"),
+                        _ => true,
+                    })
+                    .map(Col::Key),
+            );
+        }
+        Some(fields) => {
+            for f in fields {
+                cols.push(match f {
+                    Field::Key(k) => Col::Key(cfg.sort.iter().position(|x| x == k).unwrap_or(0)),
+                    m => Col::Metric(*m, m.column().0),
+                });
+            }
+            let listed = fields.iter().filter(|f| matches!(f, Field::Key(_))).count();
+            cols.extend((listed..cfg.sort.len()).map(Col::Key));
+        }
+    }
+    // Column widths cover every entry, also those --percent-limit hides, as perf's do.
+    let widths: Vec<usize> = cols
+        .iter()
+        .map(|c| match *c {
+            Col::Metric(f, h) => f.column().1.max(h.len()),
+            Col::Key(i) => {
+                let k = cfg.sort[i];
+                rows.iter()
+                    .map(|(key, _, _)| cell_text(&key[i], k).len())
+                    .max()
+                    .unwrap_or(0)
+                    .max(k.header().len())
             }
         })
         .collect();
-    let dots: Vec<String> = cols.iter().map(|(_, w, _)| ".".repeat(*w)).collect();
+    rows.retain(|(_, e, _)| 100.0 * period(e) as f64 / total >= cfg.percent_limit);
+    match &cfg.fields {
+        None => {
+            rows.sort_by(|(ka, a, _), (kb, b, _)| {
+                period(b)
+                    .cmp(&period(a))
+                    .then(b.self_period.cmp(&a.self_period))
+                    .then_with(|| tie_order(ka).cmp(&tie_order(kb)))
+            });
+            if children && cfg.graph.is_some() {
+                caller_above_callee(&mut rows, period, order);
+            }
+        }
+        // perf's output sort with -F: field by field in the listed order (numbers
+        // descending, keys by name with the unknown last), then the other sort keys.
+        Some(fields) => {
+            let mut order: Vec<Field> = cfg.order_first.iter().map(|k| Field::Key(*k)).collect();
+            for f in fields {
+                if !order.contains(f) {
+                    order.push(*f);
+                }
+            }
+            let depth = children && cfg.graph.is_some();
+            rows.sort_by(|(ka, a, _), (kb, b, _)| {
+                order
+                    .iter()
+                    .map(|f| match f {
+                        Field::Overhead => b.self_period.cmp(&a.self_period),
+                        // Without children mode the column orders nothing.
+                        Field::Children if !children => std::cmp::Ordering::Equal,
+                        // perf puts the deeper call chain first among equal children.
+                        Field::Children => {
+                            b.children_period.cmp(&a.children_period).then(if depth {
+                                b.max_depth.cmp(&a.max_depth)
+                            } else {
+                                std::cmp::Ordering::Equal
+                            })
+                        }
+                        Field::Sys => b.sys_period.cmp(&a.sys_period),
+                        Field::Us => b.us_period.cmp(&a.us_period),
+                        Field::Samples => b.samples.cmp(&a.samples),
+                        Field::Period => b.self_period.cmp(&a.self_period),
+                        Field::Key(k) => {
+                            let i = cfg.sort.iter().position(|x| x == k).unwrap_or(0);
+                            key_order(&ka[i]).cmp(&key_order(&kb[i]))
+                        }
+                    })
+                    .find(|o| o.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    // Entries equal in every field keep perf's input order, which puts
+                    // unresolved addresses in signed order.
+                    .then_with(|| unresolved(ka).cmp(unresolved(kb)))
+                    .then_with(|| tie_order(ka).cmp(&tie_order(kb)))
+            });
+        }
+    }
+    // Header lines: every column padded to its width (the last one too), two spaces apart.
+    // perf formats each header cell in a 1024-byte buffer: wider columns' headers stop at
+    // 1023 characters (the dots and the rows keep the full width).
+    const HEADER_CELL: usize = 1023;
+    let head: Vec<String> = cols
+        .iter()
+        .zip(&widths)
+        .map(|(c, &w)| {
+            let w = w.min(HEADER_CELL);
+            match c {
+                Col::Metric(_, h) => format!("{h:>w$}"),
+                Col::Key(i) => format!("{:<w$}", cfg.sort[*i].header()),
+            }
+        })
+        .collect();
+    let dots: Vec<String> = widths.iter().map(|w| ".".repeat(*w)).collect();
     let _ = writeln!(
         out,
         "# {}
@@ -942,34 +1081,68 @@ fn print_hist(
         head.join("  "),
         dots.join("  ")
     );
-    for ((_, e, graph_text), t) in rows.iter().zip(&texts) {
+    let pct = |p: u64| format!("{:.2}%", 100.0 * p as f64 / total);
+    for (k, e, graph_text) in &rows {
         let mut line = String::from(" ");
-        let pct = |p: u64| format!("{:.2}%", 100.0 * p as f64 / total);
-        if children {
-            let _ = write!(
-                line,
-                " {:>8}  {:>8}",
-                pct(e.children_period),
-                pct(e.self_period)
-            );
-        } else {
-            let _ = write!(line, " {:>8}", pct(e.self_period));
-        }
-        if cfg.show_nr_samples {
-            let _ = write!(line, "  {:>12}", e.samples);
-        }
-        let last = shown.len().saturating_sub(1);
-        for (i, (s, w)) in t.iter().zip(&widths).enumerate() {
-            // perf pads every column but a trailing symbol or source line.
-            if i == last && matches!(cfg.sort[shown[i]], SortKey::Sym | SortKey::Srcline) {
-                let _ = write!(line, "  {s}");
-            } else {
-                let _ = write!(line, "  {s:<w$}");
+        for (n, (c, &w)) in cols.iter().zip(&widths).enumerate() {
+            line.push_str(if n == 0 { " " } else { "  " });
+            match *c {
+                Col::Metric(f, _) => {
+                    let v = match f {
+                        Field::Overhead => pct(e.self_period),
+                        // Without children mode perf has no accumulated value.
+                        Field::Children if !children => "N/A".to_string(),
+                        Field::Children => pct(e.children_period),
+                        Field::Sys => pct(e.sys_period),
+                        Field::Us => pct(e.us_period),
+                        Field::Samples => e.samples.to_string(),
+                        Field::Period => e.self_period.to_string(),
+                        Field::Key(_) => String::new(),
+                    };
+                    let _ = write!(line, "{v:>w$}");
+                }
+                Col::Key(i) => {
+                    let s = cell_text(&k[i], cfg.sort[i]);
+                    // perf pads every column but a trailing symbol or source line.
+                    if n + 1 == cols.len() && matches!(cfg.sort[i], SortKey::Sym | SortKey::Srcline)
+                    {
+                        line.push_str(&s);
+                    } else {
+                        let _ = write!(line, "{s:<w$}");
+                    }
+                }
             }
         }
         out.push_str(&line);
         out.push('\n');
         out.push_str(graph_text);
+    }
+}
+
+/// A report column: a number (its header) or the sort key at an index of `cfg.sort`.
+#[derive(Clone, Copy)]
+enum Col {
+    Metric(Field, &'static str),
+    Key(usize),
+}
+
+/// The unresolved addresses among an entry's keys, as signed numbers.
+fn unresolved(k: &[Cell]) -> impl Iterator<Item = i64> + '_ {
+    k.iter().map(|c| match c {
+        Cell::Sym(SymCell::Addr(_, a)) => *a as i64,
+        _ => 0,
+    })
+}
+
+/// How perf's `-F` output sort orders one key's values: by name (a symbol's without its
+/// `[k]` level, numbers by value), entries without a binary or symbol last.
+fn key_order(c: &Cell) -> (bool, std::borrow::Cow<'_, str>, i64) {
+    match c {
+        Cell::Text(t) => (t == "[unknown]", t.as_str().into(), 0),
+        Cell::Num(n) | Cell::Thread(n, _) => (false, "".into(), *n),
+        Cell::Sym(SymCell::Named(_, n)) => (false, n.as_str().into(), 0),
+        // perf finds two entries without symbols equal here: the next field decides.
+        Cell::Sym(SymCell::Addr(..)) => (true, "".into(), 0),
     }
 }
 

@@ -45,7 +45,9 @@ pub fn demangle(name: &str) -> String {
             // perf shows C++ names without their parameter lists.
             let opts = cpp_demangle::DemangleOptions::new().no_params();
             if let Ok(s) = sym.demangle_with_options(&opts) {
-                return s;
+                // cpp_demangle prints an empty template parameter pack as a trailing
+                // ", " (`Manager<Module, >`); binutils, and so perf, print nothing.
+                return s.replace(", >", ">");
             }
         }
     }
@@ -447,6 +449,8 @@ mod tests {
             "std::ctype<char>::ctype"
         );
         assert_eq!(demangle("main"), "main");
+        // An empty parameter pack prints as nothing, as c++filt prints it.
+        assert_eq!(demangle("_ZN1MIiJEE1fEv"), "M<int>::f");
     }
 
     #[test]

@@ -665,3 +665,86 @@ fn rebuilt_binaries_are_found_by_build_id_like_perf() {
         assert_eq!(back, exe);
     }
 }
+
+/// Two processes of one static binary (no PLT, no dynamic loader, no vDSO calls), so every
+/// row has the same name in perf and rperf and the orders can be compared line by line.
+const FORKER_C: &str = r#"
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+__attribute__((noinline)) void leaf(volatile unsigned long *x, long n) { for (long i = 0; i < n; i++) *x += i; }
+__attribute__((noinline)) void mid(volatile unsigned long *x, long n) { leaf(x, n); *x += 1; }
+__attribute__((noinline)) void other(volatile unsigned long *x, long n) { for (long i = 0; i < n / 3; i++) *x ^= i; }
+int main(int argc, char **argv) {
+    long n = argc > 1 ? atol(argv[1]) : 100000000;
+    volatile unsigned long x = 0;
+    pid_t c = fork();
+    mid(&x, n);
+    if (c == 0) other(&x, n);
+    if (c > 0) waitpid(c, 0, 0);
+    return 0;
+}
+"#;
+
+/// The report text up to perf's closing tip.
+fn body(text: &str) -> String {
+    text.lines()
+        .take_while(|l| !l.starts_with("# (Tip"))
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        .trim_end_matches("#\n")
+        .to_string()
+}
+
+#[test]
+fn fields_choose_columns_and_order_like_perf() {
+    let dir = TempDir::new("report-fields");
+    let exe = compile_c(
+        dir.path(),
+        "forker",
+        FORKER_C,
+        &["-O1", "-static", "-fno-omit-frame-pointer"],
+    );
+    let Some(f) = record_with(
+        "perf",
+        dir.path(),
+        "f.data",
+        &["-g", "--", exe.to_str().unwrap(), "60000000"],
+    ) else {
+        return;
+    };
+    let cases: &[&[&str]] = &[
+        &["-g", "none", "-F", "overhead,sym"],
+        &["-g", "none", "-F", "sym,overhead"],
+        &["-g", "none", "-F", "dso,sym"],
+        &["-g", "none", "-F", "overhead_children,overhead,sym"],
+        &["-g", "none", "-F", "overhead_sys,overhead_us,overhead,sym"],
+        &["-g", "none", "-F", "pid,overhead,sym"],
+        &["-g", "none", "-F", "overhead,sym", "--sort", "pid"],
+        &["-g", "none", "--no-children", "-F", "sample,period,dso,sym"],
+        &[
+            "-g",
+            "none",
+            "--no-children",
+            "-F",
+            "dso,overhead_children,sym",
+        ],
+        &["--no-children", "-F", "overhead,sym"],
+        &["-g", "none", "--sort", "pid,sym"],
+    ];
+    for args in cases {
+        let Some((p, r)) = reports(&f, args) else {
+            return;
+        };
+        let (p, r) = (body(&p), body(&r));
+        assert!(
+            p.lines().count() > 12,
+            "{args:?}: perf printed no rows\n{p}"
+        );
+        assert_eq!(r, p, "{args:?}");
+    }
+    // Both processes have a row with --sort pid, each named by its tid and command.
+    let r = rperf_out(&["report", "--stdio", "-g", "none", "-F", "pid"], &f);
+    assert_eq!(r.matches(":forker").count(), 2, "{r}");
+}
