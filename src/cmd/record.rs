@@ -192,9 +192,14 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         };
         let mut fds = Vec::new();
         let mut attr;
+        // Kernels before 6.0 refuse read_format LOST: then without it, as perf does.
+        let mut lost_format = true;
         'retry: loop {
             attr = sampling_attr(&ev, opts)
                 .ok_or_else(|| anyhow!("event '{}' cannot be sampled", ev.name))?;
+            if !lost_format {
+                attr.read_format &= !crate::sys::attr::read_format::LOST;
+            }
             fds.clear();
             for &cpu in &cpus {
                 for &task in &tasks {
@@ -202,6 +207,10 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
                         Ok(fd) => fds.push(fd),
                         Err(e) => {
                             let code = e.raw_os_error().unwrap_or(0);
+                            if code == libc::EINVAL && lost_format {
+                                lost_format = false;
+                                continue 'retry;
+                            }
                             if matches!(
                                 code,
                                 libc::ENOENT | libc::EOPNOTSUPP | libc::ENODEV | libc::EINVAL
@@ -440,6 +449,25 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     }
     drain(&mut rings, &mut buf, &mut scratch, &mut sink, &mut seen)?;
     drop(rings);
+    // Samples the kernel dropped, per event and fd, as perf records them: perf report's
+    // "Total Lost Samples".
+    let mut lost_samples = 0u64;
+    for o in &opened {
+        for (fd, id) in o.fds.iter().zip(&o.ids) {
+            let Ok(n) = counter::read_lost(fd, o.attr.read_format) else {
+                continue;
+            };
+            if n > 0 {
+                lost_samples += n;
+                let t = encode::Trailer {
+                    sample_type: o.attr.sample_type,
+                    id: *id,
+                };
+                sink.write(&encode::lost_samples(n, t))
+                    .with_context(|| format!("cannot write {}", cfg.output.display()))?;
+            }
+        }
+    }
 
     let (size, shown) = match sink {
         Sink::File(w) => {
@@ -466,6 +494,9 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             "Warning: lost {} events in {} chunks: the ring buffers overflowed; raise -m or lower -F",
             tally.lost, tally.lost_chunks
         );
+    }
+    if lost_samples > 0 {
+        eprintln!("Warning: the kernel lost {lost_samples} samples; raise -m or lower -F");
     }
     if tally.throttles > 0 {
         eprintln!(

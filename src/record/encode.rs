@@ -88,6 +88,16 @@ fn finish(mut v: Vec<u8>) -> Vec<u8> {
     v
 }
 
+/// PERF_RECORD_LOST_SAMPLES: `count` samples of the event with trailer `t` were lost, as
+/// perf record writes it at the end from the event's read_format LOST count (no pid, time
+/// or CPU: perf leaves them zero).
+pub fn lost_samples(count: u64, t: Trailer) -> Vec<u8> {
+    let mut v = begin(kind::LOST_SAMPLES, 0);
+    v.extend_from_slice(&count.to_ne_bytes());
+    t.write(&mut v, 0, 0, 0, 0);
+    finish(v)
+}
+
 /// A NUL-terminated string padded with NULs to a multiple of 8 bytes.
 fn put_str(v: &mut Vec<u8>, s: &str) {
     // Names longer than a record can hold are cut; the kernel limits paths to PATH_MAX too.

@@ -76,6 +76,8 @@ pub mod read_format {
     pub const ID: u64 = 1 << 2;
     /// Read the whole group.
     pub const GROUP: u64 = 1 << 3;
+    /// The number of samples the event lost follows (Linux 6.0+).
+    pub const LOST: u64 = 1 << 4;
 }
 
 /// perf_event_attr.sample_type bits.
@@ -382,6 +384,8 @@ pub fn sampling_attr(ev: &Event, opts: SamplingOptions) -> Option<Attr> {
         a.sample_type |= sample::IDENTIFIER;
         a.read_format |= read_format::ID;
     }
+    // As perf: the count of samples the kernel could not write can be read at the end.
+    a.read_format |= read_format::LOST;
     match opts.call_graph {
         CallGraph::None => {}
         CallGraph::Fp => {

@@ -88,6 +88,27 @@ pub fn read(fd: &OwnedFd) -> io::Result<Count> {
     })
 }
 
+/// The lost-samples count of a sampling event opened with `read_format` (which must hold
+/// [`crate::sys::attr::read_format::LOST`] and not GROUP): the value comes first, then one
+/// word per optional field below LOST.
+pub fn read_lost(fd: &OwnedFd, read_format: u64) -> io::Result<u64> {
+    use crate::sys::attr::read_format as rf;
+    let at = 1 + (read_format & (rf::LOST - 1) & !rf::GROUP).count_ones() as usize;
+    let mut buf = [0u64; 6];
+    // SAFETY: `buf` is 48 writable bytes and the fd is a live perf event descriptor.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), 48) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if (n as usize) < (at + 1) * 8 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "short counter read",
+        ));
+    }
+    Ok(buf[at])
+}
+
 fn ioctl(fd: &OwnedFd, req: libc::c_ulong) -> io::Result<()> {
     // SAFETY: ENABLE/DISABLE/RESET take an integer argument and touch no user memory.
     let r = unsafe { libc::ioctl(fd.as_raw_fd(), req as _, 0) };

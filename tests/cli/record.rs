@@ -580,3 +580,46 @@ fn sigterm_ends_recording_with_a_file_perf_reads() {
     assert!(o.status.success(), "{}", stderr(&o));
     perf_read("report", &ours, &["--stdio"]);
 }
+
+#[test]
+fn lost_samples_are_recorded_for_perf_report() {
+    // A one-page ring cannot hold one 8 KB DWARF sample: the kernel drops every sample
+    // and counts them; record writes the count as perf does (PERF_RECORD_LOST_SAMPLES).
+    let dir = TempDir::new("record-lost");
+    let exe = build(dir.path(), "chain", CHAIN_C, true);
+    let out = dir.path().join("lost.data");
+    let o = record(
+        &[
+            "-m",
+            "1",
+            "-F",
+            "2000",
+            "--call-graph",
+            "dwarf",
+            "--",
+            &exe,
+            "0.2",
+        ],
+        &out,
+    );
+    let err = stderr(&o);
+    let n: u64 = err
+        .split("the kernel lost ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no lost-samples warning: {err}"));
+    assert!(n > 10, "{err}");
+    let r = rperf_out(&["report", "--stdio"], &out);
+    assert!(r.contains(&format!("# Total Lost Samples: {n}\n")), "{r}");
+    // perf counts the same records.
+    let Some(mut p) = perf() else { return };
+    p.arg("report").arg("--stats").arg("-i").arg(&out);
+    let stats = stdout(&run(p));
+    let counted: Vec<u64> = stats
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("LOST_SAMPLES events:"))
+        .filter_map(|r| r.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert!(counted.contains(&n), "perf --stats: {stats}");
+}
