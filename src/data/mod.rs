@@ -12,6 +12,7 @@ use anyhow::{anyhow, Context, Result};
 use linux_perf_data::{PerfFileReader, PerfFileRecord};
 use linux_perf_event_reader::{CpuMode, EventRecord, SampleRecord};
 
+mod pipeline;
 mod rounds;
 
 /// An event of the file: its name and what its samples carry.
@@ -237,21 +238,32 @@ pub fn read(path: &Path, mut f: impl FnMut(&Header, Record)) -> Result<Header> {
         return drive(path, reader, &mut f).with_context(named);
     }
     let header = header_of(&reader.perf_file);
-    let mut conv = Converter::default();
-    rounds::read(path, &reader.perf_file, data, |attr, rec| match rec {
-        rounds::Parsed::Body { format, misc, body } => {
-            if let Some(r) = conv.decode(&header, attr, format, misc, body) {
-                f(&header, r);
-            }
-        }
-        rounds::Parsed::Sample(s) => f(&header, conv.sample(&header, attr, s)),
-        rounds::Parsed::Other(r) => {
-            if let Some(r) = conv.convert(&header, attr, r) {
-                f(&header, r);
-            }
-        }
-    })
-    .with_context(named)?;
+    let perf_file = &reader.perf_file;
+    let parser = rounds::Parser::new(perf_file);
+    let produce = |sink: &mut dyn FnMut(Record)| {
+        let mut conv = Converter::default();
+        rounds::read(path, perf_file, data, |raw| {
+            parser.parse(raw, |attr, rec| match rec {
+                rounds::Parsed::Body { format, misc, body } => {
+                    if let Some(r) = conv.decode(&header, attr, format, misc, body) {
+                        sink(r);
+                    }
+                }
+                rounds::Parsed::Sample(s) => sink(conv.sample(&header, attr, s)),
+                rounds::Parsed::Other(r) => {
+                    if let Some(r) = conv.convert(&header, attr, r) {
+                        sink(r);
+                    }
+                }
+            })
+        })
+    };
+    // With a second CPU the file is read and decoded beside the caller's work.
+    if std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
+        pipeline::run(produce, |r| f(&header, r)).with_context(named)?;
+    } else {
+        produce(&mut |r| f(&header, r)).with_context(named)?;
+    }
     Ok(header)
 }
 

@@ -68,13 +68,78 @@ pub fn supported(file: &PerfFile) -> bool {
         && !file.features().has_feature(Feature::SIMPLEPERF_META_INFO)
 }
 
-/// Reads the data section (`off`, `size`) of `path`, calling `f` with each parsed record
-/// and its event's index, in time order.
+/// A record as it lies in the file: its event's index, type, misc and body.
+#[derive(Clone, Copy)]
+pub struct Raw<'a> {
+    pub attr: u32,
+    pub kind: u32,
+    pub misc: u16,
+    pub body: &'a [u8],
+}
+
+/// Parses [`Raw`] records with the events' formats.
+pub struct Parser {
+    infos: Vec<RecordParseInfo>,
+    /// Per event, the format [`super::Converter::decode`] takes, if it can.
+    fast: Vec<Option<(u64, u64)>>,
+}
+
+impl Parser {
+    /// The parser for the events of `perf_file`.
+    pub fn new(perf_file: &PerfFile) -> Parser {
+        let infos: Vec<RecordParseInfo> = perf_file
+            .event_attributes()
+            .iter()
+            .map(|a| RecordParseInfo::new(&a.attr, perf_file.endian()))
+            .collect();
+        let fast = infos.iter().map(super::fast_format).collect();
+        Parser { infos, fast }
+    }
+
+    /// Calls `f` with the parsed record, or not at all when it does not parse (skipped, as
+    /// perf does; the parser is guarded so that no damaged record can take the process
+    /// down). Samples are decoded in place or parsed on their own: the general record type
+    /// is large to move around.
+    pub fn parse<'a>(&self, r: Raw<'a>, f: impl FnOnce(usize, Parsed<'_, 'a>)) {
+        type E = byteorder::LittleEndian;
+        let attr = r.attr as usize;
+        let (Some(info), Some(fast)) = (self.infos.get(attr), self.fast.get(attr)) else {
+            return;
+        };
+        let data = RawData::Single(r.body);
+        match (r.kind, fast) {
+            (SAMPLE, Some(format)) => f(
+                attr,
+                Parsed::Body {
+                    format: *format,
+                    misc: r.misc,
+                    body: r.body,
+                },
+            ),
+            (SAMPLE, None) => {
+                if let Some(s) =
+                    super::guarded(|| SampleRecord::parse::<E>(data, r.misc, info).ok())
+                {
+                    f(attr, Parsed::Sample(&s));
+                }
+            }
+            _ => {
+                let raw = RawEventRecord::new(RecordType(r.kind), r.misc, data, *info);
+                if let Some(rec) = super::guarded(|| raw.parse().ok()) {
+                    f(attr, Parsed::Other(&rec));
+                }
+            }
+        }
+    }
+}
+
+/// Reads the data section (`off`, `size`) of `path`, calling `f` with each record in
+/// time order.
 pub fn read(
     path: &Path,
     perf_file: &PerfFile,
     (off, size): (u64, u64),
-    mut f: impl FnMut(usize, Parsed),
+    mut f: impl FnMut(Raw),
 ) -> Result<()> {
     type E = byteorder::LittleEndian;
     let attrs = perf_file.event_attributes();
@@ -85,7 +150,6 @@ pub fn read(
     let Some(first) = infos.first() else {
         return Err(anyhow!("{} describes no events", path.display()));
     };
-    let fast: Vec<Option<(u64, u64)>> = infos.iter().map(super::fast_format).collect();
     let mut by_id: FxHashMap<u64, u32> = FxHashMap::default();
     for (i, a) in attrs.iter().enumerate() {
         for id in &a.event_ids {
@@ -129,41 +193,19 @@ pub fn read(
     let mut at_or_below = 0usize;
     let mut any_max = false;
 
-    // Releases records in key order; each is parsed where it lies in `buf`.
-    let emit =
-        |buf: &[u8], start: u64, ready: &mut Vec<Queued>, f: &mut dyn FnMut(usize, Parsed)| {
-            ready.sort_by_key(Queued::key);
-            for q in ready.drain(..) {
-                let at = (q.off - start) as usize + 8;
-                let body = &buf[at..at + usize::from(q.size) - 8];
-                let data = RawData::Single(body);
-                let info = &infos[q.attr as usize];
-                // A record that does not parse is skipped, as perf does; the parser is
-                // guarded so that no damaged record can take the process down. Samples are
-                // parsed directly: the general record type is large to move around.
-                if let (SAMPLE, Some(format)) = (q.kind, fast[q.attr as usize]) {
-                    f(
-                        q.attr as usize,
-                        Parsed::Body {
-                            format,
-                            misc: q.misc,
-                            body,
-                        },
-                    );
-                } else if q.kind == SAMPLE {
-                    if let Some(s) =
-                        super::guarded(|| SampleRecord::parse::<E>(data, q.misc, info).ok())
-                    {
-                        f(q.attr as usize, Parsed::Sample(&s));
-                    }
-                } else {
-                    let raw = RawEventRecord::new(RecordType(q.kind), q.misc, data, *info);
-                    if let Some(r) = super::guarded(|| raw.parse().ok()) {
-                        f(q.attr as usize, Parsed::Other(&r));
-                    }
-                }
-            }
-        };
+    // Releases records in key order, each where it lies in `buf`.
+    let emit = |buf: &[u8], start: u64, ready: &mut Vec<Queued>, f: &mut dyn FnMut(Raw)| {
+        ready.sort_by_key(Queued::key);
+        for q in ready.drain(..) {
+            let at = (q.off - start) as usize + 8;
+            f(Raw {
+                attr: q.attr,
+                kind: q.kind,
+                misc: q.misc,
+                body: &buf[at..at + usize::from(q.size) - 8],
+            });
+        }
+    };
 
     loop {
         // Make sure the next header and then its whole record are in `buf`.
