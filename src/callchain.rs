@@ -115,6 +115,8 @@ pub struct Stacks {
     debug: std::collections::HashMap<crate::session::DsoId, Option<std::sync::Arc<[u8]>>>,
     cache: rperf_unwind::Cache,
     symfs: Option<std::path::PathBuf>,
+    /// The file's BUILD_ID list by path ([`Stacks::binaries`]), to find rebuilt binaries.
+    build_ids: std::collections::HashMap<String, Vec<u8>>,
     /// Samples whose unwinding stopped early (kept, with the frames found).
     pub truncated: u64,
 }
@@ -141,29 +143,44 @@ impl Stacks {
         }
     }
 
+    /// The binaries the file lists with their build-ids (perf.data's BUILD_ID feature):
+    /// a binary rebuilt since the recording is then read from perf's build-id cache, as the
+    /// symbolizer reads it. The first call counts.
+    pub fn binaries(&mut self, hits: &[(String, Vec<u8>)]) {
+        if self.build_ids.is_empty() {
+            self.build_ids = hits.iter().cloned().collect();
+        }
+    }
+
+    /// Where the binary recorded at `path` is read: the file and the root below which its
+    /// debug files are looked up.
+    fn located(&self, path: &str) -> (std::path::PathBuf, Option<std::path::PathBuf>) {
+        let (file, root) = crate::session::locate(&self.build_ids, &self.symfs, path);
+        let full = match &root {
+            Some(r) => r.join(file.strip_prefix("/").unwrap_or(&file)),
+            None => file.clone(),
+        };
+        (full, root)
+    }
+
     fn image(
         &mut self,
         session: &crate::session::Session,
         dso: crate::session::DsoId,
     ) -> Option<std::sync::Arc<[u8]>> {
-        let symfs = self.symfs.clone();
-        self.images
-            .entry(dso)
-            .or_insert_with(|| {
-                let d = &session.dsos()[dso as usize];
-                if d.path == "[vdso]" {
-                    return rperf_symbols::vdso_image().map(Into::into);
-                }
-                if !d.path.starts_with('/') || d.anonymous {
-                    return None;
-                }
-                let p = match &symfs {
-                    Some(root) => root.join(d.path.trim_start_matches('/')),
-                    None => std::path::PathBuf::from(&d.path),
-                };
-                std::fs::read(p).ok().map(Into::into)
-            })
-            .clone()
+        if let Some(i) = self.images.get(&dso) {
+            return i.clone();
+        }
+        let d = &session.dsos()[dso as usize];
+        let image = if d.path == "[vdso]" {
+            rperf_symbols::vdso_image().map(Into::into)
+        } else if !d.path.starts_with('/') || d.anonymous {
+            None
+        } else {
+            std::fs::read(self.located(&d.path).0).ok().map(Into::into)
+        };
+        self.images.insert(dso, image.clone());
+        image
     }
 
     /// The separate debug file of `path` when it holds the `.debug_frame` the image lacks
@@ -175,7 +192,7 @@ impl Stacks {
         image: &[u8],
     ) -> Option<std::sync::Arc<[u8]>> {
         use object::{Object, ObjectSection};
-        let symfs = self.symfs.clone();
+        let (build_ids, symfs) = (&self.build_ids, &self.symfs);
         self.debug
             .entry(dso)
             .or_insert_with(|| {
@@ -188,7 +205,10 @@ impl Stacks {
                 if has(image) || !path.starts_with('/') {
                     return None;
                 }
-                let dbg = rperf_symbols::debug_file(std::path::Path::new(path), symfs.as_deref())?;
+                // The debug file of the binary that is read (a build-id cache copy is
+                // looked up by its own path, with no root).
+                let (file, root) = crate::session::locate(build_ids, symfs, path);
+                let dbg = rperf_symbols::debug_file(&file, root.as_deref())?;
                 // Debug files are large and usually hold no CFI: look at the section
                 // headers alone before reading one whole.
                 let file = std::fs::File::open(&dbg).ok()?;
@@ -267,7 +287,8 @@ impl Stacks {
             ready.extend(done);
             jobs.clear();
         };
-        crate::data::read(input, |_, rec| {
+        crate::data::read(input, |header, rec| {
+            self.binaries(&header.hits);
             let crate::data::Record::Sample(s) = rec else {
                 session.apply(&rec);
                 return;

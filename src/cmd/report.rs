@@ -547,6 +547,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             if want_sym {
                 syms.preload(&session, &header.hits);
             }
+            stacks.binaries(&header.hits);
         }
         let Some(h) = hists.get_mut(s.event) else {
             return;

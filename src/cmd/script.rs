@@ -319,9 +319,12 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
             session.apply(&rec);
             return;
         };
-        if name_width.is_none() && (cfg.fields.is_none_or(|f| f.sym)) {
+        if name_width.is_none() {
             // The first sample: the binaries known so far, of those samples hit, load at once.
-            syms.preload(&session, &header.hits);
+            if cfg.fields.is_none_or(|f| f.sym) {
+                syms.preload(&session, &header.hits);
+            }
+            stacks.binaries(&header.hits);
         }
         let width = *name_width.get_or_insert_with(|| {
             header

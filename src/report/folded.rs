@@ -96,6 +96,7 @@ pub fn walk(
         if chosen.is_none() {
             // The first sample: the binaries known so far, of those samples hit, load at once.
             syms.preload(&session, &header.hits);
+            stacks.binaries(&header.hits);
         }
         let ev = *chosen.get_or_insert_with(|| match &opts.event {
             Some(name) => header

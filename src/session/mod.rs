@@ -489,8 +489,10 @@ impl Symbolizer {
     }
 }
 
-/// See [`Symbolizer::locate`].
-fn locate(
+/// Where the binary recorded at `path` is read from, given the build-ids the file lists
+/// (`build_ids`, by path): see [`Symbolizer::locate`]. The unwinder finds its binaries the
+/// same way, so a rebuilt binary is unwound with the CFI of the code that ran.
+pub fn locate(
     build_ids: &HashMap<String, Vec<u8>>,
     symfs: &Option<PathBuf>,
     path: &str,

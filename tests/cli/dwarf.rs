@@ -471,3 +471,45 @@ fn dwarf_stacks_use_cfi_from_a_separate_debug_file() {
         "{without:.1}% without the debug file, {pct:.1}% with it"
     );
 }
+
+#[test]
+fn dwarf_stacks_of_a_rebuilt_binary_unwind_with_the_recorded_one() {
+    // The binary at the recorded path is replaced after recording (a rebuild); the copy in
+    // perf's build-id cache is the code that ran: both its symbols and its CFI are used.
+    let dir = TempDir::new("dwarf-rebuilt");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-g", "-fomit-frame-pointer"],
+    );
+    let f = dir.path().join("r.data");
+    let o = run({
+        let mut c = rperf();
+        c.args(["record", "-q", "--call-graph", "dwarf", "-o"])
+            .arg(&f)
+            .arg("--")
+            .arg(&exe)
+            .arg("0.3");
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let Some(mut p) = perf() else { return };
+    p.env("HOME", &home).args(["buildid-cache", "-a"]).arg(&exe);
+    let o = run(p);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let other = compile_c(dir.path(), "other", BURN_C, &["-O1", "-g"]);
+    std::fs::remove_file(&exe).unwrap();
+    std::fs::copy(&other, &exe).unwrap();
+    let o = run({
+        let mut c = rperf();
+        c.env("HOME", &home).arg("script").arg("-i").arg(&f);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (pct, n) = completeness(&stdout(&o));
+    assert!(n > 50, "{n} leaf samples");
+    assert!(pct >= 95.0, "only {pct:.1}% of {n} leaf stacks reach main");
+}

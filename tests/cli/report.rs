@@ -82,7 +82,10 @@ fn compare(file: &Path, args: &[&str]) {
     };
     let (ph, pg) = parse(&po);
     let (rh, rg) = parse(&ro);
-    assert_eq!(rh, ph, "{args:?}: header lines differ");
+    assert_eq!(
+        rh, ph,
+        "{args:?}: header lines differ\nperf:\n{po}\nrperf:\n{ro}"
+    );
     assert!(!rg.is_empty(), "{args:?}: no rows");
     if rg != pg {
         let only_r: Vec<_> = rg.iter().filter(|g| !pg.contains(g)).collect();
