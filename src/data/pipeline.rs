@@ -146,21 +146,34 @@ pub fn run<E: Send>(
             r
         });
         for mut batch in full_rx {
-            for item in batch.items.drain(..) {
+            // Items are read in place: moving each out of the batch cost a copy of a
+            // large struct per sample.
+            for item in &batch.items {
                 match item {
-                    Item::Other(r) => f(r),
+                    Item::Other(r) => f(r.clone()),
                     Item::Sample(st) => {
                         let words = |r: Option<(usize, usize)>| r.map(|(a, b)| &batch.words[a..b]);
                         let bytes = |r: Option<(usize, usize)>| r.map(|(a, b)| &batch.bytes[a..b]);
+                        let s = &st.sample;
                         f(Record::Sample(Sample {
+                            event: s.event,
+                            index: s.index,
+                            pid: s.pid,
+                            tid: s.tid,
+                            time: s.time,
+                            cpu: s.cpu,
+                            ip: s.ip,
+                            mode: s.mode,
+                            period: s.period,
                             callchain: words(st.chain),
                             raw: bytes(st.raw).map(Cow::Borrowed),
+                            user_regs: s.user_regs,
                             user_stack: bytes(st.stack),
-                            ..st.sample
                         }));
                     }
                 }
             }
+            batch.items.clear();
             batch.words.clear();
             batch.bytes.clear();
             let _ = empty_tx.send(batch);
