@@ -33,10 +33,11 @@ pub enum Command {
     List(ListArgs),
 }
 
-/// `rperf flamegraph` options.
-#[derive(Debug, Parser)]
-pub struct FlamegraphArgs {
-    /// Input file (when not recording).
+/// The perf.data to read (`-i`, "-" for a pipe) and `--symfs`, shared by the commands
+/// that read one.
+#[derive(Debug, clap::Args)]
+pub struct InputArgs {
+    /// Input file ("-" for a pipe).
     #[arg(
         short = 'i',
         long = "input",
@@ -44,6 +45,17 @@ pub struct FlamegraphArgs {
         default_value = "perf.data"
     )]
     pub input: PathBuf,
+    /// Look binaries up under this directory (as perf's --symfs).
+    #[arg(long = "symfs", value_name = "DIR")]
+    pub symfs: Option<PathBuf>,
+}
+
+/// `rperf flamegraph` options.
+#[derive(Debug, Parser)]
+pub struct FlamegraphArgs {
+    /// Input file and where its binaries are read.
+    #[command(flatten)]
+    pub from: InputArgs,
     /// Output file (default: flamegraph.svg, out.folded, profile.speedscope.json,
     /// profile.json or profile.pb.gz by --format).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -91,9 +103,6 @@ pub struct FlamegraphArgs {
     /// Differential graph of two recordings: BEFORE AFTER.
     #[arg(long = "diff", num_args = 2, value_names = ["BEFORE", "AFTER"])]
     pub diff: Vec<PathBuf>,
-    /// Look binaries up under this directory.
-    #[arg(long = "symfs", value_name = "DIR")]
-    pub symfs: Option<PathBuf>,
     /// Recording: samples per second.
     #[arg(short = 'F', long = "freq", value_name = "HZ")]
     pub freq: Option<u64>,
@@ -151,7 +160,7 @@ impl FlamegraphArgs {
         };
         Ok(cmd::flamegraph::FlamegraphConfig {
             format,
-            input: self.input,
+            input: self.from.input,
             output: self
                 .output
                 .unwrap_or_else(|| PathBuf::from(format.default_output())),
@@ -162,7 +171,7 @@ impl FlamegraphArgs {
             inverted: self.inverted,
             colors: self.colors,
             fold: crate::report::folded::FoldOptions {
-                symfs: self.symfs,
+                symfs: self.from.symfs,
                 event: self.event,
                 per_process: self.per_process,
                 per_thread: self.per_thread,
@@ -186,14 +195,9 @@ impl FlamegraphArgs {
 /// `rperf report` options, named as perf's.
 #[derive(Debug, Parser)]
 pub struct ReportArgs {
-    /// Input file ("-" for a pipe).
-    #[arg(
-        short = 'i',
-        long = "input",
-        value_name = "FILE",
-        default_value = "perf.data"
-    )]
-    pub input: PathBuf,
+    /// Input file and where its binaries are read.
+    #[command(flatten)]
+    pub from: InputArgs,
     /// Text output (the only output; accepted for perf compatibility).
     #[arg(long = "stdio")]
     pub stdio: bool,
@@ -224,9 +228,6 @@ pub struct ReportArgs {
     /// Which samples to keep.
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// Look binaries up under this directory.
-    #[arg(long = "symfs", value_name = "DIR")]
-    pub symfs: Option<PathBuf>,
     /// Use at most N frames of each stack.
     #[arg(long = "max-stack", value_name = "N")]
     pub max_stack: Option<usize>,
@@ -303,7 +304,7 @@ impl ReportArgs {
             }
         };
         Ok(cmd::report::ReportConfig {
-            input: self.input,
+            input: self.from.input,
             sort,
             fields,
             order_first,
@@ -316,7 +317,7 @@ impl ReportArgs {
             },
             show_nr_samples: self.show_nr_samples,
             percent_limit: self.percent_limit,
-            symfs: self.symfs,
+            symfs: self.from.symfs,
             comms,
             dsos,
             pids,
@@ -341,17 +342,9 @@ impl ReportArgs {
 /// `rperf script` options.
 #[derive(Debug, Parser)]
 pub struct ScriptArgs {
-    /// Input file ("-" for a pipe).
-    #[arg(
-        short = 'i',
-        long = "input",
-        value_name = "FILE",
-        default_value = "perf.data"
-    )]
-    pub input: PathBuf,
-    /// Look binaries up under this directory (as perf's --symfs).
-    #[arg(long = "symfs", value_name = "DIR")]
-    pub symfs: Option<PathBuf>,
+    /// Input file and where its binaries are read.
+    #[command(flatten)]
+    pub from: InputArgs,
     /// Show at most N frames of each stack (default: all).
     #[arg(long = "max-stack", value_name = "N")]
     pub max_stack: Option<usize>,
@@ -884,8 +877,8 @@ pub fn main() -> ExitCode {
             .transpose()
             .and_then(|fields| {
                 cmd::script::run(cmd::script::ScriptConfig {
-                    input: a.input,
-                    symfs: a.symfs,
+                    input: a.from.input,
+                    symfs: a.from.symfs,
                     max_stack: a.max_stack,
                     folded: a.folded,
                     inline: a.inline,

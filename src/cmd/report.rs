@@ -332,6 +332,7 @@ fn build_trees(
 }
 
 /// Strings interned to ids.
+#[derive(Default)]
 struct Names {
     names: Vec<String>,
     ids: FxHashMap<String, u32>,
@@ -361,8 +362,7 @@ impl Names {
 /// Source lines interned to ids, each address looked up once.
 #[derive(Default)]
 struct Srclines {
-    names: Vec<String>,
-    ids: FxHashMap<String, u32>,
+    names: Names,
     by_addr: FxHashMap<(u32, u64), u32>,
 }
 
@@ -372,12 +372,7 @@ impl Srclines {
         if let Some(&id) = self.by_addr.get(&slot) {
             return id;
         }
-        let t = text();
-        let next = self.names.len() as u32;
-        let id = *self.ids.entry(t.clone()).or_insert(next);
-        if id == next {
-            self.names.push(t);
-        }
+        let id = self.names.id(&text());
         self.by_addr.insert(slot, id);
         id
     }
@@ -797,7 +792,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                             }
                             c => c.clone(),
                         }),
-                        SortKey::Srcline => Cell::Text(srclines.names[k[i] as usize].clone()),
+                        SortKey::Srcline => Cell::Text(srclines.names.names[k[i] as usize].clone()),
                         SortKey::Parent => Cell::Text(parents.names[k[i] as usize].clone()),
                     })
                     .collect();

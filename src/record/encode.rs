@@ -212,11 +212,6 @@ impl Tally {
     }
 }
 
-/// Counts the records of a stretch of whole records.
-pub fn tally(buf: &[u8], into: &mut Tally) {
-    for_each_record(buf, |ty, _, r| into.count(ty, r));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,7 +278,7 @@ mod tests {
         buf.extend_from_slice(&sample_rec);
         buf.extend_from_slice(&finished_round());
         let mut t = Tally::default();
-        tally(&buf, &mut t);
+        for_each_record(&buf, |ty, _, r| t.count(ty, r));
         assert_eq!(
             t,
             Tally {
