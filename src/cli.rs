@@ -323,6 +323,10 @@ impl ReportArgs {
             pids,
             tids,
             max_stack: self.max_stack,
+            graph_asked: self
+                .call_graph
+                .as_deref()
+                .is_some_and(|g| !g.starts_with("none")),
             graph,
             parent: self.parent,
             cpus: match self.cpu.as_deref() {

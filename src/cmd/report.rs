@@ -150,6 +150,8 @@ pub struct ReportConfig {
     pub max_stack: Option<usize>,
     /// `-g`: how call graphs are printed under each entry; `None` for `-g none`.
     pub graph: Option<graph::GraphConfig>,
+    /// `-g` was given (other than `none`): perf refuses files without call chains then.
+    pub graph_asked: bool,
     /// `--header` / `--header-only`.
     pub header: crate::cmd::script::Header,
     /// `--cpu`: only samples from these CPUs (the rest are not counted at all).
@@ -727,6 +729,12 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     fold_distinct(&mut uniqs, &mut hists, graph_on);
     if hists.is_empty() {
         hists = header.events.iter().map(|e| new_hist(&e.name)).collect();
+    }
+    if cfg.graph_asked && !header.events.iter().any(|e| e.has_callchain) {
+        bail!(
+            "-g asks for call graphs, but {} has no call chains (record with -g or --call-graph)",
+            cfg.input.display()
+        );
     }
     let children = cfg.children.unwrap_or(any_chain) && any_chain;
     let order = cfg.graph.and_then(|g| g.order).unwrap_or(if children {

@@ -275,6 +275,39 @@ fn bad_report_inputs() {
         "{}",
         stderr(&o)
     );
+    for (args, want) in [
+        (
+            &["report", "-F", "overhead,bogus", "-i"][..],
+            "unknown --fields key 'bogus'",
+        ),
+        (
+            &["report", "--sort", "tid", "-i"][..],
+            "unknown --sort key 'tid'",
+        ),
+    ] {
+        let o = run({
+            let mut c = rperf();
+            c.args(args).arg(dir.path().join("x"));
+            c
+        });
+        assert_ne!(o.status.code(), Some(0));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+    // -g on a file without call chains is refused, as perf refuses it.
+    let f = dir.path().join("flat.data");
+    let o = run({
+        let mut c = rperf();
+        c.args(["record", "-q", "-o"]).arg(&f).args(["--", "true"]);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run({
+        let mut c = rperf();
+        c.args(["report", "--stdio", "-g", "caller", "-i"]).arg(&f);
+        c
+    });
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("no call chains"), "{}", stderr(&o));
 }
 
 #[test]
