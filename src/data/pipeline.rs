@@ -7,8 +7,10 @@ use std::sync::mpsc;
 
 use super::{Record, Sample};
 
-/// Records per batch.
+/// Records per batch, and bytes of chains, payloads and stacks (DWARF samples carry 8 KB of
+/// stack each: by count alone a batch would hold 32 MB).
 const BATCH: usize = 4096;
+const BATCH_BYTES: usize = 1 << 20;
 /// Batches in flight between the threads (bounds the memory held).
 const IN_FLIGHT: usize = 3;
 
@@ -133,7 +135,9 @@ pub fn run<E: Send>(
             let mut batch = Batch::default();
             let mut send = |rec: Record| {
                 batch.push(rec);
-                if batch.items.len() >= BATCH {
+                if batch.items.len() >= BATCH
+                    || batch.bytes.len() + 8 * batch.words.len() >= BATCH_BYTES
+                {
                     let next = empty_rx.try_recv().unwrap_or_default();
                     // A closed channel means the consumer stopped: the rest is dropped.
                     let _ = full_tx.send(std::mem::replace(&mut batch, next));
