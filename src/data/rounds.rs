@@ -301,7 +301,16 @@ pub fn read(
                 .and_then(|id| by_id.get(&id).copied())
                 .unwrap_or(0),
         };
-        let time = get_record_timestamp::<E>(ty, body, &infos[attr as usize]);
+        let info = &infos[attr as usize];
+        // A sample's time sits at a fixed offset: read it straight from the bytes.
+        let time = match (kind, info.sample_record_time_offset_from_start) {
+            (SAMPLE, Some(o)) => {
+                let at = (here - start) as usize + 8 + usize::from(o);
+                buf.get(at..at + 8)
+                    .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+            }
+            _ => get_record_timestamp::<E>(ty, body, info),
+        };
         let q = Queued {
             time,
             off: here,
