@@ -242,7 +242,7 @@ pub fn read(path: &Path, mut f: impl FnMut(&Header, Record)) -> Result<Header> {
     let parser = rounds::Parser::new(perf_file);
     let produce = |sink: &mut dyn FnMut(Record)| {
         let mut conv = Converter::default();
-        rounds::read(path, perf_file, data, |raw| {
+        rounds::read(path, perf_file, &parser, data, |raw| {
             parser.parse(raw, |attr, rec| match rec {
                 rounds::Parsed::Body { format, misc, body } => {
                     if let Some(r) = conv.decode(&header, attr, format, misc, body) {

@@ -134,19 +134,17 @@ impl Parser {
 }
 
 /// Reads the data section (`off`, `size`) of `path`, calling `f` with each record in
-/// time order.
+/// time order (`parser` gives each event's layout, to find a record's event and time).
 pub fn read(
     path: &Path,
     perf_file: &PerfFile,
+    parser: &Parser,
     (off, size): (u64, u64),
     mut f: impl FnMut(Raw),
 ) -> Result<()> {
     type E = byteorder::LittleEndian;
     let attrs = perf_file.event_attributes();
-    let infos: Vec<RecordParseInfo> = attrs
-        .iter()
-        .map(|a| RecordParseInfo::new(&a.attr, perf_file.endian()))
-        .collect();
+    let infos = &parser.infos;
     let Some(first) = infos.first() else {
         return Err(anyhow!("{} describes no events", path.display()));
     };
