@@ -18,7 +18,7 @@ pub struct Frame {
     pub mode: Mode,
 }
 
-/// The frames of a sample, innermost first, at most `max` of them.
+/// The frames of a sample, innermost first, at most `max` of them; none for a corrupt chain.
 pub fn frames(s: &Sample, max: usize) -> Vec<Frame> {
     let Some(chain) = s.callchain else {
         return vec![Frame {
@@ -34,7 +34,9 @@ pub fn frames(s: &Sample, max: usize) -> Vec<Frame> {
                 PERF_CONTEXT_KERNEL => Mode::Kernel,
                 PERF_CONTEXT_USER => Mode::User,
                 PERF_CONTEXT_HV => Mode::Other,
-                _ => Mode::Other,
+                // Any other marker means a corrupt chain (garbage from code without frame
+                // pointers): perf discards the whole chain, and so does rperf.
+                _ => return Vec::new(),
             };
             continue;
         }
@@ -72,6 +74,16 @@ mod tests {
             user_regs: None,
             user_stack: None,
         }
+    }
+
+    #[test]
+    fn a_chain_with_an_unknown_marker_is_dropped_whole() {
+        // perf's add_callchain_ip: a value past PERF_CONTEXT_MAX that is no known
+        // context means the chain is corrupt, and the whole chain is discarded.
+        static CHAIN: [u64; 4] = [PERF_CONTEXT_USER, 0x401000, u64::MAX, 0x401234];
+        assert!(frames(&sample(Some(&CHAIN)), usize::MAX).is_empty());
+        static FINE: [u64; 3] = [PERF_CONTEXT_USER, 0x401000, 0x401234];
+        assert_eq!(frames(&sample(Some(&FINE)), usize::MAX).len(), 2);
     }
 
     #[test]
