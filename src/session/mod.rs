@@ -365,15 +365,25 @@ impl Symbolizer {
             })
             .map(|(i, d)| (i as DsoId, d.path.clone()))
             .collect();
-        if todo.len() < 2 {
+        // The kernel's table (read from its cache and unpacked) loads beside the binaries
+        // when the file has kernel maps.
+        let kernel = self.kallsyms.is_none() && session.dsos().iter().any(|d| d.kernel);
+        if todo.len() + usize::from(kernel) < 2 {
             return;
         }
         let (ids, symfs) = (&self.build_ids, &self.symfs);
-        let loaded: Vec<(DsoId, Option<ElfSymbols>)> = todo
-            .into_par_iter()
-            .map(|(id, path)| (id, load_elf(ids, symfs, &path)))
-            .collect();
+        let (loaded, kallsyms) = rayon::join(
+            || -> Vec<(DsoId, Option<ElfSymbols>)> {
+                todo.into_par_iter()
+                    .map(|(id, path)| (id, load_elf(ids, symfs, &path)))
+                    .collect()
+            },
+            || kernel.then(|| Kallsyms::load(cache_dir().as_deref())),
+        );
         self.elf.extend(loaded);
+        if kallsyms.is_some() {
+            self.kallsyms = kallsyms;
+        }
     }
 
     /// Where to read the binary recorded as `path`: the file itself (below `--symfs`) when it
