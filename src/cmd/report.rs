@@ -228,6 +228,9 @@ struct Entry {
     thread: (i32, i32),
     /// Whether that sample was taken in the kernel (perf's `he->level`).
     kernel_sample: bool,
+    /// The length of that thread's last name: perf sizes the comm column by it (not by
+    /// the names the entries show), cutting longer names to the width.
+    thread_comm_len: usize,
     /// Longest chain stored under the entry (children mode, from the entry to the leaf):
     /// perf puts callers above callees of equal weight with it.
     max_depth: usize,
@@ -821,7 +824,9 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                     };
                     graph::print(&mut graph_text, t, h.total, parent, p, &name);
                 }
-                (cells, e.clone(), graph_text)
+                let mut e = e.clone();
+                e.thread_comm_len = session.comm(e.thread.1).chars().count();
+                (cells, e, graph_text)
             })
             .collect();
         print_hist(&mut out, h, rows, &cfg, children, order);
@@ -998,7 +1003,10 @@ fn print_hist(
             Col::Key(i) => {
                 let k = cfg.sort[i];
                 rows.iter()
-                    .map(|(key, _, _)| cell_text(&key[i], k).len())
+                    .map(|(key, e, _)| match k {
+                        SortKey::Comm => e.thread_comm_len,
+                        _ => cell_text(&key[i], k).len(),
+                    })
                     .max()
                     .unwrap_or(0)
                     .max(k.header().len())
@@ -1106,7 +1114,12 @@ fn print_hist(
                     let _ = write!(line, "{v:>w$}");
                 }
                 Col::Key(i) => {
-                    let s = cell_text(&k[i], cfg.sort[i]);
+                    let mut s = cell_text(&k[i], cfg.sort[i]);
+                    if cfg.sort[i] == SortKey::Comm {
+                        // A name longer than the column (its thread was renamed later, as
+                        // perf-exec is by its exec) is cut, as perf's %-*.*s cuts it.
+                        s = s.chars().take(w).collect();
+                    }
                     // perf pads every column but a trailing symbol or source line.
                     if n + 1 == cols.len() && matches!(cfg.sort[i], SortKey::Sym | SortKey::Srcline)
                     {

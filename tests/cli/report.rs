@@ -784,3 +784,42 @@ fn fields_choose_columns_and_order_like_perf() {
     let r = rperf_out(&["report", "--stdio", "-g", "none", "-F", "pid"], &f);
     assert_eq!(r.matches(":forker").count(), 2, "{r}");
 }
+
+/// Burns CPU under its own name, renames itself (a COMM record, as perf's workload child
+/// gets when it execs), and burns on.
+const RENAME_C: &str = r#"
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static void burn(double s) { double end = now() + s; volatile unsigned long x = 0; while (now() < end) for (int i = 0; i < 10000; i++) x += i; }
+int main(void) {
+    burn(0.15);
+    prctl(PR_SET_NAME, "x");
+    burn(0.15);
+    return 0;
+}
+"#;
+
+#[test]
+fn comm_column_is_sized_by_each_threads_last_name_like_perf() {
+    // perf sizes the comm column by the length of each entry's thread's current name and
+    // cuts longer names to it: samples taken under the long name print cut short.
+    let dir = TempDir::new("report-rename");
+    let exe = compile_c(dir.path(), "longworkername", RENAME_C, &["-O1"]);
+    for tool in ["perf", "rperf"] {
+        let Some(f) = record_with(
+            tool,
+            dir.path(),
+            &format!("{tool}.data"),
+            &["--", exe.to_str().unwrap()],
+        ) else {
+            return;
+        };
+        let Some((p, r)) = reports(&f, &["--no-children", "--sort", "comm"]) else {
+            return;
+        };
+        assert!(p.contains("  longwor\n"), "{p}");
+        assert_eq!(parse(&r), parse(&p), "{tool}-recorded file");
+    }
+}
