@@ -160,6 +160,85 @@ pub enum Record<'a> {
     },
 }
 
+impl Sample<'_> {
+    /// The same sample with other chain, payload and stack (the scalars copied): how a
+    /// sample moves between buffers.
+    pub fn with_parts<'b>(
+        &self,
+        callchain: Option<&'b [u64]>,
+        raw: Option<Cow<'b, [u8]>>,
+        user_stack: Option<&'b [u8]>,
+    ) -> Sample<'b> {
+        Sample {
+            event: self.event,
+            index: self.index,
+            pid: self.pid,
+            tid: self.tid,
+            time: self.time,
+            cpu: self.cpu,
+            ip: self.ip,
+            mode: self.mode,
+            period: self.period,
+            callchain,
+            raw,
+            user_regs: self.user_regs,
+            user_stack,
+        }
+    }
+}
+
+impl Record<'_> {
+    /// A side-band record, which owns all it holds, free of the reader's buffers; `None`
+    /// for samples (see [`Sample::with_parts`]).
+    pub fn detach(self) -> Option<Record<'static>> {
+        Some(match self {
+            Record::Sample(_) => return None,
+            Record::Comm {
+                pid,
+                tid,
+                name,
+                exec,
+            } => Record::Comm {
+                pid,
+                tid,
+                name,
+                exec,
+            },
+            Record::Fork {
+                pid,
+                ppid,
+                tid,
+                ptid,
+            } => Record::Fork {
+                pid,
+                ppid,
+                tid,
+                ptid,
+            },
+            Record::Exit { pid, tid } => Record::Exit { pid, tid },
+            Record::Mmap {
+                pid,
+                start,
+                len,
+                pgoff,
+                path,
+                mode,
+                exec,
+            } => Record::Mmap {
+                pid,
+                start,
+                len,
+                pgoff,
+                path,
+                mode,
+                exec,
+            },
+            Record::Lost { count } => Record::Lost { count },
+            Record::LostSamples { count } => Record::LostSamples { count },
+        })
+    }
+}
+
 fn lossy(raw: linux_perf_event_reader::RawData) -> String {
     String::from_utf8_lossy(&raw.as_slice()).into_owned()
 }

@@ -54,68 +54,17 @@ impl Batch {
                 let raw = s.raw.as_deref().map(&mut put);
                 let stack = s.user_stack.map(&mut put);
                 Item::Sample(Stored {
-                    sample: Sample {
-                        event: s.event,
-                        index: s.index,
-                        pid: s.pid,
-                        tid: s.tid,
-                        time: s.time,
-                        cpu: s.cpu,
-                        ip: s.ip,
-                        mode: s.mode,
-                        period: s.period,
-                        callchain: None,
-                        raw: None,
-                        user_regs: s.user_regs,
-                        user_stack: None,
-                    },
+                    sample: s.with_parts(None, None, None),
                     chain,
                     raw,
                     stack,
                 })
             }
-            Record::Comm {
-                pid,
-                tid,
-                name,
-                exec,
-            } => Item::Other(Record::Comm {
-                pid,
-                tid,
-                name,
-                exec,
-            }),
-            Record::Fork {
-                pid,
-                ppid,
-                tid,
-                ptid,
-            } => Item::Other(Record::Fork {
-                pid,
-                ppid,
-                tid,
-                ptid,
-            }),
-            Record::Exit { pid, tid } => Item::Other(Record::Exit { pid, tid }),
-            Record::Mmap {
-                pid,
-                start,
-                len,
-                pgoff,
-                path,
-                mode,
-                exec,
-            } => Item::Other(Record::Mmap {
-                pid,
-                start,
-                len,
-                pgoff,
-                path,
-                mode,
-                exec,
-            }),
-            Record::Lost { count } => Item::Other(Record::Lost { count }),
-            Record::LostSamples { count } => Item::Other(Record::LostSamples { count }),
+            // Side-band records own their data.
+            other => match other.detach() {
+                Some(r) => Item::Other(r),
+                None => return,
+            },
         };
         self.items.push(item);
     }
@@ -158,22 +107,11 @@ pub fn run<E: Send>(
                     Item::Sample(st) => {
                         let words = |r: Option<(usize, usize)>| r.map(|(a, b)| &batch.words[a..b]);
                         let bytes = |r: Option<(usize, usize)>| r.map(|(a, b)| &batch.bytes[a..b]);
-                        let s = &st.sample;
-                        f(Record::Sample(Sample {
-                            event: s.event,
-                            index: s.index,
-                            pid: s.pid,
-                            tid: s.tid,
-                            time: s.time,
-                            cpu: s.cpu,
-                            ip: s.ip,
-                            mode: s.mode,
-                            period: s.period,
-                            callchain: words(st.chain),
-                            raw: bytes(st.raw).map(Cow::Borrowed),
-                            user_regs: s.user_regs,
-                            user_stack: bytes(st.stack),
-                        }));
+                        f(Record::Sample(st.sample.with_parts(
+                            words(st.chain),
+                            bytes(st.raw).map(Cow::Borrowed),
+                            bytes(st.stack),
+                        )));
                     }
                 }
             }
