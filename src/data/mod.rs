@@ -43,6 +43,15 @@ pub struct Header {
     pub hits: Vec<(String, Vec<u8>)>,
 }
 
+impl Header {
+    /// A sample's weight: its own period, else its event's fixed one (`-c`), else 1.
+    fn period(&self, event: usize, sampled: Option<u64>) -> u64 {
+        sampled
+            .or(self.events.get(event).and_then(|e| e.fixed_period))
+            .unwrap_or(1)
+    }
+}
+
 /// Where an address was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -624,14 +633,8 @@ impl Converter {
             time: time.unwrap_or(0),
             cpu: cpu.map(|c| c as u32),
             ip: ip.unwrap_or(0),
-            mode: match misc & 7 {
-                1 | 4 => Mode::Kernel,
-                2 | 5 => Mode::User,
-                _ => Mode::Other,
-            },
-            period: period
-                .or(header.events.get(attr).and_then(|e| e.fixed_period))
-                .unwrap_or(1),
+            mode: CpuMode::from_misc(misc).into(),
+            period: header.period(attr, period),
             callchain: has_chain.then_some(self.chain.as_slice()),
             raw,
             user_regs,
@@ -678,10 +681,7 @@ impl Converter {
             cpu: s.cpu,
             ip: s.ip.unwrap_or(0),
             mode: s.cpu_mode.into(),
-            period: s
-                .period
-                .or(header.events.get(attr).and_then(|e| e.fixed_period))
-                .unwrap_or(1),
+            period: header.period(attr, s.period),
             callchain: has_chain.then_some(self.chain.as_slice()),
             raw: s.raw.map(|r| r.as_slice()),
             user_regs,
