@@ -189,7 +189,9 @@ impl Stacks {
         } else if !d.path.starts_with('/') || d.anonymous {
             None
         } else {
-            std::fs::read(self.located(&d.path).0).ok().map(Into::into)
+            rperf_symbols::file::read_regular(&self.located(&d.path).0)
+                .ok()
+                .map(Into::into)
         };
         self.images.insert(dso, image.clone());
         image
@@ -223,14 +225,14 @@ impl Stacks {
                 let dbg = rperf_symbols::debug_file(&file, root.as_deref())?;
                 // Debug files are large and usually hold no CFI: look at the section
                 // headers alone before reading one whole.
-                let file = std::fs::File::open(&dbg).ok()?;
+                let file = rperf_symbols::file::open_regular(&dbg).ok()?;
                 let cache = object::read::ReadCache::new(file);
                 let headers =
                     object::read::elf::ElfFile64::<object::Endianness, _>::parse(&cache).ok()?;
                 headers
                     .section_by_name(".debug_frame")
                     .filter(|s| s.size() > 0)?;
-                std::fs::read(dbg).ok().map(Into::into)
+                rperf_symbols::file::read_regular(&dbg).ok().map(Into::into)
             })
             .clone()
     }

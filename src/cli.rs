@@ -48,6 +48,16 @@ pub struct InputArgs {
     /// Look binaries up under this directory (as perf's --symfs).
     #[arg(long = "symfs", value_name = "DIR")]
     pub symfs: Option<PathBuf>,
+    /// Read a file that belongs to another user (perf refuses such files without it).
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+}
+
+impl InputArgs {
+    /// perf's ownership rule for `-i` (see [`cmd::check_input_owner`]).
+    fn check(&self) -> anyhow::Result<()> {
+        cmd::check_input_owner(&self.input, self.force)
+    }
 }
 
 /// `rperf flamegraph` options.
@@ -127,7 +137,14 @@ impl FlamegraphArgs {
         argv: Vec<String>,
     ) -> anyhow::Result<cmd::flamegraph::FlamegraphConfig> {
         let (comms, pids, tids, dsos) = self.filter.lists()?;
-        let record = if !self.command.is_empty() || self.record_pid.is_some() || self.all_cpus {
+        let recording = !self.command.is_empty() || self.record_pid.is_some() || self.all_cpus;
+        if !recording {
+            self.from.check()?;
+        }
+        for f in &self.diff {
+            cmd::check_input_owner(f, self.from.force)?;
+        }
+        let record = if recording {
             let call_graph = match &self.call_graph {
                 Some(m) => parse_call_graph(m)?,
                 None => crate::sys::attr::CallGraph::Fp,
@@ -872,13 +889,20 @@ pub fn main() -> ExitCode {
                 (Some(_), None) => true,
                 _ => false,
             };
-            a.into_config(limit_sets_graph).and_then(cmd::report::run)
+            a.from
+                .check()
+                .and_then(|_| a.into_config(limit_sets_graph))
+                .and_then(cmd::report::run)
         }
         Command::Script(a) => a
-            .fields
-            .as_deref()
-            .map(cmd::script::Fields::parse)
-            .transpose()
+            .from
+            .check()
+            .and_then(|_| {
+                a.fields
+                    .as_deref()
+                    .map(cmd::script::Fields::parse)
+                    .transpose()
+            })
             .and_then(|fields| {
                 cmd::script::run(cmd::script::ScriptConfig {
                     input: a.from.input,

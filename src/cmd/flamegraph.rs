@@ -1,7 +1,6 @@
 //! `rperf flamegraph`: perf.data (or a fresh recording) straight to an SVG flame graph,
 //! folding stacks from the session and rendering them with inferno, in process.
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context, Result};
 use inferno::flamegraph::{self, color::Palette, Direction, Options};
 
+use crate::output;
 use crate::report::export;
 use crate::report::folded::{fold, FoldOptions};
 
@@ -114,17 +114,10 @@ pub fn speedscope(lines: &[String], name: &str) -> serde_json::Value {
     })
 }
 
-/// Writes bytes through a temporary file beside `path`, renamed into place when complete.
-fn write_atomically(path: &Path, text: &[u8]) -> Result<()> {
-    let tmp = path.with_file_name(format!(
-        ".{}.rperf-{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+/// Writes a whole output (`-` is standard output); nothing is left behind on failure.
+fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
+    output::write_file(path, bytes, output::Options::default())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn options(cfg: &FlamegraphConfig) -> Result<Options<'static>> {
@@ -152,27 +145,26 @@ fn options(cfg: &FlamegraphConfig) -> Result<Options<'static>> {
     Ok(o)
 }
 
-/// Writes the SVG through a temporary file so a failure never leaves half an SVG behind.
+/// Renders the SVG into its output, which appears only when complete.
 fn write_svg(path: &Path, lines: &[String], opts: &mut Options) -> Result<()> {
     if lines.is_empty() {
         bail!("no samples to draw (is the perf.data empty, or did the filters remove everything?)");
     }
-    let tmp = path.with_file_name(format!(
-        ".{}.rperf-{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let file =
-        fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let r = flamegraph::from_lines(opts, lines.iter().map(String::as_str), BufWriter::new(file));
-    if let Err(e) = r {
-        let _ = fs::remove_file(&tmp);
-        return Err(anyhow!("rendering the flame graph failed: {e}"));
-    }
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    let mut out = output::Output::create(path, output::Options::default())
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    flamegraph::from_lines(
+        opts,
+        lines.iter().map(String::as_str),
+        BufWriter::new(&mut out),
+    )
+    .map_err(|e| {
+        anyhow!(
+            "rendering the flame graph into {} failed: {e}",
+            path.display()
+        )
+    })?;
+    out.commit()
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Folded lines (`stack weight`), the input of `--folded` output and of the SVG.
@@ -203,20 +195,27 @@ pub fn run(cfg: FlamegraphConfig) -> Result<ExitCode> {
     if let Some((before, after)) = &cfg.diff {
         let lines = diff_lines(before, after, &cfg.fold)?;
         write_svg(&cfg.output, &lines, &mut opts)?;
-        eprintln!("wrote {}", cfg.output.display());
+        if cfg.output.as_os_str() != "-" {
+            eprintln!("wrote {}", cfg.output.display());
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let mut code = ExitCode::SUCCESS;
-    let mut temp: Option<PathBuf> = None;
+    // A recording made for the graph lives in a private directory of random name, removed
+    // with it (a fixed name in /tmp would let another user plant a symlink for root).
+    let mut temp: Option<tempfile::TempDir> = None;
     let input = match &cfg.record {
         Some(rec) => {
-            let data =
-                std::env::temp_dir().join(format!("rperf-flamegraph-{}.data", std::process::id()));
+            let dir = tempfile::Builder::new()
+                .prefix("rperf-flamegraph-")
+                .tempdir()
+                .context("cannot create a temporary directory for the recording")?;
+            let data = dir.path().join("perf.data");
             let mut rec = rec.clone();
             rec.output = data.clone();
             rec.quiet = true;
             code = crate::cmd::record::run(rec)?;
-            temp = Some(data.clone());
+            temp = Some(dir);
             data
         }
         None => cfg.input.clone(),
@@ -230,24 +229,24 @@ pub fn run(cfg: FlamegraphConfig) -> Result<ExitCode> {
     let result = match cfg.format {
         Format::Svg => folded().and_then(|lines| write_svg(&cfg.output, &lines, &mut opts)),
         Format::Folded => folded().and_then(|lines| {
-            write_atomically(&cfg.output, (lines.join("\n") + "\n").as_bytes())
+            write_output(&cfg.output, (lines.join("\n") + "\n").as_bytes())
         }),
         Format::Speedscope => folded().and_then(|lines| {
             if lines.is_empty() {
                 bail!("no samples to export (is the perf.data empty, or did the filters remove everything?)");
             }
-            write_atomically(&cfg.output, speedscope(&lines, &title()).to_string().as_bytes())
+            write_output(&cfg.output, speedscope(&lines, &title()).to_string().as_bytes())
         }),
         Format::Firefox => export::firefox(&input, &cfg.fold, &title())
-            .and_then(|json| write_atomically(&cfg.output, &json)),
+            .and_then(|json| write_output(&cfg.output, &json)),
         Format::Pprof => {
-            export::pprof(&input, &cfg.fold).and_then(|pb| write_atomically(&cfg.output, &pb))
+            export::pprof(&input, &cfg.fold).and_then(|pb| write_output(&cfg.output, &pb))
         }
     };
-    if let Some(t) = temp {
-        let _ = fs::remove_file(&t);
-    }
+    drop(temp);
     result?;
-    eprintln!("wrote {}", cfg.output.display());
+    if cfg.output.as_os_str() != "-" {
+        eprintln!("wrote {}", cfg.output.display());
+    }
     Ok(code)
 }

@@ -6,6 +6,28 @@ pub mod report;
 pub mod script;
 pub mod stat;
 
+/// perf's rule for reading a perf.data: a file that belongs to another user (root's files
+/// excepted) is refused unless `-f/--force` is given, since its content is that user's to
+/// craft and rperf often runs as root. `-` (a pipe) and missing files pass here (the reader
+/// names a missing file).
+pub fn check_input_owner(path: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if force || path.as_os_str() == "-" {
+        return Ok(());
+    }
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    let me = crate::sys::ids::euid();
+    if meta.uid() != me && meta.uid() != 0 {
+        anyhow::bail!(
+            "File {} not owned by current user or root (use -f to override)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// The error for a workload that could not be started: exit status 127, like a shell.
 pub(crate) fn command_error(cmd: &str, e: &std::io::Error) -> anyhow::Error {
     let hint = match e.raw_os_error() {

@@ -306,11 +306,20 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         let root = crate::sys::tracefs::root().context("finding tracefs for the event formats")?;
         Some(features::tracing_data(&root, &tps).context("reading tracepoint formats")?)
     };
-    let to_stdout = cfg.output.as_os_str() == "-";
-    let mut sink = if to_stdout {
+    // `-` and a FIFO get perf's pipe format (a FIFO cannot be seeked back to its header), as
+    // in perf; a device is written in place and a regular file staged beside its name.
+    let dest = crate::output::dest_kind(&cfg.output)
+        .with_context(|| format!("cannot write {}", cfg.output.display()))?;
+    let mut sink = if matches!(
+        dest,
+        crate::output::Dest::Stdout | crate::output::Dest::Fifo
+    ) {
+        let out = crate::output::Output::create(&cfg.output, crate::output::Options::default())
+            .with_context(|| format!("cannot open {}", cfg.output.display()))?;
         Sink::Pipe(
-            PipeWriter::start(std::io::stdout(), &attrs, &feats, tracing.as_deref())
-                .context("writing the perf.data stream to stdout")?,
+            PipeWriter::start(out, &attrs, &feats, tracing.as_deref()).with_context(|| {
+                format!("writing the perf.data stream to {}", cfg.output.display())
+            })?,
         )
     } else {
         if let Some(t) = tracing {
@@ -480,7 +489,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         }
         Sink::Pipe(p) => (
             p.finish().context("flushing the perf.data stream")?,
-            "-".to_string(),
+            cfg.output.display().to_string(),
         ),
     };
     if let (Some(l), true) = (&leaf, cfg.verbose) {
@@ -547,7 +556,7 @@ fn build_id_feature(hits: &HitTracker) -> Vec<u8> {
 /// Where records go: a perf.data file, or perf's pipe format on stdout.
 enum Sink {
     File(Writer),
-    Pipe(PipeWriter<std::io::Stdout>),
+    Pipe(PipeWriter<crate::output::Output>),
 }
 
 impl Sink {

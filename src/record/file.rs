@@ -1,11 +1,11 @@
 //! Writing perf.data (file mode) while recording: the data section is streamed to a
-//! temporary file next to the output, then the feature sections are appended, the header
-//! is filled in, and the file is renamed into place. An interrupted write therefore never
-//! leaves a half-written perf.data under the output name.
-use std::fs::{self, File, OpenOptions};
+//! temporary file next to the output (see [`crate::output`]), then the feature sections are
+//! appended, the header is filled in, and the file is renamed into place. An interrupted or
+//! failed write therefore never leaves a half-written perf.data, nor its temporary file.
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::output::{self, Output};
 
 use crate::sys::attr::{Attr, ATTR_SIZE_VER7};
 
@@ -44,9 +44,7 @@ pub mod feature {
 
 /// A perf.data being written.
 pub struct Writer {
-    out: Option<BufWriter<File>>,
-    tmp: PathBuf,
-    dest: PathBuf,
+    out: Option<BufWriter<Output>>,
     attrs: Vec<(Attr, Vec<u64>)>,
     data_offset: u64,
     data_size: u64,
@@ -68,20 +66,17 @@ pub fn feature_string(s: &str) -> Vec<u8> {
 }
 
 impl Writer {
-    /// Starts `dest` (through a temporary file beside it) with these attrs and their ids.
+    /// Starts `dest` (through a temporary file beside it, or in place when it is a device)
+    /// with these attrs and their ids.
     pub fn create(dest: &Path, attrs: Vec<(Attr, Vec<u64>)>) -> io::Result<Writer> {
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "perf.data".into());
-        let tmp = dest.with_file_name(format!(".{name}.rperf-{}.tmp", std::process::id()));
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
+        // perf.data is private (it holds addresses and command lines), and a previous
+        // recording is kept as `.old`, as perf does.
+        let opts = output::Options {
+            mode: 0o600,
+            keep_old: true,
+            sync: true,
+        };
+        let mut out = BufWriter::with_capacity(1 << 20, Output::create(dest, opts)?);
         // Header placeholder, then each attr's ids, then the attr table, then data.
         out.write_all(&[0u8; HEADER_SIZE as usize])?;
         let mut off = HEADER_SIZE;
@@ -101,8 +96,6 @@ impl Writer {
         let data_offset = off + attrs.len() as u64 * (ATTR_SIZE_VER7 as u64 + 16);
         Ok(Writer {
             out: Some(out),
-            tmp,
-            dest: dest.to_path_buf(),
             attrs,
             data_offset,
             data_size: 0,
@@ -116,7 +109,7 @@ impl Writer {
         Ok(())
     }
 
-    fn stream(&mut self) -> io::Result<&mut BufWriter<File>> {
+    fn stream(&mut self) -> io::Result<&mut BufWriter<Output>> {
         self.out
             .as_mut()
             .ok_or_else(|| io::Error::other("perf.data writer already finished"))
@@ -128,7 +121,8 @@ impl Writer {
     }
 
     /// Appends the features (bit, bytes), fills the header, renames an existing output to
-    /// `.old` as perf does, and moves the file into place. Returns the file size.
+    /// `.old` as perf does, and moves the file into place. Returns the file size. On an
+    /// error the temporary file is removed and the destination is left as it was.
     pub fn finish(mut self, mut features: Vec<(u32, Vec<u8>)>) -> io::Result<u64> {
         features.sort_by_key(|(bit, _)| *bit);
         features.dedup_by_key(|(bit, _)| *bit);
@@ -164,35 +158,21 @@ impl Writer {
             .out
             .take()
             .ok_or_else(|| io::Error::other("finished twice"))?;
-        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        let mut out = out.into_inner().map_err(|e| e.into_error())?;
+        let file = out
+            .file()
+            .ok_or_else(|| io::Error::other("perf.data file mode needs a file, not stdout"))?;
         file.seek(SeekFrom::Start(0))?;
         file.write_all(&h)?;
-        file.sync_all()?;
-        let size = blob_off;
-        drop(file);
-        if self.dest.exists() {
-            let mut old = self.dest.clone().into_os_string();
-            old.push(".old");
-            fs::rename(&self.dest, old)?;
-        }
-        fs::rename(&self.tmp, &self.dest)?;
-        Ok(size)
-    }
-}
-
-impl Drop for Writer {
-    /// A writer dropped before `finish` (an error, a panic) removes its temporary file, so no
-    /// partial perf.data is left behind.
-    fn drop(&mut self) {
-        if self.out.take().is_some() {
-            let _ = fs::remove_file(&self.tmp);
-        }
+        out.commit()?;
+        Ok(blob_off)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn strings_pad_to_64() {
@@ -210,9 +190,8 @@ mod tests {
         use super::super::encode::{self, Trailer};
         use crate::data::{self, Mode, Record};
         use crate::sys::attr::{flag, sample};
-        let dir = std::env::temp_dir().join(format!("rperf-rt-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let dest = dir.join("rt.data");
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("rt.data");
         let st = sample::IP | sample::TID | sample::TIME | sample::PERIOD | sample::CALLCHAIN;
         let attr = Attr {
             type_: 1,
@@ -310,14 +289,12 @@ mod tests {
                 "sample 42 42 0x400123 1000000 250000 [400123, 400456]",
             ]
         );
-        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn file_layout_points_at_every_section() {
-        let dir = std::env::temp_dir().join(format!("rperf-file-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let dest = dir.join("t.data");
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("t.data");
         let attr = Attr {
             type_: 1,
             ..Attr::default()
@@ -373,8 +350,7 @@ mod tests {
         // A second write keeps the first as .old.
         let w = Writer::create(&dest, vec![]).unwrap();
         w.finish(vec![]).unwrap();
-        assert!(dir.join("t.data.old").exists());
-        fs::remove_dir_all(&dir).unwrap();
+        assert!(dir.path().join("t.data.old").exists());
     }
 }
 

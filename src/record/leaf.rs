@@ -9,6 +9,7 @@
 //! writes the sample without the registers and stack: the file is an ordinary frame-pointer
 //! recording that perf reads, with the caller in place.
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use rperf_unwind::{Cache, Frame, ProcessUnwinder, Regs};
@@ -106,7 +107,7 @@ const SYNC_LOAD_MAX: u64 = 16 << 20;
 fn load_module(path: &str, m: (u64, u64, u64)) -> ProcessUnwinder {
     let mut u = ProcessUnwinder::new();
     if path.starts_with('/') {
-        if let Ok(image) = std::fs::read(path) {
+        if let Ok(image) = rperf_symbols::file::read_regular(Path::new(path)) {
             // A file that is not ELF just has no rules: frame pointers then.
             let _ = u.add_elf(path, Arc::from(image), m.0, m.1, m.2, None);
         }

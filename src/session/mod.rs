@@ -463,7 +463,7 @@ impl Symbolizer {
         if dso.jit_name.is_some() {
             let path = dso.path.clone();
             let map = self.jit.entry(loc.dso).or_insert_with(|| {
-                std::fs::read_to_string(&path)
+                rperf_symbols::file::read_regular_to_string(Path::new(&path))
                     .ok()
                     .map(|t| rperf_symbols::PerfMap::parse(&t))
             });

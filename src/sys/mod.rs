@@ -4,6 +4,7 @@
 
 pub mod attr;
 pub mod counter;
+pub mod ids;
 pub mod locale;
 pub mod ring;
 pub mod signals;

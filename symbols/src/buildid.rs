@@ -9,7 +9,7 @@ use crate::Error;
 
 /// The GNU build id of an ELF file, if it has one.
 pub fn build_id(path: &Path) -> Result<Option<Vec<u8>>, Error> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::file::open_regular(path)?;
     // Only the headers and the note are read, not the whole binary.
     let cache = object::read::ReadCache::new(file);
     let elf = ElfFile64::<Endianness, _>::parse(&cache).map_err(|e| Error::not_elf(path, e))?;

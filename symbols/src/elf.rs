@@ -164,7 +164,7 @@ impl Candidate {
         let Some(want) = self.crc else {
             return true;
         };
-        let Ok(mut f) = std::fs::File::open(&self.path) else {
+        let Ok(mut f) = crate::file::open_regular(&self.path) else {
             return false;
         };
         let mut h = crc32fast::Hasher::new();
@@ -230,7 +230,7 @@ pub(crate) fn debug_candidates(
 /// none.
 pub fn debug_file(path: &Path, root: Option<&Path>) -> Option<std::path::PathBuf> {
     let real = under_root(path, root);
-    let data = std::fs::read(&real).ok()?;
+    let data = crate::file::read_regular(&real).ok()?;
     let file = ElfFile64::<Endianness>::parse(&*data).ok()?;
     debug_candidates(&file, path, root)
         .into_iter()
@@ -241,7 +241,7 @@ pub fn debug_file(path: &Path, root: Option<&Path>) -> Option<std::path::PathBuf
 impl ElfSymbols {
     /// Loads a file's function symbols.
     pub fn load(path: &Path) -> Result<ElfSymbols, Error> {
-        let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let data = crate::file::read_regular(path)?;
         Self::parse(&data).map_err(|e| e.at(path))
     }
 
@@ -251,7 +251,7 @@ impl ElfSymbols {
     /// perf's `--symfs`).
     pub fn load_with_debug(path: &Path, root: Option<&Path>) -> Result<ElfSymbols, Error> {
         let real = under_root(path, root);
-        let data = std::fs::read(&real).map_err(|e| Error::io(&real, e))?;
+        let data = crate::file::read_regular(&real)?;
         let mut table = Self::parse(&data).map_err(|e| e.at(&real))?;
         if table.from_symtab {
             return Ok(table);
@@ -261,7 +261,7 @@ impl ElfSymbols {
             if c.path == real {
                 continue;
             }
-            let Ok(dbg) = std::fs::read(&c.path) else {
+            let Ok(dbg) = crate::file::read_regular(&c.path) else {
                 continue;
             };
             if !c.crc_matches(&dbg) {

@@ -1,7 +1,7 @@
 //! The kernel's symbols from `/proc/kallsyms`, with a cache: generating that file costs the
 //! kernel tens of milliseconds per read, more than the rest of a small report.
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// One kernel symbol, borrowed from its table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +116,8 @@ impl Kallsyms {
     }
 
     /// The running kernel's table, from a cache under `cache_dir` when it is still valid
-    /// (same boot, same modules), else from `/proc/kallsyms` (and then cached). Empty when
+    /// (same boot, same modules), else from `/proc/kallsyms` (and then cached, privately and
+    /// only in a directory of the effective user: [`crate::cache`]). Empty when
     /// the addresses are hidden (kptr_restrict) or the file cannot be read.
     pub fn load(cache_dir: Option<&Path>) -> Kallsyms {
         let key = running_kernel_key();
@@ -124,7 +125,7 @@ impl Kallsyms {
             .zip(key)
             .map(|(d, k)| d.join(format!("kallsyms-{k:016x}")));
         if let Some(c) = &cache {
-            if let Some(k) = std::fs::read(c).ok().and_then(|b| Self::decode(&b)) {
+            if let Some(k) = crate::cache::read(c).and_then(|b| Self::decode(&b)) {
                 return k;
             }
         }
@@ -134,8 +135,9 @@ impl Kallsyms {
         }
         let k = Self::parse(&text);
         if let (Some(c), false) = (&cache, k.is_empty()) {
-            // A cache that cannot be written only costs the next run the slow read.
-            let _ = write_atomically(c, &k.encode());
+            // A cache that cannot (or may not) be written only costs the next run the slow
+            // read; see `cache` for where it may go.
+            let _ = crate::cache::write(c, &k.encode());
         }
         k
     }
@@ -224,15 +226,6 @@ fn running_kernel_key() -> Option<u64> {
     Some(h.finish())
 }
 
-fn write_atomically(path: &PathBuf, data: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, data)?;
-    std::fs::rename(&tmp, path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,7 +267,8 @@ mod tests {
 
     #[test]
     fn load_uses_and_fills_the_cache() {
-        let dir = std::env::temp_dir().join(format!("rperf-ksym-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cache");
         let first = Kallsyms::load(Some(&dir));
         let second = Kallsyms::load(Some(&dir));
         assert_eq!(first, second);
@@ -283,6 +277,5 @@ mod tests {
             let files: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
             assert_eq!(files.len(), 1);
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

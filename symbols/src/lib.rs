@@ -12,8 +12,10 @@
 #![deny(missing_docs)]
 
 pub mod buildid;
+pub mod cache;
 pub mod elf;
 mod error;
+pub mod file;
 pub mod kallsyms;
 pub mod lines;
 pub mod perfmap;

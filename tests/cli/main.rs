@@ -7,4 +7,5 @@ mod list;
 mod record;
 mod report;
 mod script;
+mod security;
 mod stat;
