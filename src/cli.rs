@@ -54,9 +54,9 @@ pub struct InputArgs {
 }
 
 impl InputArgs {
-    /// perf's ownership rule for `-i` (see [`cmd::check_input_owner`]).
+    /// perf's ownership rule for `-i` (see [`cmd::check_input`]).
     fn check(&self) -> anyhow::Result<()> {
-        cmd::check_input_owner(&self.input, self.force)
+        cmd::check_input(&self.input, self.force)
     }
 }
 
@@ -142,7 +142,7 @@ impl FlamegraphArgs {
             self.from.check()?;
         }
         for f in &self.diff {
-            cmd::check_input_owner(f, self.from.force)?;
+            cmd::check_input(f, self.from.force)?;
         }
         let record = if recording {
             let call_graph = match &self.call_graph {

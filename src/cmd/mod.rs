@@ -9,17 +9,24 @@ pub mod stat;
 /// perf's rule for reading a perf.data: a file that belongs to another user (root's files
 /// excepted) is refused unless `-f/--force` is given, since its content is that user's to
 /// craft and rperf often runs as root. `-` (a pipe) and missing files pass here (the reader
-/// names a missing file).
-pub fn check_input_owner(path: &std::path::Path, force: bool) -> anyhow::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    if force || path.as_os_str() == "-" {
+/// names a missing file); a FIFO named as a file is refused (opening it would wait for a
+/// writer: streams come through `-`).
+pub fn check_input(path: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    if path.as_os_str() == "-" {
         return Ok(());
     }
     let Ok(meta) = std::fs::metadata(path) else {
         return Ok(());
     };
+    if meta.file_type().is_fifo() {
+        anyhow::bail!(
+            "{} is a FIFO: read a stream from standard input with `-i - < {0}`",
+            path.display()
+        );
+    }
     let me = crate::sys::ids::euid();
-    if meta.uid() != me && meta.uid() != 0 {
+    if !force && meta.uid() != me && meta.uid() != 0 {
         anyhow::bail!(
             "File {} not owned by current user or root (use -f to override)",
             path.display()

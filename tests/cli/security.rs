@@ -216,10 +216,14 @@ fn record_into_a_fifo_streams_the_pipe_format() {
     let fifo = d.path().join("stream");
     let o = tool("mkfifo", &[fifo.as_ref()]);
     assert!(o.status.success());
-    let reader = std::thread::spawn({
-        let fifo = fifo.clone();
-        move || fs::read(fifo).unwrap()
-    });
+    // The reader is bounded: an rperf that replaced the FIFO would leave it waiting forever.
+    let reader = Command::new("timeout")
+        .arg("60")
+        .arg("cat")
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let o = run({
         let mut c = rperf();
         c.args(["record", "-q", "-o"]).arg(&fifo).args([
@@ -232,7 +236,7 @@ fn record_into_a_fifo_streams_the_pipe_format() {
         c
     });
     assert!(o.status.success(), "{}", stderr(&o));
-    let bytes = reader.join().unwrap();
+    let bytes = reader.wait_with_output().unwrap().stdout;
     assert!(bytes.starts_with(b"PERFILE2"));
     assert_eq!(
         u64::from_le_bytes(bytes[8..16].try_into().unwrap()),
@@ -240,6 +244,18 @@ fn record_into_a_fifo_streams_the_pipe_format() {
         "pipe header"
     );
     assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    // Named as an input, a FIFO would wait for a writer: refused with the way to read it.
+    let o = run({
+        let mut c = rperf();
+        c.args(["report", "--stdio", "-i"]).arg(&fifo);
+        c
+    });
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("is a FIFO: read a stream from standard input with `-i - <"),
+        "{}",
+        stderr(&o)
+    );
     let copy = d.path().join("copy.data");
     fs::write(&copy, &bytes).unwrap();
     let out = rperf_out(&["script"], &copy);
