@@ -17,7 +17,7 @@ use crate::record::synth;
 use crate::sys::attr::{file_attr, sampling_attr, Attr, CallGraph, SamplingOptions};
 use crate::sys::counter;
 use crate::sys::ring::{self, Ring};
-use crate::sys::workload::Workload;
+use crate::sys::workload::{Stdio, Workload};
 use crate::sys::{signals, topology};
 use crate::target::{resolve_cpus, resolve_tasks, Target};
 
@@ -146,8 +146,16 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         Some(c) => c,
         None => topology::online_cpus().context("reading the online CPU list")?,
     };
+    let to_stdout = cfg.output.as_os_str() == "-";
+    // As perf: in pipe mode stdout is the data stream, so the command prints to stderr.
+    let stdio = Stdio {
+        stdout_to_stderr: to_stdout,
+    };
     let mut work = if has_cmd {
-        Some(Workload::prepare(&t.command).map_err(|e| super::command_error(&t.command[0], &e))?)
+        Some(
+            Workload::prepare(&t.command, stdio)
+                .map_err(|e| super::command_error(&t.command[0], &e))?,
+        )
     } else {
         None
     };
@@ -306,7 +314,6 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         let root = crate::sys::tracefs::root().context("finding tracefs for the event formats")?;
         Some(features::tracing_data(&root, &tps).context("reading tracepoint formats")?)
     };
-    let to_stdout = cfg.output.as_os_str() == "-";
     let mut sink = if to_stdout {
         Sink::Pipe(
             PipeWriter::start(std::io::stdout(), &attrs, &feats, tracing.as_deref())

@@ -402,7 +402,7 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
     for _ in 0..cfg.repeat {
         let mut work = if has_cmd {
             Some(
-                Workload::prepare(&t.command)
+                Workload::prepare(&t.command, workload::Stdio::default())
                     .map_err(|e| super::command_error(&t.command[0], &e))?,
             )
         } else {
