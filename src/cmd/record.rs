@@ -118,6 +118,13 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
                     e.name
                 );
             }
+            if let Some(p) = e.period.filter(|&p| p > i64::MAX as u64) {
+                bail!(
+                    "period={p} in '{}' is too large: the kernel takes sample periods up to {} (2^63-1)",
+                    e.name,
+                    i64::MAX
+                );
+            }
             evs.push((e, filter.clone()));
         }
     }
@@ -127,8 +134,20 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     {
         bail!("tool events (duration_time…) cannot be sampled; use `rperf stat` for them");
     }
+    // perf reads `-c 0` as no period at all and samples at its default frequency; a period
+    // the kernel would refuse (it takes a signed 64-bit one) is named, not blamed on the event.
+    let period = cfg.period.filter(|&p| p != 0);
+    if cfg.period == Some(0) && cfg.verbose {
+        eprintln!("-c 0 asks for no period: sampling at the default frequency instead");
+    }
+    if let Some(p) = period.filter(|&p| p > i64::MAX as u64) {
+        bail!(
+            "-c {p} is too large: the kernel takes sample periods up to {} (2^63-1)",
+            i64::MAX
+        );
+    }
     let mut freq = cfg.freq;
-    if cfg.period.is_none() {
+    if period.is_none() {
         let want = freq.unwrap_or(DEFAULT_FREQ);
         let max = max_sample_rate().unwrap_or(u64::MAX);
         if want > max {
@@ -189,7 +208,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         let mut ev = ev.clone();
         let opts = SamplingOptions {
             freq,
-            period: cfg.period,
+            period,
             call_graph: cfg.call_graph,
             cpu_wide: system_wide,
             with_id,
