@@ -79,10 +79,9 @@ fn fallback(ev: &Event) -> Option<Event> {
     }
     let mut e = ev.clone();
     e.kind = EventKind::Software(crate::events::tables::SW_CPU_CLOCK);
-    e.name = match ev.name.split_once(':') {
-        Some((_, m)) => format!("cpu-clock:{m}"),
-        None => "cpu-clock".into(),
-    };
+    // perf names the event it built from its exclude bits (`cpu-clock:pppH` for the default,
+    // `cpu-clock:uH` for cycles:u), not from what was typed.
+    e.name = format!("cpu-clock{}", ev.mods.perf_suffix());
     Some(e)
 }
 
@@ -103,7 +102,14 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     let mut evs: Vec<(Event, Option<String>)> = Vec::new();
     let default_event = cfg.events.is_empty();
     if default_event {
-        for e in events::parse_all(&["cycles:P".to_string()], &src)? {
+        let can_profile_kernel = counter::can_profile_kernel();
+        for mut e in events::parse_all(&["cycles:P".to_string()], &src)? {
+            if !can_profile_kernel {
+                // perf's default event leaves out the kernel up front when it may not count
+                // it (the hypervisor stays in, so the fallback below is perf's `:uhpppH`).
+                e.mods.exclude_kernel = true;
+                e.name.push('u');
+            }
             evs.push((e, None));
         }
     }
@@ -247,14 +253,24 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
                                         eprintln!("The {} event is not supported, trying to fall back to cpu-clock", ev.name);
                                     }
                                     ev = fb;
-                                    if default_event {
-                                        ev.name = "cpu-clock:ppp".into();
-                                    }
                                     continue 'retry;
                                 }
                             }
+                            // As perf: without the right to count the kernel, count user space.
+                            if matches!(code, libc::EACCES | libc::EPERM)
+                                && counter::paranoid().is_some_and(|p| p > 1)
+                                && ev.fall_back_to_user()
+                            {
+                                if cfg.verbose {
+                                    eprintln!(
+                                        "kernel.perf_event_paranoid={}, trying to fall back to excluding kernel and hypervisor samples",
+                                        counter::paranoid().unwrap_or(2)
+                                    );
+                                }
+                                continue 'retry;
+                            }
                             kill_work(&work);
-                            return Err(super::open_error(&ev.name, &e, &format!("CPU {cpu}")));
+                            return Err(super::open_error(&ev, &e, task, cpu as i32));
                         }
                     }
                 }
@@ -342,10 +358,14 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         if let Some(t) = tracing {
             feats.push((file::feature::TRACING_DATA, t));
         }
-        Sink::File(
-            Writer::create(&cfg.output, attrs)
-                .with_context(|| format!("cannot create {}", cfg.output.display()))?,
-        )
+        Sink::File(Writer::create(&cfg.output, attrs).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                " (pick a directory you may write to with -o FILE)"
+            } else {
+                ""
+            };
+            anyhow!("cannot create {}: {e}{hint}", cfg.output.display())
+        })?)
     };
     let trailer = Trailer {
         sample_type: opened[0].attr.sample_type,
