@@ -520,7 +520,8 @@ fn parse_tracepoint(
     let found = src.tracepoints(system, name).map_err(|msg| EventError {
         input: term.to_string(),
         at: 0,
-        what: "unknown tracepoint".into(),
+        // perf's words: the tracepoints could not be listed, not that this one is unknown.
+        what: "can't access trace events".into(),
         hint: Some(msg),
     })?;
     if found.is_empty() {

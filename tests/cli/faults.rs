@@ -427,6 +427,20 @@ fn nonroot_errors_name_the_fix() {
         &["stat", "-p", "1"],
         &["process 1", "ptrace", "CAP_SYS_PTRACE"],
     );
+    // tracefs as mounted by default (0700): where nobody cannot list the tracepoints.
+    let hidden = !n
+        .cmd(Path::new("ls"))
+        .arg("/sys/kernel/tracing/events")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if hidden {
+        fails(
+            &["stat", "-e", "sched:sched_switch", "true"],
+            &["no permission to read", "mode=755"],
+        );
+    }
     // An output directory nobody may write to.
     let locked = TempDir::new("faults-locked");
     let out = locked.path().join("perf.data");
