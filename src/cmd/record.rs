@@ -296,9 +296,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             let c = k / tasks.len();
             match ring_of_cpu[c] {
                 None => {
-                    let r = Ring::map(fd, pages).map_err(|err| {
-                        anyhow!("cannot map a {pages}-page ring buffer ({err}): lower -m, or raise /proc/sys/kernel/perf_event_mlock_kb")
-                    })?;
+                    let r = Ring::map(fd, pages).map_err(|err| ring_error(pages, &err))?;
                     rings.push((r, e, k));
                     ring_of_cpu[c] = Some((e, k));
                 }
@@ -562,6 +560,27 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     }
     let code = exit.map(|e| e.code).unwrap_or(0);
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// Why a ring could not be mapped, with the limit that refused it: users may lock
+/// perf_event_mlock_kb per CPU (plus `ulimit -l`); root and CAP_IPC_LOCK are exempt.
+fn ring_error(pages: usize, err: &std::io::Error) -> anyhow::Error {
+    let kib = pages * ring::page_size() / 1024;
+    if err.raw_os_error() == Some(libc::EPERM) {
+        let limit = std::fs::read_to_string("/proc/sys/kernel/perf_event_mlock_kb")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "?".into());
+        anyhow!(
+            "cannot map a {pages}-page ({kib} KiB) ring buffer per CPU ({err}): users may lock \
+             {limit} KiB per CPU (/proc/sys/kernel/perf_event_mlock_kb) plus `ulimit -l`; lower -m, \
+             raise that limit, or run as root (CAP_IPC_LOCK)"
+        )
+    } else {
+        anyhow!(
+            "cannot map a {pages}-page ({kib} KiB) ring buffer ({err}): lower -m, or raise \
+             /proc/sys/kernel/perf_event_mlock_kb"
+        )
+    }
 }
 
 /// The BUILD_ID feature for every binary a sample hit (the kernel as `[kernel.kallsyms]`).

@@ -427,6 +427,19 @@ fn nonroot_errors_name_the_fix() {
         &["stat", "-p", "1"],
         &["process 1", "ptrace", "CAP_SYS_PTRACE"],
     );
+    // A ring above what users may lock (when `ulimit -l` is not what lets it through).
+    let memlock = fs::read_to_string("/proc/self/limits")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Max locked memory"))
+        .and_then(|l| l.split_whitespace().nth(3)?.parse::<u64>().ok());
+    if memlock.is_some_and(|b| b < 64 << 20) {
+        let out = n.path("m.data");
+        fails(
+            &["record", "-m", "65536", "-o", &out, "true"],
+            &["perf_event_mlock_kb", "lower -m", "ulimit -l"],
+        );
+    }
     // tracefs as mounted by default (0700): where nobody cannot list the tracepoints.
     let hidden = !n
         .cmd(Path::new("ls"))
