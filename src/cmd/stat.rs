@@ -349,7 +349,14 @@ impl Sink {
                     .append(cfg.append)
                     .truncate(!cfg.append)
                     .open(p)
-                    .with_context(|| format!("cannot open output file {}", p.display()))?,
+                    .map_err(|e| {
+                        let hint = if e.kind() == io::ErrorKind::PermissionDenied {
+                            " (pick a file you may write with -o FILE)"
+                        } else {
+                            ""
+                        };
+                        anyhow::anyhow!("cannot open output file {}: {e}{hint}", p.display())
+                    })?,
             ),
             None => None,
         };

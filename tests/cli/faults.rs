@@ -462,4 +462,9 @@ fn nonroot_errors_name_the_fix() {
         &["cannot create", "-o FILE"],
     );
     assert!(!out.exists());
+    let txt = locked.path().join("counts.txt");
+    fails(
+        &["stat", "-o", txt.to_str().unwrap(), "true"],
+        &["cannot open output file", "-o FILE"],
+    );
 }
