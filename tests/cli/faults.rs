@@ -468,3 +468,72 @@ fn nonroot_errors_name_the_fix() {
         &["cannot open output file", "-o FILE"],
     );
 }
+
+#[test]
+fn nonroot_event_names_match_perf() {
+    let Some(n) = Nobody::new("faults-names") else {
+        return;
+    };
+    if need_perf().is_none() {
+        return;
+    }
+    let (mine, theirs) = (n.path("r.data"), n.path("p.data"));
+    for ev in [
+        "cycles",
+        "task-clock",
+        "cycles:p",
+        "cycles,page-faults",
+        "cpu-clock:u",
+    ] {
+        let o = n.rperf(&["record", "-q", "-e", ev, "-o", &mine, "true"]);
+        assert!(o.status.success(), "rperf record -e {ev}: {}", stderr(&o));
+        let p = n
+            .perf(&["record", "-q", "-e", ev, "-o", &theirs, "true"])
+            .unwrap();
+        assert!(p.status.success(), "perf record -e {ev}: {}", stderr(&p));
+        let names = |f: &str| stdout(&n.perf(&["evlist", "-i", f]).unwrap());
+        assert_eq!(names(&mine), names(&theirs), "-e {ev}");
+    }
+}
+
+/// The cpu-clock that stands in for cycles without a PMU is named from its exclude bits, as
+/// perf names it, for root too (the default event is `cpu-clock:pppH`).
+#[test]
+fn fallback_names_match_perf() {
+    let Some(_) = need_perf() else { return };
+    let dir = TempDir::new("faults-fb-names");
+    let (mine, theirs) = (dir.path().join("r.data"), dir.path().join("p.data"));
+    for ev in [
+        None,
+        Some("cycles"),
+        Some("cycles:u"),
+        Some("cycles:k"),
+        Some("cycles:G"),
+    ] {
+        if ev.is_none() && Path::new("/sys/bus/event_source/devices/cpu").exists() {
+            // With a PMU the default stays cycles, whose naming is not what this checks.
+            continue;
+        }
+        let ev_args: Vec<&str> = ev.map(|e| vec!["-e", e]).unwrap_or_default();
+        for (tool, out) in [("rperf", &mine), ("perf", &theirs)] {
+            let mut c = if tool == "rperf" {
+                rperf()
+            } else {
+                perf().unwrap()
+            };
+            c.args(["record", "-q"])
+                .args(&ev_args)
+                .arg("-o")
+                .arg(out)
+                .arg("true");
+            let o = run(c);
+            assert!(o.status.success(), "{tool} record {ev:?}: {}", stderr(&o));
+        }
+        let names = |f: &Path| {
+            let mut p = perf().unwrap();
+            p.args(["evlist", "-i"]).arg(f);
+            stdout(&run(p))
+        };
+        assert_eq!(names(&mine), names(&theirs), "-e {ev:?}");
+    }
+}
