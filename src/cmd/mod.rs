@@ -82,6 +82,15 @@ fn user_name(uid: u32) -> String {
         .unwrap_or_else(|| format!("uid {uid}"))
 }
 
+/// The spelling of event `name` counting user space only: `cycles:k` → `cycles:u`,
+/// `cpu/event=0x3c/k` → `cpu/event=0x3c/u`.
+fn user_only(name: &str) -> String {
+    match name.rfind('/') {
+        Some(i) => format!("{}u", &name[..=i]),
+        None => format!("{}:u", name.split(':').next().unwrap_or(name)),
+    }
+}
+
 /// perf_event_open said EACCES/EPERM: say which rule refused (CPU-wide counting, another
 /// user's process, kernel counting) and every way to lift it, as perf's own hint does, with
 /// the current perf_event_paranoid value.
@@ -123,17 +132,22 @@ fn permission_error(ev: &crate::events::Event, e: &std::io::Error, pid: i32) -> 
             "counting whole CPUs (-a/-C) needs kernel.perf_event_paranoid <= 0 or CAP_PERFMON \
              (it is {level}); or measure a command or your own process (-p) instead"
         )
+    } else if matches!(ev.kind, crate::events::EventKind::Tracepoint { .. }) {
+        format!(
+            "tracepoints fire in the kernel, and counting the kernel needs \
+             kernel.perf_event_paranoid <= 1 or CAP_PERFMON (it is {level})"
+        )
     } else if ev.mods.exclude_user && !ev.mods.exclude_kernel {
-        let base = name.split(':').next().unwrap_or(name);
         format!(
             "it counts only the kernel, which needs kernel.perf_event_paranoid <= 1 or \
-             CAP_PERFMON (it is {level}); count user space instead with '{base}:u'"
+             CAP_PERFMON (it is {level}); count user space instead with '{}'",
+            user_only(name)
         )
     } else if !ev.mods.exclude_kernel {
-        let base = name.split(':').next().unwrap_or(name);
         format!(
             "counting the kernel needs kernel.perf_event_paranoid <= 1 or CAP_PERFMON (it is \
-             {level}); count user space only with '{base}:u'"
+             {level}); count user space only with '{}'",
+            user_only(name)
         )
     } else {
         format!("kernel.perf_event_paranoid is {level} and rperf has no CAP_PERFMON")
@@ -148,4 +162,17 @@ fn permission_error(ev: &crate::events::Event, e: &std::io::Error, pid: i32) -> 
          \x20 fix: sudo sysctl kernel.perf_event_paranoid=N (until reboot; a file in \
          /etc/sysctl.d/ keeps it), or give rperf the capabilities: {setcap}"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_only_spellings_keep_the_event() {
+        assert_eq!(user_only("cycles:k"), "cycles:u");
+        assert_eq!(user_only("instructions"), "instructions:u");
+        assert_eq!(user_only("cpu/event=0x3c/k"), "cpu/event=0x3c/u");
+        assert_eq!(user_only("msr/tsc/"), "msr/tsc/u");
+    }
 }
