@@ -17,7 +17,7 @@ use crate::record::synth;
 use crate::sys::attr::{file_attr, sampling_attr, Attr, CallGraph, SamplingOptions};
 use crate::sys::counter;
 use crate::sys::ring::{self, Ring};
-use crate::sys::workload::Workload;
+use crate::sys::workload::{Stdio, Workload};
 use crate::sys::{signals, topology};
 use crate::target::{resolve_cpus, resolve_tasks, Target};
 
@@ -79,10 +79,9 @@ fn fallback(ev: &Event) -> Option<Event> {
     }
     let mut e = ev.clone();
     e.kind = EventKind::Software(crate::events::tables::SW_CPU_CLOCK);
-    e.name = match ev.name.split_once(':') {
-        Some((_, m)) => format!("cpu-clock:{m}"),
-        None => "cpu-clock".into(),
-    };
+    // perf names the event it built from its exclude bits (`cpu-clock:pppH` for the default,
+    // `cpu-clock:uH` for cycles:u), not from what was typed.
+    e.name = format!("cpu-clock{}", ev.mods.perf_suffix());
     Some(e)
 }
 
@@ -103,7 +102,14 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     let mut evs: Vec<(Event, Option<String>)> = Vec::new();
     let default_event = cfg.events.is_empty();
     if default_event {
-        for e in events::parse_all(&["cycles:P".to_string()], &src)? {
+        let can_profile_kernel = counter::can_profile_kernel();
+        for mut e in events::parse_all(&["cycles:P".to_string()], &src)? {
+            if !can_profile_kernel {
+                // perf's default event leaves out the kernel up front when it may not count
+                // it (the hypervisor stays in, so the fallback below is perf's `:uhpppH`).
+                e.mods.exclude_kernel = true;
+                e.name.push('u');
+            }
             evs.push((e, None));
         }
     }
@@ -118,6 +124,13 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
                     e.name
                 );
             }
+            if let Some(p) = e.period.filter(|&p| p > i64::MAX as u64) {
+                bail!(
+                    "period={p} in '{}' is too large: the kernel takes sample periods up to {} (2^63-1)",
+                    e.name,
+                    i64::MAX
+                );
+            }
             evs.push((e, filter.clone()));
         }
     }
@@ -127,8 +140,20 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     {
         bail!("tool events (duration_time…) cannot be sampled; use `rperf stat` for them");
     }
+    // perf reads `-c 0` as no period at all and samples at its default frequency; a period
+    // the kernel would refuse (it takes a signed 64-bit one) is named, not blamed on the event.
+    let period = cfg.period.filter(|&p| p != 0);
+    if cfg.period == Some(0) && cfg.verbose {
+        eprintln!("-c 0 asks for no period: sampling at the default frequency instead");
+    }
+    if let Some(p) = period.filter(|&p| p > i64::MAX as u64) {
+        bail!(
+            "-c {p} is too large: the kernel takes sample periods up to {} (2^63-1)",
+            i64::MAX
+        );
+    }
     let mut freq = cfg.freq;
-    if cfg.period.is_none() {
+    if period.is_none() {
         let want = freq.unwrap_or(DEFAULT_FREQ);
         let max = max_sample_rate().unwrap_or(u64::MAX);
         if want > max {
@@ -146,8 +171,16 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         Some(c) => c,
         None => topology::online_cpus().context("reading the online CPU list")?,
     };
+    let to_stdout = cfg.output.as_os_str() == "-";
+    // As perf: in pipe mode stdout is the data stream, so the command prints to stderr.
+    let stdio = Stdio {
+        stdout_to_stderr: to_stdout,
+    };
     let mut work = if has_cmd {
-        Some(Workload::prepare(&t.command).map_err(|e| super::command_error(&t.command[0], &e))?)
+        Some(
+            Workload::prepare(&t.command, stdio)
+                .map_err(|e| super::command_error(&t.command[0], &e))?,
+        )
     } else {
         None
     };
@@ -181,7 +214,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         let mut ev = ev.clone();
         let opts = SamplingOptions {
             freq,
-            period: cfg.period,
+            period,
             call_graph: cfg.call_graph,
             cpu_wide: system_wide,
             with_id,
@@ -220,14 +253,24 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
                                         eprintln!("The {} event is not supported, trying to fall back to cpu-clock", ev.name);
                                     }
                                     ev = fb;
-                                    if default_event {
-                                        ev.name = "cpu-clock:ppp".into();
-                                    }
                                     continue 'retry;
                                 }
                             }
+                            // As perf: without the right to count the kernel, count user space.
+                            if matches!(code, libc::EACCES | libc::EPERM)
+                                && counter::paranoid().is_some_and(|p| p > 1)
+                                && ev.fall_back_to_user()
+                            {
+                                if cfg.verbose {
+                                    eprintln!(
+                                        "kernel.perf_event_paranoid={}, trying to fall back to excluding kernel and hypervisor samples",
+                                        counter::paranoid().unwrap_or(2)
+                                    );
+                                }
+                                continue 'retry;
+                            }
                             kill_work(&work);
-                            return Err(super::open_error(&ev.name, &e, &format!("CPU {cpu}")));
+                            return Err(super::open_error(&ev, &e, task, cpu as i32));
                         }
                     }
                 }
@@ -253,9 +296,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             let c = k / tasks.len();
             match ring_of_cpu[c] {
                 None => {
-                    let r = Ring::map(fd, pages).map_err(|err| {
-                        anyhow!("cannot map a {pages}-page ring buffer ({err}): lower -m, or raise /proc/sys/kernel/perf_event_mlock_kb")
-                    })?;
+                    let r = Ring::map(fd, pages).map_err(|err| ring_error(pages, &err))?;
                     rings.push((r, e, k));
                     ring_of_cpu[c] = Some((e, k));
                 }
@@ -325,10 +366,14 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         if let Some(t) = tracing {
             feats.push((file::feature::TRACING_DATA, t));
         }
-        Sink::File(
-            Writer::create(&cfg.output, attrs)
-                .with_context(|| format!("cannot create {}", cfg.output.display()))?,
-        )
+        Sink::File(Writer::create(&cfg.output, attrs).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                " (pick a directory you may write to with -o FILE)"
+            } else {
+                ""
+            };
+            anyhow!("cannot create {}: {e}{hint}", cfg.output.display())
+        })?)
     };
     let trailer = Trailer {
         sample_type: opened[0].attr.sample_type,
@@ -525,6 +570,27 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     }
     let code = exit.map(|e| e.code).unwrap_or(0);
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// Why a ring could not be mapped, with the limit that refused it: users may lock
+/// perf_event_mlock_kb per CPU (plus `ulimit -l`); root and CAP_IPC_LOCK are exempt.
+fn ring_error(pages: usize, err: &std::io::Error) -> anyhow::Error {
+    let kib = pages * ring::page_size() / 1024;
+    if err.raw_os_error() == Some(libc::EPERM) {
+        let limit = std::fs::read_to_string("/proc/sys/kernel/perf_event_mlock_kb")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "?".into());
+        anyhow!(
+            "cannot map a {pages}-page ({kib} KiB) ring buffer per CPU ({err}): users may lock \
+             {limit} KiB per CPU (/proc/sys/kernel/perf_event_mlock_kb) plus `ulimit -l`; lower -m, \
+             raise that limit, or run as root (CAP_IPC_LOCK)"
+        )
+    } else {
+        anyhow!(
+            "cannot map a {pages}-page ({kib} KiB) ring buffer ({err}): lower -m, or raise \
+             /proc/sys/kernel/perf_event_mlock_kb"
+        )
+    }
 }
 
 /// The BUILD_ID feature for every binary a sample hit (the kernel as `[kernel.kallsyms]`).

@@ -181,26 +181,34 @@ struct Counters {
     support: Vec<Support>,
 }
 
-fn open_counters(events: &[Event], plan: &Plan, opts: CountingOptions) -> Result<Counters> {
+/// Opens every event on every slot. An event the kernel refuses to count in kernel space
+/// (perf_event_paranoid >= 2, no CAP_PERFMON) is counted in user space only and renamed
+/// `NAME:u` in `events`, as perf does.
+fn open_counters(events: &mut [Event], plan: &Plan, opts: CountingOptions) -> Result<Counters> {
     let mut fds: Vec<Vec<Option<OwnedFd>>> = Vec::with_capacity(events.len());
     let mut support = Vec::with_capacity(events.len());
-    for (i, ev) in events.iter().enumerate() {
+    let mut i = 0;
+    while i < events.len() {
+        let ev = &mut events[i];
         let leader = ev.leader.filter(|&l| l != i);
         let mut row: Vec<Option<OwnedFd>> = Vec::with_capacity(plan.slots.len());
         let Some(attr) = counting_attr(ev, leader.is_none(), opts) else {
             // Tool events are computed, not opened.
             fds.push((0..plan.slots.len()).map(|_| None).collect());
             support.push(Support::Supported);
+            i += 1;
             continue;
         };
         if let Some(l) = leader {
             if support[l] == Support::NotSupported {
                 fds.push((0..plan.slots.len()).map(|_| None).collect());
                 support.push(Support::NotSupported);
+                i += 1;
                 continue;
             }
         }
         let mut status = Support::Supported;
+        let mut retry = false;
         for (s, slot) in plan.slots.iter().enumerate() {
             let (pid, cpu) = match slot {
                 Slot::Cpu(c) => (-1, *c as i32),
@@ -213,20 +221,27 @@ fn open_counters(events: &[Event], plan: &Plan, opts: CountingOptions) -> Result
                     status = Support::NotSupported;
                     break;
                 }
-                Err(e) => {
-                    let place = match slot {
-                        Slot::Cpu(c) => format!("CPU {c}"),
-                        Slot::Task(t) => format!("task {t}"),
-                    };
-                    return Err(super::open_error(&ev.name, &e, &place));
+                Err(e)
+                    if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM))
+                        && counter::paranoid().is_some_and(|p| p > 1)
+                        && ev.fall_back_to_user() =>
+                {
+                    retry = true;
+                    break;
                 }
+                Err(e) => return Err(super::open_error(ev, &e, pid, cpu)),
             }
+        }
+        if retry {
+            // Same event again, now user space only; the fds opened so far are dropped.
+            continue;
         }
         if status == Support::NotSupported {
             row = (0..plan.slots.len()).map(|_| None).collect();
         }
         fds.push(row);
         support.push(status);
+        i += 1;
     }
     Ok(Counters { fds, support })
 }
@@ -334,7 +349,14 @@ impl Sink {
                     .append(cfg.append)
                     .truncate(!cfg.append)
                     .open(p)
-                    .with_context(|| format!("cannot open output file {}", p.display()))?,
+                    .map_err(|e| {
+                        let hint = if e.kind() == io::ErrorKind::PermissionDenied {
+                            " (pick a file you may write with -o FILE)"
+                        } else {
+                            ""
+                        };
+                        anyhow::anyhow!("cannot open output file {}: {e}{hint}", p.display())
+                    })?,
             ),
             None => None,
         };
@@ -371,7 +393,7 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
         }
         v
     };
-    let events = events::parse_all(&specs, &SysSource::default())?;
+    let mut events = events::parse_all(&specs, &SysSource::default())?;
     let thousands = match (&cfg.style, cfg.big_num) {
         (Style::Human, true) => locale::thousands_separator(),
         _ => String::new(),
@@ -402,7 +424,7 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
     for _ in 0..cfg.repeat {
         let mut work = if has_cmd {
             Some(
-                Workload::prepare(&t.command)
+                Workload::prepare(&t.command, workload::Stdio::default())
                     .map_err(|e| super::command_error(&t.command[0], &e))?,
             )
         } else {
@@ -423,7 +445,7 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
             inherit: cfg.inherit,
             enable_on_exec: has_cmd && !plan.system_wide,
         };
-        let counters = match open_counters(&events, &plan, copts) {
+        let counters = match open_counters(&mut events, &plan, copts) {
             Ok(c) => c,
             Err(e) => {
                 if let Some(w) = &work {

@@ -74,11 +74,55 @@ impl Modifiers {
         if g || hh {
             m.exclude_guest = !g;
             m.exclude_host = !hh;
-        } else if m.precise > 0 {
-            // Precise sampling cannot follow into guests; perf excludes them implicitly.
+        } else if m.precise > 0 || u {
+            // Precise sampling cannot follow into guests, and `u` names the host's user space:
+            // perf excludes guests implicitly for both.
             m.exclude_guest = true;
         }
         Ok(m)
+    }
+
+    /// Whether no modifier was given at all (perf then excludes guests by default).
+    fn is_plain(&self) -> bool {
+        *self == Modifiers::default()
+    }
+
+    /// The modifier suffix perf derives from an event's exclude bits when it names an event
+    /// it built itself (the cpu-clock that stands in for cycles): `:u`, `:pppH`, `:uhpppH`.
+    pub fn perf_suffix(&self) -> String {
+        // A plain event already excludes guests in perf, where it is set by default.
+        let exclude_guest = self.exclude_guest || self.is_plain();
+        let mut s = String::new();
+        let mut guest_default = false;
+        if self.exclude_kernel || self.exclude_user || self.exclude_hv {
+            for (excluded, c) in [
+                (self.exclude_kernel, 'k'),
+                (self.exclude_user, 'u'),
+                (self.exclude_hv, 'h'),
+            ] {
+                if !excluded {
+                    s.push(c);
+                }
+            }
+            guest_default = true;
+        }
+        if self.precise > 0 {
+            s.push_str(&"ppp"[..usize::from(self.precise.min(3))]);
+            guest_default = true;
+        }
+        if self.exclude_host || exclude_guest == guest_default {
+            if !self.exclude_host {
+                s.push('H');
+            }
+            if !exclude_guest {
+                s.push('G');
+            }
+        }
+        if s.is_empty() {
+            s
+        } else {
+            format!(":{s}")
+        }
     }
 
     fn merge(self, group: Modifiers) -> Modifiers {
@@ -191,6 +235,33 @@ pub struct Event {
     pub period: Option<u64>,
     /// `freq=` from PMU terms.
     pub freq: Option<u64>,
+}
+
+impl Event {
+    /// perf's answer to a permission error under perf_event_paranoid >= 2: count user space
+    /// only, named with a `u` added (`cycles:u`, `cycles:Pu`, `cpu/cycles/u`). False when
+    /// that cannot help: the event already leaves out the kernel or user space, or it is a
+    /// tracepoint, which only fires in the kernel and would silently count nothing.
+    pub fn fall_back_to_user(&mut self) -> bool {
+        if self.mods.exclude_kernel
+            || self.mods.exclude_user
+            || matches!(self.kind, EventKind::Tracepoint { .. })
+        {
+            return false;
+        }
+        if self.mods.is_plain() {
+            self.mods.exclude_guest = true;
+        }
+        self.mods.exclude_kernel = true;
+        self.mods.exclude_hv = true;
+        let sep = if self.name.contains(':') || self.name.contains('/') {
+            ""
+        } else {
+            ":"
+        };
+        self.name = format!("{}{sep}u", self.name);
+        true
+    }
 }
 
 /// An `-e` argument that perf's grammar does not accept.
@@ -449,7 +520,8 @@ fn parse_tracepoint(
     let found = src.tracepoints(system, name).map_err(|msg| EventError {
         input: term.to_string(),
         at: 0,
-        what: "unknown tracepoint".into(),
+        // perf's words: the tracepoints could not be listed, not that this one is unknown.
+        what: "can't access trace events".into(),
         hint: Some(msg),
     })?;
     if found.is_empty() {
@@ -646,6 +718,44 @@ mod tests {
         assert!(v[3].mods.exclude_guest);
         assert!(v[4].mods.exclude_host && !v[4].mods.exclude_guest);
         assert_eq!(v[0].name, "cycles:u");
+    }
+
+    #[test]
+    fn perf_names_the_modifiers_it_sets() {
+        // What perf 6.1 calls the cpu-clock it opens in place of each cycles spelling.
+        for (spec, want) in [
+            ("cycles", ""),
+            ("cycles:u", ":uH"),
+            ("cycles:k", ":k"),
+            ("cycles:p", ":pH"),
+            ("cycles:P", ":pppH"),
+            ("cycles:uk", ":kuH"),
+            ("cycles:G", ":G"),
+            ("cycles:uH", ":uH"),
+        ] {
+            assert_eq!(parse(spec).unwrap()[0].mods.perf_suffix(), want, "{spec}");
+        }
+        // perf's default event without kernel access: exclude_kernel alone, at most precise.
+        let mut m = parse("cycles:P").unwrap()[0].mods;
+        m.exclude_kernel = true;
+        assert_eq!(m.perf_suffix(), ":uhpppH");
+    }
+
+    #[test]
+    fn user_space_fallback_follows_perf() {
+        let mut v = parse("cycles,cs:P,cpu/event=0x3c/,instructions:k,task-clock:u").unwrap();
+        assert!(v[0].fall_back_to_user());
+        assert_eq!(v[0].name, "cycles:u");
+        assert!(v[0].mods.exclude_kernel && v[0].mods.exclude_hv && !v[0].mods.exclude_user);
+        assert_eq!(v[0].mods.perf_suffix(), ":uH");
+        assert!(v[1].fall_back_to_user());
+        assert_eq!(v[1].name, "cs:Pu");
+        assert!(v[2].fall_back_to_user());
+        assert_eq!(v[2].name, "cpu/event=0x3c/u");
+        // Kernel-only and already user-only events have nothing to fall back to.
+        assert!(!v[3].fall_back_to_user());
+        assert_eq!(v[3].name, "instructions:k");
+        assert!(!v[4].fall_back_to_user());
     }
 
     #[test]

@@ -79,11 +79,24 @@ pub fn scan_tracepoints(
     name: &str,
 ) -> Result<Vec<(String, String, u64)>, String> {
     let events = root.join("events");
-    if !events.is_dir() {
-        return Err(format!(
-            "{} is not readable: is tracefs mounted and are you root?",
-            events.display()
-        ));
+    match fs::metadata(&events) {
+        Ok(m) if m.is_dir() && fs::read_dir(&events).is_ok() => {}
+        Err(e) if e.kind() != std::io::ErrorKind::PermissionDenied => {
+            return Err(format!(
+                "{} does not exist: is tracefs mounted? (sudo mount -t tracefs nodev {})",
+                events.display(),
+                root.display()
+            ))
+        }
+        // tracefs is mounted mode 0700 by default: only root sees the tracepoints.
+        _ => {
+            return Err(format!(
+                "no permission to read {}: run as root, or let other users read tracefs with \
+                 `sudo mount -o remount,mode=755 {}`",
+                events.display(),
+                root.display()
+            ))
+        }
     }
     let mut out = Vec::new();
     for sys in dir_names(&events) {

@@ -147,3 +147,55 @@ pub fn set_filter(fd: &OwnedFd, filter: &str) -> io::Result<()> {
         Ok(())
     }
 }
+
+/// Linux capability numbers that decide what perf_event_open allows.
+pub mod cap {
+    /// Following another user's process.
+    pub const SYS_PTRACE: u32 = 19;
+    /// Everything, the pre-5.8 way.
+    pub const SYS_ADMIN: u32 = 21;
+    /// Performance monitoring regardless of perf_event_paranoid (Linux 5.8+).
+    pub const PERFMON: u32 = 38;
+}
+
+/// `kernel.perf_event_paranoid`, when it can be read.
+pub fn paranoid() -> Option<i32> {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A field of `/proc/PID/status` (`self` for rperf), as text.
+fn status_field(pid: &str, field: &str) -> Option<String> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .map(|v| v.trim().to_string())
+}
+
+/// Whether rperf runs with capability `c` effective.
+pub fn has_capability(c: u32) -> bool {
+    status_field("self", "CapEff")
+        .and_then(|v| u64::from_str_radix(&v, 16).ok())
+        .is_some_and(|bits| bits >> c & 1 == 1)
+}
+
+/// Whether events may count the kernel without being refused: perf's
+/// `perf_event_can_profile_kernel` (paranoid <= 1, or CAP_PERFMON/CAP_SYS_ADMIN).
+pub fn can_profile_kernel() -> bool {
+    has_capability(cap::SYS_ADMIN)
+        || has_capability(cap::PERFMON)
+        || paranoid().is_some_and(|p| p <= 1)
+}
+
+/// The real, effective, saved and filesystem user ids of a process (`self` for rperf).
+pub fn uids(pid: &str) -> Option<[u32; 4]> {
+    let v = status_field(pid, "Uid")?;
+    let ids: Vec<u32> = v
+        .split_whitespace()
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    ids.try_into().ok()
+}

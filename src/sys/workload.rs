@@ -1,5 +1,8 @@
 //! The workload: a command forked and held before exec until its counters are open, as perf
 //! does, so counting starts exactly at exec (enable_on_exec) and nothing before it is seen.
+//! The child dies with rperf (parent-death signal), and with `record -o -` its stdout goes to
+//! stderr so that it cannot mix into the perf.data stream.
+use std::cell::Cell;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -12,6 +15,15 @@ pub struct Workload {
     go: Option<OwnedFd>,
     exec_err: OwnedFd,
     pidfd: Option<OwnedFd>,
+    /// Set once wait() has collected the child, so that drop does not kill a stranger.
+    reaped: Cell<bool>,
+}
+
+/// How the child's standard streams are set up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stdio {
+    /// The child's stdout is rperf's stderr: rperf's own stdout carries data (`record -o -`).
+    pub stdout_to_stderr: bool,
 }
 
 /// How the workload ended.
@@ -38,8 +50,9 @@ fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
 }
 
 impl Workload {
-    /// Forks `argv`; the child blocks until [`start`](Self::start).
-    pub fn prepare(argv: &[String]) -> io::Result<Workload> {
+    /// Forks `argv`; the child blocks until [`start`](Self::start). If rperf dies, even by
+    /// SIGKILL, the child is killed too; dropping an unreaped `Workload` kills and reaps it.
+    pub fn prepare(argv: &[String], stdio: Stdio) -> io::Result<Workload> {
         if argv.is_empty() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "no command"));
         }
@@ -54,17 +67,39 @@ impl Workload {
         let (err_r, err_w) = pipe_cloexec()?;
         // The child must not hold the parent's ends, or it would never see EOF on `go`.
         let (go_w_raw, err_r_raw) = (go_w.as_raw_fd(), err_r.as_raw_fd());
+        // Taken before the fork: if rperf dies between fork and prctl, the child sees another
+        // parent and must not run on as an orphan nobody will stop.
+        let parent = std::process::id() as libc::pid_t;
         // SAFETY: fork has no memory-safety preconditions; the child below only calls
-        // async-signal-safe functions (read, write, execvp, _exit) on memory prepared before.
+        // async-signal-safe functions (prctl, getppid, dup2, read, write, execvp, _exit) on
+        // memory prepared before.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(io::Error::last_os_error());
         }
         if pid == 0 {
-            // SAFETY: in the child: wait for the go byte, then exec; report errno on failure.
+            // SAFETY: in the child: arm the parent-death signal, wait for the go byte, then
+            // exec; report errno on failure.
             unsafe {
+                // The signal is sent when the forking thread ends: rperf forks from its main
+                // thread, which lives as long as the process. It survives exec (except of
+                // set-user-ID binaries, which the kernel protects this way).
+                if libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                ) != 0
+                    || libc::getppid() != parent
+                {
+                    libc::_exit(127);
+                }
                 libc::close(go_w_raw);
                 libc::close(err_r_raw);
+                if stdio.stdout_to_stderr && libc::dup2(2, 1) < 0 {
+                    libc::_exit(127);
+                }
                 let mut b = 0u8;
                 let n = libc::read(go_r.as_raw_fd(), (&mut b as *mut u8).cast(), 1);
                 if n != 1 {
@@ -89,6 +124,7 @@ impl Workload {
             go: Some(go_w),
             exec_err: err_r,
             pidfd,
+            reaped: Cell::new(false),
         })
     }
 
@@ -156,6 +192,7 @@ impl Workload {
             // SAFETY: status and ru are valid out-parameters for wait4.
             let r = unsafe { libc::wait4(self.pid, &mut status, 0, &mut ru) };
             if r == self.pid {
+                self.reaped.set(true);
                 break;
             }
             let e = io::Error::last_os_error();
@@ -186,6 +223,22 @@ impl Workload {
             user_s: tv(ru.ru_utime),
             sys_s: tv(ru.ru_stime),
         })
+    }
+}
+
+impl Drop for Workload {
+    /// An error between prepare and the end of the run must not leave the command behind,
+    /// held before exec or running unmeasured.
+    fn drop(&mut self) {
+        if self.reaped.get() {
+            return;
+        }
+        super::signals::kill(self.pid, libc::SIGKILL);
+        let mut status = 0;
+        // SAFETY: status is a valid out-parameter; the pid is our own unreaped child.
+        while unsafe { libc::waitpid(self.pid, &mut status, 0) } < 0
+            && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+        {}
     }
 }
 

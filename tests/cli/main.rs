@@ -1,6 +1,7 @@
 //! End-to-end tests: the real rperf binary, with Linux perf as the oracle where it is present.
 mod common;
 mod dwarf;
+mod faults;
 mod flamegraph;
 mod inline;
 mod list;
