@@ -369,12 +369,13 @@ pub fn sampling_attr(ev: &Event, opts: SamplingOptions) -> Option<Attr> {
         _ => a.sample_period = 1,
     }
     if matches!(ev.kind, EventKind::Tracepoint { .. }) {
-        a.sample_type |= sample::RAW;
+        // perf's tracepoint events carry their raw record, the CPU and the period in every
+        // sample, per task or not (script shows the `[cpu]` column for them).
+        a.sample_type |= sample::RAW | sample::CPU | sample::PERIOD;
         if opts.period.is_none() && ev.period.is_none() {
             // perf samples every tracepoint hit unless told otherwise.
             a.sample_period = 1;
             a.flags &= !flag::FREQ;
-            a.sample_type &= !sample::PERIOD;
         }
     }
     if opts.cpu_wide {
@@ -665,7 +666,12 @@ mod tests {
         );
         assert_eq!((a.type_, a.config, a.sample_period), (2, 316, 1));
         assert!(!a.has(flag::FREQ));
-        assert!(a.sample_type & sample::RAW != 0);
+        let want = sample::RAW | sample::CPU | sample::PERIOD;
+        assert_eq!(
+            a.sample_type & want,
+            want,
+            "perf's tracepoint sample layout"
+        );
         let p = sampling(
             "cycles:u",
             SamplingOptions {
