@@ -94,9 +94,8 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     if !has_cmd && !system_wide && t.pids.is_empty() && t.tids.is_empty() {
         bail!("nothing to record: give a command (rperf record -- CMD), -p PID, -t TID, -a or -C CPUS");
     }
-    if has_cmd && (!t.pids.is_empty() || !t.tids.is_empty()) {
-        bail!("a command cannot be combined with -p/-t: give one target");
-    }
+    // As perf: with -p/-t a command only sets how long to record; it is not recorded.
+    let timer_only = has_cmd && (!t.pids.is_empty() || !t.tids.is_empty());
     // Events and their filters.
     let src = SysSource::default();
     let mut evs: Vec<(Event, Option<String>)> = Vec::new();
@@ -192,7 +191,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     };
     let tasks: Vec<i32> = if system_wide {
         vec![-1]
-    } else if let Some(w) = &work {
+    } else if let Some(w) = work.as_ref().filter(|_| !timer_only) {
         vec![w.pid()]
     } else {
         match resolve_tasks(t) {
@@ -219,7 +218,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             cpu_wide: system_wide,
             with_id,
             inherit: !system_wide,
-            enable_on_exec: has_cmd && !system_wide,
+            enable_on_exec: has_cmd && !system_wide && !timer_only,
             tracking: i == 0,
             leaf_stack: cfg.leaf_stack,
         };
@@ -401,7 +400,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     }
     let procs = if system_wide {
         synth::all_processes().unwrap_or_default()
-    } else if !has_cmd {
+    } else if !has_cmd || timer_only {
         let mut pids: Vec<i32> = t.pids.clone();
         for &tid in &t.tids {
             if let Ok(s) = std::fs::read_to_string(format!("/proc/{tid}/status")) {
@@ -431,7 +430,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             side.extend(encode::mmap2(p.pid, m, trailer));
         }
     }
-    if let Some(w) = &work {
+    if let Some(w) = work.as_ref().filter(|_| !timer_only) {
         // The child's own name before exec; the kernel's exec COMM follows.
         side.extend(encode::comm(w.pid(), w.pid(), "rperf", false, trailer));
     }
@@ -443,7 +442,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     }
 
     // Go.
-    if !has_cmd || system_wide {
+    if !has_cmd || system_wide || timer_only {
         for o in &opened {
             for fd in &o.fds {
                 counter::enable(fd).context("enabling events")?;

@@ -381,9 +381,8 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
     let t = &cfg.target;
     let has_cmd = !t.command.is_empty();
     let system_wide = t.system_wide || t.cpu_list.is_some();
-    if has_cmd && (!t.pids.is_empty() || !t.tids.is_empty()) {
-        bail!("a command cannot be combined with -p/-t: give one target");
-    }
+    // As perf: with -p/-t (or -a) a command only sets how long to count; it is not counted.
+    let timer_only = has_cmd && (!t.pids.is_empty() || !t.tids.is_empty());
     let specs = if cfg.events.is_empty() {
         vec![default_events(system_wide, cfg.detailed).join(",")]
     } else {
@@ -431,7 +430,12 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
             None
         };
         let child = work.as_ref().map(|w| w.pid());
-        let plan = match plan(&cfg, if system_wide { None } else { child }, &command_name) {
+        let counted_child = if system_wide || timer_only {
+            None
+        } else {
+            child
+        };
+        let plan = match plan(&cfg, counted_child, &command_name) {
             Ok(p) => p,
             Err(e) => {
                 if let Some(w) = &work {
@@ -443,7 +447,7 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
         };
         let copts = CountingOptions {
             inherit: cfg.inherit,
-            enable_on_exec: has_cmd && !plan.system_wide,
+            enable_on_exec: counted_child.is_some(),
         };
         let counters = match open_counters(&mut events, &plan, copts) {
             Ok(c) => c,
@@ -522,7 +526,7 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
         }
         format::rows(&mut out, &res, &opts, None, res.wall_ns.mean);
         if human {
-            let ru = if has_cmd && !system_wide {
+            let ru = if has_cmd && !system_wide && !timer_only {
                 last_user_sys
             } else {
                 None

@@ -91,7 +91,18 @@ pub struct Process {
 fn comm(pid: i32, tid: i32) -> Option<String> {
     fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm"))
         .ok()
-        .map(|s| s.trim_end_matches('\n').to_string())
+        .map(|s| task_comm(s.trim_end_matches('\n')))
+}
+
+/// A name as the kernel's COMM records carry it: at most 15 bytes. /proc shows more for
+/// some threads (a kworker with its workqueue, `kworker/1:1H-kblockd`), and perf's
+/// synthesized records cut those to the same 15 as the kernel's own.
+pub fn task_comm(name: &str) -> String {
+    let mut end = name.len().min(15);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_string()
 }
 
 /// Reads one process; `None` when it vanished meanwhile (a normal race, not an error).
@@ -145,6 +156,15 @@ pub fn kernel_modules() -> Vec<(String, u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_from_proc_are_cut_to_the_kernels_fifteen_bytes() {
+        assert_eq!(task_comm("kworker/1:1H-kblockd"), "kworker/1:1H-kb");
+        assert_eq!(task_comm("sleep"), "sleep");
+        assert_eq!(task_comm("0123456789abcdef"), "0123456789abcde");
+        // A multi-byte character is not split.
+        assert_eq!(task_comm("abcdefghijklmn\u{e9}"), "abcdefghijklmn");
+    }
 
     #[test]
     fn maps_lines_parse() {

@@ -623,3 +623,42 @@ fn lost_samples_are_recorded_for_perf_report() {
         .collect();
     assert!(counted.contains(&n), "perf --stats: {stats}");
 }
+
+/// `-p PID CMD` (perf's way to bound the time): the command only sets how long to count or
+/// record; the process is what is measured, and the command is not.
+#[test]
+fn a_command_after_pid_only_sets_the_duration() {
+    let dir = TempDir::new("pid-timer");
+    let burn = compile_c(dir.path(), "burner", BURN_C, &["-O1"]);
+    let mut child = Command::new(&burn).arg("20000").spawn().unwrap();
+    let pid = child.id().to_string();
+    let t = std::time::Instant::now();
+    let o = run({
+        let mut c = rperf();
+        c.args(["stat", "-e", "task-clock", "-p", &pid, "sleep", "0.5"]);
+        c
+    });
+    let took = t.elapsed();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains(&format!("process id '{pid}'")), "{err}");
+    // The burner runs all along (sleep itself would count about a millisecond).
+    let ms = value(&parse_human(&err), "task-clock", &err);
+    assert!(ms > 100.0, "{ms} ms counted: {err}");
+    assert!(took.as_secs_f64() < 5.0, "counted for {took:?}");
+    let data = dir.path().join("p.data");
+    let o = run({
+        let mut c = rperf();
+        c.args(["record", "-q", "-o"])
+            .arg(&data)
+            .args(["-p", &pid, "sleep", "0.5"]);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let comms = rperf_out(&["report", "--stdio", "--sort", "comm"], &data);
+    let rows: Vec<&str> = comms.lines().filter(|l| l.contains('%')).collect();
+    assert!(!rows.is_empty(), "{comms}");
+    assert!(rows.iter().all(|l| l.contains("burner")), "{comms}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
