@@ -156,6 +156,20 @@ pub fn matches(e: &Entry, filter: &str) -> bool {
         // perf lists its tool events (duration_time…) with the software ones.
         return e.class == class || (class == "sw" && e.class == "tool");
     }
+    if !filter.contains(':') {
+        // As perf: a word without `:` matches anywhere in a name (`*word*`), and for a
+        // tracepoint in its event part (`rperf list page` finds btrfs:extent_writepage).
+        let Ok(pat) = glob::Pattern::new(&format!("*{filter}*")) else {
+            return false;
+        };
+        return e.names.iter().any(|n| {
+            let name = match e.class {
+                "tracepoint" => n.split_once(':').map_or(n.as_str(), |(_, ev)| ev),
+                _ => n,
+            };
+            pat.matches(name)
+        });
+    }
     let pat = glob::Pattern::new(filter).ok();
     e.names.iter().any(|n| match &pat {
         Some(p) => p.matches(n),
@@ -200,6 +214,16 @@ mod tests {
         assert!(!matches(&e, "irq:*"));
         let cs = Entry::new(&["context-switches", "cs"], "Software event", "sw");
         assert!(matches(&cs, "cs"));
+        // A plain word matches inside names, for tracepoints inside the event part only.
+        assert!(matches(&e, "switch"));
+        assert!(matches(&e, "sched_sw*"));
+        let wp = Entry::new(
+            &["btrfs:extent_writepage"],
+            "Tracepoint event",
+            "tracepoint",
+        );
+        assert!(matches(&wp, "page"));
+        assert!(!matches(&wp, "btrfs"));
         let tool = Entry::new(&["duration_time"], "Tool event", "tool");
         assert!(matches(&tool, "sw"));
         assert!(!matches(&tool, "tool"));

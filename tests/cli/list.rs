@@ -16,7 +16,15 @@ fn lines(mut c: std::process::Command) -> Vec<String> {
 
 #[test]
 fn software_and_tracepoint_listings_equal_perf() {
-    for filter in ["sw", "sched:*", "tool"] {
+    for filter in [
+        "sw",
+        "sched:*",
+        "tool",
+        "page",
+        "sched_switch",
+        "irq",
+        "clock",
+    ] {
         let Some(mut p) = perf() else { return };
         p.args(["list", filter]);
         let mut r = rperf();
