@@ -159,7 +159,7 @@ pub fn matches(e: &Entry, filter: &str) -> bool {
     if !filter.contains(':') {
         // As perf: a word without `:` matches anywhere in a name (`*word*`), and for a
         // tracepoint in its event part (`rperf list page` finds btrfs:extent_writepage).
-        let Ok(pat) = glob::Pattern::new(&format!("*{filter}*")) else {
+        let Ok(pat) = glob::Pattern::new(&format!("*{}*", filter.trim_matches('*'))) else {
             return false;
         };
         return e.names.iter().any(|n| {
