@@ -469,7 +469,11 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     };
     let mut wakeups = 0u64;
     loop {
-        let ring_fds: Vec<&OwnedFd> = rings.iter().map(|(_, e, k)| &opened[*e].fds[*k]).collect();
+        let mut ring_fds: Vec<&OwnedFd> =
+            rings.iter().map(|(_, e, k)| &opened[*e].fds[*k]).collect();
+        // The command's exit wakes the wait too: with -a the other CPUs' samples must stop
+        // when it ends, not up to a poll timeout later.
+        ring_fds.extend(work.as_ref().and_then(Workload::exit_fd));
         let _ = ring::poll(&ring_fds, 100).context("waiting for samples")?;
         wakeups += 1;
         if drain(&mut rings, &mut buf, &mut scratch, &mut sink, &mut seen)? == 0 {

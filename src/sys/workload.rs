@@ -166,6 +166,12 @@ impl Workload {
         Ok(())
     }
 
+    /// A descriptor that polls readable once the child has exited (pidfd_open), so a wait
+    /// for samples can also end the moment the command does.
+    pub fn exit_fd(&self) -> Option<&OwnedFd> {
+        self.pidfd.as_ref()
+    }
+
     /// Waits up to `timeout` for the child to exit; `true` when it has (not yet reaped).
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         let Some(pfd) = &self.pidfd else {

@@ -662,3 +662,53 @@ fn a_command_after_pid_only_sets_the_duration() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// `record -a -- CMD` stops sampling when the command exits, as perf does: the last sample
+/// comes no later than a few milliseconds after the command's EXIT (it used to wait for the
+/// next poll timeout, 36-110 ms of other processes' samples on a quiet machine).
+#[test]
+fn system_wide_recording_stops_when_the_command_exits() {
+    let dir = TempDir::new("aexit");
+    let mut tails = Vec::new();
+    for i in 0..3 {
+        let f = dir.path().join(format!("a{i}.data"));
+        let o = run({
+            let mut c = rperf();
+            c.args(["record", "-q", "-a", "-F", "99", "-o"])
+                .arg(&f)
+                .args(["--", "sleep", "0.3"]);
+            c
+        });
+        assert!(o.status.success(), "{}", stderr(&o));
+        let Some(mut p) = perf() else { return };
+        p.args([
+            "script",
+            "--show-task-events",
+            "-F",
+            "comm,pid,time,event",
+            "-i",
+        ])
+        .arg(&f);
+        let text = stdout(&run(p));
+        let time = |l: &str| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_suffix(':').and_then(|t| t.parse::<f64>().ok()))
+        };
+        let exit = text
+            .lines()
+            .filter(|l| l.contains("PERF_RECORD_EXIT") && l.trim_start().starts_with("sleep"))
+            .find_map(time)
+            .unwrap_or_else(|| panic!("no EXIT of the command:\n{text}"));
+        let last = text
+            .lines()
+            .filter(|l| !l.contains("PERF_RECORD_"))
+            .filter_map(time)
+            .fold(0.0f64, f64::max);
+        tails.push((last - exit) * 1000.0);
+    }
+    tails.sort_by(f64::total_cmp);
+    assert!(
+        tails[1] < 50.0,
+        "samples went on after the command exited (ms): {tails:?}"
+    );
+}
