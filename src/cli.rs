@@ -229,6 +229,9 @@ pub struct ReportArgs {
     /// Show the number of samples.
     #[arg(short = 'n', long = "show-nr-samples")]
     pub show_nr_samples: bool,
+    /// Show a column with the sum of the periods (perf's --show-total-period).
+    #[arg(long = "show-total-period")]
+    pub show_total_period: bool,
     /// Accumulate callers' time (the default when the file has call chains).
     #[arg(long = "children", overrides_with = "no_children")]
     pub children: bool,
@@ -333,6 +336,7 @@ impl ReportArgs {
                 None
             },
             show_nr_samples: self.show_nr_samples,
+            show_total_period: self.show_total_period,
             percent_limit: self.percent_limit,
             symfs: self.from.symfs,
             comms,

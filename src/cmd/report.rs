@@ -134,6 +134,8 @@ pub struct ReportConfig {
     pub children: Option<bool>,
     /// `-n`.
     pub show_nr_samples: bool,
+    /// `--show-total-period`: a Period column (the entry's own period) after Samples.
+    pub show_total_period: bool,
     /// `--percent-limit`.
     pub percent_limit: f64,
     /// `--symfs`.
@@ -972,6 +974,9 @@ fn print_hist(
             }
             if cfg.show_nr_samples {
                 cols.push(Col::Metric(Field::Samples, "Samples"));
+            }
+            if cfg.show_total_period {
+                cols.push(Col::Metric(Field::Period, "Period"));
             }
             let hidden: Vec<&str> = elided(cfg).iter().map(|(k, _)| *k).collect();
             cols.extend(

@@ -139,6 +139,10 @@ fn perf_recordings_report_like_perf() {
         &f,
         &["--no-children", "-g", "none", "-n", "--sort", "comm,dso"],
     );
+    compare(
+        &f,
+        &["--no-children", "-g", "none", "-n", "--show-total-period"],
+    );
     compare(&f, &["--no-children", "-g", "none", "--percent-limit", "1"]);
     compare(
         &f,
@@ -512,6 +516,10 @@ fn caller_graphs_equal_perf() {
         compare_text(&f, &["--children", "--sort", "sym"]);
         compare_text(&f, &["--children", "--sort", "dso,sym"]);
         compare_text(&f, &["--children", "--sort", "comm", "-n"]);
+        compare_text(
+            &f,
+            &["--children", "-g", "none", "-n", "--show-total-period"],
+        );
         // The other print types and orders. Entries under 1% are left out: their
         // equal-weight branches are ordered by perf's symbol addresses in memory.
         for g in [
