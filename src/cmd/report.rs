@@ -28,6 +28,8 @@ pub enum SortKey {
     Srcline,
     /// The innermost caller matching `--parent` (perf's `[other]` when none does).
     Parent,
+    /// A tracepoint sample's formatted fields (perf's `trace` key; `N/A` for other events).
+    Trace,
 }
 
 impl SortKey {
@@ -43,8 +45,9 @@ impl SortKey {
                     "cpu" => SortKey::Cpu,
                     "srcline" => SortKey::Srcline,
                     "parent" => SortKey::Parent,
+                    "trace" => SortKey::Trace,
                     other => {
-                        bail!("unknown --sort key '{other}': use comm, pid, dso, sym, srcline, parent or cpu")
+                        bail!("unknown --sort key '{other}': use comm, pid, dso, sym, srcline, parent, cpu or trace")
                     }
                 })
             })
@@ -60,6 +63,7 @@ impl SortKey {
             SortKey::Cpu => "CPU",
             SortKey::Srcline => "Source:Line",
             SortKey::Parent => "Parent symbol",
+            SortKey::Trace => "Trace output",
         }
     }
 }
@@ -516,6 +520,9 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         None
     };
     let mut parents = Names::with_first("[other]");
+    let by_trace = cfg.sort.contains(&SortKey::Trace);
+    let mut traces = Names::with_first("N/A");
+    let mut formats: Option<std::collections::HashMap<u64, crate::report::trace::Format>> = None;
     let mut stacks = crate::callchain::Stacks::new(cfg.symfs.clone());
     // DWARF stacks are needed for children, graphs and --max-stack alike: unwind them
     // all in parallel first.
@@ -581,6 +588,30 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             Mode::User => 2,
             Mode::Other => 3,
         };
+        // --sort trace: the sample's formatted tracepoint fields, as script prints them.
+        let trace_id = if by_trace {
+            match header.events.get(s.event).and_then(|e| e.tracepoint) {
+                Some(id) => {
+                    let formats = formats.get_or_insert_with(|| {
+                        header
+                            .tracing_data
+                            .as_deref()
+                            .map(crate::report::trace::parse_tracing_data)
+                            .unwrap_or_default()
+                    });
+                    let raw = s.raw.as_deref().unwrap_or(&[]);
+                    let text = match formats.get(&id) {
+                        Some(fmt) => crate::report::trace::pretty(fmt, raw)
+                            .unwrap_or_else(|| crate::report::trace::fields(fmt, raw)),
+                        None => format!("[{} bytes: no format in the file]", raw.len()),
+                    };
+                    traces.id(&text)
+                }
+                None => 0,
+            }
+        } else {
+            0
+        };
         let cacheable = s.user_stack.is_none();
         if cacheable {
             raw_key.clear();
@@ -596,6 +627,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                     0
                 },
                 s.ip,
+                u64::from(trace_id),
             ]);
             // Without children, a graph or --sort parent the chain changes nothing.
             if uses_chain {
@@ -678,6 +710,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                     SortKey::Dso => loc.map(|l| u64::from(l.dso) + 1).unwrap_or(0),
                     SortKey::Sym => u64::from(sym),
                     SortKey::Parent => parent_id,
+                    SortKey::Trace => u64::from(trace_id),
                     SortKey::Srcline => u64::from(srclines.id(loc, || match loc {
                         Some(l) => syms.srcline(&session, l),
                         None => "??:0".to_string(),
@@ -807,6 +840,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                         }),
                         SortKey::Srcline => Cell::Text(srclines.names.names[k[i] as usize].clone()),
                         SortKey::Parent => Cell::Text(parents.names[k[i] as usize].clone()),
+                        SortKey::Trace => Cell::Text(traces.names[k[i] as usize].clone()),
                     })
                     .collect();
                 let mut graph_text = String::new();
@@ -1125,8 +1159,12 @@ fn print_hist(
                         // perf-exec is by its exec) is cut, as perf's %-*.*s cuts it.
                         s = s.chars().take(w).collect();
                     }
-                    // perf pads every column but a trailing symbol or source line.
-                    if n + 1 == cols.len() && matches!(cfg.sort[i], SortKey::Sym | SortKey::Srcline)
+                    // perf pads every column but a trailing symbol, source line or trace.
+                    if n + 1 == cols.len()
+                        && matches!(
+                            cfg.sort[i],
+                            SortKey::Sym | SortKey::Srcline | SortKey::Trace
+                        )
                     {
                         line.push_str(&s);
                     } else {
