@@ -161,6 +161,7 @@ impl FlamegraphArgs {
                 verbose: false,
                 cmdline: argv,
                 leaf_stack: crate::sys::attr::DEFAULT_LEAF_STACK,
+                raw_samples: false,
             })
         } else {
             None
@@ -415,6 +416,9 @@ pub struct RecordArgs {
     /// function that set up no frame (0: plain chains as perf records them).
     #[arg(long = "fp-leaf-stack", value_name = "BYTES", default_value_t = crate::sys::attr::DEFAULT_LEAF_STACK)]
     pub fp_leaf_stack: u32,
+    /// Every sample carries its raw data, time and CPU (perf's --raw-samples).
+    #[arg(short = 'R', long = "raw-samples")]
+    pub raw_samples: bool,
     /// What to measure besides a command.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -561,6 +565,7 @@ impl RecordArgs {
             verbose: self.verbose,
             cmdline,
             leaf_stack: leaf_stack(self.fp_leaf_stack)?,
+            raw_samples: self.raw_samples,
         })
     }
 }

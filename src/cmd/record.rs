@@ -52,6 +52,8 @@ pub struct RecordConfig {
     /// `--fp-leaf-stack`: user stack bytes sampled with `-g` to keep a frameless leaf's
     /// caller (0: plain frame-pointer chains, as perf).
     pub leaf_stack: u32,
+    /// `-R`: every sample carries its raw data, time and CPU (perf's --raw-samples).
+    pub raw_samples: bool,
 }
 
 /// perf's `-F` ceiling: `/proc/sys/kernel/perf_event_max_sample_rate`.
@@ -221,6 +223,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             enable_on_exec: has_cmd && !system_wide && !timer_only,
             tracking: i == 0,
             leaf_stack: cfg.leaf_stack,
+            raw_samples: cfg.raw_samples,
         };
         let mut fds = Vec::new();
         let mut attr;

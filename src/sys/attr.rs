@@ -159,6 +159,8 @@ pub struct SamplingOptions {
     /// With frame-pointer chains: also sample bp/sp/ip and this many bytes of user stack
     /// so the recorder can put back a frameless leaf's caller (0: off).
     pub leaf_stack: u32,
+    /// `-R`: raw data, time and CPU in every sample, as perf's --raw-samples.
+    pub raw_samples: bool,
 }
 
 /// Attr sizes the kernel knows (PERF_ATTR_SIZE_VER0..7).
@@ -380,6 +382,9 @@ pub fn sampling_attr(ev: &Event, opts: SamplingOptions) -> Option<Attr> {
     }
     if opts.cpu_wide {
         a.sample_type |= sample::CPU;
+    }
+    if opts.raw_samples {
+        a.sample_type |= sample::RAW | sample::TIME | sample::CPU;
     }
     if opts.with_id {
         a.sample_type |= sample::IDENTIFIER;

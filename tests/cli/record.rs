@@ -712,3 +712,42 @@ fn system_wide_recording_stops_when_the_command_exits() {
         "samples went on after the command exited (ms): {tails:?}"
     );
 }
+
+/// `record -R` (perf's --raw-samples): every event's samples carry raw data, time and CPU,
+/// the same layout perf records, and both tools' script agree on the file.
+#[test]
+fn raw_samples_flag_records_perfs_layout() {
+    let dir = TempDir::new("raw-samples");
+    let args = [
+        "-R",
+        "-e",
+        "cpu-clock,sched:sched_switch",
+        "--",
+        "sh",
+        "-c",
+        "cat /proc/version > /dev/null; sleep 0.05",
+    ];
+    let Some(p) = record_with("perf", dir.path(), "p.data", &args) else {
+        return;
+    };
+    let r = record_with("rperf", dir.path(), "r.data", &args).unwrap();
+    let layouts = |f: &Path| -> Vec<String> {
+        let mut c = perf().unwrap();
+        c.args(["evlist", "-v", "-i"]).arg(f);
+        stdout(&run(c))
+            .lines()
+            .filter_map(|l| l.split(", ").find(|x| x.starts_with("sample_type")))
+            // ID (perf, events of one layout) and IDENTIFIER (rperf) both name the event.
+            .map(|st| st.replace("|IDENTIFIER", "").replace("|ID|", "|"))
+            .collect()
+    };
+    let want = layouts(&p);
+    assert_eq!(layouts(&r), want);
+    assert!(
+        want.iter().all(|l| l.contains("CPU") && l.contains("RAW")),
+        "{want:?}"
+    );
+    let mut c = perf().unwrap();
+    c.args(["script", "-i"]).arg(&r);
+    assert_eq!(rperf_out(&["script"], &r), stdout(&run(c)));
+}
