@@ -95,6 +95,18 @@ pub fn dest_kind(path: &Path) -> io::Result<Dest> {
     }
 }
 
+/// tempfile names its random path in errors ("… at path /dir/.x.AbC123.rperf-tmp"); the
+/// user named the destination, so the error is the system's alone (the caller adds the
+/// destination).
+fn without_temp_name(e: io::Error) -> io::Error {
+    // The inner error is private to tempfile: its text, up to the path it appends.
+    let text = e.to_string();
+    match text.split_once(" at path ") {
+        Some((plain, _)) => io::Error::new(e.kind(), plain.to_string()),
+        None => e,
+    }
+}
+
 impl Output {
     /// Starts writing `dest` (`-` is standard output).
     pub fn create(dest: &Path, opts: Options) -> io::Result<Output> {
@@ -113,7 +125,8 @@ impl Output {
                     .prefix(&format!(".{}.", name.to_string_lossy()))
                     .suffix(".rperf-tmp")
                     .permissions(Permissions::from_mode(opts.mode))
-                    .tempfile_in(dir)?;
+                    .tempfile_in(dir)
+                    .map_err(without_temp_name)?;
                 Kind::Staged { tmp, opts }
             }
         };
@@ -271,6 +284,14 @@ mod tests {
         assert_eq!(dest_kind(Path::new("-")).unwrap(), Dest::Stdout);
         assert_eq!(dest_kind(Path::new("/dev/null")).unwrap(), Dest::Special);
         assert_eq!(dest_kind(&d.path().join("new")).unwrap(), Dest::Regular);
+    }
+
+    #[test]
+    fn errors_name_no_temporary_path() {
+        let e = Output::create(Path::new("/nonexistent-rperf/x.data"), Options::default());
+        let e = e.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert!(!e.to_string().contains("rperf-tmp"), "{e}");
     }
 
     #[test]
