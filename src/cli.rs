@@ -9,11 +9,21 @@ use crate::cmd;
 
 /// rperf: a Linux profiler that does what perf does.
 #[derive(Debug, Parser)]
-#[command(name = "rperf", version, about, propagate_version = true)]
+#[command(
+    name = "rperf",
+    version,
+    about,
+    propagate_version = true,
+    disable_version_flag = true,
+    arg_required_else_help = true
+)]
 pub struct Cli {
+    /// Print the version, as `rperf version` (perf's -v/--version).
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
     /// The subcommand.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// rperf's subcommands.
@@ -31,6 +41,104 @@ pub enum Command {
     Flamegraph(FlamegraphArgs),
     /// List the events this system can count (perf list).
     List(ListArgs),
+    /// List the events a perf.data recorded (perf evlist).
+    Evlist(EvlistArgs),
+    /// List the build-ids of the binaries a perf.data names (perf buildid-list).
+    BuildidList(BuildidListArgs),
+    /// Add, remove or list binaries in the build-id cache, ~/.debug (perf buildid-cache).
+    BuildidCache(BuildidCacheArgs),
+    /// Pack the binaries a perf.data's samples hit into a tarball, to report elsewhere
+    /// (perf archive).
+    Archive(ArchiveArgs),
+    /// Print rperf's version (perf version).
+    Version,
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    Completions(CompletionsArgs),
+    /// Write man pages: rperf(1) and rperf-CMD(1) for every command.
+    Man(ManArgs),
+}
+
+/// `rperf evlist` options, named as perf's.
+#[derive(Debug, Parser)]
+pub struct EvlistArgs {
+    /// Input file.
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        default_value = "perf.data"
+    )]
+    pub input: PathBuf,
+    /// Show every attribute of each event.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// Show event groups as {leader,member,...}.
+    #[arg(short = 'g', long = "group")]
+    pub group: bool,
+    /// Show the sample frequency (or period) of each event.
+    #[arg(short = 'F', long = "freq")]
+    pub freq: bool,
+}
+
+/// `rperf buildid-list` options.
+#[derive(Debug, Parser)]
+pub struct BuildidListArgs {
+    /// Input file: a perf.data, or an ELF binary to print its own build-id.
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        default_value = "perf.data"
+    )]
+    pub input: PathBuf,
+    /// Only the binaries samples were taken in.
+    #[arg(short = 'H', long = "with-hits")]
+    pub with_hits: bool,
+}
+
+/// `rperf buildid-cache` options.
+#[derive(Debug, Parser)]
+#[command(arg_required_else_help = true)]
+pub struct BuildidCacheArgs {
+    /// Add these binaries to the cache (comma-separated or repeated).
+    #[arg(short = 'a', long = "add", value_name = "FILE", value_delimiter = ',')]
+    pub add: Vec<PathBuf>,
+    /// Remove these binaries from the cache.
+    #[arg(
+        short = 'r',
+        long = "remove",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub remove: Vec<PathBuf>,
+    /// List the cached binaries: build-id and path.
+    #[arg(short = 'l', long = "list")]
+    pub list: bool,
+}
+
+/// `rperf archive` options.
+#[derive(Debug, Parser)]
+pub struct ArchiveArgs {
+    /// The perf.data whose binaries to pack (writes FILE.tar.bz2 beside it).
+    #[arg(value_name = "FILE", default_value = "perf.data")]
+    pub input: PathBuf,
+}
+
+/// `rperf completions` options.
+#[derive(Debug, Parser)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// `rperf man` options.
+#[derive(Debug, Parser)]
+pub struct ManArgs {
+    /// Write rperf.1 and rperf-CMD.1 for each command into this directory (default: print
+    /// rperf.1 on standard output).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
 }
 
 /// The perf.data to read (`-i`, "-" for a pipe) and `--symfs`, shared by the commands
@@ -63,6 +171,10 @@ pub struct FlamegraphArgs {
     /// Title at the top.
     #[arg(long = "title")]
     pub title: Option<String>,
+    /// What frame widths count, in tooltips (default: samples, or the event's unit such as
+    /// µs of CPU time for cpu-clock).
+    #[arg(long = "countname", value_name = "NAME")]
+    pub countname: Option<String>,
     /// Image width in pixels.
     #[arg(long = "width")]
     pub width: Option<usize>,
@@ -188,6 +300,7 @@ impl FlamegraphArgs {
                 _ => None,
             },
             record,
+            count_name: self.countname,
         })
     }
 }
@@ -844,6 +957,37 @@ pub fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let result = match cli.command {
+        // arg_required_else_help: only -v/--version gets here.
+        None => cmd::version::run(),
+        Some(command) => dispatch(command, &matches, argv),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(ev) = e.downcast_ref::<crate::events::EventError>() {
+                eprintln!("{ev}");
+                return ExitCode::from(129);
+            }
+            if let Some(x) = e.downcast_ref::<Exit>() {
+                if !x.message.is_empty() {
+                    eprintln!("rperf: {}", x.message);
+                }
+                return ExitCode::from(x.code);
+            }
+            eprintln!("rperf: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one subcommand.
+fn dispatch(
+    command: Command,
+    matches: &clap::ArgMatches,
+    argv: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    match command {
         Command::Stat(a) => a.into_config().and_then(cmd::stat::run),
         Command::Record(a) => {
             let sub = matches.subcommand_matches("record");
@@ -896,23 +1040,18 @@ pub fn main() -> ExitCode {
             }),
         Command::Flamegraph(a) => a.into_config(argv).and_then(cmd::flamegraph::run),
         Command::List(a) => cmd::list::run(cmd::list::ListConfig { filters: a.filters }),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            if let Some(ev) = e.downcast_ref::<crate::events::EventError>() {
-                eprintln!("{ev}");
-                return ExitCode::from(129);
-            }
-            if let Some(x) = e.downcast_ref::<Exit>() {
-                if !x.message.is_empty() {
-                    eprintln!("rperf: {}", x.message);
-                }
-                return ExitCode::from(x.code);
-            }
-            eprintln!("rperf: {e:#}");
-            ExitCode::FAILURE
-        }
+        Command::Evlist(a) => cmd::evlist::run(cmd::evlist::EvlistConfig {
+            input: a.input,
+            verbose: a.verbose,
+            group: a.group,
+            freq: a.freq,
+        }),
+        Command::BuildidList(a) => cmd::buildid::list(&a.input, a.with_hits),
+        Command::BuildidCache(a) => cmd::buildid::cache(&a.add, &a.remove, a.list),
+        Command::Archive(a) => cmd::archive::run(&a.input),
+        Command::Version => cmd::version::run(),
+        Command::Completions(a) => cmd::version::completions(a.shell, Cli::command()),
+        Command::Man(a) => cmd::version::man(Cli::command(), a.output.as_deref()),
     }
 }
 
@@ -966,7 +1105,7 @@ mod tests {
         let cli = Cli::parse_from(v(
             "rperf record -e sched:sched_switch --filter prev_pid>0 -e cs -a -- sleep 1",
         ));
-        let Command::Record(a) = cli.command else {
+        let Some(Command::Record(a)) = cli.command else {
             panic!()
         };
         let cfg = a.into_config(&[Some(0)], vec![]).unwrap();
@@ -986,7 +1125,7 @@ mod tests {
         let cli = Cli::parse_from(normalize_args(v(
             "rperf stat -a -A -r 3 -x, -e cs -e task-clock sleep 1",
         )));
-        let Command::Stat(a) = cli.command else {
+        let Some(Command::Stat(a)) = cli.command else {
             panic!()
         };
         assert!(a.target.all_cpus && a.no_aggr);
@@ -995,7 +1134,7 @@ mod tests {
         assert_eq!(a.events, ["cs", "task-clock"]);
         assert_eq!(a.command, ["sleep", "1"]);
         let cli = Cli::parse_from(v("rperf stat -ddd ls -l"));
-        let Command::Stat(a) = cli.command else {
+        let Some(Command::Stat(a)) = cli.command else {
             panic!()
         };
         assert_eq!(a.detailed, 3);

@@ -1,10 +1,14 @@
 //! One module per subcommand, each with a plain config struct and `run(cfg) -> Result<ExitCode>`.
+pub mod archive;
+pub mod buildid;
+pub mod evlist;
 pub mod flamegraph;
 pub mod list;
 pub mod record;
 pub mod report;
 pub mod script;
 pub mod stat;
+pub mod version;
 
 /// The error for a workload that could not be started: exit status 127, like a shell.
 pub(crate) fn command_error(cmd: &str, e: &std::io::Error) -> anyhow::Error {
