@@ -4,6 +4,7 @@ mod dwarf;
 mod flamegraph;
 mod inline;
 mod list;
+mod newcomer;
 mod record;
 mod report;
 mod script;
