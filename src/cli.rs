@@ -56,6 +56,19 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Write man pages: rperf(1) and rperf-CMD(1) for every command.
     Man(ManArgs),
+    /// Show the settings read from perf's config files (perf config).
+    Config(ConfigArgs),
+}
+
+/// `rperf config` options.
+#[derive(Debug, Parser)]
+pub struct ConfigArgs {
+    /// List every setting as section.key=value.
+    #[arg(short = 'l', long = "list")]
+    pub list: bool,
+    /// Settings to print (section.key).
+    #[arg(value_name = "KEY")]
+    pub keys: Vec<String>,
 }
 
 /// `rperf evlist` options, named as perf's.
@@ -989,7 +1002,19 @@ fn dispatch(
     use clap::CommandFactory;
     match command {
         Command::Stat(a) => a.into_config().and_then(cmd::stat::run),
-        Command::Record(a) => {
+        Command::Record(mut a) => {
+            // perf's config: `-g` records in call-graph.record-mode.
+            let conf = crate::config::Config::load()?;
+            if a.g && a.call_graph.is_none() {
+                a.call_graph = conf.get("call-graph.record-mode").map(String::from);
+            }
+            let cache = match conf.get("record.build-id") {
+                None | Some("no-cache" | "skip" | "mmap") => false,
+                Some("cache") => true,
+                Some(v) => anyhow::bail!(
+                    "config record.build-id = {v:?}: use cache, no-cache, skip or mmap"
+                ),
+            };
             let sub = matches.subcommand_matches("record");
             let pos = |id: &str| -> Vec<usize> {
                 sub.and_then(|m| m.indices_of(id))
@@ -1001,9 +1026,27 @@ fn dispatch(
                 .iter()
                 .map(|fp| ev_pos.iter().rposition(|ep| ep < fp))
                 .collect();
-            a.into_config(&owners, argv).and_then(cmd::record::run)
+            let cfg = a.into_config(&owners, argv)?;
+            let output = cfg.output.clone();
+            let code = cmd::record::run(cfg)?;
+            if cache && output.as_os_str() != "-" {
+                cmd::buildid::cache_recorded(&output)?;
+            }
+            Ok(code)
         }
-        Command::Report(a) => {
+        Command::Report(mut a) => {
+            // perf's config sets defaults the flags override.
+            let conf = crate::config::Config::load()?;
+            if !a.children && !a.no_children {
+                match conf.bool("report.children")? {
+                    Some(true) => a.children = true,
+                    Some(false) => a.no_children = true,
+                    None => {}
+                }
+            }
+            if a.sort.is_none() && a.fields.is_none() {
+                a.sort = conf.get("report.sort_order").map(String::from);
+            }
             // perf's --percent-limit also sets the call-graph threshold, unless a -g given
             // after it sets it again (options apply in command-line order).
             let sub = matches.subcommand_matches("report");
@@ -1052,6 +1095,7 @@ fn dispatch(
         Command::Version => cmd::version::run(),
         Command::Completions(a) => cmd::version::completions(a.shell, Cli::command()),
         Command::Man(a) => cmd::version::man(Cli::command(), a.output.as_deref()),
+        Command::Config(a) => crate::config::run(a.list, &a.keys),
     }
 }
 

@@ -217,6 +217,20 @@ pub fn cached(root: &Path) -> Vec<(String, String)> {
     out
 }
 
+/// Adds the binaries a fresh recording lists (BUILD_ID feature) to the cache, as perf
+/// record does with `record.build-id = cache`: those still at their recorded path in the
+/// recorded build.
+pub fn cache_recorded(data: &Path) -> Result<()> {
+    let root = cache_root()?;
+    for (id, name) in entries(data)? {
+        let p = Path::new(&name);
+        if name.starts_with('/') && rperf_symbols::build_id(p).ok().flatten() == Some(id) {
+            add(&root, p)?;
+        }
+    }
+    Ok(())
+}
+
 /// `rperf buildid-cache --add/--remove/--list`.
 pub fn cache(add_files: &[PathBuf], remove_files: &[PathBuf], list: bool) -> Result<ExitCode> {
     let root = cache_root()?;

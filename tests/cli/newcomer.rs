@@ -124,7 +124,10 @@ fn man_pages_cover_every_subcommand() {
         assert!(p.contains(&format!(".TH rperf-{c} 1")), "rperf-{c}.1:\n{p}");
         // roff escapes hyphens.
         let c = c.replace('-', "\\-");
-        assert!(top.contains(&format!("rperf\\-{c}(1)")), "rperf.1 does not list {c}");
+        assert!(
+            top.contains(&format!("rperf\\-{c}(1)")),
+            "rperf.1 does not list {c}"
+        );
     }
     assert!(page("rperf-record.1").contains("call\\-graph"));
     // Without -o: rperf.1 on stdout; a missing directory is a clear error.
@@ -422,4 +425,97 @@ fn archive_reports_the_same_under_symfs() {
     });
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(report(Some(&root)), before);
+}
+
+#[test]
+fn perfconfig_sets_defaults_that_flags_override() {
+    let dir = TempDir::new("perfconfig");
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let conf = dir.path().join("perfconfig");
+    std::fs::write(
+        &conf,
+        "# as perf reads it\n[report]\n\tchildren = false\n\tsort_order = dso\n\
+         [call-graph]\n\trecord-mode = dwarf\n[record]\n\tbuild-id = cache\n",
+    )
+    .unwrap();
+    let with = |args: &[&str], use_conf: bool| {
+        let mut c = rperf();
+        c.env("HOME", &home)
+            .env_remove("PERF_BUILDID_DIR")
+            .args(args);
+        if use_conf {
+            c.env("PERF_CONFIG", &conf);
+        } else {
+            c.env("PERF_CONFIG", dir.path().join("none"));
+        }
+        let o = run(c);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    // `perf config -l` and `rperf config -l` list the same settings.
+    let listed = with(&["config", "-l"], true);
+    assert!(
+        listed.contains("call-graph.record-mode=dwarf\n"),
+        "{listed}"
+    );
+    if let Some(mut p) = perf() {
+        p.env("PERF_CONFIG", &conf).args(["config", "-l"]);
+        let o = run(p);
+        assert_eq!(stdout(&o), listed);
+    }
+    // record: -g follows call-graph.record-mode; record.build-id = cache fills ~/.debug.
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let data = dir.path().join("r.data");
+    let d = data.to_str().unwrap();
+    with(
+        &[
+            "record",
+            "-q",
+            "-g",
+            "-o",
+            d,
+            "--",
+            exe.to_str().unwrap(),
+            "0.2",
+        ],
+        true,
+    );
+    let ev = with(&["evlist", "-v", "-i", d], false);
+    assert!(
+        ev.contains("STACK_USER"),
+        "-g did not record DWARF stacks: {ev}"
+    );
+    let cached = with(&["buildid-cache", "--list"], false);
+    assert!(
+        cached.contains(&format!(" {}\n", exe.display())),
+        "{cached}"
+    );
+    // report: the config's defaults, and flags over them.
+    let plain = |args: &[&str]| with(&[&["report", "--stdio", "-i", d][..], args].concat(), false);
+    let conf_ = |args: &[&str]| with(&[&["report", "--stdio", "-i", d][..], args].concat(), true);
+    assert_eq!(conf_(&[]), plain(&["--no-children", "--sort", "dso"]));
+    assert_ne!(conf_(&[]), plain(&[]));
+    assert_eq!(
+        conf_(&["--children", "--sort", "sym"]),
+        plain(&["--children", "--sort", "sym"])
+    );
+    // A broken file is a one-line error naming it.
+    std::fs::write(&conf, "[report\n").unwrap();
+    let o = run({
+        let mut c = rperf();
+        c.env("PERF_CONFIG", &conf).args(["report", "-i", d]);
+        c
+    });
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("perfconfig") && stderr(&o).contains("line 1"),
+        "{}",
+        stderr(&o)
+    );
 }
