@@ -1059,29 +1059,35 @@ fn dispatch(
                 (Some(_), None) => true,
                 _ => false,
             };
+            let _progress = cmd::progress::start(&a.from.input, "report", false);
             a.into_config(limit_sets_graph).and_then(cmd::report::run)
         }
-        Command::Script(a) => a
-            .fields
-            .as_deref()
-            .map(cmd::script::Fields::parse)
-            .transpose()
-            .and_then(|fields| {
-                cmd::script::run(cmd::script::ScriptConfig {
-                    input: a.from.input,
-                    symfs: a.from.symfs,
-                    max_stack: a.max_stack,
-                    folded: a.folded,
-                    inline: a.inline,
-                    header: match (a.header_only, a.header) {
-                        (true, _) => cmd::script::Header::Only,
-                        (false, true) => cmd::script::Header::Also,
-                        _ => cmd::script::Header::No,
-                    },
-                    fields,
+        Command::Script(a) => {
+            let _progress = cmd::progress::start(&a.from.input, "script", true);
+            a.fields
+                .as_deref()
+                .map(cmd::script::Fields::parse)
+                .transpose()
+                .and_then(|fields| {
+                    cmd::script::run(cmd::script::ScriptConfig {
+                        input: a.from.input,
+                        symfs: a.from.symfs,
+                        max_stack: a.max_stack,
+                        folded: a.folded,
+                        inline: a.inline,
+                        header: match (a.header_only, a.header) {
+                            (true, _) => cmd::script::Header::Only,
+                            (false, true) => cmd::script::Header::Also,
+                            _ => cmd::script::Header::No,
+                        },
+                        fields,
+                    })
                 })
-            }),
-        Command::Flamegraph(a) => a.into_config(argv).and_then(cmd::flamegraph::run),
+        }
+        Command::Flamegraph(a) => {
+            let _progress = cmd::progress::start(&a.from.input, "flamegraph", false);
+            a.into_config(argv).and_then(cmd::flamegraph::run)
+        }
         Command::List(a) => cmd::list::run(cmd::list::ListConfig { filters: a.filters }),
         Command::Evlist(a) => cmd::evlist::run(cmd::evlist::EvlistConfig {
             input: a.input,

@@ -4,6 +4,7 @@ pub mod buildid;
 pub mod evlist;
 pub mod flamegraph;
 pub mod list;
+pub mod progress;
 pub mod record;
 pub mod report;
 pub mod script;

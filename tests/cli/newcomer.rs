@@ -519,3 +519,94 @@ fn perfconfig_sets_defaults_that_flags_override() {
         stderr(&o)
     );
 }
+
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let dir = TempDir::new("progress");
+    let data = chain(&dir, "rperf", "r.data", &["-g", "-F", "10000"]).unwrap();
+    let lines = rperf_out(&["script"], &data).lines().count();
+    // A pipe: stderr carries nothing but what it would without progress.
+    let o = run({
+        let mut c = rperf();
+        c.env("RPERF_PROGRESS_AFTER_MS", "0")
+            .args(["script", "-i"])
+            .arg(&data);
+        c
+    });
+    assert!(o.status.success());
+    assert_eq!(stderr(&o), "", "progress on a pipe");
+    for cmd in ["report", "flamegraph"] {
+        let o = run({
+            let mut c = rperf();
+            c.current_dir(dir.path())
+                .env("RPERF_PROGRESS_AFTER_MS", "0");
+            c.args([cmd, "-i"]).arg(&data);
+            c
+        });
+        assert!(o.status.success());
+        assert!(
+            !stderr(&o).contains('['),
+            "{cmd} drew progress on a pipe: {}",
+            stderr(&o)
+        );
+    }
+    if Command::new("tmux").arg("-V").output().is_err() {
+        skip("tmux is not installed (apt-get install tmux)");
+        return;
+    }
+    // A terminal: script's stdout held back by a slow reader, so the read stalls part way
+    // and the bar stays on the screen; when done it is gone and the output is whole.
+    let session = format!("rperf-progress-{}", std::process::id());
+    let shell = format!(
+        "RPERF_PROGRESS_AFTER_MS=0 {} script -i {} | (sleep 2; wc -l); sleep 30",
+        env!("CARGO_BIN_EXE_rperf"),
+        data.display()
+    );
+    let tmux = |args: &[&str]| {
+        let o = run({
+            let mut c = Command::new("tmux");
+            c.args(args);
+            c
+        });
+        stdout(&o)
+    };
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "160",
+        "-y",
+        "10",
+        &shell,
+    ]);
+    let screen = |s: &str| tmux(&["capture-pane", "-p", "-t", s]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut during = String::new();
+    while std::time::Instant::now() < deadline {
+        during = screen(&session);
+        if during.contains("script ") && during.contains("] ") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut after = String::new();
+    while std::time::Instant::now() < deadline {
+        after = screen(&session);
+        if after.trim().parse::<usize>().is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    tmux(&["kill-session", "-t", &session]);
+    assert!(
+        during.contains(&format!("script {}", data.display())) && during.contains("B/"),
+        "no progress bar on the terminal:\n{during}"
+    );
+    assert_eq!(
+        after.trim(),
+        lines.to_string(),
+        "bar left behind or output cut:\n{after}"
+    );
+}
