@@ -610,3 +610,105 @@ fn progress_shows_on_a_terminal_only() {
         "bar left behind or output cut:\n{after}"
     );
 }
+
+/// The set-up section's install command, as README gives it.
+fn readme_install_command() -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let setup = readme
+        .split("## Set up (fresh machine)")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README has a set-up section");
+    let line = setup
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("cargo install"))
+        .expect("the set-up section installs with cargo install");
+    // `cargo install ... && rperf stat -- ls`: the install part.
+    line.split("&&").next().unwrap().trim().to_string()
+}
+
+#[test]
+fn readme_installs_from_the_lock_file() {
+    let cmd = readme_install_command();
+    assert!(
+        cmd.contains("--locked"),
+        "README installs without --locked: {cmd}"
+    );
+    let ci = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/run")).unwrap();
+    assert!(
+        ci.contains("bash .ci/install-deps.sh"),
+        "CI does not use the install script"
+    );
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains("bash .ci/install-deps.sh"));
+    // CI's test command is README's.
+    let test_cmd = ci
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap()
+        .trim();
+    assert!(
+        readme.contains(&format!("    {test_cmd}\n")),
+        "CI runs {test_cmd}, README does not say so"
+    );
+}
+
+/// Builds rperf from a fresh clone with README's own command, as a newcomer would: the
+/// binary must be small (no full debug info) and answer --version. It compiles everything
+/// from scratch (about 10 minutes on two cores), so it runs only when asked:
+/// `cargo test --test cli fresh_clone -- --ignored --nocapture`.
+#[test]
+#[ignore = "builds rperf from scratch (~10 min); run with --ignored"]
+fn fresh_clone_installs_with_readmes_command() {
+    let dir = TempDir::new("fresh");
+    let clone = dir.path().join("rperf");
+    let o = run({
+        let mut c = Command::new("git");
+        c.args(["clone", "--quiet", env!("CARGO_MANIFEST_DIR")])
+            .arg(&clone);
+        c
+    });
+    assert!(o.status.success(), "git clone: {}", stderr(&o));
+    let root = dir.path().join("root");
+    let started = std::time::Instant::now();
+    let o = run({
+        let mut c = Command::new("sh");
+        c.current_dir(&clone)
+            .args([
+                "-c",
+                &format!("{} --root \"$ROOT\"", readme_install_command()),
+            ])
+            .env("ROOT", &root)
+            .env("CARGO_TARGET_DIR", dir.path().join("target"));
+        c
+    });
+    let took = started.elapsed();
+    assert!(o.status.success(), "install failed: {}", stderr(&o));
+    let bin = root.join("bin").join("rperf");
+    let size = std::fs::metadata(&bin).unwrap().len();
+    let _ = writeln_stderr(&format!(
+        "fresh clone install: {:.0} s, binary {:.1} MB",
+        took.as_secs_f64(),
+        size as f64 / 1e6
+    ));
+    // No debug info: about 8 MB, where full debug info made 115 MB.
+    assert!(size < 20_000_000, "installed binary is {size} bytes");
+    let o = run({
+        let mut c = Command::new(&bin);
+        c.arg("--version");
+        c
+    });
+    assert_eq!(
+        stdout(&o),
+        format!("rperf version {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+fn writeln_stderr(s: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    writeln!(std::io::stderr(), "{s}")
+}
