@@ -227,6 +227,34 @@ fn flame_graph_names_its_unit() {
     let root = root_tooltip(&svg_of(&["--countname", "ns"]));
     assert_eq!(root, format!("all ({} ns, 100%)", grouped(ns)));
 
+    // The case of the report: fixed 10,101,010 ns periods read as that many µs/1000, not
+    // as 10,101,010 "samples" each.
+    let fixed = chain(
+        &dir,
+        "rperf",
+        "fixed.data",
+        &["-e", "cpu-clock", "-c", "10101010"],
+    )
+    .unwrap();
+    let n = rperf_out(&["script", "-F", "period"], &fixed)
+        .lines()
+        .count() as u64;
+    assert!(n > 0);
+    let out = dir.path().join("fixed.svg");
+    let o = run({
+        let mut c = rperf();
+        c.arg("flamegraph")
+            .arg("-i")
+            .arg(&fixed)
+            .arg("-o")
+            .arg(&out);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let root = root_tooltip(&std::fs::read_to_string(&out).unwrap());
+    let us = (n as f64 * 10101.01).round() as u64;
+    assert_eq!(root, format!("all ({} µs, 100%)", grouped(us)));
+
     // One weight per sample (-c 1 on a software event): "samples".
     let faults = chain(
         &dir,
