@@ -50,9 +50,55 @@ pub(crate) fn open(path: &Path) -> Result<PerfFile> {
             }
         )
     })?;
+    check(path, &file)?;
     let reader = PerfFileReader::parse_file(BufReader::new(file))
         .map_err(|e| anyhow!("{} is not a readable perf.data file: {e}", path.display()))?;
     Ok(reader.perf_file)
+}
+
+/// Refuses what is not a whole perf.data file before the parser sizes buffers from its
+/// header: the magic, and every section (attrs, data, each feature) inside the file.
+fn check(path: &Path, file: &std::fs::File) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = file;
+    let len = f.metadata()?.len();
+    let mut h = [0u8; 104];
+    if f.read_exact(&mut h).is_err() || &h[..8] != b"PERFILE2" {
+        bail!(
+            "{} is not a perf.data file (it does not start with \"PERFILE2\")",
+            path.display()
+        );
+    }
+    let damaged = |what: &str| anyhow!("{} is damaged: {what} lies beyond its end", path.display());
+    let u = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
+    let inside = |off: u64, size: u64| off.checked_add(size).is_some_and(|end| end <= len);
+    if u(&h, 8) == 16 {
+        bail!(
+            "{} is a pipe-mode perf.data, which has no header features",
+            path.display()
+        );
+    }
+    if !inside(u(&h, 24), u(&h, 32)) {
+        return Err(damaged("the attr section"));
+    }
+    let (data_off, data_size) = (u(&h, 40), u(&h, 48));
+    if !inside(data_off, data_size) {
+        return Err(damaged("the data section"));
+    }
+    let n = (0..256usize)
+        .filter(|b| h[72 + b / 8] & (1 << (b % 8)) != 0)
+        .count();
+    let mut table = vec![0u8; n * 16];
+    f.seek(SeekFrom::Start(data_off + data_size))?;
+    f.read_exact(&mut table)
+        .map_err(|_| damaged("the feature table"))?;
+    for e in table.chunks_exact(16) {
+        if !inside(u(e, 0), u(e, 8)) {
+            return Err(damaged("a feature section"));
+        }
+    }
+    f.seek(SeekFrom::Start(0))?;
+    Ok(())
 }
 
 /// A little-endian reader over one feature section; None past its end.

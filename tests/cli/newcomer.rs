@@ -740,3 +740,38 @@ fn writeln_stderr(s: &str) -> std::io::Result<()> {
     use std::io::Write;
     writeln!(std::io::stderr(), "{s}")
 }
+
+#[test]
+fn bad_files_get_one_line_errors() {
+    let dir = TempDir::new("badnew");
+    let data = chain(&dir, "rperf", "r.data", &[]).unwrap();
+    let bytes = std::fs::read(&data).unwrap();
+    let not_perf = dir.path().join("text.data");
+    std::fs::write(&not_perf, "hello\n").unwrap();
+    let cut = dir.path().join("cut.data");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    for file in [&not_perf, &cut] {
+        for args in [&["evlist", "-i"][..], &["buildid-list", "-i"], &["archive"]] {
+            let o = run({
+                let mut c = rperf();
+                c.args(args).arg(file);
+                c
+            });
+            let err = stderr(&o);
+            assert!(!o.status.success(), "{args:?} {}", file.display());
+            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+            assert!(
+                err.contains(file.file_name().unwrap().to_str().unwrap()),
+                "{err}"
+            );
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tar") || n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "archive left {left:?}");
+}
