@@ -9,11 +9,21 @@ use crate::cmd;
 
 /// rperf: a Linux profiler that does what perf does.
 #[derive(Debug, Parser)]
-#[command(name = "rperf", version, about, propagate_version = true)]
+#[command(
+    name = "rperf",
+    version,
+    about,
+    propagate_version = true,
+    disable_version_flag = true,
+    arg_required_else_help = true
+)]
 pub struct Cli {
+    /// Print the version, as `rperf version` (perf's -v/--version).
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
     /// The subcommand.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// rperf's subcommands.
@@ -31,6 +41,123 @@ pub enum Command {
     Flamegraph(FlamegraphArgs),
     /// List the events this system can count (perf list).
     List(ListArgs),
+    /// List the events a perf.data recorded (perf evlist).
+    Evlist(EvlistArgs),
+    /// List the build-ids of the binaries a perf.data names (perf buildid-list).
+    BuildidList(BuildidListArgs),
+    /// Add, remove or list binaries in the build-id cache, ~/.debug (perf buildid-cache).
+    BuildidCache(BuildidCacheArgs),
+    /// Pack the binaries a perf.data's samples hit into a tarball, to report elsewhere
+    /// (perf archive).
+    Archive(ArchiveArgs),
+    /// Print rperf's version (perf version).
+    Version,
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    Completions(CompletionsArgs),
+    /// Write man pages: rperf(1) and rperf-CMD(1) for every command.
+    Man(ManArgs),
+    /// Show the settings read from perf's config files (perf config).
+    Config(ConfigArgs),
+}
+
+/// `rperf config` options.
+#[derive(Debug, Parser)]
+pub struct ConfigArgs {
+    /// List every setting as section.key=value.
+    #[arg(short = 'l', long = "list")]
+    pub list: bool,
+    /// Settings to print (section.key).
+    #[arg(value_name = "KEY")]
+    pub keys: Vec<String>,
+}
+
+/// `rperf evlist` options, named as perf's.
+#[derive(Debug, Parser)]
+pub struct EvlistArgs {
+    /// Input file.
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        default_value = "perf.data"
+    )]
+    pub input: PathBuf,
+    /// Show every attribute of each event.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// Show event groups as {leader,member,...}.
+    #[arg(short = 'g', long = "group")]
+    pub group: bool,
+    /// Read a file that belongs to another user.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Show the sample frequency (or period) of each event.
+    #[arg(short = 'F', long = "freq")]
+    pub freq: bool,
+}
+
+/// `rperf buildid-list` options.
+#[derive(Debug, Parser)]
+pub struct BuildidListArgs {
+    /// Input file: a perf.data, or an ELF binary to print its own build-id.
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        default_value = "perf.data"
+    )]
+    pub input: PathBuf,
+    /// Only the binaries samples were taken in.
+    #[arg(short = 'H', long = "with-hits")]
+    pub with_hits: bool,
+    /// Read a file that belongs to another user.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+}
+
+/// `rperf buildid-cache` options.
+#[derive(Debug, Parser)]
+#[command(arg_required_else_help = true)]
+pub struct BuildidCacheArgs {
+    /// Add these binaries to the cache (comma-separated or repeated).
+    #[arg(short = 'a', long = "add", value_name = "FILE", value_delimiter = ',')]
+    pub add: Vec<PathBuf>,
+    /// Remove these binaries from the cache.
+    #[arg(
+        short = 'r',
+        long = "remove",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub remove: Vec<PathBuf>,
+    /// List the cached binaries: build-id and path.
+    #[arg(short = 'l', long = "list")]
+    pub list: bool,
+}
+
+/// `rperf archive` options.
+#[derive(Debug, Parser)]
+pub struct ArchiveArgs {
+    /// The perf.data whose binaries to pack (writes FILE.tar.bz2 beside it).
+    #[arg(value_name = "FILE", default_value = "perf.data")]
+    pub input: PathBuf,
+}
+
+/// `rperf completions` options.
+#[derive(Debug, Parser)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// `rperf man` options.
+#[derive(Debug, Parser)]
+pub struct ManArgs {
+    /// Write rperf.1 and rperf-CMD.1 for each command into this directory (default: print
+    /// rperf.1 on standard output).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
 }
 
 /// The perf.data to read (`-i`, "-" for a pipe) and `--symfs`, shared by the commands
@@ -73,6 +200,10 @@ pub struct FlamegraphArgs {
     /// Title at the top.
     #[arg(long = "title")]
     pub title: Option<String>,
+    /// What frame widths count, in tooltips (default: samples, or the event's unit such as
+    /// µs of CPU time for cpu-clock).
+    #[arg(long = "countname", value_name = "NAME")]
+    pub countname: Option<String>,
     /// Image width in pixels.
     #[arg(long = "width")]
     pub width: Option<usize>,
@@ -206,6 +337,7 @@ impl FlamegraphArgs {
                 _ => None,
             },
             record,
+            count_name: self.countname,
         })
     }
 }
@@ -870,65 +1002,9 @@ pub fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let result = match cli.command {
-        Command::Stat(a) => a.into_config().and_then(cmd::stat::run),
-        Command::Record(a) => {
-            let sub = matches.subcommand_matches("record");
-            let pos = |id: &str| -> Vec<usize> {
-                sub.and_then(|m| m.indices_of(id))
-                    .map(|i| i.collect())
-                    .unwrap_or_default()
-            };
-            let (ev_pos, f_pos) = (pos("events"), pos("filters"));
-            let owners: Vec<Option<usize>> = f_pos
-                .iter()
-                .map(|fp| ev_pos.iter().rposition(|ep| ep < fp))
-                .collect();
-            a.into_config(&owners, argv).and_then(cmd::record::run)
-        }
-        Command::Report(a) => {
-            // perf's --percent-limit also sets the call-graph threshold, unless a -g given
-            // after it sets it again (options apply in command-line order).
-            let sub = matches.subcommand_matches("report");
-            let at = |id: &str| {
-                sub.filter(|m| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
-                    .and_then(|m| m.index_of(id))
-            };
-            let limit_sets_graph = match (at("percent_limit"), at("call_graph")) {
-                (Some(l), Some(g)) => l > g,
-                (Some(_), None) => true,
-                _ => false,
-            };
-            a.from
-                .check()
-                .and_then(|_| a.into_config(limit_sets_graph))
-                .and_then(cmd::report::run)
-        }
-        Command::Script(a) => a
-            .from
-            .check()
-            .and_then(|_| {
-                a.fields
-                    .as_deref()
-                    .map(cmd::script::Fields::parse)
-                    .transpose()
-            })
-            .and_then(|fields| {
-                cmd::script::run(cmd::script::ScriptConfig {
-                    input: a.from.input,
-                    symfs: a.from.symfs,
-                    max_stack: a.max_stack,
-                    folded: a.folded,
-                    inline: a.inline,
-                    header: match (a.header_only, a.header) {
-                        (true, _) => cmd::script::Header::Only,
-                        (false, true) => cmd::script::Header::Also,
-                        _ => cmd::script::Header::No,
-                    },
-                    fields,
-                })
-            }),
-        Command::Flamegraph(a) => a.into_config(argv).and_then(cmd::flamegraph::run),
-        Command::List(a) => cmd::list::run(cmd::list::ListConfig { filters: a.filters }),
+        // arg_required_else_help: only -v/--version gets here.
+        None => cmd::version::run(),
+        Some(command) => dispatch(command, &matches, argv),
     };
     match result {
         Ok(code) => code,
@@ -946,6 +1022,126 @@ pub fn main() -> ExitCode {
             eprintln!("rperf: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs one subcommand.
+fn dispatch(
+    command: Command,
+    matches: &clap::ArgMatches,
+    argv: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    match command {
+        Command::Stat(a) => a.into_config().and_then(cmd::stat::run),
+        Command::Record(mut a) => {
+            // perf's config: `-g` records in call-graph.record-mode.
+            let conf = crate::config::Config::load()?;
+            if a.g && a.call_graph.is_none() {
+                a.call_graph = conf.get("call-graph.record-mode").map(String::from);
+            }
+            let cache = match conf.get("record.build-id") {
+                None | Some("no-cache" | "skip" | "mmap") => false,
+                Some("cache") => true,
+                Some(v) => anyhow::bail!(
+                    "config record.build-id = {v:?}: use cache, no-cache, skip or mmap"
+                ),
+            };
+            let sub = matches.subcommand_matches("record");
+            let pos = |id: &str| -> Vec<usize> {
+                sub.and_then(|m| m.indices_of(id))
+                    .map(|i| i.collect())
+                    .unwrap_or_default()
+            };
+            let (ev_pos, f_pos) = (pos("events"), pos("filters"));
+            let owners: Vec<Option<usize>> = f_pos
+                .iter()
+                .map(|fp| ev_pos.iter().rposition(|ep| ep < fp))
+                .collect();
+            let cfg = a.into_config(&owners, argv)?;
+            let output = cfg.output.clone();
+            let code = cmd::record::run(cfg)?;
+            if cache && output.as_os_str() != "-" {
+                cmd::buildid::cache_recorded(&output)?;
+            }
+            Ok(code)
+        }
+        Command::Report(mut a) => {
+            // perf's config sets defaults the flags override.
+            let conf = crate::config::Config::load()?;
+            if !a.children && !a.no_children {
+                match conf.bool("report.children")? {
+                    Some(true) => a.children = true,
+                    Some(false) => a.no_children = true,
+                    None => {}
+                }
+            }
+            if a.sort.is_none() && a.fields.is_none() {
+                a.sort = conf.get("report.sort_order").map(String::from);
+            }
+            // perf's --percent-limit also sets the call-graph threshold, unless a -g given
+            // after it sets it again (options apply in command-line order).
+            let sub = matches.subcommand_matches("report");
+            let at = |id: &str| {
+                sub.filter(|m| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+                    .and_then(|m| m.index_of(id))
+            };
+            let limit_sets_graph = match (at("percent_limit"), at("call_graph")) {
+                (Some(l), Some(g)) => l > g,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            a.from.check()?;
+            let _progress = cmd::progress::start(&a.from.input, "report", false);
+            a.into_config(limit_sets_graph).and_then(cmd::report::run)
+        }
+        Command::Script(a) => {
+            a.from.check()?;
+            let _progress = cmd::progress::start(&a.from.input, "script", true);
+            a.fields
+                .as_deref()
+                .map(cmd::script::Fields::parse)
+                .transpose()
+                .and_then(|fields| {
+                    cmd::script::run(cmd::script::ScriptConfig {
+                        input: a.from.input,
+                        symfs: a.from.symfs,
+                        max_stack: a.max_stack,
+                        folded: a.folded,
+                        inline: a.inline,
+                        header: match (a.header_only, a.header) {
+                            (true, _) => cmd::script::Header::Only,
+                            (false, true) => cmd::script::Header::Also,
+                            _ => cmd::script::Header::No,
+                        },
+                        fields,
+                    })
+                })
+        }
+        Command::Flamegraph(a) => {
+            let _progress = cmd::progress::start(&a.from.input, "flamegraph", false);
+            a.into_config(argv).and_then(cmd::flamegraph::run)
+        }
+        Command::List(a) => cmd::list::run(cmd::list::ListConfig { filters: a.filters }),
+        Command::Evlist(a) => {
+            cmd::check_input(&a.input, a.force)?;
+            cmd::evlist::run(cmd::evlist::EvlistConfig {
+                input: a.input,
+                verbose: a.verbose,
+                group: a.group,
+                freq: a.freq,
+            })
+        }
+        Command::BuildidList(a) => {
+            cmd::check_input(&a.input, a.force)?;
+            cmd::buildid::list(&a.input, a.with_hits)
+        }
+        Command::BuildidCache(a) => cmd::buildid::cache(&a.add, &a.remove, a.list),
+        Command::Archive(a) => cmd::archive::run(&a.input),
+        Command::Version => cmd::version::run(),
+        Command::Completions(a) => cmd::version::completions(a.shell, Cli::command()),
+        Command::Man(a) => cmd::version::man(Cli::command(), a.output.as_deref()),
+        Command::Config(a) => crate::config::run(a.list, &a.keys),
     }
 }
 
@@ -999,7 +1195,7 @@ mod tests {
         let cli = Cli::parse_from(v(
             "rperf record -e sched:sched_switch --filter prev_pid>0 -e cs -a -- sleep 1",
         ));
-        let Command::Record(a) = cli.command else {
+        let Some(Command::Record(a)) = cli.command else {
             panic!()
         };
         let cfg = a.into_config(&[Some(0)], vec![]).unwrap();
@@ -1019,7 +1215,7 @@ mod tests {
         let cli = Cli::parse_from(normalize_args(v(
             "rperf stat -a -A -r 3 -x, -e cs -e task-clock sleep 1",
         )));
-        let Command::Stat(a) = cli.command else {
+        let Some(Command::Stat(a)) = cli.command else {
             panic!()
         };
         assert!(a.target.all_cpus && a.no_aggr);
@@ -1028,7 +1224,7 @@ mod tests {
         assert_eq!(a.events, ["cs", "task-clock"]);
         assert_eq!(a.command, ["sleep", "1"]);
         let cli = Cli::parse_from(v("rperf stat -ddd ls -l"));
-        let Command::Stat(a) = cli.command else {
+        let Some(Command::Stat(a)) = cli.command else {
             panic!()
         };
         assert_eq!(a.detailed, 3);

@@ -3,6 +3,7 @@
 pub mod callchain;
 pub mod cli;
 pub mod cmd;
+pub mod config;
 pub mod data;
 pub mod events;
 pub mod output;

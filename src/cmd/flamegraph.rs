@@ -10,7 +10,7 @@ use inferno::flamegraph::{self, color::Palette, Direction, Options};
 
 use crate::output;
 use crate::report::export;
-use crate::report::folded::{fold, FoldOptions};
+use crate::report::folded::{fold, fold_weighted, FoldOptions, Unit, Weight};
 
 /// Options of `rperf flamegraph`.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +39,8 @@ pub struct FlamegraphConfig {
     pub record: Option<crate::cmd::record::RecordConfig>,
     /// `--format`: svg (default), folded, or speedscope (JSON for speedscope.app).
     pub format: Format,
+    /// `--countname`: what the widths count, in tooltips (default: the event's unit).
+    pub count_name: Option<String>,
 }
 
 /// What `rperf flamegraph` writes.
@@ -167,6 +169,28 @@ fn write_svg(path: &Path, lines: &[String], opts: &mut Options) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Names the unit in tooltips (inferno's count name) and under the title: "samples" only
+/// when every sample weighs 1; CPU time (cpu-clock/task-clock periods, in ns) is shown in
+/// microseconds, other period-weighted events by their own name. `--countname` overrides
+/// the tooltip word and leaves the weights as they are.
+pub fn label(opts: &mut Options, unit: &Unit, count_name: Option<&str>) {
+    let (name, factor, what) = match &unit.weight {
+        Weight::Samples => ("samples".to_string(), 1.0, "samples".to_string()),
+        Weight::Nanoseconds => ("µs".to_string(), 1e-3, "CPU time in µs".to_string()),
+        Weight::Events(e) => (e.clone(), 1.0, format!("{e} counted")),
+    };
+    match count_name {
+        Some(c) => opts.count_name = c.to_string(),
+        None => {
+            opts.count_name = name;
+            opts.factor = factor;
+        }
+    }
+    if !unit.event.is_empty() {
+        opts.subtitle = Some(format!("{}: {what}", unit.event));
+    }
+}
+
 /// Folded lines (`stack weight`), the input of `--folded` output and of the SVG.
 pub fn folded_lines(input: &Path, opts: &FoldOptions) -> Result<Vec<String>> {
     Ok(fold(input, opts)?
@@ -227,7 +251,11 @@ pub fn run(cfg: FlamegraphConfig) -> Result<ExitCode> {
     };
     let folded = || folded_lines(&input, &cfg.fold);
     let result = match cfg.format {
-        Format::Svg => folded().and_then(|lines| write_svg(&cfg.output, &lines, &mut opts)),
+        Format::Svg => fold_weighted(&input, &cfg.fold).and_then(|(folded, unit)| {
+            label(&mut opts, &unit, cfg.count_name.as_deref());
+            let lines: Vec<String> = folded.into_iter().map(|(s, w)| format!("{s} {w}")).collect();
+            write_svg(&cfg.output, &lines, &mut opts)
+        }),
         Format::Folded => folded().and_then(|lines| {
             write_output(&cfg.output, (lines.join("\n") + "\n").as_bytes())
         }),

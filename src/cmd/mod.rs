@@ -1,10 +1,15 @@
 //! One module per subcommand, each with a plain config struct and `run(cfg) -> Result<ExitCode>`.
+pub mod archive;
+pub mod buildid;
+pub mod evlist;
 pub mod flamegraph;
 pub mod list;
+pub mod progress;
 pub mod record;
 pub mod report;
 pub mod script;
 pub mod stat;
+pub mod version;
 
 /// perf's rule for reading a perf.data: a file that belongs to another user (root's files
 /// excepted) is refused unless `-f/--force` is given, since its content is that user's to

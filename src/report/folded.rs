@@ -186,12 +186,53 @@ pub fn walk(
     Ok(event_name)
 }
 
+/// What a folded weight counts, for labels: flame graphs say "samples" only when each
+/// sample weighs 1; a period-weighted event is labelled with its own unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Weight {
+    /// Each sample counts 1 (tracepoints, `-c 1`).
+    Samples,
+    /// Nanoseconds of CPU time (cpu-clock, task-clock periods).
+    Nanoseconds,
+    /// Occurrences of the event (cycles, instructions, ...), named as the event.
+    Events(String),
+}
+
+impl Weight {
+    /// The weight of samples of `event` (its name as recorded, modifiers included), given
+    /// whether every sample weighed 1.
+    pub fn of(event: &str, all_ones: bool) -> Weight {
+        let base = event.split(':').next().unwrap_or(event);
+        match base {
+            "cpu-clock" | "task-clock" => Weight::Nanoseconds,
+            _ if all_ones || base.is_empty() => Weight::Samples,
+            _ => Weight::Events(base.to_string()),
+        }
+    }
+}
+
+/// The unit of the weights [`fold_weighted`] returns, with the event they belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    /// The event folded (empty when no sample was seen).
+    pub event: String,
+    /// What a weight counts.
+    pub weight: Weight,
+}
+
 /// Folded stacks with their summed weights, sorted by stack text.
 pub fn fold(input: &Path, opts: &FoldOptions) -> Result<Vec<(String, u64)>> {
+    fold_weighted(input, opts).map(|(v, _)| v)
+}
+
+/// [`fold`], with the unit the weights are in.
+pub fn fold_weighted(input: &Path, opts: &FoldOptions) -> Result<(Vec<(String, u64)>, Unit)> {
+    let mut all_ones = true;
     // Stacks are long strings hashed once per sample: a fast hash matters here.
     let mut folded: rustc_hash::FxHashMap<String, u64> = rustc_hash::FxHashMap::default();
     let mut line = String::with_capacity(512);
-    walk(input, opts, |s| {
+    let event = walk(input, opts, |s| {
+        all_ones &= s.period == 1;
         line.clear();
         line.push_str(s.comm);
         if opts.per_thread {
@@ -215,5 +256,6 @@ pub fn fold(input: &Path, opts: &FoldOptions) -> Result<Vec<(String, u64)>> {
     })?;
     let mut v: Vec<(String, u64)> = folded.into_iter().collect();
     v.sort();
-    Ok(v)
+    let weight = Weight::of(&event, all_ones);
+    Ok((v, Unit { event, weight }))
 }

@@ -5,6 +5,7 @@ mod faults;
 mod flamegraph;
 mod inline;
 mod list;
+mod newcomer;
 mod record;
 mod report;
 mod script;

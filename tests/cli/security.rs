@@ -94,6 +94,7 @@ fn planted_symlinks_never_redirect_roots_writes() {
          for p in $(seq {} {}); do \
            ln -s {v} .perf.data.rperf-$p.tmp; ln -s {v} .cpu.svg.rperf-$p.tmp; \
            ln -s {v} .out.folded.rperf-$p.tmp; \
+           ln -s {v} .perf.data.tar.bz2.rperf-$p.tmp; ln -s {dir} .perf.data.tar.bz2.rperf-$p.d; \
          done",
         last + 1,
         last + 400
@@ -121,8 +122,14 @@ fn planted_symlinks_never_redirect_roots_writes() {
         let o = run(c);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
     }
+    let o = run({
+        let mut c = rperf();
+        c.current_dir(d.path()).args(["archive", "perf.data"]);
+        c
+    });
+    assert!(o.status.success(), "archive: {}", stderr(&o));
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
-    for f in ["perf.data", "cpu.svg", "out.folded"] {
+    for f in ["perf.data", "cpu.svg", "out.folded", "perf.data.tar.bz2"] {
         let m = fs::symlink_metadata(d.path().join(f)).unwrap();
         assert!(m.is_file(), "{f} is not a regular file");
         assert_eq!(m.uid(), 0);
@@ -288,6 +295,8 @@ fn another_users_file_needs_force() {
         vec!["report", "--stdio"],
         vec!["script"],
         vec!["flamegraph", "-o", svg.to_str().unwrap()],
+        vec!["evlist"],
+        vec!["buildid-list"],
     ] {
         let mut c = rperf();
         c.args(&args).arg("-i").arg(&data);

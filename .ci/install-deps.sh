@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine (as root), skipping what is
+# already there. README's set-up section and .ci/run both call this one script, so a
+# developer's `cargo test --workspace` tests what CI tests.
+set -euo pipefail
+export PATH="$HOME/.cargo/bin:$PATH"
+
+need=()
+command -v perf >/dev/null 2>&1 || need+=(linux-perf)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v addr2line >/dev/null 2>&1 || need+=(binutils)
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+# archive packs with tar -j, as perf archive does.
+command -v bzip2 >/dev/null 2>&1 || need+=(bzip2)
+# The progress test runs rperf on a terminal inside tmux.
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# Export read-back: go tool pprof reads the pprof files; headless Chromium renders the SVG.
+command -v go >/dev/null 2>&1 || need+=(golang-go)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing: ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# The flame graph tests compare with `perf script | inferno-collapse-perf`.
+command -v inferno-collapse-perf >/dev/null 2>&1 || cargo install --locked --quiet inferno

@@ -1,0 +1,251 @@
+//! `rperf buildid-list` (the build-ids a perf.data's BUILD_ID feature lists, or only those
+//! of binaries samples hit) and `rperf buildid-cache` (perf's ~/.debug cache: add, remove,
+//! list), with perf 6.1's output and on-disk layout so perf and rperf share the cache.
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context, Result};
+use linux_perf_data::Feature;
+
+use super::evlist::Cur;
+use crate::data::{self, Record};
+use crate::session::Session;
+
+/// PERF_RECORD_MISC_BUILD_ID_SIZE: the entry's size byte is valid (else 20 bytes).
+const MISC_BUILD_ID_SIZE: u16 = 1 << 15;
+
+/// One entry of the BUILD_ID feature: (build-id, file name), in the file's order, each name
+/// once (the last entry for a name wins, as perf's dso table keeps one per name).
+pub fn entries(path: &Path) -> Result<Vec<(Vec<u8>, String)>> {
+    let file = super::evlist::open(path)?;
+    let Some(data) = file.feature_section_data(Feature::BUILD_ID) else {
+        return Ok(Vec::new());
+    };
+    let damaged = || {
+        anyhow!(
+            "{} is damaged: its build-id table is cut short",
+            path.display()
+        )
+    };
+    let mut c = Cur { b: data, o: 0 };
+    let mut out: Vec<(Vec<u8>, String)> = Vec::new();
+    while c.o < data.len() {
+        let start = c.o;
+        let _type = c.u32().ok_or_else(damaged)?;
+        let misc = c.u32().ok_or_else(damaged)?;
+        let size = (misc >> 16) as usize;
+        let misc = misc as u16;
+        if size < 8 + 4 + 24 {
+            bail!(
+                "{} is damaged: a build-id entry is {size} bytes long",
+                path.display()
+            );
+        }
+        let _pid = c.u32().ok_or_else(damaged)?;
+        let raw = c.bytes(24).ok_or_else(damaged)?;
+        let len = if misc & MISC_BUILD_ID_SIZE != 0 {
+            (raw[20] as usize).min(20)
+        } else {
+            20
+        };
+        let name = c.bytes(size - (c.o - start)).ok_or_else(damaged)?;
+        let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        let name = String::from_utf8_lossy(&name[..end]).into_owned();
+        let id = raw[..len].to_vec();
+        match out.iter_mut().find(|(_, n)| *n == name) {
+            Some(e) => e.0 = id,
+            None => out.push((id, name)),
+        }
+    }
+    Ok(out)
+}
+
+/// The binaries (by recorded path) that sample addresses fall in.
+pub(crate) fn hit_paths(path: &Path) -> Result<HashSet<String>> {
+    let mut session = Session::new();
+    let mut hit: HashSet<u32> = HashSet::new();
+    data::read(path, |_, rec| {
+        if let Record::Sample(s) = &rec {
+            if let Some(loc) = session.resolve(s.pid, s.ip, s.mode) {
+                hit.insert(loc.dso);
+            }
+        } else {
+            session.apply(&rec);
+        }
+    })?;
+    Ok(hit
+        .into_iter()
+        .filter_map(|d| session.dsos().get(d as usize).map(|d| d.path.clone()))
+        .collect())
+}
+
+/// `rperf buildid-list [-i FILE] [--with-hits]`.
+pub fn list(input: &Path, with_hits: bool) -> Result<ExitCode> {
+    // perf prints an ELF input's own build-id.
+    if let Ok(Some(id)) = rperf_symbols::build_id(input) {
+        println!("{}", rperf_symbols::buildid::hex(&id));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let all = entries(input)?;
+    let hits = if with_hits {
+        Some(hit_paths(input)?)
+    } else {
+        None
+    };
+    let mut text = String::new();
+    for (id, name) in all {
+        if hits.as_ref().is_some_and(|h| !h.contains(&name)) {
+            continue;
+        }
+        text.push_str(&format!("{} {name}\n", rperf_symbols::buildid::hex(&id)));
+    }
+    super::version::print(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The build-id cache's root: `$PERF_BUILDID_DIR`, else `~/.debug` (where perf keeps it).
+pub fn cache_root() -> Result<PathBuf> {
+    std::env::var_os("PERF_BUILDID_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".debug")))
+        .ok_or_else(|| anyhow!("no build-id cache: set HOME or PERF_BUILDID_DIR"))
+}
+
+/// A binary's absolute path and build-id, or an error naming what is wrong with it.
+fn identify(file: &Path) -> Result<(PathBuf, String)> {
+    let abs =
+        std::fs::canonicalize(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let id = rperf_symbols::build_id(&abs)
+        .map_err(|e| anyhow!("{}: {e}", file.display()))?
+        .ok_or_else(|| {
+            anyhow!(
+                "{} has no build-id note (link it with -Wl,--build-id to cache it)",
+                file.display()
+            )
+        })?;
+    Ok((abs, rperf_symbols::buildid::hex(&id)))
+}
+
+/// `root/.build-id/xx/rest`, the link perf resolves a build-id through.
+fn link_of(root: &Path, hex: &str) -> PathBuf {
+    root.join(".build-id").join(&hex[..2]).join(&hex[2..])
+}
+
+/// Adds `file` as perf does: a copy at `root/PATH/ID/elf` (with an empty `probes` beside
+/// it), linked from `root/.build-id/xx/rest`.
+pub fn add(root: &Path, file: &Path) -> Result<()> {
+    let (abs, hex) = identify(file)?;
+    let rel = abs.to_string_lossy().trim_start_matches('/').to_string();
+    let dir = root.join(&rel).join(&hex);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = dir.join(format!(".elf.rperf-{}.tmp", std::process::id()));
+    std::fs::copy(&abs, &tmp)
+        .with_context(|| format!("cannot copy {} into the cache", abs.display()))?;
+    std::fs::rename(&tmp, dir.join("elf"))?;
+    let probes = dir.join("probes");
+    if !probes.exists() {
+        std::fs::write(&probes, b"")?;
+    }
+    let link = link_of(root, &hex);
+    if let Some(parent) = link.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let target = PathBuf::from("../..").join(&rel).join(&hex);
+    match std::fs::read_link(&link) {
+        Ok(t) if t == target => {}
+        Ok(_) => {
+            std::fs::remove_file(&link)?;
+            std::os::unix::fs::symlink(&target, &link)?;
+        }
+        Err(_) => std::os::unix::fs::symlink(&target, &link)
+            .with_context(|| format!("cannot link {}", link.display()))?,
+    }
+    Ok(())
+}
+
+/// Removes `file`'s build-id from the cache (its copy and its link).
+pub fn remove(root: &Path, file: &Path) -> Result<()> {
+    let (abs, hex) = identify(file)?;
+    let rel = abs.to_string_lossy().trim_start_matches('/').to_string();
+    let link = link_of(root, &hex);
+    if std::fs::symlink_metadata(&link).is_err() {
+        bail!(
+            "{} ({hex}) is not in the build-id cache {}",
+            file.display(),
+            root.display()
+        );
+    }
+    std::fs::remove_file(&link)?;
+    let dir = root.join(&rel).join(&hex);
+    if dir.is_dir() {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Every cached binary: (build-id, original path), sorted by build-id.
+pub fn cached(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Ok(top) = std::fs::read_dir(root.join(".build-id")) else {
+        return out;
+    };
+    for d in top.flatten() {
+        let prefix = d.file_name().to_string_lossy().into_owned();
+        let Ok(links) = std::fs::read_dir(d.path()) else {
+            continue;
+        };
+        for l in links.flatten() {
+            let Ok(target) = std::fs::read_link(l.path()) else {
+                continue;
+            };
+            // ../../PATH/ID: the path is what sits between the two.
+            let t = target.to_string_lossy();
+            let Some(inner) = t.strip_prefix("../..") else {
+                continue;
+            };
+            let Some((path, _id)) = inner.rsplit_once('/') else {
+                continue;
+            };
+            let hex = format!("{prefix}{}", l.file_name().to_string_lossy());
+            out.push((hex, path.to_string()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Adds the binaries a fresh recording lists (BUILD_ID feature) to the cache, as perf
+/// record does with `record.build-id = cache`: those still at their recorded path in the
+/// recorded build.
+pub fn cache_recorded(data: &Path) -> Result<()> {
+    let root = cache_root()?;
+    for (id, name) in entries(data)? {
+        let p = Path::new(&name);
+        if name.starts_with('/') && rperf_symbols::build_id(p).ok().flatten() == Some(id) {
+            add(&root, p)?;
+        }
+    }
+    Ok(())
+}
+
+/// `rperf buildid-cache --add/--remove/--list`.
+pub fn cache(add_files: &[PathBuf], remove_files: &[PathBuf], list: bool) -> Result<ExitCode> {
+    let root = cache_root()?;
+    for f in add_files {
+        add(&root, f)?;
+    }
+    for f in remove_files {
+        remove(&root, f)?;
+    }
+    if list {
+        let text: String = cached(&root)
+            .into_iter()
+            .map(|(id, p)| format!("{id} {p}\n"))
+            .collect();
+        super::version::print(text.as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
