@@ -450,7 +450,7 @@ fn dwarf_stacks_use_cfi_from_a_separate_debug_file() {
     ] {
         let ok = std::process::Command::new("objcopy").args(&args).status();
         if !ok.map(|s| s.success()).unwrap_or(false) {
-            eprintln!("SKIP: objcopy (binutils) is needed");
+            skip("objcopy (binutils) is needed");
             return;
         }
     }

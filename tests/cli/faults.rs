@@ -6,16 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{perf, rperf, run, stderr, stdout, TempDir};
-
-/// A test that cannot run here says why; under CI it fails instead.
-fn skip(why: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "cannot run under CI: {why}"
-    );
-    eprintln!("SKIP: {why}");
-}
+use crate::common::{perf, rperf, run, skip, stderr, stdout, TempDir};
 
 /// perf, or a skip (a failure under CI).
 fn need_perf() -> Option<Command> {

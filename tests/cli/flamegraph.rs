@@ -28,7 +28,7 @@ fn collapse_with_inferno(file: &Path) -> Option<Vec<String>> {
         .stderr(Stdio::null())
         .status();
     if !ok.map(|s| s.success()).unwrap_or(false) {
-        eprintln!("SKIP: inferno-collapse-perf is not installed (cargo install inferno)");
+        skip("inferno-collapse-perf is not installed (cargo install inferno)");
         return None;
     }
     perf()?;
@@ -499,7 +499,7 @@ fn go_pprof() -> Option<Command> {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        eprintln!("SKIP: Go is not installed (apt-get install golang-go) for go tool pprof");
+        skip("Go is not installed (apt-get install golang-go) for go tool pprof");
         return None;
     }
     let mut c = Command::new("go");
@@ -608,7 +608,7 @@ fn chromium() -> Option<Command> {
             .unwrap_or(false)
     });
     let Some(bin) = found else {
-        eprintln!("SKIP: Chromium is not installed (apt-get install chromium)");
+        skip("Chromium is not installed (apt-get install chromium)");
         return None;
     };
     let mut c = Command::new("timeout");

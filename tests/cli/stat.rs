@@ -576,7 +576,7 @@ fn thousands_separator_follows_the_locale_like_perf() {
         .map(|s| s.success() && dir.path().join("en_US.UTF-8").exists())
         .unwrap_or(false);
     if !made {
-        eprintln!("SKIP: localedef cannot build en_US.UTF-8 (locale sources missing)");
+        skip("localedef cannot build en_US.UTF-8 (locale sources missing)");
         return;
     }
     let exe = compile_c(dir.path(), "touch", TOUCH_PAGES_C, &["-O1"]);
@@ -615,7 +615,7 @@ fn tracefs_is_mounted_when_missing() {
         .args(["--mount", "--propagation", "private", "true"])
         .status();
     if !probe.map(|s| s.success()).unwrap_or(false) {
-        eprintln!("SKIP: cannot create a mount namespace (needs root and unshare)");
+        skip("cannot create a mount namespace (needs root and unshare)");
         return;
     }
     let script = format!(
@@ -631,7 +631,7 @@ fn tracefs_is_mounted_when_missing() {
     });
     let (out, err) = (stdout(&o), stderr(&o));
     if out.contains("still-mounted") {
-        eprintln!("SKIP: tracefs could not be unmounted here");
+        skip("tracefs could not be unmounted here");
         return;
     }
     assert!(o.status.success(), "{err}");
@@ -665,7 +665,7 @@ int main(void) { for (int i = 0; i < 1000; i++) target = i; return 0; }
         .find(|l| l.ends_with(" target"))
         .and_then(|l| l.split_whitespace().next())
     else {
-        eprintln!("SKIP: nm did not list the variable");
+        skip("nm did not list the variable");
         return;
     };
     let ev = format!("mem:0x{addr}:w");
