@@ -16,14 +16,31 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the files perf would read; a file that is not there is skipped, one that
-    /// cannot be parsed is an error naming it and its line.
+    /// Reads the files perf would read; a file that is not there or not readable (another
+    /// user's `$HOME` after `setpriv`/`su`) is skipped, one that belongs to someone other
+    /// than the user or root is ignored with perf's warning (its settings could be planted),
+    /// one that cannot be parsed is an error naming it and its line.
     pub fn load() -> Result<Config> {
+        use std::os::unix::fs::MetadataExt;
         let mut c = Config::default();
         for f in files() {
-            match std::fs::read_to_string(&f) {
+            let Ok(meta) = std::fs::metadata(&f) else {
+                continue;
+            };
+            if meta.uid() != crate::sys::ids::euid() && meta.uid() != 0 {
+                eprintln!(
+                    "File {} not owned by current user or root, ignoring it.",
+                    f.display()
+                );
+                continue;
+            }
+            match rperf_symbols::file::read_regular_to_string(&f) {
                 Ok(text) => c.entries.extend(parse(&text, &f)?),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(rperf_symbols::Error::Io { source, .. })
+                    if matches!(
+                        source.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                    ) => {}
                 Err(e) => bail!("cannot read config file {}: {e}", f.display()),
             }
         }

@@ -520,6 +520,8 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         None
     };
     let mut parents = Names::with_first("[other]");
+    let mut dso_rep: FxHashMap<u32, u32> = FxHashMap::default();
+    let mut dso_by_name: FxHashMap<String, u32> = FxHashMap::default();
     let by_trace = cfg.sort.contains(&SortKey::Trace);
     let mut traces = Names::with_first("N/A");
     let mut formats: Option<std::collections::HashMap<u64, crate::report::trace::Format>> = None;
@@ -707,7 +709,17 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                     SortKey::Comm => u64::from(comm),
                     SortKey::Pid => s.tid as u32 as u64,
                     SortKey::Cpu => u64::from(s.cpu.unwrap_or(0)),
-                    SortKey::Dso => loc.map(|l| u64::from(l.dso) + 1).unwrap_or(0),
+                    // perf compares binaries by their short names: two files both called
+                    // `rustc` (a toolchain's driver and its wrapper) are one row.
+                    SortKey::Dso => loc
+                        .map(|l| {
+                            let rep = *dso_rep.entry(l.dso).or_insert_with(|| {
+                                let name = session.dsos()[l.dso as usize].short_name();
+                                *dso_by_name.entry(name.to_string()).or_insert(l.dso)
+                            });
+                            u64::from(rep) + 1
+                        })
+                        .unwrap_or(0),
                     SortKey::Sym => u64::from(sym),
                     SortKey::Parent => parent_id,
                     SortKey::Trace => u64::from(trace_id),

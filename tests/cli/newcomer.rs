@@ -353,6 +353,13 @@ fn buildid_list_matches_perf() {
                 args.push("--with-hits");
             }
             let (want, have) = both(&args).unwrap();
+            // A sample in the vDSO makes perf list its own temporary copy of it, with no
+            // build-id and a random name (`/tmp/perf-vdso.so-XXXXXX`): not a binary on disk.
+            let want: String = want
+                .lines()
+                .filter(|l| !l.contains("/perf-vdso.so-"))
+                .map(|l| format!("{l}\n"))
+                .collect();
             assert_eq!(have, want, "{args:?}");
             // The workload itself ran the samples: it is always listed.
             assert!(have.contains("/chain\n"), "{args:?}: {have}");

@@ -642,9 +642,10 @@ fn a_command_after_pid_only_sets_the_duration() {
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     assert!(err.contains(&format!("process id '{pid}'")), "{err}");
-    // The burner runs all along (sleep itself would count about a millisecond).
+    // The burner runs all along (sleep itself would count about a millisecond; a busy
+    // machine may leave the burner a fifth of a CPU).
     let ms = value(&parse_human(&err), "task-clock", &err);
-    assert!(ms > 100.0, "{ms} ms counted: {err}");
+    assert!(ms > 30.0, "{ms} ms counted: {err}");
     assert!(took.as_secs_f64() < 5.0, "counted for {took:?}");
     let data = dir.path().join("p.data");
     let o = run({

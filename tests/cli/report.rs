@@ -1031,3 +1031,34 @@ fn trace_sort_key_equals_perf() {
         }
     }
 }
+
+/// Two binaries with one file name in different directories (a toolchain's `rustc` and its
+/// wrapper, two builds of `a.out`) are one `dso` row, as perf compares binaries by their
+/// short names.
+#[test]
+fn binaries_with_one_name_share_a_dso_row_like_perf() {
+    let dir = TempDir::new("same-name");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let first = compile_c(&a, "work", BURN_C, &["-O1"]);
+    // A different binary (other code, other build-id) under the same name.
+    let second = compile_c(&b, "work", CHAIN_C, &["-O1"]);
+    let script = format!("{} 150; {} 0.15", first.display(), second.display());
+    let args = ["--", "sh", "-c", script.as_str()];
+    let Some(p) = record_with("perf", dir.path(), "p.data", &args) else {
+        return;
+    };
+    let r = record_with("rperf", dir.path(), "r.data", &args).unwrap();
+    for f in [&p, &r] {
+        for sort in ["dso", "comm,dso"] {
+            compare(f, &["--no-children", "-g", "none", "--sort", sort]);
+        }
+        let text = rperf_out(&["report", "--stdio", "--sort", "dso"], f);
+        let rows = text
+            .lines()
+            .filter(|l| l.trim_end().ends_with(" work"))
+            .count();
+        assert_eq!(rows, 1, "{text}");
+    }
+}

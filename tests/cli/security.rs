@@ -483,3 +483,60 @@ fn kernel_symbol_cache_is_private_and_never_in_another_users_home() {
     assert_eq!(report(&theirs), text);
     assert_eq!(entries(&theirs), Vec::<String>::new());
 }
+
+/// A perf config file that belongs to another user is ignored with perf's warning (its
+/// settings could be planted for root); an unreadable home's config is simply skipped.
+#[test]
+fn another_users_config_file_is_ignored() {
+    if !root() {
+        return cannot("needs root (chown)");
+    }
+    let d = TempDir::new("config-owner");
+    let data = small_recording(
+        d.path(),
+        "p.data",
+        &["dd", "if=/dev/zero", "of=/dev/null", "count=20000"],
+    );
+    let home = d.path().join("home");
+    fs::create_dir(&home).unwrap();
+    let conf = home.join(".perfconfig");
+    fs::write(&conf, "[report]\n\tsort_order = dso\n").unwrap();
+    let report = || {
+        let mut c = rperf();
+        c.env("HOME", &home)
+            .env_remove("PERF_CONFIG")
+            .args(["report", "--stdio", "-i"])
+            .arg(&data);
+        run(c)
+    };
+    let own = stdout(&report());
+    assert!(
+        own.contains("# Overhead  Shared Object"),
+        "root's own config applies:\n{own}"
+    );
+    std::os::unix::fs::chown(&conf, Some(NOBODY), None).unwrap();
+    let o = report();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "File {} not owned by current user or root, ignoring it.",
+            conf.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).contains("Command"),
+        "the planted config applied:\n{}",
+        stdout(&o)
+    );
+    // nobody, whose HOME (root's here) cannot even be looked into, runs without a config.
+    fs::set_permissions(d.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o644)).unwrap();
+    let o = as_nobody(&format!(
+        "HOME=/root {} script -i {} > /dev/null",
+        env!("CARGO_BIN_EXE_rperf"),
+        data.display()
+    ));
+    assert!(o.status.success(), "{}", stderr(&o));
+}
