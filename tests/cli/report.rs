@@ -1062,3 +1062,34 @@ fn binaries_with_one_name_share_a_dso_row_like_perf() {
         assert_eq!(rows, 1, "{text}");
     }
 }
+
+/// perf's compressed recordings (`record -z`: zstd-compressed record batches) report and
+/// script as perf shows them.
+#[test]
+fn compressed_recordings_read_like_perf() {
+    let dir = TempDir::new("zstd");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let Some(f) = record_with(
+        "perf",
+        dir.path(),
+        "z.data",
+        &["-z", "-g", "--", exe.to_str().unwrap(), "0.3"],
+    ) else {
+        return;
+    };
+    compare(
+        &f,
+        &["--no-children", "-g", "none", "--sort", "comm,dso,sym"],
+    );
+    compare_text(&f, &["--children", "-g", "none"]);
+    let mut p = perf().unwrap();
+    p.args(["script", "-i"]).arg(&f);
+    let want = stdout(&run(p));
+    assert!(want.contains("leaf"), "{want}");
+    assert_eq!(rperf_out(&["script"], &f), want);
+}
