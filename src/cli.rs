@@ -403,6 +403,20 @@ pub struct ReportArgs {
     pub header_only: bool,
 }
 
+/// The sample filters perf script takes (report's, without --dso).
+#[derive(Debug, clap::Args)]
+pub struct ScriptFilterArgs {
+    /// Only these command names (comma-separated).
+    #[arg(long = "comm", value_name = "COMMS")]
+    pub comm: Option<String>,
+    /// Only these process ids.
+    #[arg(long = "pid", value_name = "PIDS")]
+    pub pid: Option<String>,
+    /// Only these thread ids.
+    #[arg(long = "tid", value_name = "TIDS")]
+    pub tid: Option<String>,
+}
+
 impl ReportArgs {
     /// Turns the flags into `cmd::report`'s config. `limit_sets_graph`: --percent-limit
     /// came after any -g, so it is the call-graph threshold too.
@@ -521,6 +535,12 @@ pub struct ScriptArgs {
     /// Print only the perf.data header.
     #[arg(long = "header-only")]
     pub header_only: bool,
+    /// Only these command names, process ids or thread ids (comma-separated).
+    #[command(flatten)]
+    pub filter: ScriptFilterArgs,
+    /// Only samples taken on these CPUs (e.g. 0-2,4).
+    #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
+    pub cpu: Option<String>,
 }
 
 /// `rperf record` options, named as perf's.
@@ -1115,6 +1135,21 @@ fn dispatch(
                             _ => cmd::script::Header::No,
                         },
                         fields,
+                        comms: a
+                            .filter
+                            .comm
+                            .map(|v| v.split(',').map(String::from).collect())
+                            .unwrap_or_default(),
+                        pids: id_list(a.filter.pid.as_deref(), "pid")?,
+                        tids: id_list(a.filter.tid.as_deref(), "tid")?,
+                        cpus: match a.cpu.as_deref() {
+                            None => Vec::new(),
+                            Some(c) => {
+                                crate::sys::topology::parse_cpu_list(c).ok_or_else(|| {
+                                    anyhow::anyhow!("invalid --cpu '{c}': give CPUs like 0-3,6")
+                                })?
+                            }
+                        },
                     })
                 })
         }

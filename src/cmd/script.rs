@@ -30,6 +30,14 @@ pub struct ScriptConfig {
     pub inline: bool,
     /// `--header` / `--header-only`.
     pub header: Header,
+    /// `--comm`: only samples of threads with these command names.
+    pub comms: Vec<String>,
+    /// `--pid`: only samples of these processes.
+    pub pids: Vec<i32>,
+    /// `--tid`: only samples of these threads.
+    pub tids: Vec<i32>,
+    /// `-C/--cpu`: only samples taken on these CPUs.
+    pub cpus: Vec<u32>,
 }
 
 /// Whether the perf.data header is printed (report and script share the flags).
@@ -284,8 +292,14 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
             symfs: cfg.symfs.clone(),
             max_stack: cfg.max_stack,
             inline: cfg.inline,
+            comms: cfg.comms.clone(),
+            pids: cfg.pids.clone(),
+            tids: cfg.tids.clone(),
             ..Default::default()
         };
+        if !cfg.cpus.is_empty() {
+            anyhow::bail!("--folded takes --comm, --pid and --tid filters, not -C/--cpu");
+        }
         let mut text = String::new();
         for l in crate::cmd::flamegraph::folded_lines(&cfg.input, &opts)? {
             text.push_str(&l);
@@ -319,6 +333,14 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
             session.apply(&rec);
             return;
         };
+        // The filters report has, as perf script's --comm/--pid/--tid/-C.
+        if (!cfg.pids.is_empty() && !cfg.pids.contains(&s.pid))
+            || (!cfg.tids.is_empty() && !cfg.tids.contains(&s.tid))
+            || (!cfg.cpus.is_empty() && !s.cpu.is_some_and(|c| cfg.cpus.contains(&c)))
+            || (!cfg.comms.is_empty() && !cfg.comms.iter().any(|c| *c == session.comm(s.tid)))
+        {
+            return;
+        }
         if name_width.is_none() {
             // The first sample: the binaries known so far, of those samples hit, load at once.
             if cfg.fields.is_none_or(|f| f.sym) {

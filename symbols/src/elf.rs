@@ -47,7 +47,16 @@ pub fn demangle(name: &str) -> String {
             if let Ok(s) = sym.demangle_with_options(&opts) {
                 // cpp_demangle prints an empty template parameter pack as a trailing
                 // ", " (`Manager<Module, >`); binutils, and so perf, print nothing.
-                return s.replace(", >", ">");
+                let mut s = s.replace(", >", ">");
+                // Without the parameter list binutils also leaves out a member function's
+                // qualifiers (`operator() const` is perf's `operator()`).
+                while let Some(t) = [" const", " volatile", " &&", " &"]
+                    .iter()
+                    .find_map(|q| s.strip_suffix(q))
+                {
+                    s.truncate(t.len());
+                }
+                return s;
             }
         }
     }
@@ -449,6 +458,11 @@ mod tests {
             "std::ctype<char>::ctype"
         );
         assert_eq!(demangle("main"), "main");
+        // Qualifiers of member functions go with the parameters, as in `c++filt -p`.
+        assert_eq!(demangle("_ZNK1A1fEv"), "A::f");
+        assert_eq!(demangle("_ZNKR1A1fEv"), "A::f");
+        assert_eq!(demangle("_ZNKO1A1fEv"), "A::f");
+        assert_eq!(demangle("_ZNVK1AclEv"), "A::operator()");
         // An empty parameter pack prints as nothing, as c++filt prints it.
         assert_eq!(demangle("_ZN1MIiJEE1fEv"), "M<int>::f");
     }

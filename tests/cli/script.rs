@@ -495,3 +495,38 @@ fn per_task_tracepoints_carry_their_cpu_like_perf() {
     }
     assert_same(&p, &r);
 }
+
+/// script's filters, as perf script's: --comm, --pid, --tid and -C keep the same samples.
+#[test]
+fn filters_keep_the_samples_perf_keeps() {
+    let dir = TempDir::new("script-filters");
+    let exe = compile_c(dir.path(), "threads", THREADS_C, &["-O1", "-pthread"]);
+    let exe = exe.to_str().unwrap();
+    let Some(f) = record_with("perf", dir.path(), "p.data", &["-a", "--", exe, "0.15"]) else {
+        return;
+    };
+    let all = rperf_out(&["script", "-F", "comm,pid,tid,cpu"], &f);
+    let line = all
+        .lines()
+        .find(|l| l.trim_start().starts_with("threads"))
+        .unwrap_or_else(|| panic!("no sample of the workload:\n{all}"));
+    let ids: Vec<&str> = line.split_whitespace().collect();
+    let (pid, tid) = ids[1].split_once('/').unwrap();
+    for args in [
+        vec!["--comm", "threads"],
+        vec!["--pid", pid],
+        vec!["--tid", tid],
+        // (Other processes' samples on a CPU are the machine's business: the workload's.)
+        vec!["--comm", "threads", "-C", "0"],
+        vec!["--pid", pid, "-C", "1"],
+    ] {
+        let mut p = perf().unwrap();
+        p.arg("script").args(&args).arg("-i").arg(&f);
+        let want = stdout(&run(p));
+        let mut full = vec!["script"];
+        full.extend(&args);
+        let have = rperf_out(&full, &f);
+        assert!(!have.is_empty(), "{args:?} kept nothing");
+        assert_same(&want, &have);
+    }
+}
