@@ -140,16 +140,8 @@ impl ProcessUnwinder {
         let file =
             ElfFile64::<Endianness>::parse(&*image).map_err(|e| Error::NotElf(e.to_string()))?;
         let endian = file.endian();
-        let seg = file
-            .elf_program_headers()
-            .iter()
-            .filter(|ph| ph.p_type(endian) == object::elf::PT_LOAD)
-            .find(|ph| {
-                let (off, size) = (ph.p_offset(endian), ph.p_filesz(endian));
-                pgoff >= off && pgoff < off + size.max(1)
-            })
+        let vaddr_at_start = mapped_vaddr(file.elf_program_headers(), endian, pgoff)
             .ok_or(Error::NoSegment(pgoff))?;
-        let vaddr_at_start = seg.p_vaddr(endian) + (pgoff - seg.p_offset(endian));
         let base_avma = start.wrapping_sub(vaddr_at_start);
         let section = |f: &ElfFile64<Endianness>,
                        data: &Arc<[u8]>,
@@ -223,6 +215,52 @@ impl ProcessUnwinder {
             with_cfi
         }
     }
+}
+
+/// The virtual address that file offset `pgoff`, the start of an executable mapping, has in
+/// the ELF file's own layout.
+///
+/// The kernel maps each PT_LOAD from its offset rounded down to a page, so a mapping's
+/// `pgoff` can lie before the segment's first byte, inside the page that ends the previous
+/// segment. GNU ld starts every segment on a page of its own (offset == vaddr modulo the
+/// maximum page size, usually equal), but lld and mold pack them: rustc's default linker
+/// (rust-lld) gives `R` at offset 0 ending at 0x16ebc and `R E` at offset 0x16ec0, vaddr
+/// 0x17ec0, mapped from pgoff 0x16000. Taking the segment that holds byte `pgoff` (the `R`
+/// one) put the text a page off, and framehop then read the CFI of the wrong functions.
+/// So the segment is the one whose page-rounded start is the mapping's offset, an
+/// executable one first; a mapping that starts inside a segment (split by mprotect) falls
+/// back to the segment holding that byte.
+fn mapped_vaddr(
+    headers: &[object::elf::ProgramHeader64<Endianness>],
+    endian: Endianness,
+    pgoff: u64,
+) -> Option<u64> {
+    const PAGE: u64 = 4096;
+    let loads = || {
+        headers
+            .iter()
+            .filter(|ph| ph.p_type(endian) == object::elf::PT_LOAD)
+    };
+    let exec = |ph: &&object::elf::ProgramHeader64<Endianness>| {
+        (ph.p_flags(endian) & object::elf::PF_X).0 != 0
+    };
+    let at_page =
+        |ph: &&object::elf::ProgramHeader64<Endianness>| ph.p_offset(endian) & !(PAGE - 1) == pgoff;
+    let holds = |ph: &&object::elf::ProgramHeader64<Endianness>| {
+        let (off, size) = (ph.p_offset(endian), ph.p_filesz(endian));
+        pgoff >= off && pgoff < off + size.max(1)
+    };
+    let seg = loads()
+        .find(|ph| at_page(ph) && exec(ph))
+        .or_else(|| loads().find(|ph| holds(ph) && exec(ph)))
+        .or_else(|| loads().find(at_page))
+        .or_else(|| loads().find(holds))?;
+    // p_vaddr - (p_offset - pgoff); pgoff may lie below p_offset.
+    Some(
+        seg.p_vaddr(endian)
+            .wrapping_sub(seg.p_offset(endian))
+            .wrapping_add(pgoff),
+    )
 }
 
 fn walk(
@@ -309,6 +347,50 @@ mod tests {
             "{:?}",
             u.frames
         );
+    }
+
+    fn load(
+        offset: u64,
+        vaddr: u64,
+        filesz: u64,
+        flags: object::elf::ProgramFlags,
+    ) -> object::elf::ProgramHeader64<Endianness> {
+        use object::{U32, U64};
+        let e = Endianness::Little;
+        object::elf::ProgramHeader64 {
+            p_type: U32::new(e, object::elf::PT_LOAD),
+            p_flags: U32::new(e, flags),
+            p_offset: U64::new(e, offset),
+            p_vaddr: U64::new(e, vaddr),
+            p_paddr: U64::new(e, vaddr),
+            p_filesz: U64::new(e, filesz),
+            p_memsz: U64::new(e, filesz),
+            p_align: U64::new(e, 0x1000),
+        }
+    }
+
+    #[test]
+    fn packed_segments_map_from_the_page_before_their_first_byte() {
+        use object::elf::{PF_R, PF_W, PF_X};
+        // rust-lld's layout of a cargo release binary: `R E` starts mid-page, right after
+        // `R`, and is mapped from pgoff 0x16000, a byte of the `R` segment.
+        let lld = [
+            load(0, 0, 0x16ebc, PF_R),
+            load(0x16ec0, 0x17ec0, 0x3fb20, PF_R | PF_X),
+            load(0x569e0, 0x589e0, 0x2a20, PF_R | PF_W),
+        ];
+        let e = Endianness::Little;
+        assert_eq!(mapped_vaddr(&lld, e, 0x16000), Some(0x17000));
+        // A mapping split inside the segment (mprotect) starts at its own offset.
+        assert_eq!(mapped_vaddr(&lld, e, 0x20000), Some(0x21000));
+        // GNU ld: every segment on a page of its own, offset == vaddr.
+        let bfd = [
+            load(0, 0, 0x5f8, PF_R),
+            load(0x1000, 0x1000, 0x1b5, PF_R | PF_X),
+            load(0x2000, 0x2000, 0x100, PF_R),
+        ];
+        assert_eq!(mapped_vaddr(&bfd, e, 0x1000), Some(0x1000));
+        assert_eq!(mapped_vaddr(&bfd, e, 0x9000), None);
     }
 
     #[test]
