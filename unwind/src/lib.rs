@@ -33,6 +33,11 @@ pub enum Frame {
     InstructionPointer(u64),
     /// A return address: the instruction after a call.
     ReturnAddress(u64),
+    /// The walk needed stack bytes beyond those recorded (a stack deeper than the dump).
+    /// perf's unwinder (libunwind) then still reports one more caller, at address 0, and
+    /// shows it one byte back as `ffffffffffffffff [unknown]`; rperf keeps that frame so
+    /// that its stacks and reports are perf's.
+    OffStack,
 }
 
 impl Frame {
@@ -41,6 +46,7 @@ impl Frame {
         match self {
             Frame::InstructionPointer(a) => a,
             Frame::ReturnAddress(a) => a.saturating_sub(1),
+            Frame::OffStack => u64::MAX,
         }
     }
 
@@ -48,6 +54,7 @@ impl Frame {
     pub fn address(self) -> u64 {
         match self {
             Frame::InstructionPointer(a) | Frame::ReturnAddress(a) => a,
+            Frame::OffStack => 0,
         }
     }
 }
@@ -203,13 +210,14 @@ impl ProcessUnwinder {
     /// `max` frames, at the outermost frame, or where the rules or stack bytes run out.
     pub fn unwind(&self, cache: &mut Cache, regs: Regs, stack: &[u8], max: usize) -> Unwound {
         let with_cfi = walk(&self.inner, cache, regs, stack, max);
-        if with_cfi.frames.len() > 1 {
+        let known = |u: &Unwound| u.frames.iter().filter(|f| **f != Frame::OffStack).count();
+        if known(&with_cfi) > 1 {
             return with_cfi;
         }
         // No caller found through the modules' rules (code without CFI, or CFI that ends the
         // stack wrongly): follow the frame pointers alone, as an unwinder without modules does.
         let fp_only = walk(&UnwinderX86_64::new(), &mut Cache::new(), regs, stack, max);
-        if fp_only.frames.len() > with_cfi.frames.len() {
+        if known(&fp_only) > known(&with_cfi) {
             fp_only
         } else {
             with_cfi
@@ -294,8 +302,11 @@ fn walk(
             }
             Ok(Some(FrameAddress::ReturnAddress(a))) => frames.push(Frame::ReturnAddress(a.get())),
             Ok(None) => break,
-            Err(_) => {
+            Err(e) => {
                 truncated = true;
+                if matches!(e, framehop::Error::CouldNotReadStack(_)) && frames.len() < max {
+                    frames.push(Frame::OffStack);
+                }
                 break;
             }
         }
@@ -391,6 +402,28 @@ mod tests {
         ];
         assert_eq!(mapped_vaddr(&bfd, e, 0x1000), Some(0x1000));
         assert_eq!(mapped_vaddr(&bfd, e, 0x9000), None);
+    }
+
+    #[test]
+    fn a_walk_off_the_recorded_stack_ends_in_perfs_unknown_frame() {
+        // Frame pointers lead to a caller frame whose saved bp and return address lie past
+        // the 32 bytes recorded: perf shows one more frame, at -1.
+        let sp = 0x7fff_0000u64;
+        let mut stack = vec![0u8; 32];
+        stack[16..24].copy_from_slice(&(sp + 64).to_le_bytes()); // saved bp: off the dump
+        stack[24..32].copy_from_slice(&0x40_2000u64.to_le_bytes());
+        let regs = Regs {
+            ip: 0x40_1000,
+            sp,
+            bp: sp + 16,
+        };
+        let u = ProcessUnwinder::new().unwind(&mut Cache::new(), regs, &stack, 16);
+        assert!(u.truncated);
+        assert_eq!(u.frames.last(), Some(&Frame::OffStack), "{:?}", u.frames);
+        assert_eq!(Frame::OffStack.lookup_address(), u64::MAX);
+        // The limit on frames counts it.
+        let u = ProcessUnwinder::new().unwind(&mut Cache::new(), regs, &stack, 2);
+        assert_eq!(u.frames.len(), 2);
     }
 
     #[test]
