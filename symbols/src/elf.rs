@@ -81,7 +81,8 @@ fn finish(mut syms: Vec<(Symbol, u8)>) -> Vec<Symbol> {
 }
 
 /// `name@plt` entries, one per .rela.plt relocation, laid out as on x86-64: 16-byte
-/// entries in .plt.sec when present, else in .plt after its 16-byte header.
+/// entries in .plt.sec when present, else at the end of .plt, after its header. The header
+/// is 16 bytes from GNU ld and lld but 32 from mold, so its size is what the entries leave.
 fn plt_symbols(file: &ElfFile64<'_, Endianness>) -> Vec<Symbol> {
     const ENTRY: u64 = 16;
     let endian = file.endian();
@@ -90,7 +91,7 @@ fn plt_symbols(file: &ElfFile64<'_, Endianness>) -> Vec<Symbol> {
         file.section_by_name(".plt"),
     ) {
         (Some(sec), _) => (sec.address(), 0),
-        (None, Some(plt)) => (plt.address(), ENTRY),
+        (None, Some(plt)) => (plt.address(), plt.size()),
         _ => return Vec::new(),
     };
     let Some(rela) = file.section_by_name(".rela.plt") else {
@@ -98,6 +99,12 @@ fn plt_symbols(file: &ElfFile64<'_, Endianness>) -> Vec<Symbol> {
     };
     let Ok(Some((relas, _link))) = rela.elf_section_header().rela(endian, file.data()) else {
         return Vec::new();
+    };
+    let entries = relas.len() as u64 * ENTRY;
+    let first = match first {
+        0 => 0,
+        size if size >= entries + ENTRY => size - entries,
+        _ => ENTRY,
     };
     let dynsyms = file.dynamic_symbol_table();
     relas
@@ -121,6 +128,17 @@ fn plt_symbols(file: &ElfFile64<'_, Endianness>) -> Vec<Symbol> {
             }
         })
         .collect()
+}
+
+/// Adds the synthesized `name@plt` entries where the symbol table names no function: mold
+/// writes its own `name$plt` symbols for its PLT, and perf shows those.
+fn add_plt(syms: &mut Vec<(Symbol, u8)>, plt: Vec<Symbol>) {
+    let named: std::collections::HashSet<u64> = syms.iter().map(|(s, _)| s.start).collect();
+    syms.extend(
+        plt.into_iter()
+            .filter(|p| !named.contains(&p.start))
+            .map(|p| (p, 0)),
+    );
 }
 
 /// Lower is preferred: non-weak before weak, global before local.
@@ -273,7 +291,7 @@ impl ElfSymbols {
                     // and its PLT (the debug file's is empty) keeps its @plt names.
                     let mut merged: Vec<(Symbol, u8)> =
                         d.syms.into_iter().map(|s| (s, 1)).collect();
-                    merged.extend(plt_symbols(&file).into_iter().map(|p| (p, 0)));
+                    add_plt(&mut merged, plt_symbols(&file));
                     table.syms = finish(merged);
                     table.from_symtab = true;
                     break;
@@ -340,7 +358,7 @@ impl ElfSymbols {
         }
         // name@plt for every PLT stub. (perf sometimes shows such a sample as the symbol
         // before the PLT, usually _init, depending on the shape of its symbol tree.)
-        syms.extend(plt_symbols(&file).into_iter().map(|p| (p, 0)));
+        add_plt(&mut syms, plt_symbols(&file));
         let syms = finish(syms);
         Ok(ElfSymbols {
             syms,
