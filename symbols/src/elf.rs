@@ -42,8 +42,11 @@ pub fn demangle(name: &str) -> String {
     }
     if name.starts_with("_Z") {
         if let Ok(sym) = cpp_demangle::Symbol::new(name) {
-            // perf shows C++ names without their parameter lists.
-            let opts = cpp_demangle::DemangleOptions::new().no_params();
+            // perf shows C++ names without their parameter lists, and so without the
+            // return type a template function's name carries (c++filt -p).
+            let opts = cpp_demangle::DemangleOptions::new()
+                .no_params()
+                .no_return_type();
             if let Ok(s) = sym.demangle_with_options(&opts) {
                 // cpp_demangle prints an empty template parameter pack as a trailing
                 // ", " (`Manager<Module, >`); binutils, and so perf, print nothing.
@@ -469,6 +472,11 @@ mod tests {
         assert_eq!(demangle("main"), "main");
         // An empty parameter pack prints as nothing, as c++filt prints it.
         assert_eq!(demangle("_ZN1MIiJEE1fEv"), "M<int>::f");
+        // A template function's return type is left out, as `c++filt -p` does.
+        assert_eq!(
+            demangle("_ZN6corpus7chain_bImEET_S1_"),
+            "corpus::chain_b<unsigned long>"
+        );
     }
 
     #[test]
