@@ -155,6 +155,19 @@ impl ProcessUnwinder {
                        name: &str|
          -> Option<(Range<u64>, Bytes)> {
             let s = f.section_by_name(name)?;
+            if s.compressed_file_range().ok()?.format != object::CompressionFormat::None {
+                // A compressed section (`-gz`, or Go's .zdebug-style .debug_frame): framehop
+                // reads plain CFI, so it gets the inflated bytes.
+                let inflated: Arc<[u8]> = s.uncompressed_data().ok()?.into_owned().into();
+                let range = 0..inflated.len();
+                return Some((
+                    s.address()..s.address() + s.size(),
+                    Bytes {
+                        data: inflated,
+                        range,
+                    },
+                ));
+            }
             let (off, size) = s.file_range()?;
             let range = off as usize..(off + size) as usize;
             if range.end > data.len() {
