@@ -15,6 +15,10 @@ command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v bzip2 >/dev/null 2>&1 || need+=(bzip2)
 # The progress test runs rperf on a terminal inside tmux.
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# The toolchain corpus (fixtures/build.sh) builds with clang + lld and gcc + mold too.
+command -v clang >/dev/null 2>&1 || need+=(clang)
+command -v ld.lld >/dev/null 2>&1 || need+=(lld)
+command -v mold >/dev/null 2>&1 || need+=(mold)
 # Export read-back: go tool pprof reads the pprof files; headless Chromium renders the SVG.
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)

@@ -42,8 +42,11 @@ pub fn demangle(name: &str) -> String {
     }
     if name.starts_with("_Z") {
         if let Ok(sym) = cpp_demangle::Symbol::new(name) {
-            // perf shows C++ names without their parameter lists.
-            let opts = cpp_demangle::DemangleOptions::new().no_params();
+            // perf shows C++ names without their parameter lists, and so without the
+            // return type a template function's name carries (c++filt -p).
+            let opts = cpp_demangle::DemangleOptions::new()
+                .no_params()
+                .no_return_type();
             if let Ok(s) = sym.demangle_with_options(&opts) {
                 // cpp_demangle prints an empty template parameter pack as a trailing
                 // ", " (`Manager<Module, >`); binutils, and so perf, print nothing.
@@ -90,7 +93,8 @@ fn finish(mut syms: Vec<(Symbol, u8)>) -> Vec<Symbol> {
 }
 
 /// `name@plt` entries, one per .rela.plt relocation, laid out as on x86-64: 16-byte
-/// entries in .plt.sec when present, else in .plt after its 16-byte header.
+/// entries in .plt.sec when present, else at the end of .plt, after its header. The header
+/// is 16 bytes from GNU ld and lld but 32 from mold, so its size is what the entries leave.
 fn plt_symbols(file: &ElfFile64<'_, Endianness>) -> Vec<Symbol> {
     const ENTRY: u64 = 16;
     let endian = file.endian();
@@ -99,7 +103,7 @@ fn plt_symbols(file: &ElfFile64<'_, Endianness>) -> Vec<Symbol> {
         file.section_by_name(".plt"),
     ) {
         (Some(sec), _) => (sec.address(), 0),
-        (None, Some(plt)) => (plt.address(), ENTRY),
+        (None, Some(plt)) => (plt.address(), plt.size()),
         _ => return Vec::new(),
     };
     let Some(rela) = file.section_by_name(".rela.plt") else {
@@ -107,6 +111,12 @@ fn plt_symbols(file: &ElfFile64<'_, Endianness>) -> Vec<Symbol> {
     };
     let Ok(Some((relas, _link))) = rela.elf_section_header().rela(endian, file.data()) else {
         return Vec::new();
+    };
+    let entries = relas.len() as u64 * ENTRY;
+    let first = match first {
+        0 => 0,
+        size if size >= entries + ENTRY => size - entries,
+        _ => ENTRY,
     };
     let dynsyms = file.dynamic_symbol_table();
     relas
@@ -130,6 +140,17 @@ fn plt_symbols(file: &ElfFile64<'_, Endianness>) -> Vec<Symbol> {
             }
         })
         .collect()
+}
+
+/// Adds the synthesized `name@plt` entries where the symbol table names no function: mold
+/// writes its own `name$plt` symbols for its PLT, and perf shows those.
+fn add_plt(syms: &mut Vec<(Symbol, u8)>, plt: Vec<Symbol>) {
+    let named: std::collections::HashSet<u64> = syms.iter().map(|(s, _)| s.start).collect();
+    syms.extend(
+        plt.into_iter()
+            .filter(|p| !named.contains(&p.start))
+            .map(|p| (p, 0)),
+    );
 }
 
 /// Lower is preferred: non-weak before weak, global before local.
@@ -282,7 +303,7 @@ impl ElfSymbols {
                     // and its PLT (the debug file's is empty) keeps its @plt names.
                     let mut merged: Vec<(Symbol, u8)> =
                         d.syms.into_iter().map(|s| (s, 1)).collect();
-                    merged.extend(plt_symbols(&file).into_iter().map(|p| (p, 0)));
+                    add_plt(&mut merged, plt_symbols(&file));
                     table.syms = finish(merged);
                     table.from_symtab = true;
                     break;
@@ -349,7 +370,7 @@ impl ElfSymbols {
         }
         // name@plt for every PLT stub. (perf sometimes shows such a sample as the symbol
         // before the PLT, usually _init, depending on the shape of its symbol tree.)
-        syms.extend(plt_symbols(&file).into_iter().map(|p| (p, 0)));
+        add_plt(&mut syms, plt_symbols(&file));
         let syms = finish(syms);
         Ok(ElfSymbols {
             syms,
@@ -465,6 +486,11 @@ mod tests {
         assert_eq!(demangle("_ZNVK1AclEv"), "A::operator()");
         // An empty parameter pack prints as nothing, as c++filt prints it.
         assert_eq!(demangle("_ZN1MIiJEE1fEv"), "M<int>::f");
+        // A template function's return type is left out, as `c++filt -p` does.
+        assert_eq!(
+            demangle("_ZN6corpus7chain_bImEET_S1_"),
+            "corpus::chain_b<unsigned long>"
+        );
     }
 
     #[test]

@@ -33,6 +33,11 @@ pub enum Frame {
     InstructionPointer(u64),
     /// A return address: the instruction after a call.
     ReturnAddress(u64),
+    /// The walk needed stack bytes beyond those recorded (a stack deeper than the dump).
+    /// perf's unwinder (libunwind) then still reports one more caller, at address 0, and
+    /// shows it one byte back as `ffffffffffffffff [unknown]`; rperf keeps that frame so
+    /// that its stacks and reports are perf's.
+    OffStack,
 }
 
 impl Frame {
@@ -41,6 +46,7 @@ impl Frame {
         match self {
             Frame::InstructionPointer(a) => a,
             Frame::ReturnAddress(a) => a.saturating_sub(1),
+            Frame::OffStack => u64::MAX,
         }
     }
 
@@ -48,6 +54,7 @@ impl Frame {
     pub fn address(self) -> u64 {
         match self {
             Frame::InstructionPointer(a) | Frame::ReturnAddress(a) => a,
+            Frame::OffStack => 0,
         }
     }
 }
@@ -140,22 +147,27 @@ impl ProcessUnwinder {
         let file =
             ElfFile64::<Endianness>::parse(&*image).map_err(|e| Error::NotElf(e.to_string()))?;
         let endian = file.endian();
-        let seg = file
-            .elf_program_headers()
-            .iter()
-            .filter(|ph| ph.p_type(endian) == object::elf::PT_LOAD)
-            .find(|ph| {
-                let (off, size) = (ph.p_offset(endian), ph.p_filesz(endian));
-                pgoff >= off && pgoff < off + size.max(1)
-            })
+        let vaddr_at_start = mapped_vaddr(file.elf_program_headers(), endian, pgoff)
             .ok_or(Error::NoSegment(pgoff))?;
-        let vaddr_at_start = seg.p_vaddr(endian) + (pgoff - seg.p_offset(endian));
         let base_avma = start.wrapping_sub(vaddr_at_start);
         let section = |f: &ElfFile64<Endianness>,
                        data: &Arc<[u8]>,
                        name: &str|
          -> Option<(Range<u64>, Bytes)> {
             let s = f.section_by_name(name)?;
+            if s.compressed_file_range().ok()?.format != object::CompressionFormat::None {
+                // A compressed section (`-gz`, or Go's .zdebug-style .debug_frame): framehop
+                // reads plain CFI, so it gets the inflated bytes.
+                let inflated: Arc<[u8]> = s.uncompressed_data().ok()?.into_owned().into();
+                let range = 0..inflated.len();
+                return Some((
+                    s.address()..s.address() + s.size(),
+                    Bytes {
+                        data: inflated,
+                        range,
+                    },
+                ));
+            }
             let (off, size) = s.file_range()?;
             let range = off as usize..(off + size) as usize;
             if range.end > data.len() {
@@ -211,18 +223,65 @@ impl ProcessUnwinder {
     /// `max` frames, at the outermost frame, or where the rules or stack bytes run out.
     pub fn unwind(&self, cache: &mut Cache, regs: Regs, stack: &[u8], max: usize) -> Unwound {
         let with_cfi = walk(&self.inner, cache, regs, stack, max);
-        if with_cfi.frames.len() > 1 {
+        let known = |u: &Unwound| u.frames.iter().filter(|f| **f != Frame::OffStack).count();
+        if known(&with_cfi) > 1 {
             return with_cfi;
         }
         // No caller found through the modules' rules (code without CFI, or CFI that ends the
         // stack wrongly): follow the frame pointers alone, as an unwinder without modules does.
         let fp_only = walk(&UnwinderX86_64::new(), &mut Cache::new(), regs, stack, max);
-        if fp_only.frames.len() > with_cfi.frames.len() {
+        if known(&fp_only) > known(&with_cfi) {
             fp_only
         } else {
             with_cfi
         }
     }
+}
+
+/// The virtual address that file offset `pgoff`, the start of an executable mapping, has in
+/// the ELF file's own layout.
+///
+/// The kernel maps each PT_LOAD from its offset rounded down to a page, so a mapping's
+/// `pgoff` can lie before the segment's first byte, inside the page that ends the previous
+/// segment. GNU ld starts every segment on a page of its own (offset == vaddr modulo the
+/// maximum page size, usually equal), but lld and mold pack them: rustc's default linker
+/// (rust-lld) gives `R` at offset 0 ending at 0x16ebc and `R E` at offset 0x16ec0, vaddr
+/// 0x17ec0, mapped from pgoff 0x16000. Taking the segment that holds byte `pgoff` (the `R`
+/// one) put the text a page off, and framehop then read the CFI of the wrong functions.
+/// So the segment is the one whose page-rounded start is the mapping's offset, an
+/// executable one first; a mapping that starts inside a segment (split by mprotect) falls
+/// back to the segment holding that byte.
+fn mapped_vaddr(
+    headers: &[object::elf::ProgramHeader64<Endianness>],
+    endian: Endianness,
+    pgoff: u64,
+) -> Option<u64> {
+    const PAGE: u64 = 4096;
+    let loads = || {
+        headers
+            .iter()
+            .filter(|ph| ph.p_type(endian) == object::elf::PT_LOAD)
+    };
+    let exec = |ph: &&object::elf::ProgramHeader64<Endianness>| {
+        (ph.p_flags(endian) & object::elf::PF_X).0 != 0
+    };
+    let at_page =
+        |ph: &&object::elf::ProgramHeader64<Endianness>| ph.p_offset(endian) & !(PAGE - 1) == pgoff;
+    let holds = |ph: &&object::elf::ProgramHeader64<Endianness>| {
+        let (off, size) = (ph.p_offset(endian), ph.p_filesz(endian));
+        pgoff >= off && pgoff < off + size.max(1)
+    };
+    let seg = loads()
+        .find(|ph| at_page(ph) && exec(ph))
+        .or_else(|| loads().find(|ph| holds(ph) && exec(ph)))
+        .or_else(|| loads().find(at_page))
+        .or_else(|| loads().find(holds))?;
+    // p_vaddr - (p_offset - pgoff); pgoff may lie below p_offset.
+    Some(
+        seg.p_vaddr(endian)
+            .wrapping_sub(seg.p_offset(endian))
+            .wrapping_add(pgoff),
+    )
 }
 
 fn walk(
@@ -256,8 +315,11 @@ fn walk(
             }
             Ok(Some(FrameAddress::ReturnAddress(a))) => frames.push(Frame::ReturnAddress(a.get())),
             Ok(None) => break,
-            Err(_) => {
+            Err(e) => {
                 truncated = true;
+                if matches!(e, framehop::Error::CouldNotReadStack(_)) && frames.len() < max {
+                    frames.push(Frame::OffStack);
+                }
                 break;
             }
         }
@@ -309,6 +371,72 @@ mod tests {
             "{:?}",
             u.frames
         );
+    }
+
+    fn load(
+        offset: u64,
+        vaddr: u64,
+        filesz: u64,
+        flags: object::elf::ProgramFlags,
+    ) -> object::elf::ProgramHeader64<Endianness> {
+        use object::{U32, U64};
+        let e = Endianness::Little;
+        object::elf::ProgramHeader64 {
+            p_type: U32::new(e, object::elf::PT_LOAD),
+            p_flags: U32::new(e, flags),
+            p_offset: U64::new(e, offset),
+            p_vaddr: U64::new(e, vaddr),
+            p_paddr: U64::new(e, vaddr),
+            p_filesz: U64::new(e, filesz),
+            p_memsz: U64::new(e, filesz),
+            p_align: U64::new(e, 0x1000),
+        }
+    }
+
+    #[test]
+    fn packed_segments_map_from_the_page_before_their_first_byte() {
+        use object::elf::{PF_R, PF_W, PF_X};
+        // rust-lld's layout of a cargo release binary: `R E` starts mid-page, right after
+        // `R`, and is mapped from pgoff 0x16000, a byte of the `R` segment.
+        let lld = [
+            load(0, 0, 0x16ebc, PF_R),
+            load(0x16ec0, 0x17ec0, 0x3fb20, PF_R | PF_X),
+            load(0x569e0, 0x589e0, 0x2a20, PF_R | PF_W),
+        ];
+        let e = Endianness::Little;
+        assert_eq!(mapped_vaddr(&lld, e, 0x16000), Some(0x17000));
+        // A mapping split inside the segment (mprotect) starts at its own offset.
+        assert_eq!(mapped_vaddr(&lld, e, 0x20000), Some(0x21000));
+        // GNU ld: every segment on a page of its own, offset == vaddr.
+        let bfd = [
+            load(0, 0, 0x5f8, PF_R),
+            load(0x1000, 0x1000, 0x1b5, PF_R | PF_X),
+            load(0x2000, 0x2000, 0x100, PF_R),
+        ];
+        assert_eq!(mapped_vaddr(&bfd, e, 0x1000), Some(0x1000));
+        assert_eq!(mapped_vaddr(&bfd, e, 0x9000), None);
+    }
+
+    #[test]
+    fn a_walk_off_the_recorded_stack_ends_in_perfs_unknown_frame() {
+        // Frame pointers lead to a caller frame whose saved bp and return address lie past
+        // the 32 bytes recorded: perf shows one more frame, at -1.
+        let sp = 0x7fff_0000u64;
+        let mut stack = vec![0u8; 32];
+        stack[16..24].copy_from_slice(&(sp + 64).to_le_bytes()); // saved bp: off the dump
+        stack[24..32].copy_from_slice(&0x40_2000u64.to_le_bytes());
+        let regs = Regs {
+            ip: 0x40_1000,
+            sp,
+            bp: sp + 16,
+        };
+        let u = ProcessUnwinder::new().unwind(&mut Cache::new(), regs, &stack, 16);
+        assert!(u.truncated);
+        assert_eq!(u.frames.last(), Some(&Frame::OffStack), "{:?}", u.frames);
+        assert_eq!(Frame::OffStack.lookup_address(), u64::MAX);
+        // The limit on frames counts it.
+        let u = ProcessUnwinder::new().unwind(&mut Cache::new(), regs, &stack, 2);
+        assert_eq!(u.frames.len(), 2);
     }
 
     #[test]
