@@ -89,8 +89,12 @@ impl HeaderString {
     /// Parse a string.
     pub fn parse<R: Read, T: ByteOrder>(mut reader: R) -> Result<Option<String>, std::io::Error> {
         let len = reader.read_u32::<T>()?;
-        let mut s = vec![0; len as usize];
-        reader.read_exact(&mut s)?;
+        // Read no more than is there: a corrupt length must not allocate 4 GB up front.
+        let mut s = Vec::new();
+        reader.by_ref().take(u64::from(len)).read_to_end(&mut s)?;
+        if s.len() != len as usize {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
         let actual_len = memchr::memchr(0, &s).unwrap_or(s.len());
         s.truncate(actual_len);
         Ok(String::from_utf8(s).ok())
@@ -123,13 +127,14 @@ impl AttributeDescription {
         // };
         // ```
         let nr = cursor.read_u32::<T>()?;
-        let mut attributes = Vec::with_capacity(nr as usize);
+        // Counts come from the file: the vectors grow with what is actually read.
+        let mut attributes = Vec::new();
         let attr_size = cursor.read_u32::<T>()? as u64;
         for _ in 0..nr {
             let attr = Self::parse_single_attr::<_, T>(&mut cursor, attr_size)?;
             let nr_ids = cursor.read_u32::<T>()?;
             let event_string = HeaderString::parse::<_, T>(&mut cursor)?;
-            let mut ids = Vec::with_capacity(nr_ids as usize);
+            let mut ids = Vec::new();
             for _ in 0..nr_ids {
                 ids.push(cursor.read_u64::<T>()?);
             }
@@ -198,9 +203,11 @@ impl AttributeDescription {
         cursor.seek(SeekFrom::Start(section.offset))?;
 
         // Each entry in the event_types section is a PerfEventAttr followed by a PerfFileSection.
-        let entry_size = attr_size + PerfFileSection::STRUCT_SIZE;
+        let entry_size = attr_size
+            .checked_add(PerfFileSection::STRUCT_SIZE)
+            .ok_or(ReadError::PerfEventAttr)?;
         let entry_count = section.size / entry_size;
-        let mut perf_event_event_type_info = Vec::with_capacity(entry_count as usize);
+        let mut perf_event_event_type_info = Vec::new();
         for _ in 0..entry_count {
             let attr = Self::parse_single_attr::<_, T>(&mut cursor, attr_size)?;
             let event_ids = PerfFileSection::parse::<_, T>(&mut cursor)?;
@@ -213,7 +220,7 @@ impl AttributeDescription {
             cursor.seek(SeekFrom::Start(section.offset))?;
             // This section is just a list of u64 event IDs.
             let id_count = section.size / 8;
-            let mut event_ids = Vec::with_capacity(id_count as usize);
+            let mut event_ids = Vec::new();
             for _ in 0..id_count {
                 event_ids.push(cursor.read_u64::<T>()?);
             }
@@ -241,8 +248,11 @@ impl AttributeDescription {
         attr_size: u64,
     ) -> Result<Vec<Self>, Error> {
         cursor.seek(SeekFrom::Start(attr_section.offset))?;
+        if attr_size == 0 {
+            return Err(ReadError::PerfEventAttr.into());
+        }
         let attr_count = attr_section.size / attr_size;
-        let mut attributes = Vec::with_capacity(attr_count as usize);
+        let mut attributes = Vec::new();
         for _ in 0..attr_count {
             let attr = Self::parse_single_attr::<_, T>(&mut cursor, attr_size)?;
             attributes.push(AttributeDescription {
@@ -264,8 +274,9 @@ impl AttributeDescription {
             return Err(Error::InconsistentAttributeSizes(size, attr_size));
         }
         if size < attr_size {
-            let remaining_bytes = attr_size - size;
-            cursor.seek(SeekFrom::Current(remaining_bytes as i64))?;
+            let remaining_bytes =
+                i64::try_from(attr_size - size).map_err(|_| ReadError::PerfEventAttr)?;
+            cursor.seek(SeekFrom::Current(remaining_bytes))?;
         }
         Ok(attr)
     }
@@ -303,7 +314,7 @@ impl PmuMappings {
         //     } [nr]; /* Variable length records */
         // };
         let nr = reader.read_u32::<T>()?;
-        let mut vec = Vec::with_capacity(nr as usize);
+        let mut vec = Vec::new();
         for _ in 0..nr {
             let pmu_type = reader.read_u32::<T>()?;
             if let Some(pmu_name) = HeaderString::parse::<_, T>(&mut reader)? {

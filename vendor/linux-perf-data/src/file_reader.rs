@@ -91,7 +91,11 @@ impl<C: Read + Seek> PerfFileReader<C> {
         T: ByteOrder,
     {
         // Read the section information for each feature, starting just after the data section.
-        let feature_pos = header.data_section.offset + header.data_section.size;
+        let feature_pos = header
+            .data_section
+            .offset
+            .checked_add(header.data_section.size)
+            .ok_or(Error::SectionSizeTooBig)?;
         cursor.seek(SeekFrom::Start(feature_pos))?;
         let mut feature_sections_info = Vec::new();
         for feature in header.features.iter() {
@@ -103,9 +107,16 @@ impl<C: Read + Seek> PerfFileReader<C> {
         for (feature, section) in feature_sections_info {
             let offset = section.offset;
             let size = usize::try_from(section.size).map_err(|_| Error::SectionSizeTooBig)?;
-            let mut data = vec![0; size];
+            // Read no more than the file holds: a corrupt size must not allocate up front.
+            let mut data = Vec::new();
             cursor.seek(SeekFrom::Start(offset))?;
-            cursor.read_exact(&mut data)?;
+            cursor
+                .by_ref()
+                .take(section.size)
+                .read_to_end(&mut data)?;
+            if data.len() != size {
+                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+            }
             feature_sections.insert(feature, data);
         }
 
@@ -597,11 +608,18 @@ impl<R: Read> PerfRecordIter<R> {
                     let actual_event_body_len = event_body_len
                         .checked_add(auxtrace_len)
                         .ok_or(ReadError::PerfEventData)?;
-                    buffer.resize(actual_event_body_len, 0);
+                    // The trace data's size comes from the file: read what is there
+                    // rather than allocating what it claims.
+                    buffer.truncate(event_body_len);
                     self.reader
-                        .read_exact(&mut buffer[event_body_len..])
+                        .by_ref()
+                        .take(auxtrace_size)
+                        .read_to_end(&mut buffer)
                         .map_err(|_| ReadError::PerfEventData)?;
-                    self.read_offset += auxtrace_size;
+                    if buffer.len() != actual_event_body_len {
+                        return Err(ReadError::PerfEventData.into());
+                    }
+                    self.read_offset = self.read_offset.saturating_add(auxtrace_size);
 
                     self.process_record::<T>(header, buffer, Some(offset))?
                 }

@@ -326,7 +326,8 @@ impl PerfFile {
             Endianness::BigEndian => u32::from_be_bytes(len_bytes),
         };
         let len = usize::try_from(len).map_err(|_| Error::StringListLengthBiggerThanUsize)?;
-        let mut vec = Vec::with_capacity(len);
+        // Each string takes at least its 4-byte length: bound the count by what remains.
+        let mut vec = Vec::with_capacity(len.min(rest.len() / 4));
         for _ in 0..len {
             let s;
             (s, rest) = self.read_string(rest)?;

@@ -134,7 +134,7 @@ impl<'a> SampleRecord<'a> {
         let callchain = if sample_format.contains(SampleFormat::CALLCHAIN) {
             let callchain_length = cur.read_u64::<T>()?;
             let callchain =
-                cur.split_off_prefix(callchain_length as usize * std::mem::size_of::<u64>())?;
+                cur.split_off_prefix(words(callchain_length as usize)?)?;
             Some(RawDataU64::from_raw_data::<T>(callchain))
         } else {
             None
@@ -165,7 +165,7 @@ impl<'a> SampleRecord<'a> {
                 None
             } else {
                 let regs_data =
-                    cur.split_off_prefix(user_regs_count as usize * std::mem::size_of::<u64>())?;
+                    cur.split_off_prefix(words(user_regs_count as usize)?)?;
                 let raw_regs = RawDataU64::from_raw_data::<T>(regs_data);
                 let user_regs = Regs::new(sample_regs_user, raw_regs);
                 Some(user_regs)
@@ -206,7 +206,7 @@ impl<'a> SampleRecord<'a> {
                 None
             } else {
                 let regs_data =
-                    cur.split_off_prefix(intr_regs_count as usize * std::mem::size_of::<u64>())?;
+                    cur.split_off_prefix(words(intr_regs_count as usize)?)?;
                 let raw_regs = RawDataU64::from_raw_data::<T>(regs_data);
                 let intr_regs = Regs::new(sample_regs_intr, raw_regs);
                 Some(intr_regs)
@@ -259,4 +259,11 @@ impl<'a> SampleRecord<'a> {
             cpu_mode,
         })
     }
+}
+
+/// Bytes in `n` 64-bit words, or an error when a corrupt count overflows (the caller's
+/// `split_off_prefix` then rejects sizes beyond the record).
+fn words(n: usize) -> Result<usize, std::io::Error> {
+    n.checked_mul(std::mem::size_of::<u64>())
+        .ok_or_else(|| std::io::ErrorKind::InvalidData.into())
 }
