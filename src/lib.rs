@@ -5,6 +5,8 @@ pub mod cli;
 pub mod cmd;
 pub mod data;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod output;
 pub mod record;
 pub mod report;
