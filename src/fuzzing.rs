@@ -7,8 +7,11 @@ use std::path::PathBuf;
 
 use crate::events::{EventSource, Modifiers};
 
+/// A fuzz target: any bytes in, nothing out.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, as fuzz/ and the tests know them.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("perf_data", perf_data),
     ("sample_decoder", sample_decoder),
     ("tracepoint_format", tracepoint_format),

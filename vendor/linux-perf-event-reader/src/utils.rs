@@ -7,6 +7,8 @@ impl fmt::Debug for HexValue {
     }
 }
 
+// Unused upstream too; as a path dependency its warning is no longer capped.
+#[allow(dead_code)]
 pub struct HexSlice<'a>(pub &'a [u64]);
 impl fmt::Debug for HexSlice<'_> {
     fn fmt(&self, fmt: &mut fmt::Formatter) -> Result<(), fmt::Error> {
