@@ -286,7 +286,7 @@ pub fn read(path: &Path, mut f: impl FnMut(&Header, Record)) -> Result<Header> {
     let named = || format!("reading {}", path.display());
     if path.as_os_str() == "-" {
         let (framed, cut) = Framed::new(BufReader::new(std::io::stdin().lock()));
-        let reader = PerfFileReader::parse_pipe(framed).map_err(|e| explain(path, e))?;
+        let reader = PerfFileReader::parse_pipe(framed).map_err(|e| explain_pipe(path, e))?;
         let header = drive(path, reader, &mut f).with_context(named)?;
         warn_if_cut(path, &cut);
         return Ok(header);
@@ -318,7 +318,7 @@ pub fn read(path: &Path, mut f: impl FnMut(&Header, Record)) -> Result<Header> {
         && u64::from_le_bytes(head[8..16].try_into().unwrap_or([0; 8])) == 16
     {
         let (framed, cut) = Framed::new(BufReader::new(file));
-        let reader = PerfFileReader::parse_pipe(framed).map_err(|e| explain(path, e))?;
+        let reader = PerfFileReader::parse_pipe(framed).map_err(|e| explain_pipe(path, e))?;
         let header = drive(path, reader, &mut f).with_context(named)?;
         warn_if_cut(path, &cut);
         return Ok(header);
@@ -504,6 +504,20 @@ fn check_sections(path: &Path, file: &mut File) -> Result<(u64, u64)> {
     Ok((data_off, data_size))
 }
 
+/// [`explain`] for pipe mode: a stream that ends inside its header records is cut short, in
+/// perf's words.
+fn explain_pipe(path: &Path, e: linux_perf_data::Error) -> anyhow::Error {
+    match e {
+        linux_perf_data::Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            anyhow!(
+                "{} is truncated: unexpected end of event stream",
+                path.display()
+            )
+        }
+        e => explain(path, e),
+    }
+}
+
 fn explain(path: &Path, e: linux_perf_data::Error) -> anyhow::Error {
     match e {
         linux_perf_data::Error::UnrecognizedMagicValue(m) => anyhow!(
@@ -511,6 +525,14 @@ fn explain(path: &Path, e: linux_perf_data::Error) -> anyhow::Error {
             path.display(),
             String::from_utf8_lossy(&m)
         ),
+        // A count or length in a header section that runs past the section's end.
+        linux_perf_data::Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            anyhow!(
+                "{} is damaged or truncated: a header section ends before the counts and \
+                 lengths in it say",
+                path.display()
+            )
+        }
         e => anyhow!("{} is damaged or truncated: {e}", path.display()),
     }
 }

@@ -188,6 +188,22 @@ fn truncated_pipe_stream_warns_as_perf_does() {
         assert!(o.status.success(), "{args:?}: {err}");
         assert!(!err.contains("unexpected end"), "{args:?}: {err}");
     }
+    // Cut inside the header records at the stream's start: an error in perf's words.
+    let head = std::fs::read(&whole).unwrap();
+    let tmp = TempDir::new("cut-pipe");
+    let early = tmp.path().join("early.data");
+    std::fs::write(&early, &head[..100]).unwrap();
+    let o = rperf()
+        .args(["report", "--stdio", "-i"])
+        .arg(&early)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("early.data is truncated: unexpected end of event stream"),
+        "{err}"
+    );
     // Through stdin as well.
     let o = rperf()
         .args(["script", "-i", "-"])
