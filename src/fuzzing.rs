@@ -240,12 +240,18 @@ mod tests {
                 .collect();
             seeds.sort();
             assert!(!seeds.is_empty(), "no seeds for {name}");
-            let mutants = if name == "perf_data" || name == "symbols_elf" {
-                3000
-            } else {
-                10000
-            };
-            let mut state = 0x9e37_79b9_7f4a_7c15u64;
+            // RPERF_FUZZ_SCALE=N runs N times as many (a longer run on stable Rust).
+            let scale: usize = std::env::var("RPERF_FUZZ_SCALE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1);
+            let mutants = scale
+                * if name == "perf_data" || name == "symbols_elf" {
+                    3000
+                } else {
+                    10000
+                };
+            let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ scale as u64;
             for seed in &seeds {
                 target(seed);
             }
