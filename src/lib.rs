@@ -6,6 +6,8 @@ pub mod cmd;
 pub mod config;
 pub mod data;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod output;
 pub mod record;
 pub mod report;

@@ -285,9 +285,11 @@ pub fn has_user_stacks(path: &Path) -> bool {
 pub fn read(path: &Path, mut f: impl FnMut(&Header, Record)) -> Result<Header> {
     let named = || format!("reading {}", path.display());
     if path.as_os_str() == "-" {
-        let reader = PerfFileReader::parse_pipe(BufReader::new(std::io::stdin().lock()))
-            .map_err(|e| explain(path, e))?;
-        return drive(path, reader, &mut f).with_context(named);
+        let (framed, cut) = Framed::new(BufReader::new(std::io::stdin().lock()));
+        let reader = PerfFileReader::parse_pipe(framed).map_err(|e| explain_pipe(path, e))?;
+        let header = drive(path, reader, &mut f).with_context(named)?;
+        warn_if_cut(path, &cut);
+        return Ok(header);
     }
     let file = File::open(path).map_err(|e| {
         anyhow!(
@@ -315,9 +317,11 @@ pub fn read(path: &Path, mut f: impl FnMut(&Header, Record)) -> Result<Header> {
         && &head[..8] == b"PERFILE2"
         && u64::from_le_bytes(head[8..16].try_into().unwrap_or([0; 8])) == 16
     {
-        let reader =
-            PerfFileReader::parse_pipe(BufReader::new(file)).map_err(|e| explain(path, e))?;
-        return drive(path, reader, &mut f).with_context(named);
+        let (framed, cut) = Framed::new(BufReader::new(file));
+        let reader = PerfFileReader::parse_pipe(framed).map_err(|e| explain_pipe(path, e))?;
+        let header = drive(path, reader, &mut f).with_context(named)?;
+        warn_if_cut(path, &cut);
+        return Ok(header);
     }
     let data = check_sections(path, &mut file)?;
     let reader = PerfFileReader::parse_file(BufReader::with_capacity(1 << 16, file))
@@ -353,6 +357,102 @@ pub fn read(path: &Path, mut f: impl FnMut(&Header, Record)) -> Result<Header> {
         produce(&mut |r| f(&header, r)).with_context(named)?;
     }
     Ok(header)
+}
+
+/// perf's warning for a pipe-mode stream that ends inside a record (the records before the
+/// cut have been delivered; like perf, this is not an error).
+fn warn_if_cut(path: &Path, cut: &std::rc::Rc<std::cell::Cell<bool>>) {
+    if cut.get() {
+        let what = if path.as_os_str() == "-" {
+            "the stream on stdin".to_string()
+        } else {
+            path.display().to_string()
+        };
+        eprintln!(
+            "Warning: unexpected end of event stream: {what} ends inside a record \
+             (cut short; the records before the cut are shown)"
+        );
+    }
+}
+
+/// A pipe-mode stream passed through unchanged while its record framing is followed, so
+/// that an end inside a record (a truncated stream) can be told from a clean one: the
+/// parser treats both as the end of the stream.
+struct Framed<R> {
+    inner: R,
+    /// Bytes of the current record (or of the 16-byte pipe header) still to come.
+    skip: u64,
+    /// The next record header (or AUXTRACE size field) being collected.
+    head: [u8; 8],
+    have: usize,
+    /// Collecting an AUXTRACE record's size field (its trace data follows the record).
+    aux: bool,
+    /// The rest of that AUXTRACE record's body, after its size field.
+    skip_after_aux: u64,
+    cut: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl<R: Read> Framed<R> {
+    fn new(inner: R) -> (Framed<R>, std::rc::Rc<std::cell::Cell<bool>>) {
+        let cut = std::rc::Rc::new(std::cell::Cell::new(false));
+        let framed = Framed {
+            inner,
+            skip: 16,
+            head: [0; 8],
+            have: 0,
+            aux: false,
+            skip_after_aux: 0,
+            cut: cut.clone(),
+        };
+        (framed, cut)
+    }
+
+    fn follow(&mut self, mut b: &[u8]) {
+        const AUXTRACE: u32 = 71;
+        while !b.is_empty() {
+            if self.skip > 0 {
+                let n = self.skip.min(b.len() as u64);
+                self.skip -= n;
+                b = &b[n as usize..];
+                continue;
+            }
+            let n = (8 - self.have).min(b.len());
+            self.head[self.have..self.have + n].copy_from_slice(&b[..n]);
+            self.have += n;
+            b = &b[n..];
+            if self.have < 8 {
+                return;
+            }
+            self.have = 0;
+            if self.aux {
+                // The AUXTRACE body's first field is the size of the data after the record.
+                self.aux = false;
+                let rest = self.skip_after_aux;
+                self.skip = rest.saturating_add(u64::from_le_bytes(self.head));
+                continue;
+            }
+            let kind = u32::from_le_bytes([self.head[0], self.head[1], self.head[2], self.head[3]]);
+            let size = u64::from(u16::from_le_bytes([self.head[6], self.head[7]]));
+            let body = size.saturating_sub(8);
+            if kind == AUXTRACE && body >= 8 {
+                self.aux = true;
+                self.skip_after_aux = body - 8;
+            } else {
+                self.skip = body;
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for Framed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() && (self.skip > 0 || self.have > 0 || self.aux) {
+            self.cut.set(true);
+        }
+        self.follow(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Checks that every section the file header points at lies inside the file, before the
@@ -404,6 +504,20 @@ fn check_sections(path: &Path, file: &mut File) -> Result<(u64, u64)> {
     Ok((data_off, data_size))
 }
 
+/// [`explain`] for pipe mode: a stream that ends inside its header records is cut short, in
+/// perf's words.
+fn explain_pipe(path: &Path, e: linux_perf_data::Error) -> anyhow::Error {
+    match e {
+        linux_perf_data::Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            anyhow!(
+                "{} is truncated: unexpected end of event stream",
+                path.display()
+            )
+        }
+        e => explain(path, e),
+    }
+}
+
 fn explain(path: &Path, e: linux_perf_data::Error) -> anyhow::Error {
     match e {
         linux_perf_data::Error::UnrecognizedMagicValue(m) => anyhow!(
@@ -411,6 +525,14 @@ fn explain(path: &Path, e: linux_perf_data::Error) -> anyhow::Error {
             path.display(),
             String::from_utf8_lossy(&m)
         ),
+        // A count or length in a header section that runs past the section's end.
+        linux_perf_data::Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            anyhow!(
+                "{} is damaged or truncated: a header section ends before the counts and \
+                 lengths in it say",
+                path.display()
+            )
+        }
         e => anyhow!("{} is damaged or truncated: {e}", path.display()),
     }
 }
@@ -696,6 +818,49 @@ fn fast_format(info: &linux_perf_event_reader::RecordParseInfo) -> Option<(u64, 
     use crate::sys::attr::sample as st;
     let bits = info.sample_format.bits();
     (bits & (st::READ | st::BRANCH_STACK) == 0).then_some((bits, info.sample_regs_user))
+}
+
+/// The sample decoders on arbitrary input, for the fuzz targets (see `crate::fuzzing`):
+/// `sample_type`, `read_format`, `sample_regs_user` and `branch_sample_type` (8 bytes each,
+/// little-endian), `misc` (2 bytes), then the record body. Both the in-place decoder and the
+/// general parser run; neither may panic or allocate beyond the body's size.
+#[doc(hidden)]
+pub fn fuzz_sample(input: &[u8]) {
+    use linux_perf_event_reader::{Endianness, PerfEventAttr, RawData, RecordParseInfo};
+    let Some((head, body)) = input.split_at_checked(34) else {
+        return;
+    };
+    let word = |i: usize| &head[i * 8..i * 8 + 8];
+    let mut raw_attr = [0u8; 128];
+    raw_attr[4..8].copy_from_slice(&128u32.to_le_bytes());
+    raw_attr[24..32].copy_from_slice(word(0));
+    raw_attr[32..40].copy_from_slice(word(1));
+    raw_attr[80..88].copy_from_slice(word(2));
+    raw_attr[72..80].copy_from_slice(word(3));
+    let misc = u16::from_le_bytes([head[32], head[33]]);
+    let Ok((attr, _)) = PerfEventAttr::parse::<_, byteorder::LittleEndian>(&raw_attr[..]) else {
+        return;
+    };
+    let info = RecordParseInfo::new(&attr, Endianness::LittleEndian);
+    let header = Header {
+        events: vec![EventInfo {
+            name: "fuzz".into(),
+            tracepoint: None,
+            has_cpu: true,
+            has_callchain: true,
+            fixed_period: None,
+        }],
+        ..Header::default()
+    };
+    let mut conv = Converter::default();
+    if let Some(format) = fast_format(&info) {
+        let _ = conv.decode(&header, 0, format, misc, body);
+    }
+    if let Ok(s) =
+        SampleRecord::parse::<byteorder::LittleEndian>(RawData::Single(body), misc, &info)
+    {
+        let _ = conv.sample(&header, 0, &s);
+    }
 }
 
 /// Pipe mode and the files [`rounds`] does not take: linux-perf-data's own reader.

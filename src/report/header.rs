@@ -263,6 +263,12 @@ pub fn text(path: &Path) -> Result<String> {
     let u = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap_or([0; 8]));
     let (data_off, data_size) = (u(40), u(48));
     let feat_off = data_off.saturating_add(data_size);
+    if feat_off > len {
+        bail!(
+            "{} is damaged or truncated: its data section lies beyond the end of the file ({len} bytes)",
+            path.display()
+        );
+    }
     let bits: Vec<u32> = (0..256u32)
         .filter(|&b| h[72 + (b / 8) as usize] & (1 << (b % 8)) != 0)
         .collect();
@@ -355,7 +361,8 @@ fn feature(out: &mut String, bit: u32, data: &[u8]) {
         }
         11 => {
             let n = c.u32().unwrap_or(0);
-            let args: String = (0..n).filter_map(|_| c.string()).map(|a| a + " ").collect();
+            // map_while: a corrupt count must not spin on past the section's end.
+            let args: String = (0..n).map_while(|_| c.string()).map(|a| a + " ").collect();
             let _ = writeln!(out, "# cmdline : {args}");
         }
         12 => event_desc(out, &mut c),
@@ -396,7 +403,7 @@ fn event_desc(out: &mut String, c: &mut Cur) {
             return;
         };
         let ids: Vec<String> = (0..nr_ids)
-            .filter_map(|_| c.u64())
+            .map_while(|_| c.u64())
             .map(|i| i.to_string())
             .collect();
         let attr_size = u32::from_le_bytes(raw[4..8].try_into().unwrap_or([0; 4]));

@@ -143,15 +143,20 @@ pub fn parse_tracing_data(d: &[u8]) -> HashMap<u64, Format> {
         let u64_at = |p: usize| -> Option<u64> {
             Some(u64::from_le_bytes(d.get(p..p + 8)?.try_into().ok()?))
         };
+        // Sizes come from the file: a sum past the end is damage, not an overflow.
+        let skip = |p: usize| -> Option<usize> {
+            p.checked_add(8)?
+                .checked_add(usize::try_from(u64_at(p)?).ok()?)
+        };
         for _ in 0..2 {
             // header_page / header_event: a name, a u64 size, the text
             p += d.get(p..)?.iter().position(|&b| b == 0)? + 1;
-            p += 8 + usize::try_from(u64_at(p)?).ok()?;
+            p = skip(p)?;
         }
         let nftrace = u32_at(p)?;
         p += 4;
         for _ in 0..nftrace {
-            p += 8 + usize::try_from(u64_at(p)?).ok()?;
+            p = skip(p)?;
         }
         let nsys = u32_at(p)?;
         p += 4;
@@ -160,12 +165,12 @@ pub fn parse_tracing_data(d: &[u8]) -> HashMap<u64, Format> {
             let n = u32_at(p)?;
             p += 4;
             for _ in 0..n {
-                let size = usize::try_from(u64_at(p)?).ok()?;
-                let text = d.get(p + 8..p + 8 + size)?;
+                let end = skip(p)?;
+                let text = d.get(p + 8..end)?;
                 if let Some((id, f)) = parse_format(&String::from_utf8_lossy(text)) {
                     out.insert(id, f);
                 }
-                p += 8 + size;
+                p = end;
             }
         }
         Some(())
@@ -181,7 +186,11 @@ enum Val {
 
 fn field_value(f: &Field, raw: &[u8]) -> Option<Val> {
     if f.dynamic {
-        let loc = u32::from_le_bytes(raw.get(f.offset..f.offset + 4)?.try_into().ok()?);
+        let loc = u32::from_le_bytes(
+            raw.get(f.offset..f.offset.checked_add(4)?)?
+                .try_into()
+                .ok()?,
+        );
         let (off, len) = ((loc & 0xffff) as usize, (loc >> 16) as usize);
         let bytes = raw.get(off..off + len)?;
         let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
@@ -189,7 +198,7 @@ fn field_value(f: &Field, raw: &[u8]) -> Option<Val> {
             String::from_utf8_lossy(&bytes[..end]).into_owned(),
         ));
     }
-    let bytes = raw.get(f.offset..f.offset + f.size)?;
+    let bytes = raw.get(f.offset..f.offset.checked_add(f.size)?)?;
     if f.chars {
         let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
         return Some(Val::Str(
@@ -285,6 +294,9 @@ fn tokenize(s: &str) -> Option<Vec<Tok>> {
 struct Eval<'a> {
     toks: Vec<Tok>,
     pos: usize,
+    /// Nesting of the expression so far: bounded, so that a format of a thousand `(`
+    /// cannot overflow the stack.
+    depth: usize,
     fmt: &'a Format,
     raw: &'a [u8],
 }
@@ -374,6 +386,22 @@ impl Eval<'_> {
     }
 
     fn ternary(&mut self) -> Option<Val> {
+        self.nested(Self::ternary_at_depth)
+    }
+
+    /// Runs one level of the descent, or gives up past a nesting no kernel format reaches.
+    fn nested(&mut self, level: fn(&mut Self) -> Option<Val>) -> Option<Val> {
+        const MAX_DEPTH: usize = 48;
+        if self.depth >= MAX_DEPTH {
+            return None;
+        }
+        self.depth += 1;
+        let v = level(self);
+        self.depth -= 1;
+        v
+    }
+
+    fn ternary_at_depth(&mut self) -> Option<Val> {
         let c = self.binary(0)?;
         if !self.eat("?") {
             return Some(c);
@@ -460,6 +488,10 @@ impl Eval<'_> {
     }
 
     fn unary(&mut self) -> Option<Val> {
+        self.nested(Self::unary_at_depth)
+    }
+
+    fn unary_at_depth(&mut self) -> Option<Val> {
         if self.eat("-") {
             return Some(Val::Int(i128::from(int(&self.unary()?)?.wrapping_neg())));
         }
@@ -620,6 +652,7 @@ fn eval(arg: &str, fmt: &Format, raw: &[u8]) -> Option<Val> {
     let mut e = Eval {
         toks: tokenize(arg)?,
         pos: 0,
+        depth: 0,
         fmt,
         raw,
     };
@@ -638,6 +671,12 @@ fn printf_one(spec: &str, ls: i32, conv: char, v: &Val) -> Option<String> {
         None => (rest, None),
     };
     let width: usize = w.parse().unwrap_or(0);
+    // A width or precision from a damaged format must not allocate gigabytes of padding;
+    // real formats use a few dozen at most.
+    const MAX_PAD: usize = 4096;
+    if width > MAX_PAD || prec.is_some_and(|p| p > MAX_PAD) {
+        return None;
+    }
     let left = flags.contains('-');
     let zero = flags.contains('0') && !left && prec.is_none();
     let alt = flags.contains('#');
@@ -704,7 +743,7 @@ fn str_of_number(arg: &str, fmt: &Format, raw: &[u8]) -> Option<String> {
     let ident = |n: &str| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if let Some(name) = a.strip_prefix("REC->").map(str::trim).filter(|n| ident(n)) {
         let f = fmt.fields.iter().find(|f| f.name == name)?;
-        let bytes = raw.get(f.offset..f.offset + f.size)?;
+        let bytes = raw.get(f.offset..f.offset.checked_add(f.size)?)?;
         if f.size == 8 {
             return Some(format!("{:x}", u64::from_le_bytes(bytes.try_into().ok()?)));
         }

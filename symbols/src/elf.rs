@@ -383,14 +383,18 @@ impl ElfSymbols {
     pub fn offset_to_vaddr(&self, offset: u64) -> Option<u64> {
         let i = self.segments.partition_point(|s| s.offset <= offset);
         let s = self.segments.get(i.checked_sub(1)?)?;
-        (offset < s.offset + s.filesz.max(1)).then(|| offset - s.offset + s.vaddr)
+        // Sizes and addresses come from the file: sums past u64 are no address.
+        if offset >= s.offset.saturating_add(s.filesz.max(1)) {
+            return None;
+        }
+        (offset - s.offset).checked_add(s.vaddr)
     }
 
     /// The function containing virtual address `vaddr`, with the offset into it.
     pub fn lookup_vaddr(&self, vaddr: u64) -> Option<(&Symbol, u64)> {
         let i = self.syms.partition_point(|s| s.start <= vaddr);
         let s = self.syms.get(i.checked_sub(1)?)?;
-        (vaddr < s.start + s.size.max(1)).then(|| (s, vaddr - s.start))
+        (vaddr < s.start.saturating_add(s.size.max(1))).then(|| (s, vaddr - s.start))
     }
 
     /// The function at file offset `offset`.

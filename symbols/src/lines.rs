@@ -74,6 +74,11 @@ impl Lines {
     /// function last; empty when DWARF does not cover the address.
     pub fn frames(&self, vaddr: u64) -> Vec<InlineFrame> {
         let mut out = Vec::new();
+        // addr2line probes [vaddr, vaddr + 1), which overflows at the last address (a
+        // debug build panics): no code lies there.
+        if vaddr == u64::MAX {
+            return out;
+        }
         let Ok(mut it) = self.loader.find_frames(vaddr) else {
             return out;
         };
@@ -98,6 +103,9 @@ impl Lines {
 
     /// The source line of `vaddr` (the innermost, as perf's srcline).
     pub fn location(&self, vaddr: u64) -> Option<InlineFrame> {
+        if vaddr == u64::MAX {
+            return None;
+        }
         let l = self.loader.find_location(vaddr).ok()??;
         Some(InlineFrame {
             function: None,

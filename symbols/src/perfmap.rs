@@ -31,7 +31,8 @@ impl PerfMap {
     pub fn lookup(&self, addr: u64) -> Option<(&Symbol, u64)> {
         let i = self.syms.partition_point(|s| s.start <= addr);
         let s = self.syms.get(i.checked_sub(1)?)?;
-        (addr < s.start + s.size.max(1)).then(|| (s, addr - s.start))
+        // A map line may claim a size that runs past the address space.
+        (addr < s.start.saturating_add(s.size.max(1))).then(|| (s, addr - s.start))
     }
 }
 
@@ -54,5 +55,7 @@ mod tests {
         );
         assert!(m.lookup(0x7f0000001020).is_none());
         assert!(m.lookup(0x10).is_none());
+        let end = PerfMap::parse("ffffffffffffff00 1000 last\n");
+        assert_eq!(end.lookup(u64::MAX - 1).map(|(_, o)| o), Some(0xfe));
     }
 }

@@ -1,0 +1,3 @@
+//! cargo-fuzz target: rperf::fuzzing::perf_map on libFuzzer's inputs.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rperf::fuzzing::perf_map(data));
