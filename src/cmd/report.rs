@@ -524,7 +524,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let mut dso_by_name: FxHashMap<String, u32> = FxHashMap::default();
     let by_trace = cfg.sort.contains(&SortKey::Trace);
     let mut traces = Names::with_first("N/A");
-    let mut formats: Option<std::collections::HashMap<u64, crate::report::trace::Format>> = None;
+    let mut formats = crate::report::trace::Formats::default();
     let mut stacks = crate::callchain::Stacks::new(cfg.symfs.clone());
     // DWARF stacks are needed for children, graphs and --max-stack alike: unwind them
     // all in parallel first.
@@ -594,20 +594,9 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         let trace_id = if by_trace {
             match header.events.get(s.event).and_then(|e| e.tracepoint) {
                 Some(id) => {
-                    let formats = formats.get_or_insert_with(|| {
-                        header
-                            .tracing_data
-                            .as_deref()
-                            .map(crate::report::trace::parse_tracing_data)
-                            .unwrap_or_default()
-                    });
                     let raw = s.raw.as_deref().unwrap_or(&[]);
-                    let text = match formats.get(&id) {
-                        Some(fmt) => crate::report::trace::pretty(fmt, raw)
-                            .unwrap_or_else(|| crate::report::trace::fields(fmt, raw)),
-                        None => format!("[{} bytes: no format in the file]", raw.len()),
-                    };
-                    traces.id(&text)
+                    let tracing = header.tracing_data.as_deref();
+                    traces.id(&formats.text(tracing, Some(id), raw, &mut syms))
                 }
                 None => 0,
             }

@@ -317,7 +317,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
     let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
     let max = cfg.max_stack.unwrap_or(usize::MAX);
     let mut name_width: Option<usize> = None;
-    let mut formats: Option<std::collections::HashMap<u64, crate::report::trace::Format>> = None;
+    let mut formats = crate::report::trace::Formats::default();
     let mut line = String::with_capacity(256);
     // One frame's text after its address, reused for every frame.
     let mut rest = String::with_capacity(128);
@@ -414,32 +414,14 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
             let _ = write!(line, "{:>width$}: ", ev.name);
         }
         if f.trace && tp {
-            let formats = formats.get_or_insert_with(|| {
-                header
-                    .tracing_data
-                    .as_deref()
-                    .map(crate::report::trace::parse_tracing_data)
-                    .unwrap_or_default()
-            });
             let raw = s.raw.as_deref().unwrap_or(&[]);
-            match ev.tracepoint.and_then(|id| formats.get(&id)) {
-                Some(fmt) => {
-                    // %ps/%pS name kernel code: the kernel's symbols, only when asked.
-                    let ks = fmt.fmt.contains("%p").then(|| syms.kernel());
-                    let text = crate::report::trace::pretty_with(fmt, raw, &|a| {
-                        ks.filter(|_| a >= 0xffff_0000_0000_0000)
-                            .and_then(|k| k.symbolize(a))
-                            .map(|(s, off)| (s.name.to_string(), off))
-                    });
-                    match text {
-                        Some(text) => line.push_str(&text),
-                        None => line.push_str(&crate::report::trace::fields(fmt, raw)),
-                    }
-                }
-                None => {
-                    let _ = write!(line, "[{} bytes: no format in the file]", raw.len());
-                }
-            }
+            let text = formats.text(
+                header.tracing_data.as_deref(),
+                ev.tracepoint,
+                raw,
+                &mut syms,
+            );
+            line.push_str(&text);
         }
         if chain {
             line.push('\n');

@@ -869,6 +869,38 @@ pub fn fields(fmt: &Format, raw: &[u8]) -> String {
         .join(" ")
 }
 
+/// A file's tracepoint formats (its TRACING_DATA), parsed on first use: how report's
+/// `trace` key and script's trace field turn a sample's raw payload into perf's text.
+#[derive(Debug, Default)]
+pub struct Formats(Option<HashMap<u64, Format>>);
+
+impl Formats {
+    /// The text of tracepoint `id`'s payload `raw`: its print format (`%ps`/`%pS` named from
+    /// the kernel's symbols), else its fields, else a note that the file has no format.
+    pub fn text(
+        &mut self,
+        tracing_data: Option<&[u8]>,
+        id: Option<u64>,
+        raw: &[u8],
+        syms: &mut crate::session::Symbolizer,
+    ) -> String {
+        let formats = self
+            .0
+            .get_or_insert_with(|| tracing_data.map(parse_tracing_data).unwrap_or_default());
+        let Some(fmt) = id.and_then(|id| formats.get(&id)) else {
+            return format!("[{} bytes: no format in the file]", raw.len());
+        };
+        // %ps/%pS name kernel code: the kernel's symbols, only when asked.
+        let ks = fmt.fmt.contains("%p").then(|| syms.kernel());
+        let text = pretty_with(fmt, raw, &|a| {
+            ks.filter(|_| a >= 0xffff_0000_0000_0000)
+                .and_then(|k| k.symbolize(a))
+                .map(|(s, off)| (s.name.to_string(), off))
+        });
+        text.unwrap_or_else(|| fields(fmt, raw))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
