@@ -512,13 +512,16 @@ fn filters_keep_the_samples_perf_keeps() {
         .unwrap_or_else(|| panic!("no sample of the workload:\n{all}"));
     let ids: Vec<&str> = line.split_whitespace().collect();
     let (pid, tid) = ids[1].split_once('/').unwrap();
+    // A CPU the workload ran on (it may have run on one only).
+    let cpu = ids[2].trim_matches(['[', ']']).trim_start_matches('0');
+    let cpu = if cpu.is_empty() { "0" } else { cpu };
     for args in [
         vec!["--comm", "threads"],
         vec!["--pid", pid],
         vec!["--tid", tid],
         // (Other processes' samples on a CPU are the machine's business: the workload's.)
-        vec!["--comm", "threads", "-C", "0"],
-        vec!["--pid", pid, "-C", "1"],
+        vec!["--comm", "threads", "-C", cpu],
+        vec!["--pid", pid, "-C", cpu],
     ] {
         let mut p = perf().unwrap();
         p.arg("script").args(&args).arg("-i").arg(&f);
