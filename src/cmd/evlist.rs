@@ -39,17 +39,7 @@ pub(crate) fn open(path: &Path) -> Result<PerfFile> {
     if path.as_os_str() == "-" {
         bail!("a perf.data stream on stdin has no header features; use a file (-i FILE)");
     }
-    let file = std::fs::File::open(path).map_err(|e| {
-        anyhow!(
-            "cannot open {}: {e}{}",
-            path.display(),
-            if e.kind() == std::io::ErrorKind::NotFound {
-                " (record one with `rperf record`, or pass -i FILE)"
-            } else {
-                ""
-            }
-        )
-    })?;
+    let file = crate::data::open_input(path)?;
     check(path, &file)?;
     let reader = PerfFileReader::parse_file(BufReader::new(file))
         .map_err(|e| anyhow!("{} is not a readable perf.data file: {e}", path.display()))?;

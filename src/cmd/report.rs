@@ -618,8 +618,10 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                     0
                 },
                 s.ip,
-                u64::from(trace_id),
             ]);
+            if by_trace {
+                raw_key.push(u64::from(trace_id));
+            }
             // Without children, a graph or --sort parent the chain changes nothing.
             if uses_chain {
                 raw_key.extend_from_slice(s.callchain.unwrap_or(&[]));

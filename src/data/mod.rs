@@ -281,6 +281,21 @@ pub fn has_user_stacks(path: &Path) -> bool {
     })
 }
 
+/// Opens the perf.data named by `-i`, with the hint a missing file deserves.
+pub fn open_input(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| {
+        anyhow!(
+            "cannot open {}: {e}{}",
+            path.display(),
+            if e.kind() == std::io::ErrorKind::NotFound {
+                " (record one with `rperf record`, or pass -i FILE)"
+            } else {
+                ""
+            }
+        )
+    })
+}
+
 /// Reads every record of `path` ("-" for stdin in pipe mode) in time order.
 pub fn read(path: &Path, mut f: impl FnMut(&Header, Record)) -> Result<Header> {
     let named = || format!("reading {}", path.display());
@@ -291,17 +306,7 @@ pub fn read(path: &Path, mut f: impl FnMut(&Header, Record)) -> Result<Header> {
         warn_if_cut(path, &cut);
         return Ok(header);
     }
-    let file = File::open(path).map_err(|e| {
-        anyhow!(
-            "cannot open {}: {e}{}",
-            path.display(),
-            if e.kind() == std::io::ErrorKind::NotFound {
-                " (record one with `rperf record`, or pass -i FILE)"
-            } else {
-                ""
-            }
-        )
-    })?;
+    let file = open_input(path)?;
     let mut head = [0u8; 16];
     let mut file = file;
     let n = file.read(&mut head).unwrap_or(0);

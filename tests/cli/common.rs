@@ -284,3 +284,21 @@ int main(int argc, char **argv) {
     return 0;
 }
 "#;
+
+/// Each event's sample layout in `file` as `perf evlist -v` prints it, without the sample id
+/// flag: perf identifies samples by ID when all events share a layout, rperf always by
+/// IDENTIFIER (both valid), so the rest is what must agree.
+pub fn perf_sample_types(file: &Path) -> Vec<String> {
+    let mut p = perf().expect("perf is needed for perf_sample_types");
+    p.args(["evlist", "-v", "-i"]).arg(file);
+    stdout(&run(p))
+        .lines()
+        .filter_map(|l| l.split(", ").find(|f| f.starts_with("sample_type")))
+        .map(|st| {
+            st.split(['|', ' '])
+                .filter(|f| !["ID", "IDENTIFIER"].contains(f))
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
+}

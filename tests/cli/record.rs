@@ -732,18 +732,8 @@ fn raw_samples_flag_records_perfs_layout() {
         return;
     };
     let r = record_with("rperf", dir.path(), "r.data", &args).unwrap();
-    let layouts = |f: &Path| -> Vec<String> {
-        let mut c = perf().unwrap();
-        c.args(["evlist", "-v", "-i"]).arg(f);
-        stdout(&run(c))
-            .lines()
-            .filter_map(|l| l.split(", ").find(|x| x.starts_with("sample_type")))
-            // ID (perf, events of one layout) and IDENTIFIER (rperf) both name the event.
-            .map(|st| st.replace("|IDENTIFIER", "").replace("|ID|", "|"))
-            .collect()
-    };
-    let want = layouts(&p);
-    assert_eq!(layouts(&r), want);
+    let want = perf_sample_types(&p);
+    assert_eq!(perf_sample_types(&r), want);
     assert!(
         want.iter().all(|l| l.contains("CPU") && l.contains("RAW")),
         "{want:?}"

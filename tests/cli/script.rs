@@ -463,27 +463,7 @@ fn per_task_tracepoints_carry_their_cpu_like_perf() {
         return;
     };
     let rf = record_with("rperf", dir.path(), "r.data", &args).unwrap();
-    let layout = |f: &Path| -> Vec<String> {
-        let mut p = perf().unwrap();
-        p.args(["evlist", "-v", "-i"]).arg(f);
-        stdout(&run(p))
-            .lines()
-            .filter(|l| l.contains("sample_type"))
-            .map(|l| {
-                // perf identifies samples by ID when all events share a layout, rperf always
-                // by IDENTIFIER (both valid): the rest must be the same.
-                let st = l
-                    .split(", ")
-                    .find(|f| f.starts_with("sample_type"))
-                    .unwrap_or("");
-                st.split(['|', ' '])
-                    .filter(|f| !["ID", "IDENTIFIER"].contains(f))
-                    .collect::<Vec<_>>()
-                    .join("|")
-            })
-            .collect()
-    };
-    assert_eq!(layout(&rf), layout(&pf));
+    assert_eq!(perf_sample_types(&rf), perf_sample_types(&pf));
     let (p, r) = both(&rf).unwrap();
     assert!(!r.is_empty());
     for l in r.lines() {
