@@ -27,7 +27,7 @@ impl Config {
             let Ok(meta) = std::fs::metadata(&f) else {
                 continue;
             };
-            if meta.uid() != crate::sys::ids::euid() && meta.uid() != 0 {
+            if !crate::sys::ids::trusted_owner(meta.uid()) {
                 eprintln!(
                     "File {} not owned by current user or root, ignoring it.",
                     f.display()

@@ -30,8 +30,7 @@ pub fn check_input(path: &std::path::Path, force: bool) -> anyhow::Result<()> {
             path.display()
         );
     }
-    let me = crate::sys::ids::euid();
-    if !force && meta.uid() != me && meta.uid() != 0 {
+    if !force && !crate::sys::ids::trusted_owner(meta.uid()) {
         anyhow::bail!(
             "File {} not owned by current user or root (use -f to override)",
             path.display()
