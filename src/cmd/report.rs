@@ -513,7 +513,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let mut srclines = Srclines::default();
     let parent_re = if cfg.sort.contains(&SortKey::Parent) {
         Some(
-            regex::Regex::new(&cfg.parent)
+            regex_lite::Regex::new(&cfg.parent)
                 .map_err(|e| anyhow::anyhow!("bad --parent pattern '{}': {e}", cfg.parent))?,
         )
     } else {
