@@ -278,7 +278,7 @@ impl FlamegraphArgs {
         let record = if recording {
             let call_graph = match &self.call_graph {
                 Some(m) => parse_call_graph(m)?,
-                None => crate::sys::attr::CallGraph::Fp,
+                None => crate::events::attr::CallGraph::Fp,
             };
             Some(cmd::record::RecordConfig {
                 events: Vec::new(),
@@ -291,7 +291,7 @@ impl FlamegraphArgs {
                 quiet: true,
                 verbose: false,
                 cmdline: argv,
-                leaf_stack: crate::sys::attr::DEFAULT_LEAF_STACK,
+                leaf_stack: crate::events::attr::DEFAULT_LEAF_STACK,
                 raw_samples: false,
             })
         } else {
@@ -566,7 +566,7 @@ pub struct RecordArgs {
     pub call_graph: Option<String>,
     /// With frame-pointer chains: bytes of user stack sampled to put back the caller of a
     /// function that set up no frame (0: plain chains as perf records them).
-    #[arg(long = "fp-leaf-stack", value_name = "BYTES", default_value_t = crate::sys::attr::DEFAULT_LEAF_STACK)]
+    #[arg(long = "fp-leaf-stack", value_name = "BYTES", default_value_t = crate::events::attr::DEFAULT_LEAF_STACK)]
     pub fp_leaf_stack: u32,
     /// Every sample carries its raw data, time and CPU (perf's --raw-samples).
     #[arg(short = 'R', long = "raw-samples")]
@@ -604,8 +604,8 @@ fn leaf_stack(bytes: u32) -> anyhow::Result<u32> {
     Ok(bytes)
 }
 
-fn parse_call_graph(s: &str) -> anyhow::Result<crate::sys::attr::CallGraph> {
-    use crate::sys::attr::CallGraph;
+fn parse_call_graph(s: &str) -> anyhow::Result<crate::events::attr::CallGraph> {
+    use crate::events::attr::CallGraph;
     let (mode, size) = match s.split_once(',') {
         Some((m, sz)) => (m, Some(sz)),
         None => (s, None),
@@ -677,8 +677,8 @@ impl RecordArgs {
         }
         let call_graph = match (&self.call_graph, self.g) {
             (Some(m), _) => parse_call_graph(m)?,
-            (None, true) => crate::sys::attr::CallGraph::Fp,
-            (None, false) => crate::sys::attr::CallGraph::None,
+            (None, true) => crate::events::attr::CallGraph::Fp,
+            (None, false) => crate::events::attr::CallGraph::None,
         };
         let freq = match self.freq.as_deref() {
             None => None,
@@ -1207,7 +1207,7 @@ mod tests {
 
     #[test]
     fn record_call_graph_and_ring_sizes() {
-        use crate::sys::attr::CallGraph;
+        use crate::events::attr::CallGraph;
         assert_eq!(parse_call_graph("fp").unwrap(), CallGraph::Fp);
         assert_eq!(parse_call_graph("dwarf").unwrap(), CallGraph::Dwarf(8192));
         assert_eq!(

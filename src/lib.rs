@@ -1,5 +1,6 @@
 //! rperf: a Linux profiler in the spirit of perf. The binary is a thin shell over this library.
 
+pub mod abi;
 pub mod callchain;
 pub mod cli;
 pub mod cmd;

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Result};
 use linux_perf_data::{Feature, PerfFile, PerfFileReader};
 
+use crate::abi::{flag, Attr};
 use crate::report::header::attr_fields;
-use crate::sys::attr::{flag, Attr};
 
 /// Options of `rperf evlist`.
 #[derive(Debug, Clone)]

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use crate::abi::Attr;
+use crate::events::attr::{file_attr, sampling_attr, CallGraph, SamplingOptions};
 use crate::events::{self, Event, EventKind, SysSource};
 use crate::record::encode::{self, Tally, Trailer};
 use crate::record::features::{self, EventDesc};
@@ -14,7 +16,6 @@ use crate::record::file::{self, PipeWriter, Writer};
 use crate::record::hits::HitTracker;
 use crate::record::leaf::LeafFixer;
 use crate::record::synth;
-use crate::sys::attr::{file_attr, sampling_attr, Attr, CallGraph, SamplingOptions};
 use crate::sys::counter;
 use crate::sys::ring::{self, Ring};
 use crate::sys::workload::{Stdio, Workload};
@@ -233,7 +234,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             attr = sampling_attr(&ev, opts)
                 .ok_or_else(|| anyhow!("event '{}' cannot be sampled", ev.name))?;
             if !lost_format {
-                attr.read_format &= !crate::sys::attr::read_format::LOST;
+                attr.read_format &= !crate::abi::read_format::LOST;
             }
             fds.clear();
             for &cpu in &cpus {

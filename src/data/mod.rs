@@ -277,7 +277,7 @@ pub fn has_user_stacks(path: &Path) -> bool {
         a.get(24..32)
             .and_then(|b| b.try_into().ok())
             .map(u64::from_le_bytes)
-            .is_some_and(|st| st & crate::sys::attr::sample::STACK_USER != 0)
+            .is_some_and(|st| st & crate::abi::sample::STACK_USER != 0)
     })
 }
 
@@ -683,7 +683,7 @@ impl Converter {
         misc: u16,
         body: &'a [u8],
     ) -> Option<Record<'a>> {
-        use crate::sys::attr::sample as st;
+        use crate::abi::sample as st;
         let word = |at: usize| -> Option<u64> {
             Some(u64::from_le_bytes(body.get(at..at + 8)?.try_into().ok()?))
         };
@@ -820,7 +820,7 @@ impl Converter {
 /// The (sample_type, sample_regs_user) that [`Converter::decode`] takes, or `None` for
 /// formats with READ or BRANCH_STACK (variable-sized parts the general parser handles).
 fn fast_format(info: &linux_perf_event_reader::RecordParseInfo) -> Option<(u64, u64)> {
-    use crate::sys::attr::sample as st;
+    use crate::abi::sample as st;
     let bits = info.sample_format.bits();
     (bits & (st::READ | st::BRANCH_STACK) == 0).then_some((bits, info.sample_regs_user))
 }
@@ -928,7 +928,7 @@ fn guarded<T>(parse: impl FnOnce() -> Option<T>) -> Option<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::attr::sample as st;
+    use crate::abi::sample as st;
 
     /// A sample body for `bits`, with recognisable values in every field.
     fn body(bits: u64, regs_mask: u64, stack: usize) -> Vec<u8> {
@@ -1038,9 +1038,9 @@ mod tests {
     /// time go out sorted; a record that arrives after its time went out follows later.
     #[test]
     fn rounds_release_records_as_perf_orders_them() {
+        use crate::abi::{flag, Attr};
         use crate::record::encode::{self, kind, misc};
         use crate::record::file::Writer;
-        use crate::sys::attr::{flag, Attr};
         let dir = std::env::temp_dir().join(format!("rperf-rounds-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let dest = dir.join("r.data");

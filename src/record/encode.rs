@@ -1,6 +1,6 @@
 //! Byte encoders for the side-band records `record` synthesizes (COMM, FORK, MMAP, MMAP2,
 //! FINISHED_ROUND), in the kernel's layout with the `sample_id_all` trailer perf expects.
-use crate::sys::attr::sample;
+use crate::abi::sample;
 
 use super::synth::Mapping;
 

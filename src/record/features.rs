@@ -4,7 +4,7 @@ use std::fs;
 use std::path::Path;
 
 use super::file::{feature, feature_string};
-use crate::sys::attr::{Attr, ATTR_SIZE_VER7};
+use crate::abi::{Attr, ATTR_SIZE_VER7};
 use crate::sys::tracefs::read_file;
 
 fn cpuinfo_field(name: &str) -> Option<String> {

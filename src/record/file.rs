@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::output::{self, Output};
 
-use crate::sys::attr::{Attr, ATTR_SIZE_VER7};
+use crate::abi::{Attr, ATTR_SIZE_VER7};
 
 /// perf.data magic: "PERFILE2" read as a little-endian u64.
 pub const MAGIC: &[u8; 8] = b"PERFILE2";
@@ -188,8 +188,8 @@ mod tests {
     #[test]
     fn written_files_read_back_through_the_reader() {
         use super::super::encode::{self, Trailer};
+        use crate::abi::{flag, sample};
         use crate::data::{self, Mode, Record};
-        use crate::sys::attr::{flag, sample};
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("rt.data");
         let st = sample::IP | sample::TID | sample::TIME | sample::PERIOD | sample::CALLCHAIN;

@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::encode::{for_each_record, kind, misc};
-use crate::sys::attr::sample;
+use crate::abi::sample;
 
 /// Records' cpumode bits in header.misc.
 const CPUMODE_MASK: u16 = 7;

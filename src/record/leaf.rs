@@ -15,7 +15,7 @@ use std::sync::Arc;
 use rperf_unwind::{Cache, Frame, ProcessUnwinder, Regs};
 
 use super::hits::HitTracker;
-use crate::sys::attr::sample;
+use crate::abi::sample;
 
 /// Marks the start of the user part of a callchain.
 const PERF_CONTEXT_USER: u64 = (-512i64) as u64;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::sys::attr::Attr;
+use crate::abi::Attr;
 
 /// Feature names by bit, as perf 6.1 prints them in "missing features" (bit 0 is
 /// reserved; bits past PMU_CAPS are not perf 6.1's).
