@@ -317,6 +317,9 @@ pub mod misc {
     /// perf.data's build-id entries: the id's real length is stored after it (perf's
     /// PERF_RECORD_MISC_BUILD_ID_SIZE, the kernel's reserved bit).
     pub const BUILD_ID_SIZE: u16 = b::PERF_RECORD_MISC_EXT_RESERVED as u16;
+    /// LOST_SAMPLES of BPF output, not of the kernel (perf's
+    /// PERF_RECORD_MISC_LOST_SAMPLES_BPF, the same reserved bit).
+    pub const LOST_SAMPLES_BPF: u16 = b::PERF_RECORD_MISC_EXT_RESERVED as u16;
 }
 
 /// Call chain entry marking hypervisor frames after it.

@@ -413,7 +413,6 @@ impl<R: Read> Framed<R> {
     }
 
     fn follow(&mut self, mut b: &[u8]) {
-        const AUXTRACE: u32 = 71;
         while !b.is_empty() {
             if self.skip > 0 {
                 let n = self.skip.min(b.len() as u64);
@@ -439,7 +438,7 @@ impl<R: Read> Framed<R> {
             let kind = u32::from_le_bytes([self.head[0], self.head[1], self.head[2], self.head[3]]);
             let size = u64::from(u16::from_le_bytes([self.head[6], self.head[7]]));
             let body = size.saturating_sub(8);
-            if kind == AUXTRACE && body >= 8 {
+            if kind == crate::abi::kind::AUXTRACE && body >= 8 {
                 self.aux = true;
                 self.skip_after_aux = body - 8;
             } else {
@@ -655,10 +654,10 @@ impl Converter {
                 exec: m.protection & libc::PROT_EXEC as u32 != 0,
             },
             EventRecord::Lost(l) => Record::Lost { count: l.count },
-            // Not BPF output's own losses (misc bit 15), which perf leaves out of the total.
+            // Not BPF output's own losses, which perf leaves out of the total.
             EventRecord::Raw(r)
                 if r.record_type == linux_perf_event_reader::RecordType::LOST_SAMPLES
-                    && r.misc & (1 << 15) == 0 =>
+                    && r.misc & crate::abi::misc::LOST_SAMPLES_BPF == 0 =>
             {
                 let mut b = [0u8; 8];
                 let mut data = r.data;

@@ -66,8 +66,8 @@ pub fn build_ids(entries: &[(i32, u16, Vec<u8>, String)]) -> Vec<u8> {
         let name_len = (path.len() + 1).div_ceil(64) * 64;
         let size = 8 + 4 + 24 + name_len;
         v.extend_from_slice(&0u32.to_le_bytes());
-        // PERF_RECORD_MISC_BUILD_ID_SIZE: the id's real length is stored after it.
-        v.extend_from_slice(&(misc | (1 << 15)).to_le_bytes());
+        // The id's real length is stored after it.
+        v.extend_from_slice(&(misc | crate::abi::misc::BUILD_ID_SIZE).to_le_bytes());
         v.extend_from_slice(&(size as u16).to_le_bytes());
         v.extend_from_slice(&pid.to_le_bytes());
         let mut raw = [0u8; 24];

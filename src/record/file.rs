@@ -7,40 +7,8 @@ use std::path::Path;
 
 use crate::output::{self, Output};
 
-use crate::abi::{Attr, ATTR_SIZE_VER7};
-
-/// perf.data magic: "PERFILE2" read as a little-endian u64.
-pub const MAGIC: &[u8; 8] = b"PERFILE2";
-/// The file header's size.
-pub const HEADER_SIZE: u64 = 104;
-
-/// Feature bits (HEADER_* in perf's header.h).
-pub mod feature {
-    /// Trace event formats.
-    pub const TRACING_DATA: u32 = 1;
-    /// Build ids of the binaries.
-    pub const BUILD_ID: u32 = 2;
-    /// Host name.
-    pub const HOSTNAME: u32 = 3;
-    /// Kernel release.
-    pub const OSRELEASE: u32 = 4;
-    /// Writer version.
-    pub const VERSION: u32 = 5;
-    /// Machine architecture.
-    pub const ARCH: u32 = 6;
-    /// CPUs available and online.
-    pub const NRCPUS: u32 = 7;
-    /// CPU model name.
-    pub const CPUDESC: u32 = 8;
-    /// CPU vendor/family/model/stepping.
-    pub const CPUID: u32 = 9;
-    /// Memory in kB.
-    pub const TOTAL_MEM: u32 = 10;
-    /// The command line.
-    pub const CMDLINE: u32 = 11;
-    /// Events with names and ids.
-    pub const EVENT_DESC: u32 = 12;
-}
+pub use crate::abi::feature;
+use crate::abi::{kind, Attr, ATTR_SIZE_VER7, HEADER_SIZE, MAGIC, PIPE_HEADER_SIZE};
 
 /// A perf.data being written.
 pub struct Writer {
@@ -341,7 +309,7 @@ mod tests {
         assert_eq!(u64::from_le_bytes(buf[8..16].try_into().unwrap()), 16);
         assert_eq!(
             u32::from_le_bytes(buf[16..20].try_into().unwrap()),
-            pipe_kind::HEADER_ATTR
+            kind::HEADER_ATTR
         );
         assert_eq!(
             u16::from_le_bytes(buf[22..24].try_into().unwrap()),
@@ -352,18 +320,6 @@ mod tests {
         w.finish(vec![]).unwrap();
         assert!(dir.path().join("t.data.old").exists());
     }
-}
-
-/// PERF_RECORD_HEADER_* user records of pipe mode.
-pub mod pipe_kind {
-    /// An attr and its ids.
-    pub const HEADER_ATTR: u32 = 64;
-    /// Tracing data follows the record.
-    pub const HEADER_TRACING_DATA: u32 = 66;
-    /// A feature section.
-    pub const HEADER_FEATURE: u32 = 80;
-    /// Side-band synthesis is done.
-    pub const FINISHED_INIT: u32 = 82;
 }
 
 fn user_record(kind: u32, body: &[u8]) -> io::Result<Vec<u8>> {
@@ -402,21 +358,21 @@ impl<W: Write> PipeWriter<W> {
             written: 0,
         };
         let mut head = MAGIC.to_vec();
-        head.extend_from_slice(&16u64.to_le_bytes());
+        head.extend_from_slice(&PIPE_HEADER_SIZE.to_le_bytes());
         w.raw(&head)?;
         for (attr, ids) in attrs {
             let mut body = attr.to_bytes(ATTR_SIZE_VER7);
             for id in ids {
                 body.extend_from_slice(&id.to_le_bytes());
             }
-            w.raw(&user_record(pipe_kind::HEADER_ATTR, &body)?)?;
+            w.raw(&user_record(kind::HEADER_ATTR, &body)?)?;
         }
         for (bit, bytes) in features {
             let mut body = u64::from(*bit).to_le_bytes().to_vec();
             body.extend_from_slice(bytes);
             // A feature too large for one record (a huge command line) is left out rather
             // than breaking the stream.
-            if let Ok(r) = user_record(pipe_kind::HEADER_FEATURE, &body) {
+            if let Ok(r) = user_record(kind::HEADER_FEATURE, &body) {
                 w.raw(&r)?;
             }
         }
@@ -424,7 +380,7 @@ impl<W: Write> PipeWriter<W> {
             let padded = t.len().div_ceil(8) * 8;
             let mut body = (padded as u32).to_le_bytes().to_vec();
             body.extend_from_slice(&0u32.to_le_bytes());
-            w.raw(&user_record(pipe_kind::HEADER_TRACING_DATA, &body)?)?;
+            w.raw(&user_record(kind::HEADER_TRACING_DATA, &body)?)?;
             w.raw(t)?;
             w.raw(&vec![0u8; padded - t.len()])?;
         }
@@ -444,7 +400,7 @@ impl<W: Write> PipeWriter<W> {
 
     /// Marks the end of the synthesized side-band records.
     pub fn finished_init(&mut self) -> io::Result<()> {
-        self.raw(&user_record(pipe_kind::FINISHED_INIT, &[])?)
+        self.raw(&user_record(kind::FINISHED_INIT, &[])?)
     }
 
     /// Flushes; returns the bytes written.

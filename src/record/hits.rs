@@ -3,10 +3,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::encode::{for_each_record, kind, misc};
+use crate::abi::misc::CPUMODE_MASK;
 use crate::abi::sample;
-
-/// Records' cpumode bits in header.misc.
-const CPUMODE_MASK: u16 = 7;
 
 /// One file mapping of a process.
 #[derive(Debug, Clone)]

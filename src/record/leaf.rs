@@ -15,12 +15,7 @@ use std::sync::Arc;
 use rperf_unwind::{Cache, Frame, ProcessUnwinder, Regs};
 
 use super::hits::HitTracker;
-use crate::abi::sample;
-
-/// Marks the start of the user part of a callchain.
-const PERF_CONTEXT_USER: u64 = (-512i64) as u64;
-/// Anything at or above this in a callchain is a context marker.
-const PERF_CONTEXT_MAX: u64 = (-4095i64) as u64;
+use crate::abi::{sample, PERF_CONTEXT_MAX, PERF_CONTEXT_USER};
 
 /// Sample fields that come before the callchain, 8 bytes each when present.
 const BEFORE_CALLCHAIN: [u64; 9] = [
