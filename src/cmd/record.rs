@@ -8,11 +8,12 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::abi::Attr;
+use crate::data::write::encode::{self, Tally, Trailer};
+use crate::data::write::features::EventDesc;
+use crate::data::write::{self as file, PipeWriter, Writer};
 use crate::events::attr::{file_attr, sampling_attr, CallGraph, SamplingOptions};
 use crate::events::{self, Event, EventKind, SysSource};
-use crate::record::encode::{self, Tally, Trailer};
-use crate::record::features::{self, EventDesc};
-use crate::record::file::{self, PipeWriter, Writer};
+use crate::record::features;
 use crate::record::hits::HitTracker;
 use crate::record::leaf::LeafFixer;
 use crate::record::synth;
@@ -383,7 +384,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         id: opened[0].ids[0],
     };
     let mut side = Vec::new();
-    let ktext = synth::kernel_text_start();
+    let ktext = synth::kernel_text_start(crate::session::cache_dir().as_deref());
     if ktext != 0 {
         side.extend(encode::kernel_mmap(
             ktext,
@@ -623,7 +624,7 @@ fn build_id_feature(hits: &HitTracker) -> Vec<u8> {
             entries.push((-1, encode::misc::USER, id, p.to_string()));
         }
     }
-    features::build_ids(&entries)
+    crate::data::write::features::build_ids(&entries)
 }
 
 /// Where records go: a perf.data file, or perf's pipe format on stdout.

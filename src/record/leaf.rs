@@ -393,7 +393,7 @@ mod tests {
         assert_eq!(f.fixed, 0);
         // pid 7 maps a (missing, so rule-less) file over 0x1000..0x4000.
         let mut spaces = HitTracker::new(TYPE);
-        spaces.observe(&super::super::encode::mmap2(
+        spaces.observe(&crate::data::write::encode::mmap2(
             7,
             &super::super::synth::Mapping {
                 start: 0x1000,
@@ -406,7 +406,7 @@ mod tests {
                 flags: 2,
                 path: "/nonexistent/rperf-test".into(),
             },
-            super::super::encode::Trailer::default(),
+            crate::data::write::encode::Trailer::default(),
         ));
         out.clear();
         f.rewrite(&r, &spaces, &mut out);

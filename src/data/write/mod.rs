@@ -1,4 +1,4 @@
-//! Writing perf.data (file mode) while recording: the data section is streamed to a
+//! Writing perf.data, file mode and pipe mode. File mode: the data section is streamed to a
 //! temporary file next to the output (see [`crate::output`]), then the feature sections are
 //! appended, the header is filled in, and the file is renamed into place. An interrupted or
 //! failed write therefore never leaves a half-written perf.data, nor its temporary file.
@@ -8,6 +8,10 @@ use std::path::Path;
 use crate::output::{self, Output};
 
 pub use crate::abi::feature;
+pub use features::feature_string;
+
+pub mod encode;
+pub mod features;
 use crate::abi::{kind, Attr, ATTR_SIZE_VER7, HEADER_SIZE, MAGIC, PIPE_HEADER_SIZE};
 
 /// A perf.data being written.
@@ -21,16 +25,6 @@ pub struct Writer {
 fn put_section(v: &mut Vec<u8>, off: u64, size: u64) {
     v.extend_from_slice(&off.to_le_bytes());
     v.extend_from_slice(&size.to_le_bytes());
-}
-
-/// A string as perf's features store it: u32 length, then the string NUL-padded to 64.
-pub fn feature_string(s: &str) -> Vec<u8> {
-    let len = (s.len() + 1).div_ceil(64) * 64;
-    let mut v = Vec::with_capacity(4 + len);
-    v.extend_from_slice(&(len as u32).to_le_bytes());
-    v.extend_from_slice(s.as_bytes());
-    v.resize(4 + len, 0);
-    v
 }
 
 impl Writer {
@@ -142,20 +136,11 @@ mod tests {
     use super::*;
     use std::fs;
 
-    #[test]
-    fn strings_pad_to_64() {
-        let s = feature_string("host");
-        assert_eq!(s.len(), 4 + 64);
-        assert_eq!(u32::from_le_bytes(s[..4].try_into().unwrap()), 64);
-        assert_eq!(&s[4..9], b"host\0");
-        assert_eq!(feature_string(&"x".repeat(64)).len(), 4 + 128);
-    }
-
     /// What record's encoders and writer produce, read back through `data::read` (the
     /// linux-perf-data crate): the writer and the reader agree on every record layout.
     #[test]
     fn written_files_read_back_through_the_reader() {
-        use super::super::encode::{self, Trailer};
+        use super::encode::{self, Trailer};
         use crate::abi::{flag, sample};
         use crate::data::{self, Mode, Record};
         let dir = tempfile::tempdir().unwrap();
@@ -177,7 +162,7 @@ mod tests {
         recs.extend(encode::fork(43, 42, 43, 42, t));
         recs.extend(encode::mmap2(
             42,
-            &super::super::synth::Mapping {
+            &encode::Mapping {
                 start: 0x400000,
                 end: 0x401000,
                 pgoff: 0x1000,
@@ -268,7 +253,7 @@ mod tests {
             ..Attr::default()
         };
         let mut w = Writer::create(&dest, vec![(attr, vec![7, 8])]).unwrap();
-        w.write(&super::super::encode::finished_round()).unwrap();
+        w.write(&encode::finished_round()).unwrap();
         let size = w
             .finish(vec![
                 (feature::HOSTNAME, feature_string("h")),

@@ -4,7 +4,35 @@ use crate::abi::sample;
 // Callers name the record types and misc bits they encode and scan through here.
 pub use crate::abi::{kind, misc};
 
-use super::synth::Mapping;
+/// A file mapping of a process, as /proc/PID/maps lists it and MMAP2 records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    /// Start address.
+    pub start: u64,
+    /// End address (exclusive).
+    pub end: u64,
+    /// File offset of `start`.
+    pub pgoff: u64,
+    /// Device major number.
+    pub maj: u32,
+    /// Device minor number.
+    pub min: u32,
+    /// Inode.
+    pub ino: u64,
+    /// PROT_* bits.
+    pub prot: u32,
+    /// MAP_SHARED or MAP_PRIVATE.
+    pub flags: u32,
+    /// Path or pseudo-name (`[vdso]`), empty for anonymous memory.
+    pub path: String,
+}
+
+impl Mapping {
+    /// Whether the mapping holds code (perf synthesizes only those by default).
+    pub fn is_exec(&self) -> bool {
+        self.prot & libc::PROT_EXEC as u32 != 0
+    }
+}
 
 /// What the `sample_id_all` trailer of non-sample records holds for the tracking event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
