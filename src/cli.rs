@@ -503,9 +503,9 @@ impl ReportArgs {
                     .ok_or_else(|| anyhow::anyhow!("invalid --cpu '{c}': give CPUs like 0-3,6"))?,
             },
             header: match (self.header_only, self.header) {
-                (true, _) => cmd::script::Header::Only,
-                (false, true) => cmd::script::Header::Also,
-                _ => cmd::script::Header::No,
+                (true, _) => crate::report::header::Header::Only,
+                (false, true) => crate::report::header::Header::Also,
+                _ => crate::report::header::Header::No,
             },
         })
     }
@@ -934,23 +934,6 @@ impl StatArgs {
     }
 }
 
-/// An error that carries its own exit status (e.g. 127 for a command that cannot run).
-#[derive(Debug)]
-pub struct Exit {
-    /// Exit status.
-    pub code: u8,
-    /// One-line message, printed as `rperf: <message>`; empty prints nothing.
-    pub message: String,
-}
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Exit {}
-
 /// perf accepts `-x,` with the separator glued on; clap does not take punctuation glued to a
 /// short option, so such a token is split in two. Scanning stops where the workload begins.
 pub fn normalize_args(args: Vec<String>) -> Vec<String> {
@@ -1033,7 +1016,7 @@ pub fn main() -> ExitCode {
                 eprintln!("{ev}");
                 return ExitCode::from(129);
             }
-            if let Some(x) = e.downcast_ref::<Exit>() {
+            if let Some(x) = e.downcast_ref::<cmd::Exit>() {
                 if !x.message.is_empty() {
                     eprintln!("rperf: {}", x.message);
                 }
@@ -1130,9 +1113,9 @@ fn dispatch(
                         folded: a.folded,
                         inline: a.inline,
                         header: match (a.header_only, a.header) {
-                            (true, _) => cmd::script::Header::Only,
-                            (false, true) => cmd::script::Header::Also,
-                            _ => cmd::script::Header::No,
+                            (true, _) => crate::report::header::Header::Only,
+                            (false, true) => crate::report::header::Header::Also,
+                            _ => crate::report::header::Header::No,
                         },
                         fields,
                         comms: a

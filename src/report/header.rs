@@ -9,6 +9,18 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::abi::Attr;
 
+/// Whether the perf.data header is printed (report and script share the flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Header {
+    /// Not printed (the default).
+    #[default]
+    No,
+    /// Printed before the output.
+    Also,
+    /// Printed alone.
+    Only,
+}
+
 /// Feature names by bit, as perf 6.1 prints them in "missing features" (bit 0 is
 /// reserved; bits past PMU_CAPS are not perf 6.1's).
 const FEATURES: [&str; 32] = [
@@ -376,7 +388,7 @@ fn feature(out: &mut String, bit: u32, data: &[u8]) {
         }
         21 => {
             if let (Some(first), Some(last)) = (c.u64(), c.u64()) {
-                let t = crate::cmd::script::usec_time;
+                let t = super::usec_time;
                 let _ = writeln!(out, "# time of first sample : {}", t(first));
                 let _ = writeln!(out, "# time of last sample : {}", t(last));
                 let ms = last.saturating_sub(first) as f64 / 1e6;

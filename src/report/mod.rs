@@ -4,3 +4,8 @@ pub mod folded;
 pub mod graph;
 pub mod header;
 pub mod trace;
+
+/// perf's `timestamp__scnprintf_usec`: seconds and microseconds.
+pub fn usec_time(ns: u64) -> String {
+    format!("{}.{:06}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1000)
+}
