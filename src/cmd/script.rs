@@ -9,7 +9,6 @@ use anyhow::Result;
 
 use crate::data::{self, Mode, Record};
 use crate::report::header::Header;
-use crate::report::usec_time;
 use crate::session::{Session, Symbolizer};
 
 /// Options of `rperf script`.
@@ -553,11 +552,5 @@ mod tests {
         push_hex(&mut s, 0, 4);
         push_hex(&mut s, u64::MAX, 16);
         assert_eq!(s, format!("{:16x}{:4x}{:16x}", 0x1189, 0, u64::MAX));
-    }
-
-    #[test]
-    fn times_print_in_microseconds() {
-        assert_eq!(usec_time(2_841_248_844_123), "2841.248844");
-        assert_eq!(usec_time(5_000), "0.000005");
     }
 }
