@@ -323,13 +323,13 @@ pub mod misc {
 }
 
 /// Call chain entry marking hypervisor frames after it.
-pub const PERF_CONTEXT_HV: u64 = b::PERF_CONTEXT_HV as u64;
+pub const PERF_CONTEXT_HV: u64 = b::PERF_CONTEXT_HV;
 /// Call chain entry marking kernel frames after it.
-pub const PERF_CONTEXT_KERNEL: u64 = b::PERF_CONTEXT_KERNEL as u64;
+pub const PERF_CONTEXT_KERNEL: u64 = b::PERF_CONTEXT_KERNEL;
 /// Call chain entry marking user frames after it.
-pub const PERF_CONTEXT_USER: u64 = b::PERF_CONTEXT_USER as u64;
+pub const PERF_CONTEXT_USER: u64 = b::PERF_CONTEXT_USER;
 /// Call chain entries at or above this value are context markers, not addresses.
-pub const PERF_CONTEXT_MAX: u64 = b::PERF_CONTEXT_MAX as u64;
+pub const PERF_CONTEXT_MAX: u64 = b::PERF_CONTEXT_MAX;
 
 /// perf.data magic: "PERFILE2" read as a little-endian u64.
 pub const MAGIC: &[u8; 8] = b"PERFILE2";

@@ -131,6 +131,94 @@ impl Writer {
     }
 }
 
+fn user_record(kind: u32, body: &[u8]) -> io::Result<Vec<u8>> {
+    let size = 8 + body.len();
+    if size > u16::MAX as usize {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a pipe-mode header record of {size} bytes does not fit perf's 16-bit size"),
+        ));
+    }
+    let mut v = Vec::with_capacity(size);
+    v.extend_from_slice(&kind.to_le_bytes());
+    v.extend_from_slice(&0u16.to_le_bytes());
+    v.extend_from_slice(&(size as u16).to_le_bytes());
+    v.extend_from_slice(body);
+    Ok(v)
+}
+
+/// perf.data in pipe mode (`-o -`): a 16-byte header, then attrs, features and tracing data
+/// as records, then the stream. Nothing is ever rewritten, so it works on a pipe.
+pub struct PipeWriter<W: Write> {
+    out: BufWriter<W>,
+    written: u64,
+}
+
+impl<W: Write> PipeWriter<W> {
+    /// Writes the pipe header, the attrs, the features and (for tracepoints) tracing data.
+    pub fn start(
+        out: W,
+        attrs: &[(Attr, Vec<u64>)],
+        features: &[(u32, Vec<u8>)],
+        tracing: Option<&[u8]>,
+    ) -> io::Result<Self> {
+        let mut w = PipeWriter {
+            out: BufWriter::with_capacity(1 << 20, out),
+            written: 0,
+        };
+        let mut head = MAGIC.to_vec();
+        head.extend_from_slice(&PIPE_HEADER_SIZE.to_le_bytes());
+        w.raw(&head)?;
+        for (attr, ids) in attrs {
+            let mut body = attr.to_bytes(ATTR_SIZE_VER7);
+            for id in ids {
+                body.extend_from_slice(&id.to_le_bytes());
+            }
+            w.raw(&user_record(kind::HEADER_ATTR, &body)?)?;
+        }
+        for (bit, bytes) in features {
+            let mut body = u64::from(*bit).to_le_bytes().to_vec();
+            body.extend_from_slice(bytes);
+            // A feature too large for one record (a huge command line) is left out rather
+            // than breaking the stream.
+            if let Ok(r) = user_record(kind::HEADER_FEATURE, &body) {
+                w.raw(&r)?;
+            }
+        }
+        if let Some(t) = tracing {
+            let padded = t.len().div_ceil(8) * 8;
+            let mut body = (padded as u32).to_le_bytes().to_vec();
+            body.extend_from_slice(&0u32.to_le_bytes());
+            w.raw(&user_record(kind::HEADER_TRACING_DATA, &body)?)?;
+            w.raw(t)?;
+            w.raw(&vec![0u8; padded - t.len()])?;
+        }
+        Ok(w)
+    }
+
+    fn raw(&mut self, b: &[u8]) -> io::Result<()> {
+        self.out.write_all(b)?;
+        self.written += b.len() as u64;
+        Ok(())
+    }
+
+    /// Appends records.
+    pub fn write(&mut self, records: &[u8]) -> io::Result<()> {
+        self.raw(records)
+    }
+
+    /// Marks the end of the synthesized side-band records.
+    pub fn finished_init(&mut self) -> io::Result<()> {
+        self.raw(&user_record(kind::FINISHED_INIT, &[])?)
+    }
+
+    /// Flushes; returns the bytes written.
+    pub fn finish(mut self) -> io::Result<u64> {
+        self.out.flush()?;
+        Ok(self.written)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,93 +392,5 @@ mod tests {
         let w = Writer::create(&dest, vec![]).unwrap();
         w.finish(vec![]).unwrap();
         assert!(dir.path().join("t.data.old").exists());
-    }
-}
-
-fn user_record(kind: u32, body: &[u8]) -> io::Result<Vec<u8>> {
-    let size = 8 + body.len();
-    if size > u16::MAX as usize {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("a pipe-mode header record of {size} bytes does not fit perf's 16-bit size"),
-        ));
-    }
-    let mut v = Vec::with_capacity(size);
-    v.extend_from_slice(&kind.to_le_bytes());
-    v.extend_from_slice(&0u16.to_le_bytes());
-    v.extend_from_slice(&(size as u16).to_le_bytes());
-    v.extend_from_slice(body);
-    Ok(v)
-}
-
-/// perf.data in pipe mode (`-o -`): a 16-byte header, then attrs, features and tracing data
-/// as records, then the stream. Nothing is ever rewritten, so it works on a pipe.
-pub struct PipeWriter<W: Write> {
-    out: BufWriter<W>,
-    written: u64,
-}
-
-impl<W: Write> PipeWriter<W> {
-    /// Writes the pipe header, the attrs, the features and (for tracepoints) tracing data.
-    pub fn start(
-        out: W,
-        attrs: &[(Attr, Vec<u64>)],
-        features: &[(u32, Vec<u8>)],
-        tracing: Option<&[u8]>,
-    ) -> io::Result<Self> {
-        let mut w = PipeWriter {
-            out: BufWriter::with_capacity(1 << 20, out),
-            written: 0,
-        };
-        let mut head = MAGIC.to_vec();
-        head.extend_from_slice(&PIPE_HEADER_SIZE.to_le_bytes());
-        w.raw(&head)?;
-        for (attr, ids) in attrs {
-            let mut body = attr.to_bytes(ATTR_SIZE_VER7);
-            for id in ids {
-                body.extend_from_slice(&id.to_le_bytes());
-            }
-            w.raw(&user_record(kind::HEADER_ATTR, &body)?)?;
-        }
-        for (bit, bytes) in features {
-            let mut body = u64::from(*bit).to_le_bytes().to_vec();
-            body.extend_from_slice(bytes);
-            // A feature too large for one record (a huge command line) is left out rather
-            // than breaking the stream.
-            if let Ok(r) = user_record(kind::HEADER_FEATURE, &body) {
-                w.raw(&r)?;
-            }
-        }
-        if let Some(t) = tracing {
-            let padded = t.len().div_ceil(8) * 8;
-            let mut body = (padded as u32).to_le_bytes().to_vec();
-            body.extend_from_slice(&0u32.to_le_bytes());
-            w.raw(&user_record(kind::HEADER_TRACING_DATA, &body)?)?;
-            w.raw(t)?;
-            w.raw(&vec![0u8; padded - t.len()])?;
-        }
-        Ok(w)
-    }
-
-    fn raw(&mut self, b: &[u8]) -> io::Result<()> {
-        self.out.write_all(b)?;
-        self.written += b.len() as u64;
-        Ok(())
-    }
-
-    /// Appends records.
-    pub fn write(&mut self, records: &[u8]) -> io::Result<()> {
-        self.raw(records)
-    }
-
-    /// Marks the end of the synthesized side-band records.
-    pub fn finished_init(&mut self) -> io::Result<()> {
-        self.raw(&user_record(kind::FINISHED_INIT, &[])?)
-    }
-
-    /// Flushes; returns the bytes written.
-    pub fn finish(mut self) -> io::Result<u64> {
-        self.out.flush()?;
-        Ok(self.written)
     }
 }
