@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context, Result};
 use linux_perf_data::Feature;
 
-use super::evlist::Cur;
+use crate::data::header::Cursor;
 use crate::data::{self, Record};
 use crate::session::Session;
 
@@ -25,7 +25,7 @@ pub fn entries(path: &Path) -> Result<Vec<(Vec<u8>, String)>> {
             path.display()
         )
     };
-    let mut c = Cur { b: data, o: 0 };
+    let mut c = Cursor::new(data);
     let mut out: Vec<(Vec<u8>, String)> = Vec::new();
     while c.o < data.len() {
         let start = c.o;

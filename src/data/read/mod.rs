@@ -12,6 +12,9 @@ use anyhow::{anyhow, Context, Result};
 use linux_perf_data::{PerfFileReader, PerfFileRecord};
 use linux_perf_event_reader::{CpuMode, EventRecord, SampleRecord};
 
+use super::header::FileHeader;
+use crate::abi::{MAGIC, MAGIC_SWAPPED};
+
 mod pipeline;
 mod rounds;
 
@@ -259,12 +262,11 @@ pub fn has_user_stacks(path: &Path) -> bool {
     let Ok(mut f) = File::open(path) else {
         return false;
     };
-    let mut h = [0u8; 40];
-    if f.read_exact(&mut h).is_err() || &h[..8] != b"PERFILE2" {
-        return false;
-    }
-    let u = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap_or([0; 8]));
-    let (attr_size, off, size) = (u(16), u(24), u(32));
+    let h = match FileHeader::read(&mut f) {
+        Ok(h) if h.is_perf_data() => h,
+        _ => return false,
+    };
+    let (attr_size, off, size) = (h.attr_size, h.attrs.offset, h.attrs.size);
     if attr_size < 32 || size > 1 << 24 || f.seek(SeekFrom::Start(off)).is_err() {
         return false;
     }
@@ -312,16 +314,14 @@ pub fn read(path: &Path, mut f: impl FnMut(&Header, Record)) -> Result<Header> {
     let n = file.read(&mut head).unwrap_or(0);
     use std::io::Seek;
     file.seek(std::io::SeekFrom::Start(0))?;
-    if n < 8 || (&head[..8] != b"PERFILE2" && &head[..8] != b"2ELIFREP") {
+    let h = FileHeader::parse(&head[..n]);
+    if n < 8 || (&h.magic != MAGIC && &h.magic != MAGIC_SWAPPED) {
         return Err(anyhow!(
             "{} is not a perf.data file (it does not start with \"PERFILE2\")",
             path.display()
         ));
     }
-    if n >= 16
-        && &head[..8] == b"PERFILE2"
-        && u64::from_le_bytes(head[8..16].try_into().unwrap_or([0; 8])) == 16
-    {
+    if n >= 16 && h.is_perf_data() && h.is_pipe() {
         let (framed, cut) = Framed::new(BufReader::new(file));
         let reader = PerfFileReader::parse_pipe(framed).map_err(|e| explain_pipe(path, e))?;
         let header = drive(path, reader, &mut f).with_context(named)?;
@@ -465,47 +465,35 @@ impl<R: Read> Read for Framed<R> {
 fn check_sections(path: &Path, file: &mut File) -> Result<(u64, u64)> {
     use std::io::{Seek, SeekFrom};
     let len = file.metadata()?.len();
-    let mut h = [0u8; 104];
-    file.read_exact(&mut h).map_err(|_| {
+    let h = FileHeader::read(file).map_err(|_| {
         anyhow!(
             "{} is truncated: shorter than perf.data's 104-byte header",
             path.display()
         )
     })?;
-    let u = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap_or([0; 8]));
     let damaged = |what: &str| {
         anyhow!(
             "{} is damaged or truncated: its {what} lies beyond the end of the file ({len} bytes)",
             path.display()
         )
     };
-    let inside = |off: u64, size: u64| off.checked_add(size).is_some_and(|end| end <= len);
-    if !inside(u(24), u(32)) {
+    if !h.attrs.inside(len) {
         return Err(damaged("attribute section"));
     }
-    let (data_off, data_size) = (u(40), u(48));
-    if !inside(data_off, data_size) {
+    if !h.data.inside(len) {
         return Err(damaged("data section"));
     }
-    let nfeat: u64 = (0..4).map(|i| u64::from(u(72 + 8 * i).count_ones())).sum();
-    let table = data_off + data_size;
-    if nfeat > 0 {
-        if !inside(table, nfeat * 16) {
-            return Err(damaged("feature table"));
-        }
-        let mut t = vec![0u8; (nfeat * 16) as usize];
-        file.seek(SeekFrom::Start(table))?;
-        file.read_exact(&mut t)?;
-        for e in t.chunks_exact(16) {
-            let off = u64::from_le_bytes(e[..8].try_into().unwrap_or([0; 8]));
-            let size = u64::from_le_bytes(e[8..].try_into().unwrap_or([0; 8]));
-            if !inside(off, size) {
-                return Err(damaged("feature section"));
-            }
-        }
+    if !h.feature_table().inside(len) {
+        return Err(damaged("feature table"));
+    }
+    if h.read_feature_table(file)?
+        .iter()
+        .any(|(_, s)| !s.inside(len))
+    {
+        return Err(damaged("feature section"));
     }
     file.seek(SeekFrom::Start(0))?;
-    Ok((data_off, data_size))
+    Ok((h.data.offset, h.data.size))
 }
 
 /// [`explain`] for pipe mode: a stream that ends inside its header records is cut short, in
