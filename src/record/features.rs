@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::abi::feature;
-use crate::data::write::features::{event_desc, feature_string, EventDesc};
+use crate::data::write::features::{self, event_desc, feature_string, EventDesc};
 use crate::sys::tracefs::read_file;
 
 fn cpuinfo_field(name: &str) -> Option<String> {
@@ -88,55 +88,27 @@ pub fn system_features(cmdline: &[String], events: &[EventDesc]) -> Vec<(u32, Ve
     f
 }
 
-fn put_file(v: &mut Vec<u8>, text: &[u8], size_bytes: usize) {
-    if size_bytes == 8 {
-        v.extend_from_slice(&(text.len() as u64).to_le_bytes());
-    } else {
-        v.extend_from_slice(&(text.len() as u32).to_le_bytes());
-    }
-    v.extend_from_slice(text);
-}
-
-/// HEADER_TRACING_DATA (format 0.6) for the given (system, event) tracepoints, read from the
-/// tracefs root: header_page, header_event, the ftrace formats, and each event's format.
+/// HEADER_TRACING_DATA for the given (system, event) tracepoints, read from the tracefs
+/// root: header_page, header_event and each event's format, grouped by system in the order
+/// first named.
 pub fn tracing_data(tracefs: &Path, tracepoints: &[(String, String)]) -> std::io::Result<Vec<u8>> {
-    let mut v = vec![0x17, 0x08, 0x44];
-    v.extend_from_slice(b"tracing0.6\0");
-    v.push(u8::from(cfg!(target_endian = "big")));
-    v.push(std::mem::size_of::<libc::c_long>() as u8);
-    v.extend_from_slice(&(crate::sys::ring::page_size() as u32).to_le_bytes());
     let events = tracefs.join("events");
-    v.extend_from_slice(b"header_page\0");
-    put_file(&mut v, &read_file(&events.join("header_page"))?, 8);
-    v.extend_from_slice(b"header_event\0");
-    put_file(&mut v, &read_file(&events.join("header_event"))?, 8);
-    // ftrace's own formats: perf readers expect the count even when it is zero.
-    v.extend_from_slice(&0u32.to_le_bytes());
-    let mut systems: Vec<(&str, Vec<&str>)> = Vec::new();
+    let header_page = read_file(&events.join("header_page"))?;
+    let header_event = read_file(&events.join("header_event"))?;
+    let mut systems: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
     for (sys, name) in tracepoints {
+        let format = read_file(&events.join(sys).join(name).join("format"))?;
         match systems.iter_mut().find(|(s, _)| s == sys) {
-            Some((_, names)) => names.push(name),
-            None => systems.push((sys, vec![name])),
+            Some((_, formats)) => formats.push(format),
+            None => systems.push((sys.clone(), vec![format])),
         }
     }
-    v.extend_from_slice(&(systems.len() as u32).to_le_bytes());
-    for (sys, names) in systems {
-        v.extend_from_slice(sys.as_bytes());
-        v.push(0);
-        v.extend_from_slice(&(names.len() as u32).to_le_bytes());
-        for n in names {
-            put_file(
-                &mut v,
-                &read_file(&events.join(sys).join(n).join("format"))?,
-                8,
-            );
-        }
-    }
-    // kallsyms and printk formats left empty; saved cmdlines likewise.
-    v.extend_from_slice(&0u32.to_le_bytes());
-    v.extend_from_slice(&0u32.to_le_bytes());
-    v.extend_from_slice(&0u64.to_le_bytes());
-    Ok(v)
+    Ok(features::tracing_data(
+        crate::sys::ring::page_size() as u32,
+        &header_page,
+        &header_event,
+        &systems,
+    ))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Encoders of perf.data's feature sections that depend on what was recorded (the events,
-//! the binaries hit), and the string layout every feature uses.
+//! Encoders of perf.data's feature sections whose content comes from the recording (events,
+//! binaries hit, tracepoint formats), and the string layout every feature uses.
 use crate::abi::misc::BUILD_ID_SIZE;
 use crate::abi::{Attr, ATTR_SIZE_VER7};
 
@@ -62,6 +62,47 @@ pub fn build_ids(entries: &[(i32, u16, Vec<u8>, String)]) -> Vec<u8> {
     v
 }
 
+fn put_file(v: &mut Vec<u8>, text: &[u8]) {
+    v.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    v.extend_from_slice(text);
+}
+
+/// HEADER_TRACING_DATA (format 0.6): this machine's byte order, long size and `page_size`,
+/// tracefs's header_page and header_event, no ftrace formats, then each system's name with
+/// its events' format files.
+pub fn tracing_data(
+    page_size: u32,
+    header_page: &[u8],
+    header_event: &[u8],
+    systems: &[(String, Vec<Vec<u8>>)],
+) -> Vec<u8> {
+    let mut v = vec![0x17, 0x08, 0x44];
+    v.extend_from_slice(b"tracing0.6\0");
+    v.push(u8::from(cfg!(target_endian = "big")));
+    v.push(std::mem::size_of::<libc::c_long>() as u8);
+    v.extend_from_slice(&page_size.to_le_bytes());
+    v.extend_from_slice(b"header_page\0");
+    put_file(&mut v, header_page);
+    v.extend_from_slice(b"header_event\0");
+    put_file(&mut v, header_event);
+    // ftrace's own formats: perf readers expect the count even when it is zero.
+    v.extend_from_slice(&0u32.to_le_bytes());
+    v.extend_from_slice(&(systems.len() as u32).to_le_bytes());
+    for (sys, formats) in systems {
+        v.extend_from_slice(sys.as_bytes());
+        v.push(0);
+        v.extend_from_slice(&(formats.len() as u32).to_le_bytes());
+        for f in formats {
+            put_file(&mut v, f);
+        }
+    }
+    // kallsyms and printk formats left empty; saved cmdlines likewise.
+    v.extend_from_slice(&0u32.to_le_bytes());
+    v.extend_from_slice(&0u32.to_le_bytes());
+    v.extend_from_slice(&0u64.to_le_bytes());
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +124,27 @@ mod tests {
         assert_eq!(b[12], 0xab);
         assert_eq!(b[32], 20);
         assert_eq!(&b[36..53], b"[kernel.kallsyms]");
+    }
+
+    #[test]
+    fn tracing_data_lays_out_version_0_6() {
+        let t = tracing_data(
+            4096,
+            b"hp",
+            b"hev",
+            &[("sched".into(), vec![b"fmt1".to_vec(), b"fmt2".to_vec()])],
+        );
+        assert_eq!(&t[..14], b"\x17\x08\x44tracing0.6\0");
+        assert_eq!(u32::from_le_bytes(t[16..20].try_into().unwrap()), 4096);
+        assert_eq!(&t[20..32], b"header_page\0");
+        assert_eq!(u64::from_le_bytes(t[32..40].try_into().unwrap()), 2);
+        let sys = 40 + 2 + 13 + 8 + 3 + 4;
+        assert_eq!(u32::from_le_bytes(t[sys..sys + 4].try_into().unwrap()), 1);
+        assert_eq!(&t[sys + 4..sys + 10], b"sched\0");
+        assert_eq!(
+            u32::from_le_bytes(t[sys + 10..sys + 14].try_into().unwrap()),
+            2
+        );
+        assert_eq!(t.len(), sys + 14 + 2 * (8 + 4) + 16);
     }
 }
