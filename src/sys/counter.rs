@@ -5,7 +5,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use crate::abi::{Attr, ATTR_SIZE_VER7};
 
 /// PERF_FLAG_FD_CLOEXEC: the event fd is not passed to the workload.
-const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
+const PERF_FLAG_FD_CLOEXEC: libc::c_ulong =
+    perf_event_open_sys::bindings::PERF_FLAG_FD_CLOEXEC as libc::c_ulong;
 
 /// Opens one event. `pid` -1 with a `cpu` counts a CPU; `cpu` -1 with a `pid` follows a task.
 pub fn open(attr: &Attr, pid: i32, cpu: i32, group: Option<RawFd>) -> io::Result<OwnedFd> {
