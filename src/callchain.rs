@@ -2,11 +2,7 @@
 //! (address, mode) pairs, innermost first; or the lone sampled ip when no chain was recorded.
 use crate::data::{Mode, Sample};
 
-/// Chain entries at or above this value are context markers, not addresses.
-const PERF_CONTEXT_MAX: u64 = -4095i64 as u64;
-const PERF_CONTEXT_HV: u64 = -32i64 as u64;
-const PERF_CONTEXT_KERNEL: u64 = -128i64 as u64;
-const PERF_CONTEXT_USER: u64 = -512i64 as u64;
+use crate::abi::{PERF_CONTEXT_HV, PERF_CONTEXT_KERNEL, PERF_CONTEXT_MAX, PERF_CONTEXT_USER};
 
 /// One frame: an address and where it lies. The first frame is the sampled instruction; the
 /// others are return addresses.

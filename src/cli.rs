@@ -278,7 +278,7 @@ impl FlamegraphArgs {
         let record = if recording {
             let call_graph = match &self.call_graph {
                 Some(m) => parse_call_graph(m)?,
-                None => crate::sys::attr::CallGraph::Fp,
+                None => crate::events::attr::CallGraph::Fp,
             };
             Some(cmd::record::RecordConfig {
                 events: Vec::new(),
@@ -291,7 +291,7 @@ impl FlamegraphArgs {
                 quiet: true,
                 verbose: false,
                 cmdline: argv,
-                leaf_stack: crate::sys::attr::DEFAULT_LEAF_STACK,
+                leaf_stack: crate::events::attr::DEFAULT_LEAF_STACK,
                 raw_samples: false,
             })
         } else {
@@ -503,9 +503,9 @@ impl ReportArgs {
                     .ok_or_else(|| anyhow::anyhow!("invalid --cpu '{c}': give CPUs like 0-3,6"))?,
             },
             header: match (self.header_only, self.header) {
-                (true, _) => cmd::script::Header::Only,
-                (false, true) => cmd::script::Header::Also,
-                _ => cmd::script::Header::No,
+                (true, _) => crate::report::header::Header::Only,
+                (false, true) => crate::report::header::Header::Also,
+                _ => crate::report::header::Header::No,
             },
         })
     }
@@ -566,7 +566,7 @@ pub struct RecordArgs {
     pub call_graph: Option<String>,
     /// With frame-pointer chains: bytes of user stack sampled to put back the caller of a
     /// function that set up no frame (0: plain chains as perf records them).
-    #[arg(long = "fp-leaf-stack", value_name = "BYTES", default_value_t = crate::sys::attr::DEFAULT_LEAF_STACK)]
+    #[arg(long = "fp-leaf-stack", value_name = "BYTES", default_value_t = crate::events::attr::DEFAULT_LEAF_STACK)]
     pub fp_leaf_stack: u32,
     /// Every sample carries its raw data, time and CPU (perf's --raw-samples).
     #[arg(short = 'R', long = "raw-samples")]
@@ -604,8 +604,8 @@ fn leaf_stack(bytes: u32) -> anyhow::Result<u32> {
     Ok(bytes)
 }
 
-fn parse_call_graph(s: &str) -> anyhow::Result<crate::sys::attr::CallGraph> {
-    use crate::sys::attr::CallGraph;
+fn parse_call_graph(s: &str) -> anyhow::Result<crate::events::attr::CallGraph> {
+    use crate::events::attr::CallGraph;
     let (mode, size) = match s.split_once(',') {
         Some((m, sz)) => (m, Some(sz)),
         None => (s, None),
@@ -677,8 +677,8 @@ impl RecordArgs {
         }
         let call_graph = match (&self.call_graph, self.g) {
             (Some(m), _) => parse_call_graph(m)?,
-            (None, true) => crate::sys::attr::CallGraph::Fp,
-            (None, false) => crate::sys::attr::CallGraph::None,
+            (None, true) => crate::events::attr::CallGraph::Fp,
+            (None, false) => crate::events::attr::CallGraph::None,
         };
         let freq = match self.freq.as_deref() {
             None => None,
@@ -934,23 +934,6 @@ impl StatArgs {
     }
 }
 
-/// An error that carries its own exit status (e.g. 127 for a command that cannot run).
-#[derive(Debug)]
-pub struct Exit {
-    /// Exit status.
-    pub code: u8,
-    /// One-line message, printed as `rperf: <message>`; empty prints nothing.
-    pub message: String,
-}
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Exit {}
-
 /// perf accepts `-x,` with the separator glued on; clap does not take punctuation glued to a
 /// short option, so such a token is split in two. Scanning stops where the workload begins.
 pub fn normalize_args(args: Vec<String>) -> Vec<String> {
@@ -1033,7 +1016,7 @@ pub fn main() -> ExitCode {
                 eprintln!("{ev}");
                 return ExitCode::from(129);
             }
-            if let Some(x) = e.downcast_ref::<Exit>() {
+            if let Some(x) = e.downcast_ref::<cmd::Exit>() {
                 if !x.message.is_empty() {
                     eprintln!("rperf: {}", x.message);
                 }
@@ -1130,9 +1113,9 @@ fn dispatch(
                         folded: a.folded,
                         inline: a.inline,
                         header: match (a.header_only, a.header) {
-                            (true, _) => cmd::script::Header::Only,
-                            (false, true) => cmd::script::Header::Also,
-                            _ => cmd::script::Header::No,
+                            (true, _) => crate::report::header::Header::Only,
+                            (false, true) => crate::report::header::Header::Also,
+                            _ => crate::report::header::Header::No,
                         },
                         fields,
                         comms: a
@@ -1207,7 +1190,7 @@ mod tests {
 
     #[test]
     fn record_call_graph_and_ring_sizes() {
-        use crate::sys::attr::CallGraph;
+        use crate::events::attr::CallGraph;
         assert_eq!(parse_call_graph("fp").unwrap(), CallGraph::Fp);
         assert_eq!(parse_call_graph("dwarf").unwrap(), CallGraph::Dwarf(8192));
         assert_eq!(

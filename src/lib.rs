@@ -1,5 +1,8 @@
 //! rperf: a Linux profiler in the spirit of perf. The binary is a thin shell over this library.
+// unsafe code only in sys/, the system calls; everything above it is safe.
+#![deny(unsafe_code)]
 
+pub mod abi;
 pub mod callchain;
 pub mod cli;
 pub mod cmd;
@@ -13,5 +16,6 @@ pub mod record;
 pub mod report;
 pub mod session;
 pub mod stat;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod target;

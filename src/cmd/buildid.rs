@@ -8,12 +8,9 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context, Result};
 use linux_perf_data::Feature;
 
-use super::evlist::Cur;
+use crate::data::header::Cursor;
 use crate::data::{self, Record};
 use crate::session::Session;
-
-/// PERF_RECORD_MISC_BUILD_ID_SIZE: the entry's size byte is valid (else 20 bytes).
-const MISC_BUILD_ID_SIZE: u16 = 1 << 15;
 
 /// One entry of the BUILD_ID feature: (build-id, file name), in the file's order, each name
 /// once (the last entry for a name wins, as perf's dso table keeps one per name).
@@ -28,7 +25,7 @@ pub fn entries(path: &Path) -> Result<Vec<(Vec<u8>, String)>> {
             path.display()
         )
     };
-    let mut c = Cur { b: data, o: 0 };
+    let mut c = Cursor::new(data);
     let mut out: Vec<(Vec<u8>, String)> = Vec::new();
     while c.o < data.len() {
         let start = c.o;
@@ -44,7 +41,8 @@ pub fn entries(path: &Path) -> Result<Vec<(Vec<u8>, String)>> {
         }
         let _pid = c.u32().ok_or_else(damaged)?;
         let raw = c.bytes(24).ok_or_else(damaged)?;
-        let len = if misc & MISC_BUILD_ID_SIZE != 0 {
+        // The entry's size byte is valid (else 20 bytes).
+        let len = if misc & crate::abi::misc::BUILD_ID_SIZE != 0 {
             (raw[20] as usize).min(20)
         } else {
             20

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Result};
 use linux_perf_data::{Feature, PerfFile, PerfFileReader};
 
+use crate::abi::{flag, Attr};
+use crate::data::header::{Cursor, FileHeader};
 use crate::report::header::attr_fields;
-use crate::sys::attr::{flag, Attr};
 
 /// Options of `rperf evlist`.
 #[derive(Debug, Clone)]
@@ -49,70 +50,37 @@ pub(crate) fn open(path: &Path) -> Result<PerfFile> {
 /// Refuses what is not a whole perf.data file before the parser sizes buffers from its
 /// header: the magic, and every section (attrs, data, each feature) inside the file.
 fn check(path: &Path, file: &std::fs::File) -> Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
+    use std::io::{Seek, SeekFrom};
     let mut f = file;
     let len = f.metadata()?.len();
-    let mut h = [0u8; 104];
-    if f.read_exact(&mut h).is_err() || &h[..8] != b"PERFILE2" {
-        bail!(
+    let h = match FileHeader::read(&mut f) {
+        Ok(h) if h.is_perf_data() => h,
+        _ => bail!(
             "{} is not a perf.data file (it does not start with \"PERFILE2\")",
             path.display()
-        );
-    }
+        ),
+    };
     let damaged = |what: &str| anyhow!("{} is damaged: {what} lies beyond its end", path.display());
-    let u = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
-    let inside = |off: u64, size: u64| off.checked_add(size).is_some_and(|end| end <= len);
-    if u(&h, 8) == 16 {
+    if h.is_pipe() {
         bail!(
             "{} is a pipe-mode perf.data, which has no header features",
             path.display()
         );
     }
-    if !inside(u(&h, 24), u(&h, 32)) {
+    if !h.attrs.inside(len) {
         return Err(damaged("the attr section"));
     }
-    let (data_off, data_size) = (u(&h, 40), u(&h, 48));
-    if !inside(data_off, data_size) {
+    if !h.data.inside(len) {
         return Err(damaged("the data section"));
     }
-    let n = (0..256usize)
-        .filter(|b| h[72 + b / 8] & (1 << (b % 8)) != 0)
-        .count();
-    let mut table = vec![0u8; n * 16];
-    f.seek(SeekFrom::Start(data_off + data_size))?;
-    f.read_exact(&mut table)
+    let table = h
+        .read_feature_table(&mut f)
         .map_err(|_| damaged("the feature table"))?;
-    for e in table.chunks_exact(16) {
-        if !inside(u(e, 0), u(e, 8)) {
-            return Err(damaged("a feature section"));
-        }
+    if table.iter().any(|(_, s)| !s.inside(len)) {
+        return Err(damaged("a feature section"));
     }
     f.seek(SeekFrom::Start(0))?;
     Ok(())
-}
-
-/// A little-endian reader over one feature section; None past its end.
-pub(crate) struct Cur<'a> {
-    pub(crate) b: &'a [u8],
-    pub(crate) o: usize,
-}
-
-impl<'a> Cur<'a> {
-    pub(crate) fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
-        let s = self.b.get(self.o..self.o.checked_add(n)?)?;
-        self.o += n;
-        Some(s)
-    }
-    pub(crate) fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.bytes(4)?.try_into().ok()?))
-    }
-    /// perf's header string: a u32 length, then that many bytes, NUL padded.
-    pub(crate) fn string(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        let raw = self.bytes(n)?;
-        let end = raw.iter().position(|&c| c == 0).unwrap_or(raw.len());
-        Some(String::from_utf8_lossy(&raw[..end]).into_owned())
-    }
 }
 
 /// The events of `file`, in attr order, from EVENT_DESC.
@@ -129,7 +97,7 @@ pub fn events(file: &PerfFile, path: &Path) -> Result<Vec<Event>> {
             path.display()
         )
     };
-    let mut c = Cur { b: data, o: 0 };
+    let mut c = Cursor::new(data);
     let (n, size) = (c.u32().ok_or_else(damaged)?, c.u32().ok_or_else(damaged)?);
     let mut out = Vec::new();
     for _ in 0..n {
@@ -150,7 +118,7 @@ fn groups(file: &PerfFile) -> Vec<(Option<String>, usize, usize)> {
     let Some(data) = file.feature_section_data(Feature::GROUP_DESC) else {
         return Vec::new();
     };
-    let mut c = Cur { b: data, o: 0 };
+    let mut c = Cursor::new(data);
     let n = c.u32().unwrap_or(0);
     (0..n)
         .map_while(|_| {

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+use crate::abi::{flag, Attr};
 use crate::events::source::{scan_tracepoints, PMU_ROOT};
 use crate::events::tables::{self, TYPE_HARDWARE, TYPE_HW_CACHE};
-use crate::sys::attr::{flag, Attr};
 use crate::sys::counter;
 
 /// Options of `rperf list`.

@@ -7,14 +7,16 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use crate::abi::Attr;
+use crate::data::write::encode::{self, Tally, Trailer};
+use crate::data::write::features::EventDesc;
+use crate::data::write::{self as file, PipeWriter, Writer};
+use crate::events::attr::{file_attr, sampling_attr, CallGraph, SamplingOptions};
 use crate::events::{self, Event, EventKind, SysSource};
-use crate::record::encode::{self, Tally, Trailer};
-use crate::record::features::{self, EventDesc};
-use crate::record::file::{self, PipeWriter, Writer};
+use crate::record::features;
 use crate::record::hits::HitTracker;
 use crate::record::leaf::LeafFixer;
 use crate::record::synth;
-use crate::sys::attr::{file_attr, sampling_attr, Attr, CallGraph, SamplingOptions};
 use crate::sys::counter;
 use crate::sys::ring::{self, Ring};
 use crate::sys::workload::{Stdio, Workload};
@@ -233,7 +235,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             attr = sampling_attr(&ev, opts)
                 .ok_or_else(|| anyhow!("event '{}' cannot be sampled", ev.name))?;
             if !lost_format {
-                attr.read_format &= !crate::sys::attr::read_format::LOST;
+                attr.read_format &= !crate::abi::read_format::LOST;
             }
             fds.clear();
             for &cpu in &cpus {
@@ -382,7 +384,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         id: opened[0].ids[0],
     };
     let mut side = Vec::new();
-    let ktext = synth::kernel_text_start();
+    let ktext = synth::kernel_text_start(crate::session::cache_dir().as_deref());
     if ktext != 0 {
         side.extend(encode::kernel_mmap(
             ktext,
@@ -622,7 +624,7 @@ fn build_id_feature(hits: &HitTracker) -> Vec<u8> {
             entries.push((-1, encode::misc::USER, id, p.to_string()));
         }
     }
-    features::build_ids(&entries)
+    crate::data::write::features::build_ids(&entries)
 }
 
 /// Where records go: a perf.data file, or perf's pipe format on stdout.

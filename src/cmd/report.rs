@@ -159,7 +159,7 @@ pub struct ReportConfig {
     /// `-g` was given (other than `none`): perf refuses files without call chains then.
     pub graph_asked: bool,
     /// `--header` / `--header-only`.
-    pub header: crate::cmd::script::Header,
+    pub header: crate::report::header::Header,
     /// `--cpu`: only samples from these CPUs (the rest are not counted at all).
     pub cpus: Vec<u32>,
     /// `-p/--parent`: what a parent symbol looks like (perf's default `^sys_|^do_page_fault`).
@@ -497,10 +497,10 @@ fn convert_unit(n: u64) -> String {
 /// Runs `rperf report`.
 pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let header_text = match cfg.header {
-        crate::cmd::script::Header::No => None,
+        crate::report::header::Header::No => None,
         _ => Some(crate::report::header::text(&cfg.input)?),
     };
-    if let (Some(t), crate::cmd::script::Header::Only) = (&header_text, cfg.header) {
+    if let (Some(t), crate::report::header::Header::Only) = (&header_text, cfg.header) {
         crate::output::stdout(t)?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::data::{self, Mode, Record};
+use crate::report::header::Header;
 use crate::session::{Session, Symbolizer};
 
 /// Options of `rperf script`.
@@ -38,23 +39,6 @@ pub struct ScriptConfig {
     pub tids: Vec<i32>,
     /// `-C/--cpu`: only samples taken on these CPUs.
     pub cpus: Vec<u32>,
-}
-
-/// Whether the perf.data header is printed (report and script share the flags).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Header {
-    /// Not printed (the default).
-    #[default]
-    No,
-    /// Printed before the output.
-    Also,
-    /// Printed alone.
-    Only,
-}
-
-/// perf's `timestamp__scnprintf_usec`: seconds and microseconds.
-pub fn usec_time(ns: u64) -> String {
-    format!("{}.{:06}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1000)
 }
 
 /// Formats `sym+0xoff (dso)` for one frame, perf-style.
@@ -301,7 +285,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
             anyhow::bail!("--folded takes --comm, --pid and --tid filters, not -C/--cpu");
         }
         let mut text = String::new();
-        for l in crate::cmd::flamegraph::folded_lines(&cfg.input, &opts)? {
+        for l in crate::report::folded::folded_lines(&cfg.input, &opts)? {
             text.push_str(&l);
             text.push('\n');
         }
@@ -568,11 +552,5 @@ mod tests {
         push_hex(&mut s, 0, 4);
         push_hex(&mut s, u64::MAX, 16);
         assert_eq!(s, format!("{:16x}{:4x}{:16x}", 0x1189, 0, u64::MAX));
-    }
-
-    #[test]
-    fn times_print_in_microseconds() {
-        assert_eq!(usec_time(2_841_248_844_123), "2841.248844");
-        assert_eq!(usec_time(5_000), "0.000005");
     }
 }

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use crate::events::attr::{counting_attr, CountingOptions};
 use crate::events::{self, Event, EventKind, SysSource, ToolEvent};
 use crate::stat::format::{self, Options, Style};
 use crate::stat::{Aggregation, Bucket, EventInfo, Results, Support};
-use crate::sys::attr::{counting_attr, CountingOptions};
 use crate::sys::counter::{self, Count};
 use crate::sys::workload::{self, Workload};
 use crate::sys::{locale, signals, topology};

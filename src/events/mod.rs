@@ -4,6 +4,7 @@
 //! that live in the system (PMUs in sysfs, tracepoints in tracefs) goes through the
 //! [`EventSource`] trait so the whole grammar is testable without privileges.
 
+pub mod attr;
 pub mod source;
 pub mod tables;
 

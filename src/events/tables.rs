@@ -1,17 +1,19 @@
 //! The symbolic event names perf knows: hardware, software, generic cache and tool events.
 
+use perf_event_open_sys::bindings as b;
+
 /// perf_event_attr.type values (uapi `perf_type_id`).
-pub const TYPE_HARDWARE: u32 = 0;
+pub const TYPE_HARDWARE: u32 = b::PERF_TYPE_HARDWARE;
 /// Software events (clocks, faults, switches).
-pub const TYPE_SOFTWARE: u32 = 1;
+pub const TYPE_SOFTWARE: u32 = b::PERF_TYPE_SOFTWARE;
 /// Tracepoints; config is the tracefs event id.
-pub const TYPE_TRACEPOINT: u32 = 2;
+pub const TYPE_TRACEPOINT: u32 = b::PERF_TYPE_TRACEPOINT;
 /// Generic cache events; config packs cache id, op and result.
-pub const TYPE_HW_CACHE: u32 = 3;
+pub const TYPE_HW_CACHE: u32 = b::PERF_TYPE_HW_CACHE;
 /// Raw PMU events; config is model specific.
-pub const TYPE_RAW: u32 = 4;
+pub const TYPE_RAW: u32 = b::PERF_TYPE_RAW;
 /// Hardware breakpoints.
-pub const TYPE_BREAKPOINT: u32 = 5;
+pub const TYPE_BREAKPOINT: u32 = b::PERF_TYPE_BREAKPOINT;
 
 /// Generic hardware events: (names, config). The first name is the canonical one.
 pub const HARDWARE: &[(&[&str], u64)] = &[

@@ -1,10 +1,11 @@
-//! The feature sections `record` appends to perf.data: who recorded what, where, and the
-//! trace event formats perf script needs to decode tracepoint fields.
+//! What `record` gathers from this machine for perf.data's feature sections: who recorded
+//! what, where, and the trace event formats perf script needs to decode tracepoint fields
+//! (their encoders are in [`crate::data::write::features`]).
 use std::fs;
 use std::path::Path;
 
-use super::file::{feature, feature_string};
-use crate::sys::attr::{Attr, ATTR_SIZE_VER7};
+use crate::abi::feature;
+use crate::data::write::features::{self, event_desc, feature_string, EventDesc};
 use crate::sys::tracefs::read_file;
 
 fn cpuinfo_field(name: &str) -> Option<String> {
@@ -31,55 +32,6 @@ fn total_mem_kb() -> u64 {
             })
         })
         .unwrap_or(0)
-}
-
-/// One event for EVENT_DESC: its attr, name and ids.
-pub struct EventDesc<'a> {
-    /// The attr as opened.
-    pub attr: &'a Attr,
-    /// Display name.
-    pub name: &'a str,
-    /// Kernel ids of its fds.
-    pub ids: &'a [u64],
-}
-
-/// HEADER_EVENT_DESC: events with their names and ids.
-pub fn event_desc(events: &[EventDesc]) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.extend_from_slice(&(events.len() as u32).to_le_bytes());
-    v.extend_from_slice(&ATTR_SIZE_VER7.to_le_bytes());
-    for e in events {
-        v.extend_from_slice(&e.attr.to_bytes(ATTR_SIZE_VER7));
-        v.extend_from_slice(&(e.ids.len() as u32).to_le_bytes());
-        v.extend_from_slice(&feature_string(e.name));
-        for id in e.ids {
-            v.extend_from_slice(&id.to_le_bytes());
-        }
-    }
-    v
-}
-
-/// HEADER_BUILD_ID: one entry per binary (pid -1 for the kernel, misc 1 kernel / 2 user).
-pub fn build_ids(entries: &[(i32, u16, Vec<u8>, String)]) -> Vec<u8> {
-    let mut v = Vec::new();
-    for (pid, misc, id, path) in entries {
-        let name_len = (path.len() + 1).div_ceil(64) * 64;
-        let size = 8 + 4 + 24 + name_len;
-        v.extend_from_slice(&0u32.to_le_bytes());
-        // PERF_RECORD_MISC_BUILD_ID_SIZE: the id's real length is stored after it.
-        v.extend_from_slice(&(misc | (1 << 15)).to_le_bytes());
-        v.extend_from_slice(&(size as u16).to_le_bytes());
-        v.extend_from_slice(&pid.to_le_bytes());
-        let mut raw = [0u8; 24];
-        let n = id.len().min(20);
-        raw[..n].copy_from_slice(&id[..n]);
-        raw[20] = n as u8;
-        v.extend_from_slice(&raw);
-        let start = v.len();
-        v.extend_from_slice(path.as_bytes());
-        v.resize(start + name_len, 0);
-    }
-    v
 }
 
 /// The features describing this machine and command line, perf's standard set.
@@ -136,70 +88,33 @@ pub fn system_features(cmdline: &[String], events: &[EventDesc]) -> Vec<(u32, Ve
     f
 }
 
-fn put_file(v: &mut Vec<u8>, text: &[u8], size_bytes: usize) {
-    if size_bytes == 8 {
-        v.extend_from_slice(&(text.len() as u64).to_le_bytes());
-    } else {
-        v.extend_from_slice(&(text.len() as u32).to_le_bytes());
-    }
-    v.extend_from_slice(text);
-}
-
-/// HEADER_TRACING_DATA (format 0.6) for the given (system, event) tracepoints, read from the
-/// tracefs root: header_page, header_event, the ftrace formats, and each event's format.
+/// HEADER_TRACING_DATA for the given (system, event) tracepoints, read from the tracefs
+/// root: header_page, header_event and each event's format, grouped by system in the order
+/// first named.
 pub fn tracing_data(tracefs: &Path, tracepoints: &[(String, String)]) -> std::io::Result<Vec<u8>> {
-    let mut v = vec![0x17, 0x08, 0x44];
-    v.extend_from_slice(b"tracing0.6\0");
-    v.push(u8::from(cfg!(target_endian = "big")));
-    v.push(std::mem::size_of::<libc::c_long>() as u8);
-    v.extend_from_slice(&(crate::sys::ring::page_size() as u32).to_le_bytes());
     let events = tracefs.join("events");
-    v.extend_from_slice(b"header_page\0");
-    put_file(&mut v, &read_file(&events.join("header_page"))?, 8);
-    v.extend_from_slice(b"header_event\0");
-    put_file(&mut v, &read_file(&events.join("header_event"))?, 8);
-    // ftrace's own formats: perf readers expect the count even when it is zero.
-    v.extend_from_slice(&0u32.to_le_bytes());
-    let mut systems: Vec<(&str, Vec<&str>)> = Vec::new();
+    let header_page = read_file(&events.join("header_page"))?;
+    let header_event = read_file(&events.join("header_event"))?;
+    let mut systems: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
     for (sys, name) in tracepoints {
+        let format = read_file(&events.join(sys).join(name).join("format"))?;
         match systems.iter_mut().find(|(s, _)| s == sys) {
-            Some((_, names)) => names.push(name),
-            None => systems.push((sys, vec![name])),
+            Some((_, formats)) => formats.push(format),
+            None => systems.push((sys.clone(), vec![format])),
         }
     }
-    v.extend_from_slice(&(systems.len() as u32).to_le_bytes());
-    for (sys, names) in systems {
-        v.extend_from_slice(sys.as_bytes());
-        v.push(0);
-        v.extend_from_slice(&(names.len() as u32).to_le_bytes());
-        for n in names {
-            put_file(
-                &mut v,
-                &read_file(&events.join(sys).join(n).join("format"))?,
-                8,
-            );
-        }
-    }
-    // kallsyms and printk formats left empty; saved cmdlines likewise.
-    v.extend_from_slice(&0u32.to_le_bytes());
-    v.extend_from_slice(&0u32.to_le_bytes());
-    v.extend_from_slice(&0u64.to_le_bytes());
-    Ok(v)
+    Ok(features::tracing_data(
+        crate::sys::ring::page_size() as u32,
+        &header_page,
+        &header_event,
+        &systems,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn build_id_entries_are_aligned() {
-        let b = build_ids(&[(-1, 1, vec![0xab; 20], "[kernel.kallsyms]".into())]);
-        assert_eq!(b.len(), 36 + 64);
-        assert_eq!(u16::from_le_bytes(b[6..8].try_into().unwrap()), 100);
-        assert_eq!(b[12], 0xab);
-        assert_eq!(b[32], 20);
-        assert_eq!(&b[36..53], b"[kernel.kallsyms]");
-    }
+    use crate::abi::Attr;
 
     #[test]
     fn system_features_have_the_standard_set() {

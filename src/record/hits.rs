@@ -2,11 +2,9 @@
 //! names exactly those (perf re-reads the whole file afterwards to learn the same).
 use std::collections::{BTreeSet, HashMap};
 
-use super::encode::{for_each_record, kind, misc};
-use crate::sys::attr::sample;
-
-/// Records' cpumode bits in header.misc.
-const CPUMODE_MASK: u16 = 7;
+use crate::abi::misc::CPUMODE_MASK;
+use crate::abi::sample;
+use crate::data::write::encode::{for_each_record, kind, misc};
 
 /// One file mapping of a process.
 #[derive(Debug, Clone)]
@@ -131,7 +129,7 @@ impl HitTracker {
                     }
                 }
             }
-            kind::COMM if m & super::encode::misc::COMM_EXEC != 0 => {
+            kind::COMM if m & misc::COMM_EXEC != 0 => {
                 if let Some(pid) = u32_at(r, 8) {
                     self.maps.remove(&(pid as i32));
                 }
@@ -175,9 +173,9 @@ impl HitTracker {
 
 #[cfg(test)]
 mod tests {
-    use super::super::encode;
     use super::super::synth::Mapping;
     use super::*;
+    use crate::data::write::encode;
 
     fn sample_rec(ip: u64, pid: u32, cpumode: u16) -> Vec<u8> {
         let mut v = Vec::new();

@@ -15,12 +15,7 @@ use std::sync::Arc;
 use rperf_unwind::{Cache, Frame, ProcessUnwinder, Regs};
 
 use super::hits::HitTracker;
-use crate::sys::attr::sample;
-
-/// Marks the start of the user part of a callchain.
-const PERF_CONTEXT_USER: u64 = (-512i64) as u64;
-/// Anything at or above this in a callchain is a context marker.
-const PERF_CONTEXT_MAX: u64 = (-4095i64) as u64;
+use crate::abi::{sample, PERF_CONTEXT_MAX, PERF_CONTEXT_USER};
 
 /// Sample fields that come before the callchain, 8 bytes each when present.
 const BEFORE_CALLCHAIN: [u64; 9] = [
@@ -398,7 +393,7 @@ mod tests {
         assert_eq!(f.fixed, 0);
         // pid 7 maps a (missing, so rule-less) file over 0x1000..0x4000.
         let mut spaces = HitTracker::new(TYPE);
-        spaces.observe(&super::super::encode::mmap2(
+        spaces.observe(&crate::data::write::encode::mmap2(
             7,
             &super::super::synth::Mapping {
                 start: 0x1000,
@@ -411,7 +406,7 @@ mod tests {
                 flags: 2,
                 path: "/nonexistent/rperf-test".into(),
             },
-            super::super::encode::Trailer::default(),
+            crate::data::write::encode::Trailer::default(),
         ));
         out.clear();
         f.rewrite(&r, &spaces, &mut out);

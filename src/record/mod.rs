@@ -1,7 +1,6 @@
-//! Recording: side-band synthesis, record encoding, features and the perf.data file writer.
-pub mod encode;
+//! Recording: side-band synthesis from /proc, the host facts for the feature sections, build-id
+//! hits and the `-g` leaf fixer (the perf.data writer and encoders are in `data::write`).
 pub mod features;
-pub mod file;
 pub mod hits;
 pub mod leaf;
 pub mod synth;

@@ -4,35 +4,7 @@
 use std::fs;
 use std::io;
 
-/// One line of /proc/PID/maps.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mapping {
-    /// Start address.
-    pub start: u64,
-    /// End address (exclusive).
-    pub end: u64,
-    /// File offset of `start`.
-    pub pgoff: u64,
-    /// Device major number.
-    pub maj: u32,
-    /// Device minor number.
-    pub min: u32,
-    /// Inode.
-    pub ino: u64,
-    /// PROT_* bits.
-    pub prot: u32,
-    /// MAP_SHARED or MAP_PRIVATE.
-    pub flags: u32,
-    /// Path or pseudo-name (`[vdso]`), empty for anonymous memory.
-    pub path: String,
-}
-
-impl Mapping {
-    /// Whether the mapping holds code (perf synthesizes only those by default).
-    pub fn is_exec(&self) -> bool {
-        self.prot & libc::PROT_EXEC as u32 != 0
-    }
-}
+pub use crate::data::write::encode::Mapping;
 
 /// Parses one line of /proc/PID/maps.
 pub fn parse_maps_line(line: &str) -> Option<Mapping> {
@@ -132,9 +104,10 @@ pub fn all_processes() -> io::Result<Vec<Process>> {
     Ok(pids.into_iter().filter_map(read_process).collect())
 }
 
-/// The kernel text start (`_text` in /proc/kallsyms), 0 when hidden by kptr_restrict.
-pub fn kernel_text_start() -> u64 {
-    rperf_symbols::Kallsyms::load(crate::session::cache_dir().as_deref())
+/// The kernel text start (`_text` in /proc/kallsyms, through the kallsyms cache under
+/// `cache_dir`), 0 when hidden by kptr_restrict.
+pub fn kernel_text_start(cache_dir: Option<&std::path::Path>) -> u64 {
+    rperf_symbols::Kallsyms::load(cache_dir)
         .text_start()
         .unwrap_or(0)
 }

@@ -259,3 +259,11 @@ pub fn fold_weighted(input: &Path, opts: &FoldOptions) -> Result<(Vec<(String, u
     let weight = Weight::of(&event, all_ones);
     Ok((v, Unit { event, weight }))
 }
+
+/// Folded lines (`stack weight`), the input of `--folded` output and of the SVG.
+pub fn folded_lines(input: &Path, opts: &FoldOptions) -> Result<Vec<String>> {
+    Ok(fold(input, opts)?
+        .into_iter()
+        .map(|(s, w)| format!("{s} {w}"))
+        .collect())
+}

@@ -7,7 +7,20 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::sys::attr::Attr;
+use crate::abi::{feature, Attr};
+use crate::data::header::{Cursor, FileHeader};
+
+/// Whether the perf.data header is printed (report and script share the flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Header {
+    /// Not printed (the default).
+    #[default]
+    No,
+    /// Printed before the output.
+    Also,
+    /// Printed alone.
+    Only,
+}
 
 /// Feature names by bit, as perf 6.1 prints them in "missing features" (bit 0 is
 /// reserved; bits past PMU_CAPS are not perf 6.1's).
@@ -48,37 +61,6 @@ const FEATURES: [&str; 32] = [
 
 /// Features perf prints only with -I (`info available`).
 const FULL_ONLY: [u32; 4] = [13, 14, 20, 22];
-
-/// A little-endian reader over one feature section.
-struct Cur<'a> {
-    b: &'a [u8],
-    o: usize,
-}
-
-impl<'a> Cur<'a> {
-    fn u32(&mut self) -> Option<u32> {
-        let v = u32::from_le_bytes(self.b.get(self.o..self.o + 4)?.try_into().ok()?);
-        self.o += 4;
-        Some(v)
-    }
-    fn u64(&mut self) -> Option<u64> {
-        let v = u64::from_le_bytes(self.b.get(self.o..self.o + 8)?.try_into().ok()?);
-        self.o += 8;
-        Some(v)
-    }
-    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
-        let v = self.b.get(self.o..self.o.checked_add(n)?)?;
-        self.o += n;
-        Some(v)
-    }
-    /// perf's string: a u32 length (padding included), then NUL-padded text.
-    fn string(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        let raw = self.bytes(n)?;
-        let end = raw.iter().position(|&c| c == 0).unwrap_or(raw.len());
-        Some(String::from_utf8_lossy(&raw[..end]).into_owned())
-    }
-}
 
 fn flag_names(v: u64, names: &[(&str, u32)]) -> String {
     names
@@ -247,55 +229,45 @@ pub fn text(path: &Path) -> Result<String> {
     }
     let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let len = f.metadata()?.len();
-    let mut h = [0u8; 104];
-    f.read_exact(&mut h).map_err(|_| {
+    let h = FileHeader::read(&mut f).map_err(|_| {
         anyhow!(
             "{} is truncated: shorter than perf.data's header",
             path.display()
         )
     })?;
-    if &h[..8] != b"PERFILE2" {
+    if !h.is_perf_data() {
         bail!(
             "{} is not a perf.data file (expected \"PERFILE2\")",
             path.display()
         );
     }
-    let u = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap_or([0; 8]));
-    let (data_off, data_size) = (u(40), u(48));
-    let feat_off = data_off.saturating_add(data_size);
+    let (data_off, data_size) = (h.data.offset, h.data.size);
+    let feat_off = h.feature_table().offset;
     if feat_off > len {
         bail!(
             "{} is damaged or truncated: its data section lies beyond the end of the file ({len} bytes)",
             path.display()
         );
     }
-    let bits: Vec<u32> = (0..256u32)
-        .filter(|&b| h[72 + (b / 8) as usize] & (1 << (b % 8)) != 0)
-        .collect();
+    let bits = h.feature_bits();
+    let table = h.read_feature_table(&mut f).map_err(|_| {
+        anyhow!(
+            "{} is damaged: its feature table is cut short",
+            path.display()
+        )
+    })?;
     let mut sections: Vec<(u32, Vec<u8>)> = Vec::new();
-    if !bits.is_empty() {
-        let mut table = vec![0u8; bits.len() * 16];
-        f.seek(SeekFrom::Start(feat_off))?;
-        f.read_exact(&mut table).map_err(|_| {
-            anyhow!(
-                "{} is damaged: its feature table is cut short",
+    for (bit, s) in table {
+        if !s.inside(len) || s.size > 1 << 30 {
+            bail!(
+                "{} is damaged: feature section {bit} lies beyond the end",
                 path.display()
-            )
-        })?;
-        for (bit, e) in bits.iter().zip(table.chunks_exact(16)) {
-            let off = u64::from_le_bytes(e[..8].try_into().unwrap_or([0; 8]));
-            let size = u64::from_le_bytes(e[8..].try_into().unwrap_or([0; 8]));
-            if off.checked_add(size).is_none_or(|end| end > len) || size > 1 << 30 {
-                bail!(
-                    "{} is damaged: feature section {bit} lies beyond the end",
-                    path.display()
-                );
-            }
-            let mut b = vec![0u8; size as usize];
-            f.seek(SeekFrom::Start(off))?;
-            f.read_exact(&mut b)?;
-            sections.push((*bit, b));
+            );
         }
+        let mut b = vec![0u8; s.size as usize];
+        f.seek(SeekFrom::Start(s.offset))?;
+        f.read_exact(&mut b)?;
+        sections.push((bit, b));
     }
     let captured = std::fs::metadata(path)?
         .modified()
@@ -332,14 +304,14 @@ fn feature(out: &mut String, bit: u32, data: &[u8]) {
         );
         return;
     }
-    let mut c = Cur { b: data, o: 0 };
+    let mut c = Cursor::new(data);
     let label = match bit {
-        3 => "hostname",
-        4 => "os release",
-        5 => "perf version",
-        6 => "arch",
-        8 => "cpudesc",
-        9 => "cpuid",
+        feature::HOSTNAME => "hostname",
+        feature::OSRELEASE => "os release",
+        feature::VERSION => "perf version",
+        feature::ARCH => "arch",
+        feature::CPUDESC => "cpudesc",
+        feature::CPUID => "cpuid",
         _ => "",
     };
     if !label.is_empty() {
@@ -349,24 +321,24 @@ fn feature(out: &mut String, bit: u32, data: &[u8]) {
         return;
     }
     match bit {
-        7 => {
+        feature::NRCPUS => {
             if let (Some(avail), Some(online)) = (c.u32(), c.u32()) {
                 let _ = writeln!(out, "# nrcpus online : {online}\n# nrcpus avail : {avail}");
             }
         }
-        10 => {
+        feature::TOTAL_MEM => {
             if let Some(kb) = c.u64() {
                 let _ = writeln!(out, "# total memory : {kb} kB");
             }
         }
-        11 => {
+        feature::CMDLINE => {
             let n = c.u32().unwrap_or(0);
             // map_while: a corrupt count must not spin on past the section's end.
             let args: String = (0..n).map_while(|_| c.string()).map(|a| a + " ").collect();
             let _ = writeln!(out, "# cmdline : {args}");
         }
-        12 => event_desc(out, &mut c),
-        16 => {
+        feature::EVENT_DESC => event_desc(out, &mut c),
+        feature::PMU_MAPPINGS => {
             let n = c.u32().unwrap_or(0);
             let pmus: Vec<String> = (0..n)
                 .map_while(|_| Some((c.u32()?, c.string()?)))
@@ -374,9 +346,9 @@ fn feature(out: &mut String, bit: u32, data: &[u8]) {
                 .collect();
             let _ = writeln!(out, "# pmu mappings: {}", pmus.join(", "));
         }
-        21 => {
+        feature::SAMPLE_TIME => {
             if let (Some(first), Some(last)) = (c.u64(), c.u64()) {
-                let t = crate::cmd::script::usec_time;
+                let t = super::usec_time;
                 let _ = writeln!(out, "# time of first sample : {}", t(first));
                 let _ = writeln!(out, "# time of last sample : {}", t(last));
                 let ms = last.saturating_sub(first) as f64 / 1e6;
@@ -388,7 +360,7 @@ fn feature(out: &mut String, bit: u32, data: &[u8]) {
 }
 
 /// EVENT_DESC: one `# event : ...` line per event.
-fn event_desc(out: &mut String, c: &mut Cur) {
+fn event_desc(out: &mut String, c: &mut Cursor) {
     let (Some(n), Some(size)) = (c.u32(), c.u32()) else {
         return;
     };

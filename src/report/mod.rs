@@ -4,3 +4,19 @@ pub mod folded;
 pub mod graph;
 pub mod header;
 pub mod trace;
+
+/// perf's `timestamp__scnprintf_usec`: seconds and microseconds.
+pub fn usec_time(ns: u64) -> String {
+    format!("{}.{:06}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_in_microseconds() {
+        assert_eq!(usec_time(2_841_248_844_123), "2841.248844");
+        assert_eq!(usec_time(5_000), "0.000005");
+    }
+}

@@ -2,10 +2,11 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::attr::{Attr, ATTR_SIZE_VER7};
+use crate::abi::{Attr, ATTR_SIZE_VER7};
 
 /// PERF_FLAG_FD_CLOEXEC: the event fd is not passed to the workload.
-const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
+const PERF_FLAG_FD_CLOEXEC: libc::c_ulong =
+    perf_event_open_sys::bindings::PERF_FLAG_FD_CLOEXEC as libc::c_ulong;
 
 /// Opens one event. `pid` -1 with a `cpu` counts a CPU; `cpu` -1 with a `pid` follows a task.
 pub fn open(attr: &Attr, pid: i32, cpu: i32, group: Option<RawFd>) -> io::Result<OwnedFd> {
@@ -89,10 +90,10 @@ pub fn read(fd: &OwnedFd) -> io::Result<Count> {
 }
 
 /// The lost-samples count of a sampling event opened with `read_format` (which must hold
-/// [`crate::sys::attr::read_format::LOST`] and not GROUP): the value comes first, then one
+/// [`crate::abi::read_format::LOST`] and not GROUP): the value comes first, then one
 /// word per optional field below LOST.
 pub fn read_lost(fd: &OwnedFd, read_format: u64) -> io::Result<u64> {
-    use crate::sys::attr::read_format as rf;
+    use crate::abi::read_format as rf;
     let at = 1 + (read_format & (rf::LOST - 1) & !rf::GROUP).count_ones() as usize;
     let mut buf = [0u64; 6];
     // SAFETY: `buf` is 48 writable bytes and the fd is a live perf event descriptor.

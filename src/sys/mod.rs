@@ -2,7 +2,6 @@
 //! the workload, signals, locale, uname, mmap'd rings and tracefs mounting. Everything above
 //! this module is safe.
 
-pub mod attr;
 pub mod counter;
 pub mod ids;
 pub mod locale;

@@ -10,6 +10,8 @@
 //! assert_eq!(ks.lookup(0xffffffff81000180).map(|s| s.name), Some("start"));
 //! ```
 #![deny(missing_docs)]
+// No unsafe code here: a memory map or other system call a caller wants is the caller's.
+#![forbid(unsafe_code)]
 
 pub mod buildid;
 pub mod cache;
@@ -26,6 +28,11 @@ pub use error::Error;
 pub use kallsyms::{Kallsyms, KernelSymbol};
 pub use lines::{InlineFrame, Lines};
 pub use perfmap::PerfMap;
+
+// The README's example is compiled and run with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 #[cfg(test)]
 mod tests {

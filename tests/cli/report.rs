@@ -910,9 +910,9 @@ fn a_chain_with_an_unknown_context_marker_is_dropped_like_perf() {
     // one whose chain holds a value past PERF_CONTEXT_MAX that is no context marker (what
     // garbage frames of code without frame pointers can hold). perf drops that chain
     // whole; so must rperf, in children counts and in script.
-    use rperf::record::encode::{self, kind, misc, Trailer};
-    use rperf::record::file::Writer;
-    use rperf::sys::attr::{flag, sample, Attr};
+    use rperf::abi::{flag, kind, misc, sample, Attr};
+    use rperf::data::write::encode::{self, Trailer};
+    use rperf::data::write::Writer;
     let dir = TempDir::new("report-corrupt-chain");
     let f = dir.path().join("c.data");
     let st = sample::IP | sample::TID | sample::TIME | sample::PERIOD | sample::CALLCHAIN;

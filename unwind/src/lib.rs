@@ -16,6 +16,7 @@
 //! assert!(u.frames[0].lookup_address() == 0x1000);
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 use std::ops::{Deref, Range};
 use std::sync::Arc;
@@ -329,6 +330,11 @@ fn walk(
     }
     Unwound { frames, truncated }
 }
+
+// The README's example is compiled and run with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 #[cfg(test)]
 mod tests {

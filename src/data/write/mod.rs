@@ -1,4 +1,4 @@
-//! Writing perf.data (file mode) while recording: the data section is streamed to a
+//! Writing perf.data, file mode and pipe mode. File mode: the data section is streamed to a
 //! temporary file next to the output (see [`crate::output`]), then the feature sections are
 //! appended, the header is filled in, and the file is renamed into place. An interrupted or
 //! failed write therefore never leaves a half-written perf.data, nor its temporary file.
@@ -7,40 +7,12 @@ use std::path::Path;
 
 use crate::output::{self, Output};
 
-use crate::sys::attr::{Attr, ATTR_SIZE_VER7};
+pub use crate::abi::feature;
+pub use features::feature_string;
 
-/// perf.data magic: "PERFILE2" read as a little-endian u64.
-pub const MAGIC: &[u8; 8] = b"PERFILE2";
-/// The file header's size.
-pub const HEADER_SIZE: u64 = 104;
-
-/// Feature bits (HEADER_* in perf's header.h).
-pub mod feature {
-    /// Trace event formats.
-    pub const TRACING_DATA: u32 = 1;
-    /// Build ids of the binaries.
-    pub const BUILD_ID: u32 = 2;
-    /// Host name.
-    pub const HOSTNAME: u32 = 3;
-    /// Kernel release.
-    pub const OSRELEASE: u32 = 4;
-    /// Writer version.
-    pub const VERSION: u32 = 5;
-    /// Machine architecture.
-    pub const ARCH: u32 = 6;
-    /// CPUs available and online.
-    pub const NRCPUS: u32 = 7;
-    /// CPU model name.
-    pub const CPUDESC: u32 = 8;
-    /// CPU vendor/family/model/stepping.
-    pub const CPUID: u32 = 9;
-    /// Memory in kB.
-    pub const TOTAL_MEM: u32 = 10;
-    /// The command line.
-    pub const CMDLINE: u32 = 11;
-    /// Events with names and ids.
-    pub const EVENT_DESC: u32 = 12;
-}
+pub mod encode;
+pub mod features;
+use crate::abi::{kind, Attr, ATTR_SIZE_VER7, HEADER_SIZE, MAGIC, PIPE_HEADER_SIZE};
 
 /// A perf.data being written.
 pub struct Writer {
@@ -53,16 +25,6 @@ pub struct Writer {
 fn put_section(v: &mut Vec<u8>, off: u64, size: u64) {
     v.extend_from_slice(&off.to_le_bytes());
     v.extend_from_slice(&size.to_le_bytes());
-}
-
-/// A string as perf's features store it: u32 length, then the string NUL-padded to 64.
-pub fn feature_string(s: &str) -> Vec<u8> {
-    let len = (s.len() + 1).div_ceil(64) * 64;
-    let mut v = Vec::with_capacity(4 + len);
-    v.extend_from_slice(&(len as u32).to_le_bytes());
-    v.extend_from_slice(s.as_bytes());
-    v.resize(4 + len, 0);
-    v
 }
 
 impl Writer {
@@ -169,27 +131,106 @@ impl Writer {
     }
 }
 
+fn user_record(kind: u32, body: &[u8]) -> io::Result<Vec<u8>> {
+    let size = 8 + body.len();
+    if size > u16::MAX as usize {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a pipe-mode header record of {size} bytes does not fit perf's 16-bit size"),
+        ));
+    }
+    let mut v = Vec::with_capacity(size);
+    v.extend_from_slice(&kind.to_le_bytes());
+    v.extend_from_slice(&0u16.to_le_bytes());
+    v.extend_from_slice(&(size as u16).to_le_bytes());
+    v.extend_from_slice(body);
+    Ok(v)
+}
+
+/// perf.data in pipe mode (`-o -`): a 16-byte header, then attrs, features and tracing data
+/// as records, then the stream. Nothing is ever rewritten, so it works on a pipe.
+pub struct PipeWriter<W: Write> {
+    out: BufWriter<W>,
+    written: u64,
+}
+
+impl<W: Write> PipeWriter<W> {
+    /// Writes the pipe header, the attrs, the features and (for tracepoints) tracing data.
+    pub fn start(
+        out: W,
+        attrs: &[(Attr, Vec<u64>)],
+        features: &[(u32, Vec<u8>)],
+        tracing: Option<&[u8]>,
+    ) -> io::Result<Self> {
+        let mut w = PipeWriter {
+            out: BufWriter::with_capacity(1 << 20, out),
+            written: 0,
+        };
+        let mut head = MAGIC.to_vec();
+        head.extend_from_slice(&PIPE_HEADER_SIZE.to_le_bytes());
+        w.raw(&head)?;
+        for (attr, ids) in attrs {
+            let mut body = attr.to_bytes(ATTR_SIZE_VER7);
+            for id in ids {
+                body.extend_from_slice(&id.to_le_bytes());
+            }
+            w.raw(&user_record(kind::HEADER_ATTR, &body)?)?;
+        }
+        for (bit, bytes) in features {
+            let mut body = u64::from(*bit).to_le_bytes().to_vec();
+            body.extend_from_slice(bytes);
+            // A feature too large for one record (a huge command line) is left out rather
+            // than breaking the stream.
+            if let Ok(r) = user_record(kind::HEADER_FEATURE, &body) {
+                w.raw(&r)?;
+            }
+        }
+        if let Some(t) = tracing {
+            let padded = t.len().div_ceil(8) * 8;
+            let mut body = (padded as u32).to_le_bytes().to_vec();
+            body.extend_from_slice(&0u32.to_le_bytes());
+            w.raw(&user_record(kind::HEADER_TRACING_DATA, &body)?)?;
+            w.raw(t)?;
+            w.raw(&vec![0u8; padded - t.len()])?;
+        }
+        Ok(w)
+    }
+
+    fn raw(&mut self, b: &[u8]) -> io::Result<()> {
+        self.out.write_all(b)?;
+        self.written += b.len() as u64;
+        Ok(())
+    }
+
+    /// Appends records.
+    pub fn write(&mut self, records: &[u8]) -> io::Result<()> {
+        self.raw(records)
+    }
+
+    /// Marks the end of the synthesized side-band records.
+    pub fn finished_init(&mut self) -> io::Result<()> {
+        self.raw(&user_record(kind::FINISHED_INIT, &[])?)
+    }
+
+    /// Flushes; returns the bytes written.
+    pub fn finish(mut self) -> io::Result<u64> {
+        self.out.flush()?;
+        Ok(self.written)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::fs;
 
-    #[test]
-    fn strings_pad_to_64() {
-        let s = feature_string("host");
-        assert_eq!(s.len(), 4 + 64);
-        assert_eq!(u32::from_le_bytes(s[..4].try_into().unwrap()), 64);
-        assert_eq!(&s[4..9], b"host\0");
-        assert_eq!(feature_string(&"x".repeat(64)).len(), 4 + 128);
-    }
-
     /// What record's encoders and writer produce, read back through `data::read` (the
     /// linux-perf-data crate): the writer and the reader agree on every record layout.
     #[test]
     fn written_files_read_back_through_the_reader() {
-        use super::super::encode::{self, Trailer};
+        use super::encode::{self, Trailer};
+        use crate::abi::{flag, sample};
         use crate::data::{self, Mode, Record};
-        use crate::sys::attr::{flag, sample};
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("rt.data");
         let st = sample::IP | sample::TID | sample::TIME | sample::PERIOD | sample::CALLCHAIN;
@@ -209,7 +250,7 @@ mod tests {
         recs.extend(encode::fork(43, 42, 43, 42, t));
         recs.extend(encode::mmap2(
             42,
-            &super::super::synth::Mapping {
+            &encode::Mapping {
                 start: 0x400000,
                 end: 0x401000,
                 pgoff: 0x1000,
@@ -300,7 +341,7 @@ mod tests {
             ..Attr::default()
         };
         let mut w = Writer::create(&dest, vec![(attr, vec![7, 8])]).unwrap();
-        w.write(&super::super::encode::finished_round()).unwrap();
+        w.write(&encode::finished_round()).unwrap();
         let size = w
             .finish(vec![
                 (feature::HOSTNAME, feature_string("h")),
@@ -341,7 +382,7 @@ mod tests {
         assert_eq!(u64::from_le_bytes(buf[8..16].try_into().unwrap()), 16);
         assert_eq!(
             u32::from_le_bytes(buf[16..20].try_into().unwrap()),
-            pipe_kind::HEADER_ATTR
+            kind::HEADER_ATTR
         );
         assert_eq!(
             u16::from_le_bytes(buf[22..24].try_into().unwrap()),
@@ -352,104 +393,152 @@ mod tests {
         w.finish(vec![]).unwrap();
         assert!(dir.path().join("t.data.old").exists());
     }
-}
 
-/// PERF_RECORD_HEADER_* user records of pipe mode.
-pub mod pipe_kind {
-    /// An attr and its ids.
-    pub const HEADER_ATTR: u32 = 64;
-    /// Tracing data follows the record.
-    pub const HEADER_TRACING_DATA: u32 = 66;
-    /// A feature section.
-    pub const HEADER_FEATURE: u32 = 80;
-    /// Side-band synthesis is done.
-    pub const FINISHED_INIT: u32 = 82;
-}
-
-fn user_record(kind: u32, body: &[u8]) -> io::Result<Vec<u8>> {
-    let size = 8 + body.len();
-    if size > u16::MAX as usize {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("a pipe-mode header record of {size} bytes does not fit perf's 16-bit size"),
-        ));
-    }
-    let mut v = Vec::with_capacity(size);
-    v.extend_from_slice(&kind.to_le_bytes());
-    v.extend_from_slice(&0u16.to_le_bytes());
-    v.extend_from_slice(&(size as u16).to_le_bytes());
-    v.extend_from_slice(body);
-    Ok(v)
-}
-
-/// perf.data in pipe mode (`-o -`): a 16-byte header, then attrs, features and tracing data
-/// as records, then the stream. Nothing is ever rewritten, so it works on a pipe.
-pub struct PipeWriter<W: Write> {
-    out: BufWriter<W>,
-    written: u64,
-}
-
-impl<W: Write> PipeWriter<W> {
-    /// Writes the pipe header, the attrs, the features and (for tracepoints) tracing data.
-    pub fn start(
-        out: W,
-        attrs: &[(Attr, Vec<u64>)],
-        features: &[(u32, Vec<u8>)],
-        tracing: Option<&[u8]>,
-    ) -> io::Result<Self> {
-        let mut w = PipeWriter {
-            out: BufWriter::with_capacity(1 << 20, out),
-            written: 0,
+    /// Any sequence of side-band records and samples that the encoders write reads back
+    /// equal, field by field (a seeded generator stands in for a property-test crate).
+    #[test]
+    fn any_record_sequence_reads_back_equal() {
+        use super::encode::{self, Mapping, Trailer};
+        use crate::abi::{flag, kind, misc, sample};
+        use crate::data::{self, Mode, Record};
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
         };
-        let mut head = MAGIC.to_vec();
-        head.extend_from_slice(&16u64.to_le_bytes());
-        w.raw(&head)?;
-        for (attr, ids) in attrs {
-            let mut body = attr.to_bytes(ATTR_SIZE_VER7);
-            for id in ids {
-                body.extend_from_slice(&id.to_le_bytes());
+        let st = sample::IP | sample::TID | sample::TIME | sample::PERIOD | sample::CALLCHAIN;
+        let attr = Attr {
+            type_: 1,
+            sample_period: 1000,
+            sample_type: st,
+            flags: flag::FREQ | flag::SAMPLE_ID_ALL | flag::MMAP2 | flag::COMM | flag::TASK,
+            ..Attr::default()
+        };
+        let t = Trailer {
+            sample_type: st,
+            id: 0,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..40 {
+            let mut recs = Vec::new();
+            let mut want = Vec::new();
+            // Side-band first (the encoders stamp time 0), then samples in time order: the
+            // reader's time sort keeps this order.
+            for _ in 0..next(20) {
+                let pid = 1 + next(1 << 20) as i32;
+                let tid = pid + next(4) as i32;
+                match next(3) {
+                    0 => {
+                        let name: String = (0..1 + next(15))
+                            .map(|_| (b'a' + next(26) as u8) as char)
+                            .collect();
+                        let exec = next(2) == 1;
+                        recs.extend(encode::comm(pid, tid, &name, exec, t));
+                        want.push(format!("comm {pid} {tid} {name} {exec}"));
+                    }
+                    1 => {
+                        let (ppid, ptid) = (pid + 1, pid + 2);
+                        recs.extend(encode::fork(pid, ppid, tid, ptid, t));
+                        want.push(format!("fork {pid} {ppid} {tid} {ptid}"));
+                    }
+                    _ => {
+                        let start = next(1 << 40) << 12;
+                        let len = (1 + next(256)) << 12;
+                        let m = Mapping {
+                            start,
+                            end: start + len,
+                            pgoff: next(64) << 12,
+                            maj: next(256) as u32,
+                            min: next(256) as u32,
+                            ino: next(1 << 30),
+                            prot: if next(2) == 1 { 5 } else { 1 },
+                            flags: 2,
+                            path: format!("/lib/{round}/{}.so", next(1000)),
+                        };
+                        recs.extend(encode::mmap2(pid, &m, t));
+                        want.push(format!(
+                            "mmap {pid} {start:#x} {len:#x} {:#x} {} {}",
+                            m.pgoff,
+                            m.path,
+                            m.is_exec()
+                        ));
+                    }
+                }
             }
-            w.raw(&user_record(pipe_kind::HEADER_ATTR, &body)?)?;
-        }
-        for (bit, bytes) in features {
-            let mut body = u64::from(*bit).to_le_bytes().to_vec();
-            body.extend_from_slice(bytes);
-            // A feature too large for one record (a huge command line) is left out rather
-            // than breaking the stream.
-            if let Ok(r) = user_record(pipe_kind::HEADER_FEATURE, &body) {
-                w.raw(&r)?;
+            let mut time = 1;
+            for _ in 0..next(30) {
+                time += 1 + next(1000);
+                let (pid, tid) = (1 + next(1000) as u32, 1 + next(1000) as u32);
+                let ip = 0x400000 + next(1 << 20);
+                let period = 1 + next(1 << 30);
+                let chain: Vec<u64> = (0..next(6)).map(|_| 0x400000 + next(1 << 20)).collect();
+                let mut r = vec![0u8; 8];
+                r[0..4].copy_from_slice(&kind::SAMPLE.to_ne_bytes());
+                r[4..6].copy_from_slice(&misc::USER.to_ne_bytes());
+                r.extend_from_slice(&ip.to_ne_bytes());
+                r.extend_from_slice(&pid.to_ne_bytes());
+                r.extend_from_slice(&tid.to_ne_bytes());
+                r.extend_from_slice(&time.to_ne_bytes());
+                r.extend_from_slice(&period.to_ne_bytes());
+                r.extend_from_slice(&(chain.len() as u64).to_ne_bytes());
+                for a in &chain {
+                    r.extend_from_slice(&a.to_ne_bytes());
+                }
+                let n = r.len() as u16;
+                r[6..8].copy_from_slice(&n.to_ne_bytes());
+                recs.extend(r);
+                want.push(format!(
+                    "sample {pid} {tid} {ip:#x} {time} {period} {chain:x?}"
+                ));
             }
+            recs.extend(encode::finished_round());
+            let dest = dir.path().join(format!("r{round}.data"));
+            let mut w = Writer::create(&dest, vec![(attr, vec![1])]).unwrap();
+            w.write(&recs).unwrap();
+            w.finish(vec![]).unwrap();
+            let mut got = Vec::new();
+            data::read(&dest, |_, r| {
+                got.push(match r {
+                    Record::Comm {
+                        pid,
+                        tid,
+                        name,
+                        exec,
+                    } => format!("comm {pid} {tid} {name} {exec}"),
+                    Record::Fork {
+                        pid,
+                        ppid,
+                        tid,
+                        ptid,
+                    } => format!("fork {pid} {ppid} {tid} {ptid}"),
+                    Record::Mmap {
+                        pid,
+                        start,
+                        len,
+                        pgoff,
+                        path,
+                        mode,
+                        exec,
+                    } => {
+                        assert_eq!(mode, Mode::User);
+                        format!("mmap {pid} {start:#x} {len:#x} {pgoff:#x} {path} {exec}")
+                    }
+                    Record::Sample(s) => format!(
+                        "sample {} {} {:#x} {} {} {:x?}",
+                        s.pid,
+                        s.tid,
+                        s.ip,
+                        s.time,
+                        s.period,
+                        s.callchain.unwrap_or(&[])
+                    ),
+                    other => format!("{other:?}"),
+                });
+            })
+            .unwrap();
+            assert_eq!(got, want, "round {round}");
         }
-        if let Some(t) = tracing {
-            let padded = t.len().div_ceil(8) * 8;
-            let mut body = (padded as u32).to_le_bytes().to_vec();
-            body.extend_from_slice(&0u32.to_le_bytes());
-            w.raw(&user_record(pipe_kind::HEADER_TRACING_DATA, &body)?)?;
-            w.raw(t)?;
-            w.raw(&vec![0u8; padded - t.len()])?;
-        }
-        Ok(w)
-    }
-
-    fn raw(&mut self, b: &[u8]) -> io::Result<()> {
-        self.out.write_all(b)?;
-        self.written += b.len() as u64;
-        Ok(())
-    }
-
-    /// Appends records.
-    pub fn write(&mut self, records: &[u8]) -> io::Result<()> {
-        self.raw(records)
-    }
-
-    /// Marks the end of the synthesized side-band records.
-    pub fn finished_init(&mut self) -> io::Result<()> {
-        self.raw(&user_record(pipe_kind::FINISHED_INIT, &[])?)
-    }
-
-    /// Flushes; returns the bytes written.
-    pub fn finish(mut self) -> io::Result<u64> {
-        self.out.flush()?;
-        Ok(self.written)
     }
 }

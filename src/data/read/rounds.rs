@@ -16,11 +16,10 @@ use linux_perf_event_reader::{
 };
 use rustc_hash::FxHashMap;
 
+use crate::abi::kind::{AUXTRACE, FINISHED_ROUND, SAMPLE};
+
 /// Bytes read from the file at a time.
 const BLOCK: usize = 4 << 20;
-const FINISHED_ROUND: u32 = 68;
-const SAMPLE: u32 = 9;
-const AUXTRACE: u32 = 71;
 
 /// How a record's event is found.
 enum Ids {

@@ -1,41 +1,37 @@
 //! Byte encoders for the side-band records `record` synthesizes (COMM, FORK, MMAP, MMAP2,
 //! FINISHED_ROUND), in the kernel's layout with the `sample_id_all` trailer perf expects.
-use crate::sys::attr::sample;
+use crate::abi::sample;
+// Callers name the record types and misc bits they encode and scan through here.
+pub use crate::abi::{kind, misc};
 
-use super::synth::Mapping;
-
-/// PERF_RECORD_* types used here.
-pub mod kind {
-    /// mmap of the kernel or a module.
-    pub const MMAP: u32 = 1;
-    /// Lost records.
-    pub const LOST: u32 = 2;
-    /// Command name.
-    pub const COMM: u32 = 3;
-    /// Thread exit.
-    pub const EXIT: u32 = 4;
-    /// Sampling throttled by the kernel.
-    pub const THROTTLE: u32 = 5;
-    /// New thread or process.
-    pub const FORK: u32 = 7;
-    /// A sample.
-    pub const SAMPLE: u32 = 9;
-    /// mmap with device and inode.
-    pub const MMAP2: u32 = 10;
-    /// Samples lost in the kernel (not ring overflow).
-    pub const LOST_SAMPLES: u32 = 13;
-    /// Everything before this may be sorted and flushed.
-    pub const FINISHED_ROUND: u32 = 68;
+/// A file mapping of a process, as /proc/PID/maps lists it and MMAP2 records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    /// Start address.
+    pub start: u64,
+    /// End address (exclusive).
+    pub end: u64,
+    /// File offset of `start`.
+    pub pgoff: u64,
+    /// Device major number.
+    pub maj: u32,
+    /// Device minor number.
+    pub min: u32,
+    /// Inode.
+    pub ino: u64,
+    /// PROT_* bits.
+    pub prot: u32,
+    /// MAP_SHARED or MAP_PRIVATE.
+    pub flags: u32,
+    /// Path or pseudo-name (`[vdso]`), empty for anonymous memory.
+    pub path: String,
 }
 
-/// header.misc bits.
-pub mod misc {
-    /// Kernel space.
-    pub const KERNEL: u16 = 1;
-    /// User space.
-    pub const USER: u16 = 2;
-    /// COMM caused by exec.
-    pub const COMM_EXEC: u16 = 1 << 13;
+impl Mapping {
+    /// Whether the mapping holds code (perf synthesizes only those by default).
+    pub fn is_exec(&self) -> bool {
+        self.prot & libc::PROT_EXEC as u32 != 0
+    }
 }
 
 /// What the `sample_id_all` trailer of non-sample records holds for the tracking event.
