@@ -10,7 +10,7 @@ use inferno::flamegraph::{self, color::Palette, Direction, Options};
 
 use crate::output;
 use crate::report::export;
-use crate::report::folded::{fold, fold_weighted, FoldOptions, Unit, Weight};
+use crate::report::folded::{fold, fold_weighted, folded_lines, FoldOptions, Unit, Weight};
 
 /// Options of `rperf flamegraph`.
 #[derive(Debug, Clone, Default)]
@@ -189,14 +189,6 @@ pub fn label(opts: &mut Options, unit: &Unit, count_name: Option<&str>) {
     if !unit.event.is_empty() {
         opts.subtitle = Some(format!("{}: {what}", unit.event));
     }
-}
-
-/// Folded lines (`stack weight`), the input of `--folded` output and of the SVG.
-pub fn folded_lines(input: &Path, opts: &FoldOptions) -> Result<Vec<String>> {
-    Ok(fold(input, opts)?
-        .into_iter()
-        .map(|(s, w)| format!("{s} {w}"))
-        .collect())
 }
 
 /// Differential lines (`stack before after`) for a red/blue graph.
