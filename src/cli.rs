@@ -267,7 +267,7 @@ impl FlamegraphArgs {
         self,
         argv: Vec<String>,
     ) -> anyhow::Result<cmd::flamegraph::FlamegraphConfig> {
-        let (comms, pids, tids, dsos) = self.filter.lists()?;
+        let (filter, dsos) = self.filter.split(None)?;
         let recording = !self.command.is_empty() || self.record_pid.is_some() || self.all_cpus;
         if !recording {
             self.from.check()?;
@@ -324,9 +324,7 @@ impl FlamegraphArgs {
                 event: self.event,
                 per_process: self.per_process,
                 per_thread: self.per_thread,
-                comms,
-                pids,
-                tids,
+                filter,
                 dsos,
                 annotate_kernel: self.kernel,
                 max_stack: None,
@@ -403,25 +401,11 @@ pub struct ReportArgs {
     pub header_only: bool,
 }
 
-/// The sample filters perf script takes (report's, without --dso).
-#[derive(Debug, clap::Args)]
-pub struct ScriptFilterArgs {
-    /// Only these command names (comma-separated).
-    #[arg(long = "comm", value_name = "COMMS")]
-    pub comm: Option<String>,
-    /// Only these process ids.
-    #[arg(long = "pid", value_name = "PIDS")]
-    pub pid: Option<String>,
-    /// Only these thread ids.
-    #[arg(long = "tid", value_name = "TIDS")]
-    pub tid: Option<String>,
-}
-
 impl ReportArgs {
     /// Turns the flags into `cmd::report`'s config. `limit_sets_graph`: --percent-limit
     /// came after any -g, so it is the call-graph threshold too.
     pub fn into_config(self, limit_sets_graph: bool) -> anyhow::Result<cmd::report::ReportConfig> {
-        let (comms, pids, tids, dsos) = self.filter.lists()?;
+        let (filter, dsos) = self.filter.split(self.cpu.as_deref())?;
         let mut graph = match self.call_graph.as_deref() {
             None => Some(crate::report::graph::GraphConfig::default()),
             Some(g) => crate::report::graph::GraphConfig::parse(g).map_err(anyhow::Error::msg)?,
@@ -486,10 +470,8 @@ impl ReportArgs {
             show_total_period: self.show_total_period,
             percent_limit: self.percent_limit,
             symfs: self.from.symfs,
-            comms,
+            filter,
             dsos,
-            pids,
-            tids,
             max_stack: self.max_stack,
             graph_asked: self
                 .call_graph
@@ -497,11 +479,6 @@ impl ReportArgs {
                 .is_some_and(|g| !g.starts_with("none")),
             graph,
             parent: self.parent,
-            cpus: match self.cpu.as_deref() {
-                None => Vec::new(),
-                Some(c) => crate::sys::topology::parse_cpu_list(c)
-                    .ok_or_else(|| anyhow::anyhow!("invalid --cpu '{c}': give CPUs like 0-3,6"))?,
-            },
             header: match (self.header_only, self.header) {
                 (true, _) => crate::report::header::Header::Only,
                 (false, true) => crate::report::header::Header::Also,
@@ -537,7 +514,7 @@ pub struct ScriptArgs {
     pub header_only: bool,
     /// Only these command names, process ids or thread ids (comma-separated).
     #[command(flatten)]
-    pub filter: ScriptFilterArgs,
+    pub filter: SampleFilterArgs,
     /// Only samples taken on these CPUs (e.g. 0-2,4).
     #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
     pub cpu: Option<String>,
@@ -722,9 +699,9 @@ impl RecordArgs {
     }
 }
 
-/// The sample filters report and flamegraph share, named as perf's.
+/// The sample filters report, script and flamegraph share, named as perf's.
 #[derive(Debug, clap::Args)]
-pub struct FilterArgs {
+pub struct SampleFilterArgs {
     /// Only these command names (comma-separated).
     #[arg(long = "comm", value_name = "COMMS")]
     pub comm: Option<String>,
@@ -734,25 +711,52 @@ pub struct FilterArgs {
     /// Only these thread ids.
     #[arg(long = "tid", value_name = "TIDS")]
     pub tid: Option<String>,
+    /// Only samples in this time window: `start,stop` in seconds as script prints times
+    /// (either may be empty; several windows separated by spaces), or shares of the
+    /// recording: `10%/2` (the second tenth), `0%-10%,30%-40%`.
+    #[arg(long = "time", value_name = "TIME")]
+    pub time: Option<String>,
+}
+
+impl SampleFilterArgs {
+    /// The replay's filter, with `-C/--cpu` when the command has it.
+    fn into_filter(self, cpu: Option<&str>) -> anyhow::Result<crate::replay::Filter> {
+        Ok(crate::replay::Filter {
+            comms: self
+                .comm
+                .map(|v| v.split(',').map(String::from).collect())
+                .unwrap_or_default(),
+            pids: id_list(self.pid.as_deref(), "pid")?,
+            tids: id_list(self.tid.as_deref(), "tid")?,
+            cpus: match cpu {
+                None => Vec::new(),
+                Some(c) => crate::sys::topology::parse_cpu_list(c)
+                    .ok_or_else(|| anyhow::anyhow!("invalid --cpu '{c}': give CPUs like 0-3,6"))?,
+            },
+            time: self.time,
+        })
+    }
+}
+
+/// The sample filters report and flamegraph take: script's, and the leaf's binary.
+#[derive(Debug, clap::Args)]
+pub struct FilterArgs {
+    /// Which threads and times.
+    #[command(flatten)]
+    pub sample: SampleFilterArgs,
     /// Only samples whose leaf is in these binaries (comma-separated).
     #[arg(long = "dso", value_name = "DSOS")]
     pub dso: Option<String>,
 }
 
 impl FilterArgs {
-    /// (comms, pids, tids, dsos) as lists; absent means no filter.
-    #[allow(clippy::type_complexity)]
-    fn lists(self) -> anyhow::Result<(Vec<String>, Vec<i32>, Vec<i32>, Vec<String>)> {
-        let list = |s: Option<String>| -> Vec<String> {
-            s.map(|v| v.split(',').map(String::from).collect())
-                .unwrap_or_default()
-        };
-        Ok((
-            list(self.comm),
-            id_list(self.pid.as_deref(), "pid")?,
-            id_list(self.tid.as_deref(), "tid")?,
-            list(self.dso),
-        ))
+    /// The replay's filter and the `--dso` list (absent means no filter).
+    fn split(self, cpu: Option<&str>) -> anyhow::Result<(crate::replay::Filter, Vec<String>)> {
+        let dsos = self
+            .dso
+            .map(|v| v.split(',').map(String::from).collect())
+            .unwrap_or_default();
+        Ok((self.sample.into_filter(cpu)?, dsos))
     }
 }
 
@@ -1118,21 +1122,7 @@ fn dispatch(
                             _ => crate::report::header::Header::No,
                         },
                         fields,
-                        comms: a
-                            .filter
-                            .comm
-                            .map(|v| v.split(',').map(String::from).collect())
-                            .unwrap_or_default(),
-                        pids: id_list(a.filter.pid.as_deref(), "pid")?,
-                        tids: id_list(a.filter.tid.as_deref(), "tid")?,
-                        cpus: match a.cpu.as_deref() {
-                            None => Vec::new(),
-                            Some(c) => {
-                                crate::sys::topology::parse_cpu_list(c).ok_or_else(|| {
-                                    anyhow::anyhow!("invalid --cpu '{c}': give CPUs like 0-3,6")
-                                })?
-                            }
-                        },
+                        filter: a.filter.into_filter(a.cpu.as_deref())?,
                     })
                 })
         }

@@ -13,6 +13,7 @@ pub mod events;
 pub mod fuzzing;
 pub mod output;
 pub mod record;
+pub mod replay;
 pub mod report;
 pub mod session;
 pub mod stat;

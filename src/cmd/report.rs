@@ -7,9 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 
-use crate::data::{self, Mode, Record};
+use crate::data::{Mode, Record};
+use crate::replay::{Item, Parts, Replay, Verdict};
 use crate::report::graph;
-use crate::session::{Location, Session, Symbolizer};
+use crate::session::Location;
 
 /// One `--sort` key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,14 +145,10 @@ pub struct ReportConfig {
     pub percent_limit: f64,
     /// `--symfs`.
     pub symfs: Option<PathBuf>,
-    /// `--comm` filter.
-    pub comms: Vec<String>,
+    /// `--comm/--pid/--tid` (hide entries), `--cpu` and `--time` (drop samples).
+    pub filter: crate::replay::Filter,
     /// `--dso` filter (short or full names).
     pub dsos: Vec<String>,
-    /// `--pid` filter.
-    pub pids: Vec<i32>,
-    /// `--tid` filter.
-    pub tids: Vec<i32>,
     /// `--max-stack`.
     pub max_stack: Option<usize>,
     /// `-g`: how call graphs are printed under each entry; `None` for `-g none`.
@@ -160,8 +157,6 @@ pub struct ReportConfig {
     pub graph_asked: bool,
     /// `--header` / `--header-only`.
     pub header: crate::report::header::Header,
-    /// `--cpu`: only samples from these CPUs (the rest are not counted at all).
-    pub cpus: Vec<u32>,
     /// `-p/--parent`: what a parent symbol looks like (perf's default `^sys_|^do_page_fault`).
     pub parent: String,
 }
@@ -507,8 +502,6 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     if cfg.sort.len() > MAX_KEYS {
         bail!("at most {MAX_KEYS} --sort keys");
     }
-    let mut session = Session::new();
-    let mut syms = Symbolizer::new(cfg.symfs.clone());
     let mut table = SymTable::default();
     let mut srclines = Srclines::default();
     let parent_re = if cfg.sort.contains(&SortKey::Parent) {
@@ -525,10 +518,6 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let by_trace = cfg.sort.contains(&SortKey::Trace);
     let mut traces = Names::with_first("N/A");
     let mut formats = crate::report::trace::Formats::default();
-    let mut stacks = crate::callchain::Stacks::new(cfg.symfs.clone());
-    // DWARF stacks are needed for children, graphs and --max-stack alike: unwind them
-    // all in parallel first.
-    stacks.unwind_ahead(&cfg.input)?;
     let mut hists: Vec<EventHist> = Vec::new();
     let mut any_chain = false;
     let max = cfg.max_stack.unwrap_or(usize::MAX);
@@ -544,44 +533,36 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     let mut distinct: FxHashMap<Box<[u64]>, u32> = FxHashMap::default();
     let mut uniqs: Vec<Uniq> = Vec::new();
     let mut lost_samples = 0u64;
-    let header = data::read(&cfg.input, |header, rec| {
-        let Record::Sample(s) = rec else {
-            if let Record::LostSamples { count } = rec {
+    let mut replay = Replay::new(&cfg.input, cfg.symfs.clone(), cfg.filter.clone(), want_sym)?;
+    let header = replay.run(&cfg.input, |parts, header, item| {
+        let (s, verdict) = match item {
+            Item::Sample(s, verdict) => (s, verdict),
+            Item::Side(Record::LostSamples { count }) => {
                 lost_samples += count;
+                return;
             }
-            session.apply(&rec);
-            return;
+            Item::Side(_) => return,
         };
+        let Parts {
+            session,
+            syms,
+            stacks,
+        } = parts;
         if hists.is_empty() {
             hists = header.events.iter().map(|e| new_hist(&e.name)).collect();
-            // The first sample: the binaries known so far, of those samples hit, load at once.
-            if want_sym {
-                syms.preload(&session, &header.hits);
-            }
-            stacks.binaries(&header.hits);
         }
         let Some(h) = hists.get_mut(s.event) else {
             return;
         };
-        // perf drops samples of other CPUs before any accounting.
-        if !cfg.cpus.is_empty() && !s.cpu.is_some_and(|c| cfg.cpus.contains(&c)) {
-            return;
-        }
         // Filters hide entries; percentages stay shares of everything (perf's default
-        // `--percentage global`), so the totals count every sample.
+        // `--percentage global`), so the totals count every sample -C and --time keep.
         h.total += s.period;
         h.samples += 1;
         any_chain |= s.callchain.is_some();
-        if !cfg.pids.is_empty() && !cfg.pids.contains(&s.pid) {
-            return;
-        }
-        if !cfg.tids.is_empty() && !cfg.tids.contains(&s.tid) {
+        if verdict != Verdict::Shown {
             return;
         }
         let comm = session.comm_id(s.tid);
-        if !cfg.comms.is_empty() && !cfg.comms.iter().any(|c| c == session.comm_name(comm)) {
-            return;
-        }
         // Samples with the same thread, comm, address spaces and chain resolve alike:
         // each distinct one is resolved once and later ones only add their period.
         // DWARF samples are unwound from their own stack bytes and are never merged.
@@ -596,7 +577,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                 Some(id) => {
                     let raw = s.raw.as_deref().unwrap_or(&[]);
                     let tracing = header.tracing_data.as_deref();
-                    traces.id(&formats.text(tracing, Some(id), raw, &mut syms))
+                    traces.id(&formats.text(tracing, Some(id), raw, syms))
                 }
                 None => 0,
             }
@@ -637,11 +618,11 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         // The parent: the innermost frame whose symbol matches --parent.
         let parent_id: u64 = match &parent_re {
             Some(re) => stacks
-                .frames(&session, &s, max)
+                .frames(session, &s, max)
                 .into_iter()
                 .find_map(|f| {
                     let loc = session.resolve(s.pid, f.addr, f.mode)?;
-                    let sym = syms.symbol(&session, loc)?;
+                    let sym = syms.symbol(session, loc)?;
                     re.is_match(&sym.name).then_some(sym.name)
                 })
                 .map(|name| u64::from(parents.id(&name)))
@@ -670,7 +651,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                         let (cell, order) = match loc {
                             Some(l) => {
                                 let kernel = session.dsos()[l.dso as usize].kernel;
-                                match syms.symbol(&session, l) {
+                                match syms.symbol(session, l) {
                                     Some(sy) => (
                                         SymCell::Named(kernel, sy.name),
                                         pack(l.dso, l.rel - sy.offset),
@@ -715,7 +696,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                     SortKey::Parent => parent_id,
                     SortKey::Trace => u64::from(trace_id),
                     SortKey::Srcline => u64::from(srclines.id(loc, || match loc {
-                        Some(l) => syms.srcline(&session, l),
+                        Some(l) => syms.srcline(session, l),
                         None => "??:0".to_string(),
                     })),
                 };
@@ -746,7 +727,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             if graph_on {
                 u.stack.push(frames.intern(self_key, u32::MAX));
             }
-            for f in stacks.frames(&session, &s, max) {
+            for f in stacks.frames(session, &s, max) {
                 let (_, k, sym) = key_of(f.addr, f.mode, true);
                 if graph_on {
                     u.stack.push(frames.intern(k, sym));
@@ -768,6 +749,9 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         }
     })?;
     fold_distinct(&mut uniqs, &mut hists, graph_on);
+    let Parts {
+        session, stacks, ..
+    } = &replay.parts;
     if hists.is_empty() {
         hists = header.events.iter().map(|e| new_hist(&e.name)).collect();
     }
@@ -963,8 +947,8 @@ fn caller_above_callee(
 /// The sort keys a one-value `--comm`/`--dso` filter elides, with that value.
 fn elided(cfg: &ReportConfig) -> Vec<(&'static str, String)> {
     let mut v = Vec::new();
-    if cfg.comms.len() == 1 && cfg.sort.contains(&SortKey::Comm) {
-        v.push(("comm", cfg.comms[0].clone()));
+    if cfg.filter.comms.len() == 1 && cfg.sort.contains(&SortKey::Comm) {
+        v.push(("comm", cfg.filter.comms[0].clone()));
     }
     if cfg.dsos.len() == 1 && cfg.sort.contains(&SortKey::Dso) {
         v.push(("dso", cfg.dsos[0].clone()));
@@ -980,12 +964,17 @@ fn print_hist(
     children: bool,
     order: graph::Order,
 ) {
-    let _ = writeln!(
+    let _ = write!(
         out,
         "# Samples: {} of event '{}'",
         convert_unit(h.samples),
         h.name
     );
+    // perf names the --time argument as given.
+    if let Some(t) = &cfg.filter.time {
+        let _ = write!(out, " (time slices: {t})");
+    }
+    out.push('\n');
     let _ = writeln!(out, "# Event count (approx.): {}\n#", h.total);
     let total = h.total.max(1) as f64;
     let period = |e: &Entry| {

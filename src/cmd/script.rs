@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::data::{self, Mode, Record};
+use crate::data::{self, Mode};
+use crate::replay::{Item, Parts, Replay, Verdict};
 use crate::report::header::Header;
 use crate::session::{Session, Symbolizer};
 
@@ -31,14 +32,8 @@ pub struct ScriptConfig {
     pub inline: bool,
     /// `--header` / `--header-only`.
     pub header: Header,
-    /// `--comm`: only samples of threads with these command names.
-    pub comms: Vec<String>,
-    /// `--pid`: only samples of these processes.
-    pub pids: Vec<i32>,
-    /// `--tid`: only samples of these threads.
-    pub tids: Vec<i32>,
-    /// `-C/--cpu`: only samples taken on these CPUs.
-    pub cpus: Vec<u32>,
+    /// `--comm/--pid/--tid`, `-C/--cpu`, `--time`: which samples are printed.
+    pub filter: crate::replay::Filter,
 }
 
 /// Formats `sym+0xoff (dso)` for one frame, perf-style.
@@ -276,14 +271,9 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
             symfs: cfg.symfs.clone(),
             max_stack: cfg.max_stack,
             inline: cfg.inline,
-            comms: cfg.comms.clone(),
-            pids: cfg.pids.clone(),
-            tids: cfg.tids.clone(),
+            filter: cfg.filter.clone(),
             ..Default::default()
         };
-        if !cfg.cpus.is_empty() {
-            anyhow::bail!("--folded takes --comm, --pid and --tid filters, not -C/--cpu");
-        }
         let mut text = String::new();
         for l in crate::report::folded::folded_lines(&cfg.input, &opts)? {
             text.push_str(&l);
@@ -292,11 +282,14 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
         crate::output::stdout(&text)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut session = Session::new();
-    let mut syms = Symbolizer::new(cfg.symfs.clone());
     let mut texts = FrameTexts::default();
-    let mut stacks = crate::callchain::Stacks::new(cfg.symfs.clone());
-    stacks.unwind_ahead(&cfg.input)?;
+    let load_symbols = cfg.fields.is_none_or(|f| f.sym);
+    let mut replay = Replay::new(
+        &cfg.input,
+        cfg.symfs.clone(),
+        cfg.filter.clone(),
+        load_symbols,
+    )?;
     let stdout = io::stdout();
     let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
     let max = cfg.max_stack.unwrap_or(usize::MAX);
@@ -309,29 +302,19 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
     let mut key: Vec<u64> = Vec::new();
     let mut blocks: rustc_hash::FxHashMap<Box<[u64]>, (usize, usize)> = Default::default();
     let mut block_text = String::new();
-    let r = data::read(&cfg.input, |header, rec| {
+    let r = replay.run(&cfg.input, |parts, header, item| {
         if io_err.is_some() {
             return;
         }
-        let Record::Sample(s) = rec else {
-            session.apply(&rec);
+        // perf script prints only what passes its --comm/--pid/--tid filters.
+        let Item::Sample(s, Verdict::Shown) = item else {
             return;
         };
-        // The filters report has, as perf script's --comm/--pid/--tid/-C.
-        if (!cfg.pids.is_empty() && !cfg.pids.contains(&s.pid))
-            || (!cfg.tids.is_empty() && !cfg.tids.contains(&s.tid))
-            || (!cfg.cpus.is_empty() && !s.cpu.is_some_and(|c| cfg.cpus.contains(&c)))
-            || (!cfg.comms.is_empty() && !cfg.comms.iter().any(|c| *c == session.comm(s.tid)))
-        {
-            return;
-        }
-        if name_width.is_none() {
-            // The first sample: the binaries known so far, of those samples hit, load at once.
-            if cfg.fields.is_none_or(|f| f.sym) {
-                syms.preload(&session, &header.hits);
-            }
-            stacks.binaries(&header.hits);
-        }
+        let Parts {
+            session,
+            syms,
+            stacks,
+        } = parts;
         let width = *name_width.get_or_insert_with(|| {
             header
                 .events
@@ -403,7 +386,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
                 header.tracing_data.as_deref(),
                 ev.tracepoint,
                 raw,
-                &mut syms,
+                syms,
             );
             line.push_str(&text);
         }
@@ -428,16 +411,16 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
                 Some(&(a, b)) => line.push_str(&block_text[a..b]),
                 None => {
                     let from = line.len();
-                    for (i, fr) in stacks.frames(&session, &s, max).into_iter().enumerate() {
+                    for (i, fr) in stacks.frames(session, &s, max).into_iter().enumerate() {
                         rest.clear();
                         let addr = texts.frame_text(
-                            &mut rest, &session, &mut syms, s.pid, fr.addr, fr.mode, &f,
+                            &mut rest, session, syms, s.pid, fr.addr, fr.mode, &f,
                         );
                         if cfg.inline {
                             inline_lines(
                                 &mut line,
-                                &session,
-                                &mut syms,
+                                session,
+                                syms,
                                 s.pid,
                                 fr,
                                 addr,
@@ -465,7 +448,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
             line.push('\n');
         } else if f.ip && !tp {
             rest.clear();
-            texts.frame_text(&mut rest, &session, &mut syms, s.pid, s.ip, s.mode, &f);
+            texts.frame_text(&mut rest, session, syms, s.pid, s.ip, s.mode, &f);
             let _ = writeln!(line, " {:16x}{rest}", s.ip);
         } else {
             line.push('\n');
@@ -481,7 +464,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
         None => {}
     }
     r?;
-    if let Some(n) = stacks.truncation_note() {
+    if let Some(n) = replay.parts.stacks.truncation_note() {
         eprintln!("{n}");
     }
     Ok(ExitCode::SUCCESS)

@@ -5,8 +5,7 @@ use std::rc::Rc;
 
 use anyhow::Result;
 
-use crate::data::{self, Record};
-use crate::session::{Session, Symbolizer};
+use crate::replay::{Item, Parts, Replay, Verdict};
 
 /// How stacks are folded.
 #[derive(Debug, Clone, Default)]
@@ -20,12 +19,8 @@ pub struct FoldOptions {
     pub per_process: bool,
     /// Root each stack at `comm-pid/tid`.
     pub per_thread: bool,
-    /// Keep only these command names.
-    pub comms: Vec<String>,
-    /// Keep only these process ids.
-    pub pids: Vec<i32>,
-    /// Keep only these thread ids.
-    pub tids: Vec<i32>,
+    /// `--comm/--pid/--tid`, `-C/--cpu`, `--time`.
+    pub filter: crate::replay::Filter,
     /// Keep only stacks whose leaf is in one of these binaries.
     pub dsos: Vec<String>,
     /// Mark kernel frames with `_[k]` (inferno colours them apart).
@@ -72,10 +67,7 @@ pub fn walk(
     opts: &FoldOptions,
     mut visit: impl FnMut(&SampleView),
 ) -> Result<String> {
-    let mut session = Session::new();
-    let mut syms = Symbolizer::new(opts.symfs.clone());
-    let mut stacks = crate::callchain::Stacks::new(opts.symfs.clone());
-    stacks.unwind_ahead(input)?;
+    let mut replay = Replay::new(input, opts.symfs.clone(), opts.filter.clone(), true)?;
     let mut names: rustc_hash::FxHashMap<(u32, u64), Frame> = Default::default();
     // Functions inlined at an address, innermost first (looked up once per address).
     let mut inlined: rustc_hash::FxHashMap<(u32, u64), Rc<[Frame]>> = Default::default();
@@ -88,16 +80,10 @@ pub fn walk(
     let mut event_name = String::new();
     let max = opts.max_stack.unwrap_or(usize::MAX);
     let mut frames: Vec<Frame> = Vec::with_capacity(64);
-    data::read(input, |header, rec| {
-        let Record::Sample(s) = rec else {
-            session.apply(&rec);
+    replay.run(input, |parts, header, item| {
+        let Item::Sample(s, verdict) = item else {
             return;
         };
-        if chosen.is_none() {
-            // The first sample: the binaries known so far, of those samples hit, load at once.
-            syms.preload(&session, &header.hits);
-            stacks.binaries(&header.hits);
-        }
         let ev = *chosen.get_or_insert_with(|| match &opts.event {
             Some(name) => header
                 .events
@@ -112,16 +98,18 @@ pub fn walk(
         if event_name.is_empty() {
             event_name = header.events[ev].name.clone();
         }
-        let comm_id = session.comm_id(s.tid);
-        let comm = session.comm_name(comm_id);
-        if (!opts.comms.is_empty() && !opts.comms.iter().any(|c| c == comm))
-            || (!opts.pids.is_empty() && !opts.pids.contains(&s.pid))
-            || (!opts.tids.is_empty() && !opts.tids.contains(&s.tid))
-        {
+        if verdict != Verdict::Shown {
             return;
         }
+        let Parts {
+            session,
+            syms,
+            stacks,
+        } = parts;
+        let comm_id = session.comm_id(s.tid);
+        let comm = session.comm_name(comm_id);
         frames.clear();
-        for (i, f) in stacks.frames(&session, &s, max).into_iter().enumerate() {
+        for (i, f) in stacks.frames(session, &s, max).into_iter().enumerate() {
             let loc = session.resolve(s.pid, f.addr, f.mode);
             if let (true, Some(loc)) = (opts.inline, loc) {
                 // Callers' addresses are return addresses: the call is the byte before.
@@ -135,7 +123,7 @@ pub fn walk(
                 };
                 let extra = inlined.entry((at.dso, at.rel)).or_insert_with(|| {
                     let dso = &session.dsos()[at.dso as usize];
-                    syms.inlined(&session, at)
+                    syms.inlined(session, at)
                         .into_iter()
                         .map(|f| Frame {
                             name: Rc::from(f.function.unwrap_or_else(|| "??".into())),
@@ -151,7 +139,7 @@ pub fn walk(
                     .entry((loc.dso, loc.rel))
                     .or_insert_with(|| {
                         let dso = &session.dsos()[loc.dso as usize];
-                        let name = match syms.symbol(&session, loc) {
+                        let name = match syms.symbol(session, loc) {
                             Some(sym) => sym.name,
                             // inferno names an unresolved frame after its binary.
                             None => format!("[{}]", dso.short_name()),
@@ -225,6 +213,14 @@ pub fn fold(input: &Path, opts: &FoldOptions) -> Result<Vec<(String, u64)>> {
     fold_weighted(input, opts).map(|(v, _)| v)
 }
 
+/// Folded lines (`stack weight`): script's `--folded` output and the input of the SVG.
+pub fn folded_lines(input: &Path, opts: &FoldOptions) -> Result<Vec<String>> {
+    Ok(fold(input, opts)?
+        .into_iter()
+        .map(|(s, w)| format!("{s} {w}"))
+        .collect())
+}
+
 /// [`fold`], with the unit the weights are in.
 pub fn fold_weighted(input: &Path, opts: &FoldOptions) -> Result<(Vec<(String, u64)>, Unit)> {
     let mut all_ones = true;
@@ -258,12 +254,4 @@ pub fn fold_weighted(input: &Path, opts: &FoldOptions) -> Result<(Vec<(String, u
     v.sort();
     let weight = Weight::of(&event, all_ones);
     Ok((v, Unit { event, weight }))
-}
-
-/// Folded lines (`stack weight`), the input of `--folded` output and of the SVG.
-pub fn folded_lines(input: &Path, opts: &FoldOptions) -> Result<Vec<String>> {
-    Ok(fold(input, opts)?
-        .into_iter()
-        .map(|(s, w)| format!("{s} {w}"))
-        .collect())
 }

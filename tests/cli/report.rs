@@ -1093,3 +1093,94 @@ fn compressed_recordings_read_like_perf() {
     assert!(want.contains("leaf"), "{want}");
     assert_eq!(rperf_out(&["script"], &f), want);
 }
+
+/// A workload whose two halves run different functions, so that a time window shows which
+/// half it covers.
+const PHASES_C: &str = r#"
+#include <stdlib.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+volatile unsigned long sink;
+__attribute__((noinline)) void phase_a(double until) { while (now() < until) for (int i = 0; i < 1000; i++) sink += i; }
+__attribute__((noinline)) void phase_b(double until) { while (now() < until) for (int i = 0; i < 1000; i++) sink ^= i; }
+int main(int argc, char **argv) { double s = argc > 1 ? atof(argv[1]) : 0.2; phase_a(now() + s); phase_b(now() + s); return 0; }
+"#;
+
+/// `--time` keeps the samples of a window — seconds as script prints them, several windows,
+/// open ends, or shares of the recording — in report (whose header names the slices) and
+/// script alike, as perf does; a malformed window is a one-line error.
+#[test]
+fn time_windows_filter_like_perf() {
+    let dir = TempDir::new("time");
+    let exe = compile_c(
+        dir.path(),
+        "phases",
+        PHASES_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let Some(f) = record_with(
+        "perf",
+        dir.path(),
+        "t.data",
+        &["-F", "2000", "-g", "--", exe.to_str().unwrap(), "0.3"],
+    ) else {
+        return;
+    };
+    let times: Vec<String> = rperf_out(&["script", "-F", "time"], &f)
+        .lines()
+        .map(|l| l.trim().trim_end_matches(':').to_string())
+        .collect();
+    assert!(times.len() > 100, "too few samples: {}", times.len());
+    let (a, b) = (&times[times.len() / 4], &times[times.len() * 3 / 4]);
+    let (c, d) = (&times[times.len() / 8], &times[times.len() * 7 / 8]);
+    let windows = [
+        format!("{a},{b}"),
+        format!("{a},"),
+        format!(",{b}"),
+        format!("{c},{a} {b},{d}"),
+        "10%/2".to_string(),
+        "0%-30%,60%-100%".to_string(),
+        "50%".to_string(),
+    ];
+    for t in &windows {
+        compare(
+            &f,
+            &["--no-children", "-g", "none", "--sort", "sym", "--time", t],
+        );
+        compare(&f, &["--children", "--sort", "comm,sym", "--time", t]);
+        let mut p = perf().unwrap();
+        p.args(["script", "--time", t, "-i"]).arg(&f);
+        let want = stdout(&run(p));
+        assert_eq!(rperf_out(&["script", "--time", t], &f), want, "--time {t}");
+    }
+    // The first fifth of the recording is the first phase.
+    let early = rperf_out(
+        &[
+            "report",
+            "--stdio",
+            "--no-children",
+            "--sort",
+            "sym",
+            "--time",
+            "0%-20%",
+        ],
+        &f,
+    );
+    assert!(
+        early.contains("phase_a") && !early.contains("phase_b"),
+        "{early}"
+    );
+    for bad in ["5", "2,1", "abc,", "120%"] {
+        let o = run({
+            let mut c = rperf();
+            c.args(["report", "--stdio", "--time", bad, "-i"]).arg(&f);
+            c
+        });
+        let err = stderr(&o);
+        assert!(!o.status.success(), "--time {bad} accepted");
+        assert!(
+            err.trim().lines().count() == 1 && err.contains("--time"),
+            "--time {bad}: {err}"
+        );
+    }
+}

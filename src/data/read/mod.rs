@@ -44,6 +44,9 @@ pub struct Header {
     /// path: the ones samples hit (loaded up front, in parallel) and how to recognise them
     /// when the path now holds another file.
     pub hits: Vec<(String, Vec<u8>)>,
+    /// The first and last sample times the SAMPLE_TIME feature records (perf's `--time`
+    /// percentages are shares of this span).
+    pub sample_time: Option<(u64, u64)>,
 }
 
 impl Header {
@@ -565,6 +568,13 @@ fn header_of(perf_file: &linux_perf_data::PerfFile) -> Header {
         tracing_data: perf_file
             .feature_section_data(linux_perf_data::Feature::TRACING_DATA)
             .map(<[u8]>::to_vec),
+        sample_time: perf_file
+            .feature_section_data(linux_perf_data::Feature::SAMPLE_TIME)
+            .and_then(|d| {
+                let first = u64::from_le_bytes(d.get(..8)?.try_into().ok()?);
+                let last = u64::from_le_bytes(d.get(8..16)?.try_into().ok()?);
+                Some((first, last))
+            }),
         hits: perf_file
             .build_ids()
             .map(|ids| {
