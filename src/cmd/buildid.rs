@@ -138,10 +138,20 @@ pub fn add(root: &Path, file: &Path) -> Result<()> {
     let rel = abs.to_string_lossy().trim_start_matches('/').to_string();
     let dir = root.join(&rel).join(&hex);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = dir.join(format!(".elf.rperf-{}.tmp", std::process::id()));
-    std::fs::copy(&abs, &tmp)
-        .with_context(|| format!("cannot copy {} into the cache", abs.display()))?;
-    std::fs::rename(&tmp, dir.join("elf"))?;
+    // Staged under a random name and renamed whole (never through a planted symlink or a
+    // predictable temporary name), keeping the binary's permission bits.
+    let copy = || -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut from = rperf_symbols::file::open_regular(&abs)?;
+        let opts = crate::output::Options {
+            mode: from.metadata()?.permissions().mode() & 0o7777,
+            ..Default::default()
+        };
+        let mut out = crate::output::Output::create(&dir.join("elf"), opts)?;
+        std::io::copy(&mut from, &mut out)?;
+        Ok(out.commit()?)
+    };
+    copy().with_context(|| format!("cannot copy {} into the cache", abs.display()))?;
     let probes = dir.join("probes");
     if !probes.exists() {
         std::fs::write(&probes, b"")?;

@@ -393,7 +393,32 @@ fn buildid_cache_is_shared_with_perf() {
     let id = rp(&["buildid-list", "-i", exe.to_str().unwrap()])
         .trim()
         .to_string();
+    // A symlink planted where the copy goes is replaced, never written through.
+    let slot = home
+        .join(".debug")
+        .join(exe.strip_prefix("/").unwrap())
+        .join(&id);
+    std::fs::create_dir_all(&slot).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::os::unix::fs::symlink(&victim, slot.join("elf")).unwrap();
     rp(&["buildid-cache", "--add", exe.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    let cached = slot.join("elf");
+    assert!(!cached.symlink_metadata().unwrap().is_symlink());
+    assert_eq!(
+        std::fs::read(&cached).unwrap(),
+        std::fs::read(&exe).unwrap()
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o111;
+        assert_eq!(
+            mode(&cached),
+            mode(&exe),
+            "the copy keeps the binary's x bits"
+        );
+    }
     let listed = rp(&["buildid-cache", "--list"]);
     assert_eq!(listed, format!("{id} {}\n", exe.display()));
     assert!(home

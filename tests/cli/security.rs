@@ -85,19 +85,41 @@ fn planted_symlinks_never_redirect_roots_writes() {
         .unwrap_or(0);
     let dir = d.path().display();
     let v = victim.display();
+    // buildid-cache --add copies a binary into a cache directory nobody could have made.
+    let bin = fs::canonicalize("/bin/true").unwrap();
+    let id = {
+        let mut c = rperf();
+        c.args(["buildid-list", "-i"]).arg(&bin);
+        stdout(&run(c)).trim().to_string()
+    };
+    assert_eq!(id.len(), 40, "build-id of {}: {id}", bin.display());
+    let slot = format!("bid/{}/{id}", bin.strip_prefix("/").unwrap().display());
+    // One process plants every name (a shell loop of `ln`s would use up the very pids it
+    // plants for), for the pids the next few seconds of a busy machine may hand out.
     let plant = format!(
-        "cd {dir} && mkdir cache && \
-         for p in $(seq {} {}); do \
-           ln -s {v} .perf.data.rperf-$p.tmp; ln -s {v} .cpu.svg.rperf-$p.tmp; \
-           ln -s {v} .out.folded.rperf-$p.tmp; \
-           ln -s {v} .perf.data.tar.bz2.rperf-$p.tmp; ln -s {dir} .perf.data.tar.bz2.rperf-$p.d; \
-         done",
+        "cd {dir} && mkdir cache && mkdir -p {slot} && python3 -c '
+import os
+for p in range({}, {}):
+    for name in [\"{slot}/.elf\", \".perf.data\", \".cpu.svg\", \".out.folded\", \".perf.data.tar.bz2\"]:
+        os.symlink(\"{v}\", f\"{{name}}.rperf-{{p}}.tmp\")
+    os.symlink(\"{dir}\", f\".perf.data.tar.bz2.rperf-{{p}}.d\")
+'",
         last + 1,
-        last + 400
+        last + 3000
     );
     let o = as_nobody(&plant);
     assert!(o.status.success(), "planting as nobody: {}", stderr(&o));
     assert_eq!(fs::metadata(d.path().join("cache")).unwrap().uid(), NOBODY);
+    // First, while the next pids are still among the planted names.
+    let o = run({
+        let mut c = rperf();
+        c.env("PERF_BUILDID_DIR", d.path().join("bid"))
+            .args(["buildid-cache", "--add"])
+            .arg(&bin);
+        c
+    });
+    assert!(o.status.success(), "buildid-cache: {}", stderr(&o));
+    assert!(d.path().join(&slot).join("elf").is_file());
 
     let data = small_recording(
         d.path(),
