@@ -13,6 +13,8 @@ command -v addr2line >/dev/null 2>&1 || need+=(binutils)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 # archive packs with tar -j, as perf archive does.
 command -v bzip2 >/dev/null 2>&1 || need+=(bzip2)
+# The security test plants its symlinks from one python3 process; bench/ is Python too.
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 # The progress test runs rperf on a terminal inside tmux.
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 # The toolchain corpus (fixtures/build.sh) builds with clang + lld and gcc + mold too.
