@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::events::{self, Event, EventKind, SysSource};
-use crate::record::encode::{self, Tally, Trailer};
+use crate::record::drain::Drain;
+use crate::record::encode::{self, Trailer};
 use crate::record::features::{self, EventDesc};
 use crate::record::file::{self, PipeWriter, Writer};
 use crate::record::hits::HitTracker;
@@ -315,7 +316,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         .zip(&file_attrs)
         .map(|(o, a)| (*a, o.ids.clone()))
         .collect();
-    let mut leaf = opened
+    let leaf = opened
         .iter()
         .zip(&file_attrs)
         .any(|(o, a)| o.attr != *a)
@@ -456,14 +457,8 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         w.start()
             .map_err(|e| super::command_error(&t.command[0], &e))?;
     }
-    let mut tally = Tally::default();
-    let mut buf: Vec<u8> = Vec::with_capacity(4 << 20);
-    let mut scratch: Vec<u8> = Vec::new();
-    let mut seen = Seen {
-        tally: &mut tally,
-        hits: &mut hits,
-        leaf: leaf.as_mut(),
-    };
+    let mut drain = Drain::new(hits, leaf);
+    let mut write = |b: &[u8]| sink.write(b);
     let mut exit = None;
     let watched: Vec<i32> = if system_wide || has_cmd {
         Vec::new()
@@ -477,10 +472,14 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         // The command's exit wakes the wait too: with -a the other CPUs' samples must stop
         // when it ends, not up to a poll timeout later.
         ring_fds.extend(work.as_ref().and_then(Workload::exit_fd));
-        let _ = ring::poll(&ring_fds, 100).context("waiting for samples")?;
-        wakeups += 1;
-        if drain(&mut rings, &mut buf, &mut scratch, &mut sink, &mut seen)? == 0 {
-            wakeups -= 1;
+        // Batches waiting for the leaf fixer's rules are looked at again soon.
+        let timeout = if drain.holding() { 10 } else { 100 };
+        let _ = ring::poll(&ring_fds, timeout).context("waiting for samples")?;
+        let got = drain
+            .pass(rings.iter_mut().map(|(r, _, _)| r), &mut write)
+            .context("writing samples (is the disk full?)")?;
+        if got > 0 {
+            wakeups += 1;
         }
         if let Some(w) = &work {
             if w.wait_timeout(Duration::ZERO) {
@@ -507,8 +506,14 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             let _ = counter::disable(fd);
         }
     }
-    drain(&mut rings, &mut buf, &mut scratch, &mut sink, &mut seen)?;
+    drain
+        .pass(rings.iter_mut().map(|(r, _, _)| r), &mut write)
+        .and_then(|_| drain.finish(&mut write))
+        .context("writing samples (is the disk full?)")?;
     drop(rings);
+    let Drain {
+        tally, hits, leaf, ..
+    } = drain;
     // Samples the kernel dropped, per event and fd, as perf records them: perf report's
     // "Total Lost Samples".
     let mut lost_samples = 0u64;
@@ -548,6 +553,12 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             "-g: put back the caller of a frameless function in {} of {} user stacks",
             l.fixed, l.checked
         );
+        if l.kept > 0 {
+            eprintln!(
+                "-g: {} stacks kept the kernel's chain: their binary's unwinding rules were not read in time",
+                l.kept
+            );
+        }
     }
     if tally.lost > 0 {
         eprintln!(
@@ -638,64 +649,4 @@ impl Sink {
             Sink::Pipe(p) => p.write(b),
         }
     }
-}
-
-/// What one walk over the drained records feeds: the summary counts, the build-id hit
-/// tracker (which also follows the address spaces), and the `-g` leaf fixer.
-struct Seen<'a> {
-    tally: &'a mut Tally,
-    hits: &'a mut HitTracker,
-    leaf: Option<&'a mut LeafFixer>,
-}
-
-/// Empties every ring into the output, ending the batch with FINISHED_ROUND. The side-band
-/// records of every ring are followed before any sample is looked at: a process's MMAP may
-/// sit in another CPU's ring than its samples, and rings are drained one after the other.
-/// With the leaf fixer, samples are rewritten on their way out.
-fn drain(
-    rings: &mut [(Ring, usize, usize)],
-    buf: &mut Vec<u8>,
-    scratch: &mut Vec<u8>,
-    w: &mut Sink,
-    seen: &mut Seen,
-) -> Result<usize> {
-    buf.clear();
-    scratch.clear();
-    let mut total = 0;
-    let into = if seen.leaf.is_some() {
-        &mut *scratch
-    } else {
-        &mut *buf
-    };
-    for (r, _, _) in rings.iter_mut() {
-        total += r.drain_into(into);
-    }
-    let drained: &[u8] = into;
-    encode::for_each_record(drained, |ty, m, rec| {
-        seen.tally.count(ty, rec);
-        if ty != encode::kind::SAMPLE {
-            seen.hits.observe_record(ty, m, rec);
-        }
-    });
-    match seen.leaf.as_deref_mut() {
-        Some(leaf) => encode::for_each_record(scratch, |ty, m, rec| {
-            if ty == encode::kind::SAMPLE {
-                seen.hits.observe_record(ty, m, rec);
-                leaf.rewrite(rec, seen.hits, buf);
-            } else {
-                buf.extend_from_slice(rec);
-            }
-        }),
-        None => encode::for_each_record(buf, |ty, m, rec| {
-            if ty == encode::kind::SAMPLE {
-                seen.hits.observe_record(ty, m, rec);
-            }
-        }),
-    }
-    if total > 0 {
-        buf.extend_from_slice(&encode::finished_round());
-        w.write(buf)
-            .context("writing samples (is the disk full?)")?;
-    }
-    Ok(total)
 }

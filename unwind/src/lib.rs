@@ -25,6 +25,9 @@ use framehop::{ExplicitModuleSectionInfo, FrameAddress, Module, Unwinder};
 use object::read::elf::{ElfFile64, ProgramHeader};
 use object::{Endianness, Object, ObjectSection};
 
+mod cfi;
+pub use cfi::ElfCfi;
+
 /// One frame of a stack, keeping the instruction pointer of the innermost frame apart from
 /// the return addresses of its callers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,6 +82,17 @@ pub enum Error {
     /// The mapping's file offset lies in no loadable segment.
     #[error("file offset {0:#x} of the mapping is in no PT_LOAD segment")]
     NoSegment(u64),
+    /// The CFI sections are larger than the caller allows.
+    #[error("the CFI sections hold {needed} bytes, more than the {max} allowed")]
+    TooLarge {
+        /// Bytes the sections hold.
+        needed: u64,
+        /// Bytes allowed.
+        max: u64,
+    },
+    /// Reading the file failed.
+    #[error("reading the file: {0}")]
+    Io(std::io::Error),
 }
 
 /// A byte range of a shared file image (what framehop reads sections from).
