@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::events::{self, Event, EventKind, SysSource};
-use crate::record::drain::Drain;
+use crate::record::drain::{Drain, Pipeline, RecordSink};
 use crate::record::encode::{self, Trailer};
 use crate::record::features::{self, EventDesc};
 use crate::record::file::{self, PipeWriter, Writer};
@@ -205,9 +205,17 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             }
         }
     };
-    let pages = cfg
-        .mmap_pages
-        .unwrap_or_else(|| (512 * 1024 / ring::page_size()).max(1));
+    // perf's default ring is 512 KiB per CPU. `-g` with the leaf stack samples about four
+    // times perf's bytes (registers and 256 stack bytes beside a ~100-byte sample), so its
+    // default ring is four times larger to fill no sooner than perf's; where the lock limit
+    // refuses that (users, not root), perf's size.
+    let perf_pages = (512 * 1024 / ring::page_size()).max(1);
+    let default_pages = if cfg.call_graph == CallGraph::Fp && cfg.leaf_stack > 0 {
+        4 * perf_pages
+    } else {
+        perf_pages
+    };
+    let pages = cfg.mmap_pages.unwrap_or(default_pages);
     let with_id = evs.len() > 1;
     let mut opened: Vec<Opened> = Vec::new();
     let mut rings: Vec<(Ring, usize, usize)> = Vec::new(); // ring, event, fd index of owner
@@ -299,7 +307,17 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             let c = k / tasks.len();
             match ring_of_cpu[c] {
                 None => {
-                    let r = Ring::map(fd, pages).map_err(|err| ring_error(pages, &err))?;
+                    let r = match Ring::map(fd, pages) {
+                        Err(err)
+                            if cfg.mmap_pages.is_none()
+                                && pages > perf_pages
+                                && err.raw_os_error() == Some(libc::EPERM) =>
+                        {
+                            Ring::map(fd, perf_pages)
+                        }
+                        r => r,
+                    }
+                    .map_err(|err| ring_error(pages, &err))?;
                     rings.push((r, e, k));
                     ring_of_cpu[c] = Some((e, k));
                 }
@@ -457,8 +475,9 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         w.start()
             .map_err(|e| super::command_error(&t.command[0], &e))?;
     }
-    let mut drain = Drain::new(hits, leaf);
-    let mut write = |b: &[u8]| sink.write(b);
+    // Rings are read here; records are processed and written on the pipeline's thread.
+    let mut pipeline =
+        Pipeline::start(Drain::new(hits, leaf), sink).context("starting the record writer")?;
     let mut exit = None;
     let watched: Vec<i32> = if system_wide || has_cmd {
         Vec::new()
@@ -472,14 +491,12 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         // The command's exit wakes the wait too: with -a the other CPUs' samples must stop
         // when it ends, not up to a poll timeout later.
         ring_fds.extend(work.as_ref().and_then(Workload::exit_fd));
-        // Batches waiting for the leaf fixer's rules are looked at again soon.
-        let timeout = if drain.holding() { 10 } else { 100 };
-        let _ = ring::poll(&ring_fds, timeout).context("waiting for samples")?;
-        let got = drain
-            .pass(rings.iter_mut().map(|(r, _, _)| r), &mut write)
-            .context("writing samples (is the disk full?)")?;
-        if got > 0 {
+        let _ = ring::poll(&ring_fds, 100).context("waiting for samples")?;
+        if pipeline.pass(rings.iter_mut().map(|(r, _, _)| r)) > 0 {
             wakeups += 1;
+        }
+        if pipeline.stopped() {
+            break;
         }
         if let Some(w) = &work {
             if w.wait_timeout(Duration::ZERO) {
@@ -506,11 +523,11 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             let _ = counter::disable(fd);
         }
     }
-    drain
-        .pass(rings.iter_mut().map(|(r, _, _)| r), &mut write)
-        .and_then(|_| drain.finish(&mut write))
-        .context("writing samples (is the disk full?)")?;
+    pipeline.pass(rings.iter_mut().map(|(r, _, _)| r));
     drop(rings);
+    let (drain, mut sink) = pipeline
+        .finish()
+        .context("writing samples (is the disk full?)")?;
     let Drain {
         tally, hits, leaf, ..
     } = drain;
@@ -640,6 +657,12 @@ fn build_id_feature(hits: &HitTracker) -> Vec<u8> {
 enum Sink {
     File(Writer),
     Pipe(PipeWriter<crate::output::Output>),
+}
+
+impl RecordSink for Sink {
+    fn put(&mut self, b: &[u8]) -> std::io::Result<()> {
+        self.write(b)
+    }
 }
 
 impl Sink {

@@ -10,6 +10,10 @@
 //! and the rings are emptied all the while, so waiting costs memory, not samples.
 use std::collections::VecDeque;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::encode::{self, kind, Tally};
@@ -21,6 +25,16 @@ use crate::sys::ring::Ring;
 pub const MAX_WAIT: Duration = Duration::from_secs(1);
 /// Bytes of drained records held back at most while rules load.
 pub const MAX_HELD: usize = 64 << 20;
+
+/// Bytes read from the rings and not yet processed, at most: past this the ring reader
+/// waits (the kernel then counts what the full rings lose) rather than grow without bound.
+pub const MAX_QUEUED: usize = 256 << 20;
+
+/// Where processed records go (the perf.data writer).
+pub trait RecordSink: Send + 'static {
+    /// Writes whole records.
+    fn put(&mut self, records: &[u8]) -> io::Result<()>;
+}
 
 /// Drained records not written yet.
 struct Batch {
@@ -80,23 +94,8 @@ impl Drain {
         !self.queue.is_empty()
     }
 
-    /// Empties `rings` and writes out every batch whose rules are there. Returns the bytes
-    /// drained.
-    pub fn pass<'a>(
-        &mut self,
-        rings: impl IntoIterator<Item = &'a mut Ring>,
-        write: &mut dyn FnMut(&[u8]) -> io::Result<()>,
-    ) -> io::Result<usize> {
-        let mut raw = self.spare.pop().unwrap_or_default();
-        raw.clear();
-        for r in rings {
-            r.drain_into(&mut raw);
-        }
-        self.take(raw, write)
-    }
-
     /// Passes on the records in `raw` (whole records, as drained). Returns their bytes.
-    fn take(
+    pub fn take(
         &mut self,
         mut raw: Vec<u8>,
         write: &mut dyn FnMut(&[u8]) -> io::Result<()>,
@@ -133,6 +132,11 @@ impl Drain {
         }
         self.flush(false, write)?;
         Ok(total)
+    }
+
+    /// A buffer done with, for the ring reader to fill again.
+    pub fn recycle(&mut self) -> Option<Vec<u8>> {
+        self.spare.pop()
     }
 
     /// Writes out the batches at the front whose rules are loaded (all of them with
@@ -204,6 +208,95 @@ impl Drain {
             }
         }
         self.flush(true, write)
+    }
+}
+
+/// The ring reader's side of a [`Drain`] running on a thread of its own: reading the rings
+/// is then only a copy, never delayed by unwinding, held batches or disk writes, so a
+/// reader woken late (busy CPUs) still finds room in the rings.
+pub struct Pipeline<S> {
+    tx: Option<Sender<Vec<u8>>>,
+    spare: Receiver<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+    thread: JoinHandle<io::Result<(Drain, S)>>,
+}
+
+impl<S: RecordSink> Pipeline<S> {
+    /// Starts the thread that runs `drain` into `sink`.
+    pub fn start(mut drain: Drain, mut sink: S) -> io::Result<Pipeline<S>> {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let (spare_tx, spare) = std::sync::mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let q = queued.clone();
+        let thread = std::thread::Builder::new()
+            .name("rperf-write".into())
+            .spawn(move || {
+                let mut write = |b: &[u8]| sink.put(b);
+                loop {
+                    // Held batches are looked at again soon, as their rules come in.
+                    let wait = if drain.holding() {
+                        Duration::from_millis(10)
+                    } else {
+                        Duration::from_secs(1)
+                    };
+                    match rx.recv_timeout(wait) {
+                        Ok(raw) => {
+                            q.fetch_sub(raw.len(), Ordering::Relaxed);
+                            drain.take(raw, &mut write)?;
+                        }
+                        Err(RecvTimeoutError::Timeout) => drain.flush(false, &mut write)?,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                    while let Some(b) = drain.recycle() {
+                        let _ = spare_tx.send(b);
+                    }
+                }
+                drain.finish(&mut write)?;
+                Ok((drain, sink))
+            })?;
+        Ok(Pipeline {
+            tx: Some(tx),
+            spare,
+            queued,
+            thread,
+        })
+    }
+
+    /// Copies what `rings` hold to the writer thread. Returns the bytes read; 0 once the
+    /// writer has stopped (its error comes from [`Pipeline::finish`]).
+    pub fn pass<'a>(&mut self, rings: impl IntoIterator<Item = &'a mut Ring>) -> usize {
+        let Some(tx) = &self.tx else { return 0 };
+        while self.queued.load(Ordering::Relaxed) > MAX_QUEUED && !self.thread.is_finished() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut raw = self.spare.try_recv().unwrap_or_default();
+        raw.clear();
+        for r in rings {
+            r.drain_into(&mut raw);
+        }
+        let n = raw.len();
+        if n == 0 {
+            return 0;
+        }
+        self.queued.fetch_add(n, Ordering::Relaxed);
+        if tx.send(raw).is_err() {
+            self.tx = None;
+            return 0;
+        }
+        n
+    }
+
+    /// Whether the writer thread has stopped early (on a write error).
+    pub fn stopped(&self) -> bool {
+        self.tx.is_none() || self.thread.is_finished()
+    }
+
+    /// Waits for the writer to write out everything passed; gives back the drain and sink.
+    pub fn finish(mut self) -> io::Result<(Drain, S)> {
+        self.tx = None;
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the record writer thread panicked")))
     }
 }
 
