@@ -8,11 +8,12 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::abi::Attr;
-use crate::data::write::encode::{self, Tally, Trailer};
+use crate::data::write::encode::{self, Trailer};
 use crate::data::write::features::EventDesc;
 use crate::data::write::{self as file, PipeWriter, Writer};
 use crate::events::attr::{file_attr, sampling_attr, CallGraph, SamplingOptions};
 use crate::events::{self, Event, EventKind, SysSource};
+use crate::record::drain::{Drain, Pipeline, RecordSink};
 use crate::record::features;
 use crate::record::hits::HitTracker;
 use crate::record::leaf::LeafFixer;
@@ -206,9 +207,17 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             }
         }
     };
-    let pages = cfg
-        .mmap_pages
-        .unwrap_or_else(|| (512 * 1024 / ring::page_size()).max(1));
+    // perf's default ring is 512 KiB per CPU. `-g` with the leaf stack samples about four
+    // times perf's bytes (registers and 256 stack bytes beside a ~100-byte sample), so its
+    // default ring is four times larger to fill no sooner than perf's; where the lock limit
+    // refuses that (users, not root), perf's size.
+    let perf_pages = (512 * 1024 / ring::page_size()).max(1);
+    let default_pages = if cfg.call_graph == CallGraph::Fp && cfg.leaf_stack > 0 {
+        4 * perf_pages
+    } else {
+        perf_pages
+    };
+    let pages = cfg.mmap_pages.unwrap_or(default_pages);
     let with_id = evs.len() > 1;
     let mut opened: Vec<Opened> = Vec::new();
     let mut rings: Vec<(Ring, usize, usize)> = Vec::new(); // ring, event, fd index of owner
@@ -300,7 +309,17 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             let c = k / tasks.len();
             match ring_of_cpu[c] {
                 None => {
-                    let r = Ring::map(fd, pages).map_err(|err| ring_error(pages, &err))?;
+                    let r = match Ring::map(fd, pages) {
+                        Err(err)
+                            if cfg.mmap_pages.is_none()
+                                && pages > perf_pages
+                                && err.raw_os_error() == Some(libc::EPERM) =>
+                        {
+                            Ring::map(fd, perf_pages)
+                        }
+                        r => r,
+                    }
+                    .map_err(|err| ring_error(pages, &err))?;
                     rings.push((r, e, k));
                     ring_of_cpu[c] = Some((e, k));
                 }
@@ -317,7 +336,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         .zip(&file_attrs)
         .map(|(o, a)| (*a, o.ids.clone()))
         .collect();
-    let mut leaf = opened
+    let leaf = opened
         .iter()
         .zip(&file_attrs)
         .any(|(o, a)| o.attr != *a)
@@ -458,14 +477,9 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         w.start()
             .map_err(|e| super::command_error(&t.command[0], &e))?;
     }
-    let mut tally = Tally::default();
-    let mut buf: Vec<u8> = Vec::with_capacity(4 << 20);
-    let mut scratch: Vec<u8> = Vec::new();
-    let mut seen = Seen {
-        tally: &mut tally,
-        hits: &mut hits,
-        leaf: leaf.as_mut(),
-    };
+    // Rings are read here; records are processed and written on the pipeline's thread.
+    let mut pipeline =
+        Pipeline::start(Drain::new(hits, leaf), sink).context("starting the record writer")?;
     let mut exit = None;
     let watched: Vec<i32> = if system_wide || has_cmd {
         Vec::new()
@@ -480,9 +494,11 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         // when it ends, not up to a poll timeout later.
         ring_fds.extend(work.as_ref().and_then(Workload::exit_fd));
         let _ = ring::poll(&ring_fds, 100).context("waiting for samples")?;
-        wakeups += 1;
-        if drain(&mut rings, &mut buf, &mut scratch, &mut sink, &mut seen)? == 0 {
-            wakeups -= 1;
+        if pipeline.pass(rings.iter_mut().map(|(r, _, _)| r)) > 0 {
+            wakeups += 1;
+        }
+        if pipeline.stopped() {
+            break;
         }
         if let Some(w) = &work {
             if w.wait_timeout(Duration::ZERO) {
@@ -509,8 +525,14 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             let _ = counter::disable(fd);
         }
     }
-    drain(&mut rings, &mut buf, &mut scratch, &mut sink, &mut seen)?;
+    pipeline.pass(rings.iter_mut().map(|(r, _, _)| r));
     drop(rings);
+    let (drain, mut sink) = pipeline
+        .finish()
+        .context("writing samples (is the disk full?)")?;
+    let Drain {
+        tally, hits, leaf, ..
+    } = drain;
     // Samples the kernel dropped, per event and fd, as perf records them: perf report's
     // "Total Lost Samples".
     let mut lost_samples = 0u64;
@@ -550,6 +572,12 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             "-g: put back the caller of a frameless function in {} of {} user stacks",
             l.fixed, l.checked
         );
+        if l.kept > 0 {
+            eprintln!(
+                "-g: {} stacks kept the kernel's chain: their binary's unwinding rules were not read in time",
+                l.kept
+            );
+        }
     }
     if tally.lost > 0 {
         eprintln!(
@@ -633,6 +661,12 @@ enum Sink {
     Pipe(PipeWriter<crate::output::Output>),
 }
 
+impl RecordSink for Sink {
+    fn put(&mut self, b: &[u8]) -> std::io::Result<()> {
+        self.write(b)
+    }
+}
+
 impl Sink {
     fn write(&mut self, b: &[u8]) -> std::io::Result<()> {
         match self {
@@ -640,64 +674,4 @@ impl Sink {
             Sink::Pipe(p) => p.write(b),
         }
     }
-}
-
-/// What one walk over the drained records feeds: the summary counts, the build-id hit
-/// tracker (which also follows the address spaces), and the `-g` leaf fixer.
-struct Seen<'a> {
-    tally: &'a mut Tally,
-    hits: &'a mut HitTracker,
-    leaf: Option<&'a mut LeafFixer>,
-}
-
-/// Empties every ring into the output, ending the batch with FINISHED_ROUND. The side-band
-/// records of every ring are followed before any sample is looked at: a process's MMAP may
-/// sit in another CPU's ring than its samples, and rings are drained one after the other.
-/// With the leaf fixer, samples are rewritten on their way out.
-fn drain(
-    rings: &mut [(Ring, usize, usize)],
-    buf: &mut Vec<u8>,
-    scratch: &mut Vec<u8>,
-    w: &mut Sink,
-    seen: &mut Seen,
-) -> Result<usize> {
-    buf.clear();
-    scratch.clear();
-    let mut total = 0;
-    let into = if seen.leaf.is_some() {
-        &mut *scratch
-    } else {
-        &mut *buf
-    };
-    for (r, _, _) in rings.iter_mut() {
-        total += r.drain_into(into);
-    }
-    let drained: &[u8] = into;
-    encode::for_each_record(drained, |ty, m, rec| {
-        seen.tally.count(ty, rec);
-        if ty != encode::kind::SAMPLE {
-            seen.hits.observe_record(ty, m, rec);
-        }
-    });
-    match seen.leaf.as_deref_mut() {
-        Some(leaf) => encode::for_each_record(scratch, |ty, m, rec| {
-            if ty == encode::kind::SAMPLE {
-                seen.hits.observe_record(ty, m, rec);
-                leaf.rewrite(rec, seen.hits, buf);
-            } else {
-                buf.extend_from_slice(rec);
-            }
-        }),
-        None => encode::for_each_record(buf, |ty, m, rec| {
-            if ty == encode::kind::SAMPLE {
-                seen.hits.observe_record(ty, m, rec);
-            }
-        }),
-    }
-    if total > 0 {
-        buf.extend_from_slice(&encode::finished_round());
-        w.write(buf)
-            .context("writing samples (is the disk full?)")?;
-    }
-    Ok(total)
 }

@@ -8,13 +8,15 @@
 //! CFI while recording, inserts it into the chain when the kernel's chain skipped it, and
 //! writes the sample without the registers and stack: the file is an ordinary frame-pointer
 //! recording that perf reads, with the caller in place.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Weak};
+use std::time::Instant;
 
-use rperf_unwind::{Cache, Frame, ProcessUnwinder, Regs};
+use rperf_unwind::{Cache, ElfCfi, Frame, ProcessUnwinder, Regs};
 
-use super::hits::HitTracker;
+use super::hits::{HitTracker, Map};
 use crate::abi::{sample, PERF_CONTEXT_MAX, PERF_CONTEXT_USER};
 
 /// Sample fields that come before the callchain, 8 bytes each when present.
@@ -90,83 +92,281 @@ fn layout(r: &[u8], sample_type: u64) -> Option<Layout> {
     })
 }
 
+/// The pid of a sample record of `sample_type`.
+fn pid_of(r: &[u8], sample_type: u64) -> Option<i32> {
+    let at = 8 + 8 * [sample::IDENTIFIER, sample::IP]
+        .iter()
+        .filter(|&&b| sample_type & b != 0)
+        .count();
+    Some(u32::from_ne_bytes(r.get(at..at + 4)?.try_into().ok()?) as i32)
+}
+
 /// Which mapping of which file: one single-module unwinder each.
 type ModuleKey = (u32, u64, u64, u64);
 
-/// Files up to this size are read while draining; larger ones on a thread of their own,
-/// so one big binary cannot stall the drain long enough for the rings to overflow.
-const SYNC_LOAD_MAX: u64 = 16 << 20;
+/// Bytes of CFI (`.eh_frame` and its index) kept loaded at most: the least recently used
+/// modules make room for new ones. A system-wide recording of a machine running rustc,
+/// LLVM and a browser needs some 30 MB.
+pub const CFI_CAP: usize = 128 << 20;
+/// Mappings kept ready at most (each a few hundred bytes beside the shared CFI).
+const MAX_MODULES: usize = 4096;
+/// Loads asked of the loader thread at a time: what waits in its channel holds memory that
+/// the cap does not see yet.
+const MAX_IN_FLIGHT: usize = 4;
 
-/// A single-module unwinder for the mapping `m` of `path`: the module `ip` is in is all
-/// one step from the leaf needs.
-fn load_module(path: &str, m: (u64, u64, u64)) -> ProcessUnwinder {
-    let mut u = ProcessUnwinder::new();
-    if path.starts_with('/') {
-        if let Ok(image) = rperf_symbols::file::read_regular(Path::new(path)) {
-            // A file that is not ELF just has no rules: frame pointers then.
-            let _ = u.add_elf(path, Arc::from(image), m.0, m.1, m.2, None);
-        }
-    }
-    u
+/// A mapping whose rules the loader thread should read.
+struct Request {
+    key: ModuleKey,
+    path: String,
+    range: (u64, u64, u64),
 }
 
-/// Single-module unwinders by mapping, loaded on first use.
+/// What the loader thread answers: the mapping's unwinder and the file's CFI it shares.
+struct Loaded {
+    key: ModuleKey,
+    unwinder: ProcessUnwinder,
+    cfi: Option<Arc<ElfCfi>>,
+}
+
+/// A file's identity (device, inode, mtime, size), so that a binary replaced at the same
+/// path is read anew.
+pub(crate) type FileId = (u64, u64, i64, u64);
+
+/// How the loader reads a file's rules: [`read_cfi`], or a stand-in in tests.
+pub(crate) type ReadCfi = Box<dyn FnMut(&str, usize) -> Option<(ElfCfi, FileId)> + Send>;
+
+fn identity(md: &std::fs::Metadata) -> FileId {
+    use std::os::unix::fs::MetadataExt;
+    (md.dev(), md.ino(), md.mtime(), md.size())
+}
+
+/// The CFI of the file at `path`: its sections only, never the whole image, and nothing
+/// from a file over `cap` bytes of rules (its samples then get frame-pointer rules).
+fn read_cfi(path: &str, cap: usize) -> Option<(ElfCfi, FileId)> {
+    if !path.starts_with('/') {
+        return None;
+    }
+    let f = rperf_symbols::file::open_regular(Path::new(path)).ok()?;
+    let id = identity(&f.metadata().ok()?);
+    Some((ElfCfi::read(&f, cap).ok()?, id))
+}
+
+/// The loader thread: answers each request with the mapping's single-module unwinder. A
+/// file mapped by many processes is read once while any of its mappings is still loaded.
+fn loader(rx: Receiver<Request>, tx: Sender<Loaded>, cap: usize, mut read: ReadCfi) {
+    let mut files: HashMap<String, (FileId, Weak<ElfCfi>)> = HashMap::new();
+    while let Ok(Request { key, path, range }) = rx.recv() {
+        let known = files.get(&path).and_then(|(id, w)| {
+            let now = std::fs::metadata(&path).ok().map(|m| identity(&m));
+            (now == Some(*id)).then(|| w.upgrade()).flatten()
+        });
+        let cfi = known.or_else(|| {
+            let (cfi, id) = read(&path, cap)?;
+            let cfi = Arc::new(cfi);
+            if files.len() > 4 * MAX_MODULES {
+                files.retain(|_, (_, w)| w.strong_count() > 0);
+            }
+            files.insert(path.clone(), (id, Arc::downgrade(&cfi)));
+            Some(cfi)
+        });
+        let mut unwinder = ProcessUnwinder::new();
+        if let Some(c) = &cfi {
+            // A mapping in no loadable segment just has no rules: frame pointers then.
+            let _ = unwinder.add_cfi(&path, c, range.0, range.1, range.2);
+        }
+        if tx.send(Loaded { key, unwinder, cfi }).is_err() {
+            return;
+        }
+    }
+}
+
+/// A mapping's unwinder, ready on the draining thread.
+struct Ready {
+    unwinder: ProcessUnwinder,
+    cfi: Option<Arc<ElfCfi>>,
+    /// When it was last used, for evicting the least recently used.
+    used: u64,
+}
+
+/// Single-module unwinders by mapping, read by the loader thread on first use: the drain
+/// never reads a file. Samples of a mapping still loading are held back by the caller
+/// ([`LeafFixer::waits`]) or keep the kernel's chain.
 struct Modules {
-    ready: HashMap<ModuleKey, ProcessUnwinder>,
-    loading: std::collections::HashSet<ModuleKey>,
-    tx: std::sync::mpsc::Sender<(ModuleKey, ProcessUnwinder)>,
-    rx: std::sync::mpsc::Receiver<(ModuleKey, ProcessUnwinder)>,
+    ready: HashMap<ModuleKey, Ready>,
+    loading: HashSet<ModuleKey>,
+    /// To the loader thread; None when it could not be started (no rules then).
+    tx: Option<Sender<Request>>,
+    rx: Receiver<Loaded>,
     /// For addresses no file mapping covers: frame-pointer rules only.
     none: ProcessUnwinder,
+    /// Bytes of CFI the ready modules hold, counting each file once, and how many modules
+    /// share each file.
+    held: usize,
+    files: HashMap<usize, (usize, usize)>,
+    cap: usize,
+    clock: u64,
 }
 
 impl Modules {
-    fn new() -> Modules {
+    fn new(cap: usize, read: ReadCfi) -> Modules {
+        let (req_tx, req_rx) = std::sync::mpsc::channel();
         let (tx, rx) = std::sync::mpsc::channel();
+        let started = std::thread::Builder::new()
+            .name("rperf-cfi".into())
+            .spawn(move || loader(req_rx, tx, cap, read))
+            .is_ok();
         Modules {
             ready: HashMap::new(),
-            loading: Default::default(),
-            tx,
+            loading: HashSet::new(),
+            tx: started.then_some(req_tx),
             rx,
             none: ProcessUnwinder::new(),
+            held: 0,
+            files: HashMap::new(),
+            cap,
+            clock: 0,
         }
     }
 
-    /// The unwinder for the module `ip` is in for `pid`, or None while a large binary is
-    /// still being read in the background (that sample keeps the kernel's chain).
-    fn get(&mut self, pid: i32, ip: u64, spaces: &HitTracker) -> Option<&ProcessUnwinder> {
-        while let Ok((k, u)) = self.rx.try_recv() {
-            self.loading.remove(&k);
-            self.ready.insert(k, u);
+    /// Takes in what the loader has finished.
+    fn collect(&mut self) {
+        loop {
+            match self.rx.try_recv() {
+                Ok(l) => self.insert(l),
+                Err(std::sync::mpsc::TryRecvError::Empty) => return,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    // The loader is gone: no more rules, and nothing to wait for.
+                    self.tx = None;
+                    self.loading.clear();
+                    return;
+                }
+            }
         }
+    }
+
+    /// Waits up to `timeout` for the loads in flight; false when some are still loading.
+    fn wait(&mut self, timeout: std::time::Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        self.collect();
+        while !self.loading.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(l) => self.insert(l),
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    fn insert(&mut self, l: Loaded) {
+        self.loading.remove(&l.key);
+        if let Some(c) = &l.cfi {
+            let e = self
+                .files
+                .entry(Arc::as_ptr(c) as usize)
+                .or_insert((0, c.size()));
+            if e.0 == 0 {
+                self.held += c.size();
+            }
+            e.0 += 1;
+        }
+        self.clock += 1;
+        let old = self.ready.insert(
+            l.key,
+            Ready {
+                unwinder: l.unwinder,
+                cfi: l.cfi,
+                used: self.clock,
+            },
+        );
+        if let Some(old) = old {
+            self.release(old);
+        }
+        while self.held > self.cap || self.ready.len() > MAX_MODULES {
+            let Some(lru) = self
+                .ready
+                .iter()
+                .filter(|(k, _)| **k != l.key)
+                .min_by_key(|(_, r)| r.used)
+                .map(|(k, _)| *k)
+            else {
+                break;
+            };
+            if let Some(r) = self.ready.remove(&lru) {
+                self.release(r);
+            }
+        }
+    }
+
+    fn release(&mut self, r: Ready) {
+        if let Some(c) = r.cfi {
+            let k = Arc::as_ptr(&c) as usize;
+            if let Some(e) = self.files.get_mut(&k) {
+                e.0 -= 1;
+                if e.0 == 0 {
+                    self.held -= e.1;
+                    self.files.remove(&k);
+                }
+            }
+        }
+    }
+
+    /// The key of the file mapping `ip` is in for `pid` (None: no file there), and its path
+    /// and range.
+    fn mapping(pid: i32, ip: u64, spaces: &HitTracker) -> Option<(ModuleKey, &Map)> {
         let maps = spaces.space(pid);
         let m = maps
             .partition_point(|m| m.start <= ip)
             .checked_sub(1)
             .map(|i| &maps[i])
-            .filter(|m| ip < m.end);
-        let Some(m) = m else {
+            .filter(|m| ip < m.end)?;
+        Some(((m.path, m.start, m.end, m.pgoff), m))
+    }
+
+    /// Whether the rules for `ip` in `pid` are still to come; asks for them if not asked.
+    fn pending(&mut self, pid: i32, ip: u64, spaces: &HitTracker) -> bool {
+        let Some((key, m)) = Self::mapping(pid, ip, spaces) else {
+            return false;
+        };
+        if self.ready.contains_key(&key) {
+            return false;
+        }
+        if self.tx.is_none() {
+            return false;
+        }
+        if !self.loading.contains(&key) && self.loading.len() < MAX_IN_FLIGHT {
+            let req = Request {
+                key,
+                path: spaces.path(m.path).to_string(),
+                range: (m.start, m.end, m.pgoff),
+            };
+            if self.tx.as_ref().is_some_and(|tx| tx.send(req).is_ok()) {
+                self.loading.insert(key);
+            } else {
+                self.tx = None;
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The unwinder for the module `ip` is in for `pid`, or None while its rules are not
+    /// loaded (that sample keeps the kernel's chain).
+    fn get(&mut self, pid: i32, ip: u64, spaces: &HitTracker) -> Option<&ProcessUnwinder> {
+        let Some((key, _)) = Self::mapping(pid, ip, spaces) else {
             return Some(&self.none);
         };
-        let key = (m.path, m.start, m.end, m.pgoff);
-        if !self.ready.contains_key(&key) {
-            if self.loading.contains(&key) {
-                return None;
-            }
-            let path = spaces.path(m.path).to_string();
-            let range = (m.start, m.end, m.pgoff);
-            let big = std::fs::metadata(&path).is_ok_and(|md| md.len() > SYNC_LOAD_MAX);
-            if big {
-                self.loading.insert(key);
-                let tx = self.tx.clone();
-                std::thread::spawn(move || {
-                    let _ = tx.send((key, load_module(&path, range)));
-                });
-                return None;
-            }
-            self.ready.insert(key, load_module(&path, range));
+        if self.tx.is_none() {
+            return Some(&self.none);
         }
-        self.ready.get(&key)
+        if !self.ready.contains_key(&key) {
+            self.pending(pid, ip, spaces);
+            return None;
+        }
+        self.clock += 1;
+        let r = self.ready.get_mut(&key)?;
+        r.used = self.clock;
+        Some(&r.unwinder)
     }
 }
 
@@ -188,34 +388,88 @@ pub struct LeafFixer {
     pub fixed: u64,
     /// Samples with a user stack looked at.
     pub checked: u64,
+    /// Samples that kept the kernel's chain because their binary's rules were not loaded
+    /// in time.
+    pub kept: u64,
 }
 
 impl LeafFixer {
     /// A fixer for samples of `sample_type` (one event), or of the events in `by_id` (id to
     /// sample_type; samples then carry IDENTIFIER).
     pub fn new(sample_type: u64, by_id: HashMap<u64, u64>) -> LeafFixer {
+        LeafFixer::with_loader(sample_type, by_id, CFI_CAP, Box::new(read_cfi))
+    }
+
+    /// As [`LeafFixer::new`], keeping at most `cap` bytes of CFI loaded, read by `read`.
+    pub(crate) fn with_loader(
+        sample_type: u64,
+        by_id: HashMap<u64, u64>,
+        cap: usize,
+        read: ReadCfi,
+    ) -> LeafFixer {
         LeafFixer {
             by_id,
             sample_type,
             cache: Cache::new(),
-            modules: Modules::new(),
+            modules: Modules::new(cap, read),
             ips: Vec::with_capacity(128),
             fixed: 0,
             checked: 0,
+            kept: 0,
         }
     }
 
-    /// Appends `r` (a whole SAMPLE record) to `out` in the file's layout: without registers
-    /// and stack, with the leaf's caller inserted when the kernel's chain skipped it.
-    pub fn rewrite(&mut self, r: &[u8], spaces: &HitTracker, out: &mut Vec<u8>) {
-        let sample_type = if self.sample_type & sample::IDENTIFIER != 0 {
+    /// The sample_type of the sample record `r`.
+    fn type_of(&self, r: &[u8]) -> u64 {
+        if self.sample_type & sample::IDENTIFIER != 0 {
             match u64_at(r, 8).and_then(|id| self.by_id.get(&id)) {
                 Some(&t) => t,
                 None => self.sample_type,
             }
         } else {
             self.sample_type
+        }
+    }
+
+    /// Whether the sample record `r` needs rules that are still loading (asking the loader
+    /// thread for them): the caller may hold it back until [`LeafFixer::wait`] says they
+    /// came.
+    pub fn waits(&mut self, r: &[u8], spaces: &HitTracker) -> bool {
+        let sample_type = self.type_of(r);
+        if sample_type & sample::REGS_USER == 0 {
+            return false;
+        }
+        let Some(l) = layout(r, sample_type) else {
+            return false;
         };
+        let (Some([_, _, ip]), false) = (l.regs, l.stack.is_empty()) else {
+            return false;
+        };
+        let Some(pid) = pid_of(r, sample_type) else {
+            return false;
+        };
+        self.modules.pending(pid, ip, spaces)
+    }
+
+    /// Takes in the rules the loader thread has read so far.
+    pub fn collect(&mut self) {
+        self.modules.collect();
+    }
+
+    /// Waits up to `timeout` for every load asked for; false when some are still loading.
+    pub fn wait(&mut self, timeout: std::time::Duration) -> bool {
+        self.modules.wait(timeout)
+    }
+
+    /// Bytes of CFI held now (at most the cap given).
+    pub fn cfi_bytes(&self) -> usize {
+        self.modules.held
+    }
+
+    /// Appends `r` (a whole SAMPLE record) to `out` in the file's layout: without registers
+    /// and stack, with the leaf's caller inserted when the kernel's chain skipped it.
+    pub fn rewrite(&mut self, r: &[u8], spaces: &HitTracker, out: &mut Vec<u8>) {
+        let sample_type = self.type_of(r);
         if sample_type & sample::REGS_USER == 0 {
             out.extend_from_slice(r);
             return;
@@ -271,14 +525,13 @@ impl LeafFixer {
         if ips.get(user) != Some(&ip) || l.stack.is_empty() {
             return None;
         }
-        let pid_at = 8 + 8 * [sample::IDENTIFIER, sample::IP]
-            .iter()
-            .filter(|&&b| sample_type & b != 0)
-            .count();
-        let pid = u32::from_ne_bytes(r.get(pid_at..pid_at + 4)?.try_into().ok()?) as i32;
+        let pid = pid_of(r, sample_type)?;
         self.checked += 1;
         let stack = &r[l.stack.clone()];
-        let unwinder = self.modules.get(pid, ip, spaces)?;
+        let Some(unwinder) = self.modules.get(pid, ip, spaces) else {
+            self.kept += 1;
+            return None;
+        };
         let u = unwinder.unwind(&mut self.cache, Regs { ip, sp, bp }, stack, 2);
         let Some(Frame::ReturnAddress(ra)) = u.frames.get(1).copied() else {
             return None;
@@ -303,7 +556,7 @@ impl LeafFixer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn push(v: &mut Vec<u8>, x: u64) {
@@ -311,7 +564,7 @@ mod tests {
     }
 
     /// A sample of IP|TID|CALLCHAIN|REGS_USER|STACK_USER with the given chain and stack.
-    fn record(chain: &[u64], regs: [u64; 3], stack: &[u8]) -> Vec<u8> {
+    pub(crate) fn record(chain: &[u64], regs: [u64; 3], stack: &[u8]) -> Vec<u8> {
         let mut v = vec![0u8; 8];
         v[0..4].copy_from_slice(&9u32.to_ne_bytes());
         push(&mut v, regs[2]);
@@ -333,7 +586,7 @@ mod tests {
         v
     }
 
-    const TYPE: u64 =
+    pub(crate) const TYPE: u64 =
         sample::IP | sample::TID | sample::CALLCHAIN | sample::REGS_USER | sample::STACK_USER;
 
     #[test]
@@ -372,28 +625,9 @@ mod tests {
         assert_eq!(f.fixed, 0);
     }
 
-    #[test]
-    fn caller_found_in_the_stack_is_inserted() {
-        // Without modules the unwinder follows bp: a frame at sp+16 whose return address
-        // (0x3000) the kernel's chain skipped.
-        let sp = 0x7fff_0000u64;
-        let mut stack = vec![0u8; 64];
-        stack[16..24].copy_from_slice(&0u64.to_le_bytes());
-        stack[24..32].copy_from_slice(&0x3000u64.to_le_bytes());
-        let r = record(
-            &[PERF_CONTEXT_USER, 0x1000, 0x2000],
-            [sp + 16, sp, 0x1000],
-            &stack,
-        );
-        let mut f = LeafFixer::new(TYPE, HashMap::new());
-        let mut out = Vec::new();
-        // Without a mapping around it, 0x3000 is not trusted as a return address.
-        f.rewrite(&r, &HitTracker::new(TYPE), &mut out);
-        assert_eq!(u64_at(&out, 24), Some(3));
-        assert_eq!(f.fixed, 0);
-        // pid 7 maps a (missing, so rule-less) file over 0x1000..0x4000.
-        let mut spaces = HitTracker::new(TYPE);
-        spaces.observe(&crate::data::write::encode::mmap2(
+    /// pid 7's mapping of a (missing, so rule-less) file over 0x1000..0x4000.
+    pub(crate) fn missing_file_mapping() -> Vec<u8> {
+        crate::data::write::encode::mmap2(
             7,
             &super::super::synth::Mapping {
                 start: 0x1000,
@@ -407,7 +641,75 @@ mod tests {
                 path: "/nonexistent/rperf-test".into(),
             },
             crate::data::write::encode::Trailer::default(),
-        ));
+        )
+    }
+
+    /// A sample at 0x1000 whose kernel chain (0x1000, 0x2000) skipped the caller 0x3000
+    /// that frame pointers in its stack bytes name.
+    pub(crate) fn sample_missing_its_caller() -> Vec<u8> {
+        let sp = 0x7fff_0000u64;
+        let mut stack = vec![0u8; 64];
+        stack[16..24].copy_from_slice(&0u64.to_le_bytes());
+        stack[24..32].copy_from_slice(&0x3000u64.to_le_bytes());
+        record(
+            &[PERF_CONTEXT_USER, 0x1000, 0x2000],
+            [sp + 16, sp, 0x1000],
+            &stack,
+        )
+    }
+
+    #[test]
+    fn cfi_cap_evicts_the_least_recently_used_and_counts_a_shared_file_once() {
+        let exe = std::env::current_exe().unwrap();
+        let (cfi, _) = read_cfi(exe.to_str().unwrap(), usize::MAX).unwrap();
+        let size = cfi.size();
+        assert!(size > 0);
+        // A file over the cap is not read at all: its mappings get frame-pointer rules.
+        assert!(read_cfi(exe.to_str().unwrap(), size - 1).is_none());
+        let cap = size + size / 2;
+        let mut m = Modules::new(cap, Box::new(|_: &str, _: usize| None));
+        let loaded = |key: ModuleKey, cfi: &Arc<ElfCfi>| Loaded {
+            key,
+            unwinder: ProcessUnwinder::new(),
+            cfi: Some(cfi.clone()),
+        };
+        let a = Arc::new(cfi.clone());
+        let b = Arc::new(cfi);
+        m.insert(loaded((1, 0x1000, 0x2000, 0), &a));
+        // Two mappings of one file hold its rules once.
+        m.insert(loaded((1, 0x5000, 0x6000, 0), &a));
+        assert_eq!(m.held, size);
+        assert_eq!(m.ready.len(), 2);
+        // Another file's rules do not fit beside them: the older file's mappings go.
+        m.insert(loaded((2, 0x1000, 0x2000, 0), &b));
+        assert!(m.held <= cap);
+        assert_eq!(m.held, size);
+        assert_eq!(m.ready.len(), 1);
+        assert!(m.ready.contains_key(&(2, 0x1000, 0x2000, 0)));
+        assert_eq!(Arc::strong_count(&a), 1, "evicted rules are freed");
+    }
+
+    #[test]
+    fn caller_found_in_the_stack_is_inserted() {
+        // Without modules the unwinder follows bp: a frame at sp+16 whose return address
+        // (0x3000) the kernel's chain skipped.
+        let r = sample_missing_its_caller();
+        let mut f = LeafFixer::new(TYPE, HashMap::new());
+        let mut out = Vec::new();
+        // Without a mapping around it, 0x3000 is not trusted as a return address.
+        f.rewrite(&r, &HitTracker::new(TYPE), &mut out);
+        assert_eq!(u64_at(&out, 24), Some(3));
+        assert_eq!(f.fixed, 0);
+        let mut spaces = HitTracker::new(TYPE);
+        spaces.observe(&missing_file_mapping());
+        // The mapping's rules come from the loader thread: until they are there the sample
+        // keeps the kernel's chain.
+        out.clear();
+        f.rewrite(&r, &spaces, &mut out);
+        assert_eq!(u64_at(&out, 24), Some(3));
+        assert_eq!((f.fixed, f.kept), (0, 1));
+        assert!(f.wait(std::time::Duration::from_secs(10)));
+        assert!(!f.waits(&r, &spaces));
         out.clear();
         f.rewrite(&r, &spaces, &mut out);
         let l = 24;

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use rperf_unwind::{Cache, Frame, ProcessUnwinder, Regs};
+use rperf_unwind::{Cache, ElfCfi, Frame, ProcessUnwinder, Regs};
 
 const PROGRAM: &str = r#"
 #include <stdio.h>
@@ -108,8 +108,11 @@ fn run_fixture(dir: &Path, flags: &[&str]) -> Option<Dump> {
     Some(d)
 }
 
+/// The dump's frames, unwound once with whole images and once with only the CFI sections
+/// read ([`ElfCfi`], what `record` uses): both must agree.
 fn unwind(d: &Dump) -> Vec<Frame> {
     let mut u = ProcessUnwinder::new();
+    let mut by_sections = ProcessUnwinder::new();
     for (start, end, pgoff, exec, path) in &d.maps {
         if !exec || !path.starts_with('/') {
             continue;
@@ -119,8 +122,12 @@ fn unwind(d: &Dump) -> Vec<Frame> {
         };
         let image: Arc<[u8]> = bytes.into();
         let _ = u.add_elf(path, image, *start, *end, *pgoff, None);
+        let cfi = ElfCfi::read(&std::fs::File::open(path).unwrap(), usize::MAX).unwrap();
+        let _ = by_sections.add_cfi(path, &cfi, *start, *end, *pgoff);
     }
     let r = u.unwind(&mut Cache::new(), d.regs, &d.stack, 64);
+    let s = by_sections.unwind(&mut Cache::new(), d.regs, &d.stack, 64);
+    assert_eq!(r, s, "whole image and CFI sections alone unwind alike");
     r.frames
 }
 
