@@ -556,6 +556,12 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     let (size, shown) = match sink {
         Sink::File(w) => {
             feats.push((file::feature::BUILD_ID, build_id_feature(&hits)));
+            // The first and last sample times: perf's `--time` shares (10%/2) are of this span.
+            if let Some((first, last)) = hits.sample_span() {
+                let mut b = first.to_ne_bytes().to_vec();
+                b.extend_from_slice(&last.to_ne_bytes());
+                feats.push((file::feature::SAMPLE_TIME, b));
+            }
             (
                 w.finish(feats)
                     .with_context(|| format!("cannot write {}", cfg.output.display()))?,

@@ -30,6 +30,8 @@ pub struct HitTracker {
     path_ids: HashMap<String, u32>,
     hit: BTreeSet<u32>,
     kernel_hit: bool,
+    /// The first and last sample times seen (perf's SAMPLE_TIME feature).
+    span: Option<(u64, u64)>,
 }
 
 fn u32_at(b: &[u8], o: usize) -> Option<u32> {
@@ -145,6 +147,13 @@ impl HitTracker {
         }
         let Some(ip) = u64_at(r, o) else { return };
         let Some(pid) = u32_at(r, o + 8) else { return };
+        if self.sample_type & sample::TIME != 0 {
+            if let Some(t) = u64_at(r, o + 16) {
+                let (first, last) = self.span.get_or_insert((t, t));
+                *first = (*first).min(t);
+                *last = (*last).max(t);
+            }
+        }
         if m & CPUMODE_MASK == misc::KERNEL {
             self.kernel_hit = true;
             return;
@@ -157,6 +166,11 @@ impl HitTracker {
                 }
             }
         }
+    }
+
+    /// The first and last sample times seen, when samples carry a time.
+    pub fn sample_span(&self) -> Option<(u64, u64)> {
+        self.span
     }
 
     /// Paths of the user-space files that samples hit, and whether the kernel was hit.

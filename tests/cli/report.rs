@@ -1118,12 +1118,15 @@ fn time_windows_filter_like_perf() {
         PHASES_C,
         &["-O1", "-fno-omit-frame-pointer"],
     );
-    let Some(f) = record_with(
-        "perf",
-        dir.path(),
-        "t.data",
-        &["-F", "2000", "-g", "--", exe.to_str().unwrap(), "0.3"],
-    ) else {
+    // rperf's recordings carry the first/last sample times (SAMPLE_TIME) perf's shares need.
+    let args = ["-F", "2000", "-g", "--", exe.to_str().unwrap(), "0.3"];
+    let Some(mine) = record_with("rperf", dir.path(), "r.data", &args) else {
+        return;
+    };
+    for pct in ["10%/2", "0%-30%,60%-100%"] {
+        compare(&mine, &["--no-children", "--sort", "sym", "--time", pct]);
+    }
+    let Some(f) = record_with("perf", dir.path(), "t.data", &args) else {
         return;
     };
     let times: Vec<String> = rperf_out(&["script", "-F", "time"], &f)
