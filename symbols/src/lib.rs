@@ -10,6 +10,8 @@
 //! assert_eq!(ks.lookup(0xffffffff81000180).map(|s| s.name), Some("start"));
 //! ```
 #![deny(missing_docs)]
+// Mapping files is unsafe: the program supplies it through `file::set_mapper`.
+#![forbid(unsafe_code)]
 
 pub mod buildid;
 pub mod cache;
