@@ -210,20 +210,8 @@ def bench_report_script(quick):
     with tempfile.TemporaryDirectory() as tmp:
         exe = build_workload(tmp, True)
         data = os.path.join(tmp, "big.data")
-        burners = [subprocess.Popen([exe, "100000"], stdout=subprocess.DEVNULL) for _ in range(os.cpu_count() or 2)]
-        try:
-            subprocess.run(
-                ["perf", "record", "-q", "-F", "20000", "-a", "-g", "-o", data, "--", "sleep", secs],
-                check=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        finally:
-            for b in burners:
-                b.kill()
-                b.wait()
-        stats = subprocess.run(["perf", "report", "--stats", "-i", data], capture_output=True, text=True).stdout
-        samples = next((l.split(":")[1].split()[0] for l in stats.splitlines() if "SAMPLE events" in l), "?")
+        burners = [[exe, "100000"]] * (os.cpu_count() or 2)
+        samples = record_while(data, ["-F", "20000", "-a", "-g"], secs, burners)
         size = os.path.getsize(data) / 1e6
         # The goal is set against `perf report --stdio` as users run it (children, caller
         # graphs) and without graphs. Without children and graphs perf skips the chains and
@@ -234,46 +222,76 @@ def bench_report_script(quick):
             ("report --stdio --no-children -g none --sort comm,dso", ["report", "--stdio", "--no-children", "-g", "none", "--sort", "comm,dso", "-i", data], "report only"),
             ("script", ["script", "-i", data], "rperf >= 5x faster"),
         ]
-        svg = os.path.join(tmp, "out.svg")
-        pipeline = f"perf script -i {data} | inferno-collapse-perf | inferno-flamegraph > {svg}"
-        flame = ["sh", "-c", pipeline], [RPERF, "flamegraph", "-i", data, "-o", svg]
         todo = [(name, ["perf"] + a, [RPERF] + a, goal) for name, a, goal in cases]
-        if shutil.which("inferno-flamegraph"):
-            # perf's pipeline shows no inline frames: the goal row compares like with like;
-            # rperf's default (inline frames from DWARF, which means reading and inflating
-            # the binaries' debug info) is reported beside it.
-            todo.append(("flamegraph --no-inline: perf.data to SVG (perf script | inferno-collapse-perf | inferno-flamegraph)",
-                         flame[0], flame[1] + ["--no-inline"], "rperf >= 5x faster"))
-            todo.append(("flamegraph, default (with inline frames): perf.data to SVG",
-                         flame[0], flame[1], "report only"))
-        else:
-            print("skipping the flamegraph case: cargo install inferno", file=sys.stderr)
+        todo += flamegraph_cases(data, tmp)
         for name, pcmd, rcmd, goal in todo:
-            med, rss = interleaved({"perf": pcmd, "rperf": rcmd}, runs)
-            factor = 10 if "10x" in goal else 5 if "5x" in goal else 0
-            rows.append(
-                {
-                    "name": f"{name} ({samples} samples with chains, {size:.0f} MB, perf-recorded)",
-                    "unit": "s",
-                    "perf": med["perf"],
-                    "rperf": med["rperf"],
-                    "goal": goal,
-                    "met": factor == 0 or med["rperf"] * factor <= med["perf"],
-                    "runs": runs,
-                }
-            )
-            rows.append(
-                {
-                    "name": f"{name}: peak memory",
-                    "unit": "MB",
-                    "perf": rss["perf"] / 1024,
-                    "rperf": rss["rperf"] / 1024,
-                    "goal": "rperf <= perf",
-                    "met": rss["rperf"] <= rss["perf"],
-                    "runs": runs,
-                }
-            )
+            rows += versus(name, f"{samples} samples with chains, {size:.0f} MB, perf-recorded", pcmd, rcmd, goal, runs)
     return rows
+
+
+def versus(name, about, pcmd, rcmd, goal, runs):
+    """Two rows, time (held to `goal`: "rperf >= Nx faster" or "report only") and peak memory
+    (held to perf's), of one perf command and its rperf equivalent run interleaved."""
+    med, rss = interleaved({"perf": pcmd, "rperf": rcmd}, runs)
+    factor = 10 if "10x" in goal else 5 if "5x" in goal else 0
+    return [
+        {
+            "name": f"{name} ({about})",
+            "unit": "s",
+            "perf": med["perf"],
+            "rperf": med["rperf"],
+            "goal": goal,
+            "met": factor == 0 or med["rperf"] * factor <= med["perf"],
+            "runs": runs,
+        },
+        {
+            "name": f"{name}: peak memory",
+            "unit": "MB",
+            "perf": rss["perf"] / 1024,
+            "rperf": rss["rperf"] / 1024,
+            "goal": "rperf <= perf",
+            "met": rss["rperf"] <= rss["perf"],
+            "runs": runs,
+        },
+    ]
+
+
+def record_while(data, args, secs, workloads):
+    """`perf record ARGS -- sleep SECS` into `data` while `workloads` (argv lists) run; the
+    number of samples it took. perf records (-N: nothing copied into ~/.debug), so both tools
+    then read the same file."""
+    running = [subprocess.Popen(w, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for w in workloads]
+    try:
+        subprocess.run(
+            ["perf", "record", "-q", "-N"] + args + ["-o", data, "--", "sleep", str(secs)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    finally:
+        for w in running:
+            w.kill()
+            w.wait()
+    stats = subprocess.run(["perf", "report", "--stats", "-i", data], capture_output=True, text=True).stdout
+    return next((l.split(":")[1].split()[0] for l in stats.splitlines() if "SAMPLE events" in l), "?")
+
+
+def flamegraph_cases(data, tmp):
+    """perf's flame graph pipeline against rperf flamegraph, as (name, perf, rperf, goal)."""
+    if not shutil.which("inferno-flamegraph"):
+        print("skipping the flamegraph case: cargo install inferno", file=sys.stderr)
+        return []
+    svg = os.path.join(tmp, "out.svg")
+    pipeline = f"perf script -i {data} | inferno-collapse-perf | inferno-flamegraph > {svg}"
+    perf, rperf = ["sh", "-c", pipeline], [RPERF, "flamegraph", "-i", data, "-o", svg]
+    # perf's pipeline shows no inline frames: the goal row compares like with like; rperf's
+    # default (inline frames from DWARF, which means reading and inflating the binaries'
+    # debug info) is reported beside it.
+    return [
+        ("flamegraph --no-inline: perf.data to SVG (perf script | inferno-collapse-perf | inferno-flamegraph)",
+         perf, rperf + ["--no-inline"], "rperf >= 5x faster"),
+        ("flamegraph, default (with inline frames): perf.data to SVG", perf, rperf, "report only"),
+    ]
 
 
 def reach_main(tool, data):
@@ -345,12 +363,80 @@ def bench_dwarf_report(quick):
     return rows
 
 
+def bigbin():
+    """The big-binary fixture's program (built once, cached under target/)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bigbin as fixture
+
+    print("building the big-binary fixture (cached) ...", file=sys.stderr)
+    return fixture.build(fixture.default_dir())
+
+
+def rperf_busy(tmp, prog):
+    """A workload that keeps rperf's own release binary running (reporting a small recording
+    of `prog`), so system-wide recordings hit its Rust symbols too."""
+    small = os.path.join(tmp, "small.data")
+    subprocess.run(["perf", "record", "-q", "-N", "-g", "-o", small, "--", prog, "0.5"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return ["sh", "-c", f"while :; do {RPERF} report --stdio -i {small} >/dev/null 2>&1; done"]
+
+
+def bench_big_binaries(quick):
+    """report, script and flamegraph of a system-wide `record -ag` while a program runs through
+    four generated 48 MB shared libraries (150,000 C++/Rust-mangled functions each, built by
+    bench/bigbin.py) and rperf itself runs: the symbol tables of large binaries dominate."""
+    runs = 3 if quick else 5
+    prog = bigbin()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "big.data")
+        secs = 4
+        samples = record_while(data, ["-a", "-g"], secs, [[prog, str(secs + 2)], rperf_busy(tmp, prog)])
+        size = os.path.getsize(data) / 1e6
+        cases = [
+            ("report --stdio (perf's default: children, caller graphs)", ["report", "--stdio", "-i", data], "rperf >= 5x faster"),
+            ("script", ["script", "-i", data], "rperf >= 5x faster"),
+        ]
+        todo = [(name, ["perf"] + a, [RPERF] + a, goal) for name, a, goal in cases]
+        todo += flamegraph_cases(data, tmp)
+        for name, pcmd, rcmd, goal in todo:
+            rows += versus(name, f"big binaries, `record -ag` {secs} s, {samples} samples, {size:.0f} MB", pcmd, rcmd, goal, runs)
+    return rows
+
+
+def bench_big_scaling(quick):
+    """report --stdio time and peak memory as recordings grow (-F 20000 -a -g on the big-binary
+    fixture, two copies running): the same stacks recur, so memory should stay bounded by the
+    distinct stacks while time grows linearly with the samples. Set BENCH_10M=1 to add a
+    ten-million-sample recording (minutes to record and report; kept in $TMPDIR)."""
+    prog = bigbin()
+    sizes = [("100K", 2.5), ("1M", 25)]
+    if quick:
+        sizes = [("100K", 2.5)]
+    elif os.environ.get("BENCH_10M"):
+        sizes.append(("10M", 250))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, secs in sizes:
+            data = os.path.join(tmp, f"scale-{label}.data")
+            work = [[prog, str(secs + 3)]] * 2
+            samples = record_while(data, ["-F", "20000", "-a", "-g"], secs, work)
+            size = os.path.getsize(data) / 1e6
+            args = ["report", "--stdio", "-i", data]
+            runs = 3 if label == "100K" else 1
+            rows += versus(f"report --stdio, ~{label} samples", f"{samples} samples, {size:.0f} MB", ["perf"] + args, [RPERF] + args, "report only", runs)
+            os.remove(data)
+    return rows
+
+
 BENCHMARKS = [
     bench_stat_startup,
     bench_stat_overhead,
     bench_record_overhead,
     bench_report_script,
     bench_dwarf_report,
+    bench_big_binaries,
+    bench_big_scaling,
 ]
 
 

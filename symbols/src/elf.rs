@@ -167,7 +167,12 @@ fn finish(mut syms: Vec<(Entry, u8)>, names: &Names) -> Vec<Entry> {
     let mut i = 0;
     while i < syms.len() {
         let (first, rank) = syms[i];
-        let end = i + syms[i..].partition_point(|(e, _)| e.start == first.start);
+        // A linear scan: groups are short, and a binary search per group strays over a
+        // vector of hundreds of thousands of entries.
+        let end = i + syms[i..]
+            .iter()
+            .take_while(|(e, _)| e.start == first.start)
+            .count();
         let tied = syms[i..end]
             .iter()
             .take_while(|(e, r)| (e.size != 0) == (first.size != 0) && *r == rank)
