@@ -3,7 +3,39 @@
 use std::fs::File;
 use std::io;
 
-use rperf_symbols::file::Bytes;
+use rperf_symbols::file::{Bytes, Source};
+
+/// A read-only private mapping of a regular file.
+struct Mapped(memmap2::Mmap);
+
+impl AsRef<[u8]> for Mapped {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Source for Mapped {
+    fn release(&self, range: std::ops::Range<usize>) {
+        // Only whole pages inside the range: its first and last pages may hold bytes still
+        // wanted (memmap2 widens a range to page boundaries).
+        let page = super::ring::page_size();
+        let start = range.start.next_multiple_of(page);
+        let end = range.end - range.end % page;
+        if start >= end {
+            return;
+        }
+        // SAFETY: MADV_DONTNEED on a private mapping discards the process's pages of the
+        // range. This mapping is PROT_READ, so no page of it was ever copied on write: what
+        // is dropped are the page cache's pages, and the next read of the range faults the
+        // same file contents back in (the caveat of a file changed meanwhile is the one
+        // map_file's SAFETY comment discusses). No byte a live reference points at changes.
+        // The range is in bounds (Bytes::release checks it against the length).
+        let _ = unsafe {
+            self.0
+                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+        };
+    }
+}
 
 /// Maps `file` (opened by `rperf_symbols::file::open_regular`: a regular file, never a
 /// FIFO or device) privately and read-only.
@@ -20,7 +52,7 @@ pub fn map_file(file: &File) -> io::Result<Bytes> {
     // same way (libelf's ELF_C_READ_MMAP); reading them whole instead copied hundreds of MB
     // per report. Only regular files reach this point, so the length is the file's.
     let map = unsafe { memmap2::MmapOptions::new().map_copy_read_only(file)? };
-    Ok(Bytes::new(map))
+    Ok(Bytes::new(Mapped(map)))
 }
 
 /// Makes the symbols crate map binaries with [`map_file`] (once, at start-up).
@@ -42,6 +74,18 @@ mod tests {
         assert!(mapped.len() > 1000, "{}", mapped.len());
         assert_eq!(mapped.len(), read.len());
         assert!(mapped.symbols().eq(read.symbols()));
+    }
+
+    #[test]
+    fn released_pages_read_back_the_same_bytes() {
+        let exe = std::env::current_exe().unwrap();
+        let bytes = map_file(&rperf_symbols::file::open_regular(&exe).unwrap()).unwrap();
+        let len = bytes.len().min(1 << 20);
+        let before = bytes[..len].to_vec();
+        bytes.release(100..len - 100);
+        assert_eq!(&bytes[..len], &before[..]);
+        // Out of bounds is ignored, not an error or a fault.
+        bytes.release(0..usize::MAX);
     }
 
     #[test]

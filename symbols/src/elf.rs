@@ -523,6 +523,21 @@ impl ElfSymbols {
             ..Names::default()
         };
         let syms = finish(syms, &names);
+        // The symbol tables were read once, to index them; their names stay (unread) in
+        // the string tables. A mapping need not keep them resident (perf, which copies its
+        // symbols out, unmaps the file the same way).
+        for sec in file.elf_section_table().iter() {
+            let kind = sec.sh_type(endian);
+            if kind == object::elf::SHT_SYMTAB || kind == object::elf::SHT_DYNSYM {
+                let (off, len) = (sec.sh_offset(endian), sec.sh_size(endian));
+                if let (Ok(start), Ok(end)) = (
+                    usize::try_from(off),
+                    usize::try_from(off.saturating_add(len)),
+                ) {
+                    data.release(start..end);
+                }
+            }
+        }
         Ok(ElfSymbols {
             syms,
             segments,

@@ -28,17 +28,37 @@ pub fn open_regular(path: &Path) -> Result<File, Error> {
     Ok(file)
 }
 
+/// Where [`Bytes`] come from: anything that holds bytes, and may let go of the memory of a
+/// range that will not be read again soon (a mapping drops those pages from the process; a
+/// later read faults them back in from the file).
+pub trait Source: AsRef<[u8]> + Send + Sync {
+    /// A hint that `range` will not be read soon; the default does nothing.
+    fn release(&self, range: std::ops::Range<usize>) {
+        let _ = range;
+    }
+}
+
+impl Source for Vec<u8> {}
+
 /// The contents of a file (or an image in memory), shared and immutable: a mapping when the
 /// program installed a [`Mapper`], else bytes read into memory. Binaries of hundreds of MB
 /// are mapped so that only the pages a lookup touches (the symbol and string tables) are
 /// read, and by the kernel's page cache rather than copied.
 #[derive(Clone)]
-pub struct Bytes(Arc<dyn AsRef<[u8]> + Send + Sync>);
+pub struct Bytes(Arc<dyn Source>);
 
 impl Bytes {
     /// Wraps anything that holds bytes (a `Vec<u8>`, a mapping).
-    pub fn new(inner: impl AsRef<[u8]> + Send + Sync + 'static) -> Bytes {
+    pub fn new(inner: impl Source + 'static) -> Bytes {
         Bytes(Arc::new(inner))
+    }
+
+    /// Tells the source that `range` will not be read soon (see [`Source::release`]): a
+    /// symbol table is read once, to index it, and a mapping need not keep it resident.
+    pub fn release(&self, range: std::ops::Range<usize>) {
+        if range.start < range.end && range.end <= self.len() {
+            self.0.release(range);
+        }
     }
 }
 
