@@ -141,7 +141,7 @@ def build(out):
         f.write(MAIN_C.replace("%DECLS%", decls).replace("%LIBS%", str(LIBS)).replace("%CALL%", call))
     tmp = exe + ".tmp"
     subprocess.run(
-        ["gcc", "-O2", "-fno-omit-frame-pointer", "-o", tmp, src, f"-L{out}", "-Wl,-rpath," + out]
+        ["gcc", "-O2", "-fno-omit-frame-pointer", "-o", tmp, src, f"-L{out}", "-Wl,-rpath,$ORIGIN"]
         + [f"-lbig{l}" for l in range(LIBS)],
         check=True,
     )
