@@ -224,15 +224,8 @@ def bench_report_script(quick):
     with tempfile.TemporaryDirectory() as tmp:
         exe = build_workload(tmp, True)
         data = os.path.join(tmp, "big.data")
-        with burning(exe, os.cpu_count() or 2):
-            subprocess.run(
-                ["perf", "record", "-q", "-F", "20000", "-a", "-g", "-o", data, "--", "sleep", secs],
-                check=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        stats = subprocess.run(["perf", "report", "--stats", "-i", data], capture_output=True, text=True).stdout
-        samples = next((l.split(":")[1].split()[0] for l in stats.splitlines() if "SAMPLE events" in l), "?")
+        burners = [[exe, "100000"]] * (os.cpu_count() or 2)
+        samples = record_while(data, ["-F", "20000", "-a", "-g"], secs, burners)
         size = os.path.getsize(data) / 1e6
         # The goal is set against `perf report --stdio` as users run it (children, caller
         # graphs) and without graphs. Without children and graphs perf skips the chains and
@@ -243,46 +236,76 @@ def bench_report_script(quick):
             ("report --stdio --no-children -g none --sort comm,dso", ["report", "--stdio", "--no-children", "-g", "none", "--sort", "comm,dso", "-i", data], "report only"),
             ("script", ["script", "-i", data], "rperf >= 5x faster"),
         ]
-        svg = os.path.join(tmp, "out.svg")
-        pipeline = f"perf script -i {data} | inferno-collapse-perf | inferno-flamegraph > {svg}"
-        flame = ["sh", "-c", pipeline], [RPERF, "flamegraph", "-i", data, "-o", svg]
         todo = [(name, ["perf"] + a, [RPERF] + a, goal) for name, a, goal in cases]
-        if shutil.which("inferno-flamegraph"):
-            # perf's pipeline shows no inline frames: the goal row compares like with like;
-            # rperf's default (inline frames from DWARF, which means reading and inflating
-            # the binaries' debug info) is reported beside it.
-            todo.append(("flamegraph --no-inline: perf.data to SVG (perf script | inferno-collapse-perf | inferno-flamegraph)",
-                         flame[0], flame[1] + ["--no-inline"], "rperf >= 5x faster"))
-            todo.append(("flamegraph, default (with inline frames): perf.data to SVG",
-                         flame[0], flame[1], "report only"))
-        else:
-            print("skipping the flamegraph case: cargo install inferno", file=sys.stderr)
+        todo += flamegraph_cases(data, tmp)
         for name, pcmd, rcmd, goal in todo:
-            med, rss = interleaved({"perf": pcmd, "rperf": rcmd}, runs)
-            factor = 10 if "10x" in goal else 5 if "5x" in goal else 0
-            rows.append(
-                {
-                    "name": f"{name} ({samples} samples with chains, {size:.0f} MB, perf-recorded)",
-                    "unit": "s",
-                    "perf": med["perf"],
-                    "rperf": med["rperf"],
-                    "goal": goal,
-                    "met": factor == 0 or med["rperf"] * factor <= med["perf"],
-                    "runs": runs,
-                }
-            )
-            rows.append(
-                {
-                    "name": f"{name}: peak memory",
-                    "unit": "MB",
-                    "perf": rss["perf"] / 1024,
-                    "rperf": rss["rperf"] / 1024,
-                    "goal": "rperf <= perf",
-                    "met": rss["rperf"] <= rss["perf"],
-                    "runs": runs,
-                }
-            )
+            rows += versus(name, f"{samples} samples with chains, {size:.0f} MB, perf-recorded", pcmd, rcmd, goal, runs)
     return rows
+
+
+def versus(name, about, pcmd, rcmd, goal, runs):
+    """Two rows, time (held to `goal`: "rperf >= Nx faster" or "report only") and peak memory
+    (held to perf's), of one perf command and its rperf equivalent run interleaved."""
+    med, rss = interleaved({"perf": pcmd, "rperf": rcmd}, runs)
+    factor = 10 if "10x" in goal else 5 if "5x" in goal else 0
+    return [
+        {
+            "name": f"{name} ({about})",
+            "unit": "s",
+            "perf": med["perf"],
+            "rperf": med["rperf"],
+            "goal": goal,
+            "met": factor == 0 or med["rperf"] * factor <= med["perf"],
+            "runs": runs,
+        },
+        {
+            "name": f"{name}: peak memory",
+            "unit": "MB",
+            "perf": rss["perf"] / 1024,
+            "rperf": rss["rperf"] / 1024,
+            "goal": "rperf <= perf",
+            "met": rss["rperf"] <= rss["perf"],
+            "runs": runs,
+        },
+    ]
+
+
+def record_while(data, args, secs, workloads, command=None):
+    """`perf record ARGS -- sleep SECS` (or `-- COMMAND`) into `data` while `workloads` (argv
+    lists) run; the number of samples it took. perf records (-N: nothing copied into
+    ~/.debug), so both tools then read the same file."""
+    running = [subprocess.Popen(w, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for w in workloads]
+    try:
+        subprocess.run(
+            ["perf", "record", "-q", "-N"] + args + ["-o", data, "--"] + (command or ["sleep", str(secs)]),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    finally:
+        for w in running:
+            w.kill()
+            w.wait()
+    stats = subprocess.run(["perf", "report", "--stats", "-i", data], capture_output=True, text=True).stdout
+    return next((l.split(":")[1].split()[0] for l in stats.splitlines() if "SAMPLE events" in l), "?")
+
+
+def flamegraph_cases(data, tmp):
+    """perf's flame graph pipeline against rperf flamegraph, as (name, perf, rperf, goal)."""
+    if not shutil.which("inferno-flamegraph"):
+        print("skipping the flamegraph case: cargo install inferno", file=sys.stderr)
+        return []
+    svg = os.path.join(tmp, "out.svg")
+    pipeline = f"perf script -i {data} | inferno-collapse-perf | inferno-flamegraph > {svg}"
+    perf, rperf = ["sh", "-c", pipeline], [RPERF, "flamegraph", "-i", data, "-o", svg]
+    # perf's pipeline shows no inline frames: the goal row compares like with like; rperf's
+    # default (inline frames from DWARF, which means reading and inflating the binaries'
+    # debug info) is reported beside it.
+    return [
+        ("flamegraph --no-inline: perf.data to SVG (perf script | inferno-collapse-perf | inferno-flamegraph)",
+         perf, rperf + ["--no-inline"], "rperf >= 5x faster"),
+        ("flamegraph, default (with inline frames): perf.data to SVG", perf, rperf, "report only"),
+    ]
 
 
 def reach_main(tool, data):
@@ -487,6 +510,94 @@ def bench_record_big_binaries(quick):
         },
     ]
 
+def bigbin():
+    """The big-binary fixture's program (built once, cached under target/). Built in a child
+    process: a child's peak memory as wait4 reports it includes this process's resident size
+    when it forked, so the benchmark process itself stays small."""
+    print("building the big-binary fixture (cached) ...", file=sys.stderr)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bigbin.py")
+    out = subprocess.run([sys.executable, script], capture_output=True, text=True, check=True).stdout
+    return out.strip().splitlines()[-1]
+
+
+def rperf_busy(tmp, prog):
+    """A workload that keeps rperf's own release binary running (reporting a small recording
+    of `prog`), so system-wide recordings hit its Rust symbols too."""
+    small = os.path.join(tmp, "small.data")
+    subprocess.run(["perf", "record", "-q", "-N", "-g", "-o", small, "--", prog, "0.5"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return ["sh", "-c", f"while :; do {RPERF} report --stdio -i {small} >/dev/null 2>&1; done"]
+
+
+def bench_big_binaries(quick):
+    """report, script and flamegraph of a system-wide `record -ag` while a program runs through
+    four generated 48 MB shared libraries (150,000 C++/Rust-mangled functions each, built by
+    bench/bigbin.py) and rperf itself runs: the symbol tables of large binaries dominate."""
+    runs = 3 if quick else 5
+    prog = bigbin()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "big.data")
+        secs = 4
+        samples = record_while(data, ["-a", "-g"], secs, [[prog, str(secs + 2)], rperf_busy(tmp, prog)])
+        size = os.path.getsize(data) / 1e6
+        cases = [
+            ("report --stdio (perf's default: children, caller graphs)", ["report", "--stdio", "-i", data], "rperf >= 5x faster"),
+            ("script", ["script", "-i", data], "rperf >= 5x faster"),
+        ]
+        todo = [(name, ["perf"] + a, [RPERF] + a, goal) for name, a, goal in cases]
+        todo += flamegraph_cases(data, tmp)
+        for name, pcmd, rcmd, goal in todo:
+            rows += versus(name, f"big binaries, `record -ag` {secs} s, {samples} samples, {size:.0f} MB", pcmd, rcmd, goal, runs)
+    return rows
+
+
+def distinct_stacks(data):
+    """How many different call chains (sampled address and callers) a recording holds: read
+    as a stream and kept as hashes, so that this process stays small (see bigbin)."""
+    seen, block = set(), []
+    p = subprocess.Popen([RPERF, "script", "-F", "ip", "-i", data], stdout=subprocess.PIPE, text=True)
+    for line in p.stdout:
+        if line.strip():
+            block.append(line.strip())
+        elif block:
+            seen.add(hash(tuple(block)))
+            block = []
+    if block:
+        seen.add(hash(tuple(block)))
+    p.wait()
+    return len(seen)
+
+
+def bench_big_scaling(quick):
+    """report --stdio time and peak memory as recordings grow: `record -F 20000 -g` of two
+    copies of the big-binary program, so that the same stacks recur (a system-wide recording
+    also takes whatever else runs, and its distinct stacks grow with it). Time should grow
+    linearly with the samples, memory stay bounded by the distinct stacks. BENCH_10M=1 adds
+    a ten-million-sample recording (minutes to record and report; kept in $TMPDIR)."""
+    prog = bigbin()
+    sizes = [("100K", 100_000), ("1M", 1_000_000)]
+    if quick:
+        sizes = sizes[:1]
+    elif os.environ.get("BENCH_10M"):
+        sizes.append(("10M", 10_000_000))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, want in sizes:
+            data = os.path.join(tmp, f"scale-{label}.data")
+            # 20,000 samples a second from each of two copies when the CPUs are free.
+            secs = want / 40_000
+            both = f"{prog} {secs:.1f} & {prog} {secs:.1f} & wait"
+            samples = record_while(data, ["-F", "20000", "-g"], secs, [], ["sh", "-c", both])
+            size = os.path.getsize(data) / 1e6
+            args = ["report", "--stdio", "-i", data]
+            runs = 3 if label == "100K" else 1
+            name = f"report --stdio, {label} samples asked"
+            pair = versus(name, "", ["perf"] + args, [RPERF] + args, "report only", runs)
+            pair[0]["name"] = f"{name} ({samples} samples, {distinct_stacks(data)} distinct stacks, {size:.0f} MB)"
+            rows += pair
+            os.remove(data)
+    return rows
 
 BENCHMARKS = [
     bench_stat_startup,
@@ -496,6 +607,8 @@ BENCHMARKS = [
     bench_dwarf_report,
     bench_record_lost,
     bench_record_big_binaries,
+    bench_big_binaries,
+    bench_big_scaling,
 ]
 
 
@@ -550,7 +663,7 @@ def main():
         sections[b.__name__] = [
             f"## {b.__name__}",
             "",
-            f"{b.__doc__.strip()} Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+            f"{' '.join(b.__doc__.split())} Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
             + (" (--quick)" if args.quick else "")
             + ".",
             "",
@@ -568,12 +681,10 @@ def main():
     ]
     for b in BENCHMARKS:
         if b.__name__ in sections:
-            lines.extend(sections[b.__name__])
-    # Sections other tools write (the toolchain corpus table) are kept as they are.
-    names = {b.__name__ for b in BENCHMARKS}
-    for name, section in sections.items():
-        if name not in names:
-            lines.extend(section)
+            lines.extend(sections.pop(b.__name__))
+    # Sections written by other means (the toolchain corpus table) stay, after these.
+    for rest in sections.values():
+        lines.extend(rest)
     text = "\n".join(lines) + "\n"
     with open(args.out, "w") as f:
         f.write(text)

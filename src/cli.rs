@@ -1002,6 +1002,7 @@ pub fn normalize_args(args: Vec<String>) -> Vec<String> {
 /// Entry point used by the binary: parse, dispatch, print the error chain, exit.
 pub fn main() -> ExitCode {
     use clap::{CommandFactory, FromArgMatches};
+    crate::sys::map::install();
     let argv: Vec<String> = std::env::args().collect();
     let matches = Cli::command().get_matches_from(normalize_args(argv.clone()));
     let cli = match Cli::from_arg_matches(&matches) {

@@ -479,7 +479,7 @@ impl Symbolizer {
             });
             let (s, off) = table.as_ref()?.lookup_offset(loc.rel)?;
             return Some(Sym {
-                name: s.name.clone(),
+                name: s.name,
                 offset: off,
             });
         }
@@ -493,7 +493,7 @@ impl Symbolizer {
         let table = self.elf.entry(loc.dso).or_default();
         let (s, off) = table.as_ref()?.lookup_offset(loc.rel)?;
         Some(Sym {
-            name: s.name.clone(),
+            name: s.name,
             offset: off,
         })
     }

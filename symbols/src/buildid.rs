@@ -1,26 +1,59 @@
 //! Build ids: the GNU note that names a binary's exact contents, for binaries and the kernel.
 use std::path::Path;
 
-use object::elf::NT_GNU_BUILD_ID;
-use object::read::elf::{ElfFile64, NoteIterator};
-use object::{Endianness, Object};
+use object::elf::{FileHeader64, NT_GNU_BUILD_ID};
+use object::read::elf::{FileHeader, NoteIterator, ProgramHeader, SectionHeader};
+use object::{Endianness, ReadRef};
 
 use crate::Error;
+
+/// The GNU build-id note of an ELF image, from its headers and notes alone: parsing the
+/// whole file would read its symbol table too (tens of MB in a large library, for every
+/// build-id check of it).
+fn find<'d, R: ReadRef<'d>>(data: R) -> object::read::Result<Option<&'d [u8]>> {
+    let header = FileHeader64::<Endianness>::parse(data)?;
+    let endian = header.endian()?;
+    let is_id = |n: &object::read::elf::Note<'d, FileHeader64<Endianness>>| {
+        n.name() == object::elf::ELF_NOTE_GNU && n.n_type(endian) == NT_GNU_BUILD_ID
+    };
+    // Section headers when there are any (as object's own build_id), else program headers.
+    let sections = header.sections(endian, data)?;
+    if !sections.is_empty() {
+        for section in sections.iter() {
+            if let Some(mut notes) = section.notes(endian, data)? {
+                while let Some(note) = notes.next()? {
+                    if is_id(&note) {
+                        return Ok(Some(note.desc()));
+                    }
+                }
+            }
+        }
+    } else {
+        for segment in header.program_headers(endian, data)? {
+            if let Some(mut notes) = segment.notes(endian, data)? {
+                while let Some(note) = notes.next()? {
+                    if is_id(&note) {
+                        return Ok(Some(note.desc()));
+                    }
+                }
+            }
+        }
+    }
+    Ok(None)
+}
 
 /// The GNU build id of an ELF file, if it has one.
 pub fn build_id(path: &Path) -> Result<Option<Vec<u8>>, Error> {
     let file = crate::file::open_regular(path)?;
     // Only the headers and the note are read, not the whole binary.
     let cache = object::read::ReadCache::new(file);
-    let elf = ElfFile64::<Endianness, _>::parse(&cache).map_err(|e| Error::not_elf(path, e))?;
-    let id = elf.build_id().map_err(|e| Error::not_elf(path, e))?;
+    let id = find(&cache).map_err(|e| Error::not_elf(path, e))?;
     Ok(id.map(<[u8]>::to_vec))
 }
 
 /// The GNU build id in an ELF image held in memory.
 pub fn build_id_of(data: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-    let file = ElfFile64::<Endianness>::parse(data).map_err(Error::image)?;
-    file.build_id()
+    find(data)
         .map(|id| id.map(<[u8]>::to_vec))
         .map_err(Error::image)
 }

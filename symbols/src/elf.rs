@@ -1,10 +1,15 @@
 //! Function symbols of an ELF file (.symtab, else .dynsym), looked up by file offset.
 use std::path::Path;
 
-use object::read::elf::{ElfFile64, ProgramHeader, SectionHeader as _};
+use object::read::elf::{ElfFile64, ProgramHeader, SectionHeader as _, Sym as _};
 use object::{Endianness, Object, ObjectSymbol};
 use object::{ObjectSection, ObjectSymbolTable};
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::file::Bytes;
 use crate::Error;
 
 /// One function.
@@ -26,13 +31,90 @@ struct Segment {
     filesz: u64,
 }
 
+/// Where a function's name is, not the name: its file offset in the binary (or, with
+/// [`Name::DEBUG`], in its separate debug file), and whether it names a PLT stub (printed
+/// `name@plt`). One word, because a large library has hundreds of thousands of functions and
+/// only the few that samples hit are ever printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Name(u64);
+
+impl Name {
+    const PLT: u64 = 1 << 63;
+    const DEBUG: u64 = 1 << 62;
+    /// The offset of no name (a PLT slot whose relocation names no symbol).
+    const NONE: u64 = Name::DEBUG - 1;
+
+    fn new(offset: Option<usize>, debug: bool, plt: bool) -> Name {
+        let off = offset
+            .and_then(|o| u64::try_from(o).ok())
+            .filter(|&o| o < Name::NONE)
+            .unwrap_or(Name::NONE);
+        Name(off | if debug { Name::DEBUG } else { 0 } | if plt { Name::PLT } else { 0 })
+    }
+
+    fn offset(self) -> Option<usize> {
+        let off = self.0 & Name::NONE;
+        (off != Name::NONE).then_some(off as usize)
+    }
+
+    fn in_debug(self) -> Name {
+        Name(self.0 | Name::DEBUG)
+    }
+}
+
+/// One function of the table, sorted by `start`; its name stays in the file until printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    start: u64,
+    size: u64,
+    name: Name,
+}
+
+/// The files a table's names are in, kept (mapped) for as long as the table lives.
+#[derive(Debug, Default)]
+struct Names {
+    file: Option<Bytes>,
+    debug: Option<Bytes>,
+    /// Names demangled so far (for [`ElfSymbols::demangled`]).
+    demangled: AtomicUsize,
+}
+
+impl Names {
+    /// The name as the symbol table spells it (mangled), up to its terminating NUL.
+    fn raw(&self, name: Name) -> &[u8] {
+        let data = match (name.0 & Name::DEBUG != 0, &self.file, &self.debug) {
+            (false, Some(d), _) | (true, _, Some(d)) => &d[..],
+            _ => &[],
+        };
+        let rest = name.offset().and_then(|o| data.get(o..)).unwrap_or(&[]);
+        let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+        &rest[..len]
+    }
+
+    /// The name perf prints: demangled, with `@plt` for a PLT stub (bytes that are not
+    /// UTF-8 print as U+FFFD).
+    fn text(&self, name: Name) -> String {
+        self.demangled.fetch_add(1, Ordering::Relaxed);
+        let raw = String::from_utf8_lossy(self.raw(name));
+        let text = demangle(&raw);
+        if name.0 & Name::PLT != 0 {
+            format!("{text}@plt")
+        } else {
+            text
+        }
+    }
+}
+
 /// The function table of one binary, immutable once built (shareable across threads).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct ElfSymbols {
-    syms: Vec<Symbol>,
+    syms: Vec<Entry>,
     segments: Vec<Segment>,
     /// Whether the names came from a full .symtab (not just exported .dynsym names).
     from_symtab: bool,
+    names: Names,
+    /// The names demangled so far, by index in `syms`: each once, when first looked up.
+    demangled: Mutex<HashMap<usize, Box<str>>>,
 }
 
 /// Demangles Rust and C++ names as perf prints them (no Rust hash suffix).
@@ -68,34 +150,68 @@ pub fn demangle(name: &str) -> String {
 
 /// Sorts by address, keeps one name per address, and gives zero-sized symbols the room up
 /// to the next one. Among several names for one address the one perf would show wins:
-/// sized, non-weak, global, fewest leading underscores, longest.
-fn finish(mut syms: Vec<(Symbol, u8)>) -> Vec<Symbol> {
+/// sized, non-weak, global, fewest leading underscores, longest. Only names still tied after
+/// size and rank (aliases) are demangled to decide.
+fn finish(mut syms: Vec<(Entry, u8)>, names: &Names) -> Vec<Entry> {
     syms.sort_by(|(a, ra), (b, rb)| {
         a.start
             .cmp(&b.start)
             .then((b.size != 0).cmp(&(a.size != 0)))
             .then(ra.cmp(rb))
-            .then(underscores(&a.name).cmp(&underscores(&b.name)))
-            .then(b.name.len().cmp(&a.name.len()))
     });
-    let mut syms: Vec<Symbol> = syms.into_iter().map(|(s, _)| s).collect();
-    syms.dedup_by_key(|s| s.start);
+    let key = |e: &Entry| {
+        let name = names.text(e.name);
+        (underscores(&name), std::cmp::Reverse(name.len()))
+    };
+    let mut out: Vec<Entry> = Vec::with_capacity(syms.len());
+    let mut i = 0;
+    while i < syms.len() {
+        let (first, rank) = syms[i];
+        // A linear scan: groups are short, and a binary search per group strays over a
+        // vector of hundreds of thousands of entries.
+        let end = i + syms[i..]
+            .iter()
+            .take_while(|(e, _)| e.start == first.start)
+            .count();
+        let tied = syms[i..end]
+            .iter()
+            .take_while(|(e, r)| (e.size != 0) == (first.size != 0) && *r == rank)
+            .count();
+        let mut best = first;
+        if tied > 1 {
+            // The first of the equally good ones wins, as a stable sort would keep it.
+            let mut best_key = key(&first);
+            for (e, _) in &syms[i + 1..i + tied] {
+                let k = key(e);
+                if k < best_key {
+                    (best, best_key) = (*e, k);
+                }
+            }
+        }
+        out.push(best);
+        i = end;
+    }
     // Zero-sized symbols (hand-written assembly) extend to the next symbol.
-    for i in 0..syms.len() {
-        if syms[i].size == 0 {
-            syms[i].size = syms
-                .get(i + 1)
-                .map(|n| n.start - syms[i].start)
-                .unwrap_or(0);
+    for i in 0..out.len() {
+        if out[i].size == 0 {
+            out[i].size = out.get(i + 1).map(|n| n.start - out[i].start).unwrap_or(0);
         }
     }
-    syms
+    out
+}
+
+/// The file offset of `name`, a slice of `data` (the names object hands out borrow the
+/// image), when it is valid UTF-8.
+fn offset_in(data: &[u8], name: &[u8]) -> Option<usize> {
+    std::str::from_utf8(name).ok()?;
+    let off = (name.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+    (off + name.len() <= data.len()).then_some(off)
 }
 
 /// `name@plt` entries, one per .rela.plt relocation, laid out as on x86-64: 16-byte
 /// entries in .plt.sec when present, else at the end of .plt, after its header. The header
 /// is 16 bytes from GNU ld and lld but 32 from mold, so its size is what the entries leave.
-fn plt_symbols(file: &ElfFile64<'_, Endianness>) -> Vec<Symbol> {
+fn plt_symbols(file: &ElfFile64<'_, Endianness>) -> Vec<Entry> {
     const ENTRY: u64 = 16;
     let endian = file.endian();
     let (base, first) = match (
@@ -124,19 +240,19 @@ fn plt_symbols(file: &ElfFile64<'_, Endianness>) -> Vec<Symbol> {
         .enumerate()
         .map(|(i, r)| {
             let sym = r.r_sym(endian, false);
-            let name = if sym == 0 {
-                String::new()
+            let offset = if sym == 0 {
+                None
             } else {
                 dynsyms
                     .as_ref()
                     .and_then(|t| t.symbol_by_index(object::SymbolIndex(sym as usize)).ok())
-                    .and_then(|s| s.name().ok().map(demangle))
-                    .unwrap_or_default()
+                    .and_then(|s| s.name_bytes().ok())
+                    .and_then(|n| offset_in(file.data(), n))
             };
-            Symbol {
+            Entry {
                 start: base + first + i as u64 * ENTRY,
                 size: ENTRY,
-                name: format!("{name}@plt"),
+                name: Name::new(offset, false, true),
             }
         })
         .collect()
@@ -144,7 +260,7 @@ fn plt_symbols(file: &ElfFile64<'_, Endianness>) -> Vec<Symbol> {
 
 /// Adds the synthesized `name@plt` entries where the symbol table names no function: mold
 /// writes its own `name$plt` symbols for its PLT, and perf shows those.
-fn add_plt(syms: &mut Vec<(Symbol, u8)>, plt: Vec<Symbol>) {
+fn add_plt(syms: &mut Vec<(Entry, u8)>, plt: Vec<Entry>) {
     let named: std::collections::HashSet<u64> = syms.iter().map(|(s, _)| s.start).collect();
     syms.extend(
         plt.into_iter()
@@ -260,7 +376,7 @@ pub(crate) fn debug_candidates(
 /// none.
 pub fn debug_file(path: &Path, root: Option<&Path>) -> Option<std::path::PathBuf> {
     let real = under_root(path, root);
-    let data = crate::file::read_regular(&real).ok()?;
+    let data = crate::file::map_regular(&real).ok()?;
     let file = ElfFile64::<Endianness>::parse(&*data).ok()?;
     debug_candidates(&file, path, root)
         .into_iter()
@@ -271,8 +387,8 @@ pub fn debug_file(path: &Path, root: Option<&Path>) -> Option<std::path::PathBuf
 impl ElfSymbols {
     /// Loads a file's function symbols.
     pub fn load(path: &Path) -> Result<ElfSymbols, Error> {
-        let data = crate::file::read_regular(path)?;
-        Self::parse(&data).map_err(|e| e.at(path))
+        let data = crate::file::map_regular(path)?;
+        Self::from_bytes(data).map_err(|e| e.at(path))
     }
 
     /// Loads a binary's symbols, taking them from its separate debug file when the binary
@@ -281,8 +397,8 @@ impl ElfSymbols {
     /// perf's `--symfs`).
     pub fn load_with_debug(path: &Path, root: Option<&Path>) -> Result<ElfSymbols, Error> {
         let real = under_root(path, root);
-        let data = crate::file::read_regular(&real)?;
-        let mut table = Self::parse(&data).map_err(|e| e.at(&real))?;
+        let data = crate::file::map_regular(&real)?;
+        let mut table = Self::from_bytes(data.clone()).map_err(|e| e.at(&real))?;
         if table.from_symtab {
             return Ok(table);
         }
@@ -291,20 +407,27 @@ impl ElfSymbols {
             if c.path == real {
                 continue;
             }
-            let Ok(dbg) = crate::file::read_regular(&c.path) else {
+            let Ok(dbg) = crate::file::map_regular(&c.path) else {
                 continue;
             };
             if !c.crc_matches(&dbg) {
                 continue;
             }
-            if let Ok(d) = Self::parse(&dbg) {
+            if let Ok(d) = Self::from_bytes(dbg) {
                 if d.from_symtab && !d.syms.is_empty() {
                     // Addresses are the binary's; its own program headers decide the layout,
                     // and its PLT (the debug file's is empty) keeps its @plt names.
-                    let mut merged: Vec<(Symbol, u8)> =
-                        d.syms.into_iter().map(|s| (s, 1)).collect();
+                    let mut merged: Vec<(Entry, u8)> = d
+                        .syms
+                        .iter()
+                        .map(|e| {
+                            let name = e.name.in_debug();
+                            (Entry { name, ..*e }, 1)
+                        })
+                        .collect();
                     add_plt(&mut merged, plt_symbols(&file));
-                    table.syms = finish(merged);
+                    table.names.debug = d.names.file;
+                    table.syms = finish(merged, &table.names);
                     table.from_symtab = true;
                     break;
                 }
@@ -313,9 +436,15 @@ impl ElfSymbols {
         Ok(table)
     }
 
-    /// Builds the table from an ELF image in memory.
+    /// Builds the table from an ELF image in memory (copied).
     pub fn parse(data: &[u8]) -> Result<ElfSymbols, Error> {
-        let file = ElfFile64::<Endianness>::parse(data).map_err(Error::image)?;
+        Self::from_bytes(Bytes::new(data.to_vec()))
+    }
+
+    /// Builds the table from an ELF image, which it keeps: names are read from its string
+    /// tables, and demangled, only when a lookup returns them.
+    pub fn from_bytes(data: Bytes) -> Result<ElfSymbols, Error> {
+        let file = ElfFile64::<Endianness>::parse(&*data).map_err(Error::image)?;
         let endian = file.endian();
         let mut segments: Vec<Segment> = file
             .elf_program_headers()
@@ -345,37 +474,76 @@ impl ElfSymbols {
                                 & object::elf::SHF_EXECINSTR.0
                                 != 0
                         })
-                        && s.name().is_ok_and(|n| !n.is_empty())
+                        && s.name_bytes().is_ok_and(|n| !n.is_empty())
                 }
                 _ => false,
             }
         };
-        let collect =
-            |it: object::read::elf::ElfSymbolIterator64<'_, '_, Endianness>| -> Vec<(Symbol, u8)> {
-                it.filter(|s| is_code(s))
-                    .filter_map(|s| {
-                        let sym = Symbol {
-                            start: s.address(),
-                            size: s.size(),
-                            name: demangle(s.name().ok()?),
-                        };
-                        Some((sym, rank(s.is_weak(), s.is_global())))
-                    })
-                    .collect()
+        // Where a table's names are: the file range of its string table. A name is taken
+        // as its offset there, without reading it (string tables are the bulk of a large
+        // binary's symbols, and few of their names are ever printed).
+        let strings = |index: object::SectionIndex| -> Option<(u64, u64)> {
+            let sec = file.elf_section_table().section(index).ok()?;
+            Some((sec.sh_offset(endian), sec.sh_size(endian)))
+        };
+        let collect = |it: object::read::elf::ElfSymbolIterator64<'_, '_, Endianness>,
+                       strtab: Option<(u64, u64)>|
+         -> Vec<(Entry, u8)> {
+            let Some((base, len)) = strtab else {
+                return Vec::new();
             };
-        let mut syms = collect(file.symbols());
+            it.filter(|s| is_code(s))
+                .filter_map(|s| {
+                    // A name outside its table is no name: the symbol is skipped.
+                    let at = u64::from(s.elf_symbol().st_name(endian));
+                    let offset = (at < len).then(|| usize::try_from(base + at).ok())??;
+                    let sym = Entry {
+                        start: s.address(),
+                        size: s.size(),
+                        name: Name::new(Some(offset), false, false),
+                    };
+                    Some((sym, rank(s.is_weak(), s.is_global())))
+                })
+                .collect()
+        };
+        let tables = (
+            file.elf_symbol_table().string_section(),
+            file.elf_dynamic_symbol_table().string_section(),
+        );
+        let mut syms = collect(file.symbols(), strings(tables.0));
         let from_symtab = !syms.is_empty();
         if syms.is_empty() {
-            syms = collect(file.dynamic_symbols());
+            syms = collect(file.dynamic_symbols(), strings(tables.1));
         }
         // name@plt for every PLT stub. (perf sometimes shows such a sample as the symbol
         // before the PLT, usually _init, depending on the shape of its symbol tree.)
         add_plt(&mut syms, plt_symbols(&file));
-        let syms = finish(syms);
+        let names = Names {
+            file: Some(data.clone()),
+            ..Names::default()
+        };
+        let syms = finish(syms, &names);
+        // The symbol tables were read once, to index them; their names stay (unread) in
+        // the string tables. A mapping need not keep them resident (perf, which copies its
+        // symbols out, unmaps the file the same way).
+        for sec in file.elf_section_table().iter() {
+            let kind = sec.sh_type(endian);
+            if kind == object::elf::SHT_SYMTAB || kind == object::elf::SHT_DYNSYM {
+                let (off, len) = (sec.sh_offset(endian), sec.sh_size(endian));
+                if let (Ok(start), Ok(end)) = (
+                    usize::try_from(off),
+                    usize::try_from(off.saturating_add(len)),
+                ) {
+                    data.release(start..end);
+                }
+            }
+        }
         Ok(ElfSymbols {
             syms,
             segments,
             from_symtab,
+            names,
+            demangled: Mutex::default(),
         })
     }
 
@@ -391,15 +559,45 @@ impl ElfSymbols {
     }
 
     /// The function containing virtual address `vaddr`, with the offset into it.
-    pub fn lookup_vaddr(&self, vaddr: u64) -> Option<(&Symbol, u64)> {
-        let i = self.syms.partition_point(|s| s.start <= vaddr);
-        let s = self.syms.get(i.checked_sub(1)?)?;
-        (vaddr < s.start.saturating_add(s.size.max(1))).then(|| (s, vaddr - s.start))
+    pub fn lookup_vaddr(&self, vaddr: u64) -> Option<(Symbol, u64)> {
+        let i = self
+            .syms
+            .partition_point(|s| s.start <= vaddr)
+            .checked_sub(1)?;
+        let s = self.syms.get(i)?;
+        (vaddr < s.start.saturating_add(s.size.max(1))).then(|| (self.symbol(i), vaddr - s.start))
     }
 
     /// The function at file offset `offset`.
-    pub fn lookup_offset(&self, offset: u64) -> Option<(&Symbol, u64)> {
+    pub fn lookup_offset(&self, offset: u64) -> Option<(Symbol, u64)> {
         self.lookup_vaddr(self.offset_to_vaddr(offset)?)
+    }
+
+    /// The `i`th function, its name demangled now unless it was before.
+    fn symbol(&self, i: usize) -> Symbol {
+        let e = self.syms[i];
+        // A poisoned lock only means another lookup panicked; the names in it are whole.
+        let mut done = self.demangled.lock().unwrap_or_else(|p| p.into_inner());
+        let name = done
+            .entry(i)
+            .or_insert_with(|| self.names.text(e.name).into())
+            .to_string();
+        Symbol {
+            start: e.start,
+            size: e.size,
+            name,
+        }
+    }
+
+    /// Every function, by address (each name demangled: for tests and tools, not lookups).
+    pub fn symbols(&self) -> impl Iterator<Item = Symbol> + '_ {
+        (0..self.syms.len()).map(|i| self.symbol(i))
+    }
+
+    /// How many names were demangled so far: names are demangled when first looked up, not
+    /// when the table is built (only aliases of one address are, to pick perf's name).
+    pub fn demangled(&self) -> usize {
+        self.names.demangled.load(Ordering::Relaxed)
     }
 
     /// Number of functions.
@@ -472,6 +670,42 @@ mod tests {
     }
 
     #[test]
+    fn names_are_demangled_when_looked_up_and_once() {
+        let exe = std::env::current_exe().unwrap();
+        let syms = ElfSymbols::load(&exe).unwrap();
+        assert!(syms.len() > 1000);
+        // Building the table sorted thousands of functions and demangled almost none (only
+        // aliases of one address, to pick the name perf shows).
+        let built = syms.demangled();
+        assert!(built * 10 < syms.len(), "{built} of {}", syms.len());
+        let all: Vec<Symbol> = syms.symbols().collect();
+        let addr = all
+            .iter()
+            .find(|s| {
+                s.name
+                    .ends_with("names_are_demangled_when_looked_up_and_once")
+            })
+            .unwrap()
+            .start;
+        // Each name once, however often it is looked up.
+        assert_eq!(syms.demangled(), built + syms.len());
+        assert!(syms.symbols().eq(all));
+        assert_eq!(syms.demangled(), built + syms.len());
+        let fresh = ElfSymbols::load(&exe).unwrap();
+        let before = fresh.demangled();
+        let (a, _) = fresh.lookup_vaddr(addr).unwrap();
+        assert_eq!(fresh.demangled(), before + 1);
+        let (b, off) = fresh.lookup_vaddr(addr + 1).unwrap();
+        assert_eq!((fresh.demangled(), off), (before + 1, 1));
+        assert_eq!(a, b);
+        assert!(
+            a.name.contains("elf::tests::names_are_demangled"),
+            "{}",
+            a.name
+        );
+    }
+
+    #[test]
     fn demangles_rust_and_cpp() {
         assert_eq!(
             demangle("_ZN4core3fmt5write17h0123456789abcdefE"),
@@ -505,9 +739,9 @@ mod tests {
         };
         let t = ElfSymbols::parse(&img).unwrap();
         assert!(
-            t.syms.iter().any(|s| s.name.contains("clock_gettime")),
+            t.symbols().any(|s| s.name.contains("clock_gettime")),
             "{:?}",
-            t.syms
+            t.symbols().collect::<Vec<_>>()
         );
     }
 

@@ -10,7 +10,7 @@
 //! assert_eq!(ks.lookup(0xffffffff81000180).map(|s| s.name), Some("start"));
 //! ```
 #![deny(missing_docs)]
-// No unsafe code here: a memory map or other system call a caller wants is the caller's.
+// Mapping files is unsafe: the program supplies it through `file::set_mapper`.
 #![forbid(unsafe_code)]
 
 pub mod buildid;

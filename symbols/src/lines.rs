@@ -43,7 +43,7 @@ impl std::fmt::Debug for Lines {
 }
 
 fn has_dwarf(path: &Path) -> bool {
-    let Ok(data) = crate::file::read_regular(path) else {
+    let Ok(data) = crate::file::map_regular(path) else {
         return false;
     };
     ElfFile64::<Endianness>::parse(&*data)
@@ -59,7 +59,7 @@ impl Lines {
         let source = if has_dwarf(&real) {
             real
         } else {
-            let data = crate::file::read_regular(&real).ok()?;
+            let data = crate::file::map_regular(&real).ok()?;
             let file = ElfFile64::<Endianness>::parse(&*data).ok()?;
             debug_candidates(&file, path, root)
                 .into_iter()

@@ -223,3 +223,52 @@ fn truncated_and_garbage_files_are_errors() {
     assert!(Lines::load(&dir.join("missing"), None).is_none());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Several names at one address: the name perf shows is chosen on the demangled names
+/// (sized, non-weak, global, fewest leading underscores, longest), although names are
+/// otherwise demangled only when looked up.
+#[test]
+fn aliases_pick_perfs_name_by_their_demangled_text() {
+    if !tool("as") {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "required under CI=true: binutils (as)"
+        );
+        eprintln!("SKIP: binutils (as) is needed");
+        return;
+    }
+    let dir = temp("alias");
+    std::fs::create_dir_all(&dir).unwrap();
+    // At `f`: `ab` and `_ZN1a1bEv` (a::b) tie on size and rank. Mangled, `ab` would win
+    // (no underscore); demangled, `a::b` has none either and is longer. `__hidden` loses on
+    // underscores, `w` on being weak, `l` on being local. At `g`, the sized name beats the
+    // longer unsized one.
+    let src = dir.join("a.s");
+    std::fs::write(
+        &src,
+        ".text\n.skip 16\n\
+         .globl ab\n.globl _ZN1a1bEv\n.globl __hidden\n.weak w\n\
+         .type ab,@function\n.type _ZN1a1bEv,@function\n.type __hidden,@function\n\
+         .type w,@function\n.type l,@function\n\
+         w:\nl:\n__hidden:\nab:\n_ZN1a1bEv:\n ret\n.skip 15\n\
+         .size ab,16\n.size _ZN1a1bEv,16\n.size __hidden,16\n.size w,16\n.size l,16\n\
+         .globl g\n.globl g_longer_name\n.type g,@function\n.type g_longer_name,@function\n\
+         g_longer_name:\ng:\n ret\n.size g,1\n",
+    )
+    .unwrap();
+    let obj = dir.join("a.o");
+    assert!(Command::new("as")
+        .arg("-o")
+        .arg(&obj)
+        .arg(&src)
+        .status()
+        .unwrap()
+        .success());
+    let table = ElfSymbols::load(&obj).unwrap();
+    assert_eq!(table.len(), 2);
+    // Choosing among the aliases demangled them; nothing else was.
+    assert!(table.demangled() <= 7, "{}", table.demangled());
+    assert_eq!(table.lookup_vaddr(16).unwrap().0.name, "a::b");
+    assert_eq!(table.lookup_vaddr(32).unwrap().0.name, "g");
+    let _ = std::fs::remove_dir_all(&dir);
+}
