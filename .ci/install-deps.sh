@@ -15,6 +15,9 @@ command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v bzip2 >/dev/null 2>&1 || need+=(bzip2)
 # The progress test runs rperf on a terminal inside tmux.
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# perf shows the functions inlined in libc (its start-up) from libc's separate debug info,
+# and the inline tests compare with that.
+dpkg -s libc6-dbg >/dev/null 2>&1 || need+=(libc6-dbg)
 # The toolchain corpus (fixtures/build.sh) builds with clang + lld and gcc + mold too.
 command -v clang >/dev/null 2>&1 || need+=(clang)
 command -v ld.lld >/dev/null 2>&1 || need+=(lld)

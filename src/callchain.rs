@@ -16,6 +16,9 @@ pub struct Frame {
     pub addr: u64,
     /// Kernel or user.
     pub mode: Mode,
+    /// Unwound from DWARF (`--call-graph dwarf`): the address is the call instruction's
+    /// (return address - 1), and perf shows the functions inlined there.
+    pub unwound: bool,
 }
 
 /// The frames of a sample, innermost first, at most `max` of them; none for a corrupt chain.
@@ -24,6 +27,7 @@ pub fn frames(s: &Sample, max: usize) -> Vec<Frame> {
         return vec![Frame {
             addr: s.ip,
             mode: s.mode,
+            unwound: false,
         }];
     };
     let mut out = Vec::with_capacity(chain.len().min(max));
@@ -43,12 +47,17 @@ pub fn frames(s: &Sample, max: usize) -> Vec<Frame> {
         if out.len() >= max {
             break;
         }
-        out.push(Frame { addr: a, mode });
+        out.push(Frame {
+            addr: a,
+            mode,
+            unwound: false,
+        });
     }
     if out.is_empty() {
         out.push(Frame {
             addr: s.ip,
             mode: s.mode,
+            unwound: false,
         });
     }
     out
@@ -105,7 +114,8 @@ mod tests {
             frames(&sample(None), 10),
             vec![Frame {
                 addr: 0x401000,
-                mode: Mode::User
+                mode: Mode::User,
+                unwound: false,
             }]
         );
     }
@@ -351,7 +361,11 @@ impl Stacks {
                     if mode != Mode::Kernel {
                         break;
                     }
-                    out.push(Frame { addr: a, mode });
+                    out.push(Frame {
+                        addr: a,
+                        mode,
+                        unwound: false,
+                    });
                 }
             }
         }
@@ -379,6 +393,7 @@ impl Stacks {
         out.extend(user.iter().map(|f| Frame {
             addr: f.lookup_address(),
             mode: Mode::User,
+            unwound: true,
         }));
         out.truncate(max);
         out

@@ -526,9 +526,13 @@ pub struct ScriptArgs {
     /// Fields to print: comm,pid,tid,cpu,time,period,event,trace,ip,sym,symoff,dso.
     #[arg(short = 'F', long = "fields", value_name = "FIELDS")]
     pub fields: Option<String>,
-    /// Also show the functions inlined at each call-chain address (from DWARF).
-    #[arg(long = "inline")]
+    /// Show the functions inlined at each call-chain address (from DWARF) in frame-pointer
+    /// chains too; DWARF-unwound stacks show them by default, as perf's do.
+    #[arg(long = "inline", overrides_with = "no_inline")]
     pub inline: bool,
+    /// Leave out the functions inlined at call-chain addresses.
+    #[arg(long = "no-inline", overrides_with = "inline")]
+    pub no_inline: bool,
     /// Print the perf.data header (hostname, command line, events…) first.
     #[arg(long = "header")]
     pub header: bool,
@@ -1128,7 +1132,11 @@ fn dispatch(
                         symfs: a.from.symfs,
                         max_stack: a.max_stack,
                         folded: a.folded,
-                        inline: a.inline,
+                        inline: match (a.inline, a.no_inline) {
+                            (_, true) => cmd::script::Inline::Off,
+                            (true, false) => cmd::script::Inline::All,
+                            (false, false) => cmd::script::Inline::Dwarf,
+                        },
                         header: match (a.header_only, a.header) {
                             (true, _) => cmd::script::Header::Only,
                             (false, true) => cmd::script::Header::Also,

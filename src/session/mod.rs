@@ -420,15 +420,25 @@ impl Symbolizer {
     /// The inlined calls at `loc`, innermost first, without the containing function (which
     /// [`Symbolizer::symbol`] names): empty when there are none or no DWARF.
     pub fn inlined(&mut self, session: &Session, loc: Location) -> Vec<rperf_symbols::InlineFrame> {
+        let mut v = self.inline_stack(session, loc);
+        v.pop();
+        v
+    }
+
+    /// Every function DWARF places at `loc`: the inlined calls innermost first, then the
+    /// containing function as DWARF names it. Empty when there is no DWARF for it.
+    pub fn inline_stack(
+        &mut self,
+        session: &Session,
+        loc: Location,
+    ) -> Vec<rperf_symbols::InlineFrame> {
         let Some(vaddr) = self.vaddr(session, loc) else {
             return Vec::new();
         };
         let Some(lines) = self.dwarf(session, loc) else {
             return Vec::new();
         };
-        let mut v = lines.frames(vaddr);
-        v.pop();
-        v
+        lines.frames(vaddr)
     }
 
     /// perf's srcline for `loc`: `file.c:12` from DWARF, else `symbol+offset` (decimal),

@@ -83,11 +83,13 @@ impl Lines {
             return out;
         };
         while let Ok(Some(f)) = it.next() {
+            // Demangled as symbols are, so that a function's DWARF name is its symbol's
+            // name (perf compares the two to tell the containing function from inlined ones).
             let function = f
                 .function
                 .as_ref()
-                .and_then(|n| n.demangle().ok())
-                .map(|n| n.into_owned());
+                .and_then(|n| n.raw_name().ok())
+                .map(|n| crate::elf::demangle(&n));
             let (file, line) = match &f.location {
                 Some(l) => (l.file.map(str::to_string), l.line),
                 None => (None, None),

@@ -132,7 +132,7 @@ fn corpus() -> &'static Corpus {
 }
 
 /// One sample of `script`'s default output: its header and its frame lines (whitespace
-/// collapsed), without perf's `(inlined)` lines.
+/// collapsed), the `(inlined)` lines of DWARF stacks among them.
 #[derive(Debug)]
 struct Sample {
     head: String,
@@ -152,9 +152,7 @@ fn samples(text: &str) -> Vec<Sample> {
                 frames: Vec::new(),
             });
         } else if let Some(s) = out.last_mut() {
-            if !tidy.ends_with("(inlined)") {
-                s.frames.push(tidy);
-            }
+            s.frames.push(tidy);
         }
     }
     out
@@ -202,12 +200,13 @@ struct Compared {
     problems: Vec<String>,
 }
 
-/// `perf script --no-inline` against `rperf script` on one file, sample by sample. With
-/// `perf_stops`, a sample agrees when rperf's frames start with perf's.
+/// `perf script` against `rperf script` on one file, sample by sample, both with their
+/// defaults (so with the inlined functions DWARF stacks show). With `perf_stops`, a sample
+/// agrees when rperf's frames start with perf's.
 fn compare(label: &str, data: &Path, perf_stops: bool) -> Compared {
     let p = run({
         let mut c = Command::new("perf");
-        c.args(["script", "--no-inline", "-i"]).arg(data);
+        c.args(["script", "-i"]).arg(data);
         c
     });
     let r = run({
