@@ -568,10 +568,16 @@ fn inline_lines(
         return false;
     }
     let (addr, text) = shown;
-    for i in stack.iter() {
-        let name = i.function.as_deref().unwrap_or("??");
+    for (n, i) in stack.iter().enumerate() {
+        // binutils' addr2line, which perf asks, names the innermost frame after the ELF
+        // symbol when DWARF gives no name (a split-DWARF skeleton whose .dwo is not read)
+        // or no linkage name (Go's functions, inlined ones too).
+        let name = match &i.function {
+            Some(name) if n > 0 || i.linkage => name,
+            _ => &sym.name,
+        };
         let _ = write!(out, "\t{addr:16x}");
-        if name == sym.name {
+        if *name == sym.name {
             out.push_str(text);
         } else {
             if f.sym {
