@@ -371,6 +371,13 @@ pub struct ReportArgs {
     /// Only self time.
     #[arg(long = "no-children")]
     pub no_children: bool,
+    /// Leave out the functions inlined at the addresses of DWARF-unwound stacks (shown
+    /// as `name (inlined)` entries by default, as perf's).
+    #[arg(long = "no-inline")]
+    pub no_inline: bool,
+    /// perf's default, accepted for compatibility.
+    #[arg(long = "inline", hide = true)]
+    pub inline: bool,
     /// Call graph: print type (graph, flat, fractal, folded, none), threshold, print limit,
     /// caller or callee, comma-separated as perf's (default graph,0.5).
     #[arg(short = 'g', long = "call-graph", value_name = "MODE")]
@@ -497,6 +504,7 @@ impl ReportArgs {
                 .is_some_and(|g| !g.starts_with("none")),
             graph,
             parent: self.parent,
+            inline: !self.no_inline,
             cpus: match self.cpu.as_deref() {
                 None => Vec::new(),
                 Some(c) => crate::sys::topology::parse_cpu_list(c)

@@ -526,6 +526,17 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The name perf gets from binutils' addr2line for frame `n` (innermost 0) of an inline
+/// stack whose address lies in the ELF symbol `sym`: binutils names the innermost frame
+/// after the symbol when DWARF gives no name (a split-DWARF skeleton whose .dwo is not
+/// read) or no linkage name (Go's functions, inlined ones too).
+pub fn binutils_name<'a>(n: usize, frame: &'a rperf_symbols::InlineFrame, sym: &'a str) -> &'a str {
+    match &frame.function {
+        Some(name) if n > 0 || frame.linkage => name,
+        _ => sym,
+    }
+}
+
 /// The DWARF inline stacks of addresses, by (binary, address), looked up once each.
 type InlineCache = rustc_hash::FxHashMap<(u32, u64), std::rc::Rc<[rperf_symbols::InlineFrame]>>;
 
@@ -569,15 +580,9 @@ fn inline_lines(
     }
     let (addr, text) = shown;
     for (n, i) in stack.iter().enumerate() {
-        // binutils' addr2line, which perf asks, names the innermost frame after the ELF
-        // symbol when DWARF gives no name (a split-DWARF skeleton whose .dwo is not read)
-        // or no linkage name (Go's functions, inlined ones too).
-        let name = match &i.function {
-            Some(name) if n > 0 || i.linkage => name,
-            _ => &sym.name,
-        };
+        let name = binutils_name(n, i, &sym.name);
         let _ = write!(out, "\t{addr:16x}");
-        if *name == sym.name {
+        if name == sym.name {
             out.push_str(text);
         } else {
             if f.sym {
