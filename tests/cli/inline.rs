@@ -183,3 +183,52 @@ fn dwarf_stacks_show_inlined_functions_as_perf_does() {
         }
     }
 }
+
+/// perf's report puts the same inlined functions into its DWARF call graphs and children
+/// rows (`middle (inlined)`): rperf's report, with children and without, and with
+/// `--no-inline`, prints what perf's does on perf's recording.
+#[test]
+fn report_call_graphs_show_inlined_functions_as_perf_does() {
+    let Some(_) = perf() else { return };
+    let dir = TempDir::new("inline-report");
+    let exe = compile_c(dir.path(), "inlined", INLINED_C, &["-O2", "-g"]);
+    let data = record_with(
+        "perf",
+        dir.path(),
+        "perf.data",
+        &["--call-graph", "dwarf", "--", exe.to_str().unwrap(), "0.2"],
+    )
+    .unwrap();
+    // The entries over 50 % (the workload's chain) with their graphs: the small tail of
+    // start-up and kernel rows is not what this checks.
+    let rows = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .take_while(|l| {
+                let first = l.split_whitespace().next().unwrap_or("");
+                match first.strip_suffix('%').map(str::parse::<f64>) {
+                    Some(Ok(p)) => p >= 50.0,
+                    _ => true,
+                }
+            })
+            .map(String::from)
+            .collect()
+    };
+    for extra in [&[][..], &["--no-children"][..], &["--no-inline"][..]] {
+        let mut args = vec!["report", "--stdio"];
+        args.extend(extra);
+        let ours = rows(&rperf_out(&args, &data));
+        let theirs = rows(&stdout(&run({
+            let mut p = perf().unwrap();
+            p.args(&args).arg("-i").arg(&data);
+            p
+        })));
+        assert_eq!(ours, theirs, "report {extra:?}");
+        let inlined = ours.iter().any(|l| l.contains("inner (inlined)"));
+        assert_eq!(
+            inlined,
+            extra != ["--no-inline"],
+            "report {extra:?}: {ours:#?}"
+        );
+    }
+}
