@@ -409,12 +409,13 @@ impl Symbolizer {
     }
 
     fn dwarf(&mut self, session: &Session, loc: Location) -> Option<&rperf_symbols::Lines> {
-        let path = session.dsos()[loc.dso as usize].path.clone();
-        let symfs = self.symfs.clone();
-        self.lines
-            .entry(loc.dso)
-            .or_insert_with(|| rperf_symbols::Lines::load(Path::new(&path), symfs.as_deref()))
-            .as_ref()
+        if !self.lines.contains_key(&loc.dso) {
+            // The binary that ran, as for its symbols: a rebuilt one's DWARF names other code.
+            let (file, root) = self.locate(&session.dsos()[loc.dso as usize].path);
+            let lines = rperf_symbols::Lines::load(&file, root.as_deref());
+            self.lines.insert(loc.dso, lines);
+        }
+        self.lines.get(&loc.dso)?.as_ref()
     }
 
     /// The inlined calls at `loc`, innermost first, without the containing function (which
