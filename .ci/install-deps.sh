@@ -17,6 +17,9 @@ command -v bzip2 >/dev/null 2>&1 || need+=(bzip2)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 # The progress test runs rperf on a terminal inside tmux.
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# perf shows the functions inlined in libc (its start-up) from libc's separate debug info,
+# and the inline tests compare with that.
+dpkg -s libc6-dbg >/dev/null 2>&1 || need+=(libc6-dbg)
 # The toolchain corpus (fixtures/build.sh) builds with clang + lld and gcc + mold too.
 command -v clang >/dev/null 2>&1 || need+=(clang)
 command -v ld.lld >/dev/null 2>&1 || need+=(lld)

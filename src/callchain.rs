@@ -12,6 +12,9 @@ pub struct Frame {
     pub addr: u64,
     /// Kernel or user.
     pub mode: Mode,
+    /// Unwound from DWARF (`--call-graph dwarf`): the address is the call instruction's
+    /// (return address - 1), and perf shows the functions inlined there.
+    pub unwound: bool,
 }
 
 /// The frames of a sample, innermost first, at most `max` of them; none for a corrupt chain.
@@ -20,6 +23,7 @@ pub fn frames(s: &Sample, max: usize) -> Vec<Frame> {
         return vec![Frame {
             addr: s.ip,
             mode: s.mode,
+            unwound: false,
         }];
     };
     let mut out = Vec::with_capacity(chain.len().min(max));
@@ -39,12 +43,17 @@ pub fn frames(s: &Sample, max: usize) -> Vec<Frame> {
         if out.len() >= max {
             break;
         }
-        out.push(Frame { addr: a, mode });
+        out.push(Frame {
+            addr: a,
+            mode,
+            unwound: false,
+        });
     }
     if out.is_empty() {
         out.push(Frame {
             addr: s.ip,
             mode: s.mode,
+            unwound: false,
         });
     }
     out
@@ -101,7 +110,8 @@ mod tests {
             frames(&sample(None), 10),
             vec![Frame {
                 addr: 0x401000,
-                mode: Mode::User
+                mode: Mode::User,
+                unwound: false,
             }]
         );
     }
@@ -233,6 +243,30 @@ impl Stacks {
             .clone()
     }
 
+    /// Whether map-relative address `rel` of `dso` lies in the first bytes of its ELF entry
+    /// point: the outermost frame of a process (`_start` calls within a few instructions).
+    fn near_entry(
+        &mut self,
+        session: &crate::session::Session,
+        dso: crate::session::DsoId,
+        rel: u64,
+    ) -> bool {
+        use object::{Object, ObjectSegment};
+        const ENTRY_CODE: u64 = 64;
+        let Some(image) = self.image(session, dso) else {
+            return false;
+        };
+        let Ok(elf) = object::read::elf::ElfFile64::<object::Endianness>::parse(&*image) else {
+            return false;
+        };
+        // `rel` is a file offset in the mapping: the segment holding it gives its address.
+        let vaddr = elf.segments().find_map(|seg| {
+            let (off, size) = seg.file_range();
+            (off <= rel && rel < off + size).then(|| rel - off + seg.address())
+        });
+        vaddr.is_some_and(|v| (elf.entry()..elf.entry() + ENTRY_CODE).contains(&v))
+    }
+
     /// Makes sure the unwinder of `pid` reflects its current mappings.
     fn refresh(&mut self, session: &crate::session::Session, pid: i32) {
         let generation = session.maps_generation(pid);
@@ -347,7 +381,11 @@ impl Stacks {
                     if mode != Mode::Kernel {
                         break;
                     }
-                    out.push(Frame { addr: a, mode });
+                    out.push(Frame {
+                        addr: a,
+                        mode,
+                        unwound: false,
+                    });
                 }
             }
         }
@@ -367,7 +405,13 @@ impl Stacks {
                 (unwound.frames, unwound.truncated)
             }
         };
-        if truncated {
+        // An unwinder error right after the entry point of its binary (ld.so's `_start`,
+        // which has no CFI to end the stack) is the stack's true end, as perf shows it.
+        let at_entry = user.last().is_some_and(|f| {
+            let loc = session.resolve(s.pid, f.lookup_address(), Mode::User);
+            loc.is_some_and(|l| self.near_entry(session, l.dso, l.rel))
+        });
+        if truncated && !at_entry {
             self.truncated += 1;
         }
         // Callers are shown at their call instruction (return address - 1), as perf shows
@@ -375,6 +419,7 @@ impl Stacks {
         out.extend(user.iter().map(|f| Frame {
             addr: f.lookup_address(),
             mode: Mode::User,
+            unwound: true,
         }));
         out.truncate(max);
         out

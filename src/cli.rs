@@ -369,6 +369,13 @@ pub struct ReportArgs {
     /// Only self time.
     #[arg(long = "no-children")]
     pub no_children: bool,
+    /// Leave out the functions inlined at the addresses of DWARF-unwound stacks (shown
+    /// as `name (inlined)` entries by default, as perf's).
+    #[arg(long = "no-inline")]
+    pub no_inline: bool,
+    /// perf's default, accepted for compatibility.
+    #[arg(long = "inline", hide = true)]
+    pub inline: bool,
     /// Call graph: print type (graph, flat, fractal, folded, none), threshold, print limit,
     /// caller or callee, comma-separated as perf's (default graph,0.5).
     #[arg(short = 'g', long = "call-graph", value_name = "MODE")]
@@ -479,6 +486,7 @@ impl ReportArgs {
                 .is_some_and(|g| !g.starts_with("none")),
             graph,
             parent: self.parent,
+            inline: !self.no_inline,
             header: match (self.header_only, self.header) {
                 (true, _) => crate::report::header::Header::Only,
                 (false, true) => crate::report::header::Header::Also,
@@ -503,9 +511,13 @@ pub struct ScriptArgs {
     /// Fields to print: comm,pid,tid,cpu,time,period,event,trace,ip,sym,symoff,dso.
     #[arg(short = 'F', long = "fields", value_name = "FIELDS")]
     pub fields: Option<String>,
-    /// Also show the functions inlined at each call-chain address (from DWARF).
-    #[arg(long = "inline")]
+    /// Show the functions inlined at each call-chain address (from DWARF) in frame-pointer
+    /// chains too; DWARF-unwound stacks show them by default, as perf's do.
+    #[arg(long = "inline", overrides_with = "no_inline")]
     pub inline: bool,
+    /// Leave out the functions inlined at call-chain addresses.
+    #[arg(long = "no-inline", overrides_with = "inline")]
+    pub no_inline: bool,
     /// Print the perf.data header (hostname, command line, events…) first.
     #[arg(long = "header")]
     pub header: bool,
@@ -1116,7 +1128,11 @@ fn dispatch(
                         symfs: a.from.symfs,
                         max_stack: a.max_stack,
                         folded: a.folded,
-                        inline: a.inline,
+                        inline: match (a.inline, a.no_inline) {
+                            (_, true) => cmd::script::Inline::Off,
+                            (true, false) => cmd::script::Inline::All,
+                            (false, false) => cmd::script::Inline::Dwarf,
+                        },
                         header: match (a.header_only, a.header) {
                             (true, _) => crate::report::header::Header::Only,
                             (false, true) => crate::report::header::Header::Also,

@@ -159,6 +159,9 @@ pub struct ReportConfig {
     pub header: crate::report::header::Header,
     /// `-p/--parent`: what a parent symbol looks like (perf's default `^sys_|^do_page_fault`).
     pub parent: String,
+    /// `--no-inline` turns it off: the frames of DWARF-unwound stacks carry the functions
+    /// inlined at their address (`name (inlined)`), as perf's do.
+    pub inline: bool,
 }
 
 /// What a symbol cell shows.
@@ -395,6 +398,9 @@ struct SymTable {
     /// functions apart by address, so two of the same name stay two entries.
     named: FxHashMap<u64, u32>,
     addrs: FxHashMap<u64, u32>,
+    /// Inlined functions by (containing symbol's place, name): perf tells them apart by
+    /// name, as they share their container's start.
+    inlined: FxHashMap<(u64, String), u32>,
     /// Ids of addresses outside every mapping: perf shows them with the level of the sample
     /// that created each entry, so their `[k]`/`[.]` is decided per entry.
     mapless: rustc_hash::FxHashSet<u32>,
@@ -403,6 +409,21 @@ struct SymTable {
 }
 
 impl SymTable {
+    /// The id of `name (inlined)` inside the function placed at `order`.
+    fn intern_inlined(&mut self, name: &str, order: u64) -> u32 {
+        let next = self.cells.len() as u32;
+        let id = *self
+            .inlined
+            .entry((order, name.to_string()))
+            .or_insert(next);
+        if id == next {
+            self.cells
+                .push(SymCell::Named(false, format!("{name} (inlined)")));
+            self.orders.push(order);
+        }
+        id
+    }
+
     fn intern(&mut self, cell: SymCell, order: u64) -> u32 {
         let next = self.cells.len() as u32;
         let id = match &cell {
@@ -504,6 +525,10 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     }
     let mut table = SymTable::default();
     let mut srclines = Srclines::default();
+    let mut inline_stacks: rustc_hash::FxHashMap<
+        (u32, u64),
+        std::rc::Rc<[rperf_symbols::InlineFrame]>,
+    > = Default::default();
     let parent_re = if cfg.sort.contains(&SortKey::Parent) {
         Some(
             regex_lite::Regex::new(&cfg.parent)
@@ -631,7 +656,12 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         };
         // `abs`: unresolved call-chain addresses keep the raw address, as perf's call-chain
         // entries do (the sample's own entry uses the map-relative one).
-        let mut key_of = |addr: u64, mode: Mode, abs: bool| -> (Option<Location>, Key, u32) {
+        #[allow(clippy::type_complexity)]
+        let mut key_of = |addr: u64,
+                          mode: Mode,
+                          abs: bool,
+                          unwound: bool|
+         -> (Option<Location>, Key, u32, Vec<(Key, u32)>) {
             let loc = session.resolve(s.pid, addr, mode);
             let slot = (
                 loc.map(|l| l.dso).unwrap_or(u32::MAX),
@@ -701,9 +731,39 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                     })),
                 };
             }
-            (loc, key, sym)
+            // perf's append_inlines: an unwound frame stands for every function DWARF
+            // places at its address, innermost first; those not named as its symbol are
+            // `name (inlined)` entries of their own.
+            let mut expanded = Vec::new();
+            if let (true, Some(l)) = (unwound && cfg.inline && want_sym, loc) {
+                if let Some(sy) = syms.symbol(session, l) {
+                    let stack = inline_stacks
+                        .entry((l.dso, l.rel))
+                        .or_insert_with(|| syms.inline_stack(session, l).into())
+                        .clone();
+                    for (n, i) in stack.iter().enumerate() {
+                        let name = crate::cmd::script::binutils_name(n, i, &sy.name);
+                        if name == sy.name {
+                            expanded.push((key, sym));
+                            continue;
+                        }
+                        let id = table.intern_inlined(name, table.orders[sym as usize]);
+                        let mut k = key;
+                        for (slot, sk) in cfg.sort.iter().enumerate() {
+                            if *sk == SortKey::Sym {
+                                k[slot] = u64::from(id);
+                            }
+                        }
+                        expanded.push((k, id));
+                    }
+                }
+            }
+            if expanded.is_empty() {
+                expanded.push((key, sym));
+            }
+            (loc, key, sym, expanded)
         };
-        let (loc0, self_key, _) = key_of(s.ip, s.mode, false);
+        let (loc0, self_key, _, _) = key_of(s.ip, s.mode, false, false);
         let mut u = Uniq {
             event: s.event,
             mode: s.mode,
@@ -728,13 +788,15 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                 u.stack.push(frames.intern(self_key, u32::MAX));
             }
             for f in stacks.frames(session, &s, max) {
-                let (_, k, sym) = key_of(f.addr, f.mode, true);
-                if graph_on {
-                    u.stack.push(frames.intern(k, sym));
-                }
-                // Every caller gets the period once per sample.
-                if want_children && k != self_key && !u.chain_keys.contains(&k) {
-                    u.chain_keys.push(k);
+                let (_, _, _, expanded) = key_of(f.addr, f.mode, true, f.unwound);
+                for (k, sym) in expanded {
+                    if graph_on {
+                        u.stack.push(frames.intern(k, sym));
+                    }
+                    // Every caller gets the period once per sample.
+                    if want_children && k != self_key && !u.chain_keys.contains(&k) {
+                        u.chain_keys.push(k);
+                    }
                 }
             }
         }

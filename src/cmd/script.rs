@@ -28,12 +28,26 @@ pub struct ScriptConfig {
     pub folded: bool,
     /// `-F`: the fields to print (perf's defaults when `None`).
     pub fields: Option<Fields>,
-    /// `--inline`: also print the functions inlined at each call-chain address.
-    pub inline: bool,
+    /// Which call-chain frames show the functions inlined at their address.
+    pub inline: Inline,
     /// `--header` / `--header-only`.
     pub header: Header,
     /// `--comm/--pid/--tid`, `-C/--cpu`, `--time`: which samples are printed.
     pub filter: crate::replay::Filter,
+}
+
+/// Which call-chain frames show the functions DWARF says are inlined at their address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Inline {
+    /// perf's default: the frames of DWARF-unwound stacks (`--call-graph dwarf`); perf's
+    /// other chains never show them.
+    #[default]
+    Dwarf,
+    /// `--inline`: frame-pointer chains too (an rperf extension: perf's `--inline` is its
+    /// default and adds nothing to them).
+    All,
+    /// `--no-inline`.
+    Off,
 }
 
 /// Formats `sym+0xoff (dso)` for one frame, perf-style.
@@ -270,7 +284,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
         let opts = crate::report::folded::FoldOptions {
             symfs: cfg.symfs.clone(),
             max_stack: cfg.max_stack,
-            inline: cfg.inline,
+            inline: cfg.inline == Inline::All,
             filter: cfg.filter.clone(),
             ..Default::default()
         };
@@ -298,6 +312,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
     let mut line = String::with_capacity(256);
     // One frame's text after its address, reused for every frame.
     let mut rest = String::with_capacity(128);
+    let mut inlined: InlineCache = Default::default();
     let mut io_err: Option<io::Error> = None;
     let mut key: Vec<u64> = Vec::new();
     let mut blocks: rustc_hash::FxHashMap<Box<[u64]>, (usize, usize)> = Default::default();
@@ -416,17 +431,25 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
                         let addr = texts.frame_text(
                             &mut rest, session, syms, s.pid, fr.addr, fr.mode, &f,
                         );
-                        if cfg.inline {
-                            inline_lines(
+                        let expand = match cfg.inline {
+                            Inline::Dwarf => fr.unwound,
+                            Inline::All => true,
+                            Inline::Off => false,
+                        };
+                        if expand
+                            && inline_lines(
                                 &mut line,
                                 session,
                                 syms,
+                                &mut inlined,
                                 s.pid,
                                 fr,
-                                addr,
+                                (addr, &rest),
                                 i > 0,
                                 &f,
-                            );
+                            )
+                        {
+                            continue;
                         }
                         line.push('\t');
                         push_hex(&mut line, addr, 16);
@@ -470,47 +493,77 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The name perf gets from binutils' addr2line for frame `n` (innermost 0) of an inline
+/// stack whose address lies in the ELF symbol `sym`: binutils names the innermost frame
+/// after the symbol when DWARF gives no name (a split-DWARF skeleton whose .dwo is not
+/// read) or no linkage name (Go's functions, inlined ones too).
+pub fn binutils_name<'a>(n: usize, frame: &'a rperf_symbols::InlineFrame, sym: &'a str) -> &'a str {
+    match &frame.function {
+        Some(name) if n > 0 || frame.linkage => name,
+        _ => sym,
+    }
+}
+
+/// The DWARF inline stacks of addresses, by (binary, address), looked up once each.
+type InlineCache = rustc_hash::FxHashMap<(u32, u64), std::rc::Rc<[rperf_symbols::InlineFrame]>>;
+
 #[allow(clippy::too_many_arguments)]
-/// perf's lines for the functions inlined at one call-chain address, innermost first:
-/// the address, the inlined function with the containing function's offset, `(inlined)`.
+/// perf's lines for one call-chain frame when DWARF places inlined calls at its address
+/// (`append_inlines`): one line per function DWARF names there, innermost first, at the
+/// frame's address with the containing symbol's offset. A function named as the symbol is
+/// the frame's own line (`shown`: its address and text); any other is `name+off (inlined)`,
+/// so a containing function whose DWARF name differs from its symbol (libc's
+/// `__libc_start_main_impl` for `__libc_start_main@@GLIBC_2.34`) shows under its DWARF name.
+/// False, with nothing written, for a frame without symbol or DWARF: it prints as usual.
 fn inline_lines(
     out: &mut String,
     session: &Session,
     syms: &mut Symbolizer,
+    cache: &mut InlineCache,
     pid: i32,
     fr: crate::callchain::Frame,
-    shown: u64,
+    shown: (u64, &str),
     caller: bool,
     f: &Fields,
-) {
+) -> bool {
     let Some(loc) = session.resolve(pid, fr.addr, fr.mode) else {
-        return;
+        return false;
     };
-    // A caller's address is a return address: the call is the byte before.
+    let Some(sym) = syms.symbol(session, loc) else {
+        return false;
+    };
+    // A frame-pointer caller is a return address: the call is the byte before. Unwound
+    // frames are at the call already.
     let at = crate::session::Location {
-        rel: loc.rel.saturating_sub(u64::from(caller)),
+        rel: loc.rel.saturating_sub(u64::from(caller && !fr.unwound)),
         ..loc
     };
-    let inlined = syms.inlined(session, at);
-    if inlined.is_empty() {
-        return;
+    let stack = cache
+        .entry((at.dso, at.rel))
+        .or_insert_with(|| syms.inline_stack(session, at).into())
+        .clone();
+    if stack.is_empty() {
+        return false;
     }
-    let offset = syms.symbol(session, loc).map(|s| s.offset);
-    for i in inlined {
-        let _ = write!(out, "\t{shown:16x}");
-        if f.sym {
-            let name = i.function.as_deref().unwrap_or("??");
-            match offset.filter(|_| f.symoff) {
-                Some(off) => {
-                    let _ = write!(out, " {name}+{off:#x}");
-                }
-                None => {
-                    let _ = write!(out, " {name}");
+    let (addr, text) = shown;
+    for (n, i) in stack.iter().enumerate() {
+        let name = binutils_name(n, i, &sym.name);
+        let _ = write!(out, "\t{addr:16x}");
+        if name == sym.name {
+            out.push_str(text);
+        } else {
+            if f.sym {
+                out.push(' ');
+                out.push_str(name);
+                if f.symoff {
+                    let _ = write!(out, "+{:#x}", sym.offset);
                 }
             }
+            out.push_str(" (inlined)");
         }
-        out.push_str(" (inlined)\n");
+        out.push('\n');
     }
+    true
 }
 
 #[cfg(test)]

@@ -409,26 +409,37 @@ impl Symbolizer {
     }
 
     fn dwarf(&mut self, session: &Session, loc: Location) -> Option<&rperf_symbols::Lines> {
-        let path = session.dsos()[loc.dso as usize].path.clone();
-        let symfs = self.symfs.clone();
-        self.lines
-            .entry(loc.dso)
-            .or_insert_with(|| rperf_symbols::Lines::load(Path::new(&path), symfs.as_deref()))
-            .as_ref()
+        if !self.lines.contains_key(&loc.dso) {
+            // The binary that ran, as for its symbols: a rebuilt one's DWARF names other code.
+            let (file, root) = self.locate(&session.dsos()[loc.dso as usize].path);
+            let lines = rperf_symbols::Lines::load(&file, root.as_deref());
+            self.lines.insert(loc.dso, lines);
+        }
+        self.lines.get(&loc.dso)?.as_ref()
     }
 
     /// The inlined calls at `loc`, innermost first, without the containing function (which
     /// [`Symbolizer::symbol`] names): empty when there are none or no DWARF.
     pub fn inlined(&mut self, session: &Session, loc: Location) -> Vec<rperf_symbols::InlineFrame> {
+        let mut v = self.inline_stack(session, loc);
+        v.pop();
+        v
+    }
+
+    /// Every function DWARF places at `loc`: the inlined calls innermost first, then the
+    /// containing function as DWARF names it. Empty when there is no DWARF for it.
+    pub fn inline_stack(
+        &mut self,
+        session: &Session,
+        loc: Location,
+    ) -> Vec<rperf_symbols::InlineFrame> {
         let Some(vaddr) = self.vaddr(session, loc) else {
             return Vec::new();
         };
         let Some(lines) = self.dwarf(session, loc) else {
             return Vec::new();
         };
-        let mut v = lines.frames(vaddr);
-        v.pop();
-        v
+        lines.frames(vaddr)
     }
 
     /// perf's srcline for `loc`: `file.c:12` from DWARF, else `symbol+offset` (decimal),

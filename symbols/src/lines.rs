@@ -16,6 +16,11 @@ pub struct InlineFrame {
     pub file: Option<String>,
     /// Line in `file`.
     pub line: Option<u32>,
+    /// Whether binutils' addr2line (which perf runs) takes the DWARF name as the
+    /// function's own: a mangled linkage name, or any name in a language that does not
+    /// mangle (C, assembler). Otherwise (Go, a C++ `main`) it names the innermost frame
+    /// after the ELF symbol there instead.
+    pub linkage: bool,
 }
 
 impl InlineFrame {
@@ -51,6 +56,29 @@ fn has_dwarf(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// The languages whose names binutils never demangles (its `mangle_style` 0): their
+/// DWARF names are the functions' linkage names.
+fn unmangled(lang: Option<addr2line::gimli::DwLang>) -> bool {
+    use addr2line::gimli::constants::*;
+    lang.is_some_and(|l| {
+        [
+            DW_LANG_C89,
+            DW_LANG_C,
+            DW_LANG_C99,
+            DW_LANG_C11,
+            DW_LANG_C17,
+            DW_LANG_Cobol74,
+            DW_LANG_Cobol85,
+            DW_LANG_Fortran77,
+            DW_LANG_Pascal83,
+            DW_LANG_PLI,
+            DW_LANG_UPC,
+            DW_LANG_Mips_Assembler,
+        ]
+        .contains(&l)
+    })
+}
+
 impl Lines {
     /// The DWARF for `path` (below `root` when given, as `--symfs`): the binary's own, or its
     /// separate debug file's. None when neither has any.
@@ -83,11 +111,17 @@ impl Lines {
             return out;
         };
         while let Ok(Some(f)) = it.next() {
+            // Demangled as symbols are, so that a function's DWARF name is its symbol's
+            // name (perf compares the two to tell the containing function from inlined ones).
             let function = f
                 .function
                 .as_ref()
-                .and_then(|n| n.demangle().ok())
-                .map(|n| n.into_owned());
+                .and_then(|n| n.raw_name().ok())
+                .map(|n| crate::elf::demangle(&n));
+            let linkage = f.function.as_ref().is_some_and(|n| {
+                let raw = n.raw_name().unwrap_or_default();
+                raw.starts_with("_Z") || raw.starts_with("_R") || unmangled(n.language)
+            });
             let (file, line) = match &f.location {
                 Some(l) => (l.file.map(str::to_string), l.line),
                 None => (None, None),
@@ -96,6 +130,7 @@ impl Lines {
                 function,
                 file,
                 line,
+                linkage,
             });
         }
         out
@@ -111,6 +146,7 @@ impl Lines {
             function: None,
             file: l.file.map(str::to_string),
             line: l.line,
+            linkage: false,
         })
     }
 }

@@ -113,17 +113,35 @@ impl Drop for TempDir {
     }
 }
 
-/// Compiles a C source into `dir/name` with gcc and extra flags.
+/// Compiles a C source (one of `fixtures/workloads/`) into `dir/name` with gcc and extra
+/// flags. Each (name, source, flags) is built once per test run, into
+/// `CARGO_TARGET_TMPDIR/workloads/`, and copied: a test may strip or replace its copy.
 pub fn compile_c(dir: &Path, name: &str, src: &str, flags: &[&str]) -> PathBuf {
-    let c = dir.join(format!("{name}.c"));
-    std::fs::write(&c, src).unwrap();
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (name, src, flags).hash(&mut h);
+    let built = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("workloads")
+        .join(format!("{:016x}", h.finish()));
+    if !built.join(name).is_file() {
+        // Built aside and renamed, so that a test running alongside never sees half of it.
+        let tmp = built.with_extension(format!("tmp{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).unwrap();
+        let c = tmp.join(format!("{name}.c"));
+        std::fs::write(&c, src).unwrap();
+        let o = run({
+            let mut cmd = Command::new("gcc");
+            cmd.args(flags).arg("-o").arg(tmp.join(name)).arg(&c);
+            cmd
+        });
+        assert!(o.status.success(), "gcc failed: {}", stderr(&o));
+        if std::fs::rename(&tmp, &built).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+    }
     let exe = dir.join(name);
-    let o = run({
-        let mut cmd = Command::new("gcc");
-        cmd.args(flags).arg("-o").arg(&exe).arg(&c);
-        cmd
-    });
-    assert!(o.status.success(), "gcc failed: {}", stderr(&o));
+    std::fs::copy(built.join(name), &exe).unwrap();
     exe
 }
 
@@ -175,115 +193,25 @@ pub fn value(m: &BTreeMap<String, Cell>, name: &str, text: &str) -> f64 {
 }
 
 /// A C program that touches `pages` fresh pages (one page fault each).
-pub const TOUCH_PAGES_C: &str = r#"
-#include <stdlib.h>
-#include <sys/mman.h>
-int main(int argc, char **argv) {
-    long pages = argc > 1 ? atol(argv[1]) : 20000;
-    char *p = mmap(0, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return 1;
-    for (long i = 0; i < pages; i++) p[i * 4096] = 1;
-    return 0;
-}
-"#;
+pub const TOUCH_PAGES_C: &str = include_str!("../../fixtures/workloads/touch_pages.c");
 
 /// A C program that burns CPU for about `ms` milliseconds.
-pub const BURN_C: &str = r#"
-#include <stdlib.h>
-#include <time.h>
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
-int main(int argc, char **argv) {
-    double ms = argc > 1 ? atof(argv[1]) : 200;
-    double end = now() + ms / 1000.0;
-    volatile unsigned long x = 0;
-    while (now() < end) for (int i = 0; i < 10000; i++) x += i;
-    return 0;
-}
-"#;
+pub const BURN_C: &str = include_str!("../../fixtures/workloads/burn.c");
 
 /// Time in a loop inlined twice into `outer` (inner → middle → outer), for DWARF lines
 /// and inline frames; the argument is seconds to run.
-pub const INLINED_C: &str = r#"
-#include <stdlib.h>
-#include <time.h>
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
-static inline __attribute__((always_inline)) void inner(volatile unsigned long *x) {
-    for (int i = 0; i < 100000; i++) *x += i;
-}
-static inline __attribute__((always_inline)) void middle(volatile unsigned long *x) { inner(x); *x ^= 3; }
-__attribute__((noinline)) void outer(volatile unsigned long *x) { middle(x); *x += 1; }
-int main(int argc, char **argv) {
-    double end = now() + (argc > 1 ? atof(argv[1]) : 0.3);
-    volatile unsigned long x = 0;
-    while (now() < end) outer(&x);
-    return 0;
-}
-"#;
+pub const INLINED_C: &str = include_str!("../../fixtures/workloads/inlined.c");
 
 /// A C program with a known call chain main → mid → leaf and the time in leaf; the
 /// argument is seconds to run.
-pub const CHAIN_C: &str = r#"
-#include <stdlib.h>
-#include <time.h>
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
-__attribute__((noinline)) void leaf(volatile unsigned long *x) { for (int i = 0; i < 200000; i++) *x += i; }
-__attribute__((noinline)) void mid(volatile unsigned long *x) { leaf(x); *x += 1; }
-int main(int argc, char **argv) {
-    double end = now() + (argc > 1 ? atof(argv[1]) : 0.3);
-    volatile unsigned long x = 0;
-    while (now() < end) mid(&x);
-    return 0;
-}
-"#;
+pub const CHAIN_C: &str = include_str!("../../fixtures/workloads/chain.c");
 
 /// Two threads burning in `worker` for the given seconds.
-pub const THREADS_C: &str = r#"
-#include <pthread.h>
-#include <stdlib.h>
-#include <time.h>
-static double secs;
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
-__attribute__((noinline)) void *worker(void *arg) {
-    double end = now() + secs; volatile unsigned long x = 0;
-    while (now() < end) for (int i = 0; i < 10000; i++) x += i;
-    return arg;
-}
-int main(int argc, char **argv) {
-    secs = argc > 1 ? atof(argv[1]) : 0.3;
-    pthread_t t[2];
-    for (int i = 0; i < 2; i++) pthread_create(&t[i], 0, worker, 0);
-    for (int i = 0; i < 2; i++) pthread_join(t[i], 0);
-    return 0;
-}
-"#;
+pub const THREADS_C: &str = include_str!("../../fixtures/workloads/threads.c");
 
 /// A "JIT": copies a small x86-64 loop into executable anonymous memory, announces it in
 /// /tmp/perf-PID.map as `jitted_loop`, and runs it for the given seconds. Prints its pid.
-pub const JIT_C: &str = r#"
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
-#include <time.h>
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
-int main(int argc, char **argv) {
-    /* mov ecx, 1000000; l: dec ecx; jnz l; ret */
-    unsigned char code[] = {0xb9, 0x40, 0x42, 0x0f, 0x00, 0xff, 0xc9, 0x75, 0xfc, 0xc3};
-    unsigned char *p = mmap(0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    memcpy(p + 0x100, code, sizeof code);
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/perf-%d.map", getpid());
-    FILE *f = fopen(path, "w");
-    fprintf(f, "%lx %x jitted_loop\n", (unsigned long)(p + 0x100), (unsigned)sizeof code);
-    fclose(f);
-    printf("%d\n", getpid());
-    void (*fn)(void) = (void (*)(void))(p + 0x100);
-    double end = now() + (argc > 1 ? atof(argv[1]) : 0.3);
-    while (now() < end) fn();
-    return 0;
-}
-"#;
+pub const JIT_C: &str = include_str!("../../fixtures/workloads/jit.c");
 
 /// Each event's sample layout in `file` as `perf evlist -v` prints it, without the sample id
 /// flag: perf identifies samples by ID when all events share a layout, rperf always by

@@ -132,3 +132,103 @@ fn inlined_functions_show_as_frames() {
     script_folded.sort();
     assert_eq!(without, script_folded);
 }
+
+/// perf 6.1 shows the functions inlined at each address of DWARF-unwound stacks by
+/// default (its `append_inlines` runs on unwound frames only, never on `-g` chains): one
+/// `addr name+off (inlined)` line per inlined call, and the containing function under its
+/// DWARF name when that differs from its symbol. `--no-inline` leaves them out. rperf's
+/// default and `--no-inline` must print what perf's do, on perf's and on rperf's recording.
+#[test]
+fn dwarf_stacks_show_inlined_functions_as_perf_does() {
+    let Some(_) = perf() else { return };
+    let dir = TempDir::new("inline-dwarf");
+    let exe = compile_c(dir.path(), "inlined", INLINED_C, &["-O2", "-g"]);
+    let exe = exe.to_str().unwrap();
+    for tool in ["perf", "rperf"] {
+        let data = record_with(
+            tool,
+            dir.path(),
+            &format!("{tool}.data"),
+            &["--call-graph", "dwarf", "--", exe, "0.2"],
+        )
+        .unwrap();
+        for extra in [&[][..], &["--no-inline"][..]] {
+            let mut args = vec!["script"];
+            args.extend(extra);
+            let ours = rperf_out(&args, &data);
+            let theirs = stdout(&run({
+                let mut p = perf().unwrap();
+                p.args(&args).arg("-i").arg(&data);
+                p
+            }));
+            let (pb, rb): (Vec<&str>, Vec<&str>) =
+                (theirs.split("\n\n").collect(), ours.split("\n\n").collect());
+            assert_eq!(pb.len(), rb.len(), "{tool} {extra:?}");
+            let same = pb.iter().zip(&rb).filter(|(a, b)| a == b).count();
+            assert!(
+                same * 100 >= pb.len() * 99,
+                "{tool} {extra:?}: {same} of {} samples as perf's; first difference: {:#?}",
+                pb.len(),
+                pb.iter().zip(&rb).find(|(a, b)| a != b)
+            );
+            let with_inner = rb
+                .iter()
+                .filter(|b| b.contains(" inner+0x") && b.contains(" (inlined)"))
+                .count();
+            if extra.is_empty() {
+                assert!(with_inner * 2 >= rb.len(), "{tool}: {ours}");
+            } else {
+                assert_eq!(with_inner, 0, "{tool} --no-inline: {ours}");
+            }
+        }
+    }
+}
+
+/// perf's report puts the same inlined functions into its DWARF call graphs and children
+/// rows (`middle (inlined)`): rperf's report, with children and without, and with
+/// `--no-inline`, prints what perf's does on perf's recording.
+#[test]
+fn report_call_graphs_show_inlined_functions_as_perf_does() {
+    let Some(_) = perf() else { return };
+    let dir = TempDir::new("inline-report");
+    let exe = compile_c(dir.path(), "inlined", INLINED_C, &["-O2", "-g"]);
+    let data = record_with(
+        "perf",
+        dir.path(),
+        "perf.data",
+        &["--call-graph", "dwarf", "--", exe.to_str().unwrap(), "0.2"],
+    )
+    .unwrap();
+    // The entries over 50 % (the workload's chain) with their graphs: the small tail of
+    // start-up and kernel rows is not what this checks.
+    let rows = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .take_while(|l| {
+                let first = l.split_whitespace().next().unwrap_or("");
+                match first.strip_suffix('%').map(str::parse::<f64>) {
+                    Some(Ok(p)) => p >= 50.0,
+                    _ => true,
+                }
+            })
+            .map(String::from)
+            .collect()
+    };
+    for extra in [&[][..], &["--no-children"][..], &["--no-inline"][..]] {
+        let mut args = vec!["report", "--stdio"];
+        args.extend(extra);
+        let ours = rows(&rperf_out(&args, &data));
+        let theirs = rows(&stdout(&run({
+            let mut p = perf().unwrap();
+            p.args(&args).arg("-i").arg(&data);
+            p
+        })));
+        assert_eq!(ours, theirs, "report {extra:?}");
+        let inlined = ours.iter().any(|l| l.contains("inner (inlined)"));
+        assert_eq!(
+            inlined,
+            extra != ["--no-inline"],
+            "report {extra:?}: {ours:#?}"
+        );
+    }
+}
