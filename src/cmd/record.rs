@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::abi::Attr;
-use crate::data::write::encode::{self, Trailer};
+use crate::data::write::encode::{self, Tally, Trailer};
 use crate::data::write::features::EventDesc;
 use crate::data::write::{self as file, PipeWriter, Writer};
 use crate::events::attr::{file_attr, sampling_attr, CallGraph, SamplingOptions};
@@ -101,75 +101,8 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     }
     // As perf: with -p/-t a command only sets how long to record; it is not recorded.
     let timer_only = has_cmd && (!t.pids.is_empty() || !t.tids.is_empty());
-    // Events and their filters.
-    let src = SysSource::default();
-    let mut evs: Vec<(Event, Option<String>)> = Vec::new();
-    let default_event = cfg.events.is_empty();
-    if default_event {
-        let can_profile_kernel = counter::can_profile_kernel();
-        for mut e in events::parse_all(&["cycles:P".to_string()], &src)? {
-            if !can_profile_kernel {
-                // perf's default event leaves out the kernel up front when it may not count
-                // it (the hypervisor stays in, so the fallback below is perf's `:uhpppH`).
-                e.mods.exclude_kernel = true;
-                e.name.push('u');
-            }
-            evs.push((e, None));
-        }
-    }
-    for (spec, filter) in &cfg.events {
-        let mut v = Vec::new();
-        events::parse_into(spec, &src, &mut v)?;
-        for e in v {
-            if filter.is_some() && !matches!(e.kind, EventKind::Tracepoint { .. }) {
-                bail!(
-                    "--filter '{}' only applies to tracepoints, not to '{}'",
-                    filter.as_deref().unwrap_or(""),
-                    e.name
-                );
-            }
-            if let Some(p) = e.period.filter(|&p| p > i64::MAX as u64) {
-                bail!(
-                    "period={p} in '{}' is too large: the kernel takes sample periods up to {} (2^63-1)",
-                    e.name,
-                    i64::MAX
-                );
-            }
-            evs.push((e, filter.clone()));
-        }
-    }
-    if evs
-        .iter()
-        .any(|(e, _)| matches!(e.kind, EventKind::Tool(_)))
-    {
-        bail!("tool events (duration_time…) cannot be sampled; use `rperf stat` for them");
-    }
-    // perf reads `-c 0` as no period at all and samples at its default frequency; a period
-    // the kernel would refuse (it takes a signed 64-bit one) is named, not blamed on the event.
-    let period = cfg.period.filter(|&p| p != 0);
-    if cfg.period == Some(0) && cfg.verbose {
-        eprintln!("-c 0 asks for no period: sampling at the default frequency instead");
-    }
-    if let Some(p) = period.filter(|&p| p > i64::MAX as u64) {
-        bail!(
-            "-c {p} is too large: the kernel takes sample periods up to {} (2^63-1)",
-            i64::MAX
-        );
-    }
-    let mut freq = cfg.freq;
-    if period.is_none() {
-        let want = freq.unwrap_or(DEFAULT_FREQ);
-        let max = max_sample_rate().unwrap_or(u64::MAX);
-        if want > max {
-            eprintln!(
-                "warning: Maximum frequency rate ({max} Hz) exceeded, throttling from {want} Hz to {max} Hz.\n\
-                 The limit can be raised via /proc/sys/kernel/perf_event_max_sample_rate."
-            );
-            freq = Some(max);
-        } else {
-            freq = Some(want);
-        }
-    }
+    let evs = events_to_record(&cfg)?;
+    let (freq, period) = sampling_rate(&cfg)?;
     // Targets.
     let cpus = match resolve_cpus(t)? {
         Some(c) => c,
@@ -218,117 +151,28 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         perf_pages
     };
     let pages = cfg.mmap_pages.unwrap_or(default_pages);
-    let with_id = evs.len() > 1;
-    let mut opened: Vec<Opened> = Vec::new();
-    let mut rings: Vec<(Ring, usize, usize)> = Vec::new(); // ring, event, fd index of owner
-    let mut ring_of_cpu: Vec<Option<(usize, usize)>> = vec![None; cpus.len()];
-    for (i, (ev, filter)) in evs.iter().enumerate() {
-        let mut ev = ev.clone();
-        let opts = SamplingOptions {
-            freq,
-            period,
-            call_graph: cfg.call_graph,
-            cpu_wide: system_wide,
-            with_id,
-            inherit: !system_wide,
-            enable_on_exec: has_cmd && !system_wide && !timer_only,
-            tracking: i == 0,
-            leaf_stack: cfg.leaf_stack,
-            raw_samples: cfg.raw_samples,
-        };
-        let mut fds = Vec::new();
-        let mut attr;
-        // Kernels before 6.0 refuse read_format LOST: then without it, as perf does.
-        let mut lost_format = true;
-        'retry: loop {
-            attr = sampling_attr(&ev, opts)
-                .ok_or_else(|| anyhow!("event '{}' cannot be sampled", ev.name))?;
-            if !lost_format {
-                attr.read_format &= !crate::abi::read_format::LOST;
-            }
-            fds.clear();
-            for &cpu in &cpus {
-                for &task in &tasks {
-                    match counter::open(&attr, task, cpu as i32, None) {
-                        Ok(fd) => fds.push(fd),
-                        Err(e) => {
-                            let code = e.raw_os_error().unwrap_or(0);
-                            if code == libc::EINVAL && lost_format {
-                                lost_format = false;
-                                continue 'retry;
-                            }
-                            if matches!(
-                                code,
-                                libc::ENOENT | libc::EOPNOTSUPP | libc::ENODEV | libc::EINVAL
-                            ) {
-                                if let Some(fb) = fallback(&ev) {
-                                    if cfg.verbose {
-                                        eprintln!("The {} event is not supported, trying to fall back to cpu-clock", ev.name);
-                                    }
-                                    ev = fb;
-                                    continue 'retry;
-                                }
-                            }
-                            // As perf: without the right to count the kernel, count user space.
-                            if matches!(code, libc::EACCES | libc::EPERM)
-                                && counter::paranoid().is_some_and(|p| p > 1)
-                                && ev.fall_back_to_user()
-                            {
-                                if cfg.verbose {
-                                    eprintln!(
-                                        "kernel.perf_event_paranoid={}, trying to fall back to excluding kernel and hypervisor samples",
-                                        counter::paranoid().unwrap_or(2)
-                                    );
-                                }
-                                continue 'retry;
-                            }
-                            kill_work(&work);
-                            return Err(super::open_error(&ev, &e, task, cpu as i32));
-                        }
-                    }
-                }
-            }
-            break;
+    let how = OpenPlan {
+        freq,
+        period,
+        system_wide,
+        has_cmd,
+        timer_only,
+    };
+    let opened = match open_events(&cfg, &evs, how, &cpus, &tasks) {
+        Ok(o) => o,
+        Err(e) => {
+            kill_work(&work);
+            return Err(e);
         }
-        if let Some(f) = filter {
-            for fd in &fds {
-                counter::set_filter(fd, f).map_err(|e| {
-                    anyhow!("bad --filter '{f}' for event '{}': {e} (check the field names in the event's format file)", ev.name)
-                })?;
-            }
-        }
-        let mut ids = Vec::with_capacity(fds.len());
-        for fd in &fds {
-            ids.push(ring::event_id(fd).context("reading an event id")?);
-        }
-        opened.push(Opened { ev, attr, ids, fds });
-    }
-    // One ring per CPU; every other fd on that CPU writes into it.
-    for (e, o) in opened.iter().enumerate() {
-        for (k, fd) in o.fds.iter().enumerate() {
-            let c = k / tasks.len();
-            match ring_of_cpu[c] {
-                None => {
-                    let r = match Ring::map(fd, pages) {
-                        Err(err)
-                            if cfg.mmap_pages.is_none()
-                                && pages > perf_pages
-                                && err.raw_os_error() == Some(libc::EPERM) =>
-                        {
-                            Ring::map(fd, perf_pages)
-                        }
-                        r => r,
-                    }
-                    .map_err(|err| ring_error(pages, &err))?;
-                    rings.push((r, e, k));
-                    ring_of_cpu[c] = Some((e, k));
-                }
-                Some((oe, ok)) => {
-                    ring::set_output(fd, &opened[oe].fds[ok]).context("sharing a ring buffer")?
-                }
-            }
-        }
-    }
+    };
+    let mut rings = map_rings(
+        &opened,
+        cpus.len(),
+        tasks.len(),
+        pages,
+        cfg.mmap_pages.is_none(),
+        perf_pages,
+    )?;
     // What the file announces: -g's leaf registers and stack are consumed while recording.
     let file_attrs: Vec<Attr> = opened.iter().map(|o| file_attr(&o.attr)).collect();
     let attrs: Vec<(Attr, Vec<u64>)> = opened
@@ -402,62 +246,8 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         sample_type: opened[0].attr.sample_type,
         id: opened[0].ids[0],
     };
-    let mut side = Vec::new();
-    let ktext = synth::kernel_text_start(crate::session::cache_dir().as_deref());
-    if ktext != 0 {
-        side.extend(encode::kernel_mmap(
-            ktext,
-            u64::MAX - ktext,
-            ktext,
-            "[kernel.kallsyms]_text",
-            trailer,
-        ));
-    }
-    for (name, start, size) in synth::kernel_modules() {
-        side.extend(encode::kernel_mmap(
-            start,
-            size,
-            0,
-            &format!("[{name}]"),
-            trailer,
-        ));
-    }
-    let procs = if system_wide {
-        synth::all_processes().unwrap_or_default()
-    } else if !has_cmd || timer_only {
-        let mut pids: Vec<i32> = t.pids.clone();
-        for &tid in &t.tids {
-            if let Ok(s) = std::fs::read_to_string(format!("/proc/{tid}/status")) {
-                if let Some(tgid) = s
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Tgid:"))
-                    .and_then(|v| v.trim().parse().ok())
-                {
-                    pids.push(tgid);
-                }
-            }
-        }
-        pids.sort_unstable();
-        pids.dedup();
-        pids.into_iter().filter_map(synth::read_process).collect()
-    } else {
-        Vec::new()
-    };
-    for p in &procs {
-        for (tid, comm) in &p.threads {
-            side.extend(encode::comm(p.pid, *tid, comm, false, trailer));
-            if *tid != p.pid {
-                side.extend(encode::fork(p.pid, p.pid, *tid, p.pid, trailer));
-            }
-        }
-        for m in &p.maps {
-            side.extend(encode::mmap2(p.pid, m, trailer));
-        }
-    }
-    if let Some(w) = work.as_ref().filter(|_| !timer_only) {
-        // The child's own name before exec; the kernel's exec COMM follows.
-        side.extend(encode::comm(w.pid(), w.pid(), "rperf", false, trailer));
-    }
+    let child = work.as_ref().filter(|_| !timer_only).map(Workload::pid);
+    let side = synthesize(t, trailer, system_wide, !has_cmd || timer_only, child);
     let mut hits = HitTracker::new(trailer.sample_type);
     hits.observe(&side);
     sink.write(&side)?;
@@ -573,7 +363,322 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             cfg.output.display().to_string(),
         ),
     };
-    if let (Some(l), true) = (&leaf, cfg.verbose) {
+    let end = Ending {
+        wakeups,
+        size,
+        shown,
+        lost_samples,
+    };
+    summarize(&cfg, leaf.as_ref(), &tally, &end);
+    let code = exit.map(|e| e.code).unwrap_or(0);
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// The events to sample with their `--filter`s: perf's default (`cycles:P`, user space only
+/// where the kernel may not be profiled) or the `-e` list, checked for what sampling refuses.
+fn events_to_record(cfg: &RecordConfig) -> Result<Vec<(Event, Option<String>)>> {
+    let src = SysSource::default();
+    let mut evs: Vec<(Event, Option<String>)> = Vec::new();
+    let default_event = cfg.events.is_empty();
+    if default_event {
+        let can_profile_kernel = counter::can_profile_kernel();
+        for mut e in events::parse_all(&["cycles:P".to_string()], &src)? {
+            if !can_profile_kernel {
+                // perf's default event leaves out the kernel up front when it may not count
+                // it (the hypervisor stays in, so the fallback below is perf's `:uhpppH`).
+                e.mods.exclude_kernel = true;
+                e.name.push('u');
+            }
+            evs.push((e, None));
+        }
+    }
+    for (spec, filter) in &cfg.events {
+        let mut v = Vec::new();
+        events::parse_into(spec, &src, &mut v)?;
+        for e in v {
+            if filter.is_some() && !matches!(e.kind, EventKind::Tracepoint { .. }) {
+                bail!(
+                    "--filter '{}' only applies to tracepoints, not to '{}'",
+                    filter.as_deref().unwrap_or(""),
+                    e.name
+                );
+            }
+            if let Some(p) = e.period.filter(|&p| p > i64::MAX as u64) {
+                bail!(
+                    "period={p} in '{}' is too large: the kernel takes sample periods up to {} (2^63-1)",
+                    e.name,
+                    i64::MAX
+                );
+            }
+            evs.push((e, filter.clone()));
+        }
+    }
+    if evs
+        .iter()
+        .any(|(e, _)| matches!(e.kind, EventKind::Tool(_)))
+    {
+        bail!("tool events (duration_time…) cannot be sampled; use `rperf stat` for them");
+    }
+    Ok(evs)
+}
+
+/// `-F`/`-c` as the kernel will take them: (frequency, period).
+fn sampling_rate(cfg: &RecordConfig) -> Result<(Option<u64>, Option<u64>)> {
+    // perf reads `-c 0` as no period at all and samples at its default frequency; a period
+    // the kernel would refuse (it takes a signed 64-bit one) is named, not blamed on the event.
+    let period = cfg.period.filter(|&p| p != 0);
+    if cfg.period == Some(0) && cfg.verbose {
+        eprintln!("-c 0 asks for no period: sampling at the default frequency instead");
+    }
+    if let Some(p) = period.filter(|&p| p > i64::MAX as u64) {
+        bail!(
+            "-c {p} is too large: the kernel takes sample periods up to {} (2^63-1)",
+            i64::MAX
+        );
+    }
+    let mut freq = cfg.freq;
+    if period.is_none() {
+        let want = freq.unwrap_or(DEFAULT_FREQ);
+        let max = max_sample_rate().unwrap_or(u64::MAX);
+        if want > max {
+            eprintln!(
+                "warning: Maximum frequency rate ({max} Hz) exceeded, throttling from {want} Hz to {max} Hz.\n\
+                 The limit can be raised via /proc/sys/kernel/perf_event_max_sample_rate."
+            );
+            freq = Some(max);
+        } else {
+            freq = Some(want);
+        }
+    }
+    Ok((freq, period))
+}
+
+/// How the events are opened, besides the config.
+#[derive(Debug, Clone, Copy)]
+struct OpenPlan {
+    freq: Option<u64>,
+    period: Option<u64>,
+    system_wide: bool,
+    has_cmd: bool,
+    timer_only: bool,
+}
+
+/// Opens every event on every CPU and task, falling back as perf does (no PMU: cpu-clock;
+/// paranoid: user space only; old kernels: no LOST read_format).
+fn open_events(
+    cfg: &RecordConfig,
+    evs: &[(Event, Option<String>)],
+    how: OpenPlan,
+    cpus: &[u32],
+    tasks: &[i32],
+) -> Result<Vec<Opened>> {
+    let with_id = evs.len() > 1;
+    let mut opened: Vec<Opened> = Vec::new();
+    for (i, (ev, filter)) in evs.iter().enumerate() {
+        let mut ev = ev.clone();
+        let opts = SamplingOptions {
+            freq: how.freq,
+            period: how.period,
+            call_graph: cfg.call_graph,
+            cpu_wide: how.system_wide,
+            with_id,
+            inherit: !how.system_wide,
+            enable_on_exec: how.has_cmd && !how.system_wide && !how.timer_only,
+            tracking: i == 0,
+            leaf_stack: cfg.leaf_stack,
+            raw_samples: cfg.raw_samples,
+        };
+        let mut fds = Vec::new();
+        let mut attr;
+        // Kernels before 6.0 refuse read_format LOST: then without it, as perf does.
+        let mut lost_format = true;
+        'retry: loop {
+            attr = sampling_attr(&ev, opts)
+                .ok_or_else(|| anyhow!("event '{}' cannot be sampled", ev.name))?;
+            if !lost_format {
+                attr.read_format &= !crate::abi::read_format::LOST;
+            }
+            fds.clear();
+            for &cpu in cpus {
+                for &task in tasks {
+                    match counter::open(&attr, task, cpu as i32, None) {
+                        Ok(fd) => fds.push(fd),
+                        Err(e) => {
+                            let code = e.raw_os_error().unwrap_or(0);
+                            if code == libc::EINVAL && lost_format {
+                                lost_format = false;
+                                continue 'retry;
+                            }
+                            if matches!(
+                                code,
+                                libc::ENOENT | libc::EOPNOTSUPP | libc::ENODEV | libc::EINVAL
+                            ) {
+                                if let Some(fb) = fallback(&ev) {
+                                    if cfg.verbose {
+                                        eprintln!("The {} event is not supported, trying to fall back to cpu-clock", ev.name);
+                                    }
+                                    ev = fb;
+                                    continue 'retry;
+                                }
+                            }
+                            // As perf: without the right to count the kernel, count user space.
+                            if matches!(code, libc::EACCES | libc::EPERM)
+                                && counter::paranoid().is_some_and(|p| p > 1)
+                                && ev.fall_back_to_user()
+                            {
+                                if cfg.verbose {
+                                    eprintln!(
+                                        "kernel.perf_event_paranoid={}, trying to fall back to excluding kernel and hypervisor samples",
+                                        counter::paranoid().unwrap_or(2)
+                                    );
+                                }
+                                continue 'retry;
+                            }
+                            return Err(super::open_error(&ev, &e, task, cpu as i32));
+                        }
+                    }
+                }
+            }
+            break;
+        }
+        if let Some(f) = filter {
+            for fd in &fds {
+                counter::set_filter(fd, f).map_err(|e| {
+                    anyhow!("bad --filter '{f}' for event '{}': {e} (check the field names in the event's format file)", ev.name)
+                })?;
+            }
+        }
+        let mut ids = Vec::with_capacity(fds.len());
+        for fd in &fds {
+            ids.push(ring::event_id(fd).context("reading an event id")?);
+        }
+        opened.push(Opened { ev, attr, ids, fds });
+    }
+    Ok(opened)
+}
+
+/// One ring per CPU; every other fd on that CPU writes into it. `may_shrink`: the size is
+/// the default, so perf's smaller one is tried where the lock limit refuses it.
+fn map_rings(
+    opened: &[Opened],
+    ncpus: usize,
+    ntasks: usize,
+    pages: usize,
+    may_shrink: bool,
+    perf_pages: usize,
+) -> Result<Vec<(Ring, usize, usize)>> {
+    let mut rings: Vec<(Ring, usize, usize)> = Vec::new(); // ring, event, fd index of owner
+    let mut ring_of_cpu: Vec<Option<(usize, usize)>> = vec![None; ncpus];
+    for (e, o) in opened.iter().enumerate() {
+        for (k, fd) in o.fds.iter().enumerate() {
+            let c = k / ntasks;
+            match ring_of_cpu[c] {
+                None => {
+                    let r = match Ring::map(fd, pages) {
+                        Err(err)
+                            if may_shrink
+                                && pages > perf_pages
+                                && err.raw_os_error() == Some(libc::EPERM) =>
+                        {
+                            Ring::map(fd, perf_pages)
+                        }
+                        r => r,
+                    }
+                    .map_err(|err| ring_error(pages, &err))?;
+                    rings.push((r, e, k));
+                    ring_of_cpu[c] = Some((e, k));
+                }
+                Some((oe, ok)) => {
+                    ring::set_output(fd, &opened[oe].fds[ok]).context("sharing a ring buffer")?
+                }
+            }
+        }
+    }
+    Ok(rings)
+}
+
+/// The side-band records perf writes before the first sample: the kernel's and its modules'
+/// maps, then the threads, names and maps of the processes already running that are
+/// recorded (`existing`: -p/-t, or everything with `system_wide`), and the command's name
+/// before its exec (`child`).
+fn synthesize(
+    t: &Target,
+    trailer: Trailer,
+    system_wide: bool,
+    existing: bool,
+    child: Option<i32>,
+) -> Vec<u8> {
+    let mut side = Vec::new();
+    let ktext = synth::kernel_text_start(crate::session::cache_dir().as_deref());
+    if ktext != 0 {
+        side.extend(encode::kernel_mmap(
+            ktext,
+            u64::MAX - ktext,
+            ktext,
+            "[kernel.kallsyms]_text",
+            trailer,
+        ));
+    }
+    for (name, start, size) in synth::kernel_modules() {
+        side.extend(encode::kernel_mmap(
+            start,
+            size,
+            0,
+            &format!("[{name}]"),
+            trailer,
+        ));
+    }
+    let procs = if system_wide {
+        synth::all_processes().unwrap_or_default()
+    } else if existing {
+        let mut pids: Vec<i32> = t.pids.clone();
+        for &tid in &t.tids {
+            if let Ok(s) = std::fs::read_to_string(format!("/proc/{tid}/status")) {
+                if let Some(tgid) = s
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Tgid:"))
+                    .and_then(|v| v.trim().parse().ok())
+                {
+                    pids.push(tgid);
+                }
+            }
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        pids.into_iter().filter_map(synth::read_process).collect()
+    } else {
+        Vec::new()
+    };
+    for p in &procs {
+        for (tid, comm) in &p.threads {
+            side.extend(encode::comm(p.pid, *tid, comm, false, trailer));
+            if *tid != p.pid {
+                side.extend(encode::fork(p.pid, p.pid, *tid, p.pid, trailer));
+            }
+        }
+        for m in &p.maps {
+            side.extend(encode::mmap2(p.pid, m, trailer));
+        }
+    }
+    if let Some(pid) = child {
+        // The child's own name before exec; the kernel's exec COMM follows.
+        side.extend(encode::comm(pid, pid, "rperf", false, trailer));
+    }
+    side
+}
+
+/// What a finished recording reports besides the counts the drain kept.
+struct Ending {
+    wakeups: u64,
+    size: u64,
+    shown: String,
+    lost_samples: u64,
+}
+
+/// perf's closing lines on stderr: lost and throttled samples, the leaf fixer's work with
+/// -v, and (unless -q) the wake-ups and what was written.
+fn summarize(cfg: &RecordConfig, leaf: Option<&LeafFixer>, tally: &Tally, end: &Ending) {
+    if let (Some(l), true) = (leaf, cfg.verbose) {
         eprintln!(
             "-g: put back the caller of a frameless function in {} of {} user stacks",
             l.fixed, l.checked
@@ -591,8 +696,11 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             tally.lost, tally.lost_chunks
         );
     }
-    if lost_samples > 0 {
-        eprintln!("Warning: the kernel lost {lost_samples} samples; raise -m or lower -F");
+    if end.lost_samples > 0 {
+        eprintln!(
+            "Warning: the kernel lost {} samples; raise -m or lower -F",
+            end.lost_samples
+        );
     }
     if tally.throttles > 0 {
         eprintln!(
@@ -602,16 +710,17 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         );
     }
     if !cfg.quiet {
-        eprintln!("[ rperf record: Woken up {wakeups} times to write data ]");
+        eprintln!(
+            "[ rperf record: Woken up {} times to write data ]",
+            end.wakeups
+        );
         eprintln!(
             "[ rperf record: Captured and wrote {:.3} MB {} ({} samples) ]",
-            size as f64 / (1024.0 * 1024.0),
-            shown,
+            end.size as f64 / (1024.0 * 1024.0),
+            end.shown,
             tally.samples
         );
     }
-    let code = exit.map(|e| e.code).unwrap_or(0);
-    Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 
 /// Why a ring could not be mapped, with the limit that refused it: users may lock
