@@ -710,7 +710,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                 key[i] = match k {
                     SortKey::Comm => u64::from(comm),
                     SortKey::Pid => s.tid as u32 as u64,
-                    SortKey::Cpu => u64::from(s.cpu.unwrap_or(0)),
+                    SortKey::Cpu => u64::from(s.cpu.unwrap_or(u32::MAX)),
                     // perf compares binaries by their short names: two files both called
                     // `rustc` (a toolchain's driver and its wrapper) are one row.
                     SortKey::Dso => loc
@@ -947,6 +947,8 @@ fn tie_order(k: &[Cell]) -> Vec<(bool, &Cell)> {
 fn cell_text(c: &Cell, key: SortKey) -> String {
     match (c, key) {
         (Cell::Text(t), _) => t.clone(),
+        // perf's `%*.*d` with precision 3: a sample without a CPU (-1) is `-001`.
+        (Cell::Num(n), SortKey::Cpu) if *n < 0 => format!("-{:03}", n.unsigned_abs()),
         (Cell::Num(n), SortKey::Cpu) => format!("{n:03}"),
         (Cell::Num(n), _) => n.to_string(),
         (Cell::Thread(tid, comm), _) => format!("{tid:>7}:{comm}"),

@@ -206,6 +206,10 @@ pub const INLINED_C: &str = include_str!("../../fixtures/workloads/inlined.c");
 /// argument is seconds to run.
 pub const CHAIN_C: &str = include_str!("../../fixtures/workloads/chain.c");
 
+/// 256 tiny functions `f0000`..`f3333`, each run `argv[1]` loop steps three times by each
+/// of `argv[2]` threads: many report rows of equal weight.
+pub const MANY_C: &str = include_str!("../../fixtures/workloads/many.c");
+
 /// Two threads burning in `worker` for the given seconds.
 pub const THREADS_C: &str = include_str!("../../fixtures/workloads/threads.c");
 

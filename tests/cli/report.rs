@@ -1187,3 +1187,60 @@ fn time_windows_filter_like_perf() {
         );
     }
 }
+
+/// Rows of equal weight come in perf's order (its output sort: the weight, then each sort
+/// key's own comparison in turn), compared row by row, not as sets: 256 tiny functions in
+/// eight threads give hundreds of ties by symbol, thread, and both. A file without CPUs
+/// sorts by CPU as perf does, under `-001`.
+#[test]
+fn ties_come_in_perfs_order() {
+    let dir = TempDir::new("report-ties");
+    let exe = compile_c(dir.path(), "many", MANY_C, &["-O1", "-pthread"]);
+    let Some(f) = record_with(
+        "perf",
+        dir.path(),
+        "p.data",
+        &["--", exe.to_str().unwrap(), "20000", "8"],
+    ) else {
+        return;
+    };
+    let rows = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    };
+    for sort in [
+        &[][..],
+        &["--sort", "sym"],
+        &["--sort", "pid"],
+        &["--sort", "pid,sym"],
+        &["--sort", "sym,pid"],
+        &["--sort", "dso,sym"],
+        &["-n", "--sort", "comm,pid"],
+        &["--sort", "cpu"],
+    ] {
+        let Some(mut p) = perf() else { return };
+        let po = run({
+            p.args(["report", "--stdio", "-i"]).arg(&f).args(sort);
+            p
+        });
+        assert!(po.status.success(), "{}", stderr(&po));
+        let r = rperf_out(&[&["report", "--stdio"][..], sort].concat(), &f);
+        let (p, r) = (rows(&stdout(&po)), rows(&r));
+        // The same rows first (a difference there is not about order), then their order.
+        let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
+        assert_eq!(set(&r), set(&p), "{sort:?}");
+        let weights: Vec<&str> = p
+            .iter()
+            .map(|l| l.split_whitespace().next().unwrap_or(""))
+            .collect();
+        if sort.contains(&"sym") {
+            assert!(
+                weights.windows(2).filter(|w| w[0] == w[1]).count() > 20,
+                "too few ties to test: {p:?}"
+            );
+        }
+        assert_eq!(r, p, "{sort:?}: rows in another order (rperf, then perf)");
+    }
+}
