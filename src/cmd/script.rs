@@ -493,7 +493,7 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
                 }
             }
             line.push('\n');
-        } else if f.ip && !tp {
+        } else if f.ip && (!tp || cfg.fields.is_some()) {
             rest.clear();
             texts.frame_text(&mut rest, session, syms, s.pid, s.ip, s.mode, &f);
             let _ = writeln!(line, " {:16x}{rest}", s.ip);

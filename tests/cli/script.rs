@@ -328,7 +328,15 @@ fn field_selection_matches_perf() {
         return;
     };
     let plain = record_with("perf", dir.path(), "n.data", &["--", exe, "0.2"]).unwrap();
-    for file in [&chains, &plain] {
+    // A tracepoint without chains shows its address only when -F asks for it.
+    let tp = record_with(
+        "perf",
+        dir.path(),
+        "t.data",
+        &["-e", "sched:sched_switch", "--", exe, "0.1"],
+    )
+    .unwrap();
+    for file in [&chains, &plain, &tp] {
         for fields in [
             "comm,tid,time,event,ip,sym,dso",
             "comm,pid,tid,time,period",
