@@ -125,7 +125,13 @@ pub fn compile_c(dir: &Path, name: &str, src: &str, flags: &[&str]) -> PathBuf {
         .join(format!("{:016x}", h.finish()));
     if !built.join(name).is_file() {
         // Built aside and renamed, so that a test running alongside never sees half of it.
-        let tmp = built.with_extension(format!("tmp{}", std::process::id()));
+        // Unique per call: tests in this process build the same workload at once.
+        static BUILDS: AtomicU32 = AtomicU32::new(0);
+        let tmp = built.with_extension(format!(
+            "tmp{}-{}",
+            std::process::id(),
+            BUILDS.fetch_add(1, Ordering::SeqCst)
+        ));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).unwrap();
         let c = tmp.join(format!("{name}.c"));
