@@ -288,14 +288,26 @@ pub mod kind {
     pub const MMAP2: u32 = b::PERF_RECORD_MMAP2;
     /// Samples lost in the kernel (not ring overflow).
     pub const LOST_SAMPLES: u32 = b::PERF_RECORD_LOST_SAMPLES;
+    /// A kernel symbol (BPF program, trampoline) appeared or went.
+    pub const KSYMBOL: u32 = b::PERF_RECORD_KSYMBOL;
+    /// A BPF program was loaded or unloaded.
+    pub const BPF_EVENT: u32 = b::PERF_RECORD_BPF_EVENT;
     /// Pipe mode: an attr and its ids.
     pub const HEADER_ATTR: u32 = 64;
     /// Pipe mode: tracing data follows the record.
     pub const HEADER_TRACING_DATA: u32 = 66;
     /// Everything before this may be sorted and flushed.
     pub const FINISHED_ROUND: u32 = 68;
+    /// Each sample id's event index, CPU and thread.
+    pub const ID_INDEX: u32 = 69;
     /// AUX area data; its payload follows the record, outside the record's size.
     pub const AUXTRACE: u32 = 71;
+    /// The threads recorded.
+    pub const THREAD_MAP: u32 = 73;
+    /// The CPUs recorded.
+    pub const CPU_MAP: u32 = 74;
+    /// An event's unit, scale, name or CPUs.
+    pub const EVENT_UPDATE: u32 = 78;
     /// Pipe mode: a feature section.
     pub const HEADER_FEATURE: u32 = 80;
     /// Pipe mode: side-band synthesis is done.

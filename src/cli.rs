@@ -530,6 +530,10 @@ pub struct ScriptArgs {
     /// Only samples taken on these CPUs (e.g. 0-2,4).
     #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
     pub cpu: Option<String>,
+    /// Dump every record as perf's -D does: file offset, raw bytes, decoded fields, and
+    /// each sample's usual lines.
+    #[arg(short = 'D', long = "dump-raw-trace")]
+    pub dump_raw_trace: bool,
 }
 
 /// `rperf record` options, named as perf's.
@@ -1140,6 +1144,7 @@ fn dispatch(
                         },
                         fields,
                         filter: a.filter.into_filter(a.cpu.as_deref())?,
+                        dump: a.dump_raw_trace,
                     })
                 })
         }

@@ -376,8 +376,12 @@ struct Srclines {
 }
 
 impl Srclines {
-    fn id(&mut self, loc: Option<Location>, text: impl FnOnce() -> String) -> u32 {
-        let slot = loc.map(|l| (l.dso, l.rel)).unwrap_or((u32::MAX, 0));
+    /// `caller`: the address is a call-chain frame's, which perf looks up without the
+    /// `sym+off` fallback (its cache slot is kept apart).
+    fn id(&mut self, loc: Option<Location>, caller: bool, text: impl FnOnce() -> String) -> u32 {
+        let slot = loc
+            .map(|l| (l.dso | u32::from(caller) << 31, l.rel))
+            .unwrap_or((u32::MAX, 0));
         if let Some(&id) = self.by_addr.get(&slot) {
             return id;
         }
@@ -710,7 +714,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                 key[i] = match k {
                     SortKey::Comm => u64::from(comm),
                     SortKey::Pid => s.tid as u32 as u64,
-                    SortKey::Cpu => u64::from(s.cpu.unwrap_or(0)),
+                    SortKey::Cpu => u64::from(s.cpu.unwrap_or(u32::MAX)),
                     // perf compares binaries by their short names: two files both called
                     // `rustc` (a toolchain's driver and its wrapper) are one row.
                     SortKey::Dso => loc
@@ -725,8 +729,21 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                     SortKey::Sym => u64::from(sym),
                     SortKey::Parent => parent_id,
                     SortKey::Trace => u64::from(trace_id),
-                    SortKey::Srcline => u64::from(srclines.id(loc, || match loc {
-                        Some(l) => syms.srcline(session, l),
+                    // perf's srcline of a sample's address falls back to `sym+off`; a
+                    // DWARF-unwound caller's comes from addr2line's inline list, `??:0`
+                    // when it knows no line.
+                    SortKey::Srcline => u64::from(srclines.id(loc, abs && unwound, || match loc {
+                        Some(l) => {
+                            let text = syms.srcline(session, l);
+                            let fallback = syms
+                                .symbol(session, l)
+                                .is_some_and(|s| text == format!("{}+{}", s.name, s.offset));
+                            if abs && unwound && fallback {
+                                "??:0".to_string()
+                            } else {
+                                text
+                            }
+                        }
                         None => "??:0".to_string(),
                     })),
                 };
@@ -741,14 +758,20 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                         .entry((l.dso, l.rel))
                         .or_insert_with(|| syms.inline_stack(session, l).into())
                         .clone();
+                    let line_slot = cfg.sort.iter().position(|k| *k == SortKey::Srcline);
                     for (n, i) in stack.iter().enumerate() {
                         let name = crate::cmd::script::binutils_name(n, i, &sy.name);
+                        // perf gives each function of the stack its own line: the
+                        // address's for the innermost, the call site in it for each caller.
+                        let mut k = key;
+                        if let (Some(slot), Some(text)) = (line_slot, i.srcline()) {
+                            k[slot] = u64::from(srclines.names.id(&text));
+                        }
                         if name == sy.name {
-                            expanded.push((key, sym));
+                            expanded.push((k, sym));
                             continue;
                         }
                         let id = table.intern_inlined(name, table.orders[sym as usize]);
-                        let mut k = key;
                         for (slot, sk) in cfg.sort.iter().enumerate() {
                             if *sk == SortKey::Sym {
                                 k[slot] = u64::from(id);
@@ -947,6 +970,8 @@ fn tie_order(k: &[Cell]) -> Vec<(bool, &Cell)> {
 fn cell_text(c: &Cell, key: SortKey) -> String {
     match (c, key) {
         (Cell::Text(t), _) => t.clone(),
+        // perf's `%*.*d` with precision 3: a sample without a CPU (-1) is `-001`.
+        (Cell::Num(n), SortKey::Cpu) if *n < 0 => format!("-{:03}", n.unsigned_abs()),
         (Cell::Num(n), SortKey::Cpu) => format!("{n:03}"),
         (Cell::Num(n), _) => n.to_string(),
         (Cell::Thread(tid, comm), _) => format!("{tid:>7}:{comm}"),
@@ -1098,6 +1123,12 @@ fn print_hist(
                 rows.iter()
                     .map(|(key, e, _)| match k {
                         SortKey::Comm => e.thread_comm_len,
+                        // perf sizes the column by the function's name; ` (inlined)` is
+                        // added as the row prints and may overflow it.
+                        SortKey::Sym => {
+                            let t = cell_text(&key[i], k);
+                            t.strip_suffix(" (inlined)").map_or(t.len(), str::len)
+                        }
                         _ => cell_text(&key[i], k).len(),
                     })
                     .max()

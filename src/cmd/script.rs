@@ -34,6 +34,8 @@ pub struct ScriptConfig {
     pub header: Header,
     /// `--comm/--pid/--tid`, `-C/--cpu`, `--time`: which samples are printed.
     pub filter: crate::replay::Filter,
+    /// `-D/--dump-raw-trace`: every record dumped, perf's layout.
+    pub dump: bool,
 }
 
 /// Which call-chain frames show the functions DWARF says are inlined at their address.
@@ -296,6 +298,9 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
         crate::output::stdout(&text)?;
         return Ok(ExitCode::SUCCESS);
     }
+    if cfg.dump {
+        crate::cmd::dump::check(&cfg.input)?;
+    }
     let mut texts = FrameTexts::default();
     let load_symbols = cfg.fields.is_none_or(|f| f.sym);
     let mut replay = Replay::new(
@@ -317,12 +322,13 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
     let mut key: Vec<u64> = Vec::new();
     let mut blocks: rustc_hash::FxHashMap<Box<[u64]>, (usize, usize)> = Default::default();
     let mut block_text = String::new();
+    // With -D, each sample's text by its index, for the dump to print in its place.
+    let mut dumped: Option<rustc_hash::FxHashMap<u64, String>> = cfg.dump.then(Default::default);
     let r = replay.run(&cfg.input, |parts, header, item| {
         if io_err.is_some() {
             return;
         }
-        // perf script prints only what passes its --comm/--pid/--tid filters.
-        let Item::Sample(s, Verdict::Shown) = item else {
+        let Item::Sample(s, verdict) = item else {
             return;
         };
         let Parts {
@@ -330,6 +336,24 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
             syms,
             stacks,
         } = parts;
+        let index = s.index;
+        if let Some(d) = dumped.as_mut() {
+            // perf resolves the sample's thread and binary before its filters hide it.
+            let id = session.comm_id(s.tid);
+            let dso = session
+                .resolve(s.pid, s.ip, s.mode)
+                .map_or("<not found>", |l| session.dsos()[l.dso as usize].path.as_str());
+            let text = format!(
+                " ... thread: {}:{}\n ...... dso: {dso}\n",
+                session.comm_name(id),
+                s.tid
+            );
+            d.insert(index, text);
+        }
+        // perf script prints only what passes its --comm/--pid/--tid filters.
+        if verdict != Verdict::Shown {
+            return;
+        }
         let width = *name_width.get_or_insert_with(|| {
             header
                 .events
@@ -469,14 +493,16 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
                 }
             }
             line.push('\n');
-        } else if f.ip && !tp {
+        } else if f.ip && (!tp || cfg.fields.is_some()) {
             rest.clear();
             texts.frame_text(&mut rest, session, syms, s.pid, s.ip, s.mode, &f);
             let _ = writeln!(line, " {:16x}{rest}", s.ip);
         } else {
             line.push('\n');
         }
-        if let Err(e) = w.write_all(line.as_bytes()) {
+        if let Some(t) = dumped.as_mut().and_then(|d| d.get_mut(&index)) {
+            t.push_str(&line);
+        } else if let Err(e) = w.write_all(line.as_bytes()) {
             io_err = Some(e);
         }
     });
@@ -487,6 +513,18 @@ pub fn run(cfg: ScriptConfig) -> Result<ExitCode> {
         None => {}
     }
     r?;
+    if let Some(texts) = dumped {
+        let done =
+            crate::cmd::dump::print(&cfg.input, &texts, &mut w).and_then(|()| Ok(w.flush()?));
+        if let Err(e) = done {
+            let closed = e
+                .downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe);
+            if !closed {
+                return Err(e);
+            }
+        }
+    }
     if let Some(n) = replay.parts.stacks.truncation_note() {
         eprintln!("{n}");
     }

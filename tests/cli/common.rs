@@ -125,7 +125,13 @@ pub fn compile_c(dir: &Path, name: &str, src: &str, flags: &[&str]) -> PathBuf {
         .join(format!("{:016x}", h.finish()));
     if !built.join(name).is_file() {
         // Built aside and renamed, so that a test running alongside never sees half of it.
-        let tmp = built.with_extension(format!("tmp{}", std::process::id()));
+        // Unique per call: tests in this process build the same workload at once.
+        static BUILDS: AtomicU32 = AtomicU32::new(0);
+        let tmp = built.with_extension(format!(
+            "tmp{}-{}",
+            std::process::id(),
+            BUILDS.fetch_add(1, Ordering::SeqCst)
+        ));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).unwrap();
         let c = tmp.join(format!("{name}.c"));
@@ -205,6 +211,10 @@ pub const INLINED_C: &str = include_str!("../../fixtures/workloads/inlined.c");
 /// A C program with a known call chain main → mid → leaf and the time in leaf; the
 /// argument is seconds to run.
 pub const CHAIN_C: &str = include_str!("../../fixtures/workloads/chain.c");
+
+/// 256 tiny functions `f0000`..`f3333`, each run `argv[1]` loop steps three times by each
+/// of `argv[2]` threads: many report rows of equal weight.
+pub const MANY_C: &str = include_str!("../../fixtures/workloads/many.c");
 
 /// Two threads burning in `worker` for the given seconds.
 pub const THREADS_C: &str = include_str!("../../fixtures/workloads/threads.c");

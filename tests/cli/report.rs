@@ -1187,3 +1187,116 @@ fn time_windows_filter_like_perf() {
         );
     }
 }
+
+/// Rows of equal weight come in perf's order (its output sort: the weight, then each sort
+/// key's own comparison in turn), compared row by row, not as sets: 256 tiny functions in
+/// eight threads give hundreds of ties by symbol, thread, and both. A file without CPUs
+/// sorts by CPU as perf does, under `-001`.
+#[test]
+fn ties_come_in_perfs_order() {
+    let dir = TempDir::new("report-ties");
+    let exe = compile_c(dir.path(), "many", MANY_C, &["-O1", "-pthread"]);
+    let Some(f) = record_with(
+        "perf",
+        dir.path(),
+        "p.data",
+        &["--", exe.to_str().unwrap(), "20000", "8"],
+    ) else {
+        return;
+    };
+    let rows = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    };
+    for sort in [
+        &[][..],
+        &["--sort", "sym"],
+        &["--sort", "pid"],
+        &["--sort", "pid,sym"],
+        &["--sort", "sym,pid"],
+        &["--sort", "dso,sym"],
+        &["-n", "--sort", "comm,pid"],
+        &["--sort", "cpu"],
+    ] {
+        let Some(mut p) = perf() else { return };
+        let po = run({
+            p.args(["report", "--stdio", "-i"]).arg(&f).args(sort);
+            p
+        });
+        assert!(po.status.success(), "{}", stderr(&po));
+        let r = rperf_out(&[&["report", "--stdio"][..], sort].concat(), &f);
+        let (p, r) = (rows(&stdout(&po)), rows(&r));
+        // The same rows first (a difference there is not about order), then their order.
+        let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
+        assert_eq!(set(&r), set(&p), "{sort:?}");
+        let weights: Vec<&str> = p
+            .iter()
+            .map(|l| l.split_whitespace().next().unwrap_or(""))
+            .collect();
+        if sort.contains(&"sym") {
+            assert!(
+                weights.windows(2).filter(|w| w[0] == w[1]).count() > 20,
+                "too few ties to test: {p:?}"
+            );
+        }
+        assert_eq!(r, p, "{sort:?}: rows in another order (rperf, then perf)");
+    }
+}
+
+/// `--sort sym,srcline` on DWARF stacks: each function of an inline stack is its own row
+/// with its own line, as perf's (the address's line for the innermost, the call site for
+/// each caller, the containing function's row apart from its self row), and the column
+/// is sized by names without ` (inlined)`.
+#[test]
+fn inlined_entries_get_their_call_site_lines() {
+    let dir = TempDir::new("report-inline-srcline");
+    let exe = compile_c(dir.path(), "inlined", INLINED_C, &["-O2", "-g"]);
+    let Some(f) = record_with(
+        "perf",
+        dir.path(),
+        "d.data",
+        &["--call-graph", "dwarf", "--", exe.to_str().unwrap(), "0.3"],
+    ) else {
+        return;
+    };
+    // (With dso in the keys: by sym,srcline alone rperf sometimes keeps one sample of
+    // `outer` apart, a symbol-identity difference of its own.)
+    let args = [
+        "report",
+        "--stdio",
+        "-g",
+        "none",
+        "--sort",
+        "dso,sym,srcline",
+    ];
+    let Some(mut p) = perf() else { return };
+    let po = run({
+        p.args(args).arg("-i").arg(&f);
+        p
+    });
+    assert!(po.status.success(), "{}", stderr(&po));
+    let r = rperf_out(&args, &f);
+    // The workload's rows, exactly (libc's own lines depend on its debug files).
+    let ours = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with('#') && l.contains(" inlined.c:"))
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    };
+    let (p, r) = (ours(&stdout(&po)), ours(&r));
+    assert!(
+        p.iter().any(|l| l.contains("middle (inlined)")) && p.len() >= 4,
+        "{p:?}"
+    );
+    // The (function, line) pairs, as sets: the percentages are left out, as rperf
+    // sometimes keeps one sample of a function in a row of its own (a symbol-identity
+    // difference that is not about lines).
+    let set = |v: &[String]| {
+        v.iter()
+            .map(|l| l.split_whitespace().skip(2).collect::<Vec<_>>().join(" "))
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(set(&r), set(&p));
+}

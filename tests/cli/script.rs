@@ -328,7 +328,15 @@ fn field_selection_matches_perf() {
         return;
     };
     let plain = record_with("perf", dir.path(), "n.data", &["--", exe, "0.2"]).unwrap();
-    for file in [&chains, &plain] {
+    // A tracepoint without chains shows its address only when -F asks for it.
+    let tp = record_with(
+        "perf",
+        dir.path(),
+        "t.data",
+        &["-e", "sched:sched_switch", "--", exe, "0.1"],
+    )
+    .unwrap();
+    for file in [&chains, &plain, &tp] {
         for fields in [
             "comm,tid,time,event,ip,sym,dso",
             "comm,pid,tid,time,period",
@@ -512,4 +520,109 @@ fn filters_keep_the_samples_perf_keeps() {
         assert!(!have.is_empty(), "{args:?} kept nothing");
         assert_same(&want, &have);
     }
+}
+
+/// `script -D` dumps every record as perf's does, line for line: where it lies, its bytes,
+/// its fields, and each sample's usual lines, in perf's delivery order.
+#[test]
+fn raw_dump_matches_perf_line_for_line() {
+    let dir = TempDir::new("script-dump");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-g", "-fno-omit-frame-pointer"],
+    );
+    let e = exe.to_str().unwrap();
+    let events = ["-e", "sched:sched_switch", "-e", "cpu-clock"];
+    let recordings: [(&str, &str, Vec<&str>); 5] = [
+        ("perf", "g.data", vec!["-g", "--", e, "0.1"]),
+        (
+            "perf",
+            "d.data",
+            vec!["--call-graph", "dwarf,1024", "--", e, "0.05"],
+        ),
+        ("perf", "t.data", [&events[..], &["--", e, "0.05"]].concat()),
+        ("rperf", "r.data", vec!["-g", "--", e, "0.1"]),
+        (
+            "rperf",
+            "rt.data",
+            [&events[..], &["--", e, "0.05"]].concat(),
+        ),
+    ];
+    for (tool, name, args) in recordings {
+        let Some(f) = record_with(tool, dir.path(), name, &args) else {
+            return;
+        };
+        let Some(mut p) = perf() else { return };
+        let po = run({
+            p.args(["script", "-D", "-i"]).arg(&f);
+            p
+        });
+        assert!(po.status.success(), "{}", stderr(&po));
+        let r = rperf_out(&["script", "-D"], &f);
+        let p = stdout(&po);
+        assert!(
+            p.contains(". ... raw event: size") && p.contains("PERF_RECORD_SAMPLE(IP, 0x"),
+            "{p}"
+        );
+        // The dump's own lines equal perf's; the sample lines between them are rperf
+        // script's own, in their places (how they compare with perf's is for the tests
+        // above: perf's DWARF unwinder, for one, gives up where rperf's goes on).
+        let ((pd, _), (rd, rs)) = (split_dump(&p), split_dump(&r));
+        assert_same(&pd, &rd);
+        assert_eq!(rs, rperf_out(&["script"], &f), "{name}");
+    }
+    // Input the dump cannot take gets one line naming the file and the fix.
+    let f = dir.path().join("pipe.data");
+    let o = run({
+        let mut c = rperf();
+        c.args(["record", "-q", "-o", "-", "--", e, "0.01"])
+            .stdout(Stdio::from(std::fs::File::create(&f).unwrap()));
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let not_data = dir.path().join("text");
+    std::fs::write(&not_data, "hello").unwrap();
+    for bad in [&f, &not_data] {
+        let o = run({
+            let mut c = rperf();
+            c.args(["script", "-D", "-i"]).arg(bad);
+            c
+        });
+        let err = stderr(&o);
+        assert!(!o.status.success() && o.stdout.is_empty(), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(bad.to_str().unwrap()), "{err}");
+    }
+}
+
+/// A `script -D` text split into the dump's lines and the sample lines script prints after
+/// each sample's ` ...... dso:` line. perf names a vDSO it had to extract after the
+/// temporary file it wrote (`/tmp/perf-vdso.so-XXXXXX`); rperf keeps `[vdso]`.
+fn split_dump(text: &str) -> (String, String) {
+    let (mut dump, mut samples) = (Vec::new(), Vec::new());
+    let mut in_sample = false;
+    for l in text.lines() {
+        let header = l.starts_with("0x") && l.contains(" event: ");
+        if in_sample && header {
+            in_sample = false;
+            // The blank line before a record's header is the dump's.
+            if let Some(blank) = samples.pop() {
+                dump.push(blank);
+            }
+        }
+        if in_sample {
+            samples.push(l);
+            continue;
+        }
+        if l.starts_with(" ...... dso: /tmp/perf-vdso.so-") {
+            dump.push(" ...... dso: [vdso]");
+        } else {
+            dump.push(l);
+        }
+        in_sample = l.starts_with(" ...... dso: ");
+    }
+    let join = |v: Vec<&str>| v.iter().map(|l| format!("{l}\n")).collect::<String>();
+    (join(dump), join(samples))
 }
