@@ -651,10 +651,12 @@ fn synthesize(
     };
     for p in &procs {
         for (tid, comm) in &p.threads {
-            side.extend(encode::comm(p.pid, *tid, comm, false, trailer));
+            // FORK first, as perf: a reader makes the thread from its parent at the FORK
+            // (taking the parent's name), so the thread's own COMM must come after it.
             if *tid != p.pid {
                 side.extend(encode::fork(p.pid, p.pid, *tid, p.pid, trailer));
             }
+            side.extend(encode::comm(p.pid, *tid, comm, false, trailer));
         }
         for m in &p.maps {
             side.extend(encode::mmap2(p.pid, m, trailer));

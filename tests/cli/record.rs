@@ -742,3 +742,34 @@ fn raw_samples_flag_records_perfs_layout() {
     c.args(["script", "-i"]).arg(&r);
     assert_eq!(rperf_out(&["script"], &r), stdout(&run(c)));
 }
+
+/// Threads that were running before the recording keep their own names in perf's reading
+/// of the file: the synthesized FORK comes before the thread's COMM, as perf writes them
+/// (the other way round perf names the thread after its process).
+#[test]
+fn running_threads_keep_their_names() {
+    let dir = TempDir::new("rec-named");
+    let exe = compile_c(
+        dir.path(),
+        "named",
+        include_str!("../../fixtures/workloads/named_thread.c"),
+        &["-O1", "-pthread"],
+    );
+    let mut child = Command::new(&exe).arg("3").spawn().unwrap();
+    // Give the thread time to start and name itself.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let data = dir.path().join("r.data");
+    let pid = child.id().to_string();
+    record(&["-p", &pid, "--", "sleep", "0.5"], &data);
+    let _ = child.kill();
+    let _ = child.wait();
+    let Some(text) = perf_read("script", &data, &["-F", "comm,tid"]) else {
+        return;
+    };
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("namedworker")),
+        "perf does not see the thread's name:\n{}",
+        text.lines().take(5).collect::<Vec<_>>().join("\n")
+    );
+}
