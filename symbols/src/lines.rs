@@ -109,7 +109,7 @@ impl Sections {
             RunTimeEndian::Big
         };
         let elf = ElfFile64::<Endianness>::parse(&*self.file).ok();
-        let dwarf = addr2line::gimli::Dwarf::load(|id| {
+        let mut dwarf = addr2line::gimli::Dwarf::load(|id| {
             let data: &[u8] = if !NEEDED.contains(&id) {
                 &[]
             } else if let Some((_, d)) = self.inflated.iter().find(|(i, _)| *i == id) {
@@ -126,6 +126,9 @@ impl Sections {
             };
             Ok::<_, addr2line::gimli::Error>(Reader::new(data, endian))
         })?;
+        // Units sharing an abbreviation table (most of a Rust binary's) parse it once.
+        dwarf
+            .populate_abbreviations_cache(addr2line::gimli::AbbreviationsCacheStrategy::Duplicates);
         Context::from_dwarf(dwarf)
     }
 }
