@@ -43,6 +43,8 @@ type Context<'a> = addr2line::Context<Reader<'a>>;
 struct Sections {
     file: Bytes,
     inflated: Vec<(SectionId, Vec<u8>)>,
+    /// Where the plain (mapped) DWARF sections lie in the file.
+    plain: Vec<std::ops::Range<usize>>,
     little: bool,
 }
 
@@ -78,12 +80,14 @@ impl Sections {
         let elf = ElfFile64::<Endianness>::parse(&*file).ok()?;
         let mut inflated = Vec::new();
         let mut done = Vec::new();
+        let mut plain = Vec::new();
         for id in NEEDED {
             let Some(s) = elf.section_by_name(id.name()) else {
                 continue;
             };
             let c = s.compressed_file_range().ok()?;
             if c.format == object::CompressionFormat::None {
+                plain.push(c.offset as usize..(c.offset + c.uncompressed_size) as usize);
                 continue;
             }
             inflated.push((id, s.uncompressed_data().ok()?.into_owned()));
@@ -97,8 +101,18 @@ impl Sections {
         Some(Sections {
             file,
             inflated,
+            plain,
             little,
         })
+    }
+
+    /// Lets go of the mapped DWARF pages read so far: addr2line reads a unit's DIEs and
+    /// line program once, into its own index, so a `-g` binary's hundreds of MB need not
+    /// stay resident (the few pages read again, names, fault back in from the page cache).
+    fn release(&self) {
+        for r in &self.plain {
+            self.file.release(r.clone());
+        }
     }
 
     fn index(&self) -> Result<Context<'_>, addr2line::gimli::Error> {
@@ -202,6 +216,7 @@ impl Lines {
         };
         let sections = Sections::load(&source)?;
         let indexed = Indexed::try_new(sections, |s| s.index()).ok()?;
+        indexed.borrow_owner().release();
         Some(Lines {
             indexed,
             split: std::sync::OnceLock::new(),
@@ -239,7 +254,7 @@ impl Lines {
         if vaddr == u64::MAX {
             return None;
         }
-        self.indexed.with_dependent(|_, ctx| {
+        let found = self.indexed.with_dependent(|_, ctx| {
             let l = ctx.find_location(vaddr).ok()??;
             Some(InlineFrame {
                 function: None,
@@ -247,7 +262,9 @@ impl Lines {
                 line: l.line,
                 linkage: false,
             })
-        })
+        });
+        self.indexed.borrow_owner().release();
+        found
     }
 }
 
