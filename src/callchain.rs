@@ -117,6 +117,11 @@ mod tests {
     }
 }
 
+/// The most CFI one binary may bring (checked against its section headers before reading): a
+/// damaged header must not size an allocation, and real binaries' CFI is a few percent of
+/// their size (a 200 MB libLLVM has about 20 MB).
+const MAX_CFI: usize = 1 << 30;
+
 /// Frames for every kind of sample: frame-pointer chains as recorded, and DWARF stacks
 /// (`--call-graph dwarf`) unwound here from the sampled user registers and stack, spliced
 /// after the kernel part of the chain as perf does.
@@ -127,10 +132,11 @@ pub struct Stacks {
     unwinders: std::collections::HashMap<i32, (u64, std::sync::Arc<rperf_unwind::ProcessUnwinder>)>,
     /// User frames unwound ahead of time ([`Stacks::unwind_ahead`]), by sample index.
     ready: rustc_hash::FxHashMap<u64, (Vec<rperf_unwind::Frame>, bool)>,
-    images: std::collections::HashMap<crate::session::DsoId, Option<std::sync::Arc<[u8]>>>,
-    /// Separate debug files, for binaries whose own image has no CFI at all (their
-    /// `.debug_frame` went to the debug file when they were stripped).
-    debug: std::collections::HashMap<crate::session::DsoId, Option<std::sync::Arc<[u8]>>>,
+    /// Each binary's CFI ([`Stacks::image`]), none for those that have none or do not parse.
+    images: std::collections::HashMap<
+        crate::session::DsoId,
+        Option<std::sync::Arc<rperf_unwind::ElfCfi>>,
+    >,
     cache: rperf_unwind::Cache,
     symfs: Option<std::path::PathBuf>,
     /// The file's BUILD_ID list by path ([`Stacks::binaries`]), to find rebuilt binaries.
@@ -181,66 +187,42 @@ impl Stacks {
         (full, root)
     }
 
+    /// The unwinding rules of `dso`: its CFI sections alone, read once (a binary of hundreds
+    /// of MB costs its few MB of CFI), or those of its separate debug file when the binary
+    /// has no `.debug_frame` and the debug file has one (code built without unwind tables
+    /// keeps its CFI there once stripped).
     fn image(
         &mut self,
         session: &crate::session::Session,
         dso: crate::session::DsoId,
-    ) -> Option<std::sync::Arc<[u8]>> {
+    ) -> Option<std::sync::Arc<rperf_unwind::ElfCfi>> {
+        use rperf_unwind::ElfCfi;
         if let Some(i) = self.images.get(&dso) {
             return i.clone();
         }
         let d = &session.dsos()[dso as usize];
-        let image = if d.path == "[vdso]" {
-            rperf_symbols::vdso_image().map(Into::into)
+        let cfi = if d.path == "[vdso]" {
+            rperf_symbols::vdso_image().and_then(|i| ElfCfi::parse(&i, MAX_CFI).ok())
         } else if !d.path.starts_with('/') || d.anonymous {
             None
         } else {
-            rperf_symbols::file::read_regular(&self.located(&d.path).0)
-                .ok()
-                .map(Into::into)
-        };
-        self.images.insert(dso, image.clone());
-        image
-    }
-
-    /// The separate debug file of `path` when it holds the `.debug_frame` the image lacks
-    /// (code built without unwind tables keeps its CFI there once stripped).
-    fn debug_image(
-        &mut self,
-        path: &str,
-        dso: crate::session::DsoId,
-        image: &[u8],
-    ) -> Option<std::sync::Arc<[u8]>> {
-        use object::{Object, ObjectSection};
-        let (build_ids, symfs) = (&self.build_ids, &self.symfs);
-        self.debug
-            .entry(dso)
-            .or_insert_with(|| {
-                let has = |data: &[u8]| {
-                    object::read::elf::ElfFile64::<object::Endianness>::parse(data)
-                        .ok()
-                        .and_then(|f| f.section_by_name(".debug_frame").map(|s| s.size() > 0))
-                        .unwrap_or(false)
-                };
-                if has(image) || !path.starts_with('/') {
-                    return None;
-                }
+            let file = rperf_symbols::file::open_regular(&self.located(&d.path).0).ok();
+            let mut cfi = file.and_then(|f| ElfCfi::read(&f, MAX_CFI).ok());
+            if let Some(c) = cfi.as_mut().filter(|c| !c.has_debug_frame()) {
                 // The debug file of the binary that is read (a build-id cache copy is
                 // looked up by its own path, with no root).
-                let (file, root) = crate::session::locate(build_ids, symfs, path);
-                let dbg = rperf_symbols::debug_file(&file, root.as_deref())?;
-                // Debug files are large and usually hold no CFI: look at the section
-                // headers alone before reading one whole.
-                let file = rperf_symbols::file::open_regular(&dbg).ok()?;
-                let cache = object::read::ReadCache::new(file);
-                let headers =
-                    object::read::elf::ElfFile64::<object::Endianness, _>::parse(&cache).ok()?;
-                headers
-                    .section_by_name(".debug_frame")
-                    .filter(|s| s.size() > 0)?;
-                rperf_symbols::file::read_regular(&dbg).ok().map(Into::into)
-            })
-            .clone()
+                let (file, root) = crate::session::locate(&self.build_ids, &self.symfs, &d.path);
+                let debug = rperf_symbols::debug_file(&file, root.as_deref())
+                    .and_then(|p| rperf_symbols::file::open_regular(&p).ok());
+                if let Some(f) = debug {
+                    let _ = c.use_debug_file(&f, MAX_CFI);
+                }
+            }
+            cfi
+        };
+        let cfi = cfi.map(std::sync::Arc::new);
+        self.images.insert(dso, cfi.clone());
+        cfi
     }
 
     /// Whether map-relative address `rel` of `dso` lies in the first bytes of its ELF entry
@@ -251,20 +233,9 @@ impl Stacks {
         dso: crate::session::DsoId,
         rel: u64,
     ) -> bool {
-        use object::{Object, ObjectSegment};
         const ENTRY_CODE: u64 = 64;
-        let Some(image) = self.image(session, dso) else {
-            return false;
-        };
-        let Ok(elf) = object::read::elf::ElfFile64::<object::Endianness>::parse(&*image) else {
-            return false;
-        };
-        // `rel` is a file offset in the mapping: the segment holding it gives its address.
-        let vaddr = elf.segments().find_map(|seg| {
-            let (off, size) = seg.file_range();
-            (off <= rel && rel < off + size).then(|| rel - off + seg.address())
-        });
-        vaddr.is_some_and(|v| (elf.entry()..elf.entry() + ENTRY_CODE).contains(&v))
+        self.image(session, dso)
+            .is_some_and(|c| c.near_entry(rel, ENTRY_CODE))
     }
 
     /// Makes sure the unwinder of `pid` reflects its current mappings.
@@ -279,11 +250,10 @@ impl Stacks {
         }
         let mut u = rperf_unwind::ProcessUnwinder::new();
         for m in session.user_maps(pid).iter().filter(|m| m.exec) {
-            if let Some(img) = self.image(session, m.dso) {
-                let name = session.dsos()[m.dso as usize].path.clone();
-                let debug = self.debug_image(&name, m.dso, &img);
-                // A binary that does not parse just has no rules; frame pointers still apply.
-                let _ = u.add_elf(&name, img, m.start, m.end, m.pgoff, debug);
+            if let Some(cfi) = self.image(session, m.dso) {
+                let name = &session.dsos()[m.dso as usize].path;
+                // A mapping no segment explains just has no rules; frame pointers still apply.
+                let _ = u.add_cfi(name, &cfi, m.start, m.end, m.pgoff);
             }
         }
         self.unwinders

@@ -3,9 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use object::read::elf::ElfFile64;
-use object::{Endianness, Object};
+use object::{Endianness, Object, ObjectSection};
+
+use addr2line::gimli::SectionId;
 
 use crate::elf::{debug_candidates, under_root};
+use crate::file::Bytes;
 
 /// One frame at an address: an inlined call or, last, the function that contains it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,9 +35,126 @@ impl InlineFrame {
     }
 }
 
-/// The DWARF of one binary, indexed on first use.
+type Reader<'a> = addr2line::gimli::EndianSlice<'a, addr2line::gimli::RunTimeEndian>;
+type Context<'a> = addr2line::Context<Reader<'a>>;
+
+/// The bytes the DWARF is read from: the mapped file (plain sections are read in place, so
+/// only the pages a lookup touches are resident) and the compressed sections inflated.
+struct Sections {
+    file: Bytes,
+    inflated: Vec<(SectionId, Vec<u8>)>,
+    /// Where the plain (mapped) DWARF sections lie in the file.
+    plain: Vec<std::ops::Range<usize>>,
+    little: bool,
+}
+
+self_cell::self_cell!(
+    /// A binary's sections and addr2line's index over them, which borrows them.
+    struct Indexed {
+        owner: Sections,
+        #[not_covariant]
+        dependent: Context,
+    }
+);
+
+/// The sections addr2line reads for lines and inline frames: never the location lists,
+/// macros or CFI, which a `-g` binary's DWARF is largely made of.
+const NEEDED: [SectionId; 10] = [
+    SectionId::DebugAbbrev,
+    SectionId::DebugAddr,
+    SectionId::DebugAranges,
+    SectionId::DebugInfo,
+    SectionId::DebugLine,
+    SectionId::DebugLineStr,
+    SectionId::DebugRanges,
+    SectionId::DebugRngLists,
+    SectionId::DebugStr,
+    SectionId::DebugStrOffsets,
+];
+
+impl Sections {
+    /// Maps `path` and inflates its compressed DWARF sections; the compressed bytes' pages
+    /// are let go once inflated.
+    fn load(path: &Path) -> Option<Sections> {
+        let file = crate::file::map_regular(path).ok()?;
+        let elf = ElfFile64::<Endianness>::parse(&*file).ok()?;
+        let mut inflated = Vec::new();
+        let mut done = Vec::new();
+        let mut plain = Vec::new();
+        for id in NEEDED {
+            let Some(s) = elf.section_by_name(id.name()) else {
+                continue;
+            };
+            let c = s.compressed_file_range().ok()?;
+            if c.format == object::CompressionFormat::None {
+                plain.push(c.offset as usize..(c.offset + c.uncompressed_size) as usize);
+                continue;
+            }
+            inflated.push((id, s.uncompressed_data().ok()?.into_owned()));
+            done.push(c.offset as usize..(c.offset + c.compressed_size) as usize);
+        }
+        let little = elf.is_little_endian();
+        drop(elf);
+        for r in done {
+            file.release(r);
+        }
+        Some(Sections {
+            file,
+            inflated,
+            plain,
+            little,
+        })
+    }
+
+    /// Lets go of the mapped DWARF pages read so far: addr2line reads a unit's DIEs and
+    /// line program once, into its own index, so a `-g` binary's hundreds of MB need not
+    /// stay resident (the few pages read again, names, fault back in from the page cache).
+    fn release(&self) {
+        for r in &self.plain {
+            self.file.release(r.clone());
+        }
+    }
+
+    fn index(&self) -> Result<Context<'_>, addr2line::gimli::Error> {
+        use addr2line::gimli::RunTimeEndian;
+        let endian = if self.little {
+            RunTimeEndian::Little
+        } else {
+            RunTimeEndian::Big
+        };
+        let elf = ElfFile64::<Endianness>::parse(&*self.file).ok();
+        let mut dwarf = addr2line::gimli::Dwarf::load(|id| {
+            let data: &[u8] = if !NEEDED.contains(&id) {
+                &[]
+            } else if let Some((_, d)) = self.inflated.iter().find(|(i, _)| *i == id) {
+                d
+            } else {
+                elf.as_ref()
+                    .and_then(|e| e.section_by_name(id.name()))
+                    .filter(|s| {
+                        s.compressed_file_range()
+                            .is_ok_and(|c| c.format == object::CompressionFormat::None)
+                    })
+                    .and_then(|s| s.data().ok())
+                    .unwrap_or(&[])
+            };
+            Ok::<_, addr2line::gimli::Error>(Reader::new(data, endian))
+        })?;
+        // Units sharing an abbreviation table (most of a Rust binary's) parse it once.
+        dwarf
+            .populate_abbreviations_cache(addr2line::gimli::AbbreviationsCacheStrategy::Duplicates);
+        Context::from_dwarf(dwarf)
+    }
+}
+
+/// The DWARF of one binary, indexed on first use. Only the DWARF sections are held (the
+/// plain ones mapped, the compressed ones inflated); addr2line parses a unit's lines and
+/// functions when an address in it is first looked up.
 pub struct Lines {
-    loader: addr2line::Loader,
+    indexed: Indexed,
+    /// For split DWARF (`-gsplit-dwarf`: the units' bodies in `.dwo` files next to the
+    /// objects), addr2line's own loader, which finds and reads them; made when first needed.
+    split: std::sync::OnceLock<Option<addr2line::Loader>>,
     /// The file the DWARF came from.
     pub source: PathBuf,
 }
@@ -94,8 +214,14 @@ impl Lines {
                 .find(|c| has_dwarf(&c.path) && c.usable(&real))?
                 .path
         };
-        let loader = addr2line::Loader::new(&source).ok()?;
-        Some(Lines { loader, source })
+        let sections = Sections::load(&source)?;
+        let indexed = Indexed::try_new(sections, |s| s.index()).ok()?;
+        indexed.borrow_owner().release();
+        Some(Lines {
+            indexed,
+            split: std::sync::OnceLock::new(),
+            source,
+        })
     }
 
     /// The frames at virtual address `vaddr`, innermost inlined call first, the containing
@@ -107,32 +233,19 @@ impl Lines {
         if vaddr == u64::MAX {
             return out;
         }
-        let Ok(mut it) = self.loader.find_frames(vaddr) else {
-            return out;
-        };
-        while let Ok(Some(f)) = it.next() {
-            // Demangled as symbols are, so that a function's DWARF name is its symbol's
-            // name (perf compares the two to tell the containing function from inlined ones).
-            let function = f
-                .function
-                .as_ref()
-                .and_then(|n| n.raw_name().ok())
-                .map(|n| crate::elf::demangle(&n));
-            let linkage = f.function.as_ref().is_some_and(|n| {
-                let raw = n.raw_name().unwrap_or_default();
-                raw.starts_with("_Z") || raw.starts_with("_R") || unmangled(n.language)
+        self.indexed
+            .with_dependent(|_, ctx| match ctx.find_frames(vaddr) {
+                addr2line::LookupResult::Output(Ok(it)) => collect(it, &mut out),
+                addr2line::LookupResult::Output(Err(_)) => {}
+                addr2line::LookupResult::Load { .. } => {
+                    let split = self
+                        .split
+                        .get_or_init(|| addr2line::Loader::new(&self.source).ok());
+                    if let Some(Ok(it)) = split.as_ref().map(|l| l.find_frames(vaddr)) {
+                        collect(it, &mut out);
+                    }
+                }
             });
-            let (file, line) = match &f.location {
-                Some(l) => (l.file.map(str::to_string), l.line),
-                None => (None, None),
-            };
-            out.push(InlineFrame {
-                function,
-                file,
-                line,
-                linkage,
-            });
-        }
         out
     }
 
@@ -141,12 +254,46 @@ impl Lines {
         if vaddr == u64::MAX {
             return None;
         }
-        let l = self.loader.find_location(vaddr).ok()??;
-        Some(InlineFrame {
-            function: None,
-            file: l.file.map(str::to_string),
-            line: l.line,
-            linkage: false,
-        })
+        let found = self.indexed.with_dependent(|_, ctx| {
+            let l = ctx.find_location(vaddr).ok()??;
+            Some(InlineFrame {
+                function: None,
+                file: l.file.map(str::to_string),
+                line: l.line,
+                linkage: false,
+            })
+        });
+        self.indexed.borrow_owner().release();
+        found
+    }
+}
+
+/// The frames `it` yields, as [`InlineFrame`]s, onto `out`.
+fn collect<R: addr2line::gimli::Reader>(
+    mut it: addr2line::FrameIter<'_, R>,
+    out: &mut Vec<InlineFrame>,
+) {
+    while let Ok(Some(f)) = it.next() {
+        // Demangled as symbols are, so that a function's DWARF name is its symbol's
+        // name (perf compares the two to tell the containing function from inlined ones).
+        let function = f
+            .function
+            .as_ref()
+            .and_then(|n| n.raw_name().ok())
+            .map(|n| crate::elf::demangle(&n));
+        let linkage = f.function.as_ref().is_some_and(|n| {
+            let raw = n.raw_name().unwrap_or_default();
+            raw.starts_with("_Z") || raw.starts_with("_R") || unmangled(n.language)
+        });
+        let (file, line) = match &f.location {
+            Some(l) => (l.file.map(str::to_string), l.line),
+            None => (None, None),
+        };
+        out.push(InlineFrame {
+            function,
+            file,
+            line,
+            linkage,
+        });
     }
 }

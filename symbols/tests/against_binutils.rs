@@ -122,10 +122,32 @@ fn addr2line(exe: &Path, addr: u64) -> Vec<(String, String)> {
 
 #[test]
 fn lines_and_inline_frames_match_addr2line() {
-    let dir = temp("lines");
-    let Some(exe) = build(&dir, &["-O2", "-g"]) else {
+    lines_match(&["-O2", "-g"], "lines");
+}
+
+/// DWARF sections compressed (`-gz`: what Rust's release profile and distributions' debug
+/// files hold) are inflated by Lines itself: the same answers as binutils.
+#[test]
+fn compressed_dwarf_matches_addr2line() {
+    lines_match(&["-O2", "-g", "-gz=zlib"], "lines-gz");
+}
+
+fn lines_match(flags: &[&str], name: &str) {
+    let dir = temp(name);
+    let Some(exe) = build(&dir, flags) else {
         return;
     };
+    if flags.contains(&"-gz=zlib") {
+        let sections = Command::new("readelf")
+            .arg("-SW")
+            .arg(&exe)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&sections.stdout);
+        let info = text.lines().find(|l| l.contains(".debug_info")).unwrap();
+        // The C flag: the section really is compressed.
+        assert!(info.split_whitespace().any(|w| w.contains('C')), "{info}");
+    }
     let lines = Lines::load(&exe, None).expect("the binary has DWARF");
     let table = ElfSymbols::load(&exe).unwrap();
     let (start, outer) = nm_functions(&exe)

@@ -10,7 +10,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use framehop::{ExplicitModuleSectionInfo, Module, Unwinder};
-use object::read::elf::ElfFile64;
+use object::read::elf::{ElfFile64, ProgramHeader};
 use object::{Endianness, Object, ObjectSection};
 
 use crate::{mapped_vaddr, Bytes, Error, ProcessUnwinder};
@@ -25,6 +25,9 @@ pub struct ElfCfi {
     eh_frame: Option<(Range<u64>, Bytes)>,
     eh_frame_hdr: Option<(Range<u64>, Bytes)>,
     debug_frame: Option<Bytes>,
+    /// The file has a non-empty `.debug_frame` (read only when it has no `.eh_frame`).
+    has_debug_frame: bool,
+    entry: u64,
     size: usize,
 }
 
@@ -40,37 +43,75 @@ impl ElfCfi {
     /// Reads the headers and CFI sections of the ELF file `file`. Fails with
     /// [`Error::TooLarge`] before reading them when they hold more than `max_bytes`.
     pub fn read(file: &File, max_bytes: usize) -> Result<ElfCfi, Error> {
+        Self::read_file(file, max_bytes, false)
+    }
+
+    fn read_file(file: &File, max_bytes: usize, debug_only: bool) -> Result<ElfCfi, Error> {
+        let len = file.metadata().map_err(Error::Io)?.len();
         let cache = object::read::ReadCache::new(file);
+        let read = |(off, size): (u64, u64)| -> Result<Bytes, Error> {
+            let mut v = vec![0u8; size as usize];
+            file.read_exact_at(&mut v, off).map_err(Error::Io)?;
+            Ok(whole(v))
+        };
+        Self::from_elf(&cache, len, max_bytes, read, debug_only)
+    }
+
+    /// The same from an image in memory (the `[vdso]`, copied out of this process).
+    pub fn parse(data: &[u8], max_bytes: usize) -> Result<ElfCfi, Error> {
+        let read = |(off, size): (u64, u64)| -> Result<Bytes, Error> {
+            let v = data
+                .get(off as usize..(off + size) as usize)
+                .ok_or(Error::NotElf("a CFI section lies past the end".into()))?;
+            Ok(whole(v.to_vec()))
+        };
+        Self::from_elf(data, data.len() as u64, max_bytes, read, false)
+    }
+
+    fn from_elf<'d, R: object::ReadRef<'d>>(
+        data: R,
+        len: u64,
+        max_bytes: usize,
+        read: impl Fn((u64, u64)) -> Result<Bytes, Error>,
+        debug_only: bool,
+    ) -> Result<ElfCfi, Error> {
         let elf =
-            ElfFile64::<Endianness, _>::parse(&cache).map_err(|e| Error::NotElf(e.to_string()))?;
+            ElfFile64::<Endianness, R>::parse(data).map_err(|e| Error::NotElf(e.to_string()))?;
         let endian = elf.endian();
         let span = |name: &str| {
             elf.section_by_name(name)
                 .map(|s| s.address()..s.address() + s.size())
         };
-        // A section stored as is: its addresses and where its bytes lie in the file.
+        // A section stored as is: its addresses and where its bytes lie in the file (never
+        // past its end: a damaged header must not size a read).
         let plain = |name: &str| {
             let s = elf.section_by_name(name)?;
             let c = s.compressed_file_range().ok()?;
             if c.format != object::CompressionFormat::None {
                 return None;
             }
-            Some((s.address()..s.address() + s.size(), s.file_range()?))
+            let (off, size) = s.file_range()?;
+            (off.checked_add(size)? <= len)
+                .then_some((s.address()..s.address() + s.size(), (off, size)))
         };
-        let eh_frame = plain(".eh_frame");
+        let eh_frame = plain(".eh_frame").filter(|_| !debug_only);
         let eh_frame_hdr = eh_frame.as_ref().and(plain(".eh_frame_hdr"));
         let mut want = [&eh_frame, &eh_frame_hdr]
             .iter()
             .filter_map(|s| s.as_ref().map(|(_, (_, size))| *size))
             .sum::<u64>();
+        let debug_section = elf.section_by_name(".debug_frame").filter(|s| s.size() > 0);
+        let has_debug_frame = debug_section.is_some();
         // framehop prefers .eh_frame: .debug_frame is read only when there is none.
         let debug = if eh_frame.is_none() {
-            elf.section_by_name(".debug_frame")
-                .and_then(|s| Some((s.compressed_file_range().ok()?, s)))
+            debug_section.and_then(|s| Some((s.compressed_file_range().ok()?, s)))
         } else {
             None
         };
         if let Some((c, _)) = &debug {
+            if c.offset.saturating_add(c.compressed_size) > len {
+                return Err(Error::NotElf(".debug_frame lies past the end".into()));
+            }
             want += c.compressed_size + c.uncompressed_size;
         }
         if want > max_bytes as u64 {
@@ -79,11 +120,6 @@ impl ElfCfi {
                 max: max_bytes as u64,
             });
         }
-        let read = |(off, size): (u64, u64)| -> Result<Bytes, Error> {
-            let mut v = vec![0u8; size as usize];
-            file.read_exact_at(&mut v, off).map_err(Error::Io)?;
-            Ok(whole(v))
-        };
         let eh_frame = eh_frame.map(|(r, at)| Ok::<_, Error>((r, read(at)?)));
         let eh_frame = eh_frame.transpose()?;
         let eh_frame_hdr = eh_frame_hdr.map(|(r, at)| Ok::<_, Error>((r, read(at)?)));
@@ -96,21 +132,68 @@ impl ElfCfi {
             Some((_, s)) => s.uncompressed_data().ok().map(|d| whole(d.into_owned())),
             None => None,
         };
-        let size = [&eh_frame, &eh_frame_hdr]
-            .iter()
-            .filter_map(|s| s.as_ref().map(|(_, b)| b.len()))
-            .chain(debug_frame.as_ref().map(|b| b.len()))
-            .sum();
-        Ok(ElfCfi {
+        let mut cfi = ElfCfi {
             endian,
             headers: elf.elf_program_headers().to_vec(),
+            entry: elf.entry(),
             text: span(".text"),
             got: span(".got"),
             eh_frame,
             eh_frame_hdr,
             debug_frame,
-            size,
-        })
+            has_debug_frame,
+            size: 0,
+        };
+        cfi.size = cfi.held();
+        Ok(cfi)
+    }
+
+    fn held(&self) -> usize {
+        [&self.eh_frame, &self.eh_frame_hdr]
+            .iter()
+            .filter_map(|s| s.as_ref().map(|(_, b)| b.len()))
+            .chain(self.debug_frame.as_ref().map(|b| b.len()))
+            .sum()
+    }
+
+    /// Whether the file has a `.debug_frame` of its own (read or not): without one, a
+    /// stripped binary's CFI may be in its separate debug file ([`ElfCfi::use_debug_file`]).
+    pub fn has_debug_frame(&self) -> bool {
+        self.has_debug_frame
+    }
+
+    /// Takes the `.debug_frame` of `debug`, the separate debug file of a binary without one
+    /// of its own: compilers write `.debug_frame` only for code without `.eh_frame`, so what
+    /// `.eh_frame` the binary has is the C runtime's and is dropped (framehop would look no
+    /// further than it). Returns whether the debug file had any; reads nothing else of it.
+    pub fn use_debug_file(&mut self, debug: &File, max_bytes: usize) -> Result<bool, Error> {
+        if self.has_debug_frame {
+            return Ok(false);
+        }
+        let d = ElfCfi::read_file(debug, max_bytes, true)?;
+        let Some(frame) = d.debug_frame else {
+            return Ok(false);
+        };
+        self.debug_frame = Some(frame);
+        self.eh_frame = None;
+        self.eh_frame_hdr = None;
+        self.size = self.held();
+        Ok(true)
+    }
+
+    /// Whether the file offset `rel` (of an executable mapping) lies in the first `bytes`
+    /// bytes of the ELF entry point: the outermost frame of a process.
+    pub fn near_entry(&self, rel: u64, bytes: u64) -> bool {
+        let e = self.endian;
+        let vaddr = self
+            .headers
+            .iter()
+            .filter(|ph| ph.p_type(e) == object::elf::PT_LOAD)
+            .find_map(|ph| {
+                let (off, size) = (ph.p_offset(e), ph.p_filesz(e));
+                (off <= rel && rel < off.saturating_add(size)).then(|| rel - off + ph.p_vaddr(e))
+            });
+        vaddr.is_some_and(|v| (self.entry..self.entry.saturating_add(bytes)).contains(&v))
     }
 
     /// Bytes of CFI held (what a cap on loaded rules counts).

@@ -109,8 +109,9 @@ fn run_fixture(dir: &Path, flags: &[&str]) -> Option<Dump> {
 }
 
 /// The dump's frames, unwound once with whole images and once with only the CFI sections
-/// read ([`ElfCfi`], what `record` uses): both must agree.
-fn unwind(d: &Dump) -> Vec<Frame> {
+/// read ([`ElfCfi`], what `record` and `report` use): both must agree. `debug` is a separate
+/// debug file for the binary at the given path.
+fn unwind(d: &Dump, debug: Option<(&Path, &Path)>) -> Vec<Frame> {
     let mut u = ProcessUnwinder::new();
     let mut by_sections = ProcessUnwinder::new();
     for (start, end, pgoff, exec, path) in &d.maps {
@@ -121,8 +122,17 @@ fn unwind(d: &Dump) -> Vec<Frame> {
             continue;
         };
         let image: Arc<[u8]> = bytes.into();
-        let _ = u.add_elf(path, image, *start, *end, *pgoff, None);
-        let cfi = ElfCfi::read(&std::fs::File::open(path).unwrap(), usize::MAX).unwrap();
+        let debug = debug
+            .filter(|(exe, _)| Path::new(path) == *exe)
+            .map(|(_, d)| d);
+        let debug_image = debug.map(|d| Arc::from(std::fs::read(d).unwrap()));
+        let _ = u.add_elf(path, image, *start, *end, *pgoff, debug_image);
+        let mut cfi = ElfCfi::read(&std::fs::File::open(path).unwrap(), usize::MAX).unwrap();
+        if let Some(d) = debug {
+            assert!(!cfi.has_debug_frame(), "the binary was stripped of it");
+            let file = std::fs::File::open(d).unwrap();
+            assert!(cfi.use_debug_file(&file, usize::MAX).unwrap());
+        }
         let _ = by_sections.add_cfi(path, &cfi, *start, *end, *pgoff);
     }
     let r = u.unwind(&mut Cache::new(), d.regs, &d.stack, 64);
@@ -137,6 +147,12 @@ fn returns_into(ret: u64, start: u64) -> bool {
 }
 
 fn check(flags: &[&str]) {
+    check_with(flags, false)
+}
+
+/// `split`: the binary is stripped of its DWARF, kept in a separate debug file (objcopy
+/// --only-keep-debug) whose `.debug_frame` holds the only CFI of the program's own code.
+fn check_with(flags: &[&str], split: bool) {
     let dir = std::env::temp_dir().join(format!(
         "rperf-unwind-{}-{}",
         std::process::id(),
@@ -146,7 +162,19 @@ fn check(flags: &[&str]) {
     let Some(d) = run_fixture(&dir, flags) else {
         return;
     };
-    let frames = unwind(&d);
+    let exe = dir.join("p");
+    let dbg = dir.join("p.debug");
+    if split {
+        // The dump ran from the unstripped binary; its code and addresses are the same.
+        let tool = |cmd: &str, args: &[&Path]| {
+            let ok = Command::new(cmd).args(args).status();
+            assert!(ok.is_ok_and(|s| s.success()), "{cmd} failed");
+        };
+        let keep: &Path = Path::new("--only-keep-debug");
+        tool("objcopy", &[keep, &exe, &dbg]);
+        tool("strip", &[Path::new("--strip-debug"), &exe]);
+    }
+    let frames = unwind(&d, split.then_some((exe.as_path(), dbg.as_path())));
     let [a, b, main] = d.fns;
     assert_eq!(frames[0], Frame::InstructionPointer(d.regs.ip));
     let rets: Vec<u64> = frames[1..].iter().map(|f| f.address()).collect();
@@ -182,4 +210,19 @@ fn frame_pointers_unwind_code_without_cfi() {
         "-fno-asynchronous-unwind-tables",
         "-fno-unwind-tables",
     ]);
+}
+
+#[test]
+fn a_separate_debug_files_debug_frame_unwinds_a_stripped_binary() {
+    // No .eh_frame for the program's code: its CFI is the .debug_frame that -g writes.
+    check_with(
+        &[
+            "-O1",
+            "-g",
+            "-fomit-frame-pointer",
+            "-fno-asynchronous-unwind-tables",
+            "-fno-unwind-tables",
+        ],
+        true,
+    );
 }
