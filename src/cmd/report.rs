@@ -1113,6 +1113,13 @@ fn print_hist(
             cols.extend((listed..cfg.sort.len()).map(Col::Key));
         }
     }
+    // perf widens the binary column to an address's width (16) when any entry's symbol is
+    // unresolved (its hists__set_unres_dso_col_len), unless --dso filters.
+    let unresolved_sym = cfg.dsos.is_empty()
+        && rows.iter().any(|(key, _, _)| {
+            key.iter()
+                .any(|c| matches!(c, Cell::Sym(SymCell::Addr(..))))
+        });
     // Column widths cover every entry, also those --percent-limit hides, as perf's do.
     let widths: Vec<usize> = cols
         .iter()
@@ -1134,6 +1141,11 @@ fn print_hist(
                     .max()
                     .unwrap_or(0)
                     .max(k.header().len())
+                    .max(if k == SortKey::Dso && unresolved_sym {
+                        16
+                    } else {
+                        0
+                    })
             }
         })
         .collect();
