@@ -54,6 +54,14 @@ pub fn record_to(tool: &str, args: &[&str], out: &Path) -> bool {
     true
 }
 
+/// The same recording made by perf (`dir/p.data`) and by rperf (`dir/r.data`); `None`
+/// (after saying why) where perf cannot record.
+pub fn record_both(dir: &Path, args: &[&str]) -> Option<(PathBuf, PathBuf)> {
+    let p = record_with("perf", dir, "p.data", args)?;
+    let r = record_with("rperf", dir, "r.data", args).expect("rperf record failed");
+    Some((p, r))
+}
+
 /// [`record_to`] into `dir/name`, returning the file.
 pub fn record_with(tool: &str, dir: &Path, name: &str, args: &[&str]) -> Option<PathBuf> {
     let out = dir.join(name);

@@ -728,10 +728,9 @@ fn raw_samples_flag_records_perfs_layout() {
         "-c",
         "cat /proc/version > /dev/null; sleep 0.05",
     ];
-    let Some(p) = record_with("perf", dir.path(), "p.data", &args) else {
+    let Some((p, r)) = record_both(dir.path(), &args) else {
         return;
     };
-    let r = record_with("rperf", dir.path(), "r.data", &args).unwrap();
     let want = perf_sample_types(&p);
     assert_eq!(perf_sample_types(&r), want);
     assert!(

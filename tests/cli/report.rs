@@ -1018,10 +1018,9 @@ fn trace_sort_key_equals_perf() {
         "-c",
         "cat /proc/version > /dev/null; sleep 0.05",
     ];
-    let Some(p) = record_with("perf", dir.path(), "p.data", &args) else {
+    let Some((p, r)) = record_both(dir.path(), &args) else {
         return;
     };
-    let r = record_with("rperf", dir.path(), "r.data", &args).unwrap();
     for f in [&p, &r] {
         // Not `comm,trace`: perf sizes the trace column only from entries its sort happened
         // to compare by trace (it formats the text lazily, in the comparison), so other
@@ -1046,10 +1045,9 @@ fn binaries_with_one_name_share_a_dso_row_like_perf() {
     let second = compile_c(&b, "work", CHAIN_C, &["-O1"]);
     let script = format!("{} 150; {} 0.15", first.display(), second.display());
     let args = ["--", "sh", "-c", script.as_str()];
-    let Some(p) = record_with("perf", dir.path(), "p.data", &args) else {
+    let Some((p, r)) = record_both(dir.path(), &args) else {
         return;
     };
-    let r = record_with("rperf", dir.path(), "r.data", &args).unwrap();
     for f in [&p, &r] {
         for sort in ["dso", "comm,dso"] {
             compare(f, &["--no-children", "-g", "none", "--sort", sort]);

@@ -467,10 +467,9 @@ fn per_task_tracepoints_carry_their_cpu_like_perf() {
         "cat /proc/version > /dev/null; sleep 0.05",
     ];
     let args = [&["-e", events][..], &work[..]].concat();
-    let Some(pf) = record_with("perf", dir.path(), "p.data", &args) else {
+    let Some((pf, rf)) = record_both(dir.path(), &args) else {
         return;
     };
-    let rf = record_with("rperf", dir.path(), "r.data", &args).unwrap();
     assert_eq!(perf_sample_types(&rf), perf_sample_types(&pf));
     let (p, r) = both(&rf).unwrap();
     assert!(!r.is_empty());
