@@ -19,12 +19,23 @@ pub struct Frame {
 
 /// The frames of a sample, innermost first, at most `max` of them; none for a corrupt chain.
 pub fn frames(s: &Sample, max: usize) -> Vec<Frame> {
+    match walk(s, max) {
+        (_, true) => Vec::new(),
+        (out, false) => out,
+    }
+}
+
+/// The frames perf reads while walking a sample's chain, innermost first, at most `max`, and
+/// whether the walk ended at a corrupt marker. perf drops a corrupt chain from the sample, but
+/// what it noticed on the way (the `--parent` match) stays: the frames before the bad marker.
+pub fn walk(s: &Sample, max: usize) -> (Vec<Frame>, bool) {
     let Some(chain) = s.callchain else {
-        return vec![Frame {
+        let lone = Frame {
             addr: s.ip,
             mode: s.mode,
             unwound: false,
-        }];
+        };
+        return (vec![lone], false);
     };
     let mut out = Vec::with_capacity(chain.len().min(max));
     let mut mode = s.mode;
@@ -36,7 +47,7 @@ pub fn frames(s: &Sample, max: usize) -> Vec<Frame> {
                 PERF_CONTEXT_HV => Mode::Other,
                 // Any other marker means a corrupt chain (garbage from code without frame
                 // pointers): perf discards the whole chain, and so does rperf.
-                _ => return Vec::new(),
+                _ => return (out, true),
             };
             continue;
         }
@@ -56,7 +67,7 @@ pub fn frames(s: &Sample, max: usize) -> Vec<Frame> {
             unwound: false,
         });
     }
-    out
+    (out, false)
 }
 
 #[cfg(test)]
@@ -87,6 +98,10 @@ mod tests {
         // context means the chain is corrupt, and the whole chain is discarded.
         static CHAIN: [u64; 4] = [PERF_CONTEXT_USER, 0x401000, u64::MAX, 0x401234];
         assert!(frames(&sample(Some(&CHAIN)), usize::MAX).is_empty());
+        // ...but the walk still saw the frame before the bad marker (perf's --parent does).
+        let (seen, corrupt) = walk(&sample(Some(&CHAIN)), usize::MAX);
+        assert!(corrupt);
+        assert_eq!(seen.iter().map(|f| f.addr).collect::<Vec<_>>(), [0x401000]);
         static FINE: [u64; 3] = [PERF_CONTEXT_USER, 0x401000, 0x401234];
         assert_eq!(frames(&sample(Some(&FINE)), usize::MAX).len(), 2);
     }
@@ -322,6 +337,20 @@ impl Stacks {
         run(&mut jobs, &mut ready);
         self.ready = ready;
         Ok(())
+    }
+
+    /// The frames perf searches for the `--parent` symbol: [`Stacks::frames`], or for a
+    /// corrupt chain the frames before its bad marker (see [`walk`]).
+    pub fn parent_frames(
+        &mut self,
+        session: &crate::session::Session,
+        s: &Sample,
+        max: usize,
+    ) -> Vec<Frame> {
+        if s.user_stack.is_some() {
+            return self.frames(session, s, max);
+        }
+        walk(s, max).0
     }
 
     /// The frames of `s`, innermost first, at most `max`.

@@ -647,7 +647,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         // The parent: the innermost frame whose symbol matches --parent.
         let parent_id: u64 = match &parent_re {
             Some(re) => stacks
-                .frames(session, &s, max)
+                .parent_frames(session, &s, max)
                 .into_iter()
                 .find_map(|f| {
                     let loc = session.resolve(s.pid, f.addr, f.mode)?;
