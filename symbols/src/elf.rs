@@ -119,7 +119,7 @@ pub struct ElfSymbols {
 
 /// Demangles Rust and C++ names as perf prints them (no Rust hash suffix).
 pub fn demangle(name: &str) -> String {
-    if let Ok(d) = rustc_demangle::try_demangle(name) {
+    if let Ok(d) = rustc_demangle::try_demangle(rust_mangled(name)) {
         return format!("{d:#}");
     }
     if name.starts_with("_Z") {
@@ -146,6 +146,35 @@ pub fn demangle(name: &str) -> String {
         }
     }
     name.to_string()
+}
+
+/// The mangled part of a Rust name, without the `.cold`/`.warm`/`.llvm.N` suffix that
+/// compilers and post-link optimisers (BOLT splits rustc's own functions) append: binutils'
+/// demangler, and so perf, print none of them, while rustc-demangle keeps all but `.llvm.`.
+fn rust_mangled(name: &str) -> &str {
+    if name.starts_with("_R") {
+        // v0 names use only [_0-9a-zA-Z]: the first dot begins the suffix.
+        return name.split('.').next().unwrap_or(name);
+    }
+    // Legacy names (`_ZN` length-prefixed elements `E`) may hold dots inside elements
+    // (`..` for `::`), so the suffix is what follows the closing `E`.
+    let Some(rest) = name.strip_prefix("_ZN") else {
+        return name;
+    };
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && bytes[i].is_ascii_digit() {
+        let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let Ok(n) = rest[i..i + digits].parse::<usize>() else {
+            return name;
+        };
+        i += digits + n;
+    }
+    if bytes.get(i) == Some(&b'E') && bytes.get(i + 1) == Some(&b'.') {
+        &name[..3 + i + 1]
+    } else {
+        name
+    }
 }
 
 /// Sorts by address, keeps one name per address, and gives zero-sized symbols the room up
@@ -722,6 +751,22 @@ mod tests {
         assert_eq!(demangle("_ZNKR1A1fEv"), "A::f");
         assert_eq!(demangle("_ZNKO1A1fEv"), "A::f");
         assert_eq!(demangle("_ZNVK1AclEv"), "A::operator()");
+        // Suffixes of split or cloned functions are left out, as binutils does.
+        assert_eq!(
+            demangle("_RNvMs_NtNtCsaLBsNTKQP2p_11rustc_parse6parser4itemNtB6_6Parser15parse_item_enum.warm"),
+            "<rustc_parse::parser::Parser>::parse_item_enum"
+        );
+        assert_eq!(
+            demangle("_ZN4core3fmt5write17h0123456789abcdefE.cold"),
+            "core::fmt::write"
+        );
+        assert_eq!(
+            demangle("_ZN4core3ptr31drop_in_place$LT$std..rt..X$GT$17h0123456789abcdefE.cold.1"),
+            "core::ptr::drop_in_place<std::rt::X>"
+        );
+        assert_eq!(demangle("_Z3foov.cold"), "foo");
+        // A truncated legacy name stays as it is.
+        assert_eq!(demangle("_ZN4core9"), "_ZN4core9");
         // An empty parameter pack prints as nothing, as c++filt prints it.
         assert_eq!(demangle("_ZN1MIiJEE1fEv"), "M<int>::f");
         // A template function's return type is left out, as `c++filt -p` does.
