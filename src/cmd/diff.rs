@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use rustc_hash::FxHashMap;
 
 use crate::cmd::report::{self, Cell, Entry, SortKey, SymCell};
@@ -167,8 +167,7 @@ fn read_side(cfg: &DiffConfig, path: &std::path::Path) -> Result<Vec<Side>> {
         keep_hidden: true,
         symbols: cfg.symbols.clone(),
     };
-    let hist = report::histogram(&rcfg, &extra)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let hist = report::histogram(&rcfg, &extra)?;
     let mut sides = Vec::new();
     for (h, mut rows) in hist.hists.into_iter().zip(hist.rows) {
         // The entry that names a merged group is the first in perf's order (the lowest
@@ -209,8 +208,12 @@ fn add_item(side: &mut Side, sort: &[SortKey], cells: Vec<Cell>, e: &Entry) {
     }
 }
 
-/// The name that pairs events across files: perf matches their type and config, which the
-/// name without its modifiers stands for.
+/// Whether two files' events pair: perf matches their type and config, which the name
+/// without its modifiers stands for. `flamegraph --diff` pairs its two events the same way.
+pub(crate) fn same_event(a: &str, b: &str) -> bool {
+    event_base(a) == event_base(b)
+}
+
 fn event_base(name: &str) -> &str {
     match name.rfind('/') {
         Some(i) => &name[..=i],
@@ -277,11 +280,7 @@ pub fn run(cfg: DiffConfig) -> Result<ExitCode> {
     for (n, sides) in files.iter().enumerate().skip(1) {
         let m: Vec<Option<usize>> = base
             .iter()
-            .map(|b| {
-                sides
-                    .iter()
-                    .position(|s| event_base(&s.name) == event_base(&b.name))
-            })
+            .map(|b| sides.iter().position(|s| same_event(&s.name, &b.name)))
             .collect();
         if m.iter().all(Option::is_none) {
             let names = |v: &[Side]| {
