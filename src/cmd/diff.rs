@@ -544,9 +544,11 @@ fn print_event(out: &mut String, cfg: &DiffConfig, b: &Side, news: &[Option<&Sid
     };
     let heads: Vec<(String, usize)> = cols.iter().map(|&c| head(c)).collect();
     if !cfg.quiet {
+        // perf formats each header cell in a 1024-byte buffer: a wider column's header
+        // stops at 1023 characters (its dots and rows keep the full width).
         let cells: Vec<String> = heads
             .iter()
-            .map(|(h, w)| format!("{h:<w$}", w = *w))
+            .map(|(h, w)| format!("{h:<w$}", w = (*w).min(1023)))
             .collect();
         match sep {
             Some(s) => {
