@@ -10,7 +10,7 @@ use inferno::flamegraph::{self, color::Palette, Direction, Options};
 
 use crate::output;
 use crate::report::export;
-use crate::report::folded::{fold, fold_weighted, folded_lines, FoldOptions, Unit, Weight};
+use crate::report::folded::{fold_weighted, folded_lines, FoldOptions, Unit, Weight};
 
 /// Options of `rperf flamegraph`.
 #[derive(Debug, Clone, Default)]
@@ -191,13 +191,27 @@ pub fn label(opts: &mut Options, unit: &Unit, count_name: Option<&str>) {
     }
 }
 
-/// Differential lines (`stack before after`) for a red/blue graph.
+/// Differential lines (`stack before after`) for a red/blue graph. Frames pair by name
+/// (an unresolved address by its binary's), and the two files' events as `rperf diff`
+/// pairs them ([`crate::cmd::diff::same_event`]): a rebuilt binary's functions still pair,
+/// and two different events are refused rather than drawn as one.
 pub fn diff_lines(before: &Path, after: &Path, opts: &FoldOptions) -> Result<Vec<String>> {
     let mut m: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for (s, w) in fold(before, opts)? {
+    let (old, old_unit) = fold_weighted(before, opts)?;
+    let (new, new_unit) = fold_weighted(after, opts)?;
+    let (a, b) = (&old_unit.event, &new_unit.event);
+    if !a.is_empty() && !b.is_empty() && !crate::cmd::diff::same_event(a, b) {
+        bail!(
+            "{} recorded '{a}' and {} recorded '{b}': no event in common to compare (record \
+             both with the same -e, or pick one with --event)",
+            before.display(),
+            after.display()
+        );
+    }
+    for (s, w) in old {
         m.entry(s).or_default().0 += w;
     }
-    for (s, w) in fold(after, opts)? {
+    for (s, w) in new {
         m.entry(s).or_default().1 += w;
     }
     Ok(m.into_iter()

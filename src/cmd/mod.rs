@@ -1,6 +1,7 @@
 //! One module per subcommand, each with a plain config struct and `run(cfg) -> Result<ExitCode>`.
 pub mod archive;
 pub mod buildid;
+pub mod diff;
 pub mod dump;
 pub mod evlist;
 pub mod flamegraph;

@@ -166,7 +166,7 @@ pub struct ReportConfig {
 
 /// What a symbol cell shows.
 #[derive(Debug, Clone)]
-enum SymCell {
+pub(crate) enum SymCell {
     /// A function: kernel flag, name.
     Named(bool, String),
     /// Unresolved address with the [k]/[.] level it was first seen with. As in perf, the
@@ -212,7 +212,7 @@ impl Ord for SymCell {
 
 /// One value of one key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Cell {
+pub(crate) enum Cell {
     Text(String),
     Num(i64),
     /// A thread: tid and its (latest) command name.
@@ -221,40 +221,46 @@ enum Cell {
 }
 
 #[derive(Debug, Default, Clone)]
-struct Entry {
-    self_period: u64,
+pub(crate) struct Entry {
+    pub(crate) self_period: u64,
     children_period: u64,
     /// Self period of kernel-mode and of user-mode samples (`-F overhead_sys/overhead_us`).
     sys_period: u64,
     us_period: u64,
-    samples: u64,
+    pub(crate) samples: u64,
     /// The (pid, tid) of the sample that created the entry: perf's `he->thread`.
     thread: (i32, i32),
     /// Whether that sample was taken in the kernel (perf's `he->level`).
     kernel_sample: bool,
     /// The length of that thread's last name: perf sizes the comm column by it (not by
     /// the names the entries show), cutting longer names to the width.
-    thread_comm_len: usize,
+    pub(crate) thread_comm_len: usize,
     /// Longest chain stored under the entry (children mode, from the entry to the leaf):
     /// perf puts callers above callees of equal weight with it.
     max_depth: usize,
+    /// Made only of samples the filters hide ([`Extra::keep_hidden`]).
+    pub(crate) hidden: bool,
 }
 
 /// Up to this many sort keys; each is stored as a small integer id.
 const MAX_KEYS: usize = 6;
 type Key = [u64; MAX_KEYS];
 
-struct EventHist {
+pub(crate) struct EventHist {
     entries: FxHashMap<Key, Entry>,
+    /// With [`Extra::keep_hidden`]: the entries of hidden samples.
+    hidden: FxHashMap<Key, Entry>,
     graphs: FxHashMap<Key, graph::Node>,
     /// Children mode with a graph: each distinct stack (the sample's own entry, then its
     /// frames leaf first, as [`FrameTable`] ids) in first-seen order, with its weight. The
     /// per-entry caller trees are built from these at the end, once per distinct stack.
     stacks: Vec<(Vec<u32>, u64)>,
     stack_index: FxHashMap<Vec<u32>, usize>,
-    total: u64,
-    samples: u64,
-    name: String,
+    pub(crate) total: u64,
+    /// The period of the samples no filter hides (perf's total_non_filtered_period).
+    pub(crate) shown_total: u64,
+    pub(crate) samples: u64,
+    pub(crate) name: String,
 }
 
 /// (entry key, symbol id) pairs of stack frames, interned so a stack is a list of u32.
@@ -457,6 +463,8 @@ struct Uniq {
     samples: u64,
     /// Dropped by `--dso`.
     skip: bool,
+    /// Hidden by a filter, kept for diff ([`Extra::keep_hidden`]).
+    hidden: bool,
 }
 
 /// At most this many distinct samples are held before they are folded into the histograms.
@@ -472,6 +480,9 @@ fn fold_distinct(uniqs: &mut Vec<Uniq>, hists: &mut [EventHist], graph_on: bool)
         if u.skip {
             continue;
         }
+        if !u.hidden {
+            h.shown_total += u.period;
+        }
         if graph_on && u.stack.len() > 1 {
             match h.stack_index.get(u.stack.as_slice()) {
                 Some(&i) => h.stacks[i].1 += u.period,
@@ -486,7 +497,12 @@ fn fold_distinct(uniqs: &mut Vec<Uniq>, hists: &mut [EventHist], graph_on: bool)
             kernel_sample: u.mode == Mode::Kernel,
             ..Entry::default()
         };
-        let e = h.entries.entry(u.self_key).or_insert_with(new);
+        let entries = if u.hidden {
+            &mut h.hidden
+        } else {
+            &mut h.entries
+        };
+        let e = entries.entry(u.self_key).or_insert_with(new);
         e.self_period += u.period;
         e.children_period += u.period;
         match u.mode {
@@ -496,7 +512,7 @@ fn fold_distinct(uniqs: &mut Vec<Uniq>, hists: &mut [EventHist], graph_on: bool)
         }
         e.samples += u.samples;
         for k in &u.chain_keys {
-            h.entries.entry(*k).or_insert_with(new).children_period += u.period;
+            entries.entry(*k).or_insert_with(new).children_period += u.period;
         }
     }
 }
@@ -524,6 +540,69 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         crate::output::stdout(t)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let hist = histogram(&cfg, &Extra::default())?;
+    let mut out = String::new();
+    match &header_text {
+        // The header replaces the hint about it.
+        Some(t) => out.push_str(t),
+        None => out.push_str(
+            "# To display the perf.data header info, please use --header/--header-only options.\n#\n",
+        ),
+    }
+    // A --comm or --dso filter with one value hides that column and says so up here.
+    for (k, v) in elided(&cfg) {
+        let _ = writeln!(out, "# {k}: {v}");
+    }
+    out.push_str("#\n");
+    let _ = writeln!(out, "# Total Lost Samples: {}\n#", hist.lost_samples);
+    let mut first = true;
+    for (h, rows) in hist.hists.iter().zip(hist.rows) {
+        if h.samples == 0 {
+            continue;
+        }
+        if !first {
+            out.push_str("\n\n");
+        }
+        first = false;
+        print_hist(&mut out, h, rows, &cfg, hist.children, hist.order);
+    }
+    out.push_str("\n\n");
+    crate::output::stdout(&out)?;
+    if let Some(n) = hist.note {
+        eprintln!("{n}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What diff asks of the histogram beyond report's options.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Extra {
+    /// Keep the entries of samples the filters hide (as `Entry::hidden` rows): perf diff
+    /// still pairs them, and `-b` counts them in the baseline's total.
+    pub keep_hidden: bool,
+    /// perf's `--symbols`: samples in other functions are hidden (kept with `keep_hidden`).
+    pub symbols: Vec<String>,
+}
+
+/// One file's histograms, one per event: the aggregation report prints and diff compares.
+pub(crate) struct Histogram {
+    /// Per event, in the file's order.
+    pub hists: Vec<EventHist>,
+    /// Per event: its rows (one cell per sort key, the entry, its call-graph text).
+    pub rows: Vec<Vec<(Vec<Cell>, Entry, String)>>,
+    /// Children mode (call chains and not `--no-children`).
+    pub children: bool,
+    /// The call-graph order.
+    pub order: graph::Order,
+    /// Samples the kernel lost.
+    pub lost_samples: u64,
+    /// A note for stderr about stacks cut short.
+    pub note: Option<String>,
+}
+
+/// Replays `cfg.input` and sums its samples by `cfg.sort` (the one aggregation of report
+/// and diff).
+pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> {
     if cfg.sort.len() > MAX_KEYS {
         bail!("at most {MAX_KEYS} --sort keys");
     }
@@ -554,7 +633,8 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     // Symbolizing is the costly part: skip it when no key needs the symbol. perf prints a
     // callee graph under each entry in --no-children mode, a caller graph in children mode.
     let graph_on = cfg.graph.is_some();
-    let want_sym = cfg.sort.contains(&SortKey::Sym) || cfg.graph.is_some();
+    let want_sym =
+        cfg.sort.contains(&SortKey::Sym) || cfg.graph.is_some() || !extra.symbols.is_empty();
     let mut frames: FrameTable = FrameTable::default();
     let by_cpu = cfg.sort.contains(&SortKey::Cpu);
     let uses_chain = want_children || graph_on || parent_re.is_some();
@@ -588,9 +668,10 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
         h.total += s.period;
         h.samples += 1;
         any_chain |= s.callchain.is_some();
-        if verdict != Verdict::Shown {
+        if verdict != Verdict::Shown && !extra.keep_hidden {
             return;
         }
+        let hidden = verdict != Verdict::Shown;
         let comm = session.comm_id(s.tid);
         // Samples with the same thread, comm, address spaces and chain resolve alike:
         // each distinct one is resolved once and later ones only add their period.
@@ -631,6 +712,9 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             ]);
             if by_trace {
                 raw_key.push(u64::from(trace_id));
+            }
+            if extra.keep_hidden {
+                raw_key.push(u64::from(hidden));
             }
             // Without children, a graph or --sort parent the chain changes nothing.
             if uses_chain {
@@ -786,7 +870,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             }
             (loc, key, sym, expanded)
         };
-        let (loc0, self_key, _, _) = key_of(s.ip, s.mode, false, false);
+        let (loc0, self_key, sym0, _) = key_of(s.ip, s.mode, false, false);
         let mut u = Uniq {
             event: s.event,
             mode: s.mode,
@@ -797,6 +881,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             period: s.period,
             samples: 1,
             skip: false,
+            hidden,
         };
         // --dso keeps the samples taken in those binaries, as perf marks the sample
         // filtered by its own location: in children mode their callers elsewhere still show.
@@ -806,6 +891,7 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                 cfg.dsos.iter().any(|x| *x == d.path || x == d.short_name())
             });
         }
+
         if !u.skip && chain && (want_children || graph_on) {
             if graph_on {
                 u.stack.push(frames.intern(self_key, u32::MAX));
@@ -822,6 +908,15 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                     }
                 }
             }
+        }
+        if !extra.symbols.is_empty() && !u.skip {
+            u.skip = !matches!(&table.cells[sym0 as usize],
+                SymCell::Named(_, n) if extra.symbols.contains(n));
+        }
+        // diff pairs what the filters hide too: those samples make hidden entries.
+        if extra.keep_hidden && u.skip {
+            u.skip = false;
+            u.hidden = true;
         }
         if cacheable {
             distinct.insert(raw_key.as_slice().into(), uniqs.len() as u32);
@@ -846,6 +941,21 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             cfg.input.display()
         );
     }
+    for h in hists.iter_mut() {
+        for (k, e) in std::mem::take(&mut h.hidden) {
+            match h.entries.get_mut(&k) {
+                // perf keeps one entry per key, shown as its first sample was: here
+                // shown when any sample was.
+                Some(shown) => {
+                    shown.self_period += e.self_period;
+                    shown.samples += e.samples;
+                }
+                None => {
+                    h.entries.insert(k, Entry { hidden: true, ..e });
+                }
+            }
+        }
+    }
     let children = cfg.children.unwrap_or(any_chain) && any_chain;
     let order = cfg.graph.and_then(|g| g.order).unwrap_or(if children {
         graph::Order::Caller
@@ -857,29 +967,8 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
             build_trees(h, &frames, &table.orders, children, order);
         }
     }
-    let mut out = String::new();
-    match &header_text {
-        // The header replaces the hint about it.
-        Some(t) => out.push_str(t),
-        None => out.push_str(
-            "# To display the perf.data header info, please use --header/--header-only options.\n#\n",
-        ),
-    }
-    // A --comm or --dso filter with one value hides that column and says so up here.
-    for (k, v) in elided(&cfg) {
-        let _ = writeln!(out, "# {k}: {v}");
-    }
-    out.push_str("#\n");
-    let _ = writeln!(out, "# Total Lost Samples: {lost_samples}\n#");
-    let mut first = true;
+    let mut all_rows = Vec::with_capacity(hists.len());
     for h in &hists {
-        if h.samples == 0 {
-            continue;
-        }
-        if !first {
-            out.push_str("\n\n");
-        }
-        first = false;
         let name = |id: u32| match &table.cells[id as usize] {
             SymCell::Named(_, n) => n.clone(),
             // printf's %#lx: no 0x for zero.
@@ -937,23 +1026,27 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
                 (cells, e, graph_text)
             })
             .collect();
-        print_hist(&mut out, h, rows, &cfg, children, order);
+        all_rows.push(rows);
     }
-    out.push_str("\n\n");
-    crate::output::stdout(&out)?;
-    if let Some(n) = stacks.truncation_note() {
-        eprintln!("{n}");
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(Histogram {
+        hists,
+        rows: all_rows,
+        children,
+        order,
+        lost_samples,
+        note: stacks.truncation_note(),
+    })
 }
 
 fn new_hist(name: &str) -> EventHist {
     EventHist {
         entries: FxHashMap::default(),
+        hidden: FxHashMap::default(),
         graphs: FxHashMap::default(),
         stacks: Vec::new(),
         stack_index: FxHashMap::default(),
         total: 0,
+        shown_total: 0,
         samples: 0,
         name: name.to_string(),
     }
@@ -961,13 +1054,13 @@ fn new_hist(name: &str) -> EventHist {
 
 /// Ties are broken by the keys, with entries outside any known binary last, as perf's
 /// NULL-dso comparison puts them.
-fn tie_order(k: &[Cell]) -> Vec<(bool, &Cell)> {
+pub(crate) fn tie_order(k: &[Cell]) -> Vec<(bool, &Cell)> {
     k.iter()
         .map(|c| (matches!(c, Cell::Text(t) if t == "[unknown]"), c))
         .collect()
 }
 
-fn cell_text(c: &Cell, key: SortKey) -> String {
+pub(crate) fn cell_text(c: &Cell, key: SortKey) -> String {
     match (c, key) {
         (Cell::Text(t), _) => t.clone(),
         // perf's `%*.*d` with precision 3: a sample without a CPU (-1) is `-001`.

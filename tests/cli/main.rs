@@ -2,6 +2,7 @@
 mod common;
 mod corpus;
 mod corrupt;
+mod diff;
 mod dwarf;
 mod faults;
 mod flamegraph;
