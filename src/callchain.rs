@@ -193,13 +193,13 @@ impl Stacks {
 
     /// Where the binary recorded at `path` is read: the file and the root below which its
     /// debug files are looked up.
-    fn located(&self, path: &str) -> (std::path::PathBuf, Option<std::path::PathBuf>) {
-        let (file, root) = crate::session::locate(&self.build_ids, &self.symfs, path);
+    fn located(&self, path: &str) -> Option<(std::path::PathBuf, Option<std::path::PathBuf>)> {
+        let (file, root) = crate::session::locate(&self.build_ids, &self.symfs, path)?;
         let full = match &root {
             Some(r) => r.join(file.strip_prefix("/").unwrap_or(&file)),
             None => file.clone(),
         };
-        (full, root)
+        Some((full, root))
     }
 
     /// The unwinding rules of `dso`: its CFI sections alone, read once (a binary of hundreds
@@ -221,12 +221,16 @@ impl Stacks {
         } else if !d.path.starts_with('/') || d.anonymous {
             None
         } else {
-            let file = rperf_symbols::file::open_regular(&self.located(&d.path).0).ok();
+            let file = self
+                .located(&d.path)
+                .and_then(|(p, _)| rperf_symbols::file::open_regular(&p).ok());
             let mut cfi = file.and_then(|f| ElfCfi::read(&f, MAX_CFI).ok());
-            if let Some(c) = cfi.as_mut().filter(|c| !c.has_debug_frame()) {
+            let at = crate::session::locate(&self.build_ids, &self.symfs, &d.path);
+            if let (Some(c), Some((file, root))) =
+                (cfi.as_mut().filter(|c| !c.has_debug_frame()), at)
+            {
                 // The debug file of the binary that is read (a build-id cache copy is
                 // looked up by its own path, with no root).
-                let (file, root) = crate::session::locate(&self.build_ids, &self.symfs, &d.path);
                 let debug = rperf_symbols::debug_file(&file, root.as_deref())
                     .and_then(|p| rperf_symbols::file::open_regular(&p).ok());
                 if let Some(f) = debug {

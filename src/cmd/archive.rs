@@ -48,12 +48,12 @@ pub fn members(input: &Path) -> Result<Vec<(String, PathBuf)>> {
         .collect();
     let mut out = Vec::new();
     for name in mapped_binaries(input)? {
-        let (file, _) = crate::session::locate(&ids, &None, &name);
-        let ok = match ids.get(&name) {
-            Some(want) => rperf_symbols::build_id(&file).ok().flatten().as_ref() == Some(want),
+        let found = crate::session::locate(&ids, &None, &name).map(|(file, _)| file);
+        let ok = |file: &Path| match ids.get(&name) {
+            Some(want) => rperf_symbols::build_id(file).ok().flatten().as_ref() == Some(want),
             None => file.is_file(),
         };
-        if ok {
+        if let Some(file) = found.filter(|f| ok(f)) {
             // A stripped binary's symbols live in its separate debug file: pack it at its
             // own path, where the symbolizer looks below --symfs.
             if let Some(debug) = rperf_symbols::debug_file(&file, None) {

@@ -388,9 +388,11 @@ impl Symbolizer {
 
     /// Where to read the binary recorded as `path`: the file itself (below `--symfs`) when it
     /// is the one recorded, else perf's build-id cache copy (`$PERF_BUILDID_DIR` or
-    /// `~/.debug`, `.build-id/xx/rest/elf`), else the file anyway. Returns the path and the
-    /// root to read it under.
-    pub fn locate(&self, path: &str) -> (PathBuf, Option<PathBuf>) {
+    /// `~/.debug`, `.build-id/xx/rest/elf`), else the file anyway when its build-id cannot
+    /// be told. None when the file there is another build and no copy of the recorded one
+    /// is cached: its symbols would name other code, so perf shows raw addresses, as rperf
+    /// does. Returns the path and the root to read it under.
+    pub fn locate(&self, path: &str) -> Option<(PathBuf, Option<PathBuf>)> {
         locate(&self.build_ids, &self.symfs, path)
     }
 
@@ -411,8 +413,9 @@ impl Symbolizer {
     fn dwarf(&mut self, session: &Session, loc: Location) -> Option<&rperf_symbols::Lines> {
         if !self.lines.contains_key(&loc.dso) {
             // The binary that ran, as for its symbols: a rebuilt one's DWARF names other code.
-            let (file, root) = self.locate(&session.dsos()[loc.dso as usize].path);
-            let lines = rperf_symbols::Lines::load(&file, root.as_deref());
+            let lines = self
+                .locate(&session.dsos()[loc.dso as usize].path)
+                .and_then(|(file, root)| rperf_symbols::Lines::load(&file, root.as_deref()));
             self.lines.insert(loc.dso, lines);
         }
         self.lines.get(&loc.dso)?.as_ref()
@@ -517,8 +520,8 @@ pub fn locate(
     build_ids: &HashMap<String, Vec<u8>>,
     symfs: &Option<PathBuf>,
     path: &str,
-) -> (PathBuf, Option<PathBuf>) {
-    let here = (PathBuf::from(path), symfs.clone());
+) -> Option<(PathBuf, Option<PathBuf>)> {
+    let here = Some((PathBuf::from(path), symfs.clone()));
     let Some(want) = build_ids.get(path).filter(|id| !id.is_empty()) else {
         return here;
     };
@@ -527,7 +530,8 @@ pub fn locate(
         None => PathBuf::from(path),
     };
     let id_of = |p: &Path| rperf_symbols::build_id(p).ok().flatten();
-    if id_of(&real).as_ref() == Some(want) {
+    let there = id_of(&real);
+    if there.as_ref() == Some(want) {
         return here;
     }
     let hex = rperf_symbols::buildid::hex(want);
@@ -541,10 +545,14 @@ pub fn locate(
             .join(&hex[2..])
             .join("elf");
         if id_of(&cached).as_ref() == Some(want) {
-            return (cached, None);
+            return Some((cached, None));
         }
     }
-    here
+    // A file with no build-id to compare is read anyway; one with another build is not.
+    match there {
+        Some(_) => None,
+        None => here,
+    }
 }
 
 fn load_elf(
@@ -552,7 +560,7 @@ fn load_elf(
     symfs: &Option<PathBuf>,
     path: &str,
 ) -> Option<ElfSymbols> {
-    let (file, root) = locate(build_ids, symfs, path);
+    let (file, root) = locate(build_ids, symfs, path)?;
     ElfSymbols::load_with_debug(&file, root.as_deref()).ok()
 }
 

@@ -1311,3 +1311,41 @@ fn inlined_entries_get_their_call_site_lines() {
     };
     assert_eq!(set(&r), set(&p));
 }
+
+/// A binary rebuilt in place after an rperf recording (which caches no copy) is another
+/// build: its symbols would name other code. perf then shows raw addresses, and so does
+/// rperf, instead of the rebuilt binary's names.
+#[test]
+fn a_rebuilt_binary_is_not_read_for_the_recorded_one() {
+    let dir = TempDir::new("report-rebuilt");
+    // A build-id no cache holds yet: the source carries this run's own marker.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let src = format!("{BURN_C}\nint rebuilt_marker_{nanos}(void) {{ return 7; }}\n");
+    let exe = compile_c(dir.path(), "w", &src, &["-O1"]);
+    let data = dir.path().join("r.data");
+    let o = run({
+        let mut c = rperf();
+        c.args(["record", "-q", "-o"])
+            .arg(&data)
+            .arg("--")
+            .arg(&exe)
+            .arg("300");
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The same program with a function in front: main moves.
+    let moved = format!("int pad_first(int x) {{ return x * 3; }}\n{src}");
+    let exe2 = compile_c(dir.path(), "w2", &moved, &["-O1"]);
+    std::fs::rename(&exe2, &exe).unwrap();
+    let ro = rperf_out(&["report", "--stdio", "--sort", "dso,sym"], &data);
+    let own: Vec<&str> = ro.lines().filter(|l| l.contains(" w ")).collect();
+    assert!(!own.is_empty(), "{ro}");
+    assert!(
+        own.iter().all(|l| l.contains("[.] 0x")),
+        "the rebuilt binary's names were used:\n{ro}"
+    );
+    compare(&data, &["--sort", "dso,sym"]);
+}
