@@ -132,7 +132,7 @@ pub fn demangle(name: &str) -> String {
             if let Ok(s) = sym.demangle_with_options(&opts) {
                 // cpp_demangle prints an empty template parameter pack as a trailing
                 // ", " (`Manager<Module, >`); binutils, and so perf, print nothing.
-                let mut s = s.replace(", >", ">");
+                let mut s = literal_suffixes(&s.replace(", >", ">"));
                 // Without the parameter list binutils also leaves out a member function's
                 // qualifiers (`operator() const` is perf's `operator()`).
                 while let Some(t) = [" const", " volatile", " &&", " &"]
@@ -146,6 +146,42 @@ pub fn demangle(name: &str) -> String {
         }
     }
     name.to_string()
+}
+
+/// Integer literals of template arguments as binutils spells them: `8u`, `8ul`, `8l`,
+/// `8ll`, `8ull`, where cpp_demangle writes a cast (`(unsigned int)8`). Other types keep
+/// the cast in both (`(char)65`, `(short)8`).
+fn literal_suffixes(s: &str) -> String {
+    const CASTS: [(&str, &str); 5] = [
+        ("(unsigned long long)", "ull"),
+        ("(unsigned long)", "ul"),
+        ("(unsigned int)", "u"),
+        ("(long long)", "ll"),
+        ("(long)", "l"),
+    ];
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    'scan: while let Some(i) = rest.find('(') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        for (cast, suffix) in CASTS {
+            let Some(after) = rest.strip_prefix(cast) else {
+                continue;
+            };
+            let sign = usize::from(after.starts_with('-'));
+            let digits = after[sign..].bytes().take_while(u8::is_ascii_digit).count();
+            if digits > 0 {
+                out.push_str(&after[..sign + digits]);
+                out.push_str(suffix);
+                rest = &after[sign + digits..];
+                continue 'scan;
+            }
+        }
+        out.push('(');
+        rest = &rest[1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The mangled part of a Rust name, without the `.cold`/`.warm`/`.llvm.N` suffix that
@@ -751,6 +787,16 @@ mod tests {
         assert_eq!(demangle("_ZNKR1A1fEv"), "A::f");
         assert_eq!(demangle("_ZNKO1A1fEv"), "A::f");
         assert_eq!(demangle("_ZNVK1AclEv"), "A::operator()");
+        // Integer template arguments carry binutils' suffixes, other literals their cast.
+        assert_eq!(demangle("_Z1fILj8EEvv"), "f<8u>");
+        assert_eq!(demangle("_Z1fILm8EEvv"), "f<8ul>");
+        assert_eq!(demangle("_Z1fILy8EEvv"), "f<8ull>");
+        assert_eq!(demangle("_Z1fILx8EEvv"), "f<8ll>");
+        assert_eq!(demangle("_Z1fILl8EEvv"), "f<8l>");
+        assert_eq!(demangle("_Z1fILin8EEvv"), "f<-8>");
+        assert_eq!(demangle("_Z1fILc65EEvv"), "f<(char)65>");
+        assert_eq!(demangle("_Z1fILh8EEvv"), "f<(unsigned char)8>");
+        assert_eq!(demangle("_Z1fILb1EEvv"), "f<true>");
         // Suffixes of split or cloned functions are left out, as binutils does.
         assert_eq!(
             demangle("_RNvMs_NtNtCsaLBsNTKQP2p_11rustc_parse6parser4itemNtB6_6Parser15parse_item_enum.warm"),
