@@ -869,6 +869,25 @@ pub fn fields(fmt: &Format, raw: &[u8]) -> String {
         .join(" ")
 }
 
+/// Field `name` of payload `raw` as a number (sign-extended when the field is signed): how
+/// commands that follow tracepoints field by field (`sched`) read them.
+pub fn int_field(fmt: &Format, raw: &[u8], name: &str) -> Option<i64> {
+    let f = fmt.fields.iter().find(|f| f.name == name)?;
+    match field_value(f, raw)? {
+        Val::Int(i) => Some(i as i64),
+        Val::Str(_) => None,
+    }
+}
+
+/// Field `name` of payload `raw` as text (`char comm[16]`, `__data_loc char[]`).
+pub fn str_field(fmt: &Format, raw: &[u8], name: &str) -> Option<String> {
+    let f = fmt.fields.iter().find(|f| f.name == name)?;
+    match field_value(f, raw)? {
+        Val::Str(s) => Some(s),
+        Val::Int(i) => Some(i.to_string()),
+    }
+}
+
 /// A file's tracepoint formats (its TRACING_DATA), parsed on first use: how report's
 /// `trace` key and script's trace field turn a sample's raw payload into perf's text.
 #[derive(Debug, Default)]

@@ -1,0 +1,1613 @@
+//! `rperf sched`: scheduler analysis of a `sched record` file in perf 6.1's layouts:
+//! `latency` (per-task delays between wake-up and running), `timehist` (one line per context
+//! switch: time waited, scheduling delay, time run), `map` (which task each CPU ran).
+//! `sched record` and `sched script` are `record` and `script` with perf's arguments (cli.rs).
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+
+use crate::callchain;
+use crate::data::{Header, Record, Sample};
+use crate::replay::{Filter, Item, Parts, Replay, TimeRange};
+use crate::report::trace::{self, Format};
+use crate::report::usec_time;
+
+/// The events `perf sched record` records, in its order; `sched_waking` replaces
+/// `sched_wakeup` where the kernel has it (perf's choice, so both read alike).
+pub fn record_events(has_waking: bool) -> Vec<&'static str> {
+    let mut v = vec![
+        "sched:sched_switch",
+        "sched:sched_stat_runtime",
+        "sched:sched_process_fork",
+        "sched:sched_wakeup_new",
+        "sched:sched_migrate_task",
+    ];
+    v.push(if has_waking {
+        "sched:sched_waking"
+    } else {
+        "sched:sched_wakeup"
+    });
+    v
+}
+
+/// `sched latency`'s sort keys (perf's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// Thread id.
+    Pid,
+    /// Average delay.
+    Avg,
+    /// Maximum delay.
+    Max,
+    /// Number of switches.
+    Switch,
+    /// Total run time.
+    Runtime,
+}
+
+impl SortKey {
+    /// Parses perf's `--sort` list (`,` or space separated).
+    pub fn parse_list(text: &str) -> Result<Vec<SortKey>> {
+        text.split([',', ' '])
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                Ok(match t {
+                    "pid" => SortKey::Pid,
+                    "avg" => SortKey::Avg,
+                    "max" => SortKey::Max,
+                    "switch" => SortKey::Switch,
+                    "runtime" => SortKey::Runtime,
+                    _ => bail!("unknown --sort key '{t}': use runtime, switch, avg, max or pid"),
+                })
+            })
+            .collect()
+    }
+}
+
+/// `sched latency` options.
+#[derive(Debug, Clone)]
+pub struct LatencyOpts {
+    /// `--sort` keys, first decides.
+    pub sort: Vec<SortKey>,
+    /// `-p`: one row per thread instead of per command name.
+    pub per_pid: bool,
+    /// `-C`: the one CPU profiled (perf then trusts every wake-up).
+    pub cpu: Option<u32>,
+}
+
+/// `sched timehist` options.
+#[derive(Debug, Clone, Default)]
+pub struct TimehistOpts {
+    /// `-s`: only the summary.
+    pub summary_only: bool,
+    /// `-S`: the lines and the summary.
+    pub with_summary: bool,
+    /// `-w`: wake-up lines.
+    pub wakeups: bool,
+    /// `-M`: migration lines (and counts in the summary).
+    pub migrations: bool,
+    /// `-V`: a column per CPU.
+    pub cpu_visual: bool,
+    /// `-n`: the next task.
+    pub next: bool,
+    /// `--state`: the switched-out task's state, and the wait-time summary.
+    pub state: bool,
+    /// `-I`: idle time only, charged to the task that ran before.
+    pub idle_hist: bool,
+    /// `-g` (on by default): call chains of samples that have them.
+    pub callchain: bool,
+    /// `--max-stack`.
+    pub max_stack: usize,
+    /// `-p`.
+    pub pids: Vec<i32>,
+    /// `-t`.
+    pub tids: Vec<i32>,
+    /// `-C`.
+    pub cpus: Vec<u32>,
+    /// `--time start,stop`.
+    pub time: Option<String>,
+}
+
+/// `sched map` options.
+#[derive(Debug, Clone, Default)]
+pub struct MapOpts {
+    /// `--compact`: only the CPUs that ran something, in first-seen order.
+    pub compact: bool,
+    /// `--cpus`: only these CPUs' switches.
+    pub cpus: Option<Vec<u32>>,
+}
+
+/// What to do with the file.
+#[derive(Debug, Clone)]
+pub enum Analysis {
+    /// `sched latency`.
+    Latency(LatencyOpts),
+    /// `sched timehist`.
+    Timehist(TimehistOpts),
+    /// `sched map`.
+    Map(MapOpts),
+}
+
+/// Everything `rperf sched latency|timehist|map` needs.
+#[derive(Debug, Clone)]
+pub struct SchedConfig {
+    /// `-i`.
+    pub input: PathBuf,
+    /// `--symfs` (timehist's call chains).
+    pub symfs: Option<PathBuf>,
+    /// The analysis.
+    pub analysis: Analysis,
+}
+
+/// The scheduler tracepoints the analyses follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Switch,
+    Runtime,
+    Wakeup,
+    Waking,
+    Migrate,
+    Other,
+}
+
+/// Each event of the file: its kind and payload format.
+struct Events {
+    kinds: Vec<Kind>,
+    formats: Vec<Option<Format>>,
+}
+
+impl Events {
+    fn new(header: &Header) -> Events {
+        let all = header
+            .tracing_data
+            .as_deref()
+            .map(trace::parse_tracing_data)
+            .unwrap_or_default();
+        let kinds = header
+            .events
+            .iter()
+            .map(|e| match e.name.as_str() {
+                "sched:sched_switch" => Kind::Switch,
+                "sched:sched_stat_runtime" => Kind::Runtime,
+                "sched:sched_wakeup_new" => Kind::Wakeup,
+                // perf 6.1's latency and map follow sched_wakeup alone, timehist
+                // sched_waking too.
+                "sched:sched_waking" => Kind::Waking,
+                "sched:sched_wakeup" => Kind::Wakeup,
+                "sched:sched_migrate_task" => Kind::Migrate,
+                _ => Kind::Other,
+            })
+            .collect();
+        let formats = header
+            .events
+            .iter()
+            .map(|e| e.tracepoint.and_then(|id| all.get(&id).cloned()))
+            .collect();
+        Events { kinds, formats }
+    }
+
+    fn kind(&self, s: &Sample) -> Kind {
+        self.kinds.get(s.event).copied().unwrap_or(Kind::Other)
+    }
+
+    fn int(&self, s: &Sample, name: &str) -> i64 {
+        match (self.formats.get(s.event), s.raw.as_deref()) {
+            (Some(Some(f)), Some(raw)) => trace::int_field(f, raw, name).unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    fn text(&self, s: &Sample, name: &str) -> String {
+        match (self.formats.get(s.event), s.raw.as_deref()) {
+            (Some(Some(f)), Some(raw)) => trace::str_field(f, raw, name).unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// The one-line error for a file that has no context switches to analyse.
+fn no_switches(input: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} has no sched:sched_switch events: record them with 'rperf sched record -- CMD' (or -a)",
+        input.display()
+    )
+}
+
+/// Runs `rperf sched latency|timehist|map`.
+pub fn run(cfg: SchedConfig) -> Result<ExitCode> {
+    let load_symbols = matches!(&cfg.analysis, Analysis::Timehist(o) if o.callchain);
+    let mut replay = Replay::new(
+        &cfg.input,
+        cfg.symfs.clone(),
+        Filter::default(),
+        load_symbols,
+    )?;
+    let mut out = String::new();
+    let mut state = match &cfg.analysis {
+        Analysis::Latency(o) => State::Latency(Latency::new(o.clone())),
+        Analysis::Timehist(o) => {
+            let mut t = Timehist::new(o.clone());
+            t.online = nr_cpus_online(&cfg.input);
+            State::Timehist(Box::new(t))
+        }
+        Analysis::Map(o) => State::Map(Map::new(o.clone())),
+    };
+    let mut events: Option<Events> = None;
+    let mut checked = false;
+    let mut bad: Option<anyhow::Error> = None;
+    let mut counts = Counts::default();
+    let header = replay.run(&cfg.input, |parts, header, item| {
+        if bad.is_some() {
+            return;
+        }
+        let ev = events.get_or_insert_with(|| Events::new(header));
+        if !checked {
+            checked = true;
+            if !ev.kinds.contains(&Kind::Switch) {
+                bad = Some(no_switches(&cfg.input));
+                return;
+            }
+            if let State::Timehist(t) = &mut state {
+                t.start(header, &mut out);
+            }
+        }
+        counts.events += 1;
+        match item {
+            Item::Side(rec) => {
+                if let Record::Lost { count } = rec {
+                    counts.lost += count;
+                    counts.lost_chunks += 1;
+                }
+                match &mut state {
+                    State::Latency(_) => {}
+                    State::Timehist(t) => t.side(rec),
+                    State::Map(m) => m.side(rec),
+                }
+            }
+            Item::Sample(s, _) => {
+                let kind = ev.kind(&s);
+                if kind == Kind::Switch {
+                    if let Some(cpu) = s.cpu {
+                        counts.switch(cpu, &s, ev);
+                    }
+                }
+                match &mut state {
+                    State::Latency(l) => l.sample(ev, kind, &s, &mut counts),
+                    State::Timehist(t) => t.sample(ev, kind, &s, parts, &mut out),
+                    State::Map(m) => m.sample(ev, kind, &s, parts, &mut out),
+                }
+            }
+        }
+        if out.len() > 1 << 16 {
+            flush(&mut out);
+        }
+    })?;
+    if let Some(e) = bad {
+        return Err(e);
+    }
+    if events.is_none() {
+        // Not one record: no events at all.
+        return Err(no_switches(&cfg.input));
+    }
+    match &mut state {
+        State::Latency(l) => l.finish(&replay.parts, &counts, &mut out),
+        State::Timehist(t) => t.finish(&replay.parts, &mut out),
+        State::Map(_) => counts.bad_events(&mut out),
+    }
+    let _ = header;
+    flush(&mut out);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes and clears `out`; a closed stdout (`| head`) ends the output quietly.
+fn flush(out: &mut String) {
+    let mut so = std::io::stdout().lock();
+    if so.write_all(out.as_bytes()).is_err() {
+        std::process::exit(0);
+    }
+    out.clear();
+}
+
+enum State {
+    Latency(Latency),
+    Timehist(Box<Timehist>),
+    Map(Map),
+}
+
+/// The consistency counts perf reports under the latency and map outputs.
+#[derive(Default)]
+struct Counts {
+    curr_pid: HashMap<u32, i64>,
+    switch_bugs: u64,
+    timestamps: u64,
+    unordered: u64,
+    events: u64,
+    lost: u64,
+    lost_chunks: u64,
+}
+
+impl Counts {
+    /// A switch away from a task that the previous switch on this CPU did not bring in.
+    fn switch(&mut self, cpu: u32, s: &Sample, ev: &Events) {
+        let prev = ev.int(s, "prev_pid");
+        if let Some(&cur) = self.curr_pid.get(&cpu) {
+            if cur != prev {
+                self.switch_bugs += 1;
+            }
+        }
+        self.curr_pid.insert(cpu, ev.int(s, "next_pid"));
+    }
+
+    fn bad_events(&self, out: &mut String) {
+        if self.unordered > 0 && self.timestamps > 0 {
+            let _ = writeln!(
+                out,
+                "  INFO: {:.3}% unordered timestamps ({} out of {})",
+                self.unordered as f64 / self.timestamps as f64 * 100.0,
+                self.unordered,
+                self.timestamps
+            );
+        }
+        if self.lost > 0 && self.events > 0 {
+            let _ = writeln!(
+                out,
+                "  INFO: {:.3}% lost events ({} out of {}, in {} chunks)",
+                self.lost as f64 / self.events as f64 * 100.0,
+                self.lost,
+                self.events,
+                self.lost_chunks
+            );
+        }
+        if self.switch_bugs > 0 && self.timestamps > 0 {
+            let _ = write!(
+                out,
+                "  INFO: {:.3}% context switch bugs ({} out of {})",
+                self.switch_bugs as f64 / self.timestamps as f64 * 100.0,
+                self.switch_bugs,
+                self.timestamps
+            );
+            if self.lost > 0 {
+                out.push_str(" (due to lost events?)");
+            }
+            out.push('\n');
+        }
+    }
+}
+
+// ---------------------------------------------------------------- latency
+
+/// Where a task is in its last switch-out → wake-up → switch-in cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AtomState {
+    Sleeping,
+    WaitCpu,
+    SchedIn,
+    Ignore,
+}
+
+/// One task's last cycle and its running totals.
+#[derive(Debug, Clone)]
+struct Atoms {
+    tid: i32,
+    state: AtomState,
+    sched_out: u64,
+    wake_up: u64,
+    max_lat: u64,
+    max_start: u64,
+    max_end: u64,
+    total_lat: u64,
+    count: u64,
+    runtime: u64,
+    merged: u32,
+}
+
+impl Atoms {
+    fn new(tid: i32) -> Atoms {
+        Atoms {
+            tid,
+            state: AtomState::Sleeping,
+            sched_out: 0,
+            wake_up: 0,
+            max_lat: 0,
+            max_start: 0,
+            max_end: 0,
+            total_lat: 0,
+            count: 0,
+            runtime: 0,
+            merged: 0,
+        }
+    }
+
+    /// A new cycle from a switch-out: runnable ('R', preempted) waits for the CPU at once.
+    fn sched_out(&mut self, runnable: bool, t: u64) {
+        self.sched_out = t;
+        self.state = if runnable {
+            self.wake_up = t;
+            AtomState::WaitCpu
+        } else {
+            self.wake_up = 0;
+            AtomState::Sleeping
+        };
+    }
+
+    fn sched_in(&mut self, t: u64) {
+        if self.state != AtomState::WaitCpu {
+            return;
+        }
+        if t < self.wake_up {
+            self.state = AtomState::Ignore;
+            return;
+        }
+        self.state = AtomState::SchedIn;
+        let delta = t - self.wake_up;
+        self.total_lat += delta;
+        if delta > self.max_lat {
+            self.max_lat = delta;
+            self.max_start = self.wake_up;
+            self.max_end = t;
+        }
+        self.count += 1;
+    }
+
+    fn avg(&self) -> u64 {
+        self.total_lat.checked_div(self.count).unwrap_or(0)
+    }
+}
+
+struct Latency {
+    opts: LatencyOpts,
+    tasks: HashMap<i32, Atoms>,
+}
+
+impl Latency {
+    fn new(opts: LatencyOpts) -> Latency {
+        Latency {
+            opts,
+            tasks: HashMap::new(),
+        }
+    }
+
+    /// A task's atoms; one seen first gets an initial cycle as the event implies.
+    fn task(&mut self, tid: i32, t: u64, first: Option<bool>) -> &mut Atoms {
+        self.tasks.entry(tid).or_insert_with(|| {
+            let mut a = Atoms::new(tid);
+            if let Some(runnable) = first {
+                a.sched_out(runnable, t);
+            }
+            a
+        })
+    }
+
+    fn sample(&mut self, ev: &Events, kind: Kind, s: &Sample, counts: &mut Counts) {
+        let t = s.time;
+        match kind {
+            Kind::Switch => {
+                let prev = ev.int(s, "prev_pid") as i32;
+                let next = ev.int(s, "next_pid") as i32;
+                // perf 6.1 tests the raw state against its letter table, where only 0 is 'R'.
+                let runnable = ev.int(s, "prev_state") == 0;
+                let out = self.task(prev, t, None);
+                out.sched_out(runnable, t);
+                self.task(next, t, Some(true)).sched_in(t);
+            }
+            Kind::Runtime => {
+                let pid = ev.int(s, "pid") as i32;
+                let rt = ev.int(s, "runtime") as u64;
+                self.task(pid, t, Some(true)).runtime += rt;
+            }
+            Kind::Wakeup => {
+                let pid = ev.int(s, "pid") as i32;
+                let one_cpu = self.opts.cpu.is_some();
+                let a = self.task(pid, t, Some(false));
+                if !one_cpu && a.state != AtomState::Sleeping {
+                    return;
+                }
+                counts.timestamps += 1;
+                if a.sched_out > t {
+                    counts.unordered += 1;
+                    return;
+                }
+                a.state = AtomState::WaitCpu;
+                a.wake_up = t;
+            }
+            Kind::Migrate => {
+                if self.opts.cpu.is_none() {
+                    return;
+                }
+                let pid = ev.int(s, "pid") as i32;
+                let a = self.task(pid, t, Some(true));
+                a.sched_out = t;
+                a.wake_up = t;
+                counts.timestamps += 1;
+            }
+            Kind::Waking | Kind::Other => {}
+        }
+    }
+
+    fn finish(&mut self, parts: &Parts, counts: &Counts, out: &mut String) {
+        let session = &parts.session;
+        // perf's trees: by thread id, largest first; merged by final command name, largest
+        // first; then a stable sort on the keys, largest first.
+        let mut by_tid: Vec<Atoms> = self.tasks.drain().map(|(_, a)| a).collect();
+        by_tid.sort_by(|a, b| b.tid.cmp(&a.tid));
+        let mut rows: Vec<(String, Atoms)> = Vec::new();
+        if self.opts.per_pid {
+            rows = by_tid
+                .into_iter()
+                .map(|a| (session.comm(a.tid), a))
+                .collect();
+        } else {
+            let mut index: HashMap<String, usize> = HashMap::new();
+            for a in by_tid {
+                let comm = session.comm(a.tid);
+                match index.get(&comm) {
+                    Some(&i) => {
+                        let m = &mut rows[i].1;
+                        m.merged += 1;
+                        m.runtime += a.runtime;
+                        m.count += a.count;
+                        m.total_lat += a.total_lat;
+                        if m.max_lat < a.max_lat {
+                            m.max_lat = a.max_lat;
+                            m.max_start = a.max_start;
+                            m.max_end = a.max_end;
+                        }
+                    }
+                    None => {
+                        index.insert(comm.clone(), rows.len());
+                        let mut a = a;
+                        a.merged = 1;
+                        rows.push((comm, a));
+                    }
+                }
+            }
+            rows.sort_by(|a, b| b.0.as_bytes().cmp(a.0.as_bytes()));
+        }
+        let keys = &self.opts.sort;
+        rows.sort_by(|(_, a), (_, b)| {
+            for k in keys {
+                let o = match k {
+                    SortKey::Pid => a.tid.cmp(&b.tid),
+                    SortKey::Avg => {
+                        // perf: a task without switches sorts below everything.
+                        if a.count == 0 {
+                            std::cmp::Ordering::Less
+                        } else if b.count == 0 {
+                            std::cmp::Ordering::Greater
+                        } else {
+                            a.avg().cmp(&b.avg())
+                        }
+                    }
+                    SortKey::Max => a.max_lat.cmp(&b.max_lat),
+                    SortKey::Switch => a.count.cmp(&b.count),
+                    SortKey::Runtime => a.runtime.cmp(&b.runtime),
+                };
+                if o != std::cmp::Ordering::Equal {
+                    return o.reverse();
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
+        let rule = format!(" {}\n", "-".repeat(139));
+        out.push('\n');
+        out.push_str(&rule);
+        out.push_str("  Task                  |   Runtime ms  | Switches | Avg delay ms    | Max delay ms    | Max delay start           | Max delay end          |\n");
+        out.push_str(&rule);
+        let (mut all_runtime, mut all_count) = (0u64, 0u64);
+        for (comm, a) in &rows {
+            if a.count == 0 || comm == "swapper" {
+                continue;
+            }
+            all_runtime += a.runtime;
+            all_count += a.count;
+            let name = if a.merged > 1 {
+                format!("  {comm}:({}) ", a.merged)
+            } else {
+                format!("  {comm}:{} ", a.tid)
+            };
+            out.push_str(&name);
+            let pad = 24usize.saturating_sub(name.len());
+            out.extend(std::iter::repeat_n(' ', pad));
+            let _ = writeln!(
+                out,
+                "|{:11.3} ms |{:9} | avg:{:8.3} ms | max:{:8.3} ms | max start: {:>12} s | max end: {:>12} s",
+                a.runtime as f64 / 1e6,
+                a.count,
+                a.avg() as f64 / 1e6,
+                a.max_lat as f64 / 1e6,
+                usec_time(a.max_start),
+                usec_time(a.max_end)
+            );
+        }
+        let _ = writeln!(out, " {}", "-".repeat(113));
+        let _ = writeln!(
+            out,
+            "  TOTAL:                |{:11.3} ms |{:9} |",
+            all_runtime as f64 / 1e6,
+            all_count
+        );
+        let _ = writeln!(out, " {}", "-".repeat(51));
+        counts.bad_events(out);
+        out.push('\n');
+    }
+}
+
+// ---------------------------------------------------------------- threads as perf keeps them
+
+/// A thread as perf's machine keeps it: the process id once known, the parent from the fork,
+/// whether it exited.
+#[derive(Debug, Clone)]
+struct Thread<T> {
+    pid: i32,
+    ppid: i32,
+    dead: bool,
+    data: T,
+}
+
+/// perf's thread table: threads by id, created on first mention; a fork replaces a thread
+/// whose id is reused.
+#[derive(Debug)]
+struct Threads<T> {
+    map: HashMap<i32, Thread<T>>,
+}
+
+impl<T: Default> Threads<T> {
+    fn new() -> Threads<T> {
+        Threads {
+            map: HashMap::new(),
+        }
+    }
+
+    /// perf's `machine__findnew_thread`: a known thread takes the process id the first time
+    /// one is given (-1 is none).
+    fn get(&mut self, pid: i32, tid: i32) -> &mut Thread<T> {
+        let th = self.map.entry(tid).or_insert_with(|| Thread {
+            pid,
+            ppid: -1,
+            dead: false,
+            data: T::default(),
+        });
+        if th.pid == -1 && pid != -1 {
+            th.pid = pid;
+        }
+        th
+    }
+
+    fn side(&mut self, rec: &Record) {
+        match *rec {
+            Record::Comm { pid, tid, .. } => {
+                self.get(pid, tid);
+            }
+            Record::Fork {
+                pid,
+                ppid,
+                tid,
+                ptid,
+            } => {
+                self.get(ppid, ptid);
+                self.map.remove(&tid);
+                self.get(pid, tid).ppid = ptid;
+            }
+            Record::Exit { pid, tid } => {
+                if let Some(th) = self.map.get_mut(&tid) {
+                    if th.pid == -1 && pid != -1 {
+                        th.pid = pid;
+                    }
+                    th.dead = true;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// perf's thread name in timehist: `comm`, `comm[tid]` or `comm[tid/pid]`.
+fn comm_str(comm: &str, pid: i32, tid: i32) -> String {
+    if pid == 0 {
+        comm.to_string()
+    } else if tid != pid {
+        format!("{comm}[{tid}/{pid}]")
+    } else {
+        format!("{comm}[{tid}]")
+    }
+}
+
+/// perf's msec.usec with the milliseconds right-aligned in `width`, and a trailing space.
+fn sched_time(out: &mut String, ns: u64, width: usize) {
+    let _ = write!(
+        out,
+        "{:>width$}.{:03} ",
+        ns / 1_000_000,
+        (ns % 1_000_000) / 1000
+    );
+}
+
+// ---------------------------------------------------------------- timehist
+
+/// perf's running mean and variance (Welford), with min and max.
+#[derive(Debug, Clone)]
+struct Stats {
+    n: u64,
+    mean: f64,
+    m2: f64,
+    min: u64,
+    max: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Stats {
+        Stats {
+            n: 0,
+            mean: 0.0,
+            m2: 0.0,
+            min: u64::MAX,
+            max: 0,
+        }
+    }
+}
+
+impl Stats {
+    fn update(&mut self, v: u64) {
+        self.n += 1;
+        let delta = v as f64 - self.mean;
+        self.mean += delta / self.n as f64;
+        self.m2 += delta * (v as f64 - self.mean);
+        self.max = self.max.max(v);
+        self.min = self.min.min(v);
+    }
+
+    /// The standard deviation of the mean, as a percentage of the mean.
+    fn rel_stddev(&self) -> f64 {
+        if self.n < 2 || self.mean == 0.0 {
+            return 0.0;
+        }
+        let var = self.m2 / (self.n - 1) as f64;
+        100.0 * (var / self.n as f64).sqrt() / self.mean
+    }
+}
+
+/// One task's timehist numbers.
+#[derive(Debug, Clone, Default)]
+struct Runtime {
+    last_time: u64,
+    dt_run: u64,
+    dt_sleep: u64,
+    dt_iowait: u64,
+    dt_preempt: u64,
+    dt_delay: u64,
+    ready_to_run: u64,
+    stats: Stats,
+    total_run: u64,
+    total_sleep: u64,
+    total_iowait: u64,
+    total_preempt: u64,
+    total_delay: u64,
+    last_state: i64,
+    migrations: u64,
+    seen: bool,
+    /// `--idle-hist`: the task that ran before this CPU went idle, and its chain.
+    last_thread: Option<i32>,
+    idle_chain: Vec<String>,
+    chains: Vec<(Vec<String>, u64, u64)>,
+}
+
+impl Runtime {
+    /// perf's accounting at a switch-out at `t` of a task switched in at `tprev`.
+    fn update(&mut self, t: u64, tprev: u64) {
+        self.dt_delay = 0;
+        self.dt_sleep = 0;
+        self.dt_iowait = 0;
+        self.dt_preempt = 0;
+        self.dt_run = 0;
+        if tprev != 0 {
+            self.dt_run = t.saturating_sub(tprev);
+            if self.ready_to_run != 0 && self.ready_to_run <= tprev {
+                self.dt_delay = tprev - self.ready_to_run;
+            }
+            if self.last_time != 0 && self.last_time <= tprev {
+                let wait = tprev - self.last_time;
+                match self.last_state {
+                    0 => self.dt_preempt = wait,
+                    2 => self.dt_iowait = wait,
+                    _ => self.dt_sleep = wait,
+                }
+            }
+        }
+        self.stats.update(self.dt_run);
+        self.total_run += self.dt_run;
+        self.total_delay += self.dt_delay;
+        self.total_sleep += self.dt_sleep;
+        self.total_iowait += self.dt_iowait;
+        self.total_preempt += self.dt_preempt;
+    }
+}
+
+/// perf 6.1's letter for a switched-out task's state: the lowest set bit indexes
+/// "RSDTtZXxKWP" (so an idle kworker, 0x80, shows K); the idle task shows I.
+fn state_char(tid: i32, state: i64) -> char {
+    const LETTERS: &[u8] = b"RSDTtZXxKWP";
+    if tid == 0 {
+        return 'I';
+    }
+    let bit = if state == 0 {
+        0
+    } else {
+        state.trailing_zeros() as usize + 1
+    };
+    LETTERS.get(bit).map_or('?', |&c| c as char)
+}
+
+struct Timehist {
+    opts: TimehistOpts,
+    threads: Threads<Runtime>,
+    /// Per-CPU idle tasks, outside the thread table as in perf.
+    idle: Vec<Runtime>,
+    /// The last switch time per CPU.
+    last_switch: HashMap<u32, u64>,
+    max_cpu: u32,
+    comm_width: usize,
+    window: (u64, u64),
+    hist: (u64, u64),
+    skipped: u64,
+    callchain: bool,
+    online: Option<u32>,
+}
+
+impl Timehist {
+    fn new(opts: TimehistOpts) -> Timehist {
+        let summary_only = opts.summary_only;
+        let callchain = opts.callchain;
+        Timehist {
+            opts: TimehistOpts {
+                with_summary: opts.with_summary || summary_only,
+                ..opts
+            },
+            threads: Threads::new(),
+            idle: Vec::new(),
+            last_switch: HashMap::new(),
+            max_cpu: 0,
+            comm_width: 30,
+            window: (0, 0),
+            hist: (0, 0),
+            skipped: 0,
+            callchain,
+            online: None,
+        }
+    }
+
+    /// The header, once the file's CPU count and the sample span are known.
+    fn start(&mut self, header: &Header, out: &mut String) {
+        self.max_cpu = self.online.unwrap_or(4);
+        self.idle = vec![Runtime::default(); self.max_cpu as usize];
+        if let Some(t) = &self.opts.time {
+            if let Ok(r) = TimeRange::parse_all(t, header.sample_time) {
+                if let Some(r) = r.first() {
+                    self.window = (r.start, r.end);
+                }
+            }
+        }
+        if self.callchain {
+            let has = header
+                .events
+                .iter()
+                .any(|e| e.name == "sched:sched_switch" && e.has_callchain);
+            if !has {
+                eprintln!("Samples of sched_switch event do not have callchains.");
+                self.callchain = false;
+            }
+        }
+        if !self.opts.summary_only {
+            self.header(out);
+        }
+    }
+
+    fn header(&self, out: &mut String) {
+        let ncpus = self.max_cpu as usize + 1;
+        let w = self.comm_width;
+        let _ = write!(out, "{:>15} {:>6} ", "time", "cpu");
+        if self.opts.cpu_visual {
+            out.push(' ');
+            for i in 0..ncpus {
+                let _ = write!(out, "{:x}", i % 16);
+            }
+            out.push(' ');
+        }
+        let _ = write!(out, " {:<w$}", "task name");
+        let _ = write!(
+            out,
+            "  {:>9}  {:>9}  {:>9}",
+            "wait time", "sch delay", "run time"
+        );
+        if self.opts.state {
+            out.push_str("  state");
+        }
+        out.push('\n');
+        let _ = write!(out, "{:>15} {:<6} ", "", "");
+        if self.opts.cpu_visual {
+            let _ = write!(out, " {:ncpus$} ", "");
+        }
+        let _ = write!(out, " {:<w$}", "[tid/pid]");
+        let _ = write!(out, "  {:>9}  {:>9}  {:>9}", "(msec)", "(msec)", "(msec)");
+        if self.opts.state {
+            out.push_str("       ");
+        }
+        out.push('\n');
+        let d = |n: usize| "-".repeat(n);
+        let _ = write!(out, "{} {} ", d(15), d(6));
+        if self.opts.cpu_visual {
+            let _ = write!(out, " {} ", d(ncpus));
+        }
+        let _ = write!(out, " {}", d(w));
+        let _ = write!(out, "  {}  {}  {}", d(9), d(9), d(9));
+        if self.opts.state {
+            let _ = write!(out, "  {}", d(5));
+        }
+        out.push('\n');
+    }
+
+    fn filtered(&self, comm_pid: i32, tid: i32) -> bool {
+        (!self.opts.pids.is_empty() && !self.opts.pids.contains(&comm_pid))
+            || (!self.opts.tids.is_empty() && !self.opts.tids.contains(&tid))
+    }
+
+    /// perf's `timehist_skip_sample`, which also counts what it skips.
+    fn skip(&mut self, pid: i32, tid: i32, kind: Kind, prev: i64, next: i64) -> bool {
+        let mut rc = false;
+        if self.filtered(pid, tid) {
+            rc = true;
+            self.skipped += 1;
+        }
+        if self.opts.idle_hist && (kind != Kind::Switch || (prev != 0 && next != 0)) {
+            rc = true;
+        }
+        rc
+    }
+
+    /// A thread's name for the output, widening the name column as perf does.
+    fn name(&mut self, session: &crate::session::Session, pid: i32, tid: i32) -> String {
+        let s = comm_str(&session.comm(tid), pid, tid);
+        self.comm_width = self.comm_width.max(s.len());
+        s
+    }
+
+    fn idle_name(&mut self) -> String {
+        self.comm_width = self.comm_width.max(6);
+        "<idle>".to_string()
+    }
+
+    fn side(&mut self, rec: &Record) {
+        self.threads.side(rec);
+    }
+
+    fn cpu_ok(&self, cpu: u32) -> bool {
+        self.opts.cpus.is_empty() || self.opts.cpus.contains(&cpu)
+    }
+
+    fn sample(&mut self, ev: &Events, kind: Kind, s: &Sample, parts: &mut Parts, out: &mut String) {
+        let cpu = s.cpu.unwrap_or(0);
+        self.max_cpu = self.max_cpu.max(cpu);
+        match kind {
+            Kind::Switch => self.switch(ev, s, cpu, parts, out),
+            Kind::Wakeup | Kind::Waking => {
+                let pid = ev.int(s, "pid") as i32;
+                let th = self.threads.get(0, pid);
+                let wpid = th.pid;
+                th.data.seen = true;
+                if th.data.ready_to_run == 0 {
+                    th.data.ready_to_run = s.time;
+                }
+                let in_window = (self.window.0 == 0 || s.time >= self.window.0)
+                    && (self.window.1 == 0 || s.time <= self.window.1);
+                if self.opts.wakeups && in_window {
+                    self.event_line(s, cpu, (wpid, pid), "awakened", parts, out, "");
+                }
+            }
+            Kind::Migrate if self.opts.migrations => {
+                let pid = ev.int(s, "pid") as i32;
+                let th = self.threads.get(0, pid);
+                th.data.migrations += 1;
+                let mpid = th.pid;
+                if !self.opts.summary_only {
+                    let tail = format!(
+                        " cpu {} => {}",
+                        ev.int(s, "orig_cpu"),
+                        ev.int(s, "dest_cpu")
+                    );
+                    self.event_line(s, cpu, (mpid, pid), "migrated", parts, out, &tail);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A wake-up or migration line, unless both tasks are filtered out.
+    #[allow(clippy::too_many_arguments)]
+    fn event_line(
+        &mut self,
+        s: &Sample,
+        cpu: u32,
+        (opid, otid): (i32, i32),
+        what: &str,
+        parts: &Parts,
+        out: &mut String,
+        tail: &str,
+    ) {
+        let tid = s.tid;
+        let pid = self.threads.get(s.pid, tid).pid;
+        if self.skip(pid, tid, Kind::Other, 0, 0) && self.skip(opid, otid, Kind::Other, 0, 0) {
+            return;
+        }
+        let _ = write!(out, "{:>15} [{cpu:04}] ", usec_time(s.time));
+        if self.opts.cpu_visual {
+            let n = self.max_cpu as usize + 1;
+            if what == "migrated" {
+                out.push_str("  ");
+                for i in 0..n {
+                    out.push(if i == cpu as usize { 'm' } else { ' ' });
+                }
+                out.push_str("  ");
+            } else {
+                let _ = write!(out, " {:n$} ", "");
+            }
+        }
+        let name = self.name(&parts.session, pid, tid);
+        let w = self.comm_width;
+        let _ = write!(out, " {name:<w$} ");
+        let _ = write!(out, "  {:9}  {:9}  {:9} ", "", "", "");
+        let other = self.name(&parts.session, opid, otid);
+        let _ = writeln!(out, "{what}: {other}{tail}");
+    }
+
+    fn switch(&mut self, ev: &Events, s: &Sample, cpu: u32, parts: &mut Parts, out: &mut String) {
+        let prev = ev.int(s, "prev_pid");
+        let next = ev.int(s, "next_pid");
+        let state = ev.int(s, "prev_state");
+        let mut t = s.time;
+        let idle = prev == 0;
+        let (pid, tid) = if idle {
+            (0, 0)
+        } else {
+            let tid = if s.tid != 0 { s.tid } else { s.pid };
+            let pid = self.threads.get(s.pid, tid).pid;
+            (pid, tid)
+        };
+        let chain = if self.callchain && !idle {
+            self.chain(s, parts)
+        } else {
+            Vec::new()
+        };
+        if !idle && self.opts.idle_hist {
+            let c = cpu as usize;
+            if c >= self.idle.len() {
+                self.idle.resize(c + 1, Runtime::default());
+            }
+            self.idle[c].last_thread = Some(tid);
+            if next == 0 && self.callchain {
+                self.idle[c].idle_chain = chain.clone();
+            }
+        }
+        let tprev_raw = self.last_switch.get(&cpu).copied().unwrap_or(0);
+        let mut has_tr = false;
+        'body: {
+            if self.skip(pid, tid, Kind::Switch, prev, next) {
+                break 'body;
+            }
+            has_tr = true;
+            let mut tprev = tprev_raw;
+            let (start, end) = self.window;
+            if start != 0 && start > t {
+                break 'body;
+            }
+            if tprev != 0 && start > tprev {
+                tprev = start;
+            }
+            if end != 0 {
+                if tprev == 0 || tprev > end {
+                    break 'body;
+                }
+                t = t.min(end);
+            }
+            if self.opts.idle_hist && tid != 0 {
+                break 'body;
+            }
+            let cpu_ok = self.cpu_ok(cpu);
+            if cpu_ok {
+                self.runtime(idle, cpu, tid).update(t, tprev);
+            }
+            if self.opts.idle_hist {
+                let c = cpu as usize;
+                if let Some(last) = self.idle[c].last_thread.take() {
+                    let th = self.threads.get(-1, last);
+                    th.data.update(t, tprev);
+                    th.data.dt_run = 0;
+                    th.data.dt_delay = 0;
+                    th.data.dt_sleep = 0;
+                    th.data.dt_iowait = 0;
+                    th.data.dt_preempt = 0;
+                    let ch = std::mem::take(&mut self.idle[c].idle_chain);
+                    if !ch.is_empty() {
+                        let d = t - tprev;
+                        match self.idle[c].chains.iter_mut().find(|(k, _, _)| *k == ch) {
+                            Some(e) => {
+                                e.1 += d;
+                                e.2 += 1;
+                            }
+                            None => self.idle[c].chains.push((ch, d, 1)),
+                        }
+                    }
+                } else {
+                    break 'body;
+                }
+            }
+            if !self.opts.summary_only && cpu_ok {
+                self.print(ev, s, cpu, (pid, tid), t, state, &chain, parts, out);
+            }
+        }
+        if self.hist.0 == 0 && t >= self.window.0 {
+            self.hist.0 = t;
+        }
+        if self.window.1 == 0 || t <= self.window.1 {
+            self.hist.1 = t;
+        }
+        if has_tr {
+            let r = self.runtime(idle, cpu, tid);
+            r.last_time = s.time;
+            r.last_state = state;
+            r.ready_to_run = 0;
+        }
+        self.last_switch.insert(cpu, s.time);
+    }
+
+    fn runtime(&mut self, idle: bool, cpu: u32, tid: i32) -> &mut Runtime {
+        if idle {
+            let c = cpu as usize;
+            if c >= self.idle.len() {
+                self.idle.resize(c + 1, Runtime::default());
+            }
+            &mut self.idle[c]
+        } else {
+            let th = self.threads.get(-1, tid);
+            th.data.seen = true;
+            &mut th.data
+        }
+    }
+
+    /// The switched-out task's kernel and user frames, named, without the scheduler's own.
+    fn chain(&self, s: &Sample, parts: &mut Parts) -> Vec<String> {
+        if !s.callchain.is_some_and(|c| !c.is_empty()) {
+            return Vec::new();
+        }
+        let frames = callchain::frames(s, self.opts.max_stack + 2);
+        frames
+            .iter()
+            .map(|f| {
+                parts
+                    .session
+                    .resolve(s.pid, f.addr, f.mode)
+                    .and_then(|loc| parts.syms.symbol(&parts.session, loc))
+                    .map_or_else(|| "[unknown]".to_string(), |sym| sym.name)
+            })
+            .filter(|n| !matches!(n.as_str(), "schedule" | "__schedule" | "preempt_schedule"))
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn print(
+        &mut self,
+        ev: &Events,
+        s: &Sample,
+        cpu: u32,
+        (pid, tid): (i32, i32),
+        t: u64,
+        state: i64,
+        chain: &[String],
+        parts: &Parts,
+        out: &mut String,
+    ) {
+        let _ = write!(out, "{:>15} [{cpu:04}] ", usec_time(t));
+        if self.opts.cpu_visual {
+            out.push(' ');
+            for i in 0..=self.max_cpu {
+                out.push(if i != cpu {
+                    ' '
+                } else if tid == 0 {
+                    'i'
+                } else {
+                    's'
+                });
+            }
+            out.push(' ');
+        }
+        let name = if tid == 0 {
+            self.idle_name()
+        } else {
+            self.name(&parts.session, pid, tid)
+        };
+        let w = self.comm_width;
+        let _ = write!(out, " {name:<w$} ");
+        let r = if tid == 0 {
+            &self.idle[cpu as usize]
+        } else {
+            &self.threads.get(-1, tid).data
+        };
+        let (wait, delay, run) = (
+            r.dt_sleep + r.dt_iowait + r.dt_preempt,
+            r.dt_delay,
+            r.dt_run,
+        );
+        sched_time(out, wait, 6);
+        sched_time(out, delay, 6);
+        sched_time(out, run, 6);
+        if self.opts.state {
+            let _ = write!(out, " {:>5} ", state_char(tid, state));
+        }
+        if self.opts.next {
+            let n = format!(
+                "next: {}[{}]",
+                ev.text(s, "next_comm"),
+                ev.int(s, "next_pid")
+            );
+            let _ = write!(out, " {n:<w$}");
+        }
+        if self.opts.wakeups && !self.opts.next {
+            let _ = write!(out, "  {:w$}", "");
+        }
+        if tid != 0 && self.callchain && !chain.is_empty() {
+            out.push_str("    ");
+            out.push_str(&chain[..chain.len().min(self.opts.max_stack)].join(" <- "));
+        }
+        out.push('\n');
+    }
+
+    fn finish(&mut self, _parts: &Parts, out: &mut String) {
+        if !self.opts.with_summary {
+            return;
+        }
+        let session = &_parts.session;
+        let hist_time = self.hist.1.saturating_sub(self.hist.0);
+        let w = self.comm_width;
+        if self.opts.idle_hist {
+            out.push_str("\nIdle-time summary\n");
+            let _ = write!(out, "{:>w$}  parent  sched-out  ", "comm");
+            out.push_str("  idle-time   min-idle    avg-idle    max-idle  stddev  migrations\n");
+        } else if self.opts.state {
+            out.push_str("\nWait-time summary\n");
+            let _ = write!(out, "{:>w$}  parent   sched-in  ", "comm");
+            out.push_str("   run-time      sleep      iowait     preempt       delay\n");
+        } else {
+            out.push_str("\nRuntime summary\n");
+            let _ = write!(out, "{:>w$}  parent   sched-in  ", "comm");
+            out.push_str("   run-time    min-run     avg-run     max-run  stddev  migrations\n");
+        }
+        let _ = write!(out, "{:>w$}            (count)  ", "");
+        let _ = writeln!(
+            out,
+            "     (msec)     (msec)      (msec)      (msec)       {}",
+            if self.opts.state { "(msec)" } else { "%" }
+        );
+        let _ = writeln!(out, "{}", "-".repeat(117));
+        // perf's order: hash buckets of 256 by thread id, ids ascending inside each.
+        let mut tids: Vec<i32> = self.threads.map.keys().copied().collect();
+        tids.sort_by_key(|&t| ((t as u32) % 256, t));
+        let rows = |dead: bool, out: &mut String, this: &Timehist| {
+            let (mut tasks, mut scheds, mut total_run) = (0u64, 0u64, 0u64);
+            for tid in &tids {
+                let th = &this.threads.map[tid];
+                if th.dead != dead || this.filtered(th.pid, *tid) {
+                    continue;
+                }
+                let r = &th.data;
+                if r.stats.n == 0 {
+                    continue;
+                }
+                tasks += 1;
+                scheds += r.stats.n;
+                total_run += r.total_run;
+                let name = comm_str(&session.comm(*tid), th.pid, *tid);
+                let _ = write!(out, "{name:>w$}   {:5}  {:9} ", th.ppid, r.stats.n);
+                sched_time(out, r.total_run, 8);
+                if this.opts.state {
+                    sched_time(out, r.total_sleep, 6);
+                    out.push(' ');
+                    sched_time(out, r.total_iowait, 6);
+                    out.push(' ');
+                    sched_time(out, r.total_preempt, 6);
+                    out.push(' ');
+                    sched_time(out, r.total_delay, 6);
+                } else {
+                    sched_time(out, r.stats.min, 6);
+                    out.push(' ');
+                    sched_time(out, r.stats.mean as u64, 6);
+                    out.push(' ');
+                    sched_time(out, r.stats.max, 6);
+                    out.push_str("  ");
+                    let _ = write!(out, "{:5.2}", r.stats.rel_stddev());
+                    let _ = write!(out, "   {:5}", r.migrations);
+                }
+                out.push('\n');
+            }
+            (tasks, scheds, total_run)
+        };
+        let (alive, s1, r1) = rows(false, out, self);
+        if alive == 0 {
+            out.push_str("<no still running tasks>\n");
+        }
+        out.push_str("\nTerminated tasks:\n");
+        let (dead, s2, r2) = rows(true, out, self);
+        let (tasks, mut scheds, total_run) = (alive + dead, s1 + s2, r1 + r2);
+        if dead == 0 {
+            out.push_str("<no terminated tasks>\n");
+        }
+        if self.skipped > 0 && !self.opts.idle_hist {
+            return;
+        }
+        out.push_str("\nIdle stats:\n");
+        for (i, r) in self.idle.iter().enumerate() {
+            if !self.cpu_ok(i as u32) {
+                continue;
+            }
+            if r.stats.n > 0 {
+                scheds += r.stats.n;
+                let _ = write!(out, "    CPU {i:2} idle for ");
+                sched_time(out, r.total_run, 6);
+                let pct = 100.0 * r.total_run as f64 / hist_time as f64;
+                let _ = writeln!(out, " msec  ({pct:6.2}%)");
+            } else {
+                let _ = writeln!(out, "    CPU {i:2} idle entire time window");
+            }
+        }
+        if self.opts.idle_hist && self.callchain {
+            out.push_str("\nIdle stats by callchain:\n");
+            for (i, r) in self.idle.iter().enumerate() {
+                let _ = write!(out, "  CPU {i:2}:");
+                sched_time(out, r.total_run, 6);
+                out.push_str(" msec\n");
+                let _ = writeln!(
+                    out,
+                    "  {:>16}  {:>8}  Callchains",
+                    "Idle time (msec)", "Count"
+                );
+                let _ = writeln!(
+                    out,
+                    "  {}  {}  {}",
+                    "-".repeat(16),
+                    "-".repeat(8),
+                    "-".repeat(50)
+                );
+                let mut chains = r.chains.clone();
+                chains.sort_by(|a, b| b.1.cmp(&a.1));
+                for (c, time, n) in chains {
+                    out.push_str("  ");
+                    sched_time(out, time, 12);
+                    let _ = writeln!(out, " {n:8}  {}", c.join(" <- "));
+                }
+                out.push('\n');
+            }
+        }
+        let _ = writeln!(out, "\n    Total number of unique tasks: {tasks}");
+        let _ = writeln!(out, "Total number of context switches: {scheds}");
+        out.push_str("           Total run time (msec): ");
+        sched_time(out, total_run, 2);
+        out.push('\n');
+        out.push_str("    Total scheduling time (msec): ");
+        sched_time(out, hist_time, 2);
+        let _ = writeln!(out, " (x {})", self.max_cpu);
+    }
+}
+
+/// The online CPU count the file's NRCPUS feature records (None for a pipe or without it).
+fn nr_cpus_online(input: &Path) -> Option<u32> {
+    use std::io::{Read, Seek, SeekFrom};
+    if input.as_os_str() == "-" {
+        return None;
+    }
+    let mut f = std::fs::File::open(input).ok()?;
+    let h = crate::data::header::FileHeader::read(&mut f).ok()?;
+    let table = h.read_feature_table(&mut f).ok()?;
+    let (_, sec) = table
+        .into_iter()
+        .find(|(bit, _)| *bit == crate::abi::feature::NRCPUS)?;
+    let mut b = [0u8; 8];
+    f.seek(SeekFrom::Start(sec.offset)).ok()?;
+    f.read_exact(&mut b).ok()?;
+    let mut c = crate::data::header::Cursor::new(&b);
+    let _avail = c.u32()?;
+    c.u32().filter(|&n| n > 0)
+}
+
+// ---------------------------------------------------------------- map
+
+#[derive(Debug, Clone, Default)]
+struct MapTask {
+    short: Option<String>,
+    comm_changed: bool,
+}
+
+struct Map {
+    opts: MapOpts,
+    threads: Threads<MapTask>,
+    curr: HashMap<u32, i32>,
+    max_cpu: u32,
+    comp: Vec<u32>,
+    next1: u8,
+    next2: u8,
+}
+
+impl Map {
+    fn new(opts: MapOpts) -> Map {
+        Map {
+            opts,
+            threads: Threads::new(),
+            curr: HashMap::new(),
+            max_cpu: configured_cpus(),
+            comp: Vec::new(),
+            next1: b'A',
+            next2: b'0',
+        }
+    }
+
+    fn side(&mut self, rec: &Record) {
+        self.threads.side(rec);
+        if let Record::Comm { pid, tid, .. } = *rec {
+            self.threads.get(pid, tid).data.comm_changed = true;
+        }
+    }
+
+    fn sample(&mut self, ev: &Events, kind: Kind, s: &Sample, parts: &mut Parts, out: &mut String) {
+        if kind != Kind::Switch {
+            return;
+        }
+        let Some(cpu) = s.cpu else { return };
+        self.max_cpu = self.max_cpu.max(cpu);
+        let mut new_cpu = false;
+        let n = if self.opts.compact {
+            if !self.comp.contains(&cpu) {
+                self.comp.push(cpu);
+                new_cpu = true;
+            }
+            self.comp.len()
+        } else {
+            self.max_cpu as usize
+        };
+        let next = ev.int(s, "next_pid") as i32;
+        let prev = ev.int(s, "prev_pid") as i32;
+        self.threads.get(-1, prev);
+        let comm = parts.session.comm(next);
+        let mut new_short = false;
+        let th = self.threads.get(-1, next);
+        if th.data.short.is_none() {
+            th.data.short = Some(if comm == "swapper" {
+                ". ".to_string()
+            } else {
+                let s = format!("{}{}", self.next1 as char, self.next2 as char);
+                if self.next1 < b'Z' {
+                    self.next1 += 1;
+                } else {
+                    self.next1 = b'A';
+                    self.next2 = if self.next2 < b'9' {
+                        self.next2 + 1
+                    } else {
+                        b'0'
+                    };
+                }
+                s
+            });
+            new_short = true;
+        }
+        self.curr.insert(cpu, next);
+        out.push_str("  ");
+        for i in 0..n {
+            let c = if self.opts.compact {
+                self.comp[i]
+            } else {
+                i as u32
+            };
+            if self.opts.cpus.as_ref().is_some_and(|l| !l.contains(&c)) {
+                continue;
+            }
+            out.push(if c == cpu { '*' } else { ' ' });
+            match self
+                .curr
+                .get(&c)
+                .and_then(|t| self.threads.map.get(t))
+                .and_then(|t| t.data.short.as_deref())
+            {
+                Some(sh) => {
+                    let _ = write!(out, "{sh:>2} ");
+                }
+                None => out.push_str("   "),
+            }
+        }
+        if self.opts.cpus.as_ref().is_some_and(|l| !l.contains(&cpu)) {
+            out.push('\n');
+            return;
+        }
+        let _ = write!(out, "  {:>12} secs ", usec_time(s.time));
+        let th = self.threads.get(-1, next);
+        if new_short || th.data.comm_changed {
+            let sh = th.data.short.clone().unwrap_or_default();
+            let _ = write!(out, "{sh} => {comm}:{next}");
+            th.data.comm_changed = false;
+        }
+        if self.opts.compact && new_cpu {
+            let _ = write!(out, " (CPU {cpu})");
+        }
+        out.push('\n');
+    }
+}
+
+/// The CPUs this machine has configured (perf's `sysconf(_SC_NPROCESSORS_CONF)`): map's
+/// column count starts there.
+fn configured_cpus() -> u32 {
+    std::fs::read_dir("/sys/devices/system/cpu")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| {
+                    let n = e.file_name();
+                    let n = n.to_string_lossy();
+                    n.strip_prefix("cpu")
+                        .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))
+                })
+                .count() as u32
+        })
+        .unwrap_or(1)
+        .max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_read_as_perf_61() {
+        assert_eq!(state_char(5, 0), 'R');
+        assert_eq!(state_char(5, 1), 'S');
+        assert_eq!(state_char(5, 2), 'D');
+        assert_eq!(state_char(5, 0x80), 'K');
+        assert_eq!(state_char(5, 0x10), 'Z');
+        assert_eq!(state_char(5, 0x20), 'X');
+        assert_eq!(state_char(0, 1), 'I');
+    }
+
+    #[test]
+    fn sched_times_print_msec_dot_usec() {
+        let mut s = String::new();
+        sched_time(&mut s, 1_234_567, 6);
+        sched_time(&mut s, 999, 2);
+        assert_eq!(s, "     1.234   0.000 ");
+    }
+
+    #[test]
+    fn relative_stddev_matches_perf() {
+        let mut st = Stats::default();
+        for v in [10, 20, 30] {
+            st.update(v);
+        }
+        assert_eq!(st.min, 10);
+        assert_eq!(st.max, 30);
+        assert!((st.mean - 20.0).abs() < 1e-9);
+        // stddev 10, of the mean 10/sqrt(3), over the mean 20: 28.87 %.
+        assert!((st.rel_stddev() - 28.8675).abs() < 1e-3);
+    }
+
+    #[test]
+    fn sort_keys_parse_and_reject() {
+        assert_eq!(
+            SortKey::parse_list("avg, max").unwrap(),
+            vec![SortKey::Avg, SortKey::Max]
+        );
+        assert!(SortKey::parse_list("bogus").is_err());
+    }
+
+    #[test]
+    fn thread_names_like_timehist() {
+        assert_eq!(comm_str("sh", 7, 7), "sh[7]");
+        assert_eq!(comm_str("sh", 7, 8), "sh[8/7]");
+        assert_eq!(comm_str("sh", 0, 8), "sh");
+        assert_eq!(comm_str(":-1", 9, -1), ":-1[-1/9]");
+    }
+}
