@@ -261,8 +261,8 @@ impl SchedArgs {
                     idle_hist: a.idle_hist,
                     callchain: a.call_graph || !a.no_call_graph,
                     max_stack: a.max_stack,
-                    pids: id_list(a.pid.as_deref(), "pid")?,
-                    tids: id_list(a.tid.as_deref(), "tid")?,
+                    pids: cmd::sched::ids(a.pid.as_deref(), "--pid")?,
+                    tids: cmd::sched::ids(a.tid.as_deref(), "--tid")?,
                     cpus: cpus(a.cpu.as_deref())?,
                     time: a.time,
                 })

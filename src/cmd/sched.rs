@@ -68,6 +68,21 @@ impl SortKey {
     }
 }
 
+/// A comma-separated id list (`-p`/`-t`); 0, the idle task, is an id too.
+pub fn ids(text: Option<&str>, what: &str) -> Result<Vec<i32>> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| {
+            t.trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("invalid {what} '{t}': give ids like 1234,5678"))
+        })
+        .collect()
+}
+
 /// `sched latency` options.
 #[derive(Debug, Clone)]
 pub struct LatencyOpts {
@@ -891,12 +906,9 @@ impl Timehist {
             }
         }
         if self.callchain {
-            let has = header
-                .events
-                .iter()
-                .any(|e| e.name == "sched:sched_switch" && e.has_callchain);
-            if !has {
-                eprintln!("Samples of sched_switch event do not have callchains.");
+            // perf 6.1 asks it of every event.
+            if !header.events.iter().all(|e| e.has_callchain) {
+                eprintln!("Samples do not have callchains.");
                 self.callchain = false;
             }
         }
@@ -1185,6 +1197,11 @@ impl Timehist {
         frames
             .iter()
             .map(|f| {
+                // perf 6.1's timehist reads no MMAP2 records, so it names no user code:
+                // user frames print as perf prints them.
+                if f.mode != crate::data::Mode::Kernel {
+                    return "[unknown]".to_string();
+                }
                 parts
                     .session
                     .resolve(s.pid, f.addr, f.mode)
@@ -1256,9 +1273,14 @@ impl Timehist {
         if self.opts.wakeups && !self.opts.next {
             let _ = write!(out, "  {:w$}", "");
         }
-        if tid != 0 && self.callchain && !chain.is_empty() {
-            out.push_str("    ");
-            out.push_str(&chain[..chain.len().min(self.opts.max_stack)].join(" <- "));
+        if tid != 0 && self.callchain {
+            // The chain already stops at --max-stack + 2 frames, counted before the
+            // scheduler's own are left out, as perf counts them.
+            out.push_str("  ");
+            if !chain.is_empty() {
+                out.push(' ');
+                out.push_str(&chain.join(" <- "));
+            }
         }
         out.push('\n');
     }
@@ -1268,7 +1290,8 @@ impl Timehist {
             return;
         }
         let session = &_parts.session;
-        let hist_time = self.hist.1.saturating_sub(self.hist.0);
+        // perf's unsigned difference, wrapped when a window holds no switch.
+        let hist_time = self.hist.1.wrapping_sub(self.hist.0);
         let w = self.comm_width;
         if self.opts.idle_hist {
             out.push_str("\nIdle-time summary\n");
