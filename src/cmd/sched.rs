@@ -1458,6 +1458,7 @@ struct Map {
     comp: Vec<u32>,
     next1: u8,
     next2: u8,
+    started: bool,
 }
 
 impl Map {
@@ -1470,17 +1471,22 @@ impl Map {
             comp: Vec::new(),
             next1: b'A',
             next2: b'0',
+            started: false,
         }
     }
 
     fn side(&mut self, rec: &Record) {
         self.threads.side(rec);
         if let Record::Comm { pid, tid, .. } = *rec {
+            // perf marks the thread its sample id names: for the names synthesized at the
+            // start (ids left zero) that is the idle task, not the thread named.
+            let (pid, tid) = if self.started { (pid, tid) } else { (0, 0) };
             self.threads.get(pid, tid).data.comm_changed = true;
         }
     }
 
     fn sample(&mut self, ev: &Events, kind: Kind, s: &Sample, parts: &mut Parts, out: &mut String) {
+        self.started = true;
         if kind != Kind::Switch {
             return;
         }
