@@ -548,7 +548,7 @@ impl Latency {
         // perf's trees: by thread id, largest first; merged by final command name, largest
         // first; then a stable sort on the keys, largest first.
         let mut by_tid: Vec<Atoms> = self.tasks.drain().map(|(_, a)| a).collect();
-        by_tid.sort_by(|a, b| b.tid.cmp(&a.tid));
+        by_tid.sort_by_key(|a| std::cmp::Reverse(a.tid));
         let mut rows: Vec<(String, Atoms)> = Vec::new();
         if self.opts.per_pid {
             rows = by_tid
@@ -1190,7 +1190,7 @@ impl Timehist {
 
     /// The switched-out task's kernel and user frames, named, without the scheduler's own.
     fn chain(&self, s: &Sample, parts: &mut Parts) -> Vec<String> {
-        if !s.callchain.is_some_and(|c| !c.is_empty()) {
+        if s.callchain.is_none_or(|c| c.is_empty()) {
             return Vec::new();
         }
         let frames = callchain::frames(s, self.opts.max_stack + 2);
@@ -1402,7 +1402,7 @@ impl Timehist {
                     "-".repeat(50)
                 );
                 let mut chains = r.chains.clone();
-                chains.sort_by(|a, b| b.1.cmp(&a.1));
+                chains.sort_by_key(|c| std::cmp::Reverse(c.1));
                 for (c, time, n) in chains {
                     out.push_str("  ");
                     sched_time(out, time, 12);
@@ -1607,7 +1607,7 @@ mod tests {
         let mut s = String::new();
         sched_time(&mut s, 1_234_567, 6);
         sched_time(&mut s, 999, 2);
-        assert_eq!(s, "     1.234   0.000 ");
+        assert_eq!(s, "     1.234  0.000 ");
     }
 
     #[test]

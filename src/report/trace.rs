@@ -955,6 +955,17 @@ mod tests {
     }
 
     #[test]
+    fn fields_read_by_name() {
+        let (_, f) = parse_format(SWITCH_FMT).unwrap();
+        let raw = switch(2);
+        assert_eq!(int_field(&f, &raw, "prev_pid"), Some(42));
+        assert_eq!(int_field(&f, &raw, "prev_state"), Some(2));
+        assert_eq!(str_field(&f, &raw, "next_comm").as_deref(), Some("swapper"));
+        assert_eq!(int_field(&f, &raw, "no_such_field"), None);
+        assert_eq!(int_field(&f, &raw[..30], "prev_state"), None);
+    }
+
+    #[test]
     fn expressions_follow_c_precedence() {
         let f = Format::default();
         let v = |e: &str| match eval(e, &f, &[]) {
