@@ -3,9 +3,8 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::{Counts, Events, Kind, LatencyOpts, SortKey};
-use crate::data::Sample;
-use crate::replay::Parts;
+use super::{Counts, Events, Kind, LatencyOpts, SortKey, Threads};
+use crate::data::{Record, Sample};
 use crate::report::usec_time;
 
 /// Where a task is in its last switch-out → wake-up → switch-in cycle.
@@ -21,6 +20,7 @@ enum AtomState {
 #[derive(Debug, Clone)]
 struct Atoms {
     tid: i32,
+    serial: u64,
     state: AtomState,
     sched_out: u64,
     wake_up: u64,
@@ -34,9 +34,10 @@ struct Atoms {
 }
 
 impl Atoms {
-    fn new(tid: i32) -> Atoms {
+    fn new(tid: i32, serial: u64) -> Atoms {
         Atoms {
             tid,
+            serial,
             state: AtomState::Sleeping,
             sched_out: 0,
             wake_up: 0,
@@ -88,7 +89,9 @@ impl Atoms {
 
 pub(super) struct Latency {
     opts: LatencyOpts,
-    tasks: HashMap<i32, Atoms>,
+    /// By thread serial: a thread id reused after a fork starts new atoms, as in perf.
+    tasks: HashMap<u64, Atoms>,
+    threads: Threads<()>,
 }
 
 impl Latency {
@@ -96,13 +99,15 @@ impl Latency {
         Latency {
             opts,
             tasks: HashMap::new(),
+            threads: Threads::new(),
         }
     }
 
     /// A task's atoms; one seen first gets an initial cycle as the event implies.
     fn task(&mut self, tid: i32, t: u64, first: Option<bool>) -> &mut Atoms {
-        self.tasks.entry(tid).or_insert_with(|| {
-            let mut a = Atoms::new(tid);
+        let serial = self.threads.get(-1, tid).serial;
+        self.tasks.entry(serial).or_insert_with(|| {
+            let mut a = Atoms::new(tid, serial);
             if let Some(runnable) = first {
                 a.sched_out(runnable, t);
             }
@@ -156,22 +161,27 @@ impl Latency {
         }
     }
 
-    pub(super) fn finish(&mut self, parts: &Parts, counts: &Counts, out: &mut String) {
-        let session = &parts.session;
-        // perf's trees: by thread id, largest first; merged by final command name, largest
-        // first; then a stable sort on the keys, largest first.
+    pub(super) fn side(&mut self, rec: &Record) {
+        self.threads.side(rec);
+    }
+
+    pub(super) fn finish(&mut self, counts: &Counts, out: &mut String) {
+        // perf's trees: by thread id, largest first (a reused id's later thread first);
+        // merged by final command name, largest first; then a stable sort on the keys,
+        // largest first.
         let mut by_tid: Vec<Atoms> = self.tasks.drain().map(|(_, a)| a).collect();
-        by_tid.sort_by_key(|a| std::cmp::Reverse(a.tid));
+        by_tid.sort_by_key(|a| std::cmp::Reverse((a.tid, a.serial)));
+        let threads = &self.threads;
         let mut rows: Vec<(String, Atoms)> = Vec::new();
         if self.opts.per_pid {
             rows = by_tid
                 .into_iter()
-                .map(|a| (session.comm(a.tid), a))
+                .map(|a| (threads.comm_of(a.serial, a.tid), a))
                 .collect();
         } else {
             let mut index: HashMap<String, usize> = HashMap::new();
             for a in by_tid {
-                let comm = session.comm(a.tid);
+                let comm = threads.comm_of(a.serial, a.tid);
                 match index.get(&comm) {
                     Some(&i) => {
                         let m = &mut rows[i].1;

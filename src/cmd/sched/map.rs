@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 
 use super::{Events, Kind, MapOpts, Threads};
 use crate::data::{Record, Sample};
-use crate::replay::Parts;
 use crate::report::usec_time;
 
 #[derive(Debug, Clone, Default)]
@@ -17,7 +16,9 @@ struct MapTask {
 pub(super) struct Map {
     opts: MapOpts,
     threads: Threads<MapTask>,
-    curr: HashMap<u32, i32>,
+    /// Each CPU's current task's short name (kept by the CPU, as perf keeps the thread,
+    /// even if its id is reused meanwhile).
+    curr: HashMap<u32, String>,
     max_cpu: u32,
     comp: Vec<u32>,
     next1: u8,
@@ -49,14 +50,7 @@ impl Map {
         }
     }
 
-    pub(super) fn sample(
-        &mut self,
-        ev: &Events,
-        kind: Kind,
-        s: &Sample,
-        parts: &mut Parts,
-        out: &mut String,
-    ) {
+    pub(super) fn sample(&mut self, ev: &Events, kind: Kind, s: &Sample, out: &mut String) {
         self.started = true;
         if kind != Kind::Switch {
             return;
@@ -76,7 +70,7 @@ impl Map {
         let next = ev.int(s, "next_pid") as i32;
         let prev = ev.int(s, "prev_pid") as i32;
         self.threads.get(-1, prev);
-        let comm = parts.session.comm(next);
+        let comm = self.threads.get(-1, next).comm();
         let mut new_short = false;
         let th = self.threads.get(-1, next);
         if th.data.short.is_none() {
@@ -98,7 +92,14 @@ impl Map {
             });
             new_short = true;
         }
-        self.curr.insert(cpu, next);
+        let short = self
+            .threads
+            .get(-1, next)
+            .data
+            .short
+            .clone()
+            .unwrap_or_default();
+        self.curr.insert(cpu, short);
         out.push_str("  ");
         for i in 0..n {
             let c = if self.opts.compact {
@@ -110,12 +111,7 @@ impl Map {
                 continue;
             }
             out.push(if c == cpu { '*' } else { ' ' });
-            match self
-                .curr
-                .get(&c)
-                .and_then(|t| self.threads.map.get(t))
-                .and_then(|t| t.data.short.as_deref())
-            {
+            match self.curr.get(&c) {
                 Some(sh) => {
                     let _ = write!(out, "{sh:>2} ");
                 }

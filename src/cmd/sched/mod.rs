@@ -240,7 +240,8 @@ fn no_switches(input: &Path) -> anyhow::Error {
 
 /// Runs `rperf sched latency|timehist|map`.
 pub fn run(cfg: SchedConfig) -> Result<ExitCode> {
-    let load_symbols = matches!(&cfg.analysis, Analysis::Timehist(o) if o.callchain);
+    // Only kernel frames are named (see timehist): no user binaries to load up front.
+    let load_symbols = false;
     let mut replay = Replay::new(
         &cfg.input,
         cfg.symfs.clone(),
@@ -284,7 +285,7 @@ pub fn run(cfg: SchedConfig) -> Result<ExitCode> {
                     counts.lost_chunks += 1;
                 }
                 match &mut state {
-                    State::Latency(_) => {}
+                    State::Latency(l) => l.side(rec),
                     State::Timehist(t) => t.side(rec),
                     State::Map(m) => m.side(rec),
                 }
@@ -299,7 +300,7 @@ pub fn run(cfg: SchedConfig) -> Result<ExitCode> {
                 match &mut state {
                     State::Latency(l) => l.sample(ev, kind, &s, &mut counts),
                     State::Timehist(t) => t.sample(ev, kind, &s, parts, &mut out),
-                    State::Map(m) => m.sample(ev, kind, &s, parts, &mut out),
+                    State::Map(m) => m.sample(ev, kind, &s, &mut out),
                 }
             }
         }
@@ -315,8 +316,8 @@ pub fn run(cfg: SchedConfig) -> Result<ExitCode> {
         return Err(no_switches(&cfg.input));
     }
     match &mut state {
-        State::Latency(l) => l.finish(&replay.parts, &counts, &mut out),
-        State::Timehist(t) => t.finish(&replay.parts, &mut out),
+        State::Latency(l) => l.finish(&counts, &mut out),
+        State::Timehist(t) => t.finish(&mut out),
         State::Map(_) => counts.bad_events(&mut out),
     }
     let _ = header;
@@ -400,37 +401,64 @@ impl Counts {
 }
 
 /// A thread as perf's machine keeps it: the process id once known, the parent from the fork,
-/// whether it exited.
+/// its name, whether it exited.
 #[derive(Debug, Clone)]
 struct Thread<T> {
+    /// Which thread this is, for those that outlive a reuse of their id.
+    serial: u64,
     pid: i32,
     ppid: i32,
+    tid: i32,
+    /// Set by COMM records or inherited at fork; perf's `:tid` until then.
+    comm: Option<String>,
     dead: bool,
     data: T,
 }
 
+impl<T> Thread<T> {
+    /// The name perf prints: the idle task is swapper, an unnamed thread `:tid`.
+    fn comm(&self) -> String {
+        match &self.comm {
+            Some(c) => c.clone(),
+            None if self.tid == 0 => "swapper".to_string(),
+            None => format!(":{}", self.tid),
+        }
+    }
+}
+
 /// perf's thread table: threads by id, created on first mention; a fork replaces a thread
-/// whose id is reused.
+/// whose id is reused (the names of threads replaced are kept by serial, for latency's rows).
 #[derive(Debug)]
 struct Threads<T> {
     map: HashMap<i32, Thread<T>>,
+    serials: u64,
+    replaced: HashMap<u64, String>,
 }
 
 impl<T: Default> Threads<T> {
     fn new() -> Threads<T> {
         Threads {
             map: HashMap::new(),
+            serials: 0,
+            replaced: HashMap::new(),
         }
     }
 
     /// perf's `machine__findnew_thread`: a known thread takes the process id the first time
     /// one is given (-1 is none).
     fn get(&mut self, pid: i32, tid: i32) -> &mut Thread<T> {
-        let th = self.map.entry(tid).or_insert_with(|| Thread {
-            pid,
-            ppid: -1,
-            dead: false,
-            data: T::default(),
+        let serials = &mut self.serials;
+        let th = self.map.entry(tid).or_insert_with(|| {
+            *serials += 1;
+            Thread {
+                serial: *serials,
+                pid,
+                ppid: -1,
+                tid,
+                comm: None,
+                dead: false,
+                data: T::default(),
+            }
         });
         if th.pid == -1 && pid != -1 {
             th.pid = pid;
@@ -438,22 +466,44 @@ impl<T: Default> Threads<T> {
         th
     }
 
+    fn remove(&mut self, tid: i32) {
+        if let Some(th) = self.map.remove(&tid) {
+            self.replaced.insert(th.serial, th.comm());
+        }
+    }
+
+    /// The name of the thread with this serial, replaced or not.
+    fn comm_of(&self, serial: u64, tid: i32) -> String {
+        match self.map.get(&tid).filter(|t| t.serial == serial) {
+            Some(t) => t.comm(),
+            None => self.replaced.get(&serial).cloned().unwrap_or_default(),
+        }
+    }
+
     fn side(&mut self, rec: &Record) {
-        match *rec {
-            Record::Comm { pid, tid, .. } => {
-                self.get(pid, tid);
+        match rec {
+            Record::Comm { pid, tid, name, .. } => {
+                self.get(*pid, *tid).comm = Some(name.clone());
             }
-            Record::Fork {
+            &Record::Fork {
                 pid,
                 ppid,
                 tid,
                 ptid,
             } => {
-                self.get(ppid, ptid);
-                self.map.remove(&tid);
-                self.get(pid, tid).ppid = ptid;
+                // perf takes a parent of another process id for a stale thread (its fork
+                // lost or out of order) and starts it afresh, its numbers dropped.
+                if self.get(ppid, ptid).pid != ppid {
+                    self.remove(ptid);
+                    self.get(ppid, ptid);
+                }
+                let comm = self.get(ppid, ptid).comm.clone();
+                self.remove(tid);
+                let th = self.get(pid, tid);
+                th.ppid = ptid;
+                th.comm = comm;
             }
-            Record::Exit { pid, tid } => {
+            &Record::Exit { pid, tid } => {
                 if let Some(th) = self.map.get_mut(&tid) {
                     if th.pid == -1 && pid != -1 {
                         th.pid = pid;

@@ -268,8 +268,8 @@ impl Timehist {
     }
 
     /// A thread's name for the output, widening the name column as perf does.
-    fn name(&mut self, session: &crate::session::Session, pid: i32, tid: i32) -> String {
-        let s = comm_str(&session.comm(tid), pid, tid);
+    fn name(&mut self, pid: i32, tid: i32) -> String {
+        let s = comm_str(&self.threads.get(-1, tid).comm(), pid, tid);
         self.comm_width = self.comm_width.max(s.len());
         s
     }
@@ -310,7 +310,7 @@ impl Timehist {
                 let in_window = (self.window.0 == 0 || s.time >= self.window.0)
                     && (self.window.1 == 0 || s.time <= self.window.1);
                 if self.opts.wakeups && in_window {
-                    self.event_line(s, cpu, (wpid, pid), "awakened", parts, out, "");
+                    self.event_line(s, cpu, (wpid, pid), "awakened", out, "");
                 }
             }
             Kind::Migrate if self.opts.migrations => {
@@ -324,7 +324,7 @@ impl Timehist {
                         ev.int(s, "orig_cpu"),
                         ev.int(s, "dest_cpu")
                     );
-                    self.event_line(s, cpu, (mpid, pid), "migrated", parts, out, &tail);
+                    self.event_line(s, cpu, (mpid, pid), "migrated", out, &tail);
                 }
             }
             _ => {}
@@ -339,7 +339,6 @@ impl Timehist {
         cpu: u32,
         (opid, otid): (i32, i32),
         what: &str,
-        parts: &Parts,
         out: &mut String,
         tail: &str,
     ) {
@@ -361,11 +360,11 @@ impl Timehist {
                 let _ = write!(out, " {:n$} ", "");
             }
         }
-        let name = self.name(&parts.session, pid, tid);
+        let name = self.name(pid, tid);
         let w = self.comm_width;
         let _ = write!(out, " {name:<w$} ");
         let _ = write!(out, "  {:9}  {:9}  {:9} ", "", "", "");
-        let other = self.name(&parts.session, opid, otid);
+        let other = self.name(opid, otid);
         let _ = writeln!(out, "{what}: {other}{tail}");
     }
 
@@ -451,7 +450,7 @@ impl Timehist {
                 }
             }
             if !self.opts.summary_only && cpu_ok {
-                self.print(ev, s, cpu, (pid, tid), t, state, &chain, parts, out);
+                self.print(ev, s, cpu, (pid, tid), t, state, &chain, out);
             }
         }
         if self.hist.0 == 0 && t >= self.window.0 {
@@ -517,7 +516,6 @@ impl Timehist {
         t: u64,
         state: i64,
         chain: &[String],
-        parts: &Parts,
         out: &mut String,
     ) {
         let _ = write!(out, "{:>15} [{cpu:04}] ", usec_time(t));
@@ -537,7 +535,7 @@ impl Timehist {
         let name = if tid == 0 {
             self.idle_name()
         } else {
-            self.name(&parts.session, pid, tid)
+            self.name(pid, tid)
         };
         let w = self.comm_width;
         let _ = write!(out, " {name:<w$} ");
@@ -580,11 +578,10 @@ impl Timehist {
         out.push('\n');
     }
 
-    pub(super) fn finish(&mut self, _parts: &Parts, out: &mut String) {
+    pub(super) fn finish(&mut self, out: &mut String) {
         if !self.opts.with_summary {
             return;
         }
-        let session = &_parts.session;
         // perf's unsigned difference, wrapped when a window holds no switch.
         let hist_time = self.hist.1.wrapping_sub(self.hist.0);
         let w = self.comm_width;
@@ -625,7 +622,7 @@ impl Timehist {
                 tasks += 1;
                 scheds += r.stats.n;
                 total_run += r.total_run;
-                let name = comm_str(&session.comm(*tid), th.pid, *tid);
+                let name = comm_str(&th.comm(), th.pid, *tid);
                 let _ = write!(out, "{name:>w$}   {:5}  {:9} ", th.ppid, r.stats.n);
                 sched_time(out, r.total_run, 8);
                 if this.opts.state {
