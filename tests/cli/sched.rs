@@ -226,3 +226,65 @@ fn sched_bad_input_says_what_to_do() {
     let e = fail(&["timehist", "-p", "x1", "-i", plain.to_str().unwrap()]);
     assert!(e.contains("invalid --pid 'x1'"), "{e}");
 }
+
+/// A copy of `file` where thread `tid` is the idle task (its switches name pid 0): this
+/// loaded test machine seldom idles, so the idle paths get a recording where they show.
+fn as_idle(file: &Path, tid: i32, out: &Path) -> usize {
+    let id: u16 = std::fs::read_to_string("/sys/kernel/tracing/events/sched/sched_switch/id")
+        .or_else(|_| {
+            std::fs::read_to_string("/sys/kernel/debug/tracing/events/sched/sched_switch/id")
+        })
+        .expect("sched_switch's tracepoint id")
+        .trim()
+        .parse()
+        .unwrap();
+    let mut b = std::fs::read(file).unwrap();
+    let mut n = 0;
+    let mut i = 0;
+    // A sample's raw data: its u32 size, then the payload, which opens with the event id;
+    // prev_pid is at offset 24 and next_pid at 56 in sched_switch's format.
+    while i + 4 + 60 <= b.len() {
+        let size = u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+        let ty = u16::from_le_bytes(b[i + 4..i + 6].try_into().unwrap());
+        if ty == id && (64..=96).contains(&size) && i + 4 + size as usize <= b.len() {
+            for off in [24, 56] {
+                let at = i + 4 + off;
+                if i32::from_le_bytes(b[at..at + 4].try_into().unwrap()) == tid {
+                    b[at..at + 4].copy_from_slice(&0i32.to_le_bytes());
+                    n += 1;
+                }
+            }
+            i += 4 + size as usize;
+        } else {
+            i += 1;
+        }
+    }
+    std::fs::write(out, b).unwrap();
+    n
+}
+
+#[test]
+fn sched_idle_time_matches_perf() {
+    let dir = TempDir::new("sched-idle");
+    let Some(p) = sched_record("perf", dir.path(), "p.data", &[]) else {
+        return;
+    };
+    let r = sched_record("rperf", dir.path(), "r.data", &[]).unwrap();
+    for (file, name) in [(&p, "pi.data"), (&r, "ri.data")] {
+        let lat = sched_out("rperf", &["latency", "-p"], file).0;
+        let tid: i32 = lat
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("reader:"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|t| t.parse().ok())
+            .expect("reader in latency");
+        let idle = dir.path().join(name);
+        assert!(as_idle(file, tid, &idle) > 4, "no switches of the reader");
+        let th = same_as_perf(&["timehist", "-S", "-V"], &idle);
+        assert!(th.contains("<idle>") && th.contains(" idle for "), "{th}");
+        same_as_perf(&["timehist", "-I", "-S"], &idle);
+        same_as_perf(&["latency"], &idle);
+        let map = same_as_perf(&["map"], &idle);
+        assert!(map.contains(" . "), "swapper's '.' in:\n{map}");
+    }
+}

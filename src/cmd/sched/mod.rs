@@ -445,21 +445,35 @@ impl<T: Default> Threads<T> {
     }
 
     /// perf's `machine__findnew_thread`: a known thread takes the process id the first time
-    /// one is given (-1 is none).
+    /// one is given (-1 is none); a thread given a process id other than its own makes sure
+    /// its process's leader exists with that id.
     fn get(&mut self, pid: i32, tid: i32) -> &mut Thread<T> {
-        let serials = &mut self.serials;
-        let th = self.map.entry(tid).or_insert_with(|| {
-            *serials += 1;
-            Thread {
-                serial: *serials,
-                pid,
-                ppid: -1,
+        let known = self.map.get(&tid).map(|t| t.pid);
+        let leader = match known {
+            None => pid != -1 && pid != tid,
+            Some(-1) => pid != -1 && pid != tid,
+            Some(_) => false,
+        };
+        if known.is_none() {
+            self.serials += 1;
+            let serial = self.serials;
+            self.map.insert(
                 tid,
-                comm: None,
-                dead: false,
-                data: T::default(),
-            }
-        });
+                Thread {
+                    serial,
+                    pid,
+                    ppid: -1,
+                    tid,
+                    comm: None,
+                    dead: false,
+                    data: T::default(),
+                },
+            );
+        }
+        if leader {
+            self.get(pid, pid);
+        }
+        let th = self.map.get_mut(&tid).expect("inserted above");
         if th.pid == -1 && pid != -1 {
             th.pid = pid;
         }

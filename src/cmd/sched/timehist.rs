@@ -92,10 +92,8 @@ struct Runtime {
     last_state: i64,
     migrations: u64,
     seen: bool,
-    /// `--idle-hist`: the task that ran before this CPU went idle, and its chain.
+    /// `--idle-hist`: the task that ran before this CPU went idle.
     last_thread: Option<i32>,
-    idle_chain: Vec<String>,
-    chains: Vec<(Vec<String>, u64, u64)>,
 }
 
 impl Runtime {
@@ -392,9 +390,6 @@ impl Timehist {
                 self.idle.resize(c + 1, Runtime::default());
             }
             self.idle[c].last_thread = Some(tid);
-            if next == 0 && self.callchain {
-                self.idle[c].idle_chain = chain.clone();
-            }
         }
         let tprev_raw = self.last_switch.get(&cpu).copied().unwrap_or(0);
         let mut has_tr = false;
@@ -417,36 +412,26 @@ impl Timehist {
                 }
                 t = t.min(end);
             }
-            if self.opts.idle_hist && tid != 0 {
-                break 'body;
-            }
             let cpu_ok = self.cpu_ok(cpu);
-            if cpu_ok {
-                self.runtime(idle, cpu, tid).update(t, tprev);
-            }
-            if self.opts.idle_hist {
-                let c = cpu as usize;
-                if let Some(last) = self.idle[c].last_thread.take() {
-                    let th = self.threads.get(-1, last);
-                    th.data.update(t, tprev);
-                    th.data.dt_run = 0;
-                    th.data.dt_delay = 0;
-                    th.data.dt_sleep = 0;
-                    th.data.dt_iowait = 0;
-                    th.data.dt_preempt = 0;
-                    let ch = std::mem::take(&mut self.idle[c].idle_chain);
-                    if !ch.is_empty() {
-                        let d = t - tprev;
-                        match self.idle[c].chains.iter_mut().find(|(k, _, _)| *k == ch) {
-                            Some(e) => {
-                                e.1 += d;
-                                e.2 += 1;
-                            }
-                            None => self.idle[c].chains.push((ch, d, 1)),
-                        }
+            // With --idle-hist only the idle task's numbers move, but every switch to or
+            // from idle prints (perf 6.1).
+            if !self.opts.idle_hist || tid == 0 {
+                if cpu_ok {
+                    self.runtime(idle, cpu, tid).update(t, tprev);
+                }
+                if self.opts.idle_hist {
+                    let c = cpu as usize;
+                    if let Some(last) = self.idle[c].last_thread.take() {
+                        let th = self.threads.get(-1, last);
+                        th.data.update(t, tprev);
+                        th.data.dt_run = 0;
+                        th.data.dt_delay = 0;
+                        th.data.dt_sleep = 0;
+                        th.data.dt_iowait = 0;
+                        th.data.dt_preempt = 0;
+                    } else {
+                        break 'body;
                     }
-                } else {
-                    break 'body;
                 }
             }
             if !self.opts.summary_only && cpu_ok {
@@ -693,13 +678,8 @@ impl Timehist {
                     "-".repeat(8),
                     "-".repeat(50)
                 );
-                let mut chains = r.chains.clone();
-                chains.sort_by_key(|c| std::cmp::Reverse(c.1));
-                for (c, time, n) in chains {
-                    out.push_str("  ");
-                    sched_time(out, time, 12);
-                    let _ = writeln!(out, " {n:8}  {}", c.join(" <- "));
-                }
+                // perf 6.1 lists no chains here (its copy of the task's chain comes out
+                // empty), so neither does rperf: the headings alone.
                 out.push('\n');
             }
         }
