@@ -472,7 +472,13 @@ impl Timehist {
         if s.callchain.is_none_or(|c| c.is_empty()) {
             return Vec::new();
         }
-        let frames = callchain::frames(s, self.opts.max_stack + 2);
+        // perf stops reading at the limit: a bad marker past it does not void the chain.
+        let max = self.opts.max_stack + 2;
+        let frames = match callchain::walk(s, max) {
+            (f, false) => f,
+            (f, true) if f.len() >= max => f,
+            _ => Vec::new(),
+        };
         frames
             .iter()
             .map(|f| {
