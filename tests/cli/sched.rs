@@ -148,11 +148,7 @@ fn sched_shows_the_fixture_threads_as_they_behave() {
     let (_, sleep_ms) = row("sleeper");
     let (reads, _) = row("reader");
     assert!(spin_ms > 10.0 * sleep_ms.max(0.1), "{sum}");
-    assert!(
-        reads >= 2,
-        "reader switches {reads}:
-{sum}"
-    );
+    assert!(reads >= 2, "reader switches {reads}:\n{sum}");
     // latency: one row per fixture thread, by final name.
     let lat = sched_out("rperf", &["latency"], &r).0;
     for t in ["sleeper:", "spinner:", "reader:", "TOTAL:"] {
