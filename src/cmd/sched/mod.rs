@@ -262,8 +262,9 @@ pub fn run(cfg: SchedConfig) -> Result<ExitCode> {
     let mut checked = false;
     let mut bad: Option<anyhow::Error> = None;
     let mut counts = Counts::default();
-    let header = replay.run(&cfg.input, |parts, header, item| {
-        if bad.is_some() {
+    let mut io_err: Option<std::io::Error> = None;
+    replay.run(&cfg.input, |parts, header, item| {
+        if bad.is_some() || io_err.is_some() {
             return;
         }
         let ev = events.get_or_insert_with(|| Events::new(header));
@@ -305,11 +306,14 @@ pub fn run(cfg: SchedConfig) -> Result<ExitCode> {
             }
         }
         if out.len() > 1 << 16 {
-            flush(&mut out);
+            io_err = flush(&mut out).err();
         }
     })?;
     if let Some(e) = bad {
         return Err(e);
+    }
+    if let Some(e) = io_err {
+        return written(e);
     }
     if events.is_none() {
         // Not one record: no events at all.
@@ -320,18 +324,27 @@ pub fn run(cfg: SchedConfig) -> Result<ExitCode> {
         State::Timehist(t) => t.finish(&mut out),
         State::Map(_) => counts.bad_events(&mut out),
     }
-    let _ = header;
-    flush(&mut out);
-    Ok(ExitCode::SUCCESS)
+    match flush(&mut out) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => written(e),
+    }
 }
 
-/// Writes and clears `out`; a closed stdout (`| head`) ends the output quietly.
-fn flush(out: &mut String) {
+/// Writes and clears `out`.
+fn flush(out: &mut String) -> std::io::Result<()> {
     let mut so = std::io::stdout().lock();
-    if so.write_all(out.as_bytes()).is_err() {
-        std::process::exit(0);
-    }
+    so.write_all(out.as_bytes())?;
+    so.flush()?;
     out.clear();
+    Ok(())
+}
+
+/// The outcome of a failed write: a closed pipe (`| head`) is a normal end.
+fn written(e: std::io::Error) -> Result<ExitCode> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return Ok(ExitCode::SUCCESS);
+    }
+    Err(anyhow::Error::new(e).context("writing the output"))
 }
 
 enum State {
