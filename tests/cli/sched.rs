@@ -181,6 +181,13 @@ fn sched_script_is_script_of_the_file() {
     c.arg("script").arg("-i").arg(&r);
     assert_eq!(ours, stdout(&run(c)));
     assert!(ours.contains("sched:sched_switch:"));
+    // An output that cannot be written is an error, named.
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let mut c = rperf();
+    c.args(["sched", "latency", "-i"]).arg(&r).stdout(full);
+    let o = run(c);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("writing the output"), "{}", stderr(&o));
 }
 
 #[test]
