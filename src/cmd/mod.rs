@@ -9,6 +9,7 @@ pub mod list;
 pub mod progress;
 pub mod record;
 pub mod report;
+pub mod sched;
 pub mod script;
 pub mod stat;
 pub mod version;

@@ -869,6 +869,25 @@ pub fn fields(fmt: &Format, raw: &[u8]) -> String {
         .join(" ")
 }
 
+/// Field `name` of payload `raw` as a number (sign-extended when the field is signed): how
+/// commands that follow tracepoints field by field (`sched`) read them.
+pub fn int_field(fmt: &Format, raw: &[u8], name: &str) -> Option<i64> {
+    let f = fmt.fields.iter().find(|f| f.name == name)?;
+    match field_value(f, raw)? {
+        Val::Int(i) => Some(i as i64),
+        Val::Str(_) => None,
+    }
+}
+
+/// Field `name` of payload `raw` as text (`char comm[16]`, `__data_loc char[]`).
+pub fn str_field(fmt: &Format, raw: &[u8], name: &str) -> Option<String> {
+    let f = fmt.fields.iter().find(|f| f.name == name)?;
+    match field_value(f, raw)? {
+        Val::Str(s) => Some(s),
+        Val::Int(i) => Some(i.to_string()),
+    }
+}
+
 /// A file's tracepoint formats (its TRACING_DATA), parsed on first use: how report's
 /// `trace` key and script's trace field turn a sample's raw payload into perf's text.
 #[derive(Debug, Default)]
@@ -933,6 +952,17 @@ mod tests {
         // Several flags join with the delimiter; the preemption bit above them adds "+".
         assert!(line(3).contains("prev_state=S|D ==>"));
         assert!(line(0x100).contains("prev_state=R+ ==>"), "{}", line(0x100));
+    }
+
+    #[test]
+    fn fields_read_by_name() {
+        let (_, f) = parse_format(SWITCH_FMT).unwrap();
+        let raw = switch(2);
+        assert_eq!(int_field(&f, &raw, "prev_pid"), Some(42));
+        assert_eq!(int_field(&f, &raw, "prev_state"), Some(2));
+        assert_eq!(str_field(&f, &raw, "next_comm").as_deref(), Some("swapper"));
+        assert_eq!(int_field(&f, &raw, "no_such_field"), None);
+        assert_eq!(int_field(&f, &raw[..30], "prev_state"), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod list;
 mod newcomer;
 mod record;
 mod report;
+mod sched;
 mod script;
 mod security;
 mod stat;

@@ -1,0 +1,155 @@
+//! `sched map`: a column per CPU with the task it runs, one line per context switch, tasks
+//! named by two-character short names, as perf 6.1.
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use super::{Events, Kind, MapOpts, Threads};
+use crate::data::{Record, Sample};
+use crate::report::usec_time;
+
+#[derive(Debug, Clone, Default)]
+struct MapTask {
+    short: Option<String>,
+    comm_changed: bool,
+}
+
+pub(super) struct Map {
+    opts: MapOpts,
+    threads: Threads<MapTask>,
+    /// Each CPU's current task's short name (kept by the CPU, as perf keeps the thread,
+    /// even if its id is reused meanwhile).
+    curr: HashMap<u32, String>,
+    max_cpu: u32,
+    comp: Vec<u32>,
+    next1: u8,
+    next2: u8,
+    started: bool,
+}
+
+impl Map {
+    pub(super) fn new(opts: MapOpts) -> Map {
+        Map {
+            opts,
+            threads: Threads::new(),
+            curr: HashMap::new(),
+            max_cpu: configured_cpus(),
+            comp: Vec::new(),
+            next1: b'A',
+            next2: b'0',
+            started: false,
+        }
+    }
+
+    pub(super) fn side(&mut self, rec: &Record) {
+        self.threads.side(rec);
+        if let Record::Comm { pid, tid, .. } = *rec {
+            // perf marks the thread its sample id names: for the names synthesized at the
+            // start (ids left zero) that is the idle task, not the thread named.
+            let (pid, tid) = if self.started { (pid, tid) } else { (0, 0) };
+            self.threads.get(pid, tid).data.comm_changed = true;
+        }
+    }
+
+    pub(super) fn sample(&mut self, ev: &Events, kind: Kind, s: &Sample, out: &mut String) {
+        self.started = true;
+        if kind != Kind::Switch {
+            return;
+        }
+        let Some(cpu) = s.cpu else { return };
+        self.max_cpu = self.max_cpu.max(cpu);
+        let mut new_cpu = false;
+        let n = if self.opts.compact {
+            if !self.comp.contains(&cpu) {
+                self.comp.push(cpu);
+                new_cpu = true;
+            }
+            self.comp.len()
+        } else {
+            self.max_cpu as usize
+        };
+        let next = ev.int(s, "next_pid") as i32;
+        let prev = ev.int(s, "prev_pid") as i32;
+        self.threads.get(-1, prev);
+        let comm = self.threads.get(-1, next).comm();
+        let mut new_short = false;
+        let th = self.threads.get(-1, next);
+        if th.data.short.is_none() {
+            th.data.short = Some(if comm == "swapper" {
+                ". ".to_string()
+            } else {
+                let s = format!("{}{}", self.next1 as char, self.next2 as char);
+                if self.next1 < b'Z' {
+                    self.next1 += 1;
+                } else {
+                    self.next1 = b'A';
+                    self.next2 = if self.next2 < b'9' {
+                        self.next2 + 1
+                    } else {
+                        b'0'
+                    };
+                }
+                s
+            });
+            new_short = true;
+        }
+        let short = self
+            .threads
+            .get(-1, next)
+            .data
+            .short
+            .clone()
+            .unwrap_or_default();
+        self.curr.insert(cpu, short);
+        out.push_str("  ");
+        for i in 0..n {
+            let c = if self.opts.compact {
+                self.comp[i]
+            } else {
+                i as u32
+            };
+            if self.opts.cpus.as_ref().is_some_and(|l| !l.contains(&c)) {
+                continue;
+            }
+            out.push(if c == cpu { '*' } else { ' ' });
+            match self.curr.get(&c) {
+                Some(sh) => {
+                    let _ = write!(out, "{sh:>2} ");
+                }
+                None => out.push_str("   "),
+            }
+        }
+        if self.opts.cpus.as_ref().is_some_and(|l| !l.contains(&cpu)) {
+            out.push('\n');
+            return;
+        }
+        let _ = write!(out, "  {:>12} secs ", usec_time(s.time));
+        let th = self.threads.get(-1, next);
+        if new_short || th.data.comm_changed {
+            let sh = th.data.short.clone().unwrap_or_default();
+            let _ = write!(out, "{sh} => {comm}:{next}");
+            th.data.comm_changed = false;
+        }
+        if self.opts.compact && new_cpu {
+            let _ = write!(out, " (CPU {cpu})");
+        }
+        out.push('\n');
+    }
+}
+
+/// The CPUs this machine has configured (perf's `sysconf(_SC_NPROCESSORS_CONF)`): map's
+/// column count starts there.
+fn configured_cpus() -> u32 {
+    std::fs::read_dir("/sys/devices/system/cpu")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| {
+                    let n = e.file_name();
+                    let n = n.to_string_lossy();
+                    n.strip_prefix("cpu")
+                        .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))
+                })
+                .count() as u32
+        })
+        .unwrap_or(1)
+        .max(1)
+}
