@@ -293,6 +293,7 @@ impl FlamegraphArgs {
                 cmdline: argv,
                 leaf_stack: crate::events::attr::DEFAULT_LEAF_STACK,
                 raw_samples: false,
+                off_cpu: false,
             })
         } else {
             None
@@ -564,6 +565,10 @@ pub struct RecordArgs {
     /// Every sample carries its raw data, time and CPU (perf's --raw-samples).
     #[arg(short = 'R', long = "raw-samples")]
     pub raw_samples: bool,
+    /// Off-CPU profile: also sample where threads wait, from sched_switch (events
+    /// offcpu-time for blocked time, offcpu-runnable for time waiting for a CPU; weights in ns).
+    #[arg(long = "off-cpu")]
+    pub off_cpu: bool,
     /// What to measure besides a command.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -711,6 +716,7 @@ impl RecordArgs {
             cmdline,
             leaf_stack: leaf_stack(self.fp_leaf_stack)?,
             raw_samples: self.raw_samples,
+            off_cpu: self.off_cpu,
         })
     }
 }

@@ -1,0 +1,576 @@
+//! `record --off-cpu` without BPF: the sched:sched_switch tracepoint (sampled on every switch,
+//! with the call chain) gives each task's stack and state when it leaves the CPU; the same
+//! event's SWITCH records (attr.context_switch) say when it comes back. The drain hands each
+//! batch through [`OffCpu::process`], which keeps the switch-out sample until the task's
+//! switch-in and then writes one sample in its place: the stack of the switch-out, the
+//! period the nanoseconds in between, under perf's event name `offcpu-time` (time blocked:
+//! the task slept, in S, D or another waiting state) or `offcpu-runnable` (time the task was
+//! preempted or yielded and waited, runnable, for a CPU: prev_state R or R+). The
+//! tracepoint's own samples and the SWITCH records are consumed; the file holds only the
+//! off-CPU samples, beside the CPU samples of the other events.
+//!
+//! Never a wrong weight: a switch-in is paired only with the switch-out just before it of
+//! the same thread; when the rings lost records (LOST, THROTTLE) every half-pair is dropped
+//! and counted, as is a switch-out whose thread switched out again before coming back.
+//! Records of one pass may arrive out of time order across CPUs (each ring is read in
+//! turn): a switch-in seen before its switch-out waits, and pairs only if it is later.
+use rustc_hash::FxHashMap;
+
+use crate::abi::{kind, misc, sample, Attr};
+use crate::data::write::encode;
+
+/// perf's name for off-CPU time (blocked time, as perf's BPF version counts it).
+pub const BLOCKED_EVENT: &str = "offcpu-time";
+/// Time a task was ready to run but waited for a CPU (preempted or yielded).
+pub const RUNNABLE_EVENT: &str = "offcpu-runnable";
+/// The ids of `offcpu-runnable` are the tracepoint's ids with this bit: kernel event ids
+/// count up from 1 and never reach it.
+pub const RUNNABLE_ID_BIT: u64 = 1 << 62;
+/// Threads off CPU at once kept at most (their switch-out samples wait in memory).
+pub const MAX_PENDING: usize = 1 << 16;
+
+/// The sample_type bits a switch-out sample may have (what `sampling_attr` gives a
+/// tracepoint with `-g`, `--call-graph dwarf` or `-R`).
+const SUPPORTED: u64 = sample::IDENTIFIER
+    | sample::IP
+    | sample::TID
+    | sample::TIME
+    | sample::ID
+    | sample::CPU
+    | sample::PERIOD
+    | sample::CALLCHAIN
+    | sample::RAW
+    | sample::REGS_USER
+    | sample::STACK_USER;
+
+/// The sched_switch `prev_state` value of an exiting task (EXIT_DEAD, EXIT_ZOMBIE): no
+/// switch-in follows.
+const STATE_DEAD: u64 = 0x10 | 0x20;
+/// The state bits below TASK_REPORT_MAX: none set means the task was still runnable (R,
+/// or R+ when preempted, which the tracepoint reports as TASK_REPORT_MAX itself).
+const STATE_MASK: u64 = 0xff;
+
+/// Where `prev_state` is in the tracepoint's raw data (from its tracefs format).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateField {
+    /// Byte offset in the raw data.
+    pub offset: usize,
+    /// Size in bytes (4 or 8).
+    pub size: usize,
+}
+
+/// What the off-CPU pass counted, for the summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Samples written for blocked time, and their nanoseconds.
+    pub blocked: u64,
+    /// Nanoseconds blocked.
+    pub blocked_ns: u64,
+    /// Samples written for runnable time.
+    pub runnable: u64,
+    /// Nanoseconds runnable.
+    pub runnable_ns: u64,
+    /// Of the samples, those of threads still off CPU when recording ended.
+    pub at_end: u64,
+    /// Switches dropped because a record between them was lost (or the thread table was
+    /// full): their off-CPU time is missing, never mis-weighed.
+    pub dropped: u64,
+}
+
+/// The byte offsets of one switch-out sample's fields.
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    tid: Option<usize>,
+    time: Option<usize>,
+    period: Option<usize>,
+    /// The raw data, its u32 size included.
+    raw: (usize, usize),
+}
+
+/// A thread off CPU: its switch-out sample with the raw data cut out.
+struct Pending {
+    t_out: u64,
+    runnable: bool,
+    fields: Fields,
+    sample: Vec<u8>,
+}
+
+/// The off-CPU pass over drained records.
+pub struct OffCpu {
+    sample_type: u64,
+    state: StateField,
+    ids: rustc_hash::FxHashSet<u64>,
+    pending: FxHashMap<u32, Pending>,
+    /// Switch-ins seen before their switch-out (another CPU's ring read later).
+    early: FxHashMap<u32, u64>,
+    spare: Vec<Vec<u8>>,
+    /// The latest timestamp written, so the samples at the end come after it.
+    last: u64,
+    /// The counts so far.
+    pub stats: Stats,
+}
+
+fn u64_at(b: &[u8], off: usize) -> Option<u64> {
+    Some(u64::from_ne_bytes(b.get(off..off + 8)?.try_into().ok()?))
+}
+
+fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(off..off + 4)?.try_into().ok()?))
+}
+
+fn put_u64(b: &mut [u8], off: usize, v: u64) {
+    if let Some(s) = b.get_mut(off..off + 8) {
+        s.copy_from_slice(&v.to_ne_bytes());
+    }
+}
+
+/// Sets what `--off-cpu` needs on every event's attr: one clock (CLOCK_MONOTONIC, so the
+/// end of the recording can be read against it) and, on the sched_switch event (`is_switch`),
+/// a sample on every switch (whatever -c/-F say) and the SWITCH records.
+pub fn adjust_attr(a: &mut Attr, is_switch: bool) {
+    a.flags |= crate::abi::flag::USE_CLOCKID;
+    a.clockid = libc::CLOCK_MONOTONIC;
+    if is_switch {
+        a.flags |= crate::abi::flag::CONTEXT_SWITCH;
+        a.flags &= !crate::abi::flag::FREQ;
+        a.sample_period = 1;
+    }
+}
+
+/// The closing lines of a recording with `--off-cpu`: what was written, and what was lost.
+pub fn summarize(s: &Stats, quiet: bool) {
+    if s.dropped > 0 {
+        eprintln!(
+            "Warning: --off-cpu: {} context switches lost their pair (the rings overflowed): \
+             that off-CPU time is left out; raise -m",
+            s.dropped
+        );
+    }
+    if !quiet {
+        eprintln!(
+            "[ rperf record: off-CPU: {} samples blocked ({:.3} ms), {} runnable ({:.3} ms), {} still off CPU at the end ]",
+            s.blocked,
+            s.blocked_ns as f64 / 1e6,
+            s.runnable,
+            s.runnable_ns as f64 / 1e6,
+            s.at_end
+        );
+    }
+}
+
+impl OffCpu {
+    /// The pass for a tracepoint event sampled with `sample_type` (as the file has it),
+    /// whose records carry one of `ids`. None when the tracepoint's samples have fields it
+    /// cannot cut (the caller says which option conflicts).
+    pub fn new(sample_type: u64, ids: &[u64], state: StateField) -> Option<Self> {
+        let needed = sample::IDENTIFIER | sample::TID | sample::TIME | sample::PERIOD | sample::RAW;
+        if sample_type & !SUPPORTED != 0 || sample_type & needed != needed {
+            return None;
+        }
+        if !(state.size == 4 || state.size == 8) {
+            return None;
+        }
+        Some(OffCpu {
+            sample_type,
+            state,
+            ids: ids.iter().copied().collect(),
+            pending: FxHashMap::default(),
+            early: FxHashMap::default(),
+            spare: Vec::new(),
+            last: 0,
+            stats: Stats::default(),
+        })
+    }
+
+    /// The two attrs the file announces for the tracepoint's ids: `offcpu-time` and
+    /// `offcpu-runnable` (whose ids are [`runnable_ids`]), perf's software BPF-output event
+    /// with the tracepoint's sample layout less its raw data.
+    pub fn file_attr(tp: &Attr) -> Attr {
+        Attr {
+            type_: crate::abi::TYPE_SOFTWARE,
+            config: crate::abi::SW_BPF_OUTPUT,
+            config1: 0,
+            config2: 0,
+            sample_type: tp.sample_type & !sample::RAW,
+            sample_period: 1,
+            flags: tp.flags & !(crate::abi::flag::CONTEXT_SWITCH | crate::abi::flag::FREQ),
+            ..*tp
+        }
+    }
+
+    /// The ids of `offcpu-runnable`, one per tracepoint id.
+    pub fn runnable_ids(ids: &[u64]) -> Vec<u64> {
+        ids.iter().map(|id| id | RUNNABLE_ID_BIT).collect()
+    }
+
+    /// The field offsets of a sample of the tracepoint, or None when it is malformed.
+    fn fields(&self, rec: &[u8]) -> Option<Fields> {
+        let st = self.sample_type;
+        let mut off = 8;
+        let mut f = Fields {
+            tid: None,
+            time: None,
+            period: None,
+            raw: (0, 0),
+        };
+        let mut step = |bit: u64, slot: Option<&mut Option<usize>>| {
+            if st & bit != 0 {
+                if let Some(s) = slot {
+                    *s = Some(off);
+                }
+                off += 8;
+            }
+        };
+        step(sample::IDENTIFIER, None);
+        step(sample::IP, None);
+        step(sample::TID, Some(&mut f.tid));
+        step(sample::TIME, Some(&mut f.time));
+        step(sample::ID, None);
+        step(sample::CPU, None);
+        step(sample::PERIOD, Some(&mut f.period));
+        if st & sample::CALLCHAIN != 0 {
+            let nr = u64_at(rec, off)? as usize;
+            off = off.checked_add(8)?.checked_add(nr.checked_mul(8)?)?;
+        }
+        let size = u32_at(rec, off)? as usize;
+        let end = off + 4 + size;
+        if end > rec.len() {
+            return None;
+        }
+        f.raw = (off, end);
+        Some(f)
+    }
+
+    fn prev_state(&self, rec: &[u8], f: &Fields) -> Option<u64> {
+        let at = f.raw.0 + 4 + self.state.offset;
+        if at + self.state.size > f.raw.1 {
+            return None;
+        }
+        Some(match self.state.size {
+            8 => u64_at(rec, at)?,
+            _ => u32_at(rec, at)? as u64,
+        })
+    }
+
+    /// The (pid/tid word's tid, time) of a SWITCH record's sample_id trailer.
+    fn trailer(&self, rec: &[u8]) -> Option<(u32, u64, u64)> {
+        let st = self.sample_type;
+        let n = [
+            sample::TID,
+            sample::TIME,
+            sample::ID,
+            sample::STREAM_ID,
+            sample::CPU,
+            sample::IDENTIFIER,
+        ]
+        .iter()
+        .filter(|&&b| st & b != 0)
+        .count();
+        let start = rec.len().checked_sub(n * 8)?;
+        if start < 8 {
+            return None;
+        }
+        let tid = u32_at(rec, start + 4)?;
+        let time = u64_at(rec, start + 8)?;
+        let id = u64_at(rec, rec.len() - 8)?;
+        Some((tid, time, id))
+    }
+
+    /// Passes the records of `batch` to `out`, the tracepoint's samples and SWITCH records
+    /// replaced by off-CPU samples.
+    pub fn process(&mut self, batch: &[u8], out: &mut Vec<u8>) {
+        encode::for_each_record(batch, |ty, m, rec| match ty {
+            kind::SAMPLE if u64_at(rec, 8).is_some_and(|id| self.ids.contains(&id)) => {
+                self.switch_out(rec);
+                if let Some(tid) = self.fields(rec).and_then(|f| u32_at(rec, f.tid? + 4)) {
+                    // A switch-in seen first (another ring) closes the pair right away.
+                    if let Some(t_in) = self.early.remove(&tid) {
+                        self.switch_in(tid, t_in, out);
+                    }
+                }
+            }
+            kind::SWITCH | kind::SWITCH_CPU_WIDE => {
+                let Some((tid, time, id)) = self.trailer(rec) else {
+                    return;
+                };
+                if !self.ids.contains(&id) {
+                    out.extend_from_slice(rec);
+                    return;
+                }
+                if m & misc::SWITCH_OUT == 0 && tid != 0 {
+                    if self.pending.contains_key(&tid) {
+                        self.switch_in(tid, time, out);
+                    } else if self.early.len() < MAX_PENDING {
+                        self.early.insert(tid, time);
+                    }
+                }
+            }
+            kind::LOST | kind::THROTTLE => {
+                // Some switch of some thread is missing: no pair seen so far is sure.
+                self.stats.dropped += (self.pending.len() + self.early.len()) as u64;
+                self.pending.clear();
+                self.early.clear();
+                out.extend_from_slice(rec);
+            }
+            _ => out.extend_from_slice(rec),
+        });
+    }
+
+    /// Keeps a switch-out sample until its thread's switch-in.
+    fn switch_out(&mut self, rec: &[u8]) {
+        let Some(f) = self.fields(rec) else { return };
+        let (Some(tid_at), Some(time_at)) = (f.tid, f.time) else {
+            return;
+        };
+        let (Some(tid), Some(t_out)) = (u32_at(rec, tid_at + 4), u64_at(rec, time_at)) else {
+            return;
+        };
+        let state = self.prev_state(rec, &f).unwrap_or(0);
+        if let Some(old) = self.pending.remove(&tid) {
+            // Switched out twice without a switch-in between: that switch-in was lost.
+            self.stats.dropped += 1;
+            self.spare.push(old.sample);
+        }
+        if let Some(&t_in) = self.early.get(&tid) {
+            if t_in < t_out {
+                // A switch-in of an earlier stretch whose switch-out was never seen.
+                self.early.remove(&tid);
+            }
+        }
+        // The idle task is not a thread waiting; an exiting one never comes back.
+        if tid == 0 || state & STATE_DEAD != 0 {
+            return;
+        }
+        if self.pending.len() >= MAX_PENDING {
+            self.stats.dropped += 1;
+            return;
+        }
+        let mut sample = self.spare.pop().unwrap_or_default();
+        sample.clear();
+        sample.extend_from_slice(&rec[..f.raw.0]);
+        sample.extend_from_slice(&rec[f.raw.1..]);
+        let size = (sample.len().min(u16::MAX as usize) as u16).to_ne_bytes();
+        sample[6..8].copy_from_slice(&size);
+        self.pending.insert(
+            tid,
+            Pending {
+                t_out,
+                runnable: state & STATE_MASK == 0,
+                fields: f,
+                sample,
+            },
+        );
+    }
+
+    /// Writes the off-CPU sample of `tid`, back on a CPU at `t_in`.
+    fn switch_in(&mut self, tid: u32, t_in: u64, out: &mut Vec<u8>) {
+        let Some(p) = self.pending.remove(&tid) else {
+            return;
+        };
+        if t_in < p.t_out {
+            // Not this stretch's switch-in: an earlier one, delivered late.
+            self.pending.insert(tid, p);
+            return;
+        }
+        self.emit(p, t_in, out);
+    }
+
+    fn emit(&mut self, mut p: Pending, t_in: u64, out: &mut Vec<u8>) {
+        let ns = t_in - p.t_out;
+        let s = &mut p.sample;
+        if p.runnable {
+            let id = u64_at(s, 8).unwrap_or(0) | RUNNABLE_ID_BIT;
+            put_u64(s, 8, id);
+            if self.sample_type & sample::ID != 0 {
+                // ID sits after IDENTIFIER, IP, TID and TIME, each present or not.
+                let before = [sample::IDENTIFIER, sample::IP, sample::TID, sample::TIME]
+                    .iter()
+                    .filter(|&&b| self.sample_type & b != 0)
+                    .count();
+                put_u64(s, 8 + before * 8, id);
+            }
+            self.stats.runnable += 1;
+            self.stats.runnable_ns += ns;
+        } else {
+            self.stats.blocked += 1;
+            self.stats.blocked_ns += ns;
+        }
+        if let Some(at) = p.fields.time {
+            put_u64(s, at, t_in);
+        }
+        if let Some(at) = p.fields.period {
+            put_u64(s, at, ns);
+        }
+        self.last = self.last.max(t_in);
+        out.extend_from_slice(s);
+        self.spare.push(p.sample);
+    }
+
+    /// The samples of threads still off CPU when recording ended at `end` (CLOCK_MONOTONIC,
+    /// the events' clock), stamped no earlier than anything written.
+    pub fn finish(&mut self, end: u64, out: &mut Vec<u8>) {
+        let mut left: Vec<(u32, Pending)> = self.pending.drain().collect();
+        left.sort_by_key(|(tid, p)| (p.t_out, *tid));
+        self.early.clear();
+        for (_, p) in left {
+            let at = end.max(p.t_out).max(self.last);
+            self.stats.at_end += 1;
+            self.emit(p, at, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ST: u64 = sample::IDENTIFIER
+        | sample::IP
+        | sample::TID
+        | sample::TIME
+        | sample::CPU
+        | sample::PERIOD
+        | sample::CALLCHAIN
+        | sample::RAW;
+    const ID: u64 = 7;
+    const STATE: StateField = StateField {
+        offset: 24,
+        size: 8,
+    };
+
+    fn rec(ty: u32, m: u16, body: &[u64]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&ty.to_ne_bytes());
+        v.extend_from_slice(&m.to_ne_bytes());
+        v.extend_from_slice(&(((body.len() + 1) * 8) as u16).to_ne_bytes());
+        for w in body {
+            v.extend_from_slice(&w.to_ne_bytes());
+        }
+        v
+    }
+
+    /// A sched_switch sample of `tid` at `t` with `state`, chain [0xa, 0xb].
+    fn out_sample(tid: u32, t: u64, state: u64) -> Vec<u8> {
+        // raw: u32 size 36 + 36 bytes = 40: state at raw offset 24.
+        let mut raw = vec![0u8; 40];
+        raw[..4].copy_from_slice(&36u32.to_ne_bytes());
+        raw[4 + 24..4 + 32].copy_from_slice(&state.to_ne_bytes());
+        let mut body = vec![
+            ID,
+            0xa,
+            (tid as u64) << 32 | tid as u64,
+            t,
+            0,
+            1,
+            2,
+            0xa,
+            0xb,
+        ];
+        for c in raw.chunks(8) {
+            body.push(u64::from_ne_bytes(c.try_into().unwrap()));
+        }
+        rec(kind::SAMPLE, misc::KERNEL, &body)
+    }
+
+    fn switch_in(tid: u32, t: u64) -> Vec<u8> {
+        rec(
+            kind::SWITCH,
+            0,
+            &[(tid as u64) << 32 | tid as u64, t, 0, ID],
+        )
+    }
+
+    /// (id, tid, time, period, chain) of each sample in `out`.
+    fn samples(out: &[u8]) -> Vec<(u64, u32, u64, u64, Vec<u64>)> {
+        let mut v = Vec::new();
+        encode::for_each_record(out, |ty, _, r| {
+            if ty == kind::SAMPLE {
+                let w = |i: usize| u64_at(r, 8 + i * 8).unwrap();
+                let nr = w(6) as usize;
+                v.push((
+                    w(0),
+                    w(2) as u32,
+                    w(3),
+                    w(5),
+                    (0..nr).map(|i| w(7 + i)).collect(),
+                ));
+                assert_eq!(r.len(), 8 + (7 + nr) * 8, "the raw data is cut out");
+            }
+        });
+        v
+    }
+
+    fn pass(o: &mut OffCpu, recs: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        o.process(&recs.concat(), &mut out);
+        out
+    }
+
+    #[test]
+    fn a_sleep_becomes_one_sample_weighted_by_its_nanoseconds_with_the_switch_out_stack() {
+        let mut o = OffCpu::new(ST, &[ID], STATE).unwrap();
+        let out = pass(&mut o, &[out_sample(5, 1000, 1), switch_in(5, 301_000)]);
+        assert_eq!(
+            samples(&out),
+            vec![(ID, 5, 301_000, 300_000, vec![0xa, 0xb])]
+        );
+        assert_eq!((o.stats.blocked, o.stats.blocked_ns), (1, 300_000));
+    }
+
+    #[test]
+    fn preempted_time_goes_to_the_runnable_event() {
+        let mut o = OffCpu::new(ST, &[ID], STATE).unwrap();
+        let out = pass(&mut o, &[out_sample(5, 10, 0x100), switch_in(5, 60)]);
+        assert_eq!(samples(&out)[0].0, ID | RUNNABLE_ID_BIT);
+        assert_eq!((o.stats.runnable, o.stats.runnable_ns), (1, 50));
+    }
+
+    #[test]
+    fn a_switch_in_read_before_its_switch_out_still_pairs() {
+        let mut o = OffCpu::new(ST, &[ID], STATE).unwrap();
+        let out = pass(&mut o, &[switch_in(5, 90), out_sample(5, 40, 2)]);
+        assert_eq!(samples(&out), vec![(ID, 5, 90, 50, vec![0xa, 0xb])]);
+    }
+
+    #[test]
+    fn lost_records_drop_half_pairs_instead_of_guessing_a_weight() {
+        let mut o = OffCpu::new(ST, &[ID], STATE).unwrap();
+        let lost = rec(kind::LOST, 0, &[ID, 3]);
+        let out = pass(&mut o, &[out_sample(5, 10, 1), lost, switch_in(5, 500)]);
+        assert!(samples(&out).is_empty());
+        assert_eq!(o.stats.dropped, 1);
+        // A second switch-out without a switch-in between is not paired either.
+        let out = pass(
+            &mut o,
+            &[out_sample(6, 10, 1), out_sample(6, 20, 1), switch_in(6, 25)],
+        );
+        assert_eq!(samples(&out), vec![(ID, 6, 25, 5, vec![0xa, 0xb])]);
+        assert_eq!(o.stats.dropped, 2);
+    }
+
+    #[test]
+    fn exits_and_the_idle_task_leave_nothing_and_the_blocked_get_their_sample_at_the_end() {
+        let mut o = OffCpu::new(ST, &[ID], STATE).unwrap();
+        let out = pass(
+            &mut o,
+            &[
+                out_sample(5, 10, 0x10),
+                out_sample(0, 10, 0),
+                out_sample(6, 100, 2),
+            ],
+        );
+        assert!(samples(&out).is_empty());
+        let mut end = Vec::new();
+        o.finish(1100, &mut end);
+        assert_eq!(samples(&end), vec![(ID, 6, 1100, 1000, vec![0xa, 0xb])]);
+        assert_eq!(o.stats.at_end, 1);
+    }
+
+    #[test]
+    fn other_records_pass_untouched() {
+        let mut o = OffCpu::new(ST, &[ID], STATE).unwrap();
+        let other = rec(kind::SAMPLE, misc::USER, &[99, 1, 2, 3, 0, 1, 0, 0]);
+        assert_eq!(pass(&mut o, std::slice::from_ref(&other)), other);
+        assert!(OffCpu::new(ST & !sample::RAW, &[ID], STATE).is_none());
+    }
+}
