@@ -452,7 +452,7 @@ mod tests {
     /// A sched_switch sample of `tid` at `t` with `state`, chain [0xa, 0xb].
     fn out_sample(tid: u32, t: u64, state: u64) -> Vec<u8> {
         // raw: u32 size 36 + 36 bytes = 40: state at raw offset 24.
-        let mut raw = vec![0u8; 40];
+        let mut raw = [0u8; 40];
         raw[..4].copy_from_slice(&36u32.to_ne_bytes());
         raw[4 + 24..4 + 32].copy_from_slice(&state.to_ne_bytes());
         let mut body = vec![
