@@ -244,6 +244,13 @@ pub struct FlamegraphArgs {
     /// Differential graph of two recordings: BEFORE AFTER.
     #[arg(long = "diff", num_args = 2, value_names = ["BEFORE", "AFTER"])]
     pub diff: Vec<PathBuf>,
+    /// Off-CPU graph of a `record --off-cpu` file (blocked frames blue, runnable aqua).
+    #[arg(long = "off-cpu", conflicts_with_all = ["wall", "diff"])]
+    pub off_cpu: bool,
+    /// Wall-clock graph of a `record --off-cpu` file: CPU and off-CPU time of each thread
+    /// together, adding up to its elapsed time.
+    #[arg(long = "wall", conflicts_with = "diff")]
+    pub wall: bool,
     /// Recording: samples per second.
     #[arg(short = 'F', long = "freq", value_name = "HZ")]
     pub freq: Option<u64>,
@@ -293,7 +300,7 @@ impl FlamegraphArgs {
                 cmdline: argv,
                 leaf_stack: crate::events::attr::DEFAULT_LEAF_STACK,
                 raw_samples: false,
-                off_cpu: false,
+                off_cpu: self.off_cpu || self.wall,
             })
         } else {
             None
@@ -330,6 +337,7 @@ impl FlamegraphArgs {
                 annotate_kernel: self.kernel,
                 max_stack: None,
                 inline: !self.no_inline,
+                all_events: false,
             },
             diff: match self.diff.as_slice() {
                 [a, b] => Some((a.clone(), b.clone())),
@@ -337,6 +345,13 @@ impl FlamegraphArgs {
             },
             record,
             count_name: self.countname,
+            view: if self.wall {
+                Some(crate::report::offcpu::View::Wall)
+            } else if self.off_cpu {
+                Some(crate::report::offcpu::View::OffCpu)
+            } else {
+                None
+            },
         })
     }
 }

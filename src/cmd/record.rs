@@ -291,7 +291,12 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     // Rings are read here; records are processed and written on the pipeline's thread.
     let mut drain = Drain::new(hits, leaf);
     if let Some(i) = off {
-        drain.offcpu = Some(off_cpu_pass(&file_attrs[i], &opened[i].ids)?);
+        let types = opened
+            .iter()
+            .zip(&file_attrs)
+            .flat_map(|(o, a)| o.ids.iter().map(|&id| (id, a.sample_type)))
+            .collect();
+        drain.offcpu = Some(off_cpu_pass(&file_attrs[i], &opened[i].ids, types)?);
     }
     let mut pipeline = Pipeline::start(drain, sink).context("starting the record writer")?;
     let mut exit = None;
@@ -727,7 +732,7 @@ fn synthesize(
 
 /// The off-CPU pass for the sched_switch event as the file has it, finding `prev_state`
 /// in the tracepoint's format.
-fn off_cpu_pass(tp: &Attr, ids: &[u64]) -> Result<OffCpu> {
+fn off_cpu_pass(tp: &Attr, ids: &[u64], types: rustc_hash::FxHashMap<u64, u64>) -> Result<OffCpu> {
     let root = crate::sys::tracefs::root().context("finding tracefs for sched_switch's format")?;
     let path = root.join("events/sched/sched_switch/format");
     let text = std::fs::read_to_string(&path)
@@ -739,7 +744,7 @@ fn off_cpu_pass(tp: &Attr, ids: &[u64]) -> Result<OffCpu> {
         offset: field.offset,
         size: field.size,
     };
-    OffCpu::new(tp.sample_type, ids, state).ok_or_else(|| {
+    OffCpu::new(tp.sample_type, ids, state, types).ok_or_else(|| {
         anyhow!("--off-cpu cannot be combined with sample fields beyond -g/--call-graph and -R")
     })
 }

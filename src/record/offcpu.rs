@@ -11,9 +11,14 @@
 //!
 //! Never a wrong weight: a switch-in is paired only with the switch-out just before it of
 //! the same thread; when the rings lost records (LOST, THROTTLE) every half-pair is dropped
-//! and counted, as is a switch-out whose thread switched out again before coming back.
-//! Records of one pass may arrive out of time order across CPUs (each ring is read in
-//! turn): a switch-in seen before its switch-out waits, and pairs only if it is later.
+//! and counted, as is a switch-out whose thread switched out again before coming back. A
+//! ring that overflows says so (its LOST record) only once it has room again, usually in
+//! the next pass: so a pair is written one pass after it closed, and dropped if that pass
+//! or its own saw a loss. Its time is then its switch-in, or the latest time of the
+//! passes before when that is later, so perf's reader (which sorts a round against the
+//! one before) never sees it behind what it already flushed. Records of one pass may
+//! arrive out of time order across CPUs (each ring is read in turn): a switch-in seen
+//! before its switch-out waits, and pairs only if it is later.
 use rustc_hash::FxHashMap;
 
 use crate::abi::{kind, misc, sample, Attr};
@@ -104,8 +109,16 @@ pub struct OffCpu {
     /// Switch-ins seen before their switch-out (another CPU's ring read later).
     early: FxHashMap<u32, u64>,
     spare: Vec<Vec<u8>>,
-    /// The latest timestamp written, so the samples at the end come after it.
-    last: u64,
+    /// Every event's sample_type by id, to read any record's time.
+    types: FxHashMap<u64, u64>,
+    /// Pairs closed in this pass, and in the pass before (written at this pass's end).
+    ready: Vec<(Pending, u64)>,
+    held: Vec<(Pending, u64)>,
+    /// Whether this pass saw a LOST or THROTTLE record.
+    lost_in_pass: bool,
+    /// The latest time in this pass, and in all passes before it.
+    pass_max: u64,
+    seen_max: u64,
     /// The counts so far.
     pub stats: Stats,
 }
@@ -160,9 +173,15 @@ pub fn summarize(s: &Stats, quiet: bool) {
 
 impl OffCpu {
     /// The pass for a tracepoint event sampled with `sample_type` (as the file has it),
-    /// whose records carry one of `ids`. None when the tracepoint's samples have fields it
-    /// cannot cut (the caller says which option conflicts).
-    pub fn new(sample_type: u64, ids: &[u64], state: StateField) -> Option<Self> {
+    /// whose records carry one of `ids`; `types` has every event's sample_type by id. None
+    /// when the tracepoint's samples have fields it cannot cut (the caller says which
+    /// option conflicts).
+    pub fn new(
+        sample_type: u64,
+        ids: &[u64],
+        state: StateField,
+        types: FxHashMap<u64, u64>,
+    ) -> Option<Self> {
         let needed = sample::IDENTIFIER | sample::TID | sample::TIME | sample::PERIOD | sample::RAW;
         if sample_type & !SUPPORTED != 0 || sample_type & needed != needed {
             return None;
@@ -177,7 +196,12 @@ impl OffCpu {
             pending: FxHashMap::default(),
             early: FxHashMap::default(),
             spare: Vec::new(),
-            last: 0,
+            types,
+            ready: Vec::new(),
+            held: Vec::new(),
+            lost_in_pass: false,
+            pass_max: 0,
+            seen_max: 0,
             stats: Stats::default(),
         })
     }
@@ -252,10 +276,33 @@ impl OffCpu {
         })
     }
 
-    /// The (pid/tid word's tid, time) of a SWITCH record's sample_id trailer.
-    fn trailer(&self, rec: &[u8]) -> Option<(u32, u64, u64)> {
-        let st = self.sample_type;
-        let n = [
+    /// The time of any record of an event (a sample's, or a sample_id trailer's).
+    fn time_of(&self, ty: u32, rec: &[u8]) -> Option<u64> {
+        if ty == kind::SAMPLE {
+            let st = *self.types.get(&u64_at(rec, 8)?)?;
+            if st & sample::TIME == 0 {
+                return None;
+            }
+            let before = [sample::IDENTIFIER, sample::IP, sample::TID]
+                .iter()
+                .filter(|&&b| st & b != 0)
+                .count();
+            return u64_at(rec, 8 + before * 8);
+        }
+        if ty >= kind::HEADER_ATTR {
+            return None;
+        }
+        let st = *self.types.get(&u64_at(rec, rec.len().checked_sub(8)?)?)?;
+        if st & sample::TIME == 0 {
+            return None;
+        }
+        let start = rec.len().checked_sub(Self::trailer_len(st))?;
+        u64_at(rec, start + if st & sample::TID != 0 { 8 } else { 0 })
+    }
+
+    /// Bytes of a sample_id trailer of `st`.
+    fn trailer_len(st: u64) -> usize {
+        8 * [
             sample::TID,
             sample::TIME,
             sample::ID,
@@ -265,8 +312,12 @@ impl OffCpu {
         ]
         .iter()
         .filter(|&&b| st & b != 0)
-        .count();
-        let start = rec.len().checked_sub(n * 8)?;
+        .count()
+    }
+
+    /// The (pid/tid word's tid, time, id) of a SWITCH record's sample_id trailer.
+    fn trailer(&self, rec: &[u8]) -> Option<(u32, u64, u64)> {
+        let start = rec.len().checked_sub(Self::trailer_len(self.sample_type))?;
         if start < 8 {
             return None;
         }
@@ -278,14 +329,25 @@ impl OffCpu {
 
     /// Passes the records of `batch` to `out`, the tracepoint's samples and SWITCH records
     /// replaced by off-CPU samples.
+    /// A batch is one pass over the rings, ending in FINISHED_ROUND: the pairs of the pass
+    /// before are written there.
     pub fn process(&mut self, batch: &[u8], out: &mut Vec<u8>) {
-        encode::for_each_record(batch, |ty, m, rec| match ty {
+        encode::for_each_record(batch, |ty, m, rec| {
+            if let Some(t) = self.time_of(ty, rec) {
+                self.pass_max = self.pass_max.max(t);
+            }
+            self.record(ty, m, rec, out)
+        });
+    }
+
+    fn record(&mut self, ty: u32, m: u16, rec: &[u8], out: &mut Vec<u8>) {
+        match ty {
             kind::SAMPLE if u64_at(rec, 8).is_some_and(|id| self.ids.contains(&id)) => {
                 self.switch_out(rec);
                 if let Some(tid) = self.fields(rec).and_then(|f| u32_at(rec, f.tid? + 4)) {
                     // A switch-in seen first (another ring) closes the pair right away.
                     if let Some(t_in) = self.early.remove(&tid) {
-                        self.switch_in(tid, t_in, out);
+                        self.switch_in(tid, t_in);
                     }
                 }
             }
@@ -299,7 +361,7 @@ impl OffCpu {
                 }
                 if m & misc::SWITCH_OUT == 0 && tid != 0 {
                     if self.pending.contains_key(&tid) {
-                        self.switch_in(tid, time, out);
+                        self.switch_in(tid, time);
                     } else if self.early.len() < MAX_PENDING {
                         self.early.insert(tid, time);
                     }
@@ -310,10 +372,34 @@ impl OffCpu {
                 self.stats.dropped += (self.pending.len() + self.early.len()) as u64;
                 self.pending.clear();
                 self.early.clear();
+                self.lost_in_pass = true;
+                out.extend_from_slice(rec);
+            }
+            kind::FINISHED_ROUND => {
+                self.end_pass(out);
                 out.extend_from_slice(rec);
             }
             _ => out.extend_from_slice(rec),
-        });
+        }
+    }
+
+    /// Writes the pairs of the pass before unless a loss was seen since they closed.
+    fn end_pass(&mut self, out: &mut Vec<u8>) {
+        let held = std::mem::take(&mut self.held);
+        if self.lost_in_pass {
+            self.stats.dropped += (held.len() + self.ready.len()) as u64;
+            for (p, _) in held.into_iter().chain(self.ready.drain(..)) {
+                self.spare.push(p.sample);
+            }
+        } else {
+            let floor = self.seen_max;
+            for (p, t_in) in held {
+                self.emit(p, t_in, floor, out);
+            }
+            self.held = std::mem::take(&mut self.ready);
+        }
+        self.lost_in_pass = false;
+        self.seen_max = self.seen_max.max(self.pass_max);
     }
 
     /// Keeps a switch-out sample until its thread's switch-in.
@@ -362,8 +448,8 @@ impl OffCpu {
         );
     }
 
-    /// Writes the off-CPU sample of `tid`, back on a CPU at `t_in`.
-    fn switch_in(&mut self, tid: u32, t_in: u64, out: &mut Vec<u8>) {
+    /// Closes the pair of `tid`, back on a CPU at `t_in`.
+    fn switch_in(&mut self, tid: u32, t_in: u64) {
         let Some(p) = self.pending.remove(&tid) else {
             return;
         };
@@ -372,10 +458,11 @@ impl OffCpu {
             self.pending.insert(tid, p);
             return;
         }
-        self.emit(p, t_in, out);
+        self.ready.push((p, t_in));
     }
 
-    fn emit(&mut self, mut p: Pending, t_in: u64, out: &mut Vec<u8>) {
+    /// Writes the sample of a pair: weight `t_in - t_out`, time no earlier than `floor`.
+    fn emit(&mut self, mut p: Pending, t_in: u64, floor: u64, out: &mut Vec<u8>) {
         let ns = t_in - p.t_out;
         let s = &mut p.sample;
         if p.runnable {
@@ -396,12 +483,11 @@ impl OffCpu {
             self.stats.blocked_ns += ns;
         }
         if let Some(at) = p.fields.time {
-            put_u64(s, at, t_in);
+            put_u64(s, at, t_in.max(floor));
         }
         if let Some(at) = p.fields.period {
             put_u64(s, at, ns);
         }
-        self.last = self.last.max(t_in);
         out.extend_from_slice(s);
         self.spare.push(p.sample);
     }
@@ -409,13 +495,19 @@ impl OffCpu {
     /// The samples of threads still off CPU when recording ended at `end` (CLOCK_MONOTONIC,
     /// the events' clock), stamped no earlier than anything written.
     pub fn finish(&mut self, end: u64, out: &mut Vec<u8>) {
+        // The last pass ran after the events were disabled: nothing can be lost after it.
+        let floor = self.seen_max.max(self.pass_max);
+        let closed: Vec<(Pending, u64)> = self.held.drain(..).chain(self.ready.drain(..)).collect();
+        for (p, t_in) in closed {
+            self.emit(p, t_in, floor, out);
+        }
         let mut left: Vec<(u32, Pending)> = self.pending.drain().collect();
         left.sort_by_key(|(tid, p)| (p.t_out, *tid));
         self.early.clear();
         for (_, p) in left {
-            let at = end.max(p.t_out).max(self.last);
+            let at = end.max(p.t_out);
             self.stats.at_end += 1;
-            self.emit(p, at, out);
+            self.emit(p, at, floor, out);
         }
     }
 }
@@ -500,15 +592,33 @@ mod tests {
         v
     }
 
+    fn types() -> FxHashMap<u64, u64> {
+        [(ID, ST)].into_iter().collect()
+    }
+
+    fn new() -> OffCpu {
+        OffCpu::new(ST, &[ID], STATE, types()).unwrap()
+    }
+
+    /// One pass over `recs` and the next, empty one (which writes its pairs), less the
+    /// round markers.
     fn pass(o: &mut OffCpu, recs: &[Vec<u8>]) -> Vec<u8> {
+        let round = encode::finished_round().to_vec();
         let mut out = Vec::new();
-        o.process(&recs.concat(), &mut out);
-        out
+        o.process(&[recs.concat(), round.clone()].concat(), &mut out);
+        o.process(&round, &mut out);
+        let mut kept = Vec::new();
+        encode::for_each_record(&out, |ty, _, r| {
+            if ty != kind::FINISHED_ROUND {
+                kept.extend_from_slice(r)
+            }
+        });
+        kept
     }
 
     #[test]
     fn a_sleep_becomes_one_sample_weighted_by_its_nanoseconds_with_the_switch_out_stack() {
-        let mut o = OffCpu::new(ST, &[ID], STATE).unwrap();
+        let mut o = new();
         let out = pass(&mut o, &[out_sample(5, 1000, 1), switch_in(5, 301_000)]);
         assert_eq!(
             samples(&out),
@@ -519,7 +629,7 @@ mod tests {
 
     #[test]
     fn preempted_time_goes_to_the_runnable_event() {
-        let mut o = OffCpu::new(ST, &[ID], STATE).unwrap();
+        let mut o = new();
         let out = pass(&mut o, &[out_sample(5, 10, 0x100), switch_in(5, 60)]);
         assert_eq!(samples(&out)[0].0, ID | RUNNABLE_ID_BIT);
         assert_eq!((o.stats.runnable, o.stats.runnable_ns), (1, 50));
@@ -527,14 +637,14 @@ mod tests {
 
     #[test]
     fn a_switch_in_read_before_its_switch_out_still_pairs() {
-        let mut o = OffCpu::new(ST, &[ID], STATE).unwrap();
+        let mut o = new();
         let out = pass(&mut o, &[switch_in(5, 90), out_sample(5, 40, 2)]);
         assert_eq!(samples(&out), vec![(ID, 5, 90, 50, vec![0xa, 0xb])]);
     }
 
     #[test]
     fn lost_records_drop_half_pairs_instead_of_guessing_a_weight() {
-        let mut o = OffCpu::new(ST, &[ID], STATE).unwrap();
+        let mut o = new();
         let lost = rec(kind::LOST, 0, &[ID, 3]);
         let out = pass(&mut o, &[out_sample(5, 10, 1), lost, switch_in(5, 500)]);
         assert!(samples(&out).is_empty());
@@ -544,13 +654,48 @@ mod tests {
             &mut o,
             &[out_sample(6, 10, 1), out_sample(6, 20, 1), switch_in(6, 25)],
         );
-        assert_eq!(samples(&out), vec![(ID, 6, 25, 5, vec![0xa, 0xb])]);
+        // Stamped after the earlier passes' latest time (500), weighed by its own stretch.
+        assert_eq!(samples(&out), vec![(ID, 6, 500, 5, vec![0xa, 0xb])]);
         assert_eq!(o.stats.dropped, 2);
     }
 
     #[test]
+    fn a_loss_reported_in_the_next_pass_drops_the_pairs_closed_before_it() {
+        let mut o = new();
+        let round = encode::finished_round().to_vec();
+        let mut out = Vec::new();
+        let first = [out_sample(5, 10, 1), switch_in(5, 500), round.clone()].concat();
+        o.process(&first, &mut out);
+        let lost = rec(kind::LOST, 0, &[ID, 3, 5 << 32 | 5, 600, 0, ID]);
+        o.process(&[lost, round].concat(), &mut out);
+        assert!(samples(&out).is_empty());
+        assert_eq!(o.stats.dropped, 1);
+    }
+
+    #[test]
+    fn a_pair_is_stamped_no_earlier_than_the_passes_before_its_writing() {
+        let mut o = new();
+        let round = encode::finished_round().to_vec();
+        let mut out = Vec::new();
+        // Another CPU's record at 900 in the same pass: perf may flush up to it.
+        let other = out_sample(9, 900, 0x10);
+        o.process(
+            &[
+                out_sample(5, 10, 1),
+                switch_in(5, 500),
+                other,
+                round.clone(),
+            ]
+            .concat(),
+            &mut out,
+        );
+        o.process(&round, &mut out);
+        assert_eq!(samples(&out), vec![(ID, 5, 900, 490, vec![0xa, 0xb])]);
+    }
+
+    #[test]
     fn exits_and_the_idle_task_leave_nothing_and_the_blocked_get_their_sample_at_the_end() {
-        let mut o = OffCpu::new(ST, &[ID], STATE).unwrap();
+        let mut o = new();
         let out = pass(
             &mut o,
             &[
@@ -568,9 +713,9 @@ mod tests {
 
     #[test]
     fn other_records_pass_untouched() {
-        let mut o = OffCpu::new(ST, &[ID], STATE).unwrap();
+        let mut o = new();
         let other = rec(kind::SAMPLE, misc::USER, &[99, 1, 2, 3, 0, 1, 0, 0]);
         assert_eq!(pass(&mut o, std::slice::from_ref(&other)), other);
-        assert!(OffCpu::new(ST & !sample::RAW, &[ID], STATE).is_none());
+        assert!(OffCpu::new(ST & !sample::RAW, &[ID], STATE, types()).is_none());
     }
 }
