@@ -154,8 +154,8 @@ pub fn adjust_attr(a: &mut Attr, is_switch: bool) {
 pub fn summarize(s: &Stats, quiet: bool) {
     if s.dropped > 0 {
         eprintln!(
-            "Warning: --off-cpu: {} context switches lost their pair (the rings overflowed): \
-             that off-CPU time is left out; raise -m",
+            "Warning: --off-cpu: {} context switches lost their pair (records lost, or a \
+             thread switched out twice): that off-CPU time is left out, not guessed; raise -m",
             s.dropped
         );
     }
