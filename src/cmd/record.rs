@@ -351,7 +351,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         .finish()
         .context("writing samples (is the disk full?)")?;
     let Drain {
-        tally,
+        mut tally,
         hits,
         leaf,
         offcpu,
@@ -367,6 +367,9 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
                 sink.write(&rest)
                     .with_context(|| format!("cannot write {}", cfg.output.display()))?;
             }
+            // The summary counts the samples written, not the switches read.
+            tally.samples =
+                tally.samples.saturating_sub(o.stats.consumed) + o.stats.blocked + o.stats.runnable;
             Some(o.stats)
         }
         None => None,

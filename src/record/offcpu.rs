@@ -77,6 +77,8 @@ pub struct Stats {
     pub runnable_ns: u64,
     /// Of the samples, those of threads still off CPU when recording ended.
     pub at_end: u64,
+    /// sched_switch samples read (and not written).
+    pub consumed: u64,
     /// Switches dropped because a record between them was lost (or the thread table was
     /// full): their off-CPU time is missing, never mis-weighed.
     pub dropped: u64,
@@ -343,6 +345,7 @@ impl OffCpu {
     fn record(&mut self, ty: u32, m: u16, rec: &[u8], out: &mut Vec<u8>) {
         match ty {
             kind::SAMPLE if u64_at(rec, 8).is_some_and(|id| self.ids.contains(&id)) => {
+                self.stats.consumed += 1;
                 self.switch_out(rec);
                 if let Some(tid) = self.fields(rec).and_then(|f| u32_at(rec, f.tid? + 4)) {
                     // A switch-in seen first (another ring) closes the pair right away.
