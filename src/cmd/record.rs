@@ -540,7 +540,12 @@ fn open_events(
         let opts = SamplingOptions {
             freq: how.freq,
             period: how.period,
-            call_graph: cfg.call_graph,
+            // An off-CPU sample is its stack: frame pointers when no --call-graph is given.
+            call_graph: if cfg.off_cpu && i + 1 == evs.len() && cfg.call_graph == CallGraph::None {
+                CallGraph::Fp
+            } else {
+                cfg.call_graph
+            },
             cpu_wide: how.system_wide,
             with_id,
             inherit: !how.system_wide,
