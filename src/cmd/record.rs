@@ -186,7 +186,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     // --off-cpu: the file announces offcpu-time and offcpu-runnable in sched_switch's place.
     let off = cfg.off_cpu.then(|| opened.len() - 1);
     let off_attrs = off.map(|i| {
-        let a = OffCpu::file_attr(&file_attrs[i]);
+        let a = OffCpu::file_attr(&file_attrs[i], system_wide);
         attrs[i] = (a, opened[i].ids.clone());
         attrs.push((a, OffCpu::runnable_ids(&opened[i].ids)));
         (a, OffCpu::runnable_ids(&opened[i].ids))
@@ -237,6 +237,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     };
     // `-` and a FIFO get perf's pipe format (a FIFO cannot be seeked back to its header), as
     // in perf; a device is written in place and a regular file staged beside its name.
+    let attrs_written = attrs.clone();
     let dest = crate::output::dest_kind(&cfg.output)
         .with_context(|| format!("cannot write {}", cfg.output.display()))?;
     let mut sink = if matches!(
@@ -296,7 +297,12 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             .zip(&file_attrs)
             .flat_map(|(o, a)| o.ids.iter().map(|&id| (id, a.sample_type)))
             .collect();
-        drain.offcpu = Some(off_cpu_pass(&file_attrs[i], &opened[i].ids, types)?);
+        drain.offcpu = Some(off_cpu_pass(
+            &file_attrs[i],
+            &opened[i].ids,
+            types,
+            system_wide,
+        )?);
     }
     let mut pipeline = Pipeline::start(drain, sink).context("starting the record writer")?;
     let mut exit = None;
@@ -377,15 +383,16 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     // Samples the kernel dropped, per event and fd, as perf records them: perf report's
     // "Total Lost Samples".
     let mut lost_samples = 0u64;
-    for o in &opened {
+    for (o, (file_attr, _)) in opened.iter().zip(&attrs_written) {
         for (fd, id) in o.fds.iter().zip(&o.ids) {
             let Ok(n) = counter::read_lost(fd, o.attr.read_format) else {
                 continue;
             };
             if n > 0 {
                 lost_samples += n;
+                // The trailer as the file's attr for the id lays it out (--off-cpu's differs).
                 let t = encode::Trailer {
-                    sample_type: o.attr.sample_type,
+                    sample_type: file_attr.sample_type,
                     id: *id,
                 };
                 sink.write(&encode::lost_samples(n, t))
@@ -740,7 +747,12 @@ fn synthesize(
 
 /// The off-CPU pass for the sched_switch event as the file has it, finding `prev_state`
 /// in the tracepoint's format.
-fn off_cpu_pass(tp: &Attr, ids: &[u64], types: rustc_hash::FxHashMap<u64, u64>) -> Result<OffCpu> {
+fn off_cpu_pass(
+    tp: &Attr,
+    ids: &[u64],
+    types: rustc_hash::FxHashMap<u64, u64>,
+    keep_cpu: bool,
+) -> Result<OffCpu> {
     let root = crate::sys::tracefs::root().context("finding tracefs for sched_switch's format")?;
     let path = root.join("events/sched/sched_switch/format");
     let text = std::fs::read_to_string(&path)
@@ -752,7 +764,7 @@ fn off_cpu_pass(tp: &Attr, ids: &[u64], types: rustc_hash::FxHashMap<u64, u64>) 
         offset: field.offset,
         size: field.size,
     };
-    OffCpu::new(tp.sample_type, ids, state, types).ok_or_else(|| {
+    OffCpu::new(tp.sample_type, ids, state, types, keep_cpu).ok_or_else(|| {
         anyhow!("--off-cpu cannot be combined with sample fields beyond -g/--call-graph and -R")
     })
 }

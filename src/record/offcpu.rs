@@ -10,15 +10,16 @@
 //! off-CPU samples, beside the CPU samples of the other events.
 //!
 //! Never a wrong weight: a switch-in is paired only with the switch-out just before it of
-//! the same thread; when the rings lost records (LOST, THROTTLE) every half-pair is dropped
-//! and counted, as is a switch-out whose thread switched out again before coming back. A
-//! ring that overflows says so (its LOST record) only once it has room again, usually in
-//! the next pass: so a pair is written one pass after it closed, and dropped if that pass
-//! or its own saw a loss. Its time is then its switch-in, or the latest time of the
-//! passes before when that is later, so perf's reader (which sorts a round against the
-//! one before) never sees it behind what it already flushed. Records of one pass may
-//! arrive out of time order across CPUs (each ring is read in turn): a switch-in seen
-//! before its switch-out waits, and pairs only if it is later.
+//! the same thread, in time order. The rings are read one after the other, so one pass
+//! holds each ring's records up to a different moment; as perf's reader does, the switches
+//! are sorted by time and paired only up to the latest time of the pass before, which every
+//! ring has passed. When the rings lost records (LOST, THROTTLE) every half-pair from
+//! before the loss is dropped and counted, as is a switch-out whose thread switched out
+//! again before coming back. A ring that overflows says so (its LOST record) only once it
+//! has room again, usually in the next pass: so a pair is written one pass after it closed,
+//! and dropped if that pass saw a loss. Its time is then its switch-in, or the latest time
+//! of the passes before when that is later, so perf's reader (which sorts a round against
+//! the one before) never sees it behind what it already flushed.
 use rustc_hash::FxHashMap;
 
 use crate::abi::{kind, misc, sample, Attr};
@@ -90,6 +91,7 @@ struct Fields {
     tid: Option<usize>,
     time: Option<usize>,
     period: Option<usize>,
+    cpu: Option<usize>,
     /// The raw data, its u32 size included.
     raw: (usize, usize),
 }
@@ -102,22 +104,31 @@ struct Pending {
     sample: Vec<u8>,
 }
 
+/// A switch of a thread, waiting to be taken in time order.
+enum Switch {
+    /// Off CPU (None: exiting, or the idle task: nothing to wait for).
+    Out(u32, Option<Pending>),
+    /// Back on a CPU.
+    In(u32),
+}
+
 /// The off-CPU pass over drained records.
 pub struct OffCpu {
     sample_type: u64,
     state: StateField,
     ids: rustc_hash::FxHashSet<u64>,
     pending: FxHashMap<u32, Pending>,
-    /// Switch-ins seen before their switch-out (another CPU's ring read later).
-    early: FxHashMap<u32, u64>,
+    /// Switches not yet taken, with their times.
+    queue: Vec<(u64, Switch)>,
     spare: Vec<Vec<u8>>,
+    /// Whether the samples keep their CPU (CPU-wide recordings: perf script then shows it).
+    keep_cpu: bool,
     /// Every event's sample_type by id, to read any record's time.
     types: FxHashMap<u64, u64>,
-    /// Pairs closed in this pass, and in the pass before (written at this pass's end).
-    ready: Vec<(Pending, u64)>,
+    /// Pairs closed at the end of the pass before (written at this pass's end).
     held: Vec<(Pending, u64)>,
-    /// Whether this pass saw a LOST or THROTTLE record.
-    lost_in_pass: bool,
+    /// The time of the latest LOST or THROTTLE record of this pass.
+    lost_at: Option<u64>,
     /// The latest time in this pass, and in all passes before it.
     pass_max: u64,
     seen_max: u64,
@@ -183,6 +194,7 @@ impl OffCpu {
         ids: &[u64],
         state: StateField,
         types: FxHashMap<u64, u64>,
+        keep_cpu: bool,
     ) -> Option<Self> {
         let needed = sample::IDENTIFIER | sample::TID | sample::TIME | sample::PERIOD | sample::RAW;
         if sample_type & !SUPPORTED != 0 || sample_type & needed != needed {
@@ -196,28 +208,30 @@ impl OffCpu {
             state,
             ids: ids.iter().copied().collect(),
             pending: FxHashMap::default(),
-            early: FxHashMap::default(),
+            queue: Vec::new(),
             spare: Vec::new(),
+            keep_cpu,
             types,
-            ready: Vec::new(),
             held: Vec::new(),
-            lost_in_pass: false,
+            lost_at: None,
             pass_max: 0,
             seen_max: 0,
             stats: Stats::default(),
         })
     }
 
-    /// The two attrs the file announces for the tracepoint's ids: `offcpu-time` and
-    /// `offcpu-runnable` (whose ids are [`runnable_ids`]), perf's software BPF-output event
-    /// with the tracepoint's sample layout less its raw data.
-    pub fn file_attr(tp: &Attr) -> Attr {
+    /// The attr the file announces for `offcpu-time` and `offcpu-runnable` (whose ids are
+    /// [`OffCpu::runnable_ids`]): perf's software BPF-output event with the tracepoint's
+    /// sample layout less its raw data, and less its CPU unless `keep_cpu` (a per-task
+    /// recording, where perf's own samples have none).
+    pub fn file_attr(tp: &Attr, keep_cpu: bool) -> Attr {
+        let cpu = if keep_cpu { 0 } else { sample::CPU };
         Attr {
             type_: crate::abi::TYPE_SOFTWARE,
             config: crate::abi::SW_BPF_OUTPUT,
             config1: 0,
             config2: 0,
-            sample_type: tp.sample_type & !sample::RAW,
+            sample_type: tp.sample_type & !(sample::RAW | cpu),
             sample_period: 1,
             flags: tp.flags & !(crate::abi::flag::CONTEXT_SWITCH | crate::abi::flag::FREQ),
             ..*tp
@@ -237,6 +251,7 @@ impl OffCpu {
             tid: None,
             time: None,
             period: None,
+            cpu: None,
             raw: (0, 0),
         };
         let mut step = |bit: u64, slot: Option<&mut Option<usize>>| {
@@ -252,7 +267,7 @@ impl OffCpu {
         step(sample::TID, Some(&mut f.tid));
         step(sample::TIME, Some(&mut f.time));
         step(sample::ID, None);
-        step(sample::CPU, None);
+        step(sample::CPU, Some(&mut f.cpu));
         step(sample::PERIOD, Some(&mut f.period));
         if st & sample::CALLCHAIN != 0 {
             let nr = u64_at(rec, off)? as usize;
@@ -331,27 +346,24 @@ impl OffCpu {
 
     /// Passes the records of `batch` to `out`, the tracepoint's samples and SWITCH records
     /// replaced by off-CPU samples.
-    /// A batch is one pass over the rings, ending in FINISHED_ROUND: the pairs of the pass
-    /// before are written there.
+    /// A batch is one pass over the rings, ending in FINISHED_ROUND: the switches up to the
+    /// pass before are paired there, and the pairs of the pass before written.
     pub fn process(&mut self, batch: &[u8], out: &mut Vec<u8>) {
         encode::for_each_record(batch, |ty, m, rec| {
-            if let Some(t) = self.time_of(ty, rec) {
+            let time = self.time_of(ty, rec);
+            if let Some(t) = time {
                 self.pass_max = self.pass_max.max(t);
             }
-            self.record(ty, m, rec, out)
+            self.record(ty, m, rec, time, out)
         });
     }
 
-    fn record(&mut self, ty: u32, m: u16, rec: &[u8], out: &mut Vec<u8>) {
+    fn record(&mut self, ty: u32, m: u16, rec: &[u8], time: Option<u64>, out: &mut Vec<u8>) {
         match ty {
             kind::SAMPLE if u64_at(rec, 8).is_some_and(|id| self.ids.contains(&id)) => {
                 self.stats.consumed += 1;
-                self.switch_out(rec);
-                if let Some(tid) = self.fields(rec).and_then(|f| u32_at(rec, f.tid? + 4)) {
-                    // A switch-in seen first (another ring) closes the pair right away.
-                    if let Some(t_in) = self.early.remove(&tid) {
-                        self.switch_in(tid, t_in);
-                    }
+                if let Some((t, s)) = self.switch_out(rec) {
+                    self.queue.push((t, s));
                 }
             }
             kind::SWITCH | kind::SWITCH_CPU_WIDE => {
@@ -363,19 +375,12 @@ impl OffCpu {
                     return;
                 }
                 if m & misc::SWITCH_OUT == 0 && tid != 0 {
-                    if self.pending.contains_key(&tid) {
-                        self.switch_in(tid, time);
-                    } else if self.early.len() < MAX_PENDING {
-                        self.early.insert(tid, time);
-                    }
+                    self.queue.push((time, Switch::In(tid)));
                 }
             }
             kind::LOST | kind::THROTTLE => {
-                // Some switch of some thread is missing: no pair seen so far is sure.
-                self.stats.dropped += (self.pending.len() + self.early.len()) as u64;
-                self.pending.clear();
-                self.early.clear();
-                self.lost_in_pass = true;
+                let at = time.unwrap_or(self.pass_max).max(self.lost_at.unwrap_or(0));
+                self.lost_at = Some(at);
                 out.extend_from_slice(rec);
             }
             kind::FINISHED_ROUND => {
@@ -386,82 +391,106 @@ impl OffCpu {
         }
     }
 
-    /// Writes the pairs of the pass before unless a loss was seen since they closed.
+    /// Pairs the switches every ring has passed, writes the pairs of the pass before unless
+    /// a loss was seen since they closed.
     fn end_pass(&mut self, out: &mut Vec<u8>) {
         let held = std::mem::take(&mut self.held);
-        if self.lost_in_pass {
-            self.stats.dropped += (held.len() + self.ready.len()) as u64;
-            for (p, _) in held.into_iter().chain(self.ready.drain(..)) {
+        if let Some(lost) = self.lost_at.take() {
+            // Some switch before `lost` is missing: nothing paired across it is sure.
+            self.stats.dropped += (held.len() + self.pending.len()) as u64;
+            for (p, _) in held {
                 self.spare.push(p.sample);
             }
+            for (_, p) in self.pending.drain() {
+                self.spare.push(p.sample);
+            }
+            let spare = &mut self.spare;
+            let mut outs = 0;
+            self.queue.retain_mut(|(t, sw)| {
+                if *t > lost {
+                    return true;
+                }
+                if let Switch::Out(_, Some(p)) = sw {
+                    outs += 1;
+                    spare.push(std::mem::take(&mut p.sample));
+                }
+                false
+            });
+            self.stats.dropped += outs;
         } else {
             let floor = self.seen_max;
             for (p, t_in) in held {
                 self.emit(p, t_in, floor, out);
             }
-            self.held = std::mem::take(&mut self.ready);
         }
-        self.lost_in_pass = false;
+        let bound = self.seen_max;
+        self.take_switches(bound);
         self.seen_max = self.seen_max.max(self.pass_max);
     }
 
-    /// Keeps a switch-out sample until its thread's switch-in.
-    fn switch_out(&mut self, rec: &[u8]) {
-        let Some(f) = self.fields(rec) else { return };
-        let (Some(tid_at), Some(time_at)) = (f.tid, f.time) else {
-            return;
-        };
-        let (Some(tid), Some(t_out)) = (u32_at(rec, tid_at + 4), u64_at(rec, time_at)) else {
-            return;
-        };
-        let state = self.prev_state(rec, &f).unwrap_or(0);
-        if let Some(old) = self.pending.remove(&tid) {
-            // Switched out twice without a switch-in between: that switch-in was lost.
-            self.stats.dropped += 1;
-            self.spare.push(old.sample);
-        }
-        if let Some(&t_in) = self.early.get(&tid) {
-            if t_in < t_out {
-                // A switch-in of an earlier stretch whose switch-out was never seen.
-                self.early.remove(&tid);
+    /// Pairs the queued switches up to `bound`, in time order, into `held`.
+    fn take_switches(&mut self, bound: u64) {
+        // Stable: a ring's records of one time keep their order.
+        self.queue.sort_by_key(|(t, _)| *t);
+        let n = self.queue.partition_point(|(t, _)| *t <= bound);
+        let taken: Vec<(u64, Switch)> = self.queue.drain(..n).collect();
+        for (t, sw) in taken {
+            match sw {
+                Switch::Out(tid, p) => {
+                    if let Some(old) = self.pending.remove(&tid) {
+                        // Switched out twice without a switch-in between: one was lost.
+                        self.stats.dropped += 1;
+                        self.spare.push(old.sample);
+                    }
+                    if let Some(p) = p {
+                        if self.pending.len() < MAX_PENDING {
+                            self.pending.insert(tid, p);
+                        } else {
+                            self.stats.dropped += 1;
+                            self.spare.push(p.sample);
+                        }
+                    }
+                }
+                Switch::In(tid) => {
+                    if let Some(p) = self.pending.remove(&tid) {
+                        self.held.push((p, t));
+                    }
+                }
             }
         }
+    }
+
+    /// A switch-out sample as a queued switch, its raw data (and CPU, per task) cut out.
+    fn switch_out(&mut self, rec: &[u8]) -> Option<(u64, Switch)> {
+        let f = self.fields(rec)?;
+        let tid = u32_at(rec, f.tid? + 4)?;
+        let t_out = u64_at(rec, f.time?)?;
+        let state = self.prev_state(rec, &f).unwrap_or(0);
         // The idle task is not a thread waiting; an exiting one never comes back.
         if tid == 0 || state & STATE_DEAD != 0 {
-            return;
-        }
-        if self.pending.len() >= MAX_PENDING {
-            self.stats.dropped += 1;
-            return;
+            return Some((t_out, Switch::Out(tid, None)));
         }
         let mut sample = self.spare.pop().unwrap_or_default();
         sample.clear();
-        sample.extend_from_slice(&rec[..f.raw.0]);
+        let mut f = f;
+        match f.cpu.filter(|_| !self.keep_cpu) {
+            Some(cpu) => {
+                sample.extend_from_slice(&rec[..cpu]);
+                sample.extend_from_slice(&rec[cpu + 8..f.raw.0]);
+                f.period = f.period.map(|p| if p > cpu { p - 8 } else { p });
+            }
+            None => sample.extend_from_slice(&rec[..f.raw.0]),
+        }
         sample.extend_from_slice(&rec[f.raw.1..]);
         let size = (sample.len().min(u16::MAX as usize) as u16).to_ne_bytes();
         sample[6..8].copy_from_slice(&size);
-        self.pending.insert(
-            tid,
-            Pending {
-                t_out,
-                runnable: state & STATE_MASK == 0,
-                fields: f,
-                sample,
-            },
-        );
-    }
-
-    /// Closes the pair of `tid`, back on a CPU at `t_in`.
-    fn switch_in(&mut self, tid: u32, t_in: u64) {
-        let Some(p) = self.pending.remove(&tid) else {
-            return;
+        let p = Pending {
+            t_out,
+            runnable: state & STATE_MASK == 0,
+            fields: f,
+            sample,
         };
-        if t_in < p.t_out {
-            // Not this stretch's switch-in: an earlier one, delivered late.
-            self.pending.insert(tid, p);
-            return;
-        }
-        self.ready.push((p, t_in));
+        Some((t_out, Switch::Out(tid, Some(p))))
     }
 
     /// Writes the sample of a pair: weight `t_in - t_out`, time no earlier than `floor`.
@@ -498,15 +527,16 @@ impl OffCpu {
     /// The samples of threads still off CPU when recording ended at `end` (CLOCK_MONOTONIC,
     /// the events' clock), stamped no earlier than anything written.
     pub fn finish(&mut self, end: u64, out: &mut Vec<u8>) {
-        // The last pass ran after the events were disabled: nothing can be lost after it.
+        // The last pass ran after the events were disabled: every switch is in, and a loss
+        // it reported was already taken into account.
         let floor = self.seen_max.max(self.pass_max);
-        let closed: Vec<(Pending, u64)> = self.held.drain(..).chain(self.ready.drain(..)).collect();
+        self.take_switches(u64::MAX);
+        let closed: Vec<(Pending, u64)> = std::mem::take(&mut self.held);
         for (p, t_in) in closed {
             self.emit(p, t_in, floor, out);
         }
         let mut left: Vec<(u32, Pending)> = self.pending.drain().collect();
         left.sort_by_key(|(tid, p)| (p.t_out, *tid));
-        self.early.clear();
         for (_, p) in left {
             let at = end.max(p.t_out);
             self.stats.at_end += 1;
@@ -600,15 +630,16 @@ mod tests {
     }
 
     fn new() -> OffCpu {
-        OffCpu::new(ST, &[ID], STATE, types()).unwrap()
+        OffCpu::new(ST, &[ID], STATE, types(), true).unwrap()
     }
 
-    /// One pass over `recs` and the next, empty one (which writes its pairs), less the
-    /// round markers.
+    /// One pass over `recs` and two empty ones (the first pairs what every ring has
+    /// passed, the second writes the pairs), less the round markers.
     fn pass(o: &mut OffCpu, recs: &[Vec<u8>]) -> Vec<u8> {
         let round = encode::finished_round().to_vec();
         let mut out = Vec::new();
         o.process(&[recs.concat(), round.clone()].concat(), &mut out);
+        o.process(&round, &mut out);
         o.process(&round, &mut out);
         let mut kept = Vec::new();
         encode::for_each_record(&out, |ty, _, r| {
@@ -636,6 +667,24 @@ mod tests {
         let out = pass(&mut o, &[out_sample(5, 10, 0x100), switch_in(5, 60)]);
         assert_eq!(samples(&out)[0].0, ID | RUNNABLE_ID_BIT);
         assert_eq!((o.stats.runnable, o.stats.runnable_ns), (1, 50));
+    }
+
+    #[test]
+    fn switches_read_out_of_time_order_across_rings_pair_in_time_order() {
+        // CPU 0's ring (read first) has the thread leaving at 10 and coming back at 70;
+        // CPU 1's has it back at 30 and off again at 50: two stretches, 20 ns each.
+        let mut o = new();
+        let out = pass(
+            &mut o,
+            &[
+                out_sample(5, 10, 1),
+                switch_in(5, 70),
+                switch_in(5, 30),
+                out_sample(5, 50, 1),
+            ],
+        );
+        let got: Vec<(u64, u64)> = samples(&out).iter().map(|s| (s.2, s.3)).collect();
+        assert_eq!(got, vec![(70, 20), (70, 20)]);
     }
 
     #[test]
@@ -669,6 +718,8 @@ mod tests {
         let mut out = Vec::new();
         let first = [out_sample(5, 10, 1), switch_in(5, 500), round.clone()].concat();
         o.process(&first, &mut out);
+        // Paired at the end of this pass, every ring being past 500.
+        o.process(&round, &mut out);
         let lost = rec(kind::LOST, 0, &[ID, 3, 5 << 32 | 5, 600, 0, ID]);
         o.process(&[lost, round].concat(), &mut out);
         assert!(samples(&out).is_empty());
@@ -693,7 +744,28 @@ mod tests {
             &mut out,
         );
         o.process(&round, &mut out);
+        o.process(&round, &mut out);
         assert_eq!(samples(&out), vec![(ID, 5, 900, 490, vec![0xa, 0xb])]);
+    }
+
+    #[test]
+    fn per_task_samples_leave_their_cpu_out_as_the_file_attr_says() {
+        let mut o = OffCpu::new(ST, &[ID], STATE, types(), false).unwrap();
+        let out = pass(&mut o, &[out_sample(5, 1000, 1), switch_in(5, 3000)]);
+        let mut got = Vec::new();
+        encode::for_each_record(&out, |_, _, r| got = r.to_vec());
+        // identifier, ip, tid, time, period, nr, a, b: no CPU word, no raw data.
+        let w: Vec<u64> = (0..8).map(|i| u64_at(&got, 8 + i * 8).unwrap()).collect();
+        assert_eq!(w, vec![ID, 0xa, 5 << 32 | 5, 3000, 2000, 2, 0xa, 0xb]);
+        assert_eq!(got.len(), 72);
+        let tp = Attr {
+            sample_type: ST,
+            ..Attr::default()
+        };
+        assert_eq!(
+            OffCpu::file_attr(&tp, false).sample_type,
+            ST & !(sample::RAW | sample::CPU)
+        );
     }
 
     #[test]
@@ -719,6 +791,6 @@ mod tests {
         let mut o = new();
         let other = rec(kind::SAMPLE, misc::USER, &[99, 1, 2, 3, 0, 1, 0, 0]);
         assert_eq!(pass(&mut o, std::slice::from_ref(&other)), other);
-        assert!(OffCpu::new(ST & !sample::RAW, &[ID], STATE, types()).is_none());
+        assert!(OffCpu::new(ST & !sample::RAW, &[ID], STATE, types(), true).is_none());
     }
 }
