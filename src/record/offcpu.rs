@@ -34,6 +34,10 @@ pub const RUNNABLE_EVENT: &str = "offcpu-runnable";
 pub const RUNNABLE_ID_BIT: u64 = 1 << 62;
 /// Threads off CPU at once kept at most (their switch-out samples wait in memory).
 pub const MAX_PENDING: usize = 1 << 16;
+/// Bytes of switch-out samples waiting in the queue at most (`--call-graph dwarf` copies
+/// 8 KiB of stack per switch): past it a switch-out keeps no stack and its stretch is left
+/// out, counted; switch-ins are never dropped, so no pair ever spans a missing one.
+pub const MAX_QUEUED_BYTES: usize = 128 << 20;
 
 /// The sample_type bits a switch-out sample may have (what `sampling_attr` gives a
 /// tracepoint with `-g`, `--call-graph dwarf` or `-R`).
@@ -118,8 +122,9 @@ pub struct OffCpu {
     state: StateField,
     ids: rustc_hash::FxHashSet<u64>,
     pending: FxHashMap<u32, Pending>,
-    /// Switches not yet taken, with their times.
+    /// Switches not yet taken, with their times, and the bytes of their samples.
     queue: Vec<(u64, Switch)>,
+    queued_bytes: usize,
     spare: Vec<Vec<u8>>,
     /// Whether the samples keep their CPU (CPU-wide recordings: perf script then shows it).
     keep_cpu: bool,
@@ -209,6 +214,7 @@ impl OffCpu {
             ids: ids.iter().copied().collect(),
             pending: FxHashMap::default(),
             queue: Vec::new(),
+            queued_bytes: 0,
             spare: Vec::new(),
             keep_cpu,
             types,
@@ -406,16 +412,19 @@ impl OffCpu {
             }
             let spare = &mut self.spare;
             let mut outs = 0;
+            let mut freed = 0;
             self.queue.retain_mut(|(t, sw)| {
                 if *t > lost {
                     return true;
                 }
                 if let Switch::Out(_, Some(p)) = sw {
                     outs += 1;
+                    freed += p.sample.len();
                     spare.push(std::mem::take(&mut p.sample));
                 }
                 false
             });
+            self.queued_bytes -= freed;
             self.stats.dropped += outs;
         } else {
             let floor = self.seen_max;
@@ -437,6 +446,7 @@ impl OffCpu {
         for (t, sw) in taken {
             match sw {
                 Switch::Out(tid, p) => {
+                    self.queued_bytes -= p.as_ref().map_or(0, |p| p.sample.len());
                     if let Some(old) = self.pending.remove(&tid) {
                         // Switched out twice without a switch-in between: one was lost.
                         self.stats.dropped += 1;
@@ -470,6 +480,10 @@ impl OffCpu {
         if tid == 0 || state & STATE_DEAD != 0 {
             return Some((t_out, Switch::Out(tid, None)));
         }
+        if self.queued_bytes + rec.len() > MAX_QUEUED_BYTES {
+            self.stats.dropped += 1;
+            return Some((t_out, Switch::Out(tid, None)));
+        }
         let mut sample = self.spare.pop().unwrap_or_default();
         sample.clear();
         let mut f = f;
@@ -484,6 +498,7 @@ impl OffCpu {
         sample.extend_from_slice(&rec[f.raw.1..]);
         let size = (sample.len().min(u16::MAX as usize) as u16).to_ne_bytes();
         sample[6..8].copy_from_slice(&size);
+        self.queued_bytes += sample.len();
         let p = Pending {
             t_out,
             runnable: state & STATE_MASK == 0,
