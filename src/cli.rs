@@ -288,7 +288,12 @@ impl FlamegraphArgs {
                 None => crate::events::attr::CallGraph::Fp,
             };
             Some(cmd::record::RecordConfig {
-                events: Vec::new(),
+                // The wall-clock view adds CPU time in ns: cpu-clock, even where there is a PMU.
+                events: if self.wall {
+                    vec![("cpu-clock".to_string(), None)]
+                } else {
+                    Vec::new()
+                },
                 freq: Some(self.freq.unwrap_or(997)),
                 period: None,
                 call_graph,
