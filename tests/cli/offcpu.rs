@@ -330,3 +330,32 @@ fn views_need_an_off_cpu_recording() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(!dir.path().join("w.svg").exists());
 }
+
+#[test]
+fn a_thread_still_asleep_when_recording_stops_gets_its_time_up_to_the_stop() {
+    let dir = TempDir::new("offcpu-end");
+    let data = dir.path().join("e.data");
+    // The background sleep outlives the command, whose exit ends the recording ~0.2 s in.
+    let o = run({
+        let mut c = rperf();
+        c.args(["record", "--off-cpu", "-g", "-o"])
+            .arg(&data)
+            .args(["--", "sh", "-c", "sleep 0.6 & exec sleep 0.2"]);
+        c
+    });
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains(" 1 still off CPU at the end"), "{err}");
+    let text = rperf_out(&["script", "-F", "comm,tid,period,event"], &data);
+    let periods: Vec<u64> = text
+        .lines()
+        .filter(|l| l.contains("offcpu-time") && l.trim_start().starts_with("sleep"))
+        .filter_map(|l| l.split_whitespace().nth(2)?.parse().ok())
+        .collect();
+    // Both sleeps: the one that ended (~0.2 s) and the one cut at the stop, which must be
+    // shorter than its 0.6 s and at least what the recording lasted after it fell asleep.
+    assert_eq!(periods.len(), 2, "{text}");
+    for p in periods {
+        assert!((100_000_000..600_000_000).contains(&p), "{p} ns\n{text}");
+    }
+}
