@@ -125,6 +125,7 @@ pub struct OffCpu {
     /// Switches not yet taken, with their times, and the bytes of their samples.
     queue: Vec<(u64, Switch)>,
     queued_bytes: usize,
+    max_queued: usize,
     spare: Vec<Vec<u8>>,
     /// Whether the samples keep their CPU (CPU-wide recordings: perf script then shows it).
     keep_cpu: bool,
@@ -215,6 +216,7 @@ impl OffCpu {
             pending: FxHashMap::default(),
             queue: Vec::new(),
             queued_bytes: 0,
+            max_queued: MAX_QUEUED_BYTES,
             spare: Vec::new(),
             keep_cpu,
             types,
@@ -480,7 +482,7 @@ impl OffCpu {
         if tid == 0 || state & STATE_DEAD != 0 {
             return Some((t_out, Switch::Out(tid, None)));
         }
-        if self.queued_bytes + rec.len() > MAX_QUEUED_BYTES {
+        if self.queued_bytes + rec.len() > self.max_queued {
             self.stats.dropped += 1;
             return Some((t_out, Switch::Out(tid, None)));
         }
@@ -781,6 +783,26 @@ mod tests {
             OffCpu::file_attr(&tp, false).sample_type,
             ST & !(sample::RAW | sample::CPU)
         );
+    }
+
+    #[test]
+    fn past_the_queue_cap_a_stretch_is_left_out_never_paired_across() {
+        let mut o = new();
+        // Room for one switch-out (a 120-byte record, 80 once its raw data is cut).
+        o.max_queued = 130;
+        let out = pass(
+            &mut o,
+            &[
+                out_sample(5, 10, 1),
+                out_sample(6, 12, 1),
+                switch_in(6, 40),
+                switch_in(5, 50),
+            ],
+        );
+        // Thread 6's switch-out kept no stack: only thread 5's stretch is written.
+        assert_eq!(samples(&out), vec![(ID, 5, 50, 40, vec![0xa, 0xb])]);
+        assert_eq!(o.stats.dropped, 1);
+        assert_eq!(o.queued_bytes, 0);
     }
 
     #[test]

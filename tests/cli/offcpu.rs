@@ -359,3 +359,39 @@ fn a_thread_still_asleep_when_recording_stops_gets_its_time_up_to_the_stop() {
         assert!((100_000_000..600_000_000).contains(&p), "{p} ns\n{text}");
     }
 }
+
+#[test]
+fn system_wide_off_cpu_keeps_the_cpu_and_never_overweighs() {
+    let dir = TempDir::new("offcpu-a");
+    let exe = compile_c(
+        dir.path(),
+        "offcpu",
+        OFFCPU_C,
+        &["-O1", "-fno-omit-frame-pointer", "-pthread"],
+    );
+    let err = record(dir.path(), &exe, &["-a", "-g", "-F", "499"], "a.data");
+    let t = truth(&err);
+    let data = dir.path().join("a.data");
+    let off = folded(&data, "--off-cpu");
+    let sleeper = t["sleeper"];
+    let got = sum(&off, sleeper.0, "[off-cpu: blocked]", ";b;");
+    // Every CPU's switches, other processes' too: a loaded machine may lose some, which
+    // leaves time out but never stretches it.
+    if err.contains("lost their pair") {
+        assert!(
+            got <= sleeper.2 * 1.05,
+            "{got} ns for {} ns\n{err}",
+            sleeper.2
+        );
+    } else {
+        within(got, sleeper.2, "the sleeper's blocked time with -a");
+    }
+    // CPU-wide samples keep their CPU, as perf's do.
+    let text = rperf_out(&["script", "-F", "tid,cpu,event"], &data);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("offcpu-time") && l.contains('[')),
+        "{}",
+        text.lines().take(5).collect::<Vec<_>>().join("\n")
+    );
+}
