@@ -19,7 +19,9 @@
 //! has room again, usually in the next pass: so a pair is written one pass after it closed,
 //! and dropped if that pass saw a loss. Its time is then its switch-in, or the latest time
 //! of the passes before when that is later, so perf's reader (which sorts a round against
-//! the one before) never sees it behind what it already flushed.
+//! the one before) never sees it behind what it already flushed. Not caught: a loss whose
+//! ring stays silent for longer than a pass afterwards (no record to carry its LOST), the
+//! kernel then reporting it only at the end (perf's "Total Lost Samples").
 use rustc_hash::FxHashMap;
 
 use crate::abi::{kind, misc, sample, Attr};
