@@ -599,6 +599,79 @@ def bench_big_scaling(quick):
             os.remove(data)
     return rows
 
+def bench_offcpu_overhead(quick):
+    """Cost of `record --off-cpu -g` on a switch-heavy workload (fixtures/workloads/pingpong.c:
+    two threads bouncing a byte over pipes, two context switches per round trip), against perf
+    recording the same raw material (its --off-cpu needs BPF, absent here): `perf record -g -e
+    cpu-clock -e sched:sched_switch --switch-events`. The workload times itself."""
+    rounds = "20000" if quick else "50000"
+    runs = 3 if quick else 7
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, "pingpong")
+        subprocess.run(
+            ["gcc", "-O2", "-fno-omit-frame-pointer", "-pthread", "-o", exe,
+             os.path.join(ROOT, "fixtures", "workloads", "pingpong.c")],
+            check=True,
+        )
+        pout, rout = os.path.join(tmp, "p.data"), os.path.join(tmp, "r.data")
+        cmds = {
+            "bare": [exe, rounds],
+            "perf": ["perf", "record", "-q", "-o", pout, "-g", "-e", "cpu-clock", "-e",
+                     "sched:sched_switch", "--switch-events", "--", exe, rounds],
+            "rperf": [RPERF, "record", "-q", "-o", rout, "--off-cpu", "-g", "--", exe, rounds],
+        }
+        got = {k: [] for k in cmds}
+        dropped = []
+        for _ in range(runs):
+            for k, c in cmds.items():
+                err = subprocess.run(c, capture_output=True, text=True, check=True).stderr
+                line = next(l for l in err.splitlines() if l.startswith("rounds "))
+                got[k].append(float(line.split()[2]) / 1e9)
+                if k == "rperf":
+                    lost = [l for l in err.splitlines() if "lost their pair" in l]
+                    dropped.append(int(lost[0].split()[2]) if lost else 0)
+        own = {k: statistics.median(v) for k, v in got.items()}
+        switches = 2 * int(rounds) / own["bare"]
+        over = {k: (own[k] - own["bare"]) / own["bare"] * 100 for k in ("perf", "rperf")}
+        rows.append(
+            {
+                "name": f"record --off-cpu -g: ping-pong slowdown ({rounds} round trips, bare {own['bare']*1e3:.0f} ms, {switches/1e3:.0f}k switches/s)",
+                "unit": "% slowdown",
+                "perf": over["perf"],
+                "rperf": over["rperf"],
+                "goal": "report only",
+                "met": True,
+                "runs": runs,
+                "ratio": own["rperf"] / own["perf"],
+                "ratio_label": "time rperf/perf",
+            }
+        )
+        rows.append(
+            {
+                "name": "record --off-cpu -g: output size (last run; perf keeps every raw switch)",
+                "unit": "MB",
+                "perf": os.path.getsize(pout) / 1e6,
+                "rperf": os.path.getsize(rout) / 1e6,
+                "goal": "report only",
+                "met": True,
+                "runs": 1,
+            }
+        )
+        rows.append(
+            {
+                "name": "record --off-cpu -g: switches left unpaired after ring losses (median; perf: n/a)",
+                "unit": "switches",
+                "perf": float("nan"),
+                "rperf": statistics.median(dropped),
+                "goal": "counted, never guessed",
+                "met": True,
+                "runs": runs,
+            }
+        )
+    return rows
+
+
 BENCHMARKS = [
     bench_stat_startup,
     bench_stat_overhead,
@@ -609,6 +682,7 @@ BENCHMARKS = [
     bench_record_big_binaries,
     bench_big_binaries,
     bench_big_scaling,
+    bench_offcpu_overhead,
 ]
 
 

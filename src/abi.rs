@@ -292,6 +292,10 @@ pub mod kind {
     pub const KSYMBOL: u32 = b::PERF_RECORD_KSYMBOL;
     /// A BPF program was loaded or unloaded.
     pub const BPF_EVENT: u32 = b::PERF_RECORD_BPF_EVENT;
+    /// A context switch of a task event's task (attr.context_switch).
+    pub const SWITCH: u32 = b::PERF_RECORD_SWITCH;
+    /// A context switch on a CPU-wide event's CPU (attr.context_switch).
+    pub const SWITCH_CPU_WIDE: u32 = b::PERF_RECORD_SWITCH_CPU_WIDE;
     /// Pipe mode: an attr and its ids.
     pub const HEADER_ATTR: u32 = 64;
     /// Pipe mode: tracing data follows the record.
@@ -314,6 +318,11 @@ pub mod kind {
     pub const FINISHED_INIT: u32 = 82;
 }
 
+/// PERF_TYPE_SOFTWARE, the type of perf's `offcpu-time` event.
+pub const TYPE_SOFTWARE: u32 = b::PERF_TYPE_SOFTWARE;
+/// PERF_COUNT_SW_BPF_OUTPUT: the software config perf gives `offcpu-time`.
+pub const SW_BPF_OUTPUT: u64 = b::PERF_COUNT_SW_BPF_OUTPUT as u64;
+
 /// header.misc bits.
 pub mod misc {
     use super::b;
@@ -326,6 +335,8 @@ pub mod misc {
     pub const USER: u16 = b::PERF_RECORD_MISC_USER as u16;
     /// COMM caused by exec.
     pub const COMM_EXEC: u16 = b::PERF_RECORD_MISC_COMM_EXEC as u16;
+    /// A SWITCH record of the task going out (else coming in).
+    pub const SWITCH_OUT: u16 = b::PERF_RECORD_MISC_SWITCH_OUT as u16;
     /// perf.data's build-id entries: the id's real length is stored after it (perf's
     /// PERF_RECORD_MISC_BUILD_ID_SIZE, the kernel's reserved bit).
     pub const BUILD_ID_SIZE: u16 = b::PERF_RECORD_MISC_EXT_RESERVED as u16;

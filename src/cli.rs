@@ -467,6 +467,13 @@ pub struct FlamegraphArgs {
     /// Differential graph of two recordings: BEFORE AFTER.
     #[arg(long = "diff", num_args = 2, value_names = ["BEFORE", "AFTER"])]
     pub diff: Vec<PathBuf>,
+    /// Off-CPU graph of a `record --off-cpu` file (blocked frames blue, runnable aqua).
+    #[arg(long = "off-cpu", conflicts_with_all = ["wall", "diff"])]
+    pub off_cpu: bool,
+    /// Wall-clock graph of a `record --off-cpu` file: CPU and off-CPU time of each thread
+    /// together, adding up to its elapsed time.
+    #[arg(long = "wall", conflicts_with = "diff")]
+    pub wall: bool,
     /// Recording: samples per second.
     #[arg(short = 'F', long = "freq", value_name = "HZ")]
     pub freq: Option<u64>,
@@ -504,7 +511,12 @@ impl FlamegraphArgs {
                 None => crate::events::attr::CallGraph::Fp,
             };
             Some(cmd::record::RecordConfig {
-                events: Vec::new(),
+                // The wall-clock view adds CPU time in ns: cpu-clock, even where there is a PMU.
+                events: if self.wall {
+                    vec![("cpu-clock".to_string(), None)]
+                } else {
+                    Vec::new()
+                },
                 freq: Some(self.freq.unwrap_or(997)),
                 period: None,
                 call_graph,
@@ -516,6 +528,7 @@ impl FlamegraphArgs {
                 cmdline: argv,
                 leaf_stack: crate::events::attr::DEFAULT_LEAF_STACK,
                 raw_samples: false,
+                off_cpu: self.off_cpu || self.wall,
             })
         } else {
             None
@@ -552,6 +565,7 @@ impl FlamegraphArgs {
                 annotate_kernel: self.kernel,
                 max_stack: None,
                 inline: !self.no_inline,
+                all_events: false,
             },
             diff: match self.diff.as_slice() {
                 [a, b] => Some((a.clone(), b.clone())),
@@ -559,6 +573,13 @@ impl FlamegraphArgs {
             },
             record,
             count_name: self.countname,
+            view: if self.wall {
+                Some(crate::report::offcpu::View::Wall)
+            } else if self.off_cpu {
+                Some(crate::report::offcpu::View::OffCpu)
+            } else {
+                None
+            },
         })
     }
 }
@@ -905,6 +926,10 @@ pub struct RecordArgs {
     /// Every sample carries its raw data, time and CPU (perf's --raw-samples).
     #[arg(short = 'R', long = "raw-samples")]
     pub raw_samples: bool,
+    /// Off-CPU profile: also sample where threads wait, from sched_switch (events
+    /// offcpu-time for blocked time, offcpu-runnable for time waiting for a CPU; weights in ns).
+    #[arg(long = "off-cpu")]
+    pub off_cpu: bool,
     /// What to measure besides a command.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -1052,6 +1077,7 @@ impl RecordArgs {
             cmdline,
             leaf_stack: leaf_stack(self.fp_leaf_stack)?,
             raw_samples: self.raw_samples,
+            off_cpu: self.off_cpu,
         })
     }
 }

@@ -11,6 +11,7 @@ use inferno::flamegraph::{self, color::Palette, Direction, Options};
 use crate::output;
 use crate::report::export;
 use crate::report::folded::{fold_weighted, folded_lines, FoldOptions, Unit, Weight};
+use crate::report::offcpu::{self, View};
 
 /// Options of `rperf flamegraph`.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +42,8 @@ pub struct FlamegraphConfig {
     pub format: Format,
     /// `--countname`: what the widths count, in tooltips (default: the event's unit).
     pub count_name: Option<String>,
+    /// `--off-cpu` or `--wall`: the graph of a `record --off-cpu` file.
+    pub view: Option<View>,
 }
 
 /// What `rperf flamegraph` writes.
@@ -219,6 +222,35 @@ pub fn diff_lines(before: &Path, after: &Path, opts: &FoldOptions) -> Result<Vec
         .collect())
 }
 
+/// The off-CPU or wall-clock SVG: off-CPU frames blue (blocked) or aqua (runnable), on-CPU
+/// frames in the chosen palette, widths in µs.
+fn draw_view(cfg: &FlamegraphConfig, input: &Path, view: View) -> Result<()> {
+    let lines = offcpu::fold(input, &cfg.fold, view, true)?;
+    let mut map = offcpu::palette(&lines);
+    let mut opts = options(cfg)?;
+    opts.palette_map = Some(&mut map);
+    match &cfg.count_name {
+        Some(c) => opts.count_name = c.clone(),
+        None => {
+            opts.count_name = "µs".into();
+            opts.factor = 1e-3;
+        }
+    }
+    let what = match view {
+        View::OffCpu => "off-CPU time in µs: blocked (blue), runnable waiting for a CPU (aqua)",
+        View::Wall => "wall-clock time in µs per thread: on CPU, blocked (blue), runnable (aqua)",
+    };
+    opts.subtitle = Some(what.to_string());
+    if cfg.title.is_none() {
+        opts.title = match view {
+            View::OffCpu => "Off-CPU Time Flame Graph".into(),
+            View::Wall => "Wall-Clock Flame Graph".into(),
+        };
+    }
+    let text: Vec<String> = lines.iter().map(|(s, w)| format!("{s} {w}")).collect();
+    write_svg(&cfg.output, &text, &mut opts)
+}
+
 /// Runs `rperf flamegraph`.
 pub fn run(cfg: FlamegraphConfig) -> Result<ExitCode> {
     let mut opts = options(&cfg)?;
@@ -256,7 +288,17 @@ pub fn run(cfg: FlamegraphConfig) -> Result<ExitCode> {
             .unwrap_or_else(|| format!("rperf: {}", input.display()))
     };
     let folded = || folded_lines(&input, &cfg.fold);
-    let result = match cfg.format {
+    let result = match (cfg.view, cfg.format) {
+        (Some(view), Format::Svg) => draw_view(&cfg, &input, view),
+        (Some(view), Format::Folded) => offcpu::fold(&input, &cfg.fold, view, false)
+            .and_then(|v| {
+                let text: String = v.iter().map(|(s, w)| format!("{s} {w}\n")).collect();
+                write_output(&cfg.output, text.as_bytes())
+            }),
+        (Some(_), _) => Err(anyhow!(
+            "--off-cpu and --wall draw an SVG or folded stacks (--format svg or folded)"
+        )),
+        (None, format) => match format {
         Format::Svg => fold_weighted(&input, &cfg.fold).and_then(|(folded, unit)| {
             label(&mut opts, &unit, cfg.count_name.as_deref());
             let lines: Vec<String> = folded.into_iter().map(|(s, w)| format!("{s} {w}")).collect();
@@ -276,6 +318,7 @@ pub fn run(cfg: FlamegraphConfig) -> Result<ExitCode> {
         Format::Pprof => {
             export::pprof(&input, &cfg.fold).and_then(|pb| write_output(&cfg.output, &pb))
         }
+        },
     };
     drop(temp);
     result?;

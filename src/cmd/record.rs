@@ -17,6 +17,7 @@ use crate::record::drain::{Drain, Pipeline, RecordSink};
 use crate::record::features;
 use crate::record::hits::HitTracker;
 use crate::record::leaf::LeafFixer;
+use crate::record::offcpu::{self, OffCpu};
 use crate::record::synth;
 use crate::sys::counter;
 use crate::sys::ring::{self, Ring};
@@ -57,6 +58,8 @@ pub struct RecordConfig {
     pub leaf_stack: u32,
     /// `-R`: every sample carries its raw data, time and CPU (perf's --raw-samples).
     pub raw_samples: bool,
+    /// `--off-cpu`: off-CPU samples from sched_switch (see `record::offcpu`).
+    pub off_cpu: bool,
 }
 
 /// perf's `-F` ceiling: `/proc/sys/kernel/perf_event_max_sample_rate`.
@@ -175,11 +178,19 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     )?;
     // What the file announces: -g's leaf registers and stack are consumed while recording.
     let file_attrs: Vec<Attr> = opened.iter().map(|o| file_attr(&o.attr)).collect();
-    let attrs: Vec<(Attr, Vec<u64>)> = opened
+    let mut attrs: Vec<(Attr, Vec<u64>)> = opened
         .iter()
         .zip(&file_attrs)
         .map(|(o, a)| (*a, o.ids.clone()))
         .collect();
+    // --off-cpu: the file announces offcpu-time and offcpu-runnable in sched_switch's place.
+    let off = cfg.off_cpu.then(|| opened.len() - 1);
+    let off_attrs = off.map(|i| {
+        let a = OffCpu::file_attr(&file_attrs[i], system_wide);
+        attrs[i] = (a, opened[i].ids.clone());
+        attrs.push((a, OffCpu::runnable_ids(&opened[i].ids)));
+        (a, OffCpu::runnable_ids(&opened[i].ids))
+    });
     let leaf = opened
         .iter()
         .zip(&file_attrs)
@@ -191,19 +202,29 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
                 .collect();
             LeafFixer::new(opened[0].attr.sample_type, by_id)
         });
-    let descs: Vec<EventDesc> = opened
+    let mut descs: Vec<EventDesc> = opened
         .iter()
-        .zip(&file_attrs)
-        .map(|(o, attr)| EventDesc {
+        .zip(&attrs)
+        .map(|(o, (attr, _))| EventDesc {
             attr,
             name: &o.ev.name,
             ids: &o.ids,
         })
         .collect();
+    if let (Some(i), Some((attr, ids))) = (off, &off_attrs) {
+        descs[i].name = offcpu::BLOCKED_EVENT;
+        descs.push(EventDesc {
+            attr,
+            name: offcpu::RUNNABLE_EVENT,
+            ids,
+        });
+    }
     let mut feats = features::system_features(&cfg.cmdline, &descs);
     let tps: Vec<(String, String)> = opened
         .iter()
-        .filter_map(|o| match &o.ev.kind {
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != off)
+        .filter_map(|(_, o)| match &o.ev.kind {
             EventKind::Tracepoint { system, name, .. } => Some((system.clone(), name.clone())),
             _ => None,
         })
@@ -216,6 +237,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     };
     // `-` and a FIFO get perf's pipe format (a FIFO cannot be seeked back to its header), as
     // in perf; a device is written in place and a regular file staged beside its name.
+    let attrs_written = attrs.clone();
     let dest = crate::output::dest_kind(&cfg.output)
         .with_context(|| format!("cannot write {}", cfg.output.display()))?;
     let mut sink = if matches!(
@@ -268,8 +290,21 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             .map_err(|e| super::command_error(&t.command[0], &e))?;
     }
     // Rings are read here; records are processed and written on the pipeline's thread.
-    let mut pipeline =
-        Pipeline::start(Drain::new(hits, leaf), sink).context("starting the record writer")?;
+    let mut drain = Drain::new(hits, leaf);
+    if let Some(i) = off {
+        let types = opened
+            .iter()
+            .zip(&file_attrs)
+            .flat_map(|(o, a)| o.ids.iter().map(|&id| (id, a.sample_type)))
+            .collect();
+        drain.offcpu = Some(off_cpu_pass(
+            &file_attrs[i],
+            &opened[i].ids,
+            types,
+            system_wide,
+        )?);
+    }
+    let mut pipeline = Pipeline::start(drain, sink).context("starting the record writer")?;
     let mut exit = None;
     let watched: Vec<i32> = if system_wide || has_cmd {
         Vec::new()
@@ -315,26 +350,49 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
             let _ = counter::disable(fd);
         }
     }
+    let stopped_at = crate::sys::clock::monotonic_ns();
     pipeline.pass(rings.iter_mut().map(|(r, _, _)| r));
     drop(rings);
     let (drain, mut sink) = pipeline
         .finish()
         .context("writing samples (is the disk full?)")?;
     let Drain {
-        tally, hits, leaf, ..
+        mut tally,
+        hits,
+        leaf,
+        offcpu,
+        ..
     } = drain;
+    // Threads still off CPU at the end: their time up to the stop.
+    let offcpu_stats = match offcpu {
+        Some(mut o) => {
+            let mut rest = Vec::new();
+            o.finish(stopped_at, &mut rest);
+            if !rest.is_empty() {
+                rest.extend_from_slice(&encode::finished_round());
+                sink.write(&rest)
+                    .with_context(|| format!("cannot write {}", cfg.output.display()))?;
+            }
+            // The summary counts the samples written, not the switches read.
+            tally.samples =
+                tally.samples.saturating_sub(o.stats.consumed) + o.stats.blocked + o.stats.runnable;
+            Some(o.stats)
+        }
+        None => None,
+    };
     // Samples the kernel dropped, per event and fd, as perf records them: perf report's
     // "Total Lost Samples".
     let mut lost_samples = 0u64;
-    for o in &opened {
+    for (o, (file_attr, _)) in opened.iter().zip(&attrs_written) {
         for (fd, id) in o.fds.iter().zip(&o.ids) {
             let Ok(n) = counter::read_lost(fd, o.attr.read_format) else {
                 continue;
             };
             if n > 0 {
                 lost_samples += n;
+                // The trailer as the file's attr for the id lays it out (--off-cpu's differs).
                 let t = encode::Trailer {
-                    sample_type: o.attr.sample_type,
+                    sample_type: file_attr.sample_type,
                     id: *id,
                 };
                 sink.write(&encode::lost_samples(n, t))
@@ -370,6 +428,9 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         lost_samples,
     };
     summarize(&cfg, leaf.as_ref(), &tally, &end);
+    if let Some(s) = offcpu_stats {
+        offcpu::summarize(&s, cfg.quiet);
+    }
     let code = exit.map(|e| e.code).unwrap_or(0);
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
@@ -412,6 +473,13 @@ fn events_to_record(cfg: &RecordConfig) -> Result<Vec<(Event, Option<String>)>> 
             }
             evs.push((e, filter.clone()));
         }
+    }
+    if cfg.off_cpu {
+        // Last, so the off-CPU event is the one after the user's.
+        let mut v = Vec::new();
+        events::parse_into("sched:sched_switch", &src, &mut v)
+            .context("--off-cpu needs the sched:sched_switch tracepoint (is tracefs mounted?)")?;
+        evs.extend(v.into_iter().map(|e| (e, None)));
     }
     if evs
         .iter()
@@ -479,7 +547,12 @@ fn open_events(
         let opts = SamplingOptions {
             freq: how.freq,
             period: how.period,
-            call_graph: cfg.call_graph,
+            // An off-CPU sample is its stack: frame pointers when no --call-graph is given.
+            call_graph: if cfg.off_cpu && i + 1 == evs.len() && cfg.call_graph == CallGraph::None {
+                CallGraph::Fp
+            } else {
+                cfg.call_graph
+            },
             cpu_wide: how.system_wide,
             with_id,
             inherit: !how.system_wide,
@@ -495,6 +568,9 @@ fn open_events(
         'retry: loop {
             attr = sampling_attr(&ev, opts)
                 .ok_or_else(|| anyhow!("event '{}' cannot be sampled", ev.name))?;
+            if cfg.off_cpu {
+                offcpu::adjust_attr(&mut attr, i + 1 == evs.len());
+            }
             if !lost_format {
                 attr.read_format &= !crate::abi::read_format::LOST;
             }
@@ -667,6 +743,30 @@ fn synthesize(
         side.extend(encode::comm(pid, pid, "rperf", false, trailer));
     }
     side
+}
+
+/// The off-CPU pass for the sched_switch event as the file has it, finding `prev_state`
+/// in the tracepoint's format.
+fn off_cpu_pass(
+    tp: &Attr,
+    ids: &[u64],
+    types: rustc_hash::FxHashMap<u64, u64>,
+    keep_cpu: bool,
+) -> Result<OffCpu> {
+    let root = crate::sys::tracefs::root().context("finding tracefs for sched_switch's format")?;
+    let path = root.join("events/sched/sched_switch/format");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("--off-cpu: cannot read {}", path.display()))?;
+    let field = crate::report::trace::parse_format(&text)
+        .and_then(|(_, f)| f.fields.into_iter().find(|f| f.name == "prev_state"))
+        .ok_or_else(|| anyhow!("--off-cpu: {} has no prev_state field", path.display()))?;
+    let state = offcpu::StateField {
+        offset: field.offset,
+        size: field.size,
+    };
+    OffCpu::new(tp.sample_type, ids, state, types, keep_cpu).ok_or_else(|| {
+        anyhow!("--off-cpu cannot be combined with sample fields beyond -g/--call-graph and -R")
+    })
 }
 
 /// What a finished recording reports besides the counts the drain kept.

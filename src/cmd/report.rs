@@ -1155,7 +1155,15 @@ fn print_hist(
         let _ = write!(out, " (time slices: {t})");
     }
     out.push('\n');
-    let _ = writeln!(out, "# Event count (approx.): {}\n#", h.total);
+    let _ = writeln!(out, "# Event count (approx.): {}", h.total);
+    // Off-CPU weights are nanoseconds: say how long that is.
+    if matches!(
+        h.name.as_str(),
+        crate::report::offcpu::BLOCKED | crate::report::offcpu::RUNNABLE
+    ) {
+        let _ = writeln!(out, "# Off-CPU time: {:.3} ms", h.total as f64 / 1e6);
+    }
+    out.push_str("#\n");
     let total = h.total.max(1) as f64;
     let period = |e: &Entry| {
         if children {

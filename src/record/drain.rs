@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::hits::HitTracker;
 use super::leaf::LeafFixer;
+use super::offcpu::OffCpu;
 use crate::abi::kind;
 use crate::data::write::encode::{self, Tally};
 use crate::sys::ring::Ring;
@@ -69,6 +70,8 @@ pub struct Drain {
     pub hits: HitTracker,
     /// The `-g` leaf fixer, when its registers and stack are sampled.
     pub leaf: Option<LeafFixer>,
+    /// `--off-cpu`: the pass that turns switches into off-CPU samples, last before writing.
+    pub offcpu: Option<OffCpu>,
     queue: VecDeque<Batch>,
     held: usize,
     out: Vec<u8>,
@@ -82,6 +85,7 @@ impl Drain {
             tally: Tally::default(),
             hits,
             leaf,
+            offcpu: None,
             queue: VecDeque::new(),
             held: 0,
             out: Vec::with_capacity(4 << 20),
@@ -115,7 +119,14 @@ impl Drain {
                     });
                 }
                 raw.extend_from_slice(&encode::finished_round());
-                write(&raw)?;
+                match self.offcpu.as_mut() {
+                    Some(o) => {
+                        self.out.clear();
+                        o.process(&raw, &mut self.out);
+                        write(&self.out)?;
+                    }
+                    None => write(&raw)?,
+                }
             }
             self.spare.push(raw);
             return Ok(total);
@@ -184,7 +195,14 @@ impl Drain {
                 }
             });
             self.out.extend_from_slice(&encode::finished_round());
-            write(&self.out)?;
+            match self.offcpu.as_mut() {
+                Some(o) => {
+                    let mut done = Vec::with_capacity(self.out.len());
+                    o.process(&self.out, &mut done);
+                    write(&done)?;
+                }
+                None => write(&self.out)?,
+            }
             if let Some(b) = self.queue.pop_front() {
                 self.held -= b.bytes.len();
                 if self.spare.len() < 4 {

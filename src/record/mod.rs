@@ -4,4 +4,5 @@ pub mod drain;
 pub mod features;
 pub mod hits;
 pub mod leaf;
+pub mod offcpu;
 pub mod synth;

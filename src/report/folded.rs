@@ -29,6 +29,9 @@ pub struct FoldOptions {
     pub max_stack: Option<usize>,
     /// Show functions inlined at each address (from DWARF) as frames of their own.
     pub inline: bool,
+    /// Visit the samples of every event, not one (`event` is then ignored): the off-CPU and
+    /// wall-clock views pick their events themselves.
+    pub all_events: bool,
 }
 
 /// One symbolized frame of a sample.
@@ -53,6 +56,8 @@ pub struct SampleView<'a> {
     pub time: u64,
     /// Weight.
     pub period: u64,
+    /// The sample's event, as the file names it.
+    pub event: &'a str,
     /// Command name of the thread at the sample's time.
     pub comm: &'a str,
     /// Frames, leaf first.
@@ -92,11 +97,11 @@ pub fn walk(
                 .unwrap_or(usize::MAX),
             None => s.event,
         });
-        if s.event != ev {
+        if s.event != ev && !opts.all_events {
             return;
         }
         if event_name.is_empty() {
-            event_name = header.events[ev].name.clone();
+            event_name = header.events[s.event].name.clone();
         }
         if verdict != Verdict::Shown {
             return;
@@ -167,6 +172,7 @@ pub fn walk(
             tid: s.tid,
             time: s.time,
             period: s.period,
+            event: &header.events[s.event].name,
             comm,
             frames: &frames,
         });

@@ -3,6 +3,7 @@ pub mod export;
 pub mod folded;
 pub mod graph;
 pub mod header;
+pub mod offcpu;
 pub mod trace;
 
 /// perf's `timestamp__scnprintf_usec`: seconds and microseconds.

@@ -2,6 +2,7 @@
 //! the workload, signals, locale, uname, mmap'd rings, mapped binaries and tracefs mounting.
 //! Everything above this module is safe.
 
+pub mod clock;
 pub mod counter;
 pub mod ids;
 pub mod locale;

@@ -9,6 +9,7 @@ mod flamegraph;
 mod inline;
 mod list;
 mod newcomer;
+mod offcpu;
 mod record;
 mod report;
 mod sched;
