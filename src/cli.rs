@@ -58,6 +58,8 @@ pub enum Command {
     Man(ManArgs),
     /// Show the settings read from perf's config files (perf config).
     Config(ConfigArgs),
+    /// Trace the syscalls of a command, processes or the system live (perf trace).
+    Trace(crate::trace::TraceArgs),
 }
 
 /// `rperf config` options.
@@ -1172,6 +1174,7 @@ fn dispatch(
         Command::Completions(a) => cmd::version::completions(a.shell, Cli::command()),
         Command::Man(a) => cmd::version::man(Cli::command(), a.output.as_deref()),
         Command::Config(a) => crate::config::run(a.list, &a.keys),
+        Command::Trace(a) => crate::trace::run(a),
     }
 }
 
