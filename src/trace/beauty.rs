@@ -7,8 +7,6 @@
 pub enum Beauty {
     /// `%ld`.
     Long,
-    /// `%d` (a C int).
-    Int,
     /// `%#lx`.
     Hex,
     /// `NULL` or `%#lx`.
@@ -35,6 +33,10 @@ pub enum Beauty {
     GetrandomFlags,
     /// A signal number.
     Signum,
+    /// clone flags, the exit signal in the low byte left as a number.
+    CloneFlags,
+    /// wait4/waitid options.
+    WaitOptions,
     /// A value named from a table (shown even when zero).
     Table(&'static Table),
     /// arch_prctl's code.
@@ -154,7 +156,10 @@ pub fn by_syscall(name: &str, idx: usize) -> Option<Beauty> {
         ("arch_prctl", 0) => ArchPrctl,
         ("arch_prctl", 1) => Ptr,
         ("brk", 0) => Ptr,
-        ("clock_gettime", 0) | ("clock_nanosleep", 0) | ("clock_getres", 0) => Table(&CLOCKID),
+        ("clock_gettime", 0) => Table(&CLOCKID),
+        ("clone", 0) => CloneFlags,
+        ("clone", 1..=4) => Hex,
+        ("wait4", 2) | ("waitid", 3) => WaitOptions,
         ("close", 0) => Fd,
         ("epoll_ctl", 1) => Table(&EPOLL_OPS),
         ("fchmodat" | "fchownat" | "futimesat" | "linkat" | "mkdirat" | "mknodat", 0) => FdAt,
@@ -253,6 +258,33 @@ fn bit_flags(names: &[(u64, &str)], v: u64, out: &mut String) {
         }
     }
 }
+
+const CLONE_FLAGS: &[(u64, &str)] = &[
+    (0x100, "VM"),
+    (0x200, "FS"),
+    (0x400, "FILES"),
+    (0x800, "SIGHAND"),
+    (0x1000, "PIDFD"),
+    (0x2000, "PTRACE"),
+    (0x4000, "VFORK"),
+    (0x8000, "PARENT"),
+    (0x10000, "THREAD"),
+    (0x20000, "NEWNS"),
+    (0x40000, "SYSVSEM"),
+    (0x80000, "SETTLS"),
+    (0x100000, "PARENT_SETTID"),
+    (0x200000, "CHILD_CLEARTID"),
+    (0x400000, "DETACHED"),
+    (0x800000, "UNTRACED"),
+    (0x1000000, "CHILD_SETTID"),
+    (0x2000000, "NEWCGROUP"),
+    (0x4000000, "NEWUTS"),
+    (0x8000000, "NEWIPC"),
+    (0x10000000, "NEWUSER"),
+    (0x20000000, "NEWPID"),
+    (0x40000000, "NEWNET"),
+    (0x80000000, "IO"),
+];
 
 const MMAP_PROT: &[(u64, &str)] = &[
     (0x1, "READ"),
@@ -500,7 +532,7 @@ pub fn print(b: Beauty, val: u64, comm: &dyn Fn(i32) -> Option<String>, out: &mu
         Beauty::Long => {
             let _ = write!(out, "{}", val as i64);
         }
-        Beauty::Int | Beauty::Fd => {
+        Beauty::Fd => {
             let _ = write!(out, "{}", val as i32);
         }
         Beauty::FdAt => {
@@ -550,6 +582,19 @@ pub fn print(b: Beauty, val: u64, comm: &dyn Fn(i32) -> Option<String>, out: &mu
         }
         Beauty::MmapFlags => bit_flags(MMAP_FLAGS, val, out),
         Beauty::Mode => mode(val, out),
+        Beauty::CloneFlags => flags(CLONE_FLAGS, val, out),
+        Beauty::WaitOptions => flags(
+            &[
+                (1, "NOHANG"),
+                (2, "UNTRACED"),
+                (8, "CONTINUED"),
+                (0x20000000, "NOTHREAD"),
+                (0x40000000, "ALL"),
+                (0x80000000, "CLONE"),
+            ],
+            val,
+            out,
+        ),
         Beauty::PipeFlags | Beauty::GetrandomFlags => {
             let names: &[(u64, &str)] = if b == Beauty::PipeFlags {
                 &[(0o2000000, "CLOEXEC"), (0o4000, "NONBLOCK")]

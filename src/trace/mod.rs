@@ -122,7 +122,6 @@ struct Thread {
 enum Rec {
     Sample {
         src: Source,
-        pid: i32,
         tid: i32,
         time: u64,
         raw: Vec<u8>,
@@ -406,9 +405,13 @@ impl Tracer {
         } else if sc.hexret {
             line.push_str(&format!("{ret:#x}"));
         } else if sc.errpid {
-            line.push_str(&ret.to_string());
-            if let Some(c) = self.threads.get(&(ret as i32)).and_then(|t| t.comm.clone()) {
-                line.push_str(&format!(" ({c})"));
+            // perf prints a pid only when it knows that thread (not the child's 0, not
+            // a parent outside the trace).
+            if let Some(t) = self.threads.get(&(ret as i32)) {
+                line.push_str(&ret.to_string());
+                if let Some(c) = &t.comm {
+                    line.push_str(&format!(" ({c})"));
+                }
             }
         } else {
             line.push_str(&ret.to_string());
@@ -511,7 +514,6 @@ impl Tracer {
                 raw,
                 ip,
                 addr,
-                pid: _,
             } => {
                 if self.base_time == 0 && !self.full_time {
                     self.base_time = time;
@@ -567,7 +569,6 @@ fn decode(buf: &[u8], ids: &HashMap<u64, Source>, out: &mut Vec<(u64, Rec)>) {
                 let Some(&src) = ids.get(&id) else { continue };
                 let fault = matches!(src, Source::Fault { .. });
                 let (ip, at) = if fault { (u64_at(r, 8), 16) } else { (0, 8) };
-                let pid = u32_at(r, at) as i32;
                 let tid = u32_at(r, at + 4) as i32;
                 let time = u64_at(r, at + 8);
                 let (addr, raw) = if fault {
@@ -583,7 +584,6 @@ fn decode(buf: &[u8], ids: &HashMap<u64, Source>, out: &mut Vec<(u64, Rec)>) {
                     time,
                     Rec::Sample {
                         src,
-                        pid,
                         tid,
                         time,
                         raw,
@@ -684,7 +684,8 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
     if targets == 0 {
         bail!("nothing to trace: give a command, -p PID, -t TID or -a");
     }
-    if targets > 1 && !(a.all_cpus && !a.command.is_empty()) {
+    // `-a CMD` traces the whole system while CMD runs.
+    if targets > 1 && (!a.all_cpus || a.command.is_empty()) {
         bail!("give one of a command, -p, -t or -a");
     }
     let pf = match a.pf.as_deref() {
@@ -950,7 +951,7 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
         summary_only: a.summary,
         failure_only: a.failure,
         duration_ns: a.duration.map(|d| d * 1e6),
-        show_duration: trace_syscalls,
+        show_duration: true,
         trace_syscalls,
         sched: a.sched,
         nr_events: 0,

@@ -123,14 +123,7 @@ fn load(root: &std::path::Path, id: i64) -> Option<Syscall> {
         hexret: matches!(name, "brk" | "mmap" | "mremap"),
         errpid: matches!(
             name,
-            "clone"
-                | "getpid"
-                | "getpgid"
-                | "getppid"
-                | "gettid"
-                | "set_tid_address"
-                | "wait4"
-                | "waitid"
+            "clone" | "getpgid" | "getppid" | "gettid" | "set_tid_address" | "wait4" | "waitid"
         ),
         timeout: matches!(name, "poll" | "ppoll" | "select"),
     })
