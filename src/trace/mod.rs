@@ -190,6 +190,8 @@ struct Tracer {
     exit_id: usize,
     exit_ret: usize,
     tps: Vec<Tp>,
+    /// Offset of sched_stat_runtime's `runtime`.
+    runtime_at: usize,
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
@@ -523,10 +525,10 @@ impl Tracer {
                     Source::Exit => self.sys_exit(tid, time, &raw),
                     Source::Fault { major } => self.fault(tid, time, major, ip, addr),
                     Source::Runtime => {
-                        // sched_stat_runtime: comm[16], pid, runtime (u64), vruntime.
-                        let runtime = u64_at(&raw, 32) as f64 / 1e6;
-                        let pid = u32_at(&raw, 24) as i32;
-                        self.thread(pid).runtime_ms += runtime;
+                        let runtime = u64_at(&raw, self.runtime_at) as f64 / 1e6;
+                        let t = self.thread(tid);
+                        t.nr_events += 1;
+                        t.runtime_ms += runtime;
                         Ok(())
                     }
                     Source::Tracepoint(i) => self.tracepoint(i, tid, time, &raw),
@@ -643,7 +645,7 @@ fn field_offset(text: &str, field: &str) -> Result<usize> {
         .iter()
         .find(|x| x.name == field)
         .map(|x| x.offset)
-        .ok_or_else(|| anyhow!("raw_syscalls has no field '{field}' on this kernel"))
+        .ok_or_else(|| anyhow!("tracepoint has no field '{field}' on this kernel"))
 }
 
 fn parse_ids(s: &str, what: &str) -> Result<Vec<i32>> {
@@ -743,10 +745,11 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
         });
         tp_ids.push(id);
     }
-    let runtime_tp = if a.sched {
-        Some(tracepoint(&root, "sched", "sched_stat_runtime")?.0)
+    let (runtime_tp, runtime_at) = if a.sched {
+        let (id, text) = tracepoint(&root, "sched", "sched_stat_runtime")?;
+        (Some(id), field_offset(&text, "runtime")?)
     } else {
-        None
+        (None, 0)
     };
 
     // Where to open: (pid, cpu) pairs; per CPU always, so inherited events can be mapped.
@@ -960,6 +963,7 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
         exit_id: field_offset(&exit_fmt, "id")?,
         exit_ret: field_offset(&exit_fmt, "ret")?,
         tps,
+        runtime_at,
     };
     for (tid, c) in comms {
         tr.thread(tid).comm = Some(c);
