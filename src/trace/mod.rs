@@ -576,11 +576,17 @@ fn decode(buf: &[u8], ids: &HashMap<u64, Source>, out: &mut Vec<(u64, Rec)>) {
                 let (addr, raw) = if fault {
                     (u64_at(r, at + 16), Vec::new())
                 } else {
-                    let raw_size = u32_at(r, at + 24) as usize;
-                    (
-                        0,
-                        r.get(at + 28..at + 28 + raw_size).unwrap_or(&[]).to_vec(),
-                    )
+                    // Tracepoints that count more than one (sched_stat_runtime counts
+                    // nanoseconds) carry PERIOD after CPU, so that the kernel sends one
+                    // sample per event rather than one per unit.
+                    let at = at
+                        + if matches!(src, Source::Enter | Source::Exit) {
+                            24
+                        } else {
+                            32
+                        };
+                    let raw_size = u32_at(r, at) as usize;
+                    (0, r.get(at + 4..at + 4 + raw_size).unwrap_or(&[]).to_vec())
                 };
                 out.push((
                     time,
@@ -851,10 +857,16 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
         ));
     }
     for (i, id) in tp_ids.iter().enumerate() {
-        specs.push((Source::Tracepoint(i), mk(tp_type, *id, false, sample::RAW)));
+        specs.push((
+            Source::Tracepoint(i),
+            mk(tp_type, *id, false, sample::PERIOD | sample::RAW),
+        ));
     }
     if let Some(id) = runtime_tp {
-        specs.push((Source::Runtime, mk(tp_type, id, false, sample::RAW)));
+        specs.push((
+            Source::Runtime,
+            mk(tp_type, id, false, sample::PERIOD | sample::RAW),
+        ));
     }
     if specs.is_empty() {
         bail!("nothing to trace: --no-syscalls needs -e SYSTEM:NAME tracepoints or -F");
