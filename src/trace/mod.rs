@@ -17,7 +17,11 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::abi::{flag, kind, sample, Attr};
+use crate::data::read::{Mode, Record};
 use crate::sys::{counter, ring, signals, topology, tracefs, workload};
+
+/// PERF_RECORD_MISC_MMAP_DATA: a mapping that is not executable.
+const MISC_MMAP_DATA: u16 = 1 << 13;
 
 /// perf trace's column where ` = RET` starts.
 const ARGS_ALIGNMENT: usize = 70;
@@ -62,6 +66,9 @@ pub struct TraceArgs {
     /// Absolute timestamps (milliseconds since boot), not relative to the first event.
     #[arg(short = 'T', long = "time")]
     pub time: bool,
+    /// Trace syscalls too when `-e` names only tracepoints or with `-F`.
+    #[arg(long = "syscalls", overrides_with = "no_syscalls")]
+    pub syscalls: bool,
     /// Do not trace syscalls (with `-e` tracepoints or `-F`).
     #[arg(long = "no-syscalls")]
     pub no_syscalls: bool,
@@ -106,6 +113,7 @@ struct Tp {
 #[derive(Debug, Default)]
 struct Thread {
     comm: Option<String>,
+    pid: Option<i32>,
     entry_time: u64,
     entry_pending: bool,
     entry_str: String,
@@ -122,6 +130,9 @@ struct Thread {
 enum Rec {
     Sample {
         src: Source,
+        /// The header's misc (cpumode).
+        misc: u16,
+        pid: i32,
         tid: i32,
         time: u64,
         raw: Vec<u8>,
@@ -135,6 +146,15 @@ enum Rec {
     Fork {
         tid: i32,
         ptid: i32,
+    },
+    Mmap {
+        pid: i32,
+        start: u64,
+        len: u64,
+        pgoff: u64,
+        path: String,
+        kernel: bool,
+        exec: bool,
     },
     Lost(u64),
     Other,
@@ -192,6 +212,15 @@ struct Tracer {
     tps: Vec<Tp>,
     /// Offset of sched_stat_runtime's `runtime`.
     runtime_at: usize,
+    /// Address spaces and symbols, for `-F`.
+    faults: Option<Faults>,
+}
+
+/// What `-F` needs to name fault addresses: the traced processes' executable maps (from
+/// /proc at the start, then MMAP records) and their symbols.
+struct Faults {
+    session: crate::session::Session,
+    symbols: crate::session::Symbolizer,
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
@@ -423,7 +452,16 @@ impl Tracer {
         self.emit(&line)
     }
 
-    fn fault(&mut self, tid: i32, time: u64, major: bool, ip: u64, addr: u64) -> Result<()> {
+    #[allow(clippy::too_many_arguments)]
+    fn fault(
+        &mut self,
+        tid: i32,
+        time: u64,
+        major: bool,
+        ip: u64,
+        addr: u64,
+        kernel: bool,
+    ) -> Result<()> {
         let t = self.thread(tid);
         t.nr_events += 1;
         t.traced = true;
@@ -435,12 +473,43 @@ impl Tracer {
         if self.summary_only {
             return Ok(());
         }
+        let pid = self.pid_of(tid);
+        let mode = if kernel { Mode::Kernel } else { Mode::User };
+        // perf's print_location: the faulting ip as sym+off (else the map-relative address,
+        // else, as perf does, the sample's data address); the target as dso@offset.
+        let (from, to, found) = match &mut self.faults {
+            Some(f) => {
+                let from = match f.session.resolve(pid, ip, mode) {
+                    Some(loc) => match f.symbols.symbol(&f.session, loc) {
+                        Some(sym) => format!("{}+{:#x}", sym.name, sym.offset),
+                        None => format!("{:#x}", loc.rel),
+                    },
+                    None => format!("{addr:#x}"),
+                };
+                match f.session.resolve(pid, addr, mode) {
+                    Some(loc) => {
+                        let dso = &f.session.dsos()[loc.dso as usize].path;
+                        let dso = dso.strip_suffix("_text").unwrap_or(dso);
+                        (from, format!("{dso}@{:#x}", loc.rel), true)
+                    }
+                    None => (from, format!("{addr:#x}"), false),
+                }
+            }
+            None => (format!("{ip:#x}"), format!("{addr:#x}"), false),
+        };
         let mut line = self.head(tid, 0, true, time);
         line.push_str(&format!(
-            "{}fault [{ip:#x}] => {addr:#x} (?.)\n",
-            if major { "maj" } else { "min" }
+            "{}fault [{from}] => {to} ({}{})\n",
+            if major { "maj" } else { "min" },
+            if found { 'd' } else { '?' },
+            if kernel { 'k' } else { '.' }
         ));
         self.emit(&line)
+    }
+
+    /// The process of a thread (its own id when unknown).
+    fn pid_of(&self, tid: i32) -> i32 {
+        self.threads.get(&tid).and_then(|t| t.pid).unwrap_or(tid)
     }
 
     fn tracepoint(&mut self, idx: usize, tid: i32, time: u64, raw: &[u8]) -> Result<()> {
@@ -511,19 +580,26 @@ impl Tracer {
         match r {
             Rec::Sample {
                 src,
+                misc,
+                pid,
                 tid,
                 time,
                 raw,
                 ip,
                 addr,
             } => {
+                if self.threads.get(&tid).is_none_or(|t| t.pid.is_none()) {
+                    self.thread(tid).pid = Some(pid);
+                }
                 if self.base_time == 0 && !self.full_time {
                     self.base_time = time;
                 }
                 match src {
                     Source::Enter => self.sys_enter(tid, time, &raw),
                     Source::Exit => self.sys_exit(tid, time, &raw),
-                    Source::Fault { major } => self.fault(tid, time, major, ip, addr),
+                    Source::Fault { major } => {
+                        self.fault(tid, time, major, ip, addr, misc & 7 == 1)
+                    }
                     Source::Runtime => {
                         let runtime = u64_at(&raw, self.runtime_at) as f64 / 1e6;
                         let t = self.thread(tid);
@@ -546,6 +622,28 @@ impl Tracer {
                 }
                 Ok(())
             }
+            Rec::Mmap {
+                pid,
+                start,
+                len,
+                pgoff,
+                path,
+                kernel,
+                exec,
+            } => {
+                if let Some(f) = &mut self.faults {
+                    f.session.apply(&Record::Mmap {
+                        pid,
+                        start,
+                        len,
+                        pgoff,
+                        path,
+                        mode: if kernel { Mode::Kernel } else { Mode::User },
+                        exec,
+                    });
+                }
+                Ok(())
+            }
             Rec::Lost(n) => self.emit(&format!("LOST {n} events!\n")),
             Rec::Other => Ok(()),
         }
@@ -557,12 +655,16 @@ fn decode(buf: &[u8], ids: &HashMap<u64, Source>, out: &mut Vec<(u64, Rec)>) {
     let mut p = 0;
     while p + 8 <= buf.len() {
         let ty = u32_at(buf, p);
+        let misc = u16::from_ne_bytes([buf[p + 4], buf[p + 5]]);
         let size = u16::from_ne_bytes([buf[p + 6], buf[p + 7]]) as usize;
         if size < 8 || p + size > buf.len() {
             break;
         }
         let r = &buf[p + 8..p + size];
         p += size;
+        // Every event samples TID, TIME, CPU and IDENTIFIER, so side-band records end with
+        // those four words (sample_id_all): their time orders them among the samples.
+        let side_time = r.len().checked_sub(24).map_or(0, |at| u64_at(r, at));
         match ty {
             kind::SAMPLE => {
                 // Faults: IDENTIFIER, IP, TID, TIME, ADDR, CPU; tracepoints: IDENTIFIER,
@@ -572,6 +674,7 @@ fn decode(buf: &[u8], ids: &HashMap<u64, Source>, out: &mut Vec<(u64, Rec)>) {
                 let fault = matches!(src, Source::Fault { .. });
                 let (ip, at) = if fault { (u64_at(r, 8), 16) } else { (0, 8) };
                 let tid = u32_at(r, at + 4) as i32;
+                let pid = u32_at(r, at) as i32;
                 let time = u64_at(r, at + 8);
                 let (addr, raw) = if fault {
                     (u64_at(r, at + 16), Vec::new())
@@ -592,6 +695,8 @@ fn decode(buf: &[u8], ids: &HashMap<u64, Source>, out: &mut Vec<(u64, Rec)>) {
                     time,
                     Rec::Sample {
                         src,
+                        misc,
+                        pid,
                         tid,
                         time,
                         raw,
@@ -605,14 +710,28 @@ fn decode(buf: &[u8], ids: &HashMap<u64, Source>, out: &mut Vec<(u64, Rec)>) {
                 let s = r.get(8..).unwrap_or(&[]);
                 let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
                 let comm = String::from_utf8_lossy(&s[..end]).into_owned();
-                // sample_id_all: TID, TIME, ... after the name, 8-byte aligned.
-                let at = 8 + (end + 8) / 8 * 8;
-                out.push((u64_at(r, at + 8), Rec::Comm { tid, comm }));
+                out.push((side_time, Rec::Comm { tid, comm }));
             }
             kind::FORK => {
                 let tid = u32_at(r, 8) as i32;
                 let ptid = u32_at(r, 12) as i32;
-                out.push((u64_at(r, 16), Rec::Fork { tid, ptid }));
+                out.push((side_time, Rec::Fork { tid, ptid }));
+            }
+            kind::MMAP => {
+                let s = r.get(32..).unwrap_or(&[]);
+                let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+                out.push((
+                    side_time,
+                    Rec::Mmap {
+                        pid: u32_at(r, 0) as i32,
+                        start: u64_at(r, 8),
+                        len: u64_at(r, 16),
+                        pgoff: u64_at(r, 24),
+                        path: String::from_utf8_lossy(&s[..end]).into_owned(),
+                        kernel: misc & 7 == 1,
+                        exec: misc & MISC_MMAP_DATA == 0,
+                    },
+                ));
             }
             kind::LOST => out.push((0, Rec::Lost(u64_at(r, 8)))),
             _ => out.push((0, Rec::Other)),
@@ -728,9 +847,10 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
     } else {
         Some(syscalls::select(&sc_names)?)
     };
-    let trace_syscalls =
-        !a.no_syscalls && (selected.is_some() || tp_names.is_empty() || !a.events.is_empty());
-    let trace_syscalls = trace_syscalls && !(a.no_syscalls);
+    // perf traces syscalls when asked (--syscalls, syscall names in -e), or when nothing
+    // else was: -F or -e tracepoints alone show just those.
+    let trace_syscalls = !a.no_syscalls
+        && (a.syscalls || selected.is_some() || (a.pf.is_none() && tp_names.is_empty()));
     let pids = a.pid.as_deref().map(|p| parse_ids(p, "pid")).transpose()?;
     let tids = a.tid.as_deref().map(|p| parse_ids(p, "tid")).transpose()?;
 
@@ -875,6 +995,9 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
     specs[0].1.flags |= flag::COMM | flag::COMM_EXEC | flag::TASK | flag::MMAP;
     if a.all_cpus {
         specs[0].1.flags &= !flag::MMAP;
+    } else if pf.0 || pf.1 {
+        // Fault targets are data too: perf samples addresses, and so tracks data maps.
+        specs[0].1.flags |= flag::MMAP_DATA;
     }
 
     // Kernel filters: rperf's own syscalls under -a, and the -e selection.
@@ -976,6 +1099,42 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
         exit_ret: field_offset(&exit_fmt, "ret")?,
         tps,
         runtime_at,
+        faults: (pf.0 || pf.1).then(|| {
+            let mut session = crate::session::Session::new();
+            let ktext =
+                crate::record::synth::kernel_text_start(crate::session::cache_dir().as_deref());
+            if ktext != 0 {
+                session.apply(&Record::Mmap {
+                    pid: -1,
+                    start: ktext,
+                    len: u64::MAX - ktext,
+                    pgoff: ktext,
+                    path: "[kernel.kallsyms]_text".into(),
+                    mode: Mode::Kernel,
+                    exec: true,
+                });
+            }
+            for &pid in pids.iter().flatten().chain(tids.iter().flatten()) {
+                let Some(p) = crate::record::synth::read_process(pid) else {
+                    continue;
+                };
+                for m in p.maps.iter().filter(|m| m.prot & 4 != 0) {
+                    session.apply(&Record::Mmap {
+                        pid: p.pid,
+                        start: m.start,
+                        len: m.end - m.start,
+                        pgoff: m.pgoff,
+                        path: m.path.clone(),
+                        mode: Mode::User,
+                        exec: true,
+                    });
+                }
+            }
+            Faults {
+                session,
+                symbols: crate::session::Symbolizer::new(None),
+            }
+        }),
     };
     for (tid, c) in comms {
         tr.thread(tid).comm = Some(c);

@@ -223,3 +223,36 @@ fn trace_bad_input_is_explained() {
     let e = stderr(&o);
     assert!(e.contains("no permission") && e.lines().count() <= 2, "{e}");
 }
+
+#[test]
+fn page_faults_name_symbols_and_maps_as_perf() {
+    let Some((_d, exe)) = setup() else { return };
+    // The faults on the (static, non-PIE) binary's own pages are the same in every run;
+    // stack and heap faults move with ASLR.
+    let own = |lines: Vec<String>| {
+        let mut v: Vec<String> = lines
+            .iter()
+            .filter(|l| l.contains("syscalls@"))
+            .map(|l| l.split("): ").nth(1).unwrap_or("").to_string())
+            .map(|l| {
+                l.split_once(' ')
+                    .map_or(l.clone(), |(_, rest)| rest.to_string())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (p, _) = trace(perf().unwrap(), &["-F", "min"], &exe);
+    let (r, ro) = trace(rperf(), &["-F", "min"], &exe);
+    assert!(ro.status.success());
+    let (p, r) = (own(p), own(r));
+    assert!(
+        r.iter().any(|l| l.starts_with("minfault [_start+0x0] => ")),
+        "{r:?}"
+    );
+    assert_eq!(r, p);
+    // -F alone traces no syscalls, as perf.
+    let (s, _) = trace(rperf(), &["-F", "all", "-s"], &exe);
+    let s = s.join("\n");
+    assert!(s.contains(" minfaults") && !s.contains("openat "), "{s}");
+}
