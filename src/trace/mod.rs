@@ -196,6 +196,8 @@ struct Tracer {
     base_time: u64,
     full_time: bool,
     show_comm: bool,
+    /// perf names the thread on each line unless it traces one thread of one process.
+    multiple_threads: bool,
     summary: bool,
     summary_only: bool,
     failure_only: bool,
@@ -275,6 +277,9 @@ impl Tracer {
 
     fn comm_tid(&self, tid: i32, s: &mut String) {
         use std::fmt::Write as _;
+        if !self.multiple_threads {
+            return;
+        }
         if self.show_comm {
             let c = self.comm_of(tid);
             let c: String = c.chars().take(14).collect();
@@ -898,12 +903,17 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
             })?;
             tasks.extend(t);
         }
+        // Named now: a thread may be gone by the time its first event is read.
+        for &t in &tasks {
+            comms.extend(topology::comm_of(t).map(|c| (t, c)));
+        }
     } else if let Some(t) = &tids {
         for &tid in t {
             if !topology::is_alive(tid) {
                 bail!("no such thread: {tid} (check the tid with `ps -eLf`)");
             }
             tasks.push(tid);
+            comms.extend(topology::comm_of(tid).map(|c| (tid, c)));
         }
     }
     if a.all_cpus {
@@ -920,12 +930,18 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
     }
 
     let enable_on_exec = wl.is_some() && !a.all_cpus;
+    let inherit = enable_on_exec;
     let pages = a.mmap_pages.unwrap_or(256);
     if !pages.is_power_of_two() {
         bail!("invalid -m/--mmap-pages {pages}: give a power of two");
     }
     let mk = |type_: u32, config: u64, tracking: bool, st: u64| {
-        let mut flags = flag::DISABLED | flag::SAMPLE_ID_ALL | flag::INHERIT;
+        let mut flags = flag::DISABLED | flag::SAMPLE_ID_ALL;
+        // Only a command's children are followed; -p and -t trace the threads named, as
+        // perf trace does.
+        if inherit {
+            flags |= flag::INHERIT;
+        }
         if enable_on_exec {
             flags |= flag::ENABLE_ON_EXEC;
         }
@@ -1085,6 +1101,7 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
         base_time: 0,
         full_time: a.time,
         show_comm: !a.no_comm,
+        multiple_threads: inherit || a.all_cpus || tasks.len() > 1,
         summary: a.summary || a.with_summary,
         summary_only: a.summary,
         failure_only: a.failure,
@@ -1166,7 +1183,15 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
         if done && !got {
             break;
         }
-        if signals::received().is_some() {
+        if let Some((sig, from_user)) = signals::received() {
+            // A terminal's ^C reached the command already; pass on what was sent to rperf
+            // alone, so that the command ends too and its status can be collected.
+            if let Some(w) = &wl {
+                if from_user || sig != libc::SIGINT {
+                    signals::kill(w.pid(), sig);
+                }
+            }
+            signals::clear();
             done = true;
             continue;
         }

@@ -256,3 +256,54 @@ fn page_faults_name_symbols_and_maps_as_perf() {
     let s = s.join("\n");
     assert!(s.contains(" minfaults") && !s.contains("openat "), "{s}");
 }
+
+/// `tool trace -p PID` of a fresh `sleep 0.6`, until it exits.
+fn trace_pid(tool: Command) -> Vec<String> {
+    let mut sleeper = Command::new("sleep").arg("0.6").spawn().unwrap();
+    let mut c = tool;
+    c.args(["trace", "-p", &sleeper.id().to_string()]);
+    let o = run(c);
+    sleeper.wait().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    stderr(&o).lines().map(normalize).collect()
+}
+
+#[test]
+fn attaching_to_a_process_matches_perf() {
+    let Some((_d, _exe)) = setup() else { return };
+    let p = trace_pid(perf().unwrap());
+    let r = trace_pid(rperf());
+    // The sleep is caught inside nanosleep: its return comes without an entry.
+    assert!(
+        r.first()
+            .is_some_and(|l| l.contains("... [continued]: clock_nanosleep())")),
+        "{r:?}"
+    );
+    assert_eq!(r, p);
+}
+
+#[test]
+fn interrupting_trace_still_prints_the_summary() {
+    if !as_root() {
+        skip("rperf trace needs root");
+        return;
+    }
+    let child = rperf()
+        .args(["trace", "-s", "--", "sleep", "5"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // As a user would with kill(1): the signal reaches rperf alone.
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let o = child.wait_with_output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("Summary of events:") && e.contains("clock_nanosleep"),
+        "{e}"
+    );
+    // The command was interrupted too: its status is the signal's.
+    assert_eq!(o.status.code(), Some(130), "{e}");
+}
