@@ -164,6 +164,8 @@ enum Rec {
 enum Sink {
     Stderr(std::io::BufWriter<std::io::Stderr>),
     File(std::io::BufWriter<crate::output::Output>),
+    #[cfg(test)]
+    Buffer(Vec<u8>),
 }
 
 impl Sink {
@@ -171,6 +173,11 @@ impl Sink {
         match self {
             Sink::Stderr(w) => w.write_all(b),
             Sink::File(w) => w.write_all(b),
+            #[cfg(test)]
+            Sink::Buffer(v) => {
+                v.extend_from_slice(b);
+                Ok(())
+            }
         }
     }
 
@@ -184,6 +191,8 @@ impl Sink {
                 let dest = o.dest().display().to_string();
                 o.commit().with_context(|| format!("writing {dest}"))
             }
+            #[cfg(test)]
+            Sink::Buffer(_) => Ok(()),
         }
     }
 }
@@ -1258,5 +1267,136 @@ impl Tracer {
                 stats: &t.stats,
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracer() -> Tracer {
+        let mut table = syscalls::Table::new(PathBuf::from("/nonexistent"));
+        let arg = |name: &str, beauty| syscalls::Arg {
+            name: name.into(),
+            beauty,
+        };
+        let sc = |name, args, is_exit| syscalls::Syscall {
+            name,
+            args,
+            is_exit,
+            hexret: false,
+            errpid: false,
+            timeout: false,
+        };
+        table.insert(0, sc("read", vec![arg("fd", beauty::Beauty::Fd)], false));
+        table.insert(1, sc("write", vec![arg("fd", beauty::Beauty::Fd)], false));
+        table.insert(231, sc("exit_group", vec![], true));
+        let mut threads = HashMap::new();
+        for (tid, c) in [(10, "a"), (11, "b")] {
+            threads.insert(
+                tid,
+                Thread {
+                    comm: Some(c.into()),
+                    pid: Some(10),
+                    ..Thread::default()
+                },
+            );
+        }
+        Tracer {
+            out: Sink::Buffer(Vec::new()),
+            table,
+            threads,
+            current: None,
+            base_time: 0,
+            full_time: false,
+            show_comm: true,
+            multiple_threads: true,
+            summary: true,
+            summary_only: false,
+            failure_only: false,
+            duration_ns: None,
+            show_duration: true,
+            trace_syscalls: true,
+            sched: false,
+            nr_events: 0,
+            enter_id: 8,
+            enter_args: 16,
+            exit_id: 8,
+            exit_ret: 16,
+            tps: Vec::new(),
+            runtime_at: 0,
+            faults: None,
+        }
+    }
+
+    fn raw(id: u64, args: &[u64]) -> Vec<u8> {
+        let mut v = vec![0u8; 8];
+        v.extend(id.to_ne_bytes());
+        for a in args {
+            v.extend(a.to_ne_bytes());
+        }
+        v.resize(64, 0);
+        v
+    }
+
+    fn feed(t: &mut Tracer, src: Source, tid: i32, time: u64, raw: Vec<u8>) {
+        t.handle(Rec::Sample {
+            src,
+            misc: 0,
+            pid: 10,
+            tid,
+            time,
+            raw,
+            ip: 0,
+            addr: 0,
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn interrupted_and_continued_calls_print_as_perf() {
+        let mut t = tracer();
+        feed(&mut t, Source::Enter, 10, 1_000_000, raw(0, &[3]));
+        // Another thread's entry interrupts the pending read.
+        feed(&mut t, Source::Enter, 11, 1_500_000, raw(1, &[4]));
+        feed(&mut t, Source::Exit, 11, 1_600_000, raw(1, &[5]));
+        feed(
+            &mut t,
+            Source::Exit,
+            10,
+            3_000_000,
+            raw(0, &[(-4i64) as u64]),
+        );
+        feed(&mut t, Source::Enter, 10, 3_500_000, raw(231, &[0]));
+        let Sink::Buffer(out) = &t.out else {
+            unreachable!()
+        };
+        let text = String::from_utf8(out.clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let pad = |body: &str, to: usize| format!("{body}{}", " ".repeat(to - body.len()));
+        assert_eq!(
+            lines,
+            vec![
+                format!(
+                    "     0.000 (         ): a/10 {} ...",
+                    pad("read(fd: 3)", 66)
+                ),
+                format!(
+                    "     0.500 ( 0.100 ms): b/11 {}= 5",
+                    pad("write(fd: 4)", 70)
+                ),
+                format!(
+                    "     0.000 ( 2.000 ms): a/10 {}= -1 EINTR (Interrupted system call)",
+                    pad(" ... [continued]: read())", 70)
+                ),
+                format!(
+                    "     2.500 (         ): a/10 {}= ?",
+                    pad("exit_group()", 70)
+                ),
+            ]
+        );
+        // Both calls were counted, the failed one as an error.
+        let s = &t.threads[&10].stats;
+        assert_eq!(s.ids().collect::<Vec<_>>(), vec![0]);
     }
 }

@@ -86,6 +86,12 @@ impl Table {
         }
     }
 
+    /// Sets what is known about syscall `id` (tests describe syscalls without tracefs).
+    #[cfg(test)]
+    pub fn insert(&mut self, id: i64, sc: Syscall) {
+        self.seen.insert(id, Some(sc));
+    }
+
     /// The syscall numbered `id`; None for numbers without a name or tracepoint (perf
     /// skips those events).
     pub fn get(&mut self, id: i64) -> Option<&Syscall> {
