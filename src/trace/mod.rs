@@ -48,6 +48,9 @@ pub struct TraceArgs {
     /// Every syscall, then the summary.
     #[arg(short = 'S', long = "with-summary")]
     pub with_summary: bool,
+    /// In the summary, the failures of each syscall by errno.
+    #[arg(long = "errno-summary")]
+    pub errno_summary: bool,
     /// Only syscalls that took longer than MS milliseconds.
     #[arg(long = "duration", value_name = "MS")]
     pub duration: Option<f64>,
@@ -412,7 +415,7 @@ impl Tracer {
             } else {
                 0
             };
-            t.stats.update(id, d, ret < 0);
+            t.stats.update(id, d, ret);
         }
         let entry_time = t.entry_time;
         let pending = t.entry_pending;
@@ -1238,7 +1241,13 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
                 names.insert(id, n);
             }
         }
-        let text = summary::render(&tr.threads_for_summary(), tr.nr_events, tr.sched, &names);
+        let text = summary::render(
+            &tr.threads_for_summary(),
+            tr.nr_events,
+            tr.sched,
+            a.errno_summary,
+            &names,
+        );
         tr.emit(&text)?;
     }
     tr.out.finish()?;

@@ -13,6 +13,8 @@ pub struct One {
     min: u64,
     max: u64,
     failures: u64,
+    /// Failures by errno.
+    errnos: BTreeMap<i64, u64>,
 }
 
 /// A thread's statistics, by syscall number.
@@ -21,7 +23,8 @@ pub struct Stats(BTreeMap<i64, One>);
 
 impl Stats {
     /// Counts one call of syscall `id` that took `ns`.
-    pub fn update(&mut self, id: i64, ns: u64, failed: bool) {
+    pub fn update(&mut self, id: i64, ns: u64, ret: i64) {
+        let failed = ret < 0;
         let s = self.0.entry(id).or_default();
         s.n += 1;
         let v = ns as f64;
@@ -36,6 +39,7 @@ impl Stats {
         }
         if failed {
             s.failures += 1;
+            *s.errnos.entry(-ret).or_default() += 1;
         }
     }
 }
@@ -79,6 +83,7 @@ pub fn render(
     threads: &[ThreadRow<'_>],
     total_events: u64,
     sched: bool,
+    errno_summary: bool,
     names: &std::collections::HashMap<i64, String>,
 ) -> String {
     let mut out = String::from("\n Summary of events:\n\n");
@@ -135,6 +140,12 @@ pub fn render(
                 s.max as f64 / 1e6,
                 pct
             );
+            if errno_summary {
+                for (e, n) in &s.errnos {
+                    let name = syscalls::Errno::new(*e as i32).name().unwrap_or("");
+                    let _ = writeln!(out, "\t\t\t\t{name}: {n}");
+                }
+            }
         }
         out.push_str("\n\n");
     }
@@ -148,8 +159,8 @@ mod tests {
     #[test]
     fn stats_follow_perf() {
         let mut s = Stats::default();
-        s.update(1, 1_000_000, false);
-        s.update(1, 3_000_000, true);
+        s.update(1, 1_000_000, 0);
+        s.update(1, 3_000_000, -2);
         let o = &s.0[&1];
         assert_eq!(
             (o.n, o.failures, o.min, o.max),

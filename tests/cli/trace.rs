@@ -143,6 +143,20 @@ fn summary_counts_match_perf() {
             .collect::<Vec<_>>()
     };
     assert_eq!(head(&r), head(&p));
+    // --errno-summary: each failure's errno under its syscall, as perf.
+    let errnos = |tool: Command| {
+        let (t, _) = trace(tool, &["-s", "--errno-summary"], &exe);
+        t.into_iter()
+            .filter(|l| l.starts_with("\t\t\t\t"))
+            .collect::<Vec<_>>()
+    };
+    let re = errnos(rperf());
+    assert!(re.contains(&"\t\t\t\tEBADF: 1".to_string()), "{re:?}");
+    let mut pe = errnos(perf().unwrap());
+    let mut re = re;
+    pe.sort();
+    re.sort();
+    assert_eq!(re, pe);
     // -S: every line, then the same table.
     let (s, _) = trace(rperf(), &["-S"], &exe);
     let s = s.join("\n");
