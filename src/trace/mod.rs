@@ -8,6 +8,8 @@ mod summary;
 mod syscalls;
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -128,6 +130,33 @@ struct Thread {
     stats: summary::Stats,
 }
 
+/// A sample's tracepoint payload: a syscall's (64 bytes at most) kept inline, so that the
+/// millions of them a busy command makes cost no allocation each.
+#[derive(Debug)]
+enum Payload {
+    Inline([u8; 64], u8),
+    Heap(Vec<u8>),
+}
+
+impl Payload {
+    fn new(b: &[u8]) -> Payload {
+        if b.len() <= 64 {
+            let mut a = [0u8; 64];
+            a[..b.len()].copy_from_slice(b);
+            Payload::Inline(a, b.len() as u8)
+        } else {
+            Payload::Heap(b.to_vec())
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Payload::Inline(a, n) => &a[..*n as usize],
+            Payload::Heap(v) => v,
+        }
+    }
+}
+
 /// One decoded ring record.
 #[derive(Debug)]
 enum Rec {
@@ -138,7 +167,7 @@ enum Rec {
         pid: i32,
         tid: i32,
         time: u64,
-        raw: Vec<u8>,
+        raw: Payload,
         ip: u64,
         addr: u64,
     },
@@ -203,7 +232,7 @@ impl Sink {
 struct Tracer {
     out: Sink,
     table: syscalls::Table,
-    threads: HashMap<i32, Thread>,
+    threads: FxHashMap<i32, Thread>,
     current: Option<i32>,
     base_time: u64,
     full_time: bool,
@@ -340,17 +369,44 @@ impl Tracer {
 
     fn sys_enter(&mut self, tid: i32, time: u64, raw: &[u8]) -> Result<()> {
         let id = u64_at(raw, self.enter_id) as i64;
-        let Some(sc) = self.table.get(id).cloned() else {
+        let Some(sc) = self.table.get(id) else {
             return Ok(());
         };
-        let args: Vec<u64> = (0..6)
-            .map(|i| u64_at(raw, self.enter_args + 8 * i))
-            .collect();
+        let args: [u64; 6] = std::array::from_fn(|i| u64_at(raw, self.enter_args + 8 * i));
         self.thread(tid).nr_events += 1;
         self.thread(tid).traced = true;
         if self.duration_ns.is_none() && !self.summary_only {
             self.interrupted_entry()?;
         }
+        // The entry line is only ever printed outside -s: don't build it there.
+        let mut s = String::new();
+        if !self.summary_only {
+            s = self.entry_str(&sc, &args);
+        }
+        let t = self.thread(tid);
+        t.entry_time = time;
+        t.entry_str = s;
+        if sc.is_exit {
+            t.entry_pending = false;
+            if !(self.duration_ns.is_some() || self.summary_only || self.failure_only) {
+                let entry = self.threads[&tid].entry_str.clone();
+                let mut line = self.head(tid, 0, false, time);
+                let body = format!("{entry})");
+                line.push_str(&body);
+                let pad = ARGS_ALIGNMENT.saturating_sub(body.len()).max(1);
+                line.push_str(&" ".repeat(pad));
+                line.push_str("= ?\n");
+                self.emit(&line)?;
+            }
+        } else {
+            t.entry_pending = true;
+        }
+        self.current = Some(tid);
+        Ok(())
+    }
+
+    /// `name(arg: value, ...` as perf builds it at a syscall's entry.
+    fn entry_str(&self, sc: &syscalls::Syscall, args: &[u64; 6]) -> String {
         let mut s = format!("{}(", sc.name);
         let mut mask = 0u32;
         let mut first = true;
@@ -377,31 +433,12 @@ impl Tracer {
                 &mut s,
             );
         }
-        let t = self.thread(tid);
-        t.entry_time = time;
-        t.entry_str = s;
-        if sc.is_exit {
-            t.entry_pending = false;
-            if !(self.duration_ns.is_some() || self.summary_only || self.failure_only) {
-                let entry = self.threads[&tid].entry_str.clone();
-                let mut line = self.head(tid, 0, false, time);
-                let body = format!("{entry})");
-                line.push_str(&body);
-                let pad = ARGS_ALIGNMENT.saturating_sub(body.len()).max(1);
-                line.push_str(&" ".repeat(pad));
-                line.push_str("= ?\n");
-                self.emit(&line)?;
-            }
-        } else {
-            t.entry_pending = true;
-        }
-        self.current = Some(tid);
-        Ok(())
+        s
     }
 
     fn sys_exit(&mut self, tid: i32, time: u64, raw: &[u8]) -> Result<()> {
         let id = u64_at(raw, self.exit_id) as i64;
-        let Some(sc) = self.table.get(id).cloned() else {
+        let Some(sc) = self.table.get(id) else {
             return Ok(());
         };
         let ret = u64_at(raw, self.exit_ret) as i64;
@@ -612,19 +649,19 @@ impl Tracer {
                     self.base_time = time;
                 }
                 match src {
-                    Source::Enter => self.sys_enter(tid, time, &raw),
-                    Source::Exit => self.sys_exit(tid, time, &raw),
+                    Source::Enter => self.sys_enter(tid, time, raw.bytes()),
+                    Source::Exit => self.sys_exit(tid, time, raw.bytes()),
                     Source::Fault { major } => {
                         self.fault(tid, time, major, ip, addr, misc & 7 == 1)
                     }
                     Source::Runtime => {
-                        let runtime = u64_at(&raw, self.runtime_at) as f64 / 1e6;
+                        let runtime = u64_at(raw.bytes(), self.runtime_at) as f64 / 1e6;
                         let t = self.thread(tid);
                         t.nr_events += 1;
                         t.runtime_ms += runtime;
                         Ok(())
                     }
-                    Source::Tracepoint(i) => self.tracepoint(i, tid, time, &raw),
+                    Source::Tracepoint(i) => self.tracepoint(i, tid, time, raw.bytes()),
                 }
             }
             Rec::Comm { tid, comm } => {
@@ -668,7 +705,7 @@ impl Tracer {
 }
 
 /// Decodes the records of one drained ring into `out` as (time, record).
-fn decode(buf: &[u8], ids: &HashMap<u64, Source>, out: &mut Vec<(u64, Rec)>) {
+fn decode(buf: &[u8], ids: &FxHashMap<u64, Source>, out: &mut Vec<(u64, Rec)>) {
     let mut p = 0;
     while p + 8 <= buf.len() {
         let ty = u32_at(buf, p);
@@ -694,7 +731,7 @@ fn decode(buf: &[u8], ids: &HashMap<u64, Source>, out: &mut Vec<(u64, Rec)>) {
                 let pid = u32_at(r, at) as i32;
                 let time = u64_at(r, at + 8);
                 let (addr, raw) = if fault {
-                    (u64_at(r, at + 16), Vec::new())
+                    (u64_at(r, at + 16), Payload::new(&[]))
                 } else {
                     // Tracepoints that count more than one (sched_stat_runtime counts
                     // nanoseconds) carry PERIOD after CPU, so that the kernel sends one
@@ -706,7 +743,10 @@ fn decode(buf: &[u8], ids: &HashMap<u64, Source>, out: &mut Vec<(u64, Rec)>) {
                             32
                         };
                     let raw_size = u32_at(r, at) as usize;
-                    (0, r.get(at + 4..at + 4 + raw_size).unwrap_or(&[]).to_vec())
+                    (
+                        0,
+                        Payload::new(r.get(at + 4..at + 4 + raw_size).unwrap_or(&[])),
+                    )
                 };
                 out.push((
                     time,
@@ -943,7 +983,8 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
 
     let enable_on_exec = wl.is_some() && !a.all_cpus;
     let inherit = enable_on_exec;
-    let pages = a.mmap_pages.unwrap_or(256);
+    // 2 MiB per CPU, what perf trace maps when run as root.
+    let pages = a.mmap_pages.unwrap_or(512);
     if !pages.is_power_of_two() {
         bail!("invalid -m/--mmap-pages {pages}: give a power of two");
     }
@@ -1046,7 +1087,7 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
 
     let mut fds: Vec<OwnedFd> = Vec::new();
     let mut rings: Vec<ring::Ring> = Vec::new();
-    let mut ids: HashMap<u64, Source> = HashMap::new();
+    let mut ids: FxHashMap<u64, Source> = FxHashMap::default();
     let mut leaders: Vec<usize> = Vec::new();
     for &task in &tasks {
         for &cpu in &cpus {
@@ -1108,7 +1149,7 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
     let mut tr = Tracer {
         out,
         table: syscalls::Table::new(root.clone()),
-        threads: HashMap::new(),
+        threads: FxHashMap::default(),
         current: None,
         base_time: 0,
         full_time: a.time,
@@ -1300,7 +1341,7 @@ mod tests {
         table.insert(0, sc("read", vec![arg("fd", beauty::Beauty::Fd)], false));
         table.insert(1, sc("write", vec![arg("fd", beauty::Beauty::Fd)], false));
         table.insert(231, sc("exit_group", vec![], true));
-        let mut threads = HashMap::new();
+        let mut threads = FxHashMap::default();
         for (tid, c) in [(10, "a"), (11, "b")] {
             threads.insert(
                 tid,
@@ -1355,7 +1396,7 @@ mod tests {
             pid: 10,
             tid,
             time,
-            raw,
+            raw: Payload::new(&raw),
             ip: 0,
             addr: 0,
         })

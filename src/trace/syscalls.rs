@@ -3,6 +3,7 @@
 //! syscall, when it is first seen), and `-e` selection by name, glob and `!`.
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use anyhow::{bail, Result};
 use syscalls::Sysno;
@@ -74,7 +75,7 @@ pub fn format_fields(text: &str) -> Vec<(String, String)> {
 #[derive(Debug, Default)]
 pub struct Table {
     root: PathBuf,
-    seen: HashMap<i64, Option<Syscall>>,
+    seen: HashMap<i64, Option<Rc<Syscall>>>,
 }
 
 impl Table {
@@ -89,17 +90,17 @@ impl Table {
     /// Sets what is known about syscall `id` (tests describe syscalls without tracefs).
     #[cfg(test)]
     pub fn insert(&mut self, id: i64, sc: Syscall) {
-        self.seen.insert(id, Some(sc));
+        self.seen.insert(id, Some(Rc::new(sc)));
     }
 
     /// The syscall numbered `id`; None for numbers without a name or tracepoint (perf
     /// skips those events).
-    pub fn get(&mut self, id: i64) -> Option<&Syscall> {
+    pub fn get(&mut self, id: i64) -> Option<Rc<Syscall>> {
         let root = &self.root;
         self.seen
             .entry(id)
-            .or_insert_with(|| load(root, id))
-            .as_ref()
+            .or_insert_with(|| load(root, id).map(Rc::new))
+            .clone()
     }
 }
 
