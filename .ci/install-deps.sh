@@ -11,6 +11,8 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v addr2line >/dev/null 2>&1 || need+=(binutils)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+# The trace tests build their workload with gcc -static (libc.a).
+dpkg -s libc6-dev >/dev/null 2>&1 || need+=(libc6-dev)
 # archive packs with tar -j, as perf archive does.
 command -v bzip2 >/dev/null 2>&1 || need+=(bzip2)
 # The security test plants its symlinks from one python3 process; bench/ is Python too.

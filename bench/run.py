@@ -666,6 +666,46 @@ def bench_offcpu_overhead(quick):
                 "rperf": statistics.median(dropped),
                 "goal": "counted, never guessed",
                 "met": True,
+def bench_trace_overhead(quick):
+    """Slowdown of `dd bs=1 count=1000000` (two million syscalls) while traced with a
+    summary: `perf trace -s` against `rperf trace -s`, and strace -c (ptrace) for scale."""
+    runs = 3 if quick else 7
+    dd = ["dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=1000000"]
+    cmds = {
+        "bare": dd,
+        "perf": ["perf", "trace", "-s", "--"] + dd,
+        "rperf": [RPERF, "trace", "-s", "--"] + dd,
+    }
+    if shutil.which("strace"):
+        cmds["strace"] = ["strace", "-c", "-o", "/dev/null", "--"] + dd
+    else:
+        print("skipping strace -c: apt-get install strace", file=sys.stderr)
+    med, _ = interleaved(cmds, runs)
+    slow = {k: 100.0 * (v / med["bare"] - 1.0) for k, v in med.items()}
+    rows = [
+        {
+            "name": f"trace -s overhead: dd bs=1 count=1000000 (bare {med['bare'] * 1000:.0f} ms)",
+            "unit": "% slowdown",
+            "perf": slow["perf"],
+            "rperf": slow["rperf"],
+            "ratio": med["rperf"] / med["perf"],
+            "ratio_label": "time rperf/perf",
+            "goal": "rperf <= perf",
+            "met": med["rperf"] <= med["perf"],
+            "runs": runs,
+        }
+    ]
+    if "strace" in slow:
+        rows.append(
+            {
+                "name": "same, `strace -c` in the perf column (ptrace, for scale)",
+                "unit": "% slowdown",
+                "perf": slow["strace"],
+                "rperf": slow["rperf"],
+                "ratio": med["rperf"] / med["strace"],
+                "ratio_label": "time rperf/strace",
+                "goal": "far below strace",
+                "met": med["rperf"] * 2 <= med["strace"],
                 "runs": runs,
             }
         )
@@ -683,6 +723,7 @@ BENCHMARKS = [
     bench_big_binaries,
     bench_big_scaling,
     bench_offcpu_overhead,
+    bench_trace_overhead,
 ]
 
 

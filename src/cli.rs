@@ -63,6 +63,8 @@ pub enum Command {
     /// Scheduler analysis: record context switches, then latency, timehist, map or script
     /// (perf sched).
     Sched(SchedArgs),
+    /// Trace the syscalls of a command, processes or the system live (perf trace).
+    Trace(crate::trace::TraceArgs),
 }
 
 /// `rperf sched` options, named as perf's.
@@ -1541,6 +1543,7 @@ fn dispatch(
         Command::Completions(a) => cmd::version::completions(a.shell, Cli::command()),
         Command::Man(a) => cmd::version::man(Cli::command(), a.output.as_deref()),
         Command::Config(a) => crate::config::run(a.list, &a.keys),
+        Command::Trace(a) => crate::trace::run(a),
     }
 }
 

@@ -20,3 +20,4 @@ pub mod stat;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod target;
+pub mod trace;

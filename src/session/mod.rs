@@ -95,10 +95,31 @@ pub struct Session {
     pub lost: u64,
 }
 
+/// Adds `m`, keeping the parts of older maps it does not cover, as perf's
+/// `maps__fixup_overlappings` does: an mprotect of part of a mapping is reported as a
+/// mapping of that part alone, and the rest of the old one still holds.
 fn insert_map(v: &mut Vec<Map>, m: Map) {
-    v.retain(|o| o.end <= m.start || o.start >= m.end);
-    let at = v.partition_point(|o| o.start < m.start);
-    v.insert(at, m);
+    let mut kept = Vec::new();
+    v.retain(|o| {
+        if o.end <= m.start || o.start >= m.end {
+            return true;
+        }
+        if o.start < m.start {
+            kept.push(Map { end: m.start, ..*o });
+        }
+        if o.end > m.end {
+            kept.push(Map {
+                start: m.end,
+                pgoff: o.pgoff + (m.end - o.start),
+                ..*o
+            });
+        }
+        false
+    });
+    for k in kept.into_iter().chain(std::iter::once(m)) {
+        let at = v.partition_point(|o| o.start < k.start);
+        v.insert(at, k);
+    }
 }
 
 fn find_map(v: &[Map], addr: u64) -> Option<&Map> {
@@ -578,6 +599,22 @@ mod tests {
             mode,
             exec: true,
         }
+    }
+
+    #[test]
+    fn a_mapping_over_part_of_another_keeps_the_rest() {
+        let mut s = Session::new();
+        // A file mapped at 0x10000 (file offset 0x1000), then its first page re-reported
+        // alone (mprotect of a RELRO page): the pages after it still belong to the file.
+        s.apply(&mmap(7, 0x10000, 0x4000, "/bin/x", Mode::User));
+        s.apply(&mmap(7, 0x10000, 0x1000, "/bin/x", Mode::User));
+        let l = s.resolve(7, 0x12010, Mode::User).unwrap();
+        assert_eq!(l.rel, 0x3010);
+        // A mapping in the middle splits the old one in two.
+        s.apply(&mmap(7, 0x12000, 0x1000, "//anon", Mode::User));
+        assert_eq!(s.resolve(7, 0x11010, Mode::User).unwrap().rel, 0x2010);
+        assert_eq!(s.resolve(7, 0x13010, Mode::User).unwrap().rel, 0x4010);
+        assert_eq!(s.resolve(7, 0x12010, Mode::User).unwrap().rel, 0x12010);
     }
 
     #[test]

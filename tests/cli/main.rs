@@ -16,3 +16,4 @@ mod sched;
 mod script;
 mod security;
 mod stat;
+mod trace;

@@ -1,0 +1,323 @@
+//! `rperf trace` against `perf trace` on a workload with known syscalls: the lines (times,
+//! pids and addresses masked), the -s summary counts, -e selection, --failure, --duration,
+//! and the errors for bad input.
+use std::process::Command;
+
+use crate::common::*;
+
+const SYSCALLS_C: &str = include_str!("../../fixtures/workloads/syscalls.c");
+
+fn as_root() -> bool {
+    rustix_uid() == 0
+}
+
+fn rustix_uid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(u32::MAX)
+}
+
+/// A trace line with what changes between runs masked: the timestamp and duration, the
+/// thread id, addresses, and the `<path>` perf appends to fds it reads from /proc at print
+/// time.
+fn normalize(line: &str) -> String {
+    let head =
+        regex_lite::Regex::new(r"^\s*(\?|\d+\.\d{3}) \((\s+|\s*\d+\.\d{3} ms)\): (.*)$").unwrap();
+    let Some(c) = head.captures(line) else {
+        return line.to_string();
+    };
+    let ts = if &c[1] == "?" { "?" } else { "T" };
+    let dur = if c[2].trim().is_empty() { " " } else { "D" };
+    let mut rest = c[3].to_string();
+    if let Some(tid) = regex_lite::Regex::new(r"^[^ ]*/(\d+) ")
+        .unwrap()
+        .captures(&rest)
+        .map(|m| m[1].to_string())
+    {
+        rest = rest.replace(&tid, "TID");
+    }
+    let rest = regex_lite::Regex::new(r"0x[0-9a-f]+")
+        .unwrap()
+        .replace_all(&rest, "0xX");
+    let rest = regex_lite::Regex::new(r"<[^>]*>")
+        .unwrap()
+        .replace_all(&rest, "");
+    // Padding depends on the masked values' widths.
+    let rest = regex_lite::Regex::new(r"\) +=")
+        .unwrap()
+        .replace_all(&rest, ") =");
+    format!("{ts} ({dur}): {rest}")
+}
+
+/// stderr of `tool trace ARGS fixture`, with the fixture path replaced.
+fn trace(
+    tool: Command,
+    args: &[&str],
+    exe: &std::path::Path,
+) -> (Vec<String>, std::process::Output) {
+    let mut c = tool;
+    c.arg("trace").args(args).arg(exe);
+    let o = run(c);
+    let text = stderr(&o);
+    (text.lines().map(str::to_string).collect(), o)
+}
+
+fn setup() -> Option<(TempDir, std::path::PathBuf)> {
+    if !as_root() {
+        skip("rperf trace needs root (tracefs and raw_syscalls)");
+        return None;
+    }
+    perf()?;
+    let d = TempDir::new("trace");
+    let exe = compile_c(d.path(), "syscalls", SYSCALLS_C, &["-O1", "-static"]);
+    Some((d, exe))
+}
+
+fn compare(args: &[&str]) {
+    let Some((_d, exe)) = setup() else { return };
+    let (p, po) = trace(perf().unwrap(), args, &exe);
+    let (r, ro) = trace(rperf(), args, &exe);
+    assert!(po.status.success() && ro.status.success(), "{p:?}\n{r:?}");
+    let p: Vec<String> = p.iter().map(|l| normalize(l)).collect();
+    let r: Vec<String> = r.iter().map(|l| normalize(l)).collect();
+    assert!(!r.is_empty());
+    assert_eq!(r, p, "rperf trace {args:?} differs from perf trace");
+}
+
+#[test]
+fn trace_lines_match_perf() {
+    compare(&[]);
+}
+
+#[test]
+fn trace_selection_failure_and_duration_match_perf() {
+    compare(&["-e", "openat,close,write,lseek,kill"]);
+    compare(&["-e", "!brk,mmap,mprotect,readlink"]);
+    compare(&["--failure"]);
+    compare(&["--duration", "2"]);
+}
+
+/// name → (calls, errors) of a summary table, and the thread line's event count.
+fn summary(text: &str) -> (std::collections::BTreeMap<String, (u64, u64)>, Option<u64>) {
+    let mut rows = std::collections::BTreeMap::new();
+    let mut events = None;
+    for l in text.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if l.contains(" events, ") {
+            events = f
+                .iter()
+                .position(|w| *w == "events,")
+                .and_then(|i| f[i - 1].parse().ok());
+        }
+        if f.len() == 8 && f[7].ends_with('%') {
+            if let (Ok(c), Ok(e)) = (f[1].parse(), f[2].parse()) {
+                rows.insert(f[0].to_string(), (c, e));
+            }
+        }
+    }
+    (rows, events)
+}
+
+#[test]
+fn summary_counts_match_perf() {
+    let Some((_d, exe)) = setup() else { return };
+    let (p, _) = trace(perf().unwrap(), &["-s"], &exe);
+    let (r, ro) = trace(rperf(), &["-s"], &exe);
+    assert!(ro.status.success());
+    let (p, r) = (p.join("\n"), r.join("\n"));
+    let (prows, pev) = summary(&p);
+    let (rrows, rev) = summary(&r);
+    assert!(rrows.get("close") == Some(&(2, 1)), "{r}");
+    assert_eq!(rrows, prows, "perf:\n{p}\nrperf:\n{r}");
+    assert_eq!(rev, pev);
+    // The table head is perf's, line for line.
+    let head = |t: &str| {
+        t.lines()
+            .filter(|l| l.contains("syscall ") || l.contains("(msec)") || l.contains("-----"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(head(&r), head(&p));
+    // --errno-summary: each failure's errno under its syscall, as perf.
+    let errnos = |tool: Command| {
+        let (t, _) = trace(tool, &["-s", "--errno-summary"], &exe);
+        t.into_iter()
+            .filter(|l| l.starts_with("\t\t\t\t"))
+            .collect::<Vec<_>>()
+    };
+    let re = errnos(rperf());
+    assert!(re.contains(&"\t\t\t\tEBADF: 1".to_string()), "{re:?}");
+    let mut pe = errnos(perf().unwrap());
+    let mut re = re;
+    pe.sort();
+    re.sort();
+    assert_eq!(re, pe);
+    // -S: every line, then the same table.
+    let (s, _) = trace(rperf(), &["-S"], &exe);
+    let s = s.join("\n");
+    assert!(
+        s.contains("kill(pid: ") && s.contains("Summary of events:"),
+        "{s}"
+    );
+}
+
+#[test]
+fn output_file_time_and_comm_options() {
+    let Some((d, exe)) = setup() else { return };
+    let out = d.path().join("trace.txt");
+    let o = run({
+        let mut c = rperf();
+        c.args(["trace", "-T", "--no-comm", "-o"])
+            .arg(&out)
+            .arg(&exe);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("openat("),
+        "-o must take the trace off stderr"
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("kill("))
+        .expect("kill line");
+    // -T: milliseconds since boot, far from 0; --no-comm: the tid alone.
+    let ts: f64 = line.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(ts > 1000.0, "{line}");
+    assert!(!line.contains("syscalls/"), "{line}");
+}
+
+#[test]
+fn trace_bad_input_is_explained() {
+    let o = run({
+        let mut c = rperf();
+        c.args(["trace", "-e", "nosuchcall", "true"]);
+        c
+    });
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("unknown syscall 'nosuchcall'"),
+        "{}",
+        stderr(&o)
+    );
+    // A pid that is gone.
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    let o = run({
+        let mut c = rperf();
+        c.args(["trace", "-p", &pid.to_string()]);
+        c
+    });
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains(&format!("no such process: {pid}")),
+        "{}",
+        stderr(&o)
+    );
+    // Without privileges.
+    if !as_root() {
+        skip("the no-permission check drops root with setpriv");
+        return;
+    }
+    let o = run({
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_rperf"))
+            .args(["trace", "true"]);
+        c
+    });
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("no permission") && e.lines().count() <= 2, "{e}");
+}
+
+#[test]
+fn page_faults_name_symbols_and_maps_as_perf() {
+    let Some((_d, exe)) = setup() else { return };
+    // The faults on the (static, non-PIE) binary's own pages are the same in every run;
+    // stack and heap faults move with ASLR.
+    let own = |lines: Vec<String>| {
+        let mut v: Vec<String> = lines
+            .iter()
+            .filter(|l| l.contains("syscalls@"))
+            .map(|l| l.split("): ").nth(1).unwrap_or("").to_string())
+            .map(|l| {
+                l.split_once(' ')
+                    .map_or(l.clone(), |(_, rest)| rest.to_string())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (p, _) = trace(perf().unwrap(), &["-F", "min"], &exe);
+    let (r, ro) = trace(rperf(), &["-F", "min"], &exe);
+    assert!(ro.status.success());
+    let (p, r) = (own(p), own(r));
+    assert!(
+        r.iter().any(|l| l.starts_with("minfault [_start+0x0] => ")),
+        "{r:?}"
+    );
+    assert_eq!(r, p);
+    // -F alone traces no syscalls, as perf.
+    let (s, _) = trace(rperf(), &["-F", "all", "-s"], &exe);
+    let s = s.join("\n");
+    assert!(s.contains(" minfaults") && !s.contains("openat "), "{s}");
+}
+
+/// `tool trace -p PID` of a fresh `sleep 0.6`, until it exits.
+fn trace_pid(tool: Command) -> Vec<String> {
+    let mut sleeper = Command::new("sleep").arg("0.6").spawn().unwrap();
+    let mut c = tool;
+    c.args(["trace", "-p", &sleeper.id().to_string()]);
+    let o = run(c);
+    sleeper.wait().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    stderr(&o).lines().map(normalize).collect()
+}
+
+#[test]
+fn attaching_to_a_process_matches_perf() {
+    let Some((_d, _exe)) = setup() else { return };
+    let p = trace_pid(perf().unwrap());
+    let r = trace_pid(rperf());
+    // The sleep is caught inside nanosleep: its return comes without an entry.
+    assert!(
+        r.first()
+            .is_some_and(|l| l.contains("... [continued]: clock_nanosleep())")),
+        "{r:?}"
+    );
+    assert_eq!(r, p);
+}
+
+#[test]
+fn interrupting_trace_still_prints_the_summary() {
+    if !as_root() {
+        skip("rperf trace needs root");
+        return;
+    }
+    let child = rperf()
+        .args(["trace", "-s", "--", "sleep", "5"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // As a user would with kill(1): the signal reaches rperf alone.
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let o = child.wait_with_output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("Summary of events:") && e.contains("clock_nanosleep"),
+        "{e}"
+    );
+    // The command was interrupted too: its status is the signal's.
+    assert_eq!(o.status.code(), Some(130), "{e}");
+}
