@@ -1,0 +1,787 @@
+//! `rperf probe`: add, list and delete uprobes (and kprobes where the kernel has them)
+//! through tracefs, with perf probe's syntax, event names, messages and exit statuses.
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::probe::debuginfo::{Binary, OpenError};
+use crate::probe::{self, Definition, Point, Spec};
+
+/// What `rperf probe` was asked to do.
+#[derive(Debug, Default)]
+pub struct ProbeConfig {
+    /// `-x`: the binary or library (user-space probes); none means the kernel.
+    pub exec: Option<PathBuf>,
+    /// Definitions to add (`-a` and the words after the options, joined as one).
+    pub add: Vec<String>,
+    /// `-D`: definitions to print in tracefs syntax, adding nothing.
+    pub definition: Vec<String>,
+    /// `-d` patterns.
+    pub del: Vec<String>,
+    /// `-l [FILTER]`.
+    pub list: Option<Option<String>>,
+    /// `-F [FILTER]`.
+    pub funcs: Option<Option<String>>,
+    /// `--filter`.
+    pub filter: Option<String>,
+    /// `-L`.
+    pub line: Option<String>,
+    /// `-V`.
+    pub vars: Option<String>,
+    /// `-n`.
+    pub dry_run: bool,
+    /// `-q`.
+    pub quiet: bool,
+    /// `-f`.
+    pub force: bool,
+    /// `--max-probes`.
+    pub max_probes: usize,
+    /// `-m`/`-k`: a kernel module or vmlinux was named.
+    pub kernel_file: Option<String>,
+}
+
+/// perf's exit statuses: the negated errno, as a byte.
+const ENOENT: u8 = 254;
+const EEXIST: u8 = 239;
+const EACCES: u8 = 243;
+const EINVAL: u8 = 234;
+const ENOSYS: u8 = 218;
+
+/// Prints perf's lines for a failure (`text`, then `  Error: {what}`) unless quiet, and
+/// returns the error carrying perf's exit status.
+fn fail(quiet: bool, text: &str, what: &str, code: u8) -> anyhow::Error {
+    if !quiet {
+        let mut e = std::io::stderr().lock();
+        if !text.is_empty() {
+            let _ = writeln!(e, "{text}");
+        }
+        let _ = writeln!(e, "  Error: {what}");
+    }
+    anyhow::Error::new(crate::cmd::Exit {
+        code,
+        message: String::new(),
+    })
+}
+
+/// Runs `rperf probe`.
+pub fn run(cfg: ProbeConfig) -> Result<ExitCode> {
+    if let Some(filter) = &cfg.list {
+        return list(&cfg, filter.as_deref());
+    }
+    if !cfg.del.is_empty() {
+        return delete(&cfg);
+    }
+    if let Some(f) = &cfg.funcs {
+        return funcs(&cfg, f.as_deref().or(cfg.filter.as_deref()));
+    }
+    if let Some(l) = &cfg.line {
+        return lines(&cfg, l);
+    }
+    if cfg.vars.is_some() {
+        return Err(fail(
+            cfg.quiet,
+            "rperf probe cannot list variables (-V) yet: DWARF variable locations are not read",
+            "Failed to show vars.",
+            ENOSYS,
+        ));
+    }
+    if !cfg.definition.is_empty() {
+        return add(&cfg, &cfg.definition, true);
+    }
+    if cfg.add.is_empty() {
+        anyhow::bail!(
+            "nothing to do: give a probe definition (rperf probe -x BINARY FUNC), or -l, -d, \
+             -F, -L or -D"
+        );
+    }
+    add(&cfg, &cfg.add, false)
+}
+
+/// The tracefs file of user probes or kernel probes.
+fn events_file(kernel: bool) -> Result<PathBuf> {
+    let root = crate::sys::tracefs::root()?;
+    Ok(root.join(if kernel {
+        "kprobe_events"
+    } else {
+        "uprobe_events"
+    }))
+}
+
+/// The probes tracefs holds: (definition, is kernel).
+fn existing(quiet: bool, what: &str) -> Result<Vec<(Definition, bool)>> {
+    let mut out = Vec::new();
+    for kernel in [false, true] {
+        let path = events_file(kernel)?;
+        match std::fs::read_to_string(&path) {
+            Ok(text) => out.extend(
+                text.lines()
+                    .filter_map(Definition::parse)
+                    .map(|d| (d, kernel)),
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(fail(
+                    quiet,
+                    "No permission to read tracefs.\nPlease try 'sudo mount -o remount,mode=755 \
+                     /sys/kernel/tracing/'",
+                    what,
+                    EACCES,
+                ))
+            }
+            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+        }
+    }
+    Ok(out)
+}
+
+/// Appends one line to uprobe_events/kprobe_events (never truncating what is there).
+fn write_events(kernel: bool, line: &str) -> std::io::Result<()> {
+    let path = events_file(kernel).map_err(std::io::Error::other)?;
+    let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
+    f.write_all(format!("{line}\n").as_bytes())
+}
+
+fn no_permission(quiet: bool, what: &str) -> anyhow::Error {
+    fail(
+        quiet,
+        "No permission to write tracefs.\nPlease run this command again with sudo.",
+        what,
+        EACCES,
+    )
+}
+
+/// The error for kernel probes on a kernel without them.
+fn no_kprobes() -> anyhow::Error {
+    anyhow::Error::new(crate::cmd::Exit {
+        code: ENOSYS,
+        message: "this kernel has no kprobes (it was built without CONFIG_KPROBES and \
+                  CONFIG_KPROBE_EVENTS: tracefs has no kprobe_events), so kernel functions \
+                  cannot be probed; probe user space with -x BINARY"
+            .into(),
+    })
+}
+
+/// Opens the binary of `-x`, with perf's messages when it cannot be probed.
+fn open_binary(cfg: &ProbeConfig, path: &Path, what: &str) -> Result<Binary> {
+    match Binary::open(path) {
+        Ok(b) => Ok(b),
+        Err(OpenError::Path(e)) => Err(anyhow::Error::new(crate::cmd::Exit {
+            code: 129,
+            message: format!(
+                "Failed to get the absolute path of {}: {}",
+                path.display(),
+                strerror(&e)
+            ),
+        })),
+        Err(OpenError::NotElf) => Err(fail(
+            cfg.quiet,
+            &format!(
+                "Failed to load symbols from {}\nPlease ensure the file is not stripped.",
+                std::fs::canonicalize(path)
+                    .unwrap_or_else(|_| path.to_path_buf())
+                    .display()
+            ),
+            what,
+            ENOENT,
+        )),
+    }
+}
+
+fn no_debuginfo(cfg: &ProbeConfig, bin: &Binary, what: &str) -> anyhow::Error {
+    fail(
+        cfg.quiet,
+        &format!(
+            "The {} file has no debug information.\nRebuild with -g, or install an appropriate \
+             debuginfo package.",
+            bin.path.display()
+        ),
+        what,
+        ENOENT,
+    )
+}
+
+/// Whether an argument is a raw fetch argument the kernel reads as is (a register, memory
+/// at an address, a stack slot, `$retval`…), not a variable to find in DWARF.
+fn is_raw_fetch(expr: &str) -> bool {
+    expr.starts_with(['%', '@', '+', '-', '$']) || expr.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// The fetch arguments of a probe: `NAME=RAW[:TYPE]` as perf writes them (`argN` for an
+/// unnamed one).
+fn fetch_args(cfg: &ProbeConfig, spec: &Spec, bin: &Binary, what: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (i, a) in spec.args.iter().enumerate() {
+        let (name, expr) = match a.split_once('=') {
+            Some((n, e)) if probe::is_event_name(n) => (n.to_string(), e),
+            _ => (format!("arg{}", i + 1), a.as_str()),
+        };
+        if expr == "$retval" && !spec.is_return() {
+            return Err(fail(
+                cfg.quiet,
+                "$retval is only available on a return probe (FUNC%return).",
+                what,
+                EINVAL,
+            ));
+        }
+        if !is_raw_fetch(expr) {
+            if bin.debug.is_none() {
+                return Err(no_debuginfo(cfg, bin, what));
+            }
+            return Err(fail(
+                cfg.quiet,
+                &format!(
+                    "rperf cannot fetch the variable '{expr}' by name yet (DWARF locations are \
+                     not read): give a raw fetch argument instead, such as {expr}=%di:s32"
+                ),
+                what,
+                ENOSYS,
+            ));
+        }
+        out.push(format!("{name}={expr}"));
+    }
+    Ok(out)
+}
+
+/// One definition resolved to addresses: (function named in the event, virtual addresses).
+fn resolve(cfg: &ProbeConfig, spec: &Spec, bin: &Binary, what: &str) -> Result<(String, Vec<u64>)> {
+    let not_found = |p: &str| {
+        fail(
+            cfg.quiet,
+            &format!("Probe point '{p}' not found."),
+            what,
+            ENOENT,
+        )
+    };
+    match &spec.point {
+        Point::Sdt { .. } => Err(fail(
+            cfg.quiet,
+            "rperf cannot probe SDT markers yet: .note.stapsdt is not read",
+            what,
+            ENOSYS,
+        )),
+        Point::Line { src, line } => {
+            let dbg = bin
+                .debug
+                .as_ref()
+                .ok_or_else(|| no_debuginfo(cfg, bin, what))?;
+            let addrs = dbg.line_addrs(src, *line, None);
+            let Some(first) = addrs.first() else {
+                return Err(not_found(&format!("@{src}:{line}")));
+            };
+            let func = dbg
+                .function_at(*first)
+                .map(|f| f.name.clone())
+                .or_else(|| bin.symbol_at(*first).map(|s| s.name.clone()))
+                .unwrap_or_else(|| format!("L{line}"));
+            Ok((func, addrs))
+        }
+        Point::Func {
+            name,
+            src,
+            offset,
+            rel_line,
+            ret,
+        } => {
+            if src.is_some() || rel_line.is_some() {
+                let dbg = bin
+                    .debug
+                    .as_ref()
+                    .ok_or_else(|| no_debuginfo(cfg, bin, what))?;
+                let fs = dbg.functions(name, src.as_deref());
+                if fs.is_empty() {
+                    return Err(not_found(&spec.point_text()));
+                }
+                let mut addrs = Vec::new();
+                for f in fs {
+                    match rel_line {
+                        Some(rl) => {
+                            addrs.extend(dbg.line_addrs(&f.file, f.line + rl, Some(f.entry..f.end)))
+                        }
+                        None => addrs.push(f.entry + offset),
+                    }
+                }
+                if addrs.is_empty() {
+                    return Err(not_found(&spec.point_text()));
+                }
+                return Ok((name.clone(), addrs));
+            }
+            let syms = bin.functions(name);
+            if syms.is_empty() {
+                return Err(not_found(name));
+            }
+            let mut addrs = Vec::new();
+            for s in syms {
+                if s.ifunc && !cfg.quiet {
+                    eprintln!(
+                        "Warning: The probe function ({name}) is a GNU indirect function.\n\
+                         Consider identifying the final function used at run time and set the \
+                         probe directly on that."
+                    );
+                }
+                if *offset > 0 && s.size > 0 && *offset >= s.size {
+                    return Err(fail(
+                        cfg.quiet,
+                        &format!(
+                            "Offset {offset} is beyond the end of {name} ({} bytes).",
+                            s.size
+                        ),
+                        what,
+                        EINVAL,
+                    ));
+                }
+                let _ = ret;
+                addrs.push(s.addr + offset);
+            }
+            Ok((name.clone(), addrs))
+        }
+    }
+}
+
+/// `-a`/the definition words, or `-D` (`show` prints instead of adding).
+fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
+    let what = "Failed to add events.";
+    let specs = defs
+        .iter()
+        .map(|d| Spec::parse(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(cfg.quiet, &e.0, what, EINVAL))?;
+    let Some(exec) = &cfg.exec else {
+        return add_kernel(cfg, &specs, show);
+    };
+    let bin = open_binary(cfg, exec, what)?;
+    let path = bin.path.to_string_lossy().into_owned();
+    let taken: BTreeSet<String> = if show || cfg.dry_run {
+        existing(cfg.quiet, what).unwrap_or_default()
+    } else {
+        existing(cfg.quiet, what)?
+    }
+    .into_iter()
+    .map(|(d, _)| d.full_name())
+    .collect();
+    let mut taken = taken;
+    // (definition, point text, argument text as typed)
+    let mut planned: Vec<(Definition, String, Vec<String>)> = Vec::new();
+    for spec in &specs {
+        let (func, addrs) = resolve(cfg, spec, &bin, what)?;
+        if addrs.len() > cfg.max_probes {
+            return Err(fail(
+                cfg.quiet,
+                &format!(
+                    "Too many ({}) probe points found for '{}' (--max-probes is {}).",
+                    addrs.len(),
+                    spec.point_text(),
+                    cfg.max_probes
+                ),
+                what,
+                EINVAL,
+            ));
+        }
+        let args = fetch_args(cfg, spec, &bin, what)?;
+        let group = spec
+            .group
+            .clone()
+            .unwrap_or_else(|| probe::default_group(&bin.path));
+        // perf marks a return probe's event `__return` even when the user named it.
+        let base = match &spec.event {
+            Some(e) if spec.is_return() => format!("{e}__return"),
+            Some(e) => e.clone(),
+            None => probe::default_event(&func, &spec.point),
+        };
+        let event = if taken.contains(&format!("{group}:{base}")) {
+            if !cfg.force {
+                return Err(fail(
+                    cfg.quiet,
+                    &format!(
+                        "Error: event \"{base}\" already exists.\n Hint: Remove existing event \
+                         by 'perf probe -d'\n       or force duplicates by 'perf probe -f'\n       \
+                         or set 'force=yes' in BPF source."
+                    ),
+                    what,
+                    EEXIST,
+                ));
+            }
+            probe::unique_event(&base, |n| taken.contains(&format!("{group}:{n}")))
+        } else {
+            base
+        };
+        taken.insert(format!("{group}:{event}"));
+        for addr in addrs {
+            let off = bin.file_offset(addr).ok_or_else(|| {
+                fail(
+                    cfg.quiet,
+                    &format!(
+                        "Address 0x{addr:x} of '{}' is in no loadable segment of {path}.",
+                        spec.point_text()
+                    ),
+                    what,
+                    EINVAL,
+                )
+            })?;
+            let def =
+                Definition::uprobe(spec.is_return(), &group, &event, &path, off, args.clone());
+            planned.push((def, spec.point_text(), spec.args.clone()));
+        }
+    }
+    if show {
+        let mut out = String::new();
+        for (d, _, _) in &planned {
+            let _ = writeln!(out, "{}", d.line());
+        }
+        std::io::stdout().lock().write_all(out.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !cfg.dry_run {
+        for (i, (d, _, _)) in planned.iter().enumerate() {
+            if let Err(e) = write_events(false, &d.line()) {
+                // Leave tracefs as it was: take back the probes this run added.
+                for (done, _, _) in &planned[..i] {
+                    let _ = write_events(false, &format!("-:{}/{}", done.group, done.event));
+                }
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    return Err(no_permission(cfg.quiet, what));
+                }
+                return Err(fail(
+                    cfg.quiet,
+                    &format!("Failed to write event: {} ({})", strerror(&e), d.line()),
+                    what,
+                    EINVAL,
+                ));
+            }
+        }
+    }
+    if !cfg.quiet {
+        print_added(&planned, &path);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// perf's report of added probes, on stderr.
+fn print_added(planned: &[(Definition, String, Vec<String>)], path: &str) {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Added new event{}:",
+        if planned.len() > 1 { "s" } else { "" }
+    );
+    for (d, point, args) in planned {
+        let with = if args.is_empty() {
+            String::new()
+        } else {
+            format!(" with {}", args.join(" "))
+        };
+        let _ = writeln!(s, "  {:<20} (on {point} in {path}{with})", d.full_name());
+    }
+    if let Some((last, _, _)) = planned.last() {
+        let _ = write!(
+            s,
+            "\nYou can now use it in all perf tools, such as:\n\n\trperf record -e {} -aR sleep \
+             1\n\n",
+            last.full_name()
+        );
+    }
+    let _ = std::io::stderr().lock().write_all(s.as_bytes());
+}
+
+/// Kernel probes: through kprobe_events, which this kernel may not have.
+fn add_kernel(cfg: &ProbeConfig, specs: &[Spec], show: bool) -> Result<ExitCode> {
+    let what = "Failed to add events.";
+    let has_kprobes = events_file(true).is_ok_and(|p| p.exists());
+    if !has_kprobes && !show {
+        return Err(no_kprobes());
+    }
+    let mut defs = Vec::new();
+    for spec in specs {
+        let Point::Func {
+            name,
+            offset,
+            ret,
+            src: None,
+            rel_line: None,
+        } = &spec.point
+        else {
+            return Err(fail(
+                cfg.quiet,
+                "rperf probes kernel functions by symbol only (FUNC[+OFF|%return]): kernel DWARF \
+                 is not read",
+                what,
+                ENOSYS,
+            ));
+        };
+        let mut args = Vec::new();
+        for (i, a) in spec.args.iter().enumerate() {
+            let (n, e) = a
+                .split_once('=')
+                .map_or((format!("arg{}", i + 1), a.as_str()), |(n, e)| {
+                    (n.into(), e)
+                });
+            if !is_raw_fetch(e) {
+                return Err(fail(
+                    cfg.quiet,
+                    &format!(
+                        "rperf cannot fetch the kernel variable '{e}' by name: give a raw \
+                              fetch argument such as {e}=%si:u64"
+                    ),
+                    what,
+                    ENOSYS,
+                ));
+            }
+            args.push(format!("{n}={e}"));
+        }
+        let group = spec.group.clone().unwrap_or_else(|| "probe".into());
+        let event = spec
+            .event
+            .clone()
+            .unwrap_or_else(|| probe::default_event(name, &spec.point));
+        defs.push(Definition::kprobe(
+            *ret,
+            &group,
+            &event,
+            cfg.kernel_file.as_deref().filter(|m| !m.contains('/')),
+            name,
+            *offset,
+            args,
+        ));
+    }
+    if show {
+        for d in &defs {
+            println!("{}", d.line());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !cfg.dry_run {
+        for d in &defs {
+            write_events(true, &d.line()).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    no_permission(cfg.quiet, what)
+                } else {
+                    fail(
+                        cfg.quiet,
+                        &format!("Failed to write event: {e}"),
+                        what,
+                        EINVAL,
+                    )
+                }
+            })?;
+        }
+    }
+    if !cfg.quiet {
+        let planned: Vec<_> = defs
+            .into_iter()
+            .zip(specs)
+            .map(|(d, s)| (d, s.point_text(), s.args.clone()))
+            .collect();
+        let mut s = String::new();
+        for (d, p, _) in &planned {
+            let _ = writeln!(s, "  {:<20} (on {p})", d.full_name());
+        }
+        eprint!(
+            "Added new event{}:\n{s}",
+            if planned.len() > 1 { "s" } else { "" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where a uprobe is, as perf's `-l` says: `func@file`, `func:RELLINE@file`,
+/// `func+OFF@file`, `func%return@file` with DWARF, symbol names without.
+fn describe(bin: &Binary, def: &Definition, off: u64) -> String {
+    let Some(vaddr) = bin.vaddr(off) else {
+        return format!("0x{off:x}");
+    };
+    if let Some(dbg) = &bin.debug {
+        if let Some(f) = dbg.function_at(vaddr) {
+            if def.ret {
+                return format!("{}%return@{}", f.name, f.file);
+            }
+            if vaddr == f.entry {
+                return format!("{}@{}", f.name, f.file);
+            }
+            if let Some(r) = dbg.stmt_at(vaddr) {
+                if dbg.files[r.file as usize] == f.file && r.line >= f.line {
+                    return format!("{}:{}@{}", f.name, r.line - f.line, f.file);
+                }
+            }
+            return format!("{}+{}@{}", f.name, vaddr - f.entry, f.file);
+        }
+    }
+    match bin.symbol_at(vaddr) {
+        Some(s) if def.ret => format!("{}%return", s.name),
+        Some(s) if s.addr == vaddr => s.name.clone(),
+        Some(s) => format!("{}+{}", s.name, vaddr - s.addr),
+        None => format!("0x{off:x}"),
+    }
+}
+
+/// `-l [FILTER]`.
+fn list(cfg: &ProbeConfig, filter: Option<&str>) -> Result<ExitCode> {
+    let what = "Failed to show event list.";
+    let mut defs = existing(cfg.quiet, what)?;
+    if let Some(f) = filter {
+        defs.retain(|(d, _)| probe::matches_filter(f, &d.group, &d.event));
+    }
+    // perf's order: kernel probes, then user probes, each by their tracefs line.
+    defs.sort_by_key(|(d, kernel)| (!kernel, d.line()));
+    let mut bins: std::collections::HashMap<String, Option<Binary>> = Default::default();
+    let mut out = String::new();
+    for (d, kernel) in &defs {
+        let with = if d.args.is_empty() {
+            String::new()
+        } else {
+            format!(" with {}", d.arg_names().join(" "))
+        };
+        let place = match (kernel, d.uprobe_target()) {
+            (false, Some((path, off))) => {
+                let bin = bins
+                    .entry(path.to_string())
+                    .or_insert_with(|| Binary::open(Path::new(path)).ok());
+                let point = bin
+                    .as_ref()
+                    .map_or_else(|| format!("0x{off:x}"), |b| describe(b, d, off));
+                format!("{point} in {path}")
+            }
+            _ => {
+                let ret = if d.ret { "%return" } else { "" };
+                format!("{}{ret}", d.target)
+            }
+        };
+        let _ = writeln!(out, "  {:<20} (on {place}{with})", d.full_name());
+    }
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `-d PATTERN...`.
+fn delete(cfg: &ProbeConfig) -> Result<ExitCode> {
+    let what = "Failed to delete events.";
+    let mut hits: Vec<(Definition, bool)> = existing(cfg.quiet, what)?
+        .into_iter()
+        .filter(|(d, _)| {
+            cfg.del
+                .iter()
+                .any(|p| probe::matches_filter(p, &d.group, &d.event))
+        })
+        .collect();
+    hits.sort_by_key(|(d, kernel)| (!kernel, d.line()));
+    let mut seen = BTreeSet::new();
+    hits.retain(|(d, _)| seen.insert(d.full_name()));
+    if hits.is_empty() {
+        return Err(fail(
+            cfg.quiet,
+            &format!("\"{}\" does not hit any event.", cfg.del.join("|")),
+            what,
+            ENOENT,
+        ));
+    }
+    for (d, kernel) in &hits {
+        if let Err(e) = write_events(*kernel, &format!("-:{}/{}", d.group, d.event)) {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                return Err(no_permission(cfg.quiet, what));
+            }
+            let why = if e.raw_os_error() == Some(libc::EBUSY) {
+                " (it is in use: stop the perf or rperf session recording it first)"
+            } else {
+                ""
+            };
+            return Err(fail(
+                cfg.quiet,
+                &format!(
+                    "Failed to delete event {}: {}{why}",
+                    d.full_name(),
+                    strerror(&e)
+                ),
+                what,
+                EINVAL,
+            ));
+        }
+        if !cfg.quiet {
+            eprintln!("Removed event: {}", d.full_name());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `-F [FILTER]`: the functions of `-x`'s binary.
+fn funcs(cfg: &ProbeConfig, filter: Option<&str>) -> Result<ExitCode> {
+    let what = "Failed to show functions.";
+    let Some(exec) = &cfg.exec else {
+        return Err(no_kprobes());
+    };
+    let bin = open_binary(cfg, exec, what)?;
+    let filter = filter.unwrap_or(probe::DEFAULT_FUNC_FILTER);
+    let names: BTreeSet<&str> = bin
+        .symbols
+        .iter()
+        .map(|s| s.name.as_str())
+        .filter(|n| probe::func_filter(filter, n))
+        .collect();
+    let mut out = String::new();
+    for n in names {
+        let _ = writeln!(out, "{n}");
+    }
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `-L FUNC[@SRC]`: the function's source, its lines with code numbered from its
+/// declaration line, as perf shows them.
+fn lines(cfg: &ProbeConfig, spec: &str) -> Result<ExitCode> {
+    let what = "Failed to show lines.";
+    let Some(exec) = &cfg.exec else {
+        return Err(no_kprobes());
+    };
+    let bin = open_binary(cfg, exec, what)?;
+    let dbg = bin
+        .debug
+        .as_ref()
+        .ok_or_else(|| no_debuginfo(cfg, &bin, what))?;
+    let (name, src) = match spec.split_once('@') {
+        Some((n, s)) => (n, Some(s)),
+        None => (spec, None),
+    };
+    let Some(f) = dbg.functions(name, src).into_iter().next() else {
+        return Err(fail(
+            cfg.quiet,
+            &format!("Specified source line is not found."),
+            what,
+            ENOENT,
+        ));
+    };
+    let text = std::fs::read_to_string(&f.file).map_err(|e| {
+        fail(
+            cfg.quiet,
+            &format!("Failed to open {}: {}", f.file, strerror(&e)),
+            what,
+            ENOENT,
+        )
+    })?;
+    let code: BTreeSet<u32> = dbg.lines_of(f).into_iter().collect();
+    let last = code.iter().next_back().copied().unwrap_or(f.line);
+    let src_lines: Vec<&str> = text.lines().collect();
+    let mut out = format!("<{}@{}:0>\n", f.name, f.file);
+    // perf shows three lines of context after the function.
+    for n in f.line..=last.saturating_add(3) {
+        let Some(l) = src_lines.get(n as usize - 1) else {
+            break;
+        };
+        if n <= last && code.contains(&n) {
+            let _ = writeln!(out, "{:>7}  {l}", n - f.line);
+        } else {
+            let _ = writeln!(out, "         {l}");
+        }
+    }
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An I/O error's text without Rust's ` (os error N)` tail, as perf prints strerror.
+fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
