@@ -111,8 +111,9 @@ fn events_file(kernel: bool) -> Result<PathBuf> {
     }))
 }
 
-/// The probes tracefs holds: (definition, is kernel).
-fn existing(quiet: bool, what: &str) -> Result<Vec<(Definition, bool)>> {
+/// The probes tracefs holds: (definition, is kernel). `writing`: the caller means to change
+/// them (perf's message for a refusal then asks for sudo).
+fn existing(quiet: bool, what: &str, writing: bool) -> Result<Vec<(Definition, bool)>> {
     let mut out = Vec::new();
     for kernel in [false, true] {
         let path = events_file(kernel)?;
@@ -123,6 +124,9 @@ fn existing(quiet: bool, what: &str) -> Result<Vec<(Definition, bool)>> {
                     .map(|d| (d, kernel)),
             ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && writing => {
+                return Err(no_permission(quiet, what))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                 return Err(fail(
                     quiet,
@@ -215,9 +219,12 @@ fn is_raw_fetch(expr: &str) -> bool {
 fn fetch_args(cfg: &ProbeConfig, spec: &Spec, bin: &Binary, what: &str) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for (i, a) in spec.args.iter().enumerate() {
+        // An unnamed argument goes to tracefs bare (the kernel names it argN), except
+        // $retval, which perf names itself.
         let (name, expr) = match a.split_once('=') {
-            Some((n, e)) if probe::is_event_name(n) => (n.to_string(), e),
-            _ => (format!("arg{}", i + 1), a.as_str()),
+            Some((n, e)) if probe::is_event_name(n) => (Some(n.to_string()), e),
+            _ if a == "$retval" => (Some(format!("arg{}", i + 1)), a.as_str()),
+            _ => (None, a.as_str()),
         };
         if expr == "$retval" && !spec.is_return() {
             return Err(fail(
@@ -241,7 +248,10 @@ fn fetch_args(cfg: &ProbeConfig, spec: &Spec, bin: &Binary, what: &str) -> Resul
                 ENOSYS,
             ));
         }
-        out.push(format!("{name}={expr}"));
+        out.push(match name {
+            Some(n) => format!("{n}={expr}"),
+            None => expr.to_string(),
+        });
     }
     Ok(out)
 }
@@ -355,12 +365,13 @@ fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
     let bin = open_binary(cfg, exec, what)?;
     let path = bin.path.to_string_lossy().into_owned();
     let taken: BTreeSet<String> = if show || cfg.dry_run {
-        existing(cfg.quiet, what).unwrap_or_default()
+        existing(cfg.quiet, what, false).unwrap_or_default()
     } else {
-        existing(cfg.quiet, what)?
+        existing(cfg.quiet, what, true)?
     }
     .into_iter()
-    .map(|(d, _)| d.full_name())
+    // perf refuses an event name any group already has.
+    .map(|(d, _)| d.event)
     .collect();
     let mut taken = taken;
     // (definition, point text, argument text as typed)
@@ -391,7 +402,8 @@ fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
             Some(e) => e.clone(),
             None => probe::default_event(&func, &spec.point),
         };
-        let event = if taken.contains(&format!("{group}:{base}")) {
+        // -D checks no names: it shows what each definition alone would write.
+        let event = if !show && taken.contains(&base) {
             if !cfg.force {
                 return Err(fail(
                     cfg.quiet,
@@ -404,11 +416,11 @@ fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
                     EEXIST,
                 ));
             }
-            probe::unique_event(&base, |n| taken.contains(&format!("{group}:{n}")))
+            probe::unique_event(&base, |n| taken.contains(n))
         } else {
             base
         };
-        taken.insert(format!("{group}:{event}"));
+        taken.insert(event.clone());
         for addr in addrs {
             let off = bin.file_offset(addr).ok_or_else(|| {
                 fail(
@@ -619,7 +631,7 @@ fn describe(bin: &Binary, def: &Definition, off: u64) -> String {
 /// `-l [FILTER]`.
 fn list(cfg: &ProbeConfig, filter: Option<&str>) -> Result<ExitCode> {
     let what = "Failed to show event list.";
-    let mut defs = existing(cfg.quiet, what)?;
+    let mut defs = existing(cfg.quiet, what, false)?;
     if let Some(f) = filter {
         defs.retain(|(d, _)| probe::matches_filter(f, &d.group, &d.event));
     }
@@ -657,7 +669,7 @@ fn list(cfg: &ProbeConfig, filter: Option<&str>) -> Result<ExitCode> {
 /// `-d PATTERN...`.
 fn delete(cfg: &ProbeConfig) -> Result<ExitCode> {
     let what = "Failed to delete events.";
-    let mut hits: Vec<(Definition, bool)> = existing(cfg.quiet, what)?
+    let mut hits: Vec<(Definition, bool)> = existing(cfg.quiet, what, true)?
         .into_iter()
         .filter(|(d, _)| {
             cfg.del
@@ -745,7 +757,7 @@ fn lines(cfg: &ProbeConfig, spec: &str) -> Result<ExitCode> {
     let Some(f) = dbg.functions(name, src).into_iter().next() else {
         return Err(fail(
             cfg.quiet,
-            &format!("Specified source line is not found."),
+            "Specified source line is not found.",
             what,
             ENOENT,
         ));

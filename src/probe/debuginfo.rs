@@ -292,8 +292,9 @@ fn load_dwarf(file: &ElfFile64<'_, Endianness>) -> Option<DebugInfo> {
     Some(out)
 }
 
-/// The path of file `index` of a unit's line program, joined to its directory and the
-/// compilation directory.
+/// The path of file `index` of a unit's line program as perf names it: joined to its
+/// directory entry (not to the compilation directory, when that entry is relative), or the
+/// bare name when no file is there any more.
 fn file_path(
     dwarf: &gimli::Dwarf<R<'_>>,
     unit: &gimli::Unit<R<'_>>,
@@ -307,16 +308,17 @@ fn file_path(
         return Some(name);
     }
     let mut p = PathBuf::new();
-    if let Some(comp) = &unit.comp_dir {
-        p.push(comp.to_string_lossy().as_ref());
-    }
     if let Some(dir) = f.directory(header) {
         if let Ok(d) = dwarf.attr_string(unit, dir) {
             p.push(d.to_string_lossy().as_ref());
         }
     }
-    p.push(name);
-    Some(p.to_string_lossy().into_owned())
+    p.push(&name);
+    if p.exists() {
+        Some(p.to_string_lossy().into_owned())
+    } else {
+        Some(name)
+    }
 }
 
 fn read_unit(

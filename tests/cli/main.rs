@@ -8,6 +8,7 @@ mod flamegraph;
 mod inline;
 mod list;
 mod newcomer;
+mod probe;
 mod record;
 mod report;
 mod script;
