@@ -81,13 +81,8 @@ pub fn run(cfg: ProbeConfig) -> Result<ExitCode> {
     if let Some(l) = &cfg.line {
         return lines(&cfg, l);
     }
-    if cfg.vars.is_some() {
-        return Err(fail(
-            cfg.quiet,
-            "rperf probe cannot list variables (-V) yet: DWARF variable locations are not read",
-            "Failed to show vars.",
-            ENOSYS,
-        ));
+    if let Some(v) = &cfg.vars {
+        return vars(&cfg, v);
     }
     if !cfg.definition.is_empty() {
         return add(&cfg, &cfg.definition, true);
@@ -214,16 +209,31 @@ fn is_raw_fetch(expr: &str) -> bool {
     expr.starts_with(['%', '@', '+', '-', '$']) || expr.starts_with(|c: char| c.is_ascii_digit())
 }
 
-/// The fetch arguments of a probe: `NAME=RAW[:TYPE]` as perf writes them (`argN` for an
-/// unnamed one).
-fn fetch_args(cfg: &ProbeConfig, spec: &Spec, bin: &Binary, what: &str) -> Result<Vec<String>> {
+/// Whether an argument names variables in DWARF (not a raw fetch argument).
+fn is_named(arg: &str) -> bool {
+    let expr = match arg.split_once('=') {
+        Some((n, e)) if probe::is_event_name(n) => e,
+        _ => arg,
+    };
+    expr.starts_with("$params") || expr.starts_with("$vars") || !is_raw_fetch(expr)
+}
+
+/// The fetch arguments of a probe at `addr`: raw ones as typed (bare when unnamed: the kernel
+/// names them argN; perf names `$retval` itself on a -D line it writes bare too), named ones
+/// through DWARF as perf writes them.
+fn fetch_args(
+    cfg: &ProbeConfig,
+    spec: &Spec,
+    bin: &Binary,
+    what: &str,
+    addr: u64,
+) -> Result<Vec<String>> {
+    use crate::probe::vars::{ArgSpec, Scope};
     let mut out = Vec::new();
-    for (i, a) in spec.args.iter().enumerate() {
-        // An unnamed argument goes to tracefs bare (the kernel names it argN), except
-        // $retval, which perf names itself.
+    let mut scope: Option<Scope> = None;
+    for a in &spec.args {
         let (name, expr) = match a.split_once('=') {
             Some((n, e)) if probe::is_event_name(n) => (Some(n.to_string()), e),
-            _ if a == "$retval" => (Some(format!("arg{}", i + 1)), a.as_str()),
             _ => (None, a.as_str()),
         };
         if expr == "$retval" && !spec.is_return() {
@@ -234,26 +244,72 @@ fn fetch_args(cfg: &ProbeConfig, spec: &Spec, bin: &Binary, what: &str) -> Resul
                 EINVAL,
             ));
         }
-        if !is_raw_fetch(expr) {
-            if bin.debug.is_none() {
-                return Err(no_debuginfo(cfg, bin, what));
-            }
-            return Err(fail(
-                cfg.quiet,
-                &format!(
-                    "rperf cannot fetch the variable '{expr}' by name yet (DWARF locations are \
-                     not read): give a raw fetch argument instead, such as {expr}=%di:s32"
-                ),
-                what,
-                ENOSYS,
-            ));
+        if !is_named(a) {
+            out.push(match name {
+                Some(n) => format!("{n}={expr}"),
+                None => expr.to_string(),
+            });
+            continue;
         }
-        out.push(match name {
-            Some(n) => format!("{n}={expr}"),
-            None => expr.to_string(),
-        });
+        let Some(dbg) = &bin.debug else {
+            return Err(no_debuginfo(cfg, bin, what));
+        };
+        if scope.is_none() {
+            let f = dbg.function_at(addr).ok_or_else(|| {
+                fail(
+                    cfg.quiet,
+                    &format!("No function covers 0x{addr:x}: no variables to fetch there."),
+                    what,
+                    ENOENT,
+                )
+            })?;
+            scope = Scope::at(&bin.path, f.entry, addr);
+        }
+        let Some(sc) = &scope else {
+            return Err(no_debuginfo(cfg, bin, what));
+        };
+        let fetched = sc.fetch(&[ArgSpec::parse(a)]).map_err(|why| {
+            // perf: a variable not there is ENOENT, a wrong expression EINVAL.
+            let code = if why.starts_with("Failed to find the location") {
+                ENOENT
+            } else {
+                EINVAL
+            };
+            fail(cfg.quiet, &why, what, code)
+        })?;
+        out.extend(fetched);
     }
     Ok(out)
+}
+
+/// perf's prologue rule: named arguments at a function's entry in code built without
+/// optimization are read after the prologue (where the frame is set up), at the function's
+/// second line; `None` when the probe stays where it is.
+fn after_prologue(bin: &Binary, spec: &Spec, addr: u64) -> Option<u64> {
+    let Point::Func {
+        offset: 0,
+        rel_line: None,
+        ret: false,
+        ..
+    } = spec.point
+    else {
+        return None;
+    };
+    if !spec.args.iter().any(|a| is_named(a)) {
+        return None;
+    }
+    let dbg = bin.debug.as_ref()?;
+    let f = dbg.function_at(addr).filter(|f| f.entry == addr)?;
+    let scope = crate::probe::vars::Scope::at(&bin.path, f.entry, addr)?;
+    if scope.optimized {
+        return None;
+    }
+    let first_line = dbg.rows.iter().find(|r| r.addr == f.entry)?.line;
+    dbg.rows
+        .iter()
+        .filter(|r| r.addr > f.entry && r.addr < f.end && r.line != first_line)
+        .map(|r| r.addr)
+        .min()
 }
 
 /// One definition resolved to addresses: (function named in the event, virtual addresses).
@@ -391,7 +447,19 @@ fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
                 EINVAL,
             ));
         }
-        let args = fetch_args(cfg, spec, &bin, what)?;
+        let mut addrs = addrs;
+        for a in addrs.iter_mut() {
+            if let Some(after) = after_prologue(&bin, spec, *a) {
+                if !cfg.quiet {
+                    eprintln!(
+                        "Target program is compiled without optimization. Skipping prologue.\n\
+                         Probe on address 0x{:x} to force probing at the function entry.\n",
+                        bin.file_offset(*a).unwrap_or(*a)
+                    );
+                }
+                *a = after;
+            }
+        }
         let group = spec
             .group
             .clone()
@@ -433,9 +501,9 @@ fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
                     EINVAL,
                 )
             })?;
-            let def =
-                Definition::uprobe(spec.is_return(), &group, &event, &path, off, args.clone());
-            planned.push((def, spec.point_text(), spec.args.clone()));
+            let args = fetch_args(cfg, spec, &bin, what, addr)?;
+            let def = Definition::uprobe(spec.is_return(), &group, &event, &path, off, args);
+            planned.push((def, spec.point_text(), shown_args(spec)));
         }
     }
     if show {
@@ -796,4 +864,49 @@ fn strerror(e: &std::io::Error) -> String {
         Some(i) => s[..i].to_string(),
         None => s,
     }
+}
+
+/// `-V POINT`: the variables with a location at each address of the point, as perf lists
+/// them.
+fn vars(cfg: &ProbeConfig, point: &str) -> Result<ExitCode> {
+    let what = "Failed to show vars.";
+    let Some(exec) = &cfg.exec else {
+        return Err(no_kprobes());
+    };
+    let spec = Spec::parse(point).map_err(|e| fail(cfg.quiet, &e.0, what, EINVAL))?;
+    let bin = open_binary(cfg, exec, what)?;
+    let dbg = bin
+        .debug
+        .as_ref()
+        .ok_or_else(|| no_debuginfo(cfg, &bin, what))?;
+    let (_, addrs) = resolve(cfg, &spec, &bin, what)?;
+    let mut out = format!("Available variables at {}\n", spec.point_text());
+    for addr in addrs {
+        let Some(f) = dbg.function_at(addr) else {
+            continue;
+        };
+        let _ = writeln!(out, "\t@<{}+{}>", f.name, addr - f.entry);
+        if let Some(scope) = crate::probe::vars::Scope::at(&bin.path, f.entry, addr) {
+            for v in scope.available() {
+                let _ = writeln!(out, "\t\t{v}");
+            }
+        }
+    }
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The arguments as perf's "Added new event" line shows them: a member access unnamed by
+/// the user is shown with the name perf gives it (`name=p->name:string`).
+fn shown_args(spec: &Spec) -> Vec<String> {
+    spec.args
+        .iter()
+        .map(|a| {
+            let parsed = crate::probe::vars::ArgSpec::parse(a);
+            match (&parsed.name, parsed.fields.last()) {
+                (None, Some((_, f))) if is_named(a) => format!("{f}={a}"),
+                _ => a.clone(),
+            }
+        })
+        .collect()
 }

@@ -1,6 +1,7 @@
 //! Dynamic probes as perf probe makes them: the probe-definition grammar, perf's event
 //! names, the uprobe/kprobe tracefs definition lines, and reading back what tracefs holds.
 pub mod debuginfo;
+pub mod vars;
 
 use std::fmt::Write as _;
 

@@ -536,3 +536,90 @@ fn probe_kernel_functions_need_kprobes() {
         "{err}"
     );
 }
+
+#[test]
+fn probe_arguments_by_name_match_perf() {
+    let dir = TempDir::new("probe-args");
+    let Some((exe, guard)) = setup(&dir, "pbargs", &["-g", "-O0"]) else {
+        return;
+    };
+    let o2 = compile_c(
+        dir.path(),
+        "pbargso2",
+        PROBED_C,
+        &["-g", "-O2", "-Dwork=pbargso2_work"],
+    );
+    let x = exe.to_str().unwrap();
+    let w = "pbargs_work";
+    // Stack slots through the CFA after the prologue (-O0), registers and location lists
+    // (-O2), members through pointers, casts, strings, $params; and the refusals.
+    let o0_args = [
+        "a s p",
+        "s:string p->x p->name:string",
+        "$params",
+        "a:x32 b=a:u8",
+        "p->y",
+        "nosuchvar",
+        "p.x",
+        "a->x",
+        "p->q",
+        "p:string",
+    ];
+    for a in o0_args {
+        let def = format!("{w} {a}");
+        let args = ["-x", x, "-D", &def];
+        let (prc, pout, perr) = probe("perf", &args);
+        let (rrc, rout, rerr) = probe("rperf", &args);
+        assert_eq!((prc, &pout, &perr), (rrc, &rout, &rerr), "{def}");
+    }
+    for def in [format!("{w}:2 r a"), format!("{w}%return $retval")] {
+        let args = ["-x", x, "-D", &def];
+        assert_eq!(probe("perf", &args), probe("rperf", &args), "{def}");
+    }
+    let y = o2.to_str().unwrap();
+    for def in [
+        "pbargso2_work a s p",
+        "pbargso2_work s:string",
+        "pbargso2_work $params",
+        "main argc argv",
+    ] {
+        let args = ["-x", y, "-D", def];
+        assert_eq!(probe("perf", &args), probe("rperf", &args), "-O2 {def}");
+    }
+    // -V: the variables with a location at each address.
+    for (bin, point) in [
+        (x, w.to_string()),
+        (x, format!("{w}:2")),
+        (y, "main".into()),
+    ] {
+        let args = ["-x", bin, "-V", &point];
+        let (prc, pout, _) = probe("perf", &args);
+        let (rrc, rout, rerr) = probe("rperf", &args);
+        assert_eq!((prc, rrc), (0, 0), "{rerr}");
+        assert_eq!(pout, rout, "-V {point}");
+        assert!(rout.contains("\t\tstruct pt"), "{rout}");
+    }
+    // Added, recorded, printed: the values the fixture passes.
+    let def = format!("{w} a s:string p->x");
+    let (rrc, _, rerr) = probe("rperf", &["-x", x, "-q", &def]);
+    assert_eq!(rrc, 0, "{rerr}");
+    assert_eq!(guard.lines().len(), 1);
+    let data = dir.path().join("a.data");
+    let o = run({
+        let mut c = rperf();
+        c.args(["record", "-q", "-e", "probe_pbargs:*", "-o"])
+            .arg(&data)
+            .arg(&exe)
+            .arg("3");
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = rperf_out(&["script"], &data);
+    let p = stdout(&run({
+        let mut c = perf().unwrap();
+        c.args(["script", "-i"]).arg(&data);
+        c
+    }));
+    assert_eq!(p, r);
+    assert!(r.contains(") a=2 s_string=\"abc\" x=3\n"), "{r}");
+}
