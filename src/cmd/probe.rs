@@ -433,6 +433,12 @@ fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
     // (definition, point text, argument text as typed)
     let mut planned: Vec<(Definition, String, Vec<String>)> = Vec::new();
     for spec in &specs {
+        if let Point::Sdt { provider, name } = &spec.point {
+            for def in sdt_definitions(cfg, spec, &bin, provider, name, &mut taken, show, what)? {
+                planned.push((def, format!("%{name}"), Vec::new()));
+            }
+            continue;
+        }
         let (func, addrs) = resolve(cfg, spec, &bin, what)?;
         if addrs.len() > cfg.max_probes {
             return Err(fail(
@@ -909,4 +915,101 @@ fn shown_args(spec: &Spec) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// The probes on the USDT markers `provider:name` (globs allowed) of `bin`: group
+/// `sdt_PROVIDER`, the marker's name, its operands as `arg1`…, and the semaphore as the
+/// probe's reference counter (the kernel raises it while the probe is enabled).
+#[allow(clippy::too_many_arguments)]
+fn sdt_definitions(
+    cfg: &ProbeConfig,
+    spec: &Spec,
+    bin: &Binary,
+    provider: &str,
+    name: &str,
+    taken: &mut BTreeSet<String>,
+    show: bool,
+    what: &str,
+) -> Result<Vec<Definition>> {
+    let m = |pat: &str, s: &str| glob::Pattern::new(pat).is_ok_and(|p| p.matches(s));
+    let notes: Vec<_> = bin
+        .sdt
+        .iter()
+        .filter(|n| m(provider, &n.provider) && m(name, &n.name))
+        .collect();
+    if notes.is_empty() {
+        let have: BTreeSet<String> = bin
+            .sdt
+            .iter()
+            .map(|n| format!("sdt_{}:{}", n.provider, n.name))
+            .collect();
+        let have = if have.is_empty() {
+            "it has no .note.stapsdt markers".to_string()
+        } else {
+            format!("it has {}", have.into_iter().collect::<Vec<_>>().join(", "))
+        };
+        return Err(fail(
+            cfg.quiet,
+            &format!(
+                "SDT marker sdt_{provider}:{name} is not in {} ({have}).",
+                bin.path.display()
+            ),
+            what,
+            ENOENT,
+        ));
+    }
+    let path = bin.path.to_string_lossy().into_owned();
+    let mut out = Vec::new();
+    for note in notes {
+        let group = spec
+            .group
+            .clone()
+            .unwrap_or_else(|| format!("sdt_{}", note.provider));
+        let base = spec.event.clone().unwrap_or_else(|| note.name.clone());
+        let event = if !show && taken.contains(&base) {
+            if !cfg.force {
+                return Err(fail(
+                    cfg.quiet,
+                    &format!(
+                        "Error: event \"{base}\" already exists.\n Hint: Remove existing event \
+                         by 'perf probe -d'\n       or force duplicates by 'perf probe -f'\n       \
+                         or set 'force=yes' in BPF source."
+                    ),
+                    what,
+                    EEXIST,
+                ));
+            }
+            probe::unique_event(&base, |n| taken.contains(n))
+        } else {
+            base
+        };
+        taken.insert(event.clone());
+        let args = note
+            .args
+            .split_whitespace()
+            .enumerate()
+            .filter_map(|(i, op)| {
+                crate::probe::debuginfo::sdt_fetch(op).map(|f| format!("arg{}={f}", i + 1))
+            })
+            .collect();
+        let off = bin.file_offset(note.pc).ok_or_else(|| {
+            fail(
+                cfg.quiet,
+                &format!(
+                    "SDT marker {}:{} is at no loadable address.",
+                    note.provider, note.name
+                ),
+                what,
+                EINVAL,
+            )
+        })?;
+        let mut def = Definition::uprobe(false, &group, &event, &path, off, args);
+        if note.semaphore != 0 {
+            if let Some(sem) = bin.semaphore_offset(note.semaphore) {
+                def.target.push_str(&format!("(0x{sem:x})"));
+            }
+        }
+        out.push(def);
+    }
+    Ok(out)
 }

@@ -64,6 +64,21 @@ pub struct DebugInfo {
     pub files: Vec<String>,
 }
 
+/// A USDT marker from `.note.stapsdt`.
+#[derive(Debug, Clone)]
+pub struct SdtNote {
+    /// Provider.
+    pub provider: String,
+    /// Marker name.
+    pub name: String,
+    /// Virtual address of the marker (adjusted to where `.stapsdt.base` really is).
+    pub pc: u64,
+    /// Virtual address of its semaphore, 0 when it has none.
+    pub semaphore: u64,
+    /// Operands as the note spells them (`-8@%rax 8@-80(%rbx)`).
+    pub args: String,
+}
+
 /// A binary opened for probing.
 #[derive(Debug)]
 pub struct Binary {
@@ -75,6 +90,10 @@ pub struct Binary {
     pub symbols: Vec<Sym>,
     /// DWARF, when the binary has it.
     pub debug: Option<DebugInfo>,
+    /// USDT markers.
+    pub sdt: Vec<SdtNote>,
+    /// Loadable segments with their memory size (semaphores live in .bss-like tails).
+    mem_segments: Vec<(u64, u64, u64)>,
 }
 
 /// Why a binary cannot be probed.
@@ -149,17 +168,33 @@ impl Binary {
         }
         symbols.sort_by_key(|s| s.addr);
         let debug = load_dwarf(&file);
+        let mem_segments = file
+            .segments()
+            .map(|s| (s.address(), s.file_range().0, s.size()))
+            .collect();
+        let sdt = sdt_notes(&file);
         Ok(Binary {
             path,
             segments,
             symbols,
             debug,
+            sdt,
+            mem_segments,
         })
     }
 
     /// The file offset of virtual address `vaddr` (what a uprobe is placed at).
     pub fn file_offset(&self, vaddr: u64) -> Option<u64> {
         self.segments
+            .iter()
+            .find(|&&(va, _, size)| vaddr >= va && vaddr < va + size)
+            .map(|&(va, off, _)| vaddr - va + off)
+    }
+
+    /// The file offset of a semaphore at `vaddr` (what the kernel's reference counter
+    /// takes): it may lie past the file's bytes of its segment.
+    pub fn semaphore_offset(&self, vaddr: u64) -> Option<u64> {
+        self.mem_segments
             .iter()
             .find(|&&(va, _, size)| vaddr >= va && vaddr < va + size)
             .map(|&(va, off, _)| vaddr - va + off)
@@ -257,6 +292,130 @@ fn path_ends_with(path: &str, suffix: &str) -> bool {
         || path
             .strip_suffix(suffix)
             .is_some_and(|rest| rest.ends_with('/'))
+}
+
+/// The markers of `.note.stapsdt`: each note (owner `stapsdt`, type 3) holds the marker's
+/// address, the link-time address of `.stapsdt.base`, the semaphore's address, then the
+/// provider, name and operands as NUL-terminated strings.
+fn sdt_notes(file: &ElfFile64<'_, Endianness>) -> Vec<SdtNote> {
+    let Some(sec) = file.section_by_name(".note.stapsdt") else {
+        return Vec::new();
+    };
+    let Ok(data) = sec.data() else {
+        return Vec::new();
+    };
+    let real_base = file.section_by_name(".stapsdt.base").map(|s| s.address());
+    let little = file.is_little_endian();
+    let u32_at = |b: &[u8], i: usize| -> Option<u32> {
+        let v: [u8; 4] = b.get(i..i + 4)?.try_into().ok()?;
+        Some(if little {
+            u32::from_le_bytes(v)
+        } else {
+            u32::from_be_bytes(v)
+        })
+    };
+    let u64_at = |b: &[u8], i: usize| -> Option<u64> {
+        let v: [u8; 8] = b.get(i..i + 8)?.try_into().ok()?;
+        Some(if little {
+            u64::from_le_bytes(v)
+        } else {
+            u64::from_be_bytes(v)
+        })
+    };
+    let align = |n: usize| (n + 3) & !3;
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let (Some(namesz), Some(descsz), Some(kind)) =
+        (u32_at(data, i), u32_at(data, i + 4), u32_at(data, i + 8))
+    {
+        let (namesz, descsz) = (namesz as usize, descsz as usize);
+        let name_at = i + 12;
+        let desc_at = name_at + align(namesz);
+        let next = desc_at + align(descsz);
+        let (Some(owner), Some(desc)) = (
+            data.get(name_at..name_at + namesz),
+            data.get(desc_at..desc_at + descsz),
+        ) else {
+            break;
+        };
+        i = next;
+        if kind != 3 || owner != b"stapsdt\0" {
+            continue;
+        }
+        let (Some(pc), Some(base), Some(sem)) =
+            (u64_at(desc, 0), u64_at(desc, 8), u64_at(desc, 16))
+        else {
+            continue;
+        };
+        let mut strings = desc.get(24..).unwrap_or(&[]).split(|&b| b == 0);
+        let mut next_str = || String::from_utf8_lossy(strings.next().unwrap_or(&[])).into_owned();
+        let (provider, name, args) = (next_str(), next_str(), next_str());
+        // Prelinking moves code: the distance .stapsdt.base moved applies to every address.
+        let shift = real_base.map_or(0, |b| b.wrapping_sub(base));
+        out.push(SdtNote {
+            provider,
+            name,
+            pc: pc.wrapping_add(shift),
+            semaphore: if sem == 0 { 0 } else { sem.wrapping_add(shift) },
+            args,
+        });
+    }
+    out
+}
+
+/// One SDT operand (`-8@%rax`, `8@-80(%rbx)`, `4@$5`) as the kernel's fetch argument with
+/// its type (`%ax:s64`, `-80(%bx):u64`, `\5:u32`); `None` for what uprobes cannot fetch
+/// (symbols relative to %rip, segment registers).
+pub fn sdt_fetch(operand: &str) -> Option<String> {
+    let (ty, op) = match operand.split_once('@') {
+        Some((size, op)) => {
+            let n: i32 = size.parse().ok()?;
+            let bits = n.unsigned_abs() * 8;
+            (Some(format!("{}{bits}", if n < 0 { 's' } else { 'u' })), op)
+        }
+        None => (None, operand),
+    };
+    let fetch = if let Some(imm) = op.strip_prefix('$') {
+        imm.parse::<i64>().ok()?;
+        format!("\\{imm}")
+    } else if let Some(reg) = op.strip_prefix('%') {
+        format!("%{}", x86_reg(reg)?)
+    } else {
+        let open = op.find('(')?;
+        let reg = op[open..].strip_prefix("(%")?.strip_suffix(')')?;
+        let off = &op[..open];
+        let off: i64 = if off.is_empty() { 0 } else { off.parse().ok()? };
+        format!("{off:+}(%{})", x86_reg(reg)?)
+    };
+    Some(match ty {
+        Some(t) => format!("{fetch}:{t}"),
+        None => fetch,
+    })
+}
+
+/// An x86-64 register of any width as the kernel's fetch syntax names it (`eax` → `ax`).
+fn x86_reg(r: &str) -> Option<&'static str> {
+    const REGS: [(&str, [&str; 4]); 9] = [
+        ("ax", ["rax", "eax", "ax", "al"]),
+        ("bx", ["rbx", "ebx", "bx", "bl"]),
+        ("cx", ["rcx", "ecx", "cx", "cl"]),
+        ("dx", ["rdx", "edx", "dx", "dl"]),
+        ("si", ["rsi", "esi", "si", "sil"]),
+        ("di", ["rdi", "edi", "di", "dil"]),
+        ("bp", ["rbp", "ebp", "bp", "bpl"]),
+        ("sp", ["rsp", "esp", "sp", "spl"]),
+        ("ip", ["rip", "eip", "ip", "ip"]),
+    ];
+    if let Some((k, _)) = REGS.iter().find(|(_, names)| names.contains(&r)) {
+        return Some(k);
+    }
+    const HIGH: [&str; 8] = ["r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
+    HIGH.iter()
+        .find(|h| {
+            r.strip_prefix(**h)
+                .is_some_and(|rest| matches!(rest, "" | "d" | "w" | "b"))
+        })
+        .copied()
 }
 
 type R<'a> = gimli::EndianSlice<'a, gimli::RunTimeEndian>;
@@ -412,6 +571,17 @@ fn read_unit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sdt_operands_become_fetch_arguments() {
+        assert_eq!(sdt_fetch("-8@%rax").as_deref(), Some("%ax:s64"));
+        assert_eq!(sdt_fetch("8@-80(%rbx)").as_deref(), Some("-80(%bx):u64"));
+        assert_eq!(sdt_fetch("4@8(%rsp)").as_deref(), Some("+8(%sp):u32"));
+        assert_eq!(sdt_fetch("4@(%r12)").as_deref(), Some("+0(%r12):u32"));
+        assert_eq!(sdt_fetch("-4@%r9d").as_deref(), Some("%r9:s32"));
+        assert_eq!(sdt_fetch("-4@$5").as_deref(), Some("\\5:s32"));
+        assert_eq!(sdt_fetch("8@foo(%rip)"), None);
+    }
 
     #[test]
     fn source_paths_match_by_whole_components() {

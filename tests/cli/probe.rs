@@ -623,3 +623,133 @@ fn probe_arguments_by_name_match_perf() {
     assert_eq!(p, r);
     assert!(r.contains(") a=2 s_string=\"abc\" x=3\n"), "{r}");
 }
+
+#[test]
+fn probe_usdt_markers_match_perf_and_set_semaphores() {
+    let dir = TempDir::new("probe-usdt");
+    let Some(events) = uprobe_events() else {
+        return;
+    };
+    if perf().is_none() {
+        return;
+    }
+    let has_sdt_h = [
+        "/usr/include/sys/sdt.h",
+        "/usr/include/x86_64-linux-gnu/sys/sdt.h",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists());
+    if !has_sdt_h {
+        skip("<sys/sdt.h> is missing (apt-get install systemtap-sdt-dev)");
+        return;
+    }
+    let exe = compile_c(
+        dir.path(),
+        "pbusdt",
+        include_str!("../../fixtures/workloads/usdt.c"),
+        &["-O1"],
+    );
+    let guard = Guard {
+        events,
+        group: "sdt_usdt_fx".into(),
+    };
+    guard.clear();
+    let x = exe.to_str().unwrap();
+    // perf 6.1 probes only markers it has cached: give it a build-id cache of its own.
+    let perf_home = dir.path().join("home");
+    std::fs::create_dir_all(&perf_home).unwrap();
+    let perf_in_home = |args: &[&str]| {
+        let mut c = std::process::Command::new("perf");
+        c.env("HOME", &perf_home).args(args);
+        let o = run(c);
+        (o.status.code().unwrap_or(-1), stdout(&o), stderr(&o))
+    };
+    let (rc, _, err) = perf_in_home(&["buildid-cache", "--add", x]);
+    assert_eq!(rc, 0, "{err}");
+    let d = [
+        "-x",
+        x,
+        "-D",
+        "sdt_usdt_fx:tick",
+        "-D",
+        "%sdt_usdt_fx:guarded",
+    ];
+    let mut pd = vec!["probe"];
+    pd.extend(d);
+    let (prc, pout, perr) = perf_in_home(&pd);
+    let (rrc, rout, rerr) = probe("rperf", &d);
+    assert_eq!((prc, rrc), (0, 0), "{perr} {rerr}");
+    assert_eq!(pout, rout);
+    assert!(rout.contains(") arg1=%ax:s64 arg2="), "{rout}");
+    // Added by each: the same tracefs lines and messages.
+    let add = [
+        "-x",
+        x,
+        "-a",
+        "sdt_usdt_fx:tick",
+        "-a",
+        "%sdt_usdt_fx:guarded",
+    ];
+    let mut pa = vec!["probe"];
+    pa.extend(add);
+    let (prc, _, perr) = perf_in_home(&pa);
+    assert_eq!(prc, 0, "{perr}");
+    let by_perf = guard.lines();
+    let (_, pl, _) = probe("perf", &["-l", "sdt_usdt_fx:*"]);
+    guard.clear();
+    let (rrc, _, rerr) = probe("rperf", &add);
+    assert_eq!(rrc, 0, "{rerr}");
+    assert_eq!(by_perf, guard.lines());
+    assert_eq!(perr, as_perf(&rerr));
+    let (_, rl, _) = probe("rperf", &["-l", "sdt_usdt_fx:*"]);
+    assert_eq!(pl, rl);
+    // The guarded marker fires only because the probe's reference counter sets its
+    // semaphore: both count exactly.
+    let o = run({
+        let mut c = rperf();
+        c.args([
+            "stat",
+            "-x,",
+            "-e",
+            "sdt_usdt_fx:tick",
+            "-e",
+            "sdt_usdt_fx:guarded",
+        ])
+        .arg(&exe)
+        .arg("7");
+        c
+    });
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let counts: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("sdt_usdt_fx:"))
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(counts, ["7", "7"], "{err}");
+    let data = dir.path().join("u.data");
+    let o = run({
+        let mut c = rperf();
+        c.args(["record", "-q", "-e", "sdt_usdt_fx:*", "-o"])
+            .arg(&data)
+            .arg(&exe)
+            .arg("2");
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = rperf_out(&["script"], &data);
+    let p = stdout(&run({
+        let mut c = perf().unwrap();
+        c.args(["script", "-i"]).arg(&data);
+        c
+    }));
+    assert_eq!(p, r);
+    assert!(
+        r.contains("sdt_usdt_fx:guarded: (") && r.contains(") arg1=1\n"),
+        "{r}"
+    );
+    // A marker the binary does not have: named, with the ones it has.
+    let (rrc, _, rerr) = probe("rperf", &["-x", x, "sdt_usdt_fx:nope"]);
+    assert_eq!(rrc, 254);
+    assert!(rerr.contains("sdt_usdt_fx:tick"), "{rerr}");
+}
