@@ -850,7 +850,7 @@ fn lines(cfg: &ProbeConfig, spec: &str) -> Result<ExitCode> {
     let mut out = format!("<{}@{}:0>\n", f.name, f.file);
     // perf shows three lines of context after the function.
     for n in f.line..=last.saturating_add(3) {
-        let Some(l) = src_lines.get(n as usize - 1) else {
+        let Some(l) = (n as usize).checked_sub(1).and_then(|i| src_lines.get(i)) else {
             break;
         };
         if n <= last && code.contains(&n) {
