@@ -1013,3 +1013,61 @@ fn sdt_definitions(
     }
     Ok(out)
 }
+
+/// `rperf list sdt`'s lines: the USDT markers of the binaries in the build-id cache (their
+/// `probes` files, which `perf buildid-cache --add` and `perf probe` fill), as perf lists
+/// them: a marker found in several binaries is named with each one's path and build-id.
+pub fn sdt_list_lines() -> String {
+    let Ok(root) = crate::cmd::buildid::cache_root() else {
+        return String::new();
+    };
+    // (event, build-id, path of the binary)
+    let mut found: Vec<(String, String, String)> = Vec::new();
+    let Ok(dirs) = std::fs::read_dir(root.join(".build-id")) else {
+        return String::new();
+    };
+    for d in dirs.flatten() {
+        let Ok(links) = std::fs::read_dir(d.path()) else {
+            continue;
+        };
+        for l in links.flatten() {
+            let id = format!(
+                "{}{}",
+                d.file_name().to_string_lossy(),
+                l.file_name().to_string_lossy()
+            );
+            let Ok(target) = std::fs::canonicalize(l.path()) else {
+                continue;
+            };
+            let Ok(probes) = std::fs::read_to_string(target.join("probes")) else {
+                continue;
+            };
+            let Ok(canon_root) = std::fs::canonicalize(&root) else {
+                continue;
+            };
+            let bin = target
+                .parent()
+                .and_then(|p| p.strip_prefix(&canon_root).ok())
+                .map(|p| format!("/{}", p.display()))
+                .unwrap_or_default();
+            for line in probes.lines() {
+                if let Some(ev) = line.strip_prefix('%').and_then(|l| l.split('=').next()) {
+                    found.push((ev.to_string(), id.clone(), bin.clone()));
+                }
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    let mut out = String::new();
+    for (ev, id, bin) in &found {
+        let several = found.iter().filter(|(e, _, _)| e == ev).count() > 1;
+        let name = if several {
+            format!("{ev}@{bin}({})", &id[..id.len().min(12)])
+        } else {
+            ev.clone()
+        };
+        let _ = writeln!(out, "  {name:<50} [SDT event]");
+    }
+    out
+}

@@ -666,6 +666,15 @@ fn probe_usdt_markers_match_perf_and_set_semaphores() {
     };
     let (rc, _, err) = perf_in_home(&["buildid-cache", "--add", x]);
     assert_eq!(rc, 0, "{err}");
+    // `list sdt`: the markers the cache knows, as perf lists them.
+    let (_, pls, _) = perf_in_home(&["list", "sdt"]);
+    let o = run({
+        let mut c = rperf();
+        c.env("HOME", &perf_home).args(["list", "sdt"]);
+        c
+    });
+    assert_eq!(pls, stdout(&o));
+    assert!(pls.contains("  sdt_usdt_fx:guarded    "), "{pls}");
     let d = [
         "-x",
         x,
