@@ -812,8 +812,26 @@ fn funcs(cfg: &ProbeConfig, filter: Option<&str>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `-L FUNC[@SRC]`: the function's source, its lines with code numbered from its
-/// declaration line, as perf shows them.
+/// `-L`'s range after `:`: `N`, `N-M` (to line M), `N+K` (K lines); (start, end, whether
+/// an end was given).
+fn line_range(r: Option<&str>) -> Option<(u32, Option<u32>, bool)> {
+    let Some(r) = r else {
+        return Some((0, None, false));
+    };
+    if let Some((a, b)) = r.split_once('-') {
+        return Some((a.parse().ok()?, Some(b.parse().ok()?), true));
+    }
+    if let Some((a, k)) = r.split_once('+') {
+        let a: u32 = a.parse().ok()?;
+        let k: u32 = k.parse().ok()?;
+        return Some((a, Some((a + k).saturating_sub(1)), true));
+    }
+    Some((r.parse().ok()?, None, false))
+}
+
+/// `-L FUNC[@SRC][:RLN[+NUM|-RLN2]]` or `-L SRC[:ALN[+NUM|-ALN2]]`: source lines, those
+/// with code numbered (from the function's declaration line, or absolute in a file), as
+/// perf shows them.
 fn lines(cfg: &ProbeConfig, spec: &str) -> Result<ExitCode> {
     let what = "Failed to show lines.";
     let Some(exec) = &cfg.exec else {
@@ -824,37 +842,94 @@ fn lines(cfg: &ProbeConfig, spec: &str) -> Result<ExitCode> {
         .debug
         .as_ref()
         .ok_or_else(|| no_debuginfo(cfg, &bin, what))?;
-    let (name, src) = match spec.split_once('@') {
-        Some((n, s)) => (n, Some(s)),
-        None => (spec, None),
-    };
-    let Some(f) = dbg.functions(name, src).into_iter().next() else {
-        return Err(fail(
+    let not_found = || {
+        fail(
             cfg.quiet,
             "Specified source line is not found.",
             what,
             ENOENT,
-        ));
+        )
     };
-    let text = std::fs::read_to_string(&f.file).map_err(|e| {
+    let (head, range) = match spec.split_once(':') {
+        Some((h, r)) => (h, Some(r)),
+        None => (spec, None),
+    };
+    let (rstart, rend, bounded) = line_range(range).ok_or_else(|| {
         fail(
             cfg.quiet,
-            &format!("Failed to open {}: {}", f.file, strerror(&e)),
+            &format!("Failed to parse line range: {spec}"),
+            what,
+            EINVAL,
+        )
+    })?;
+    let is_file = !head.contains('@') && (head.contains('.') || head.contains('/'));
+    // (header, file, first, last numbered, lines of context after, base of the numbers,
+    // lines with code)
+    let (header, file, first, last, context, base, code) = if is_file {
+        let Some(file) = dbg
+            .files
+            .iter()
+            .find(|f| crate::probe::debuginfo::path_ends_with(f, head))
+            .cloned()
+        else {
+            return Err(not_found());
+        };
+        let code: BTreeSet<u32> = dbg
+            .rows
+            .iter()
+            .filter(|r| dbg.files[r.file as usize] == file)
+            .map(|r| r.line)
+            .collect();
+        (
+            format!("<{file}:{rstart}>"),
+            file,
+            rstart.max(1),
+            rend.unwrap_or(u32::MAX),
+            0,
+            0,
+            code,
+        )
+    } else {
+        let (name, src) = match head.split_once('@') {
+            Some((n, s)) => (n, Some(s)),
+            None => (head, None),
+        };
+        let Some(f) = dbg.functions(name, src).into_iter().next() else {
+            return Err(not_found());
+        };
+        let code: BTreeSet<u32> = dbg.lines_of(f).into_iter().collect();
+        let last_code = code.iter().next_back().copied().unwrap_or(f.line);
+        let first = f.line + rstart;
+        let (last, context) = match rend {
+            Some(e) if bounded => (f.line + e, 0),
+            _ => (last_code, 3),
+        };
+        (
+            format!("<{}@{}:{rstart}>", f.name, f.file),
+            f.file.clone(),
+            first,
+            last,
+            context,
+            f.line,
+            code,
+        )
+    };
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        fail(
+            cfg.quiet,
+            &format!("Failed to open {file}: {}", strerror(&e)),
             what,
             ENOENT,
         )
     })?;
-    let code: BTreeSet<u32> = dbg.lines_of(f).into_iter().collect();
-    let last = code.iter().next_back().copied().unwrap_or(f.line);
     let src_lines: Vec<&str> = text.lines().collect();
-    let mut out = format!("<{}@{}:0>\n", f.name, f.file);
-    // perf shows three lines of context after the function.
-    for n in f.line..=last.saturating_add(3) {
+    let mut out = format!("{header}\n");
+    for n in first..=last.saturating_add(context) {
         let Some(l) = (n as usize).checked_sub(1).and_then(|i| src_lines.get(i)) else {
             break;
         };
         if n <= last && code.contains(&n) {
-            let _ = writeln!(out, "{:>7}  {l}", n - f.line);
+            let _ = writeln!(out, "{:>7}  {l}", n - base);
         } else {
             let _ = writeln!(out, "         {l}");
         }

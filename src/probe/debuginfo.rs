@@ -286,7 +286,7 @@ impl DebugInfo {
 }
 
 /// Whether `path` is `suffix` or ends with `/suffix`.
-fn path_ends_with(path: &str, suffix: &str) -> bool {
+pub fn path_ends_with(path: &str, suffix: &str) -> bool {
     let suffix = suffix.trim_start_matches("./");
     path == suffix
         || path

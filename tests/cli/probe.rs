@@ -453,12 +453,20 @@ fn probe_funcs_and_lines_match_perf() {
         vec!["-x", x, "-F"],
         vec!["-x", x, "-L", "pbfuncs_work"],
         vec!["-x", x, "-L", "main"],
+        vec!["-x", x, "-L", "pbfuncs_work:1-3"],
+        vec!["-x", x, "-L", "pbfuncs_work:2+2"],
+        vec!["-x", x, "-L", "pbfuncs_work:1"],
+        vec!["-x", x, "-L", "pbfuncs.c:7-10"],
+        vec!["-x", x, "-L", "pbfuncs.c:14"],
+        vec!["-x", x, "-L", "pbfuncs.c"],
     ] {
         let (prc, pout, _) = probe("perf", &args);
         let (rrc, rout, rerr) = probe("rperf", &args);
         assert_eq!((prc, rrc), (0, 0), "{args:?}: {rerr}");
         assert_eq!(pout, rout, "{args:?}");
     }
+    let nosuch = ["-x", x, "-L", "nosuch"];
+    assert_eq!(probe("perf", &nosuch), probe("rperf", &nosuch));
     let (_, rout, _) = probe("rperf", &["-x", x, "-L", "pbfuncs_work"]);
     assert!(
         rout.contains("      2      if (s[0] == 'z') r++;"),
