@@ -329,6 +329,73 @@ fn resolve(cfg: &ProbeConfig, spec: &Spec, bin: &Binary, what: &str) -> Result<(
             what,
             ENOSYS,
         )),
+        Point::Lazy { func, src, pattern } => {
+            let dbg = bin
+                .debug
+                .as_ref()
+                .ok_or_else(|| no_debuginfo(cfg, bin, what))?;
+            // The rows to search: a function's (in its file), or a file's.
+            let (file, range) = match func {
+                Some(name) => {
+                    let f = dbg
+                        .functions(name, src.as_deref())
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| not_found(&spec.point_text()))?;
+                    (f.file.clone(), Some(f.entry..f.end))
+                }
+                None => {
+                    let s = src.as_deref().unwrap_or_default();
+                    let f = dbg
+                        .files
+                        .iter()
+                        .find(|f| crate::probe::debuginfo::path_ends_with(f, s))
+                        .cloned()
+                        .ok_or_else(|| not_found(&spec.point_text()))?;
+                    (f, None)
+                }
+            };
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                fail(
+                    cfg.quiet,
+                    &format!("Failed to open {file}: {}", strerror(&e)),
+                    what,
+                    ENOENT,
+                )
+            })?;
+            let src_lines: Vec<&str> = text.lines().collect();
+            let mut addrs: Vec<u64> = dbg
+                .rows
+                .iter()
+                .filter(|r| r.stmt && dbg.files[r.file as usize] == file)
+                .filter(|r| range.as_ref().is_none_or(|rg| rg.contains(&r.addr)))
+                .filter(|r| {
+                    (r.line as usize)
+                        .checked_sub(1)
+                        .and_then(|i| src_lines.get(i))
+                        .is_some_and(|l| probe::lazy_match(pattern, l))
+                })
+                .map(|r| r.addr)
+                .collect();
+            addrs.sort_unstable();
+            addrs.dedup();
+            let Some(first) = addrs.first() else {
+                return Err(fail(
+                    cfg.quiet,
+                    &format!(
+                        "No line of {file} matches '{pattern}' (lazy pattern of '{}').",
+                        spec.point_text()
+                    ),
+                    what,
+                    ENOENT,
+                ));
+            };
+            let name = dbg
+                .function_at(*first)
+                .map(|f| f.name.clone())
+                .unwrap_or_else(|| func.clone().unwrap_or_default());
+            Ok((name, addrs))
+        }
         Point::Line { src, line } => {
             let dbg = bin
                 .debug

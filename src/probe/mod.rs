@@ -28,6 +28,16 @@ pub enum Point {
         /// Absolute line number.
         line: u32,
     },
+    /// `FUNC[@SRC];PATTERN` or `SRC;PATTERN`: the lines whose code matches a glob, spaces
+    /// ignored (perf's lazy lines).
+    Lazy {
+        /// Function, when the lines are searched in one.
+        func: Option<String>,
+        /// Source file (`@SRC`, or the file searched).
+        src: Option<String>,
+        /// The glob.
+        pattern: String,
+    },
     /// `sdt_PROVIDER:NAME` or `%[sdt_]PROVIDER:NAME`: a USDT marker.
     Sdt {
         /// Provider.
@@ -109,8 +119,16 @@ impl Spec {
 
     /// The point as perf's messages show it (`work%return`, `fx.c:6`).
     pub fn point_text(&self) -> String {
-        if let Point::Line { src, line } = &self.point {
-            return format!("@{src}:{line}");
+        match &self.point {
+            Point::Line { src, line } => return format!("@{src}:{line}"),
+            // perf names a lazy point by where it searched.
+            Point::Lazy { func: Some(f), .. } => return f.clone(),
+            Point::Lazy {
+                func: None,
+                src: Some(s),
+                ..
+            } => return format!("@{s}"),
+            _ => {}
         }
         let first = self.text.split_whitespace().next().unwrap_or("");
         first.split_once('=').map_or(first, |(_, p)| p).to_string()
@@ -144,10 +162,24 @@ fn parse_point(p: &str) -> Result<Point, SpecError> {
             return sdt(rest);
         }
     }
-    if p.contains(';') {
-        return Err(SpecError(
-            "lazy line patterns (;PATTERN) are not supported by rperf yet".into(),
-        ));
+    if let Some((head, pattern)) = p.split_once(';') {
+        let is_file = !head.contains('@') && (head.contains('.') || head.contains('/'));
+        let (func, src) = if is_file {
+            (None, Some(head.to_string()))
+        } else {
+            match head.split_once('@') {
+                Some((f, s)) => (Some(f.to_string()), Some(s.to_string())),
+                None => (Some(head.to_string()), None),
+            }
+        };
+        if head.is_empty() || pattern.is_empty() {
+            return Err(SpecError(format!("Failed to parse probe point: {p}")));
+        }
+        return Ok(Point::Lazy {
+            func,
+            src,
+            pattern: pattern.to_string(),
+        });
     }
     // SRC:LINE: the part before ':' names a file (it has a '.' or a '/').
     if let Some((src, line)) = p.split_once(':') {
@@ -213,6 +245,12 @@ fn sdt(rest: &str) -> Result<Point, SpecError> {
             "SDT markers are named PROVIDER:NAME, not {rest}"
         ))),
     }
+}
+
+/// perf's lazy match of a source line: a glob over the whole line, spaces ignored in both.
+pub fn lazy_match(pattern: &str, line: &str) -> bool {
+    let strip = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    glob::Pattern::new(&strip(pattern)).is_ok_and(|p| p.matches(&strip(line)))
 }
 
 /// perf's group for probes in `binary`: `probe_` and the file name up to its first `-`, `.`
@@ -445,6 +483,17 @@ mod tests {
                 name: "setjmp".into()
             }
         );
+        assert_eq!(
+            Spec::parse("work;if*").unwrap().point,
+            Point::Lazy {
+                func: Some("work".into()),
+                src: None,
+                pattern: "if*".into()
+            }
+        );
+        assert!(lazy_match("if*", "    if (s[0] == 'z') r++;"));
+        assert!(lazy_match("*sum = 0*", "    long sum=0;"));
+        assert!(!lazy_match("return*", "    r = 0;"));
         assert!(Spec::parse("work+4%return").is_err());
         assert!(Spec::parse("work+x").is_err());
         assert!(Spec::parse("1bad=work").is_err());

@@ -465,6 +465,19 @@ fn probe_funcs_and_lines_match_perf() {
         assert_eq!((prc, rrc), (0, 0), "{args:?}: {rerr}");
         assert_eq!(pout, rout, "{args:?}");
     }
+    // Lazy lines read the source too: the lines matching a glob, spaces ignored.
+    for def in [
+        "pbfuncs_work;if*",
+        "pbfuncs_work;return* r",
+        "pbfuncs.c;*sum*",
+    ] {
+        let args = ["-x", x, "-D", def];
+        let (prc, pout, perr) = probe("perf", &args);
+        let (rrc, rout, rerr) = probe("rperf", &args);
+        assert_eq!((prc, rrc), (0, 0), "{def}: {perr} {rerr}");
+        assert_eq!(pout, rout, "{def}");
+        assert!(!rout.is_empty());
+    }
     let nosuch = ["-x", x, "-L", "nosuch"];
     assert_eq!(probe("perf", &nosuch), probe("rperf", &nosuch));
     let (_, rout, _) = probe("rperf", &["-x", x, "-L", "pbfuncs_work"]);
