@@ -94,6 +94,9 @@ pub struct ProbeArgs {
     /// Show the variables available at a probe point.
     #[arg(short = 'V', long = "vars", value_name = "PROBEPOINT")]
     pub vars: Option<String>,
+    /// With -V: show global variables too.
+    #[arg(long = "externs")]
+    pub externs: bool,
     /// Do everything but write tracefs.
     #[arg(short = 'n', long = "dry-run")]
     pub dry_run: bool,
@@ -1245,6 +1248,7 @@ fn dispatch(
                 quiet: a.quiet,
                 force: a.force,
                 max_probes: a.max_probes,
+                externs: a.externs,
                 kernel_file: a.module,
             })
         }

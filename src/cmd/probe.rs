@@ -40,6 +40,8 @@ pub struct ProbeConfig {
     pub force: bool,
     /// `--max-probes`.
     pub max_probes: usize,
+    /// `--externs`: `-V` shows global variables too.
+    pub externs: bool,
     /// `-m`/`-k`: a kernel module or vmlinux was named.
     pub kernel_file: Option<String>,
 }
@@ -270,7 +272,9 @@ fn fetch_args(
         };
         let fetched = sc.fetch(&[ArgSpec::parse(a)]).map_err(|why| {
             // perf: a variable not there is ENOENT, a wrong expression EINVAL.
-            let code = if why.starts_with("Failed to find the location") {
+            let code = if why.starts_with("Failed to find the location")
+                || why.starts_with("Failed to get the offset")
+            {
                 ENOENT
             } else {
                 EINVAL
@@ -1035,7 +1039,7 @@ fn vars(cfg: &ProbeConfig, point: &str) -> Result<ExitCode> {
         };
         let _ = writeln!(out, "\t@<{}+{}>", f.name, addr - f.entry);
         if let Some(scope) = crate::probe::vars::Scope::at(&bin.path, f.entry, addr) {
-            for v in scope.available() {
+            for v in scope.available(cfg.externs) {
                 let _ = writeln!(out, "\t\t{v}");
             }
         }

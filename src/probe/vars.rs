@@ -37,11 +37,18 @@ impl ArgSpec {
             Some((p, t)) if !t.contains(['-', '>', '.']) => (p, Some(t.to_string())),
             _ => (rest, None),
         };
-        let end = path.find(['-', '.']).unwrap_or(path.len());
+        let end = path.find(['-', '.', '[']).unwrap_or(path.len());
         let var = path[..end].to_string();
         let mut fields = Vec::new();
         let mut rest = &path[end..];
         while !rest.is_empty() {
+            if rest.starts_with('[') {
+                // An element: kept as `[N]`.
+                let e = rest.find(']').map_or(rest.len(), |i| i + 1);
+                fields.push((false, rest[..e].to_string()));
+                rest = &rest[e..];
+                continue;
+            }
             let (arrow, body) = if let Some(b) = rest.strip_prefix("->") {
                 (true, b)
             } else if let Some(b) = rest.strip_prefix('.') {
@@ -49,7 +56,7 @@ impl ArgSpec {
             } else {
                 break;
             };
-            let e = body.find(['-', '.']).unwrap_or(body.len());
+            let e = body.find(['-', '.', '[']).unwrap_or(body.len());
             fields.push((arrow, body[..e].to_string()));
             rest = &body[e..];
         }
@@ -68,8 +75,13 @@ impl ArgSpec {
         if let Some(n) = &self.name {
             return n.clone();
         }
-        if let Some((_, f)) = self.fields.last() {
-            return f.clone();
+        if !self.fields.is_empty() {
+            return self
+                .fields
+                .iter()
+                .rev()
+                .find(|(_, f)| !f.starts_with('['))
+                .map_or_else(|| self.var.clone(), |(_, f)| f.clone());
         }
         self.text
             .chars()
@@ -91,6 +103,8 @@ fn rest_text(arg: &str) -> String {
 enum Place {
     Reg(&'static str),
     Mem(i64, String),
+    /// A global variable, `offset` bytes in.
+    Global(String, i64),
 }
 
 impl Place {
@@ -98,9 +112,13 @@ impl Place {
         match self {
             Place::Reg(r) => format!("%{r}"),
             Place::Mem(o, base) => format!("{o:+}({base})"),
+            Place::Global(name, o) => format!("@{name}{o:+}"),
         }
     }
 }
+
+/// The offset recorded for a bitfield member, which has none in bytes.
+const BITFIELD: u64 = u64::MAX;
 
 /// x86-64's DWARF register numbers as the kernel's fetch syntax names them.
 fn reg_name(n: u16) -> Option<&'static str> {
@@ -123,6 +141,7 @@ enum Type {
     Pointer(Box<Type>),
     Struct {
         name: String,
+        size: u64,
         members: Vec<(String, u64, Type)>,
     },
     Array(Box<Type>),
@@ -136,13 +155,23 @@ enum Type {
 }
 
 impl Type {
+    /// Bytes one value takes (an element's stride).
+    fn size(&self) -> u64 {
+        match self {
+            Type::Base { size, .. } | Type::Enum { size, .. } | Type::Struct { size, .. } => *size,
+            Type::Pointer(_) => 8,
+            _ => 0,
+        }
+    }
+
     /// perf's spelling in `-V` (`char*`, `struct pt*`).
     fn name(&self) -> String {
         match self {
             Type::Base { name, .. } | Type::Enum { name, .. } | Type::Opaque(name) => name.clone(),
             Type::Pointer(t) => format!("{}*", t.name()),
             Type::Struct { name, .. } => name.clone(),
-            Type::Array(t) => format!("{}[]", t.name()),
+            // perf shows an array as a pointer to its elements.
+            Type::Array(t) => format!("{}*", t.name()),
             Type::Void => "void".into(),
         }
     }
@@ -153,6 +182,8 @@ impl Type {
 struct Var {
     name: String,
     param: bool,
+    /// Defined outside the function (shown by `-V --externs`).
+    global: bool,
     ty: Type,
     place: Option<Place>,
 }
@@ -217,6 +248,7 @@ impl Scope {
                 .and_then(|e| e.attr_value(gimli::DW_AT_frame_base));
             let mut vars = Vec::new();
             cx.collect(off, frame_base.as_ref(), &mut vars);
+            cx.globals(&mut vars);
             return Some(Scope { vars, optimized });
         }
         None
@@ -228,7 +260,11 @@ impl Scope {
         let mut out = Vec::new();
         for a in args {
             if a.var == "$params" || a.var == "$vars" {
-                for v in self.vars.iter().filter(|v| v.param || a.var == "$vars") {
+                for v in self
+                    .vars
+                    .iter()
+                    .filter(|v| v.param || (a.var == "$vars" && !v.global))
+                {
                     if let (Some(p), Ok(t)) = (&v.place, type_suffix(&v.ty, None, &v.name)) {
                         out.push(format!("{}={}:{t}", v.name, p.text()));
                     }
@@ -251,6 +287,33 @@ impl Scope {
             let mut place = v.place.clone().ok_or_else(not_found)?;
             let mut ty = v.ty.clone();
             for (arrow, field) in &a.fields {
+                if let Some(idx) = field.strip_prefix('[').and_then(|f| f.strip_suffix(']')) {
+                    let i: i64 = idx
+                        .parse()
+                        .map_err(|_| format!("Failed to parse the index of {}{field}.", a.var))?;
+                    let (elem, through_pointer) = match &ty {
+                        Type::Array(e) => ((**e).clone(), false),
+                        Type::Pointer(e) => ((**e).clone(), true),
+                        _ => {
+                            // perf's words for any access into a scalar.
+                            return Err(format!("{} is not a data structure nor a union.", a.var));
+                        }
+                    };
+                    let step = i * elem.size() as i64;
+                    place = match place {
+                        _ if through_pointer => Place::Mem(step, place.text()),
+                        Place::Mem(o, base) => Place::Mem(o + step, base),
+                        Place::Global(n, o) => Place::Global(n, o + step),
+                        Place::Reg(_) => {
+                            return Err(format!(
+                                "rperf cannot fetch an element of {} held in a register",
+                                a.var
+                            ))
+                        }
+                    };
+                    ty = elem;
+                    continue;
+                }
                 let (st, via_pointer) = match (&ty, arrow) {
                     (Type::Pointer(t), true) => ((**t).clone(), true),
                     (Type::Struct { .. }, false) => (ty.clone(), false),
@@ -259,18 +322,22 @@ impl Scope {
                     }
                     _ => return Err(format!("{} is not a data structure nor a union.", a.var)),
                 };
-                let Type::Struct { members, name } = &st else {
+                let Type::Struct { members, name, .. } = &st else {
                     return Err(format!("{} is not a data structure nor a union.", a.var));
                 };
                 let Some((_, off, mty)) = members.iter().find(|(n, _, _)| n == field) else {
                     let short = name.split_whitespace().last().unwrap_or(name);
                     return Err(format!("{}(type:{short}) has no member {field}.", a.var));
                 };
+                if *off == BITFIELD {
+                    return Err(format!("Failed to get the offset of {field}."));
+                }
                 place = if via_pointer {
                     Place::Mem(*off as i64, place.text())
                 } else {
                     match place {
                         Place::Mem(o, base) => Place::Mem(o + *off as i64, base),
+                        Place::Global(n, o) => Place::Global(n, o + *off as i64),
                         Place::Reg(_) => {
                             return Err(format!(
                                 "rperf cannot fetch a member of {} held in a register",
@@ -294,11 +361,11 @@ impl Scope {
     }
 
     /// `-V`'s lines: `TYPE\tNAME`, sorted as perf sorts them, for variables with a location.
-    pub fn available(&self) -> Vec<String> {
+    pub fn available(&self, externs: bool) -> Vec<String> {
         let mut v: Vec<String> = self
             .vars
             .iter()
-            .filter(|v| v.place.is_some())
+            .filter(|v| v.place.is_some() && (externs || !v.global))
             .map(|v| format!("{}\t{}", v.ty.name(), v.name))
             .collect();
         v.sort();
@@ -410,6 +477,42 @@ impl<'d> Cx<'_, 'd> {
             .is_some_and(|o| o != "-O0")
     }
 
+    /// The unit's variables at fixed addresses, fetched by name (`@counter+0`).
+    fn globals(&self, out: &mut Vec<Var>) {
+        let Ok(mut tree) = self.unit.entries_tree(None) else {
+            return;
+        };
+        let Ok(root) = tree.root() else { return };
+        let mut children = root.children();
+        while let Ok(Some(child)) = children.next() {
+            let e = child.entry();
+            if e.tag() != gimli::DW_TAG_variable {
+                continue;
+            }
+            let Some(name) = self.string(e, gimli::DW_AT_name) else {
+                continue;
+            };
+            let Some(AttributeValue::Exprloc(expr)) = e.attr_value(gimli::DW_AT_location) else {
+                continue;
+            };
+            let mut ops = expr.operations(self.unit.encoding());
+            if !matches!(ops.next(), Ok(Some(gimli::Operation::Address { .. }))) {
+                continue;
+            }
+            let ty = match e.attr_value(gimli::DW_AT_type) {
+                Some(AttributeValue::UnitRef(t)) => self.ty(t, 0),
+                _ => Type::Void,
+            };
+            out.push(Var {
+                place: Some(Place::Global(name.clone(), 0)),
+                name,
+                param: false,
+                global: true,
+                ty,
+            });
+        }
+    }
+
     /// Parameters and locals under `off` whose scope covers the address.
     fn collect(
         &self,
@@ -448,6 +551,7 @@ impl<'d> Cx<'_, 'd> {
                     out.push(Var {
                         name,
                         param: e.tag() == gimli::DW_TAG_formal_parameter,
+                        global: false,
                         ty,
                         place,
                     });
@@ -535,7 +639,9 @@ impl<'d> Cx<'_, 'd> {
                             let Some(mname) = self.string(me, gimli::DW_AT_name) else {
                                 continue;
                             };
+                            // A bitfield has no byte offset to fetch (perf 6.1 refuses it).
                             let moff = match me.attr_value(gimli::DW_AT_data_member_location) {
+                                _ if me.attr(gimli::DW_AT_bit_size).is_some() => BITFIELD,
                                 Some(v) => v.udata_value().unwrap_or(0),
                                 None => 0,
                             };
@@ -549,6 +655,7 @@ impl<'d> Cx<'_, 'd> {
                 }
                 Type::Struct {
                     name: full,
+                    size,
                     members,
                 }
             }
@@ -597,6 +704,7 @@ impl<'d> Cx<'_, 'd> {
                 match base {
                     Place::Mem(o, b) => Some(Place::Mem(o + offset, b)),
                     Place::Reg(r) => Some(Place::Mem(offset, format!("%{r}"))),
+                    Place::Global(..) => None,
                 }
             }
             gimli::Operation::CallFrameCFA => {

@@ -783,3 +783,45 @@ fn probe_usdt_markers_match_perf_and_set_semaphores() {
     assert_eq!(rrc, 254);
     assert!(rerr.contains("sdt_usdt_fx:tick"), "{rerr}");
 }
+
+#[test]
+fn probe_elements_globals_and_bitfields_match_perf() {
+    let dir = TempDir::new("probe-elems");
+    if uprobe_events().is_none() || perf().is_none() {
+        return;
+    }
+    let exe = compile_c(
+        dir.path(),
+        "pbelems",
+        include_str!("../../fixtures/workloads/probed_arrays.c"),
+        &["-g", "-O0"],
+    );
+    let x = exe.to_str().unwrap();
+    for def in [
+        "use b->v[1]",
+        "use arr[2]",
+        "use b->name:string",
+        "use counter",
+        "use $vars",
+        "use b->flag",
+        "use n[1]",
+    ] {
+        let args = ["-x", x, "-D", def];
+        assert_eq!(probe("perf", &args), probe("rperf", &args), "{def}");
+    }
+    let (_, out, _) = probe("rperf", &["-x", x, "-D", "use b->v[1] arr[2] counter"]);
+    assert!(
+        out.ends_with(" v=+4(-8(%bp)):s32 arr=+8(-16(%bp)):s32 counter=@counter+0:s32\n"),
+        "{out}"
+    );
+    for args in [
+        ["-x", x, "-V", "use", "--externs"],
+        ["-x", x, "-V", "main", "--externs"],
+    ] {
+        let (prc, pout, _) = probe("perf", &args);
+        let (rrc, rout, rerr) = probe("rperf", &args);
+        assert_eq!((prc, rrc), (0, 0), "{rerr}");
+        assert_eq!(pout, rout, "{args:?}");
+        assert!(rout.contains("\t\tint\tcounter\n"), "{rout}");
+    }
+}
