@@ -308,10 +308,10 @@ fn after_prologue(bin: &Binary, spec: &Spec, addr: u64) -> Option<u64> {
     if scope.optimized {
         return None;
     }
-    let first_line = dbg.rows.iter().find(|r| r.addr == f.entry)?.line;
+    // The next statement of the line table (a one-line function's prologue ends there too).
     dbg.rows
         .iter()
-        .filter(|r| r.addr > f.entry && r.addr < f.end && r.line != first_line)
+        .filter(|r| r.stmt && r.addr > f.entry && r.addr < f.end)
         .map(|r| r.addr)
         .min()
 }
@@ -435,6 +435,8 @@ fn resolve(cfg: &ProbeConfig, spec: &Spec, bin: &Binary, what: &str) -> Result<(
                 let mut addrs = Vec::new();
                 for f in fs {
                     match rel_line {
+                        // Line 0 is the function's entry (perf names it as the function).
+                        Some(0) => addrs.push(f.entry),
                         Some(rl) => {
                             addrs.extend(dbg.line_addrs(&f.file, f.line + rl, Some(f.entry..f.end)))
                         }
@@ -448,7 +450,21 @@ fn resolve(cfg: &ProbeConfig, spec: &Spec, bin: &Binary, what: &str) -> Result<(
             }
             let syms = bin.functions(name);
             if syms.is_empty() {
-                return Err(not_found(name));
+                // DWARF names a method by its own name (`get` of `ns::K::get`), as perf finds it.
+                let from_dwarf: Vec<u64> = bin
+                    .debug
+                    .as_ref()
+                    .map(|d| {
+                        d.functions(name, None)
+                            .iter()
+                            .map(|f| f.entry + offset)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if from_dwarf.is_empty() {
+                    return Err(not_found(name));
+                }
+                return Ok((name.clone(), from_dwarf));
             }
             let mut addrs = Vec::new();
             for s in syms {

@@ -208,12 +208,20 @@ impl Binary {
             .map(|&(va, o, _)| off - o + va)
     }
 
-    /// Functions named `name`, one per address.
+    /// Functions named `name`, one per address: by their symbol, or, as perf, by their
+    /// demangled name without parameters (`ns::K::get` for `_ZN2ns1K3getEi`).
     pub fn functions(&self, name: &str) -> Vec<&Sym> {
+        let plain = |raw: &str| {
+            if !(raw.starts_with("_Z") || raw.starts_with("_R")) {
+                return false;
+            }
+            let d = rperf_symbols::demangle(raw);
+            d.split('(').next() == Some(name)
+        };
         let mut v: Vec<&Sym> = self
             .symbols
             .iter()
-            .filter(|s| s.func && s.name == name)
+            .filter(|s| s.func && (s.name == name || plain(&s.name)))
             .collect();
         v.dedup_by_key(|s| s.addr);
         v
@@ -542,19 +550,28 @@ fn read_unit(
                 .unwrap_or(low + 1),
             None => low + 1,
         };
-        let Some(name) = e
-            .attr_value(gimli::DW_AT_name)
-            .and_then(|v| dwarf.attr_string(unit, v).ok())
+        // An out-of-line method or inline instance names itself through its declaration.
+        let decl = [gimli::DW_AT_specification, gimli::DW_AT_abstract_origin]
+            .iter()
+            .find_map(|&at| match e.attr_value(at) {
+                Some(gimli::AttributeValue::UnitRef(o)) => unit.entry(o).ok(),
+                _ => None,
+            });
+        let attr = |at: gimli::DwAt| {
+            e.attr_value(at)
+                .or_else(|| decl.as_ref().and_then(|d| d.attr_value(at)))
+        };
+        let Some(name) = attr(gimli::DW_AT_name).and_then(|v| dwarf.attr_string(unit, v).ok())
         else {
             continue;
         };
-        let file = match e.attr_value(gimli::DW_AT_decl_file) {
+        let file = match attr(gimli::DW_AT_decl_file) {
             Some(gimli::AttributeValue::FileIndex(i)) | Some(gimli::AttributeValue::Udata(i)) => {
                 file_path(dwarf, unit, &header, i).unwrap_or_default()
             }
             _ => String::new(),
         };
-        let line = match e.attr_value(gimli::DW_AT_decl_line) {
+        let line = match attr(gimli::DW_AT_decl_line) {
             Some(gimli::AttributeValue::Udata(n)) => u32::try_from(n).unwrap_or(0),
             _ => 0,
         };

@@ -285,7 +285,7 @@ pub fn default_event(func: &str, point: &Point) -> String {
         Point::Func { ret: true, .. } => base + "__return",
         Point::Func {
             rel_line: Some(l), ..
-        } => format!("{base}_L{l}"),
+        } if *l > 0 => format!("{base}_L{l}"),
         _ => base,
     }
 }

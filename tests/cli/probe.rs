@@ -825,3 +825,41 @@ fn probe_elements_globals_and_bitfields_match_perf() {
         assert!(rout.contains("\t\tint\tcounter\n"), "{rout}");
     }
 }
+
+#[test]
+fn probe_cpp_functions_by_name_match_perf() {
+    let dir = TempDir::new("probe-cpp");
+    if uprobe_events().is_none() || perf().is_none() {
+        return;
+    }
+    // Built here so that -L finds the source where DWARF says it is.
+    let src = dir.path().join("pbcpp.cc");
+    std::fs::write(&src, include_str!("../../fixtures/workloads/probed.cc")).unwrap();
+    let exe = dir.path().join("pbcpp");
+    let o = run({
+        let mut c = std::process::Command::new("g++");
+        c.args(["-g", "-O0", "-o"]).arg(&exe).arg(&src);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let x = exe.to_str().unwrap();
+    // A method by its DWARF name, a function by its demangled name; arguments through
+    // `this` after the prologue of a function written on one line.
+    for def in [
+        "get",
+        "freef",
+        "get x",
+        "get:0",
+        "get this->v",
+        "freef%return",
+    ] {
+        let args = ["-x", x, "-D", def];
+        let (prc, pout, perr) = probe("perf", &args);
+        let (rrc, rout, rerr) = probe("rperf", &args);
+        assert_eq!((prc, &pout, &perr), (rrc, &rout, &rerr), "{def}");
+        assert_eq!(rrc, 0, "{def}: {rerr}");
+    }
+    for args in [["-x", x, "-V", "get"], ["-x", x, "-L", "get"]] {
+        assert_eq!(probe("perf", &args), probe("rperf", &args), "{args:?}");
+    }
+}
