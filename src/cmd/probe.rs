@@ -854,20 +854,12 @@ fn delete(cfg: &ProbeConfig) -> Result<ExitCode> {
             if e.kind() == std::io::ErrorKind::PermissionDenied {
                 return Err(no_permission(cfg.quiet, what));
             }
-            let why = if e.raw_os_error() == Some(libc::EBUSY) {
-                " (it is in use: stop the perf or rperf session recording it first)"
-            } else {
-                ""
-            };
+            // perf's words (EBUSY: a session has the event open) and status.
             return Err(fail(
                 cfg.quiet,
-                &format!(
-                    "Failed to delete event {}: {}{why}",
-                    d.full_name(),
-                    strerror(&e)
-                ),
+                &format!("Failed to delete event: {}", strerror(&e)),
                 what,
-                EINVAL,
+                ENOENT,
             ));
         }
         if !cfg.quiet {

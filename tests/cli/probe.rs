@@ -428,6 +428,22 @@ fn probe_counts_exactly_and_script_prints_fetched_args_as_perf() {
     assert_eq!(entries.len(), 3, "{r}");
     assert!(entries[2].ends_with(") a=2 s=\"abc\""), "{r}");
     assert!(r.contains("arg1=7\n"), "pbstat_work(2) returns 7: {r}");
+    // report --sort trace: the fetched arguments are the rows.
+    let rows = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let rr = rperf_out(&["report", "--stdio", "--sort", "trace"], &data);
+    let pr = stdout(&run({
+        let mut c = perf().unwrap();
+        c.args(["report", "--stdio", "--sort", "trace", "-i"])
+            .arg(&data);
+        c
+    }));
+    assert_eq!(rows(&pr), rows(&rr));
+    assert!(rr.contains(" a=2 s=\"abc\""), "{rr}");
 }
 
 #[test]
@@ -862,4 +878,54 @@ fn probe_cpp_functions_by_name_match_perf() {
     for args in [["-x", x, "-V", "get"], ["-x", x, "-L", "get"]] {
         assert_eq!(probe("perf", &args), probe("rperf", &args), "{args:?}");
     }
+}
+
+#[test]
+fn probe_in_use_is_not_deleted_as_perf() {
+    let dir = TempDir::new("probe-busy");
+    let Some((exe, guard)) = setup(&dir, "pbbusy", &["-O0"]) else {
+        return;
+    };
+    let x = exe.to_str().unwrap();
+    let (rrc, _, rerr) = probe("rperf", &["-x", x, "-q", "pbbusy_work"]);
+    assert_eq!(rrc, 0, "{rerr}");
+    // A recording holds the event open while its workload waits; the workload says when it
+    // runs (the events are open by then).
+    let ready = dir.path().join("ready");
+    let mut rec = rperf()
+        .args(["record", "-q", "-e", "probe_pbbusy:pbbusy_work", "-o"])
+        .arg(dir.path().join("b.data"))
+        .args(["--", "sh", "-c"])
+        .arg(format!("touch {}; exec sleep 30", ready.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !ready.exists() && t0.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let del = ["-d", "probe_pbbusy:pbbusy_work"];
+    let by_perf = probe("perf", &del);
+    let by_rperf = probe("rperf", &del);
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &rec.id().to_string()])
+        .status();
+    let _ = rec.wait();
+    assert!(ready.exists(), "the recording never started its workload");
+    // perf 6.1 also prints "Removed event" for the probe it failed to remove: rperf does not.
+    let perf_err: String = by_perf
+        .2
+        .lines()
+        .filter(|l| !l.starts_with("Removed event"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!((by_perf.0, perf_err), (by_rperf.0, by_rperf.2.clone()));
+    assert_eq!(by_rperf.0, 254);
+    assert!(
+        by_rperf.2.contains("Device or resource busy"),
+        "{}",
+        by_rperf.2
+    );
+    assert_eq!(guard.lines().len(), 1, "the probe in use was kept");
 }
