@@ -52,6 +52,7 @@ const EEXIST: u8 = 239;
 const EACCES: u8 = 243;
 const EINVAL: u8 = 234;
 const ENOSYS: u8 = 218;
+const ERANGE: u8 = 222;
 
 /// Prints perf's lines for a failure (`text`, then `  Error: {what}`) unless quiet, and
 /// returns the error carrying perf's exit status.
@@ -528,16 +529,12 @@ fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
         }
         let (func, addrs) = resolve(cfg, spec, &bin, what)?;
         if addrs.len() > cfg.max_probes {
+            // perf's words and status (-ERANGE).
             return Err(fail(
                 cfg.quiet,
-                &format!(
-                    "Too many ({}) probe points found for '{}' (--max-probes is {}).",
-                    addrs.len(),
-                    spec.point_text(),
-                    cfg.max_probes
-                ),
+                &format!("Too many( > {}) probe point found.", cfg.max_probes),
                 what,
-                EINVAL,
+                ERANGE,
             ));
         }
         let mut addrs = addrs;

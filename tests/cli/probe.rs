@@ -234,6 +234,10 @@ fn probe_existing_names_force_and_bad_inputs_match_perf() {
         (vec!["-x", n, "pbnodbg_work@pbnodbg.c"], 254),
         (vec!["-x", x, &line9], 254),
         (vec!["-d", "pbbad_nothing:*"], 254),
+        (
+            vec!["-x", x, "--max-probes", "2", "-D", "pbbad_work:2"],
+            222,
+        ),
     ];
     for (args, code) in &cases {
         let (prc, pout, perr) = probe("perf", args);
