@@ -97,6 +97,9 @@ pub struct ProbeArgs {
     /// With -V: show global variables too.
     #[arg(long = "externs")]
     pub externs: bool,
+    /// With -V: show where each variable's location holds.
+    #[arg(long = "range")]
+    pub range: bool,
     /// Do everything but write tracefs.
     #[arg(short = 'n', long = "dry-run")]
     pub dry_run: bool,
@@ -1249,6 +1252,7 @@ fn dispatch(
                 force: a.force,
                 max_probes: a.max_probes,
                 externs: a.externs,
+                range: a.range,
                 kernel_file: a.module,
             })
         }

@@ -42,6 +42,8 @@ pub struct ProbeConfig {
     pub max_probes: usize,
     /// `--externs`: `-V` shows global variables too.
     pub externs: bool,
+    /// `--range`: `-V` shows where each variable's locations hold.
+    pub range: bool,
     /// `-m`/`-k`: a kernel module or vmlinux was named.
     pub kernel_file: Option<String>,
 }
@@ -1044,7 +1046,7 @@ fn vars(cfg: &ProbeConfig, point: &str) -> Result<ExitCode> {
         };
         let _ = writeln!(out, "\t@<{}+{}>", f.name, addr - f.entry);
         if let Some(scope) = crate::probe::vars::Scope::at(&bin.path, f.entry, addr) {
-            for v in scope.available(cfg.externs) {
+            for v in scope.available(cfg.externs, cfg.range.then_some(f.name.as_str())) {
                 let _ = writeln!(out, "\t\t{v}");
             }
         }

@@ -186,11 +186,17 @@ struct Var {
     global: bool,
     ty: Type,
     place: Option<Place>,
+    /// Where its locations hold (absolute addresses), for `-V --range`.
+    ranges: Vec<(u64, u64)>,
+    /// Whether one of them covers the address (usable or not).
+    covered: bool,
 }
 
 /// The variables visible at one address of one function, found once.
 pub struct Scope {
     vars: Vec<Var>,
+    /// The function's entry, which `--range` offsets count from.
+    entry: u64,
     /// Whether the compiler optimized the unit (`-O1` and up in DW_AT_producer).
     pub optimized: bool,
 }
@@ -247,9 +253,17 @@ impl Scope {
                 .entry(off)
                 .and_then(|e| e.attr_value(gimli::DW_AT_frame_base));
             let mut vars = Vec::new();
-            cx.collect(off, frame_base.as_ref(), &mut vars);
+            let whole = cx
+                .entry(off)
+                .map(|e| cx.ranges_of_die(&e))
+                .unwrap_or_default();
+            cx.collect(off, frame_base.as_ref(), &whole, &mut vars);
             cx.globals(&mut vars);
-            return Some(Scope { vars, optimized });
+            return Some(Scope {
+                vars,
+                entry,
+                optimized,
+            });
         }
         None
     }
@@ -361,12 +375,47 @@ impl Scope {
     }
 
     /// `-V`'s lines: `TYPE\tNAME`, sorted as perf sorts them, for variables with a location.
-    pub fn available(&self, externs: bool) -> Vec<String> {
+    /// With `range` (the function's name), each line says whether the variable has a usable
+    /// location here (`[VAL]`) or none covers the address (`[INV]`), and where its locations
+    /// hold, in bytes from the entry: `@<work+[0-16]>`.
+    pub fn available(&self, externs: bool, range: Option<&str>) -> Vec<String> {
         let mut v: Vec<String> = self
             .vars
             .iter()
-            .filter(|v| v.place.is_some() && (externs || !v.global))
-            .map(|v| format!("{}\t{}", v.ty.name(), v.name))
+            .filter(|v| externs || !v.global)
+            .filter_map(|v| {
+                let Some(func) = range else {
+                    return v
+                        .place
+                        .is_some()
+                        .then(|| format!("{}\t{}", v.ty.name(), v.name));
+                };
+                if v.global {
+                    return Some(format!("[EXT]\t{}\t{}", v.ty.name(), v.name));
+                }
+                let tag = match (&v.place, v.covered) {
+                    (Some(_), _) => "[VAL]",
+                    (None, false) => "[INV]",
+                    (None, true) => return None,
+                };
+                let spans: Vec<String> = v
+                    .ranges
+                    .iter()
+                    .map(|&(b, e)| {
+                        format!(
+                            "{}-{}",
+                            b.saturating_sub(self.entry),
+                            e.saturating_sub(self.entry)
+                        )
+                    })
+                    .collect();
+                Some(format!(
+                    "{tag}\t{}\t{}\t@<{func}+[{}]>",
+                    v.ty.name(),
+                    v.name,
+                    spans.join(",")
+                ))
+            })
             .collect();
         v.sort();
         v.dedup();
@@ -509,6 +558,8 @@ impl<'d> Cx<'_, 'd> {
                 param: false,
                 global: true,
                 ty,
+                ranges: Vec::new(),
+                covered: true,
             });
         }
     }
@@ -518,19 +569,80 @@ impl<'d> Cx<'_, 'd> {
         &self,
         off: UnitOffset,
         frame_base: Option<&AttributeValue<R<'d>>>,
+        scope: &[(u64, u64)],
         out: &mut Vec<Var>,
     ) {
         let Ok(mut tree) = self.unit.entries_tree(Some(off)) else {
             return;
         };
         let Ok(root) = tree.root() else { return };
-        self.walk(root, frame_base, out);
+        self.walk(root, frame_base, scope, out);
+    }
+
+    /// The address ranges a DIE (a function, a block) covers.
+    fn ranges_of_die(&self, e: &gimli::DebuggingInformationEntry<R<'d>>) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        if let Ok(mut r) = self.dwarf.die_ranges(self.unit, e) {
+            while let Ok(Some(rg)) = r.next() {
+                out.push((rg.begin, rg.end));
+            }
+        }
+        out
+    }
+
+    /// Where a location attribute holds: a whole scope for an expression, each entry of a
+    /// location list; and whether the address is in one.
+    fn ranges_of_location(
+        &self,
+        loc: Option<AttributeValue<R<'d>>>,
+        scope: &[(u64, u64)],
+    ) -> (Vec<(u64, u64)>, bool) {
+        let ranges = match loc {
+            None => Vec::new(),
+            Some(AttributeValue::Exprloc(_)) => scope.to_vec(),
+            Some(other) => {
+                let mut v = Vec::new();
+                let mut first_fetchable = None;
+                if let Ok(Some(mut list)) = self.dwarf.attr_locations(self.unit, other) {
+                    while let Ok(Some(entry)) = list.next() {
+                        first_fetchable.get_or_insert_with(|| self.fetchable(entry.data));
+                        v.push((entry.range.begin, entry.range.end));
+                    }
+                }
+                // perf lists a variable not live here ([INV]) only when its first location
+                // is one it could fetch (not a constant or a computed value).
+                if first_fetchable == Some(false)
+                    && !v.iter().any(|&(b, e)| b <= self.addr && self.addr < e)
+                {
+                    return (v, true);
+                }
+                v
+            }
+        };
+        let covered = ranges.iter().any(|&(b, e)| b <= self.addr && self.addr < e);
+        (ranges, covered)
+    }
+
+    /// Whether an expression is a single register, register-relative or frame-relative
+    /// location.
+    fn fetchable(&self, expr: gimli::Expression<R<'d>>) -> bool {
+        let mut ops = expr.operations(self.unit.encoding());
+        let first = matches!(
+            ops.next(),
+            Ok(Some(
+                gimli::Operation::Register { .. }
+                    | gimli::Operation::RegisterOffset { .. }
+                    | gimli::Operation::FrameOffset { .. }
+            ))
+        );
+        first && matches!(ops.next(), Ok(None))
     }
 
     fn walk(
         &self,
         node: gimli::EntriesTreeNode<'_, '_, R<'d>>,
         frame_base: Option<&AttributeValue<R<'d>>>,
+        scope: &[(u64, u64)],
         out: &mut Vec<Var>,
     ) {
         let mut children = node.children();
@@ -545,15 +657,17 @@ impl<'d> Cx<'_, 'd> {
                         Some(AttributeValue::UnitRef(t)) => self.ty(t, 0),
                         _ => Type::Void,
                     };
-                    let place = e
-                        .attr_value(gimli::DW_AT_location)
-                        .and_then(|l| self.place(l, frame_base));
+                    let loc = e.attr_value(gimli::DW_AT_location);
+                    let place = loc.and_then(|l| self.place(l, frame_base));
+                    let (ranges, covered) = self.ranges_of_location(loc, scope);
                     out.push(Var {
                         name,
                         param: e.tag() == gimli::DW_TAG_formal_parameter,
                         global: false,
                         ty,
                         place,
+                        ranges,
+                        covered,
                     });
                 }
                 gimli::DW_TAG_lexical_block => {
@@ -570,7 +684,8 @@ impl<'d> Cx<'_, 'd> {
                         })
                         .unwrap_or(false);
                     if covers {
-                        self.walk(child, frame_base, out);
+                        let block = self.ranges_of_die(child.entry());
+                        self.walk(child, frame_base, &block, out);
                     }
                 }
                 _ => {}

@@ -640,6 +640,20 @@ fn probe_arguments_by_name_match_perf() {
         assert_eq!(pout, rout, "-V {point}");
         assert!(rout.contains("\t\tstruct pt"), "{rout}");
     }
+    // --range: [VAL]/[INV] and where each location holds, stack slots and location lists.
+    for (bin, point) in [
+        (x, w.to_string()),
+        (y, "pbargso2_work".to_string()),
+        (y, "pbargso2_work:2".to_string()),
+        (y, "main".to_string()),
+    ] {
+        let args = ["-x", bin, "-V", &point, "--range"];
+        let (prc, pout, _) = probe("perf", &args);
+        let (rrc, rout, rerr) = probe("rperf", &args);
+        assert_eq!((prc, rrc), (0, 0), "{rerr}");
+        assert_eq!(pout, rout, "-V {point} --range");
+        assert!(rout.contains("\t\t[VAL]\t"), "{rout}");
+    }
     // Added, recorded, printed: the values the fixture passes.
     let def = format!("{w} a s:string p->x");
     let (rrc, _, rerr) = probe("rperf", &["-x", x, "-q", &def]);
@@ -835,14 +849,14 @@ fn probe_elements_globals_and_bitfields_match_perf() {
         "{out}"
     );
     for args in [
-        ["-x", x, "-V", "use", "--externs"],
-        ["-x", x, "-V", "main", "--externs"],
+        ["-x", x, "-V", "use", "--externs", "--range"],
+        ["-x", x, "-V", "main", "--externs", "--range"],
     ] {
         let (prc, pout, _) = probe("perf", &args);
         let (rrc, rout, rerr) = probe("rperf", &args);
         assert_eq!((prc, rrc), (0, 0), "{rerr}");
         assert_eq!(pout, rout, "{args:?}");
-        assert!(rout.contains("\t\tint\tcounter\n"), "{rout}");
+        assert!(rout.contains("\t\t[EXT]\tint\tcounter\n"), "{rout}");
     }
 }
 
