@@ -268,7 +268,7 @@ fn fetch_args(
                     ENOENT,
                 )
             })?;
-            scope = Scope::at(&bin.path, f.entry, addr);
+            scope = Scope::at(&bin.path, &bin.dwarf_path, f.entry, addr);
         }
         let Some(sc) = &scope else {
             return Err(no_debuginfo(cfg, bin, what));
@@ -307,7 +307,7 @@ fn after_prologue(bin: &Binary, spec: &Spec, addr: u64) -> Option<u64> {
     }
     let dbg = bin.debug.as_ref()?;
     let f = dbg.function_at(addr).filter(|f| f.entry == addr)?;
-    let scope = crate::probe::vars::Scope::at(&bin.path, f.entry, addr)?;
+    let scope = crate::probe::vars::Scope::at(&bin.path, &bin.dwarf_path, f.entry, addr)?;
     if scope.optimized {
         return None;
     }
@@ -1045,7 +1045,9 @@ fn vars(cfg: &ProbeConfig, point: &str) -> Result<ExitCode> {
             continue;
         };
         let _ = writeln!(out, "\t@<{}+{}>", f.name, addr - f.entry);
-        if let Some(scope) = crate::probe::vars::Scope::at(&bin.path, f.entry, addr) {
+        if let Some(scope) =
+            crate::probe::vars::Scope::at(&bin.path, &bin.dwarf_path, f.entry, addr)
+        {
             for v in scope.available(cfg.externs, cfg.range.then_some(f.name.as_str())) {
                 let _ = writeln!(out, "\t\t{v}");
             }

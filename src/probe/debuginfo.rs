@@ -88,8 +88,10 @@ pub struct Binary {
     segments: Vec<(u64, u64, u64)>,
     /// Symbols, sorted by address.
     pub symbols: Vec<Sym>,
-    /// DWARF, when the binary has it.
+    /// DWARF, when the binary or its separate debug file has it.
     pub debug: Option<DebugInfo>,
+    /// The file that DWARF is in.
+    pub dwarf_path: PathBuf,
     /// USDT markers.
     pub sdt: Vec<SdtNote>,
     /// Loadable segments with their memory size (semaphores live in .bss-like tails).
@@ -167,7 +169,22 @@ impl Binary {
             });
         }
         symbols.sort_by_key(|s| s.addr);
-        let debug = load_dwarf(&file);
+        // DWARF from the binary, else from its separate debug file (a -dbg package's
+        // /usr/lib/debug/.build-id/…), as perf reads it.
+        let mut debug = load_dwarf(&file);
+        let mut dwarf_path = path.clone();
+        if debug.is_none() {
+            if let Some(dp) = rperf_symbols::debug_file(&path, None) {
+                if let Ok(ddata) = rperf_symbols::file::map_regular(&dp) {
+                    if let Ok(dfile) = ElfFile64::<Endianness>::parse(&*ddata) {
+                        debug = load_dwarf(&dfile);
+                        if debug.is_some() {
+                            dwarf_path = dp;
+                        }
+                    }
+                }
+            }
+        }
         let mem_segments = file
             .segments()
             .map(|s| (s.address(), s.file_range().0, s.size()))
@@ -175,6 +192,7 @@ impl Binary {
         let sdt = sdt_notes(&file);
         Ok(Binary {
             path,
+            dwarf_path,
             segments,
             symbols,
             debug,

@@ -117,6 +117,9 @@ impl Place {
     }
 }
 
+/// perf's word for a type it cannot name.
+const UNKNOWN_TYPE: &str = "(unknown_type)";
+
 /// The offset recorded for a bitfield member, which has none in bytes.
 const BITFIELD: u64 = u64::MAX;
 
@@ -185,6 +188,8 @@ struct Var {
     /// Defined outside the function (shown by `-V --externs`).
     global: bool,
     ty: Type,
+    /// The type as perf's -V spells it (typedef names kept: `size_t`).
+    shown: String,
     place: Option<Place>,
     /// Where its locations hold (absolute addresses), for `-V --range`.
     ranges: Vec<(u64, u64)>,
@@ -205,11 +210,14 @@ pub struct Scope {
 pub type Why = String;
 
 impl Scope {
-    /// The variables of the function entered at `entry` that are live at `addr`, in the
-    /// binary at `path`; `None` when it has no DWARF for that function.
-    pub fn at(path: &Path, entry: u64, addr: u64) -> Option<Scope> {
-        let data = rperf_symbols::file::map_regular(path).ok()?;
+    /// The variables of the function entered at `entry` that are live at `addr`: DWARF from
+    /// `dwarf_path`, call frames from the binary itself at `path` (a separate debug file
+    /// has none); `None` when there is no DWARF for that function.
+    pub fn at(path: &Path, dwarf_path: &Path, entry: u64, addr: u64) -> Option<Scope> {
+        let data = rperf_symbols::file::map_regular(dwarf_path).ok()?;
         let file = ElfFile64::<Endianness>::parse(&*data).ok()?;
+        let bin_data = rperf_symbols::file::map_regular(path).ok()?;
+        let bin_file = ElfFile64::<Endianness>::parse(&*bin_data).ok()?;
         let endian = if file.is_little_endian() {
             gimli::RunTimeEndian::Little
         } else {
@@ -223,12 +231,22 @@ impl Scope {
         })
         .ok()?;
         let dwarf = sections.borrow(|s| gimli::EndianSlice::new(s, endian));
-        let cfa = cfa_at(&file, endian, addr);
+        let cfa = cfa_at(&bin_file, endian, addr);
         let mut units = dwarf.units();
         while let Ok(Some(header)) = units.next() {
             let Ok(unit) = dwarf.unit(header) else {
                 continue;
             };
+            // Only the unit whose code holds the function is searched.
+            let mut holds = false;
+            if let Ok(mut r) = dwarf.unit_ranges(&unit) {
+                while let Ok(Some(rg)) = r.next() {
+                    holds |= rg.begin <= entry && entry < rg.end;
+                }
+            }
+            if !holds {
+                continue;
+            }
             let mut found = None;
             let mut entries = unit.entries();
             while let Ok(Some(e)) = entries.next_dfs() {
@@ -388,10 +406,10 @@ impl Scope {
                     return v
                         .place
                         .is_some()
-                        .then(|| format!("{}\t{}", v.ty.name(), v.name));
+                        .then(|| format!("{}\t{}", v.shown, v.name));
                 };
                 if v.global {
-                    return Some(format!("[EXT]\t{}\t{}", v.ty.name(), v.name));
+                    return Some(format!("[EXT]\t{}\t{}", v.shown, v.name));
                 }
                 let tag = match (&v.place, v.covered) {
                     (Some(_), _) => "[VAL]",
@@ -411,7 +429,7 @@ impl Scope {
                     .collect();
                 Some(format!(
                     "{tag}\t{}\t{}\t@<{func}+[{}]>",
-                    v.ty.name(),
+                    v.shown,
                     v.name,
                     spans.join(",")
                 ))
@@ -453,9 +471,10 @@ fn type_suffix(ty: &Type, want: Option<&str>, var: &str) -> Result<String, Why> 
                     "Sorry, {var} is a floating point value: not supported."
                 ));
             }
-            Ok(format!("{}{}", if *signed { 's' } else { 'u' }, size * 8))
+            // perf shows unsigned values in hex (the kernel's x types).
+            Ok(format!("{}{}", if *signed { 's' } else { 'x' }, size * 8))
         }
-        Type::Enum { size, .. } => Ok(format!("u{}", size * 8)),
+        Type::Enum { size, .. } => Ok(format!("x{}", size * 8)),
         Type::Pointer(_) => Ok("x64".into()),
         _ => Err(format!(
             "{var} is a {}: name one of its members (VAR->MEMBER or VAR.MEMBER).",
@@ -548,9 +567,9 @@ impl<'d> Cx<'_, 'd> {
             if !matches!(ops.next(), Ok(Some(gimli::Operation::Address { .. }))) {
                 continue;
             }
-            let ty = match e.attr_value(gimli::DW_AT_type) {
-                Some(AttributeValue::UnitRef(t)) => self.ty(t, 0),
-                _ => Type::Void,
+            let (ty, shown) = match e.attr_value(gimli::DW_AT_type) {
+                Some(AttributeValue::UnitRef(t)) => (self.ty(t, 0), self.type_name(t, 0)),
+                _ => (Type::Void, UNKNOWN_TYPE.to_string()),
             };
             out.push(Var {
                 place: Some(Place::Global(name.clone(), 0)),
@@ -558,6 +577,7 @@ impl<'d> Cx<'_, 'd> {
                 param: false,
                 global: true,
                 ty,
+                shown,
                 ranges: Vec::new(),
                 covered: true,
             });
@@ -653,18 +673,30 @@ impl<'d> Cx<'_, 'd> {
                     let Some(name) = self.string(e, gimli::DW_AT_name) else {
                         continue;
                     };
-                    let ty = match e.attr_value(gimli::DW_AT_type) {
-                        Some(AttributeValue::UnitRef(t)) => self.ty(t, 0),
-                        _ => Type::Void,
+                    let (ty, shown) = match e.attr_value(gimli::DW_AT_type) {
+                        Some(AttributeValue::UnitRef(t)) => (self.ty(t, 0), self.type_name(t, 0)),
+                        _ => (Type::Void, UNKNOWN_TYPE.to_string()),
                     };
                     let loc = e.attr_value(gimli::DW_AT_location);
-                    let place = loc.and_then(|l| self.place(l, frame_base));
+                    // A static local lives at a fixed address, fetched by its name.
+                    let place = loc.and_then(|l| match l {
+                        AttributeValue::Exprloc(x)
+                            if matches!(
+                                x.operations(self.unit.encoding()).next(),
+                                Ok(Some(gimli::Operation::Address { .. }))
+                            ) =>
+                        {
+                            Some(Place::Global(name.clone(), 0))
+                        }
+                        l => self.place(l, frame_base),
+                    });
                     let (ranges, covered) = self.ranges_of_location(loc, scope);
                     out.push(Var {
                         name,
                         param: e.tag() == gimli::DW_TAG_formal_parameter,
                         global: false,
                         ty,
+                        shown,
                         place,
                         ranges,
                         covered,
@@ -690,6 +722,31 @@ impl<'d> Cx<'_, 'd> {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// perf's name of the type at `off`: typedef names kept, qualifiers dropped, `*` for
+    /// pointers and arrays, `(unknown_type)` where a type has no name (`void *`).
+    fn type_name(&self, off: UnitOffset, depth: u32) -> String {
+        let Some(e) = self.entry(off) else {
+            return UNKNOWN_TYPE.into();
+        };
+        let inner = || match e.attr_value(gimli::DW_AT_type) {
+            Some(AttributeValue::UnitRef(t)) if depth < 8 => Some(self.type_name(t, depth + 1)),
+            _ => None,
+        };
+        let name = self.string(&e, gimli::DW_AT_name);
+        match e.tag() {
+            gimli::DW_TAG_pointer_type | gimli::DW_TAG_array_type => {
+                inner().map_or_else(|| UNKNOWN_TYPE.into(), |t| format!("{t}*"))
+            }
+            gimli::DW_TAG_const_type
+            | gimli::DW_TAG_volatile_type
+            | gimli::DW_TAG_restrict_type => inner().unwrap_or_else(|| UNKNOWN_TYPE.into()),
+            gimli::DW_TAG_structure_type => format!("struct {}", name.unwrap_or_default()),
+            gimli::DW_TAG_union_type => format!("union {}", name.unwrap_or_default()),
+            gimli::DW_TAG_enumeration_type => format!("enum {}", name.unwrap_or_default()),
+            _ => name.unwrap_or_else(|| UNKNOWN_TYPE.into()),
         }
     }
 

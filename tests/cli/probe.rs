@@ -839,6 +839,7 @@ fn probe_elements_globals_and_bitfields_match_perf() {
         "use $vars",
         "use b->flag",
         "use n[1]",
+        "mix u c b e l sc any",
     ] {
         let args = ["-x", x, "-D", def];
         assert_eq!(probe("perf", &args), probe("rperf", &args), "{def}");
@@ -851,6 +852,7 @@ fn probe_elements_globals_and_bitfields_match_perf() {
     for args in [
         ["-x", x, "-V", "use", "--externs", "--range"],
         ["-x", x, "-V", "main", "--externs", "--range"],
+        ["-x", x, "-V", "mix", "--externs", "--range"],
     ] {
         let (prc, pout, _) = probe("perf", &args);
         let (rrc, rout, rerr) = probe("rperf", &args);
@@ -946,4 +948,49 @@ fn probe_in_use_is_not_deleted_as_perf() {
         by_rperf.2
     );
     assert_eq!(guard.lines().len(), 1, "the probe in use was kept");
+}
+
+#[test]
+fn probe_library_through_its_separate_debug_file_matches_perf() {
+    if uprobe_events().is_none() || perf().is_none() {
+        return;
+    }
+    // libc's DWARF is in libc6-dbg's /usr/lib/debug/.build-id/ file (install-deps.sh).
+    let libc = Path::new("/lib/x86_64-linux-gnu/libc.so.6");
+    let has_debug = rperf_debug_file(libc);
+    if !has_debug {
+        skip("libc has no separate debug file (apt-get install libc6-dbg)");
+        return;
+    }
+    let l = libc.to_str().unwrap();
+    for args in [
+        vec!["-x", l, "-D", "__libc_malloc bytes"],
+        vec!["-x", l, "-V", "malloc"],
+    ] {
+        let (prc, pout, perr) = probe("perf", &args);
+        let (rrc, rout, rerr) = probe("rperf", &args);
+        assert_eq!((prc, rrc), (0, 0), "{args:?}: {perr} {rerr}");
+        assert_eq!(pout, rout, "{args:?}");
+    }
+}
+
+/// Whether a debug file for `bin` is installed under /usr/lib/debug/.build-id.
+fn rperf_debug_file(bin: &Path) -> bool {
+    let o = run({
+        let mut c = std::process::Command::new("readelf");
+        c.arg("-n").arg(bin);
+        c
+    });
+    stdout(&o)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Build ID: ").map(str::to_string))
+        .is_some_and(|id| {
+            id.len() > 2
+                && Path::new(&format!(
+                    "/usr/lib/debug/.build-id/{}/{}.debug",
+                    &id[..2],
+                    &id[2..]
+                ))
+                .exists()
+        })
 }
