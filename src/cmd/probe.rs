@@ -440,10 +440,12 @@ fn resolve(cfg: &ProbeConfig, spec: &Spec, bin: &Binary, what: &str) -> Result<(
                     match rel_line {
                         // Line 0 is the function's entry (perf names it as the function).
                         Some(0) => addrs.push(f.entry),
-                        Some(rl) => {
-                            addrs.extend(dbg.line_addrs(&f.file, f.line + rl, Some(f.entry..f.end)))
-                        }
-                        None => addrs.push(f.entry + offset),
+                        Some(rl) => addrs.extend(dbg.line_addrs(
+                            &f.file,
+                            f.line.saturating_add(*rl),
+                            Some(f.entry..f.end),
+                        )),
+                        None => addrs.push(f.entry.saturating_add(*offset)),
                     }
                 }
                 if addrs.is_empty() {
@@ -460,7 +462,7 @@ fn resolve(cfg: &ProbeConfig, spec: &Spec, bin: &Binary, what: &str) -> Result<(
                     .map(|d| {
                         d.functions(name, None)
                             .iter()
-                            .map(|f| f.entry + offset)
+                            .map(|f| f.entry.saturating_add(*offset))
                             .collect()
                     })
                     .unwrap_or_default();
@@ -490,7 +492,7 @@ fn resolve(cfg: &ProbeConfig, spec: &Spec, bin: &Binary, what: &str) -> Result<(
                     ));
                 }
                 let _ = ret;
-                addrs.push(s.addr + offset);
+                addrs.push(s.addr.saturating_add(*offset));
             }
             Ok((name.clone(), addrs))
         }
@@ -902,7 +904,7 @@ fn line_range(r: Option<&str>) -> Option<(u32, Option<u32>, bool)> {
     if let Some((a, k)) = r.split_once('+') {
         let a: u32 = a.parse().ok()?;
         let k: u32 = k.parse().ok()?;
-        return Some((a, Some((a + k).saturating_sub(1)), true));
+        return Some((a, Some(a.saturating_add(k).saturating_sub(1)), true));
     }
     Some((r.parse().ok()?, None, false))
 }
@@ -977,9 +979,9 @@ fn lines(cfg: &ProbeConfig, spec: &str) -> Result<ExitCode> {
         };
         let code: BTreeSet<u32> = dbg.lines_of(f).into_iter().collect();
         let last_code = code.iter().next_back().copied().unwrap_or(f.line);
-        let first = f.line + rstart;
+        let first = f.line.saturating_add(rstart);
         let (last, context) = match rend {
-            Some(e) if bounded => (f.line + e, 0),
+            Some(e) if bounded => (f.line.saturating_add(e), 0),
             _ => (last_code, 3),
         };
         (
