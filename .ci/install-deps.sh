@@ -29,6 +29,8 @@ command -v mold >/dev/null 2>&1 || need+=(mold)
 # Export read-back: go tool pprof reads the pprof files; headless Chromium renders the SVG.
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# probe's USDT fixture includes <sys/sdt.h>.
+[ -e /usr/include/x86_64-linux-gnu/sys/sdt.h ] || [ -e /usr/include/sys/sdt.h ] || need+=(systemtap-sdt-dev)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"
     apt-get update -qq

@@ -65,6 +65,66 @@ pub enum Command {
     Sched(SchedArgs),
     /// Trace the syscalls of a command, processes or the system live (perf trace).
     Trace(crate::trace::TraceArgs),
+    /// Define, list and delete dynamic probes: uprobes on a binary's functions and lines
+    /// (perf probe).
+    Probe(ProbeArgs),
+}
+
+/// `rperf probe` options, named as perf's.
+#[derive(Debug, Parser)]
+#[command(arg_required_else_help = true)]
+pub struct ProbeArgs {
+    /// The executable or library to probe (user-space probes).
+    #[arg(short = 'x', long = "exec", value_name = "PATH")]
+    pub exec: Option<PathBuf>,
+    /// A probe definition: [[GROUP:]EVENT=]FUNC[@SRC][+OFF|%return|:RELLINE]|SRC:LINE [ARG...].
+    #[arg(short = 'a', long = "add", value_name = "PROBEDEF")]
+    pub add: Vec<String>,
+    /// Print the tracefs definition of a probe instead of adding it.
+    #[arg(short = 'D', long = "definition", value_name = "PROBEDEF")]
+    pub definition: Vec<String>,
+    /// Delete probes: [GROUP:]EVENT, globs allowed.
+    #[arg(short = 'd', long = "del", value_name = "[GROUP:]EVENT")]
+    pub del: Vec<String>,
+    /// List the probes defined (perf's and rperf's), optionally only [GROUP:]EVENT.
+    #[arg(short = 'l', long = "list", value_name = "[GROUP:]EVENT", num_args = 0..=1)]
+    pub list: Option<Option<String>>,
+    /// List the functions of the binary (-x) that can be probed.
+    #[arg(short = 'F', long = "funcs", value_name = "FILTER", num_args = 0..=1)]
+    pub funcs: Option<Option<String>>,
+    /// Filter for -F: globs joined by & and |, negated by ! (default "!_* & !*@plt").
+    #[arg(long = "filter", value_name = "[!]FILTER")]
+    pub filter: Option<String>,
+    /// Show a function's source lines, numbered where a probe can go.
+    #[arg(short = 'L', long = "line", value_name = "FUNC[@SRC]")]
+    pub line: Option<String>,
+    /// Show the variables available at a probe point.
+    #[arg(short = 'V', long = "vars", value_name = "PROBEPOINT")]
+    pub vars: Option<String>,
+    /// With -V: show global variables too.
+    #[arg(long = "externs")]
+    pub externs: bool,
+    /// With -V: show where each variable's location holds.
+    #[arg(long = "range")]
+    pub range: bool,
+    /// Do everything but write tracefs.
+    #[arg(short = 'n', long = "dry-run")]
+    pub dry_run: bool,
+    /// Print no messages.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Add a probe even when its event name exists (as NAME_1, NAME_2…).
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// How many probe points one definition may have.
+    #[arg(long = "max-probes", value_name = "N", default_value_t = 128)]
+    pub max_probes: usize,
+    /// Kernel module for kernel probes.
+    #[arg(short = 'm', long = "module", value_name = "MODNAME")]
+    pub module: Option<String>,
+    /// The words of one probe definition (joined with spaces, as perf does).
+    #[arg(value_name = "PROBEDEF", allow_hyphen_values = true)]
+    pub words: Vec<String>,
 }
 
 /// `rperf sched` options, named as perf's.
@@ -1544,6 +1604,30 @@ fn dispatch(
         Command::Man(a) => cmd::version::man(Cli::command(), a.output.as_deref()),
         Command::Config(a) => crate::config::run(a.list, &a.keys),
         Command::Trace(a) => crate::trace::run(a),
+        Command::Probe(a) => {
+            let mut add = a.add;
+            if !a.words.is_empty() {
+                add.push(a.words.join(" "));
+            }
+            cmd::probe::run(cmd::probe::ProbeConfig {
+                exec: a.exec,
+                add,
+                definition: a.definition,
+                del: a.del,
+                list: a.list,
+                funcs: a.funcs,
+                filter: a.filter,
+                line: a.line,
+                vars: a.vars,
+                dry_run: a.dry_run,
+                quiet: a.quiet,
+                force: a.force,
+                max_probes: a.max_probes,
+                externs: a.externs,
+                range: a.range,
+                kernel_file: a.module,
+            })
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod output;
+pub mod probe;
 pub mod record;
 pub mod replay;
 pub mod report;

@@ -188,6 +188,10 @@ pub fn run(cfg: ListConfig) -> Result<ExitCode> {
             out.push_str(&e.line());
         }
     }
+    // USDT markers cached for probing, last as in perf's listing.
+    if cfg.filters.is_empty() || cfg.filters.iter().any(|f| f == "sdt") {
+        out.push_str(&crate::cmd::probe::sdt_list_lines());
+    }
     crate::output::stdout(&out)?;
     Ok(ExitCode::SUCCESS)
 }

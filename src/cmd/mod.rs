@@ -6,6 +6,7 @@ pub mod dump;
 pub mod evlist;
 pub mod flamegraph;
 pub mod list;
+pub mod probe;
 pub mod progress;
 pub mod record;
 pub mod report;

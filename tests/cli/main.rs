@@ -10,6 +10,7 @@ mod inline;
 mod list;
 mod newcomer;
 mod offcpu;
+mod probe;
 mod record;
 mod report;
 mod sched;

@@ -1,0 +1,996 @@
+//! `rperf probe` against `perf probe`: the same definitions give the same tracefs lines,
+//! event names, listings and messages; probes count exactly under stat and print their
+//! arguments under script as perf's. Each test probes its own copy of the fixture under its
+//! own name (perf's group is `probe_` and that name), and a guard deletes its probes.
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+/// The probed program: `work(a, "abc", &p)` called argv[1] times (see the file).
+const PROBED_C: &str = include_str!("../../fixtures/workloads/probed.c");
+/// Where `work` is declared in probed.c, and a line inside it.
+const WORK_LINE: u32 = 6;
+const IF_LINE: u32 = 8;
+
+/// tracefs's uprobe_events, when this machine lets tests write it (root, uprobes built in).
+fn uprobe_events() -> Option<PathBuf> {
+    if !rperf_is_root() {
+        skip("probe tests need root (they write tracefs's uprobe_events)");
+        return None;
+    }
+    for root in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {
+        let p = Path::new(root).join("uprobe_events");
+        if p.exists() {
+            return Some(p);
+        }
+    }
+    // rperf mounts tracefs when it is not mounted: let it, then look again.
+    let _ = run({
+        let mut c = rperf();
+        c.args(["probe", "-l"]);
+        c
+    });
+    let p = Path::new("/sys/kernel/tracing/uprobe_events");
+    if p.exists() {
+        Some(p.to_path_buf())
+    } else {
+        skip("this kernel has no uprobes (CONFIG_UPROBE_EVENTS)");
+        None
+    }
+}
+
+fn rperf_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+            .unwrap_or(false)
+    })
+}
+
+/// Deletes every probe of its group when dropped (also when a test fails), writing tracefs
+/// directly so that a broken rperf cannot leave probes behind.
+struct Guard {
+    events: PathBuf,
+    group: String,
+}
+
+impl Guard {
+    /// This group's lines in uprobe_events, in tracefs's order.
+    fn lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.events)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| {
+                l.split_whitespace()
+                    .next()
+                    .and_then(|h| h.get(2..))
+                    .is_some_and(|n| n.split('/').next() == Some(&self.group))
+            })
+            .map(String::from)
+            .collect()
+    }
+
+    fn clear(&self) {
+        use std::io::Write;
+        for l in self.lines() {
+            let name = l.split_whitespace().next().unwrap()[2..].to_string();
+            // One write per command: tracefs parses each write on its own.
+            if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&self.events) {
+                let _ = f.write_all(format!("-:{name}\n").as_bytes());
+            }
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// A copy of the fixture named `name` (built with `flags`) and the guard of its group.
+fn setup(dir: &TempDir, name: &str, flags: &[&str]) -> Option<(PathBuf, Guard)> {
+    let events = uprobe_events()?;
+    perf()?;
+    // perf refuses an event name that any group has: each test's `work` has its own name.
+    let mut flags = flags.to_vec();
+    let rename = format!("-Dwork={name}_work");
+    flags.push(&rename);
+    let exe = compile_c(dir.path(), name, PROBED_C, &flags);
+    let guard = Guard {
+        events,
+        group: format!("probe_{name}"),
+    };
+    guard.clear();
+    Some((exe, guard))
+}
+
+/// `tool probe ARGS` (tool "perf" or "rperf"): (status, stdout, stderr).
+fn probe(tool: &str, args: &[&str]) -> (i32, String, String) {
+    let mut c = if tool == "perf" {
+        std::process::Command::new("perf")
+    } else {
+        rperf()
+    };
+    c.arg("probe").args(args);
+    let o = run(c);
+    (o.status.code().unwrap_or(-1), stdout(&o), stderr(&o))
+}
+
+/// rperf suggests `rperf record` where perf suggests `perf record`.
+fn as_perf(s: &str) -> String {
+    s.replace("\trperf record", "\tperf record")
+}
+
+#[test]
+fn probe_definitions_and_tracefs_lines_match_perf() {
+    let dir = TempDir::new("probe-defs");
+    let Some((exe, guard)) = setup(&dir, "pbdefs", &["-g", "-O0"]) else {
+        return;
+    };
+    let x = exe.to_str().unwrap();
+    // compile_c names the source after the binary.
+    let src_line = format!("pbdefs.c:{IF_LINE}");
+    let specs: Vec<&str> = vec![
+        "pbdefs_work",
+        "pbdefs_work%return",
+        "pbdefs_work+4",
+        "grp:ev=pbdefs_work",
+        "pbdefs_named=pbdefs_work%return",
+        "pbdefs_work:2",
+        &src_line,
+        "pbdefs_work@pbdefs.c",
+        "pbdefs_main=main",
+        "pbdefs_r=pbdefs_work %di +0(%si):string",
+    ];
+    // -D: the definitions, written nowhere.
+    let mut d = vec!["-x", x];
+    for s in &specs {
+        d.extend(["-D", s]);
+    }
+    let (prc, pout, perr) = probe("perf", &d);
+    let (rrc, rout, rerr) = probe("rperf", &d);
+    assert_eq!(
+        (prc, rrc, &pout),
+        (0, 0, &rout),
+        "-D: perf {perr} rperf {rerr}"
+    );
+    assert!(
+        rout.contains(&format!("r:probe_pbdefs/pbdefs_named__return {x}:0x")),
+        "{rout}"
+    );
+    assert!(guard.lines().is_empty(), "-D wrote tracefs");
+    // Added for real, one at a time: the lines tracefs holds and the messages.
+    for s in specs.iter().filter(|s| !s.starts_with("grp:")) {
+        let (prc, pout, perr) = probe("perf", &["-x", x, s]);
+        assert_eq!(prc, 0, "perf probe {s}: {perr}");
+        let by_perf = guard.lines();
+        guard.clear();
+        let (rrc, rout, rerr) = probe("rperf", &["-x", x, s]);
+        let by_rperf = guard.lines();
+        guard.clear();
+        assert_eq!(rrc, 0, "rperf probe {s}: {rerr}");
+        assert!(!by_rperf.is_empty(), "{s}: nothing added");
+        assert_eq!(by_perf, by_rperf, "tracefs lines for {s}");
+        assert_eq!((pout, perr), (rout, as_perf(&rerr)), "messages for {s}");
+    }
+    // Several at once, -n and -q.
+    let many = [
+        "-x",
+        x,
+        "-a",
+        "pbdefs_work",
+        "-a",
+        "pbdefs_work%return",
+        "-a",
+        "pbdefs_main=main",
+    ];
+    let (_, _, perr) = probe("perf", &many);
+    let by_perf = guard.lines();
+    guard.clear();
+    let (rrc, _, rerr) = probe("rperf", &many);
+    assert_eq!(rrc, 0, "{rerr}");
+    assert_eq!(by_perf, guard.lines());
+    assert_eq!(perr, as_perf(&rerr));
+    assert!(rerr.starts_with("Added new events:\n"), "{rerr}");
+    guard.clear();
+    let (rrc, rout, rerr) = probe("rperf", &["-x", x, "-n", "pbdefs_work"]);
+    assert_eq!((rrc, rout.as_str()), (0, ""));
+    assert!(rerr.contains("probe_pbdefs:pbdefs_work"), "{rerr}");
+    assert!(guard.lines().is_empty(), "-n wrote tracefs");
+    let (rrc, rout, rerr) = probe("rperf", &["-x", x, "-q", "pbdefs_work"]);
+    assert_eq!((rrc, rout.as_str(), rerr.as_str()), (0, "", ""));
+    assert_eq!(guard.lines().len(), 1);
+}
+
+#[test]
+fn probe_existing_names_force_and_bad_inputs_match_perf() {
+    let dir = TempDir::new("probe-bad");
+    let Some((exe, guard)) = setup(&dir, "pbbad", &["-g", "-O0"]) else {
+        return;
+    };
+    let nodbg = compile_c(
+        dir.path(),
+        "pbnodbg",
+        PROBED_C,
+        &["-O0", "-Dwork=pbnodbg_work"],
+    );
+    let nodbg_guard = Guard {
+        events: guard.events.clone(),
+        group: "probe_pbnodbg".into(),
+    };
+    let notelf = dir.path().join("pbnotelf");
+    std::fs::write(&notelf, "not an ELF file\n").unwrap();
+    let x = exe.to_str().unwrap();
+    let n = nodbg.to_str().unwrap();
+    let t = notelf.to_str().unwrap();
+    let line9 = format!("pbbad.c:{}", WORK_LINE - 3);
+    // (arguments, expected status): each compared with perf's status and message.
+    let cases: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["-x", x, "nosuch"], 254),
+        (vec!["-x", t, "pbbad_work"], 254),
+        (vec!["-x", n, "pbnodbg_work:1"], 254),
+        (vec!["-x", n, "pbnodbg_work@pbnodbg.c"], 254),
+        (vec!["-x", x, &line9], 254),
+        (vec!["-d", "pbbad_nothing:*"], 254),
+        (
+            vec!["-x", x, "--max-probes", "2", "-D", "pbbad_work:2"],
+            222,
+        ),
+    ];
+    for (args, code) in &cases {
+        let (prc, pout, perr) = probe("perf", args);
+        let (rrc, rout, rerr) = probe("rperf", args);
+        assert_eq!(
+            (prc, rrc),
+            (*code, *code),
+            "{args:?}: perf {perr} rperf {rerr}"
+        );
+        assert_eq!((pout, perr), (rout, rerr), "{args:?}");
+    }
+    assert!(guard.lines().is_empty() && nodbg_guard.lines().is_empty());
+    // A missing binary: perf's first line (perf adds its usage text).
+    let missing = dir.path().join("pbmissing");
+    let (rrc, _, rerr) = probe("rperf", &["-x", missing.to_str().unwrap(), "pbbad_work"]);
+    assert_eq!(rrc, 129);
+    assert!(rerr.contains("Failed to get the absolute path of") && rerr.contains("No such file"));
+    // Without debug info a function by name still works.
+    let (rrc, _, rerr) = probe("rperf", &["-x", n, "-q", "pbnodbg_work"]);
+    assert_eq!(rrc, 0, "{rerr}");
+    assert_eq!(nodbg_guard.lines().len(), 1);
+    // The same name twice: perf's refusal, then -f's `_1`.
+    let (prc, _, perr) = probe("perf", &["-x", x, "pbbad_work"]);
+    assert_eq!(prc, 0);
+    let (prc, _, perr2) = probe("perf", &["-x", x, "pbbad_work"]);
+    let (rrc, _, rerr) = probe("rperf", &["-x", x, "pbbad_work"]);
+    assert_eq!((prc, rrc), (239, 239), "{perr} {rerr}");
+    assert_eq!(perr2, rerr);
+    assert!(
+        rerr.contains("Error: event \"pbbad_work\" already exists."),
+        "{rerr}"
+    );
+    let (rrc, _, rerr) = probe("rperf", &["-x", x, "-f", "pbbad_work"]);
+    assert_eq!(rrc, 0, "{rerr}");
+    assert!(rerr.contains("probe_pbbad:pbbad_work_1 "), "{rerr}");
+    let names: Vec<String> = guard
+        .lines()
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["p:probe_pbbad/pbbad_work", "p:probe_pbbad/pbbad_work_1"],
+        "{perr}"
+    );
+    // A refused batch adds nothing (perf would keep the probes before the bad one).
+    guard.clear();
+    let (rrc, _, _) = probe("rperf", &["-x", x, "-a", "pbbad_main=main", "-a", "nosuch"]);
+    assert_eq!(rrc, 254);
+    assert!(guard.lines().is_empty(), "{:?}", guard.lines());
+}
+
+#[test]
+fn probe_list_and_delete_match_perf() {
+    let dir = TempDir::new("probe-list");
+    let Some((exe, guard)) = setup(&dir, "pblist", &["-g", "-O0"]) else {
+        return;
+    };
+    let x = exe.to_str().unwrap();
+    let filter = "probe_pblist:*";
+    // Made by perf, listed by both (perf's -l also describes lines and returns).
+    let (prc, _, perr) = probe(
+        "perf",
+        &[
+            "-x",
+            x,
+            "-q",
+            "-a",
+            "pblist_work",
+            "-a",
+            "pblist_work%return",
+            "-a",
+            "pblist_work:2",
+            "-a",
+            "pblist_main=main",
+            "-a",
+            "pblist_wr=pblist_work%return $retval",
+        ],
+    );
+    assert_eq!(prc, 0, "{perr}");
+    let (_, pl, _) = probe("perf", &["-l", filter]);
+    let (rrc, rl, rerr) = probe("rperf", &["-l", filter]);
+    assert_eq!(rrc, 0, "{rerr}");
+    assert_eq!(pl, rl);
+    assert!(rl.contains("(on pblist_work:2@"), "{rl}");
+    // A glob without a group, then a group glob: perf's messages and what remains.
+    let (rrc, _, rerr) = probe("rperf", &["-d", "pblist_work*"]);
+    assert_eq!(rrc, 0, "{rerr}");
+    assert!(
+        rerr.contains("Removed event: probe_pblist:pblist_work\n"),
+        "{rerr}"
+    );
+    assert!(
+        rerr.contains("Removed event: probe_pblist:pblist_work_L2\n"),
+        "{rerr}"
+    );
+    let left = guard.lines();
+    assert_eq!(left.len(), 2, "{left:?}");
+    let (_, _, rerr) = probe("rperf", &["-d", filter]);
+    assert!(guard.lines().is_empty());
+    // Made by rperf, listed and deleted by perf.
+    let (rrc, _, _) = probe(
+        "rperf",
+        &[
+            "-x",
+            x,
+            "-q",
+            "-a",
+            "pblist_main=main",
+            "-a",
+            "pblist_w4=pblist_work+4",
+        ],
+    );
+    assert_eq!(rrc, 0);
+    let (_, pl, _) = probe("perf", &["-l", filter]);
+    let (_, rl, _) = probe("rperf", &["-l", filter]);
+    assert_eq!(pl, rl);
+    assert!(
+        rl.contains("probe_pblist:pblist_w4 (on pblist_work+4@"),
+        "{rl}"
+    );
+    let (_, _, perr) = probe("perf", &["-d", filter]);
+    assert!(guard.lines().is_empty(), "{perr}");
+    assert_eq!(perr.lines().count(), 2, "{perr} vs {rerr}");
+}
+
+#[test]
+fn probe_counts_exactly_and_script_prints_fetched_args_as_perf() {
+    let dir = TempDir::new("probe-stat");
+    let Some((exe, guard)) = setup(&dir, "pbstat", &["-g", "-O0"]) else {
+        return;
+    };
+    let x = exe.to_str().unwrap();
+    let (rrc, _, rerr) = probe(
+        "rperf",
+        &[
+            "-x",
+            x,
+            "-q",
+            "-a",
+            "pbstat_work a=%di:s32 s=+0(%si):string",
+            "-a",
+            "pbstat_work%return $retval:s32",
+        ],
+    );
+    assert_eq!(rrc, 0, "{rerr}");
+    assert_eq!(guard.lines().len(), 2);
+    let o = run({
+        let mut c = rperf();
+        c.args([
+            "stat",
+            "-x,",
+            "-e",
+            "probe_pbstat:pbstat_work",
+            "-e",
+            "probe_pbstat:pbstat_work__return",
+        ])
+        .arg(&exe)
+        .arg("37");
+        c
+    });
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let counts: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("probe_pbstat:"))
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(counts, ["37", "37"], "{err}");
+    // Recorded by rperf, printed by both.
+    let data = dir.path().join("p.data");
+    let o = run({
+        let mut c = rperf();
+        c.args(["record", "-q", "-e", "probe_pbstat:*", "-o"])
+            .arg(&data)
+            .arg(&exe)
+            .arg("3");
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = rperf_out(&["script"], &data);
+    let p = stdout(&run({
+        let mut c = perf().unwrap();
+        c.args(["script", "-i"]).arg(&data);
+        c
+    }));
+    assert_eq!(p, r);
+    let entries: Vec<&str> = r
+        .lines()
+        .filter(|l| l.contains("probe_pbstat:pbstat_work:"))
+        .collect();
+    assert_eq!(entries.len(), 3, "{r}");
+    assert!(entries[2].ends_with(") a=2 s=\"abc\""), "{r}");
+    assert!(r.contains("arg1=7\n"), "pbstat_work(2) returns 7: {r}");
+    // report --sort trace: the fetched arguments are the rows.
+    let rows = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let rr = rperf_out(&["report", "--stdio", "--sort", "trace"], &data);
+    let pr = stdout(&run({
+        let mut c = perf().unwrap();
+        c.args(["report", "--stdio", "--sort", "trace", "-i"])
+            .arg(&data);
+        c
+    }));
+    assert_eq!(rows(&pr), rows(&rr));
+    assert!(rr.contains(" a=2 s=\"abc\""), "{rr}");
+}
+
+#[test]
+fn probe_funcs_and_lines_match_perf() {
+    let dir = TempDir::new("probe-funcs");
+    if uprobe_events().is_none() || perf().is_none() {
+        return;
+    }
+    // -L prints the source: built here, so that the file stays where DWARF says it is.
+    let src = dir.path().join("pbfuncs.c");
+    std::fs::write(&src, PROBED_C).unwrap();
+    let exe = dir.path().join("pbfuncs");
+    let o = run({
+        let mut c = std::process::Command::new("gcc");
+        c.args(["-g", "-O0", "-Dwork=pbfuncs_work", "-o"])
+            .arg(&exe)
+            .arg(&src);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let x = exe.to_str().unwrap();
+    for args in [
+        vec!["-x", x, "-F"],
+        vec!["-x", x, "-L", "pbfuncs_work"],
+        vec!["-x", x, "-L", "main"],
+        vec!["-x", x, "-L", "pbfuncs_work:1-3"],
+        vec!["-x", x, "-L", "pbfuncs_work:2+2"],
+        vec!["-x", x, "-L", "pbfuncs_work:1"],
+        vec!["-x", x, "-L", "pbfuncs.c:7-10"],
+        vec!["-x", x, "-L", "pbfuncs.c:14"],
+        vec!["-x", x, "-L", "pbfuncs.c"],
+    ] {
+        let (prc, pout, _) = probe("perf", &args);
+        let (rrc, rout, rerr) = probe("rperf", &args);
+        assert_eq!((prc, rrc), (0, 0), "{args:?}: {rerr}");
+        assert_eq!(pout, rout, "{args:?}");
+    }
+    // Lazy lines read the source too: the lines matching a glob, spaces ignored.
+    for def in [
+        "pbfuncs_work;if*",
+        "pbfuncs_work;return* r",
+        "pbfuncs.c;*sum*",
+    ] {
+        let args = ["-x", x, "-D", def];
+        let (prc, pout, perr) = probe("perf", &args);
+        let (rrc, rout, rerr) = probe("rperf", &args);
+        assert_eq!((prc, rrc), (0, 0), "{def}: {perr} {rerr}");
+        assert_eq!(pout, rout, "{def}");
+        assert!(!rout.is_empty());
+    }
+    let nosuch = ["-x", x, "-L", "nosuch"];
+    assert_eq!(probe("perf", &nosuch), probe("rperf", &nosuch));
+    let (_, rout, _) = probe("rperf", &["-x", x, "-L", "pbfuncs_work"]);
+    assert!(
+        rout.contains("      2      if (s[0] == 'z') r++;"),
+        "{rout}"
+    );
+    assert!(rout.starts_with("<pbfuncs_work@"), "{rout}");
+}
+
+#[test]
+fn probe_without_permission_says_so_as_perf() {
+    let dir = TempDir::new("probe-perm");
+    let Some((exe, guard)) = setup(&dir, "pbperm", &["-O0"]) else {
+        return;
+    };
+    let ok = std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        skip("setpriv (util-linux) is not installed");
+        return;
+    }
+    let x = exe.to_str().unwrap();
+    // The binary must be readable by the unprivileged user.
+    let _ = std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    );
+    for args in [
+        vec!["-x", x, "pbperm_work"],
+        vec!["-l"],
+        vec!["-d", "probe_pbperm:*"],
+    ] {
+        let as_nobody = |tool: &str| {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+            if tool == "perf" {
+                c.arg("perf");
+            } else {
+                c.arg(env!("CARGO_BIN_EXE_rperf"));
+            }
+            c.arg("probe").args(&args);
+            let o = run(c);
+            (o.status.code(), stderr(&o))
+        };
+        let (pc, pe) = as_nobody("perf");
+        let (rc, re) = as_nobody("rperf");
+        assert_eq!((pc, &pe), (rc, &re), "{args:?}");
+        assert_eq!(rc, Some(243));
+        assert!(re.contains("No permission to"), "{re}");
+    }
+    assert!(guard.lines().is_empty());
+}
+
+#[test]
+fn probe_kernel_functions_need_kprobes() {
+    if Path::new("/sys/kernel/tracing/kprobe_events").exists()
+        || Path::new("/sys/kernel/debug/tracing/kprobe_events").exists()
+    {
+        // A kernel with kprobes: the definition perf's format gives, written nowhere.
+        let (rc, out, err) = probe("rperf", &["-D", "do_sys_open"]);
+        assert_eq!(
+            (rc, out.as_str()),
+            (0, "p:probe/do_sys_open do_sys_open+0\n"),
+            "{err}"
+        );
+        return;
+    }
+    let (rc, out, err) = probe("rperf", &["do_sys_open"]);
+    assert_ne!(rc, 0);
+    assert_eq!(out, "");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("CONFIG_KPROBES") && err.contains("-x BINARY"),
+        "{err}"
+    );
+}
+
+#[test]
+fn probe_arguments_by_name_match_perf() {
+    let dir = TempDir::new("probe-args");
+    let Some((exe, guard)) = setup(&dir, "pbargs", &["-g", "-O0"]) else {
+        return;
+    };
+    let o2 = compile_c(
+        dir.path(),
+        "pbargso2",
+        PROBED_C,
+        &["-g", "-O2", "-Dwork=pbargso2_work"],
+    );
+    let x = exe.to_str().unwrap();
+    let w = "pbargs_work";
+    // Stack slots through the CFA after the prologue (-O0), registers and location lists
+    // (-O2), members through pointers, casts, strings, $params; and the refusals.
+    let o0_args = [
+        "a s p",
+        "s:string p->x p->name:string",
+        "$params",
+        "a:x32 b=a:u8",
+        "p->y",
+        "nosuchvar",
+        "p.x",
+        "a->x",
+        "p->q",
+        "p:string",
+    ];
+    for a in o0_args {
+        let def = format!("{w} {a}");
+        let args = ["-x", x, "-D", &def];
+        let (prc, pout, perr) = probe("perf", &args);
+        let (rrc, rout, rerr) = probe("rperf", &args);
+        assert_eq!((prc, &pout, &perr), (rrc, &rout, &rerr), "{def}");
+    }
+    for def in [format!("{w}:2 r a"), format!("{w}%return $retval")] {
+        let args = ["-x", x, "-D", &def];
+        assert_eq!(probe("perf", &args), probe("rperf", &args), "{def}");
+    }
+    let y = o2.to_str().unwrap();
+    for def in [
+        "pbargso2_work a s p",
+        "pbargso2_work s:string",
+        "pbargso2_work $params",
+        "main argc argv",
+    ] {
+        let args = ["-x", y, "-D", def];
+        assert_eq!(probe("perf", &args), probe("rperf", &args), "-O2 {def}");
+    }
+    // -V: the variables with a location at each address.
+    for (bin, point) in [
+        (x, w.to_string()),
+        (x, format!("{w}:2")),
+        (y, "main".into()),
+    ] {
+        let args = ["-x", bin, "-V", &point];
+        let (prc, pout, _) = probe("perf", &args);
+        let (rrc, rout, rerr) = probe("rperf", &args);
+        assert_eq!((prc, rrc), (0, 0), "{rerr}");
+        assert_eq!(pout, rout, "-V {point}");
+        assert!(rout.contains("\t\tstruct pt"), "{rout}");
+    }
+    // --range: [VAL]/[INV] and where each location holds, stack slots and location lists.
+    for (bin, point) in [
+        (x, w.to_string()),
+        (y, "pbargso2_work".to_string()),
+        (y, "pbargso2_work:2".to_string()),
+        (y, "main".to_string()),
+    ] {
+        let args = ["-x", bin, "-V", &point, "--range"];
+        let (prc, pout, _) = probe("perf", &args);
+        let (rrc, rout, rerr) = probe("rperf", &args);
+        assert_eq!((prc, rrc), (0, 0), "{rerr}");
+        assert_eq!(pout, rout, "-V {point} --range");
+        assert!(rout.contains("\t\t[VAL]\t"), "{rout}");
+    }
+    // Added, recorded, printed: the values the fixture passes.
+    let def = format!("{w} a s:string p->x");
+    let (rrc, _, rerr) = probe("rperf", &["-x", x, "-q", &def]);
+    assert_eq!(rrc, 0, "{rerr}");
+    assert_eq!(guard.lines().len(), 1);
+    let data = dir.path().join("a.data");
+    let o = run({
+        let mut c = rperf();
+        c.args(["record", "-q", "-e", "probe_pbargs:*", "-o"])
+            .arg(&data)
+            .arg(&exe)
+            .arg("3");
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = rperf_out(&["script"], &data);
+    let p = stdout(&run({
+        let mut c = perf().unwrap();
+        c.args(["script", "-i"]).arg(&data);
+        c
+    }));
+    assert_eq!(p, r);
+    assert!(r.contains(") a=2 s_string=\"abc\" x=3\n"), "{r}");
+}
+
+#[test]
+fn probe_usdt_markers_match_perf_and_set_semaphores() {
+    let dir = TempDir::new("probe-usdt");
+    let Some(events) = uprobe_events() else {
+        return;
+    };
+    if perf().is_none() {
+        return;
+    }
+    let has_sdt_h = [
+        "/usr/include/sys/sdt.h",
+        "/usr/include/x86_64-linux-gnu/sys/sdt.h",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists());
+    if !has_sdt_h {
+        skip("<sys/sdt.h> is missing (apt-get install systemtap-sdt-dev)");
+        return;
+    }
+    let exe = compile_c(
+        dir.path(),
+        "pbusdt",
+        include_str!("../../fixtures/workloads/usdt.c"),
+        &["-O1"],
+    );
+    let guard = Guard {
+        events,
+        group: "sdt_usdt_fx".into(),
+    };
+    guard.clear();
+    let x = exe.to_str().unwrap();
+    // perf 6.1 probes only markers it has cached: give it a build-id cache of its own.
+    let perf_home = dir.path().join("home");
+    std::fs::create_dir_all(&perf_home).unwrap();
+    let perf_in_home = |args: &[&str]| {
+        let mut c = std::process::Command::new("perf");
+        c.env("HOME", &perf_home).args(args);
+        let o = run(c);
+        (o.status.code().unwrap_or(-1), stdout(&o), stderr(&o))
+    };
+    let (rc, _, err) = perf_in_home(&["buildid-cache", "--add", x]);
+    assert_eq!(rc, 0, "{err}");
+    // `list sdt`: the markers the cache knows, as perf lists them.
+    let (_, pls, _) = perf_in_home(&["list", "sdt"]);
+    let o = run({
+        let mut c = rperf();
+        c.env("HOME", &perf_home).args(["list", "sdt"]);
+        c
+    });
+    assert_eq!(pls, stdout(&o));
+    assert!(pls.contains("  sdt_usdt_fx:guarded    "), "{pls}");
+    let d = [
+        "-x",
+        x,
+        "-D",
+        "sdt_usdt_fx:tick",
+        "-D",
+        "%sdt_usdt_fx:guarded",
+    ];
+    let mut pd = vec!["probe"];
+    pd.extend(d);
+    let (prc, pout, perr) = perf_in_home(&pd);
+    let (rrc, rout, rerr) = probe("rperf", &d);
+    assert_eq!((prc, rrc), (0, 0), "{perr} {rerr}");
+    assert_eq!(pout, rout);
+    assert!(rout.contains(") arg1=%ax:s64 arg2="), "{rout}");
+    // Added by each: the same tracefs lines and messages.
+    let add = [
+        "-x",
+        x,
+        "-a",
+        "sdt_usdt_fx:tick",
+        "-a",
+        "%sdt_usdt_fx:guarded",
+    ];
+    let mut pa = vec!["probe"];
+    pa.extend(add);
+    let (prc, _, perr) = perf_in_home(&pa);
+    assert_eq!(prc, 0, "{perr}");
+    let by_perf = guard.lines();
+    let (_, pl, _) = probe("perf", &["-l", "sdt_usdt_fx:*"]);
+    guard.clear();
+    let (rrc, _, rerr) = probe("rperf", &add);
+    assert_eq!(rrc, 0, "{rerr}");
+    assert_eq!(by_perf, guard.lines());
+    assert_eq!(perr, as_perf(&rerr));
+    let (_, rl, _) = probe("rperf", &["-l", "sdt_usdt_fx:*"]);
+    assert_eq!(pl, rl);
+    // The guarded marker fires only because the probe's reference counter sets its
+    // semaphore: both count exactly.
+    let o = run({
+        let mut c = rperf();
+        c.args([
+            "stat",
+            "-x,",
+            "-e",
+            "sdt_usdt_fx:tick",
+            "-e",
+            "sdt_usdt_fx:guarded",
+        ])
+        .arg(&exe)
+        .arg("7");
+        c
+    });
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let counts: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("sdt_usdt_fx:"))
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(counts, ["7", "7"], "{err}");
+    let data = dir.path().join("u.data");
+    let o = run({
+        let mut c = rperf();
+        c.args(["record", "-q", "-e", "sdt_usdt_fx:*", "-o"])
+            .arg(&data)
+            .arg(&exe)
+            .arg("2");
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = rperf_out(&["script"], &data);
+    let p = stdout(&run({
+        let mut c = perf().unwrap();
+        c.args(["script", "-i"]).arg(&data);
+        c
+    }));
+    assert_eq!(p, r);
+    assert!(
+        r.contains("sdt_usdt_fx:guarded: (") && r.contains(") arg1=1\n"),
+        "{r}"
+    );
+    // A marker the binary does not have: named, with the ones it has.
+    let (rrc, _, rerr) = probe("rperf", &["-x", x, "sdt_usdt_fx:nope"]);
+    assert_eq!(rrc, 254);
+    assert!(rerr.contains("sdt_usdt_fx:tick"), "{rerr}");
+}
+
+#[test]
+fn probe_elements_globals_and_bitfields_match_perf() {
+    let dir = TempDir::new("probe-elems");
+    if uprobe_events().is_none() || perf().is_none() {
+        return;
+    }
+    let exe = compile_c(
+        dir.path(),
+        "pbelems",
+        include_str!("../../fixtures/workloads/probed_arrays.c"),
+        &["-g", "-O0"],
+    );
+    let x = exe.to_str().unwrap();
+    for def in [
+        "use b->v[1]",
+        "use arr[2]",
+        "use b->name:string",
+        "use counter",
+        "use $vars",
+        "use b->flag",
+        "use n[1]",
+        "mix u c b e l sc any",
+    ] {
+        let args = ["-x", x, "-D", def];
+        assert_eq!(probe("perf", &args), probe("rperf", &args), "{def}");
+    }
+    let (_, out, _) = probe("rperf", &["-x", x, "-D", "use b->v[1] arr[2] counter"]);
+    assert!(
+        out.ends_with(" v=+4(-8(%bp)):s32 arr=+8(-16(%bp)):s32 counter=@counter+0:s32\n"),
+        "{out}"
+    );
+    for args in [
+        ["-x", x, "-V", "use", "--externs", "--range"],
+        ["-x", x, "-V", "main", "--externs", "--range"],
+        ["-x", x, "-V", "mix", "--externs", "--range"],
+    ] {
+        let (prc, pout, _) = probe("perf", &args);
+        let (rrc, rout, rerr) = probe("rperf", &args);
+        assert_eq!((prc, rrc), (0, 0), "{rerr}");
+        assert_eq!(pout, rout, "{args:?}");
+        assert!(rout.contains("\t\t[EXT]\tint\tcounter\n"), "{rout}");
+    }
+}
+
+#[test]
+fn probe_cpp_functions_by_name_match_perf() {
+    let dir = TempDir::new("probe-cpp");
+    if uprobe_events().is_none() || perf().is_none() {
+        return;
+    }
+    // Built here so that -L finds the source where DWARF says it is.
+    let src = dir.path().join("pbcpp.cc");
+    std::fs::write(&src, include_str!("../../fixtures/workloads/probed.cc")).unwrap();
+    let exe = dir.path().join("pbcpp");
+    let o = run({
+        let mut c = std::process::Command::new("g++");
+        c.args(["-g", "-O0", "-o"]).arg(&exe).arg(&src);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let x = exe.to_str().unwrap();
+    // A method by its DWARF name, a function by its demangled name; arguments through
+    // `this` after the prologue of a function written on one line.
+    for def in [
+        "get",
+        "freef",
+        "get x",
+        "get:0",
+        "get this->v",
+        "freef%return",
+    ] {
+        let args = ["-x", x, "-D", def];
+        let (prc, pout, perr) = probe("perf", &args);
+        let (rrc, rout, rerr) = probe("rperf", &args);
+        assert_eq!((prc, &pout, &perr), (rrc, &rout, &rerr), "{def}");
+        assert_eq!(rrc, 0, "{def}: {rerr}");
+    }
+    for args in [["-x", x, "-V", "get"], ["-x", x, "-L", "get"]] {
+        assert_eq!(probe("perf", &args), probe("rperf", &args), "{args:?}");
+    }
+}
+
+#[test]
+fn probe_in_use_is_not_deleted_as_perf() {
+    let dir = TempDir::new("probe-busy");
+    let Some((exe, guard)) = setup(&dir, "pbbusy", &["-O0"]) else {
+        return;
+    };
+    let x = exe.to_str().unwrap();
+    let (rrc, _, rerr) = probe("rperf", &["-x", x, "-q", "pbbusy_work"]);
+    assert_eq!(rrc, 0, "{rerr}");
+    // A recording holds the event open while its workload waits; the workload says when it
+    // runs (the events are open by then).
+    let ready = dir.path().join("ready");
+    let mut rec = rperf()
+        .args(["record", "-q", "-e", "probe_pbbusy:pbbusy_work", "-o"])
+        .arg(dir.path().join("b.data"))
+        .args(["--", "sh", "-c"])
+        .arg(format!("touch {}; exec sleep 30", ready.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !ready.exists() && t0.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let del = ["-d", "probe_pbbusy:pbbusy_work"];
+    let by_perf = probe("perf", &del);
+    let by_rperf = probe("rperf", &del);
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &rec.id().to_string()])
+        .status();
+    let _ = rec.wait();
+    assert!(ready.exists(), "the recording never started its workload");
+    // perf 6.1 also prints "Removed event" for the probe it failed to remove: rperf does not.
+    let perf_err: String = by_perf
+        .2
+        .lines()
+        .filter(|l| !l.starts_with("Removed event"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!((by_perf.0, perf_err), (by_rperf.0, by_rperf.2.clone()));
+    assert_eq!(by_rperf.0, 254);
+    assert!(
+        by_rperf.2.contains("Device or resource busy"),
+        "{}",
+        by_rperf.2
+    );
+    assert_eq!(guard.lines().len(), 1, "the probe in use was kept");
+}
+
+#[test]
+fn probe_library_through_its_separate_debug_file_matches_perf() {
+    if uprobe_events().is_none() || perf().is_none() {
+        return;
+    }
+    // libc's DWARF is in libc6-dbg's /usr/lib/debug/.build-id/ file (install-deps.sh).
+    let libc = Path::new("/lib/x86_64-linux-gnu/libc.so.6");
+    let has_debug = rperf_debug_file(libc);
+    if !has_debug {
+        skip("libc has no separate debug file (apt-get install libc6-dbg)");
+        return;
+    }
+    let l = libc.to_str().unwrap();
+    for args in [
+        vec!["-x", l, "-D", "__libc_malloc bytes"],
+        vec!["-x", l, "-V", "malloc"],
+    ] {
+        let (prc, pout, perr) = probe("perf", &args);
+        let (rrc, rout, rerr) = probe("rperf", &args);
+        assert_eq!((prc, rrc), (0, 0), "{args:?}: {perr} {rerr}");
+        assert_eq!(pout, rout, "{args:?}");
+    }
+}
+
+/// Whether a debug file for `bin` is installed under /usr/lib/debug/.build-id.
+fn rperf_debug_file(bin: &Path) -> bool {
+    let o = run({
+        let mut c = std::process::Command::new("readelf");
+        c.arg("-n").arg(bin);
+        c
+    });
+    stdout(&o)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Build ID: ").map(str::to_string))
+        .is_some_and(|id| {
+            id.len() > 2
+                && Path::new(&format!(
+                    "/usr/lib/debug/.build-id/{}/{}.debug",
+                    &id[..2],
+                    &id[2..]
+                ))
+                .exists()
+        })
+}
