@@ -1,0 +1,363 @@
+//! `rperf annotate`: perf annotate's `--stdio` text. Samples are counted per function and
+//! instruction in one replay; each function is then disassembled in process (iced-x86,
+//! printed as objdump prints it) with its source lines from DWARF, and laid out as perf
+//! lays out objdump's output.
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use object::{Object, ObjectSection};
+
+use crate::annotate::objdump::{self, Function, Style};
+use crate::annotate::{self, Histogram, PercentType, Totals};
+use crate::replay::{Filter, Item, Replay};
+use crate::session::DsoId;
+
+/// What `rperf annotate` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct AnnotateConfig {
+    /// The perf.data to read.
+    pub input: PathBuf,
+    /// `--symfs`.
+    pub symfs: Option<PathBuf>,
+    /// Only this function (positional or `-s`).
+    pub symbol: Option<String>,
+    /// `--dsos`: only functions in these binaries (short or full names).
+    pub dsos: Vec<String>,
+    /// How the instructions are printed (`-M`, `--asm-raw`, `--no-source`).
+    pub style: Style,
+    /// `--percent-type`.
+    pub percent: PercentType,
+    /// `-l/--print-line`: a summary of the hottest source lines first.
+    pub print_line: bool,
+    /// `-C/--cpu`.
+    pub filter: Filter,
+}
+
+/// A function with samples.
+struct Entry {
+    event: usize,
+    dso: DsoId,
+    /// Start in the binary's own addresses (objdump's).
+    start: u64,
+    name: String,
+    hist: Histogram,
+    by_offset: HashMap<u64, (u64, u64)>,
+}
+
+/// A binary opened for disassembly: its bytes and objdump's names for it.
+struct Binary {
+    data: rperf_symbols::file::Bytes,
+    /// The path objdump would be given (perf skips its lines that name it).
+    path: String,
+    names: annotate::names::Names,
+    lines: Option<rperf_symbols::Lines>,
+    symbols: Option<rperf_symbols::ElfSymbols>,
+}
+
+/// Runs `rperf annotate`.
+pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
+    let mut replay = Replay::new(&cfg.input, cfg.symfs.clone(), cfg.filter.clone(), true)?;
+    let mut entries: HashMap<(usize, DsoId, u64), Entry> = HashMap::new();
+    let mut totals: HashMap<usize, Totals> = HashMap::new();
+    let header = replay.run(&cfg.input, |parts, _header, item| {
+        let Item::Sample(s, _) = item else {
+            return;
+        };
+        let found = parts.session.resolve(s.pid, s.ip, s.mode).and_then(|loc| {
+            let sym = parts.syms.symbol(&parts.session, loc)?;
+            let dso = &parts.session.dsos()[loc.dso as usize];
+            let at = if dso.kernel || dso.path == "[vdso]" {
+                loc.rel
+            } else {
+                parts.syms.vaddr(&parts.session, loc)?
+            };
+            Some((loc.dso, at - sym.offset, sym))
+        });
+        // perf drops the samples of other functions when one is named: its totals are
+        // the named function's.
+        if let Some(want) = &cfg.symbol {
+            if found.as_ref().is_none_or(|(_, _, sym)| &sym.name != want) {
+                return;
+            }
+        }
+        let t = totals.entry(s.event).or_default();
+        t.period += s.period;
+        let Some((dso, start, sym)) = found else {
+            t.samples += 1;
+            return;
+        };
+        let e = entries
+            .entry((s.event, dso, start))
+            .or_insert_with(|| Entry {
+                event: s.event,
+                dso,
+                start,
+                name: sym.name.clone(),
+                hist: Histogram::default(),
+                by_offset: HashMap::new(),
+            });
+        e.hist.samples += 1;
+        e.hist.period += s.period;
+        let slot = e.by_offset.entry(sym.offset).or_default();
+        slot.0 += 1;
+        slot.1 += s.period;
+    })?;
+    // perf's global-hits divides by its number of histogram entries (one per function,
+    // plus one for samples without a function), not by its samples.
+    for (ev, t) in totals.iter_mut() {
+        let unresolved = t.samples;
+        t.samples = entries.keys().filter(|k| k.0 == *ev).count() as u64 + unresolved.min(1);
+    }
+    let session = &replay.parts.session;
+    let mut list: Vec<Entry> = entries.into_values().collect();
+    list.retain(|e| {
+        let dso = &session.dsos()[e.dso as usize];
+        cfg.dsos.is_empty()
+            || cfg
+                .dsos
+                .iter()
+                .any(|d| d == &dso.path || d == dso.short_name())
+    });
+    // perf's order: most period first, then by binary name and address.
+    let dso_name = |e: &Entry| session.dsos()[e.dso as usize].short_name().to_string();
+    list.sort_by_cached_key(|e| {
+        (
+            e.event,
+            std::cmp::Reverse(e.hist.period),
+            dso_name(e),
+            e.start,
+        )
+    });
+    if list.is_empty() {
+        match &cfg.symbol {
+            Some(s) => bail!(
+                "no samples in function '{s}' in {} (rperf report --sort sym lists the \
+                 sampled functions)",
+                cfg.input.display()
+            ),
+            None => bail!("{} has no samples to annotate", cfg.input.display()),
+        }
+    }
+    let build_ids: HashMap<&str, &[u8]> = header
+        .hits
+        .iter()
+        .map(|(p, id)| (p.as_str(), id.as_slice()))
+        .collect();
+    let mut binaries: HashMap<DsoId, std::result::Result<Binary, String>> = HashMap::new();
+    let mut stdout = std::io::stdout().lock();
+    let mut printed = 0;
+    let mut failed = Vec::new();
+    for mut e in list {
+        let dso = &session.dsos()[e.dso as usize];
+        let bin = binaries.entry(e.dso).or_insert_with(|| {
+            open_binary(
+                &replay.parts.syms,
+                &dso.path,
+                dso.kernel,
+                build_ids.get(dso.path.as_str()).copied(),
+            )
+        });
+        let bin = match bin {
+            Ok(b) => b,
+            Err(msg) => {
+                failed.push(format!("cannot annotate {}: {msg}", e.name));
+                continue;
+            }
+        };
+        e.hist.hits = e.by_offset.iter().map(|(&o, &(n, p))| (o, n, p)).collect();
+        let event = header
+            .events
+            .get(e.event)
+            .map_or("unknown", |ev| ev.name.as_str());
+        let title = dso.short_name().to_string();
+        let long = dso.path.clone();
+        match annotate_one(bin, &e, &long, &title, event, totals[&e.event], &cfg) {
+            Ok(text) => {
+                stdout.write_all(text.as_bytes())?;
+                printed += 1;
+            }
+            Err(msg) => failed.push(format!("cannot annotate {}: {msg}", e.name)),
+        }
+    }
+    stdout.flush()?;
+    drop(stdout);
+    if printed == 0 {
+        bail!("{}", failed.join("; "));
+    }
+    for f in &failed {
+        eprintln!("rperf: {f}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the binary recorded as `path` for disassembly: the one that ran (by build-id),
+/// never another build of it.
+fn open_binary(
+    syms: &crate::session::Symbolizer,
+    path: &str,
+    kernel: bool,
+    want: Option<&[u8]>,
+) -> std::result::Result<Binary, String> {
+    if kernel {
+        return Err(format!(
+            "{path}: kernel code is not disassembled yet (rperf reads user-space binaries)"
+        ));
+    }
+    if path == "[vdso]" {
+        let image = rperf_symbols::vdso_image().ok_or("the vDSO image is not readable")?;
+        let plt = rperf_symbols::plt_entries(&image);
+        let names = annotate::names::Names::load(&image, None, &plt);
+        let symbols = rperf_symbols::ElfSymbols::parse(&image).ok();
+        return Ok(Binary {
+            data: rperf_symbols::file::Bytes::new(image),
+            path: path.to_string(),
+            names,
+            lines: None,
+            symbols,
+        });
+    }
+    if !path.starts_with('/') {
+        return Err(format!("{path} is not a file that can be disassembled"));
+    }
+    let (file, root) = syms.locate(path);
+    let real = match &root {
+        Some(r) => r.join(file.strip_prefix("/").unwrap_or(&file)),
+        None => file.clone(),
+    };
+    let data = rperf_symbols::file::map_regular(&real).map_err(|e| {
+        format!(
+            "cannot read {}: {e} (is the binary still there? --symfs names a copy of its root)",
+            real.display()
+        )
+    })?;
+    if let Some(want) = want.filter(|w| !w.is_empty()) {
+        let have = rperf_symbols::buildid::build_id_of(&data).ok().flatten();
+        if have.as_deref() != Some(want) {
+            return Err(format!(
+                "{} is not the binary that was recorded (build-id {} was recorded, the file has {}): \
+                 record and annotate on the same build, or add the recorded one with \
+                 rperf buildid-cache -a",
+                real.display(),
+                rperf_symbols::buildid::hex(want),
+                have.as_deref().map_or("none".to_string(), rperf_symbols::buildid::hex)
+            ));
+        }
+    }
+    let plt = rperf_symbols::plt_entries(&data);
+    let debug = rperf_symbols::debug_file(&file, root.as_deref())
+        .and_then(|p| rperf_symbols::file::map_regular(&p).ok());
+    let names = annotate::names::Names::load(&data, debug.as_deref(), &plt);
+    let lines = rperf_symbols::Lines::load(&file, root.as_deref());
+    let symbols = rperf_symbols::ElfSymbols::load_with_debug(&file, root.as_deref()).ok();
+    Ok(Binary {
+        data,
+        path: real.to_string_lossy().into_owned(),
+        names,
+        lines,
+        symbols,
+    })
+}
+
+/// perf's text for one function.
+fn annotate_one(
+    bin: &mut Binary,
+    e: &Entry,
+    long_name: &str,
+    title: &str,
+    event: &str,
+    totals: Totals,
+    cfg: &AnnotateConfig,
+) -> std::result::Result<String, String> {
+    let size = bin
+        .symbols
+        .as_ref()
+        .and_then(|s| s.lookup_vaddr(e.start))
+        .filter(|(s, off)| *off == 0 && s.size > 0)
+        .map(|(s, _)| s.size)
+        .ok_or_else(|| format!("no size for it in {long_name}"))?;
+    let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(&*bin.data)
+        .map_err(|e| format!("{long_name} is not a 64-bit ELF file: {e}"))?;
+    let section = elf
+        .sections()
+        .find(|s| s.address() <= e.start && e.start < s.address() + s.size())
+        .ok_or_else(|| format!("{:x} lies in no section of {long_name}", e.start))?;
+    let data = section
+        .data()
+        .map_err(|err| format!("cannot read {}: {err}", long_name))?;
+    let from = (e.start - section.address()) as usize;
+    let to = (from as u64 + size).min(data.len() as u64) as usize;
+    let code = data.get(from..to).ok_or("its code is outside the file")?;
+    let section_name = section.name().unwrap_or("").to_string();
+    drop(elf);
+    let text = objdump::disassemble(
+        &Function {
+            code,
+            start: e.start,
+            section: &section_name,
+            name: &e.name,
+        },
+        &bin.path,
+        &mut bin.names,
+        bin.lines.as_ref(),
+        cfg.style,
+    );
+    let end = e.start + size;
+    let lines = annotate::parse(&text, &bin.path, e.start, end);
+    let percents = annotate::percents(&lines, e.start, size, &e.hist, totals, cfg.percent);
+    let mut out = String::new();
+    if cfg.print_line {
+        summary(&mut out, &lines, &percents, bin.lines.as_ref(), long_name);
+    }
+    annotate::render(
+        &mut out,
+        &lines,
+        &percents,
+        title,
+        event,
+        e.hist.samples,
+        cfg.percent,
+    );
+    Ok(out)
+}
+
+/// `-l`: the source lines of instructions over 0.5%, hottest first.
+fn summary(
+    out: &mut String,
+    lines: &[annotate::Line],
+    percents: &[Option<f64>],
+    dwarf: Option<&rperf_symbols::Lines>,
+    long_name: &str,
+) {
+    use std::fmt::Write;
+    let mut by_line: Vec<(String, f64)> = Vec::new();
+    for (l, p) in lines.iter().zip(percents) {
+        let (Some(a), Some(p)) = (l.addr, *p) else {
+            continue;
+        };
+        if p <= 0.5 {
+            continue;
+        }
+        let path = dwarf
+            .and_then(|d| d.location(a))
+            .and_then(|f| f.srcline())
+            .unwrap_or_else(|| "??:0".to_string());
+        match by_line.iter_mut().find(|(k, _)| *k == path) {
+            Some(slot) => slot.1 += p,
+            None => by_line.push((path, p)),
+        }
+    }
+    by_line.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let _ = write!(
+        out,
+        "\nSorted summary for file {long_name}\n----------------------------------------------\n\n"
+    );
+    if by_line.is_empty() {
+        out.push_str(" Nothing higher than 0.5%\n");
+    }
+    for (path, p) in by_line {
+        let _ = writeln!(out, " {p:7.2} {path}");
+    }
+}
