@@ -173,7 +173,9 @@ pub fn disassemble(
     // objdump heads the function with its own choice of name for the address.
     let label = match names.lookup(f.start) {
         Some((n, at)) if at == f.start => n.to_string(),
-        _ => f.name.to_string(),
+        Some((n, at)) if at > f.start => format!("{n}-0x{:x}", at - f.start),
+        Some((n, at)) => format!("{n}+0x{:x}", f.start - at),
+        None => f.name.to_string(),
     };
     out.push(format!("{:016x} <{label}>:", f.start));
     let mut dis = Disasm::new(style.intel);

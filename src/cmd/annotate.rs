@@ -85,8 +85,8 @@ pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
         }
         let t = totals.entry(s.event).or_default();
         t.period += s.period;
+        t.samples += 1;
         let Some((dso, start, sym)) = found else {
-            t.samples += 1;
             return;
         };
         let e = entries
@@ -105,12 +105,6 @@ pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
         slot.0 += 1;
         slot.1 += s.period;
     })?;
-    // perf's global-hits divides by its number of histogram entries (one per function,
-    // plus one for samples without a function), not by its samples.
-    for (ev, t) in totals.iter_mut() {
-        let unresolved = t.samples;
-        t.samples = entries.keys().filter(|k| k.0 == *ev).count() as u64 + unresolved.min(1);
-    }
     let session = &replay.parts.session;
     let mut list: Vec<Entry> = entries.into_values().collect();
     list.retain(|e| {
@@ -150,6 +144,9 @@ pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     let mut printed = 0;
     let mut failed = Vec::new();
+    // perf marks an instruction with its source line when that differs from the last
+    // one marked, in this function or an earlier one.
+    let mut last_path: Option<String> = None;
     for mut e in list {
         let dso = &session.dsos()[e.dso as usize];
         let bin = binaries.entry(e.dso).or_insert_with(|| {
@@ -158,6 +155,7 @@ pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
                 &dso.path,
                 dso.kernel,
                 build_ids.get(dso.path.as_str()).copied(),
+                cfg.style.source,
             )
         });
         let bin = match bin {
@@ -174,7 +172,8 @@ pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
             .map_or("unknown", |ev| ev.name.as_str());
         let title = dso.short_name().to_string();
         let long = dso.path.clone();
-        match annotate_one(bin, &e, &long, &title, event, totals[&e.event], &cfg) {
+        let totals = totals[&e.event];
+        match annotate_one(bin, &e, &long, &title, event, totals, &cfg, &mut last_path) {
             Ok(text) => {
                 stdout.write_all(text.as_bytes())?;
                 printed += 1;
@@ -200,6 +199,7 @@ fn open_binary(
     path: &str,
     kernel: bool,
     want: Option<&[u8]>,
+    source: bool,
 ) -> std::result::Result<Binary, String> {
     if kernel {
         return Err(format!(
@@ -247,7 +247,11 @@ fn open_binary(
         }
     }
     let plt = rperf_symbols::plt_entries(&data);
-    let debug = rperf_symbols::debug_file(&file, root.as_deref())
+    // objdump merges a separate debug file's symbols only when it reads that file for
+    // source lines (-S).
+    let debug = source
+        .then(|| rperf_symbols::debug_file(&file, root.as_deref()))
+        .flatten()
         .and_then(|p| rperf_symbols::file::map_regular(&p).ok());
     let names = annotate::names::Names::load(&data, debug.as_deref(), &plt);
     let lines = rperf_symbols::Lines::load(&file, root.as_deref());
@@ -262,6 +266,7 @@ fn open_binary(
 }
 
 /// perf's text for one function.
+#[allow(clippy::too_many_arguments)]
 fn annotate_one(
     bin: &mut Binary,
     e: &Entry,
@@ -270,6 +275,7 @@ fn annotate_one(
     event: &str,
     totals: Totals,
     cfg: &AnnotateConfig,
+    last_path: &mut Option<String>,
 ) -> std::result::Result<String, String> {
     let size = bin
         .symbols
@@ -305,11 +311,21 @@ fn annotate_one(
         cfg.style,
     );
     let end = e.start + size;
-    let lines = annotate::parse(&text, &bin.path, e.start, end);
+    let mut lines = annotate::parse(&text, &bin.path, e.start, end);
     let percents = annotate::percents(&lines, e.start, size, &e.hist, totals, cfg.percent);
     let mut out = String::new();
     if cfg.print_line {
-        summary(&mut out, &lines, &percents, bin.lines.as_ref(), long_name);
+        let paths = srclines(&lines, &percents, bin.lines.as_ref(), title);
+        summary(&mut out, &paths, long_name);
+        for (l, p) in lines.iter_mut().zip(&paths) {
+            if let Some((p, _)) = p {
+                if last_path.as_deref() != Some(p.as_str()) {
+                    l.text.push_str(" // ");
+                    l.text.push_str(p);
+                    *last_path = Some(p.clone());
+                }
+            }
+        }
     }
     annotate::render(
         &mut out,
@@ -323,30 +339,39 @@ fn annotate_one(
     Ok(out)
 }
 
-/// `-l`: the source lines of instructions over 0.5%, hottest first.
-fn summary(
-    out: &mut String,
+/// `-l`: the source line of each instruction over 0.5% (perf's srcline: `file.c:12`, or
+/// `binary[addr]` without DWARF), with its share.
+fn srclines(
     lines: &[annotate::Line],
     percents: &[Option<f64>],
     dwarf: Option<&rperf_symbols::Lines>,
-    long_name: &str,
-) {
+    title: &str,
+) -> Vec<Option<(String, f64)>> {
+    lines
+        .iter()
+        .zip(percents)
+        .map(|(l, p)| {
+            let (a, p) = (l.addr?, (*p)?);
+            if p <= 0.5 {
+                return None;
+            }
+            let path = dwarf
+                .and_then(|d| d.location(a))
+                .and_then(|f| f.srcline())
+                .unwrap_or_else(|| format!("{title}[{a:x}]"));
+            Some((path, p))
+        })
+        .collect()
+}
+
+/// `-l`'s summary: the source lines, hottest first.
+fn summary(out: &mut String, paths: &[Option<(String, f64)>], long_name: &str) {
     use std::fmt::Write;
     let mut by_line: Vec<(String, f64)> = Vec::new();
-    for (l, p) in lines.iter().zip(percents) {
-        let (Some(a), Some(p)) = (l.addr, *p) else {
-            continue;
-        };
-        if p <= 0.5 {
-            continue;
-        }
-        let path = dwarf
-            .and_then(|d| d.location(a))
-            .and_then(|f| f.srcline())
-            .unwrap_or_else(|| "??:0".to_string());
-        match by_line.iter_mut().find(|(k, _)| *k == path) {
+    for (path, p) in paths.iter().flatten() {
+        match by_line.iter_mut().find(|(k, _)| k == path) {
             Some(slot) => slot.1 += p,
-            None => by_line.push((path, p)),
+            None => by_line.push((path.clone(), *p)),
         }
     }
     by_line.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
