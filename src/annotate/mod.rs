@@ -239,6 +239,39 @@ pub fn render(
     }
 }
 
+/// Every instruction of the executable sections of the ELF file at `path` as
+/// `objdump -d --no-show-raw-insn` prints it (`-M intel` with `intel`): (address, text).
+/// For checking the disassembler against objdump, and for tools.
+pub fn objdump_all(path: &std::path::Path, intel: bool) -> anyhow::Result<Vec<(u64, String)>> {
+    use object::{Object, ObjectSection, SectionFlags};
+    let data = rperf_symbols::file::map_regular(path)?;
+    let file = object::File::parse(&*data)?;
+    let plt = rperf_symbols::plt_entries(&data);
+    let mut names = names::Names::load(&data, None, &plt);
+    let mut dis = disasm::Disasm::new(intel);
+    let mut out = Vec::new();
+    for sec in file.sections() {
+        let exec = matches!(sec.flags(), SectionFlags::Elf { sh_flags, .. } if sh_flags.0 & object::elf::SHF_EXECINSTR.0 != 0);
+        if !exec {
+            continue;
+        }
+        let Ok(code) = sec.data() else {
+            continue;
+        };
+        names.prefer(sec.name().unwrap_or(""));
+        let lookup = |a: u64| names.lookup(a).map(|(s, o)| (s.to_string(), o));
+        let mut decoder =
+            iced_x86::Decoder::with_ip(64, code, sec.address(), iced_x86::DecoderOptions::NONE);
+        while decoder.can_decode() {
+            let ip = decoder.ip();
+            let ins = decoder.decode();
+            let at = (ip - sec.address()) as usize;
+            out.push((ip, dis.format(&ins, &code[at..at + ins.len()], &lookup)));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,7 +156,9 @@ impl Names {
         if syms.is_empty() {
             syms = table(&file, elf::SHT_DYNSYM, &dynamic);
         }
-        for (addr, name) in plt {
+        let mut plt = plt.to_vec();
+        plt.extend(plt_got(&file));
+        for (addr, name) in &plt {
             let section = file
                 .sections()
                 .find(|s| s.address() <= *addr && *addr < s.address() + s.size())
@@ -254,6 +256,69 @@ impl Names {
         }
         Some((&s.name, s.addr))
     }
+}
+
+/// objdump's `name@plt` for the entries of `.plt.got` (the PLT stubs of functions also
+/// taken by address): each jumps through a GOT slot, which a dynamic relocation names.
+fn plt_got(file: &ElfFile64<'_, Endianness>) -> Vec<(u64, String)> {
+    let endian = file.endian();
+    let data = file.data();
+    let Some(sec) = file.section_by_name(".plt.got") else {
+        return Vec::new();
+    };
+    let Ok(code) = sec.data() else {
+        return Vec::new();
+    };
+    let sections = file.elf_section_table();
+    let Ok(dynsyms) = sections.symbols(endian, data, elf::SHT_DYNSYM) else {
+        return Vec::new();
+    };
+    let mut slots: Vec<(u64, String)> = Vec::new();
+    for rel in sections.iter() {
+        if rel.sh_type(endian) != elf::SHT_RELA {
+            continue;
+        }
+        let Ok(Some((relas, _))) = rel.rela(endian, data) else {
+            continue;
+        };
+        for r in relas {
+            let sym = r.r_sym(endian, false) as usize;
+            let Ok(s) = dynsyms.symbol(object::SymbolIndex(sym)) else {
+                continue;
+            };
+            if sym == 0 {
+                continue;
+            }
+            let name = String::from_utf8_lossy(s.name(endian, dynsyms.strings()).unwrap_or(b""));
+            slots.push((r.r_offset(endian), name.into_owned()));
+        }
+    }
+    let mut out = Vec::new();
+    let mut decoder =
+        iced_x86::Decoder::with_ip(64, code, sec.address(), iced_x86::DecoderOptions::NONE);
+    while decoder.can_decode() {
+        let ip = decoder.ip();
+        let ins = decoder.decode();
+        if ins.mnemonic() == iced_x86::Mnemonic::Jmp && ins.is_ip_rel_memory_operand() {
+            let slot = ins.ip_rel_memory_address();
+            if let Some((_, name)) = slots.iter().find(|(a, _)| *a == slot) {
+                // The entry starts at its endbr64 when it has one.
+                let start = out_start(code, sec.address(), ip);
+                out.push((start, format!("{name}@plt")));
+            }
+        }
+    }
+    out
+}
+
+/// Where the `.plt.got` entry holding the jump at `ip` starts: entries are 8 or 16 bytes.
+fn out_start(code: &[u8], base: u64, ip: u64) -> u64 {
+    let off = (ip - base) as usize;
+    // endbr64 (f3 0f 1e fa) right before the jump begins a 16-byte entry.
+    if off >= 4 && code[off - 4..off] == [0xf3, 0x0f, 0x1e, 0xfa] {
+        return ip - 4;
+    }
+    ip
 }
 
 /// objdump's guess at a file-name symbol (`foo.o`, `libc.a`), sorted after the others.

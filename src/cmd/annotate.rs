@@ -126,6 +126,12 @@ pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
         )
     });
     if list.is_empty() {
+        // Samples that found no function may be in a binary gone or rebuilt since.
+        for (path, id) in &header.hits {
+            if let Err(problem) = check_binary(&replay.parts.syms, path, Some(id)) {
+                bail!("{problem}");
+            }
+        }
         match &cfg.symbol {
             Some(s) => bail!(
                 "no samples in function '{s}' in {} (rperf report --sort sym lists the \
@@ -227,25 +233,7 @@ fn open_binary(
         Some(r) => r.join(file.strip_prefix("/").unwrap_or(&file)),
         None => file.clone(),
     };
-    let data = rperf_symbols::file::map_regular(&real).map_err(|e| {
-        format!(
-            "cannot read {}: {e} (is the binary still there? --symfs names a copy of its root)",
-            real.display()
-        )
-    })?;
-    if let Some(want) = want.filter(|w| !w.is_empty()) {
-        let have = rperf_symbols::buildid::build_id_of(&data).ok().flatten();
-        if have.as_deref() != Some(want) {
-            return Err(format!(
-                "{} is not the binary that was recorded (build-id {} was recorded, the file has {}): \
-                 record and annotate on the same build, or add the recorded one with \
-                 rperf buildid-cache -a",
-                real.display(),
-                rperf_symbols::buildid::hex(want),
-                have.as_deref().map_or("none".to_string(), rperf_symbols::buildid::hex)
-            ));
-        }
-    }
+    let data = read_checked(&real, want)?;
     let plt = rperf_symbols::plt_entries(&data);
     // objdump merges a separate debug file's symbols only when it reads that file for
     // source lines (-S).
@@ -263,6 +251,52 @@ fn open_binary(
         lines,
         symbols,
     })
+}
+
+/// The binary at `real`, if it is the one with build-id `want` (when the file recorded
+/// one): else why not, in words for the user.
+fn read_checked(
+    real: &std::path::Path,
+    want: Option<&[u8]>,
+) -> std::result::Result<rperf_symbols::file::Bytes, String> {
+    let data = rperf_symbols::file::map_regular(real).map_err(|e| {
+        format!(
+            "cannot read {}: {e} (is the binary still there? --symfs names a copy of its root)",
+            real.display()
+        )
+    })?;
+    if let Some(want) = want.filter(|w| !w.is_empty()) {
+        let have = rperf_symbols::buildid::build_id_of(&data).ok().flatten();
+        if have.as_deref() != Some(want) {
+            return Err(format!(
+                "{} is not the binary that was recorded (build-id {} was recorded, the file \
+                 has {}): annotate where it was recorded, or add the recorded binary with \
+                 rperf buildid-cache -a",
+                real.display(),
+                rperf_symbols::buildid::hex(want),
+                have.as_deref()
+                    .map_or("none".to_string(), rperf_symbols::buildid::hex)
+            ));
+        }
+    }
+    Ok(data)
+}
+
+/// Whether the user-space binary recorded as `path` can be read as recorded.
+fn check_binary(
+    syms: &crate::session::Symbolizer,
+    path: &str,
+    want: Option<&[u8]>,
+) -> std::result::Result<(), String> {
+    if !path.starts_with('/') {
+        return Ok(());
+    }
+    let (file, root) = syms.locate(path);
+    let real = match &root {
+        Some(r) => r.join(file.strip_prefix("/").unwrap_or(&file)),
+        None => file,
+    };
+    read_checked(&real, want).map(drop)
 }
 
 /// perf's text for one function.
