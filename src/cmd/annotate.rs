@@ -149,7 +149,7 @@ pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
     let mut binaries: HashMap<DsoId, std::result::Result<Binary, String>> = HashMap::new();
     let mut stdout = std::io::stdout().lock();
     let mut printed = 0;
-    let mut failed = Vec::new();
+    let mut failed: Vec<(Option<DsoId>, usize, String)> = Vec::new();
     // perf marks an instruction with its source line when that differs from the last
     // one marked, in this function or an earlier one.
     let mut last_path: Option<String> = None;
@@ -167,7 +167,11 @@ pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
         let bin = match bin {
             Ok(b) => b,
             Err(msg) => {
-                failed.push(format!("cannot annotate {}: {msg}", e.name));
+                // One line per binary, naming how many of its functions it leaves out.
+                match failed.iter_mut().find(|(d, _, _)| *d == Some(e.dso)) {
+                    Some((_, n, _)) => *n += 1,
+                    None => failed.push((Some(e.dso), 1, msg.clone())),
+                }
                 continue;
             }
         };
@@ -184,18 +188,34 @@ pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
                 stdout.write_all(text.as_bytes())?;
                 printed += 1;
             }
-            Err(msg) => failed.push(format!("cannot annotate {}: {msg}", e.name)),
+            Err(msg) => failed.push((None, 1, format!("{}: {msg}", e.name))),
         }
     }
     stdout.flush()?;
     drop(stdout);
     if printed == 0 {
-        bail!("{}", failed.join("; "));
+        let all: Vec<String> = failed.iter().map(|f| failure(f, session)).collect();
+        bail!("{}", all.join("; "));
     }
     for f in &failed {
-        eprintln!("rperf: {f}");
+        eprintln!("rperf: {}", failure(f, session));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A failure's line: a function, or the functions with samples in one binary.
+fn failure(
+    (dso, n, msg): &(Option<DsoId>, usize, String),
+    session: &crate::session::Session,
+) -> String {
+    match dso {
+        Some(d) => {
+            let name = session.dsos()[*d as usize].short_name();
+            let what = if *n == 1 { "function" } else { "functions" };
+            format!("cannot annotate the {n} {what} with samples in {name}: {msg}")
+        }
+        None => format!("cannot annotate {msg}"),
+    }
 }
 
 /// Opens the binary recorded as `path` for disassembly: the one that ran (by build-id),
@@ -208,9 +228,7 @@ fn open_binary(
     source: bool,
 ) -> std::result::Result<Binary, String> {
     if kernel {
-        return Err(format!(
-            "{path}: kernel code is not disassembled yet (rperf reads user-space binaries)"
-        ));
+        return Err(kernel_code_unreadable());
     }
     if path == "[vdso]" {
         let image = rperf_symbols::vdso_image().ok_or("the vDSO image is not readable")?;
@@ -251,6 +269,25 @@ fn open_binary(
         lines,
         symbols,
     })
+}
+
+/// Why kernel functions are not disassembled here.
+fn kernel_code_unreadable() -> String {
+    match std::fs::File::open("/proc/kcore") {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            "kernel code is read from /proc/kcore, which this kernel does not provide \
+             (CONFIG_PROC_KCORE)"
+                .to_string()
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            "kernel code is read from /proc/kcore, which only root can read (run as root)"
+                .to_string()
+        }
+        Err(e) => format!("cannot read /proc/kcore: {e}"),
+        Ok(_) => "kernel code is not disassembled by this rperf (use --dsos to leave the \
+                  kernel out)"
+            .to_string(),
+    }
 }
 
 /// The binary at `real`, if it is the one with build-id `want` (when the file recorded
