@@ -211,6 +211,29 @@ impl Names {
         }
     }
 
+    /// Names from a plain list of functions (the kernel's, from kallsyms), all in `.text`.
+    pub fn functions(list: impl Iterator<Item = (u64, String)>) -> Names {
+        let syms = list
+            .map(|(addr, name)| Named {
+                addr,
+                raw: name.clone(),
+                name,
+                section: ".text".to_string(),
+                function: true,
+                object: false,
+                local: false,
+                global: true,
+                size: 0,
+                synthetic: false,
+            })
+            .collect();
+        Names {
+            syms,
+            relocs: Vec::new(),
+            section: None,
+        }
+    }
+
     /// Orders the symbols as objdump does while it disassembles the section named
     /// `section` (a stable sort: symbols it cannot tell apart keep the table's order).
     pub fn prefer(&mut self, section: &str) {

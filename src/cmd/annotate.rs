@@ -55,6 +55,8 @@ struct Binary {
     names: annotate::names::Names,
     lines: Option<rperf_symbols::Lines>,
     symbols: Option<rperf_symbols::ElfSymbols>,
+    /// For the kernel: its symbols (sizes are the gaps between them); code from kcore.
+    kernel: Option<rperf_symbols::Kallsyms>,
 }
 
 /// Runs `rperf annotate`.
@@ -228,7 +230,26 @@ fn open_binary(
     source: bool,
 ) -> std::result::Result<Binary, String> {
     if kernel {
-        return Err(kernel_code_unreadable());
+        if let Err(e) = std::fs::File::open(KCORE) {
+            return Err(kernel_code_unreadable(&e));
+        }
+        let ks = rperf_symbols::Kallsyms::load(crate::session::cache_dir().as_deref());
+        if ks.is_empty() {
+            return Err("the kernel's symbols are hidden (kptr_restrict): run as root".into());
+        }
+        let names = annotate::names::Names::functions(
+            ks.iter()
+                .filter(|s| s.module.is_none())
+                .map(|s| (s.addr, s.name.to_string())),
+        );
+        return Ok(Binary {
+            data: rperf_symbols::file::Bytes::new(Vec::new()),
+            path: KCORE.to_string(),
+            names,
+            lines: None,
+            symbols: None,
+            kernel: Some(ks),
+        });
     }
     if path == "[vdso]" {
         let image = rperf_symbols::vdso_image().ok_or("the vDSO image is not readable")?;
@@ -241,6 +262,7 @@ fn open_binary(
             names,
             lines: None,
             symbols,
+            kernel: None,
         });
     }
     if !path.starts_with('/') {
@@ -268,26 +290,68 @@ fn open_binary(
         names,
         lines,
         symbols,
+        kernel: None,
     })
 }
 
-/// Why kernel functions are not disassembled here.
-fn kernel_code_unreadable() -> String {
-    match std::fs::File::open("/proc/kcore") {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            "kernel code is read from /proc/kcore, which this kernel does not provide \
-             (CONFIG_PROC_KCORE)"
-                .to_string()
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+/// Where kernel code is read: the running kernel's memory as an ELF core file.
+const KCORE: &str = "/proc/kcore";
+
+/// Why kernel functions cannot be disassembled here.
+fn kernel_code_unreadable(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "kernel code is read from /proc/kcore, which this \
+                                         kernel does not provide (CONFIG_PROC_KCORE)"
+            .to_string(),
+        std::io::ErrorKind::PermissionDenied => {
             "kernel code is read from /proc/kcore, which only root can read (run as root)"
                 .to_string()
         }
-        Err(e) => format!("cannot read /proc/kcore: {e}"),
-        Ok(_) => "kernel code is not disassembled by this rperf (use --dsos to leave the \
-                  kernel out)"
-            .to_string(),
+        _ => format!("cannot read /proc/kcore: {e}"),
     }
+}
+
+/// `len` bytes of kernel code at `addr`, from the PT_LOAD segment of kcore that maps it.
+/// kcore is as large as the address space: only its headers and those bytes are read.
+fn kcore_code(addr: u64, len: u64) -> std::result::Result<Vec<u8>, String> {
+    let f = std::fs::File::open(KCORE).map_err(|e| kernel_code_unreadable(&e))?;
+    core_code(&f, addr, len)
+}
+
+/// `len` bytes at virtual address `addr` of the ELF core file `f`.
+fn core_code(f: &std::fs::File, addr: u64, len: u64) -> std::result::Result<Vec<u8>, String> {
+    use std::os::unix::fs::FileExt;
+    let bad = || "/proc/kcore is not the ELF core file expected".to_string();
+    let mut eh = [0u8; 64];
+    f.read_exact_at(&mut eh, 0)
+        .map_err(|e| format!("cannot read /proc/kcore: {e}"))?;
+    if &eh[..4] != b"\x7fELF" || eh[4] != 2 || eh[5] != 1 {
+        return Err(bad());
+    }
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
+    let (phoff, phentsize, phnum) = (u64_at(&eh, 0x20), u16_at(&eh, 0x36), u16_at(&eh, 0x38));
+    if phentsize < 56 || phnum == 0 {
+        return Err(bad());
+    }
+    let mut ph = vec![0u8; usize::from(phentsize) * usize::from(phnum)];
+    f.read_exact_at(&mut ph, phoff).map_err(|_| bad())?;
+    for p in ph.chunks(usize::from(phentsize)) {
+        let kind = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
+        let (offset, vaddr, filesz) = (u64_at(p, 8), u64_at(p, 16), u64_at(p, 32));
+        if kind == object::elf::PT_LOAD.0
+            && vaddr <= addr
+            && addr.saturating_add(len) <= vaddr.saturating_add(filesz)
+        {
+            let mut code = vec![0u8; len as usize];
+            f.read_exact_at(&mut code, offset + (addr - vaddr))
+                .map_err(|e| {
+                    format!("cannot read kernel code at {addr:x} from /proc/kcore: {e}")
+                })?;
+            return Ok(code);
+        }
+    }
+    Err(format!("/proc/kcore does not map {addr:x}"))
 }
 
 /// The binary at `real`, if it is the one with build-id `want` (when the file recorded
@@ -348,6 +412,20 @@ fn annotate_one(
     cfg: &AnnotateConfig,
     last_path: &mut Option<String>,
 ) -> std::result::Result<String, String> {
+    if let Some(ks) = &bin.kernel {
+        // A function runs to the next symbol; a megabyte bounds a gap at the table's end.
+        let size = ks
+            .next_start(e.start)
+            .map_or(0, |n| n - e.start)
+            .min(1 << 20);
+        if size == 0 {
+            return Err("its end is unknown (the last kernel symbol)".to_string());
+        }
+        let code = kcore_code(e.start, size)?;
+        return Ok(render_one(
+            bin, e, &code, ".text", size, long_name, title, event, totals, cfg, last_path,
+        ));
+    }
     let size = bin
         .symbols
         .as_ref()
@@ -369,11 +447,42 @@ fn annotate_one(
     let code = data.get(from..to).ok_or("its code is outside the file")?;
     let section_name = section.name().unwrap_or("").to_string();
     drop(elf);
+    let code = code.to_vec();
+    Ok(render_one(
+        bin,
+        e,
+        &code,
+        &section_name,
+        size,
+        long_name,
+        title,
+        event,
+        totals,
+        cfg,
+        last_path,
+    ))
+}
+
+/// perf's text for function `e`, whose `size` bytes of `code` lie in `section_name`.
+#[allow(clippy::too_many_arguments)]
+fn render_one(
+    bin: &mut Binary,
+    e: &Entry,
+    code: &[u8],
+    section_name: &str,
+    size: u64,
+    long_name: &str,
+    title: &str,
+    event: &str,
+    totals: Totals,
+    cfg: &AnnotateConfig,
+    last_path: &mut Option<String>,
+) -> String {
     let text = objdump::disassemble(
         &Function {
             code,
             start: e.start,
-            section: &section_name,
+            section: section_name,
             name: &e.name,
         },
         &bin.path,
@@ -407,7 +516,7 @@ fn annotate_one(
         e.hist.samples,
         cfg.percent,
     );
-    Ok(out)
+    out
 }
 
 /// `-l`: the source line of each instruction over 0.5% (perf's srcline: `file.c:12`, or
@@ -455,5 +564,56 @@ fn summary(out: &mut String, paths: &[Option<(String, f64)>], long_name: &str) {
     }
     for (path, p) in by_line {
         let _ = writeln!(out, " {p:7.2} {path}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A little ELF core file: a PT_NOTE, then a PT_LOAD mapping `code` at `vaddr`.
+    fn core(vaddr: u64, code: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 64];
+        f[..4].copy_from_slice(b"\x7fELF");
+        f[4] = 2;
+        f[5] = 1;
+        f[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+        f[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+        f[0x38..0x3a].copy_from_slice(&2u16.to_le_bytes());
+        let data_at = 64 + 2 * 56u64;
+        for (kind, v, size) in [(4u32, 0u64, 0u64), (1, vaddr, code.len() as u64)] {
+            let mut p = vec![0u8; 56];
+            p[..4].copy_from_slice(&kind.to_le_bytes());
+            p[8..16].copy_from_slice(&data_at.to_le_bytes());
+            p[16..24].copy_from_slice(&v.to_le_bytes());
+            p[32..40].copy_from_slice(&size.to_le_bytes());
+            f.extend(p);
+        }
+        f.extend_from_slice(code);
+        f
+    }
+
+    #[test]
+    fn kernel_code_is_read_from_the_segment_that_maps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kcore");
+        let base = 0xffff_ffff_8100_0000;
+        std::fs::write(&path, core(base, &[0x55, 0x48, 0x89, 0xe5, 0xc3])).unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        assert_eq!(core_code(&f, base + 1, 3).unwrap(), vec![0x48, 0x89, 0xe5]);
+        // Past the segment, or before it: not mapped.
+        assert!(core_code(&f, base + 3, 4)
+            .unwrap_err()
+            .contains("does not map"));
+        assert!(core_code(&f, base - 1, 2).is_err());
+        std::fs::write(
+            &path,
+            b"not an elf file, long enough to hold a header, really, yes it is ok",
+        )
+        .unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        assert!(core_code(&f, base, 1)
+            .unwrap_err()
+            .contains("not the ELF core file"));
     }
 }

@@ -263,3 +263,42 @@ fn bad_input_is_refused_clearly() {
     std::fs::remove_file(&exe).unwrap();
     fails(&["main"], &file, "cannot read");
 }
+
+/// Kernel functions: disassembled from /proc/kcore where the kernel has it, else one line
+/// says why, and the user-space functions are still shown.
+#[test]
+fn kernel_functions_need_kcore() {
+    let dir = TempDir::new("annotate-kernel");
+    let burn = compile_c(dir.path(), "burn", BURN_C, &["-O1", "-g"]);
+    // Syscalls, so that kernel functions get samples.
+    let script = format!(
+        "dd if=/dev/zero of=/dev/null bs=1 count=300000 2>/dev/null; {} 100",
+        burn.display()
+    );
+    let Some(file) = record_with("rperf", dir.path(), "r.data", &["--", "sh", "-c", &script])
+    else {
+        return;
+    };
+    let o = run({
+        let mut c = rperf();
+        c.args(["annotate", "--stdio", "-i"]).arg(&file);
+        c
+    });
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("Disassembly of burn for"), "{out}");
+    match std::fs::File::open("/proc/kcore") {
+        Ok(_) => assert!(
+            out.contains("Disassembly of [kernel.kallsyms] for"),
+            "{out}\n{err}"
+        ),
+        Err(_) => {
+            let lines: Vec<_> = err
+                .lines()
+                .filter(|l| l.contains("[kernel.kallsyms]"))
+                .collect();
+            assert_eq!(lines.len(), 1, "{err}");
+            assert!(lines[0].contains("/proc/kcore"), "{err}");
+        }
+    }
+}
