@@ -709,6 +709,53 @@ def bench_trace_overhead(quick):
                 "runs": runs,
             }
         )
+def top_symbols(data, dso, n):
+    """The `n` functions of binary `dso` with the most samples, as perf report names them."""
+    out = subprocess.run(
+        ["perf", "report", "--stdio", "-q", "--no-children", "-g", "none", "--sort", "sym", "--dsos", dso, "-i", data],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    syms = []
+    for line in out.splitlines():
+        if "[.] " in line:
+            syms.append(line.split("[.] ", 1)[1].strip())
+    return syms[:n]
+
+
+def bench_annotate(quick):
+    """annotate --stdio of the 20 functions with the most samples in rperf's own release binary
+    (Rust, line tables: source lines interleaved), one command per function as a user runs it:
+    perf runs objdump on the binary for each, rperf disassembles in process."""
+    runs = 2 if quick else 3
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = build_workload(tmp, True)
+        small = os.path.join(tmp, "small.data")
+        subprocess.run(["perf", "record", "-q", "-N", "-g", "-o", small, "--", exe, "300"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        data = os.path.join(tmp, "annotate.data")
+        loop = f"end=$(($(date +%s) + 4)); while [ $(date +%s) -lt $end ]; do {RPERF} report --stdio -i {small} >/dev/null 2>&1; done"
+        subprocess.run(["perf", "record", "-q", "-o", data, "--", "sh", "-c", loop],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        syms = top_symbols(data, "rperf", 20)
+        # Each tool gets the same list; a function it cannot find would show in `ok` below.
+        lists = os.path.join(tmp, "syms")
+        with open(lists, "w") as f:
+            f.write("\n".join(syms) + "\n")
+        def script(tool):
+            return ["sh", "-c", f'while IFS= read -r s; do {tool} annotate --stdio -i {data} -s "$s" >/dev/null 2>&1 || true; done < {lists}']
+        ok = 0
+        for s in syms:
+            r = subprocess.run([RPERF, "annotate", "--stdio", "-i", data, "-s", s], capture_output=True)
+            ok += r.returncode == 0
+        rows += versus(
+            f"annotate --stdio -s SYM, each of the top {len(syms)} functions ({ok} annotated by rperf)",
+            "rperf's own binary, perf-recorded",
+            script("perf"), script(RPERF), "rperf >= 5x faster", runs,
+        )
+        all_args = ["annotate", "--stdio", "--dsos", "rperf", "-i", data]
+        rows += versus("annotate --stdio --dsos rperf (every function with samples)", "the same file",
+                       ["perf"] + all_args, [RPERF] + all_args, "rperf >= 5x faster", runs)
     return rows
 
 
@@ -724,6 +771,7 @@ BENCHMARKS = [
     bench_big_scaling,
     bench_offcpu_overhead,
     bench_trace_overhead,
+    bench_annotate,
 ]
 
 

@@ -3,6 +3,7 @@
 #![deny(unsafe_code)]
 
 pub mod abi;
+pub mod annotate;
 pub mod callchain;
 pub mod cli;
 pub mod cmd;

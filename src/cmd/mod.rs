@@ -1,4 +1,5 @@
 //! One module per subcommand, each with a plain config struct and `run(cfg) -> Result<ExitCode>`.
+pub mod annotate;
 pub mod archive;
 pub mod buildid;
 pub mod diff;

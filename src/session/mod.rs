@@ -422,7 +422,7 @@ impl Symbolizer {
     }
 
     /// The virtual address of `loc` in its ELF binary (the symbol table maps file offsets).
-    fn vaddr(&mut self, session: &Session, loc: Location) -> Option<u64> {
+    pub fn vaddr(&mut self, session: &Session, loc: Location) -> Option<u64> {
         let dso = &session.dsos()[loc.dso as usize];
         if dso.kernel || dso.jit_name.is_some() || !dso.path.starts_with('/') {
             return None;

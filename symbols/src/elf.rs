@@ -323,6 +323,23 @@ fn plt_symbols(file: &ElfFile64<'_, Endianness>) -> Vec<Entry> {
         .collect()
 }
 
+/// The `name@plt` entries of an ELF image, as (address, name): the names objdump and perf
+/// give PLT stubs (the same layout rules as the symbol table's).
+pub fn plt_entries(data: &[u8]) -> Vec<(u64, String)> {
+    let Ok(file) = ElfFile64::<Endianness>::parse(data) else {
+        return Vec::new();
+    };
+    plt_symbols(&file)
+        .into_iter()
+        .filter_map(|e| {
+            let off = e.name.offset()?;
+            let len = data.get(off..)?.iter().position(|&b| b == 0)?;
+            let name = String::from_utf8_lossy(&data[off..off + len]);
+            Some((e.start, format!("{name}@plt")))
+        })
+        .collect()
+}
+
 /// Adds the synthesized `name@plt` entries where the symbol table names no function: mold
 /// writes its own `name$plt` symbols for its PLT, and perf shows those.
 fn add_plt(syms: &mut Vec<(Entry, u8)>, plt: Vec<Entry>) {

@@ -80,6 +80,18 @@ impl Kallsyms {
         i.checked_sub(1).map(|i| self.at(i))
     }
 
+    /// Where the next symbol after `addr` starts: the end of `addr`'s function, as perf
+    /// takes it (kallsyms has no sizes).
+    pub fn next_start(&self, addr: u64) -> Option<u64> {
+        let i = self.addrs.partition_point(|&a| a <= addr);
+        self.addrs.get(i).copied()
+    }
+
+    /// Every symbol, by address.
+    pub fn iter(&self) -> impl Iterator<Item = KernelSymbol<'_>> + '_ {
+        (0..self.len()).map(|i| self.at(i))
+    }
+
     /// Number of symbols.
     pub fn len(&self) -> usize {
         self.addrs.len()

@@ -23,10 +23,10 @@ pub mod lines;
 pub mod perfmap;
 
 pub use buildid::{build_id, kernel_build_id};
-pub use elf::{debug_file, demangle, vdso_image, ElfSymbols, Symbol};
+pub use elf::{debug_file, demangle, plt_entries, vdso_image, ElfSymbols, Symbol};
 pub use error::Error;
 pub use kallsyms::{Kallsyms, KernelSymbol};
-pub use lines::{InlineFrame, Lines};
+pub use lines::{InlineFrame, LineRow, Lines};
 pub use perfmap::PerfMap;
 
 // The README's example is compiled and run with the doctests.

@@ -268,6 +268,60 @@ impl Lines {
     }
 }
 
+/// A row of a line table: where a line's code starts, as objdump's `-l` reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineRow {
+    /// First address of the row.
+    pub addr: u64,
+    /// Source line (0: none).
+    pub line: u32,
+    /// The DWARF discriminator (which block of a line), 0 when none.
+    pub discriminator: u32,
+}
+
+impl Lines {
+    /// The line-table rows of the unit that holds `start`, in the sequences that overlap
+    /// `[start, end)`, by address; of rows at one address the last is kept (as addr2line
+    /// does). objdump prints a line again when only its discriminator changes, so an
+    /// annotation that reads like objdump's needs them, which addr2line does not give.
+    pub fn rows(&self, start: u64, end: u64) -> Vec<LineRow> {
+        let mut out = Vec::new();
+        self.indexed.with_dependent(|_, ctx| {
+            let addr2line::LookupResult::Output(Some(unit)) = ctx.find_dwarf_and_unit(start) else {
+                return;
+            };
+            let Some(program) = unit.line_program.clone() else {
+                return;
+            };
+            let mut rows = program.rows();
+            let mut seq: Vec<LineRow> = Vec::new();
+            while let Ok(Some((_, row))) = rows.next_row() {
+                let addr = row.address();
+                if row.end_sequence() {
+                    let overlaps = seq.first().is_some_and(|f| f.addr < end) && addr > start;
+                    if overlaps {
+                        out.append(&mut seq);
+                    }
+                    seq.clear();
+                    continue;
+                }
+                let r = LineRow {
+                    addr,
+                    line: row.line().map_or(0, |l| l.get() as u32),
+                    discriminator: row.discriminator() as u32,
+                };
+                match seq.last_mut() {
+                    Some(last) if last.addr == addr => *last = r,
+                    _ => seq.push(r),
+                }
+            }
+        });
+        self.indexed.borrow_owner().release();
+        out.sort_by_key(|r| r.addr);
+        out
+    }
+}
+
 /// The frames `it` yields, as [`InlineFrame`]s, onto `out`.
 fn collect<R: addr2line::gimli::Reader>(
     mut it: addr2line::FrameIter<'_, R>,

@@ -1,4 +1,5 @@
 //! End-to-end tests: the real rperf binary, with Linux perf as the oracle where it is present.
+mod annotate;
 mod common;
 mod corpus;
 mod corrupt;
