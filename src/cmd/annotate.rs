@@ -268,11 +268,10 @@ fn open_binary(
     if !path.starts_with('/') {
         return Err(format!("{path} is not a file that can be disassembled"));
     }
-    let Some((file, root)) = syms.locate(path) else {
-        return Err(format!(
-            "{path} is another build than the one recorded, and the build-id cache has no copy of it"
-        ));
-    };
+    // Another build there and none cached: read_checked names both build-ids.
+    let (file, root) = syms
+        .locate(path)
+        .unwrap_or_else(|| (std::path::PathBuf::from(path), syms.symfs.clone()));
     let real = match &root {
         Some(r) => r.join(file.strip_prefix("/").unwrap_or(&file)),
         None => file.clone(),
@@ -396,11 +395,10 @@ fn check_binary(
     if !path.starts_with('/') {
         return Ok(());
     }
-    let Some((file, root)) = syms.locate(path) else {
-        return Err(format!(
-            "{path} is another build than the one recorded, and the build-id cache has no copy of it"
-        ));
-    };
+    // Another build there and none cached: read_checked names both build-ids.
+    let (file, root) = syms
+        .locate(path)
+        .unwrap_or_else(|| (std::path::PathBuf::from(path), syms.symfs.clone()));
     let real = match &root {
         Some(r) => r.join(file.strip_prefix("/").unwrap_or(&file)),
         None => file,
