@@ -294,7 +294,13 @@ impl Tracer {
     fn tstamp(&self, t: u64, s: &mut String) {
         use std::fmt::Write as _;
         if t > 0 {
-            let _ = write!(s, "{:10.3} ", (t - self.base_time) as f64 / 1e6);
+            // Signed: an event older than the first one read (another CPU's ring drained
+            // later) prints a negative time rather than wrapping.
+            let _ = write!(
+                s,
+                "{:10.3} ",
+                (t as i64 - self.base_time as i64) as f64 / 1e6
+            );
         } else {
             s.push_str("         ? ");
         }
@@ -595,7 +601,9 @@ impl Tracer {
             } else {
                 let mut v = match f.size {
                     1 => raw.get(f.offset).copied().unwrap_or(0) as u64,
-                    2 => u16::from_ne_bytes([raw[f.offset], raw[f.offset + 1]]) as u64,
+                    2 => raw
+                        .get(f.offset..f.offset + 2)
+                        .map_or(0, |b| u16::from_ne_bytes([b[0], b[1]]) as u64),
                     4 => u32_at(raw, f.offset) as u64,
                     _ => u64_at(raw, f.offset),
                 };
