@@ -8,7 +8,7 @@ use crate::common::*;
 const SCHED_MIX_C: &str = include_str!("../../fixtures/workloads/sched_mix.c");
 
 /// How long the fixture's threads sleep, spin and read, in ms.
-const MS: &str = "150";
+const MS: &str = "100";
 
 /// `TOOL sched record ARGS -o dir/name -- mix MS`; `None` when perf is missing.
 fn sched_record(tool: &str, dir: &Path, name: &str, args: &[&str]) -> Option<PathBuf> {
@@ -62,15 +62,15 @@ fn same_as_perf(args: &[&str], file: &Path) -> String {
 const ANALYSES: &[&[&str]] = &[
     &["latency"],
     &["latency", "-p"],
-    &["latency", "--sort", "runtime,max"],
     &["latency", "-s", "pid", "-C", "0"],
     &["timehist"],
     &["timehist", "-S", "-w", "-M", "-V", "--state", "-n"],
-    &["timehist", "-s", "--state"],
     &["timehist", "-I", "-S"],
     &["timehist", "-S", "-C", "0"],
     &["map"],
     &["map", "--compact"],
+    &["map", "--cpus", "1"],
+    &["map", "--compact", "--cpus", "0"],
 ];
 
 #[test]

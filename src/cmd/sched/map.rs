@@ -1,6 +1,5 @@
 //! `sched map`: a column per CPU with the task it runs, one line per context switch, tasks
 //! named by two-character short names, as perf 6.1.
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::{Events, Kind, MapOpts, Threads};
@@ -9,7 +8,7 @@ use crate::report::usec_time;
 
 #[derive(Debug, Clone, Default)]
 struct MapTask {
-    short: Option<String>,
+    short: Option<[u8; 2]>,
     comm_changed: bool,
 }
 
@@ -18,20 +17,23 @@ pub(super) struct Map {
     threads: Threads<MapTask>,
     /// Each CPU's current task's short name (kept by the CPU, as perf keeps the thread,
     /// even if its id is reused meanwhile).
-    curr: HashMap<u32, String>,
+    curr: Vec<Option<[u8; 2]>>,
     max_cpu: u32,
     comp: Vec<u32>,
     next1: u8,
     next2: u8,
     started: bool,
+    /// The file's synthesized COMM records carry their thread's sample id (rperf's).
+    real_ids: bool,
 }
 
 impl Map {
-    pub(super) fn new(opts: MapOpts) -> Map {
+    pub(super) fn new(opts: MapOpts, real_ids: bool) -> Map {
         Map {
+            real_ids,
             opts,
             threads: Threads::new(),
-            curr: HashMap::new(),
+            curr: Vec::new(),
             max_cpu: configured_cpus(),
             comp: Vec::new(),
             next1: b'A',
@@ -43,9 +45,13 @@ impl Map {
     pub(super) fn side(&mut self, rec: &Record) {
         self.threads.side(rec);
         if let Record::Comm { pid, tid, .. } = *rec {
-            // perf marks the thread its sample id names: for the names synthesized at the
-            // start (ids left zero) that is the idle task, not the thread named.
-            let (pid, tid) = if self.started { (pid, tid) } else { (0, 0) };
+            // perf marks the thread its sample id names: for the names perf synthesizes at
+            // the start (ids left zero) that is the idle task, not the thread named.
+            let (pid, tid) = if self.started || self.real_ids {
+                (pid, tid)
+            } else {
+                (0, 0)
+            };
             self.threads.get(pid, tid).data.comm_changed = true;
         }
     }
@@ -70,36 +76,36 @@ impl Map {
         let next = ev.int(s, "next_pid") as i32;
         let prev = ev.int(s, "prev_pid") as i32;
         self.threads.get(-1, prev);
-        let comm = self.threads.get(-1, next).comm();
-        let mut new_short = false;
+        let (next1, next2) = (self.next1, self.next2);
         let th = self.threads.get(-1, next);
-        if th.data.short.is_none() {
-            th.data.short = Some(if comm == "swapper" {
-                ". ".to_string()
+        let new_short = th.data.short.is_none();
+        if new_short {
+            let short = if th.comm() == "swapper" {
+                *b". "
             } else {
-                let s = format!("{}{}", self.next1 as char, self.next2 as char);
-                if self.next1 < b'Z' {
-                    self.next1 += 1;
-                } else {
-                    self.next1 = b'A';
-                    self.next2 = if self.next2 < b'9' {
-                        self.next2 + 1
-                    } else {
-                        b'0'
-                    };
-                }
-                s
-            });
-            new_short = true;
+                [next1, next2]
+            };
+            th.data.short = Some(short);
         }
-        let short = self
-            .threads
-            .get(-1, next)
-            .data
-            .short
-            .clone()
-            .unwrap_or_default();
-        self.curr.insert(cpu, short);
+        let short = th.data.short.unwrap_or(*b"  ");
+        let named = new_short || th.data.comm_changed;
+        if new_short && short != *b". " {
+            if self.next1 < b'Z' {
+                self.next1 += 1;
+            } else {
+                self.next1 = b'A';
+                self.next2 = if self.next2 < b'9' {
+                    self.next2 + 1
+                } else {
+                    b'0'
+                };
+            }
+        }
+        let c = cpu as usize;
+        if self.curr.len() <= c {
+            self.curr.resize(c + 1, None);
+        }
+        self.curr[c] = Some(short);
         out.push_str("  ");
         for i in 0..n {
             let c = if self.opts.compact {
@@ -111,23 +117,30 @@ impl Map {
                 continue;
             }
             out.push(if c == cpu { '*' } else { ' ' });
-            match self.curr.get(&c) {
-                Some(sh) => {
-                    let _ = write!(out, "{sh:>2} ");
+            match self.curr.get(c as usize).copied().flatten() {
+                Some([a, b]) => {
+                    out.push(a as char);
+                    out.push(b as char);
+                    out.push(' ');
                 }
                 None => out.push_str("   "),
             }
         }
         if self.opts.cpus.as_ref().is_some_and(|l| !l.contains(&cpu)) {
+            // A line perf does not show leaves the name to show later.
             out.push('\n');
             return;
         }
         let _ = write!(out, "  {:>12} secs ", usec_time(s.time));
-        let th = self.threads.get(-1, next);
-        if new_short || th.data.comm_changed {
-            let sh = th.data.short.clone().unwrap_or_default();
-            let _ = write!(out, "{sh} => {comm}:{next}");
+        if named {
+            let th = self.threads.get(-1, next);
             th.data.comm_changed = false;
+            let comm = th.comm();
+            let _ = write!(
+                out,
+                "{}{} => {comm}:{next}",
+                short[0] as char, short[1] as char
+            );
         }
         if self.opts.compact && new_cpu {
             let _ = write!(out, " (CPU {cpu})");

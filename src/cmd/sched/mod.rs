@@ -20,7 +20,7 @@ mod timehist;
 
 use latency::Latency;
 use map::Map;
-use timehist::{nr_cpus_online, Timehist};
+use timehist::Timehist;
 
 /// The events `perf sched record` records, in its order; `sched_waking` replaces
 /// `sched_wakeup` where the kernel has it (perf's choice, so both read alike).
@@ -230,6 +230,45 @@ impl Events {
     }
 }
 
+/// The bytes of feature section `bit` of a perf.data file (None for a pipe, a damaged
+/// table, or a section over 64 KiB: these are short ones).
+fn feature(input: &Path, bit: u32) -> Option<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    if input.as_os_str() == "-" {
+        return None;
+    }
+    let mut f = std::fs::File::open(input).ok()?;
+    let h = crate::data::header::FileHeader::read(&mut f).ok()?;
+    let table = h.read_feature_table(&mut f).ok()?;
+    let (_, sec) = table.into_iter().find(|(b, _)| *b == bit)?;
+    if sec.size > 1 << 16 {
+        return None;
+    }
+    let mut b = vec![0u8; sec.size as usize];
+    f.seek(SeekFrom::Start(sec.offset)).ok()?;
+    f.read_exact(&mut b).ok()?;
+    Some(b)
+}
+
+/// The online CPU count the file's NRCPUS feature records.
+fn nr_cpus_online(input: &Path) -> Option<u32> {
+    let b = feature(input, crate::abi::feature::NRCPUS)?;
+    let mut c = crate::data::header::Cursor::new(&b);
+    let _avail = c.u32()?;
+    c.u32().filter(|&n| n > 0)
+}
+
+/// Whether rperf wrote the file (its VERSION feature): rperf gives the COMM records it
+/// synthesizes at the start their thread's sample id, perf leaves those ids zero, and perf
+/// 6.1's map marks the thread a COMM's sample id names.
+fn written_by_rperf(input: &Path) -> bool {
+    feature(input, crate::abi::feature::VERSION).is_some_and(|b| {
+        crate::data::header::Cursor::new(&b)
+            .string()
+            .is_some_and(|v| v.starts_with("rperf"))
+    })
+}
+
 /// The one-line error for a file that has no context switches to analyse.
 fn no_switches(input: &Path) -> anyhow::Error {
     anyhow::anyhow!(
@@ -256,7 +295,7 @@ pub fn run(cfg: SchedConfig) -> Result<ExitCode> {
             t.online = nr_cpus_online(&cfg.input);
             State::Timehist(Box::new(t))
         }
-        Analysis::Map(o) => State::Map(Map::new(o.clone())),
+        Analysis::Map(o) => State::Map(Map::new(o.clone(), written_by_rperf(&cfg.input))),
     };
     let mut events: Option<Events> = None;
     let mut checked = false;

@@ -2,7 +2,6 @@
 //! wake-up and migration lines, the run-time, wait-time and idle summaries, as perf 6.1.
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::Path;
 
 use super::{Events, Kind, Threads, TimehistOpts};
 use crate::callchain;
@@ -698,26 +697,6 @@ impl Timehist {
         sched_time(out, hist_time, 2);
         let _ = writeln!(out, " (x {})", self.max_cpu);
     }
-}
-
-/// The online CPU count the file's NRCPUS feature records (None for a pipe or without it).
-pub(super) fn nr_cpus_online(input: &Path) -> Option<u32> {
-    use std::io::{Read, Seek, SeekFrom};
-    if input.as_os_str() == "-" {
-        return None;
-    }
-    let mut f = std::fs::File::open(input).ok()?;
-    let h = crate::data::header::FileHeader::read(&mut f).ok()?;
-    let table = h.read_feature_table(&mut f).ok()?;
-    let (_, sec) = table
-        .into_iter()
-        .find(|(bit, _)| *bit == crate::abi::feature::NRCPUS)?;
-    let mut b = [0u8; 8];
-    f.seek(SeekFrom::Start(sec.offset)).ok()?;
-    f.read_exact(&mut b).ok()?;
-    let mut c = crate::data::header::Cursor::new(&b);
-    let _avail = c.u32()?;
-    c.u32().filter(|&n| n > 0)
 }
 
 #[cfg(test)]
