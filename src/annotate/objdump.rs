@@ -189,7 +189,7 @@ pub fn disassemble(
             // objdump heads each symbol's part with its label, and the first with the
             // nearest name.
             let label = match names.lookup(ip) {
-                Some((n, at)) if at == ip => Some(n.to_string()),
+                Some((n, at)) if at == ip => Some(n),
                 Some((n, at)) if first_ip && at > ip => Some(format!("{n}-0x{:x}", at - ip)),
                 Some((n, at)) if first_ip => Some(format!("{n}+0x{:x}", ip - at)),
                 None if first_ip => Some(f.name.to_string()),
@@ -203,7 +203,7 @@ pub fn disassemble(
             let at = (ip - chunk.start) as usize;
             let bytes = &chunk.code[at..at + ins.len()];
             show.show(ip, &mut out);
-            let lookup = |a: u64| names.lookup(a).map(|(s, o)| (s.to_string(), o));
+            let lookup = |a: u64| names.lookup(a);
             let text = if ins.is_invalid() {
                 "(bad)".to_string()
             } else {
