@@ -259,7 +259,7 @@ pub fn objdump_all(path: &std::path::Path, intel: bool) -> anyhow::Result<Vec<(u
             continue;
         };
         names.prefer(sec.name().unwrap_or(""));
-        let lookup = |a: u64| names.lookup(a).map(|(s, o)| (s.to_string(), o));
+        let lookup = |a: u64| names.lookup(a);
         let mut decoder =
             iced_x86::Decoder::with_ip(64, code, sec.address(), iced_x86::DecoderOptions::NONE);
         while decoder.can_decode() {

@@ -9,8 +9,9 @@ use object::{Endianness, Object, ObjectSection};
 #[derive(Debug, Clone)]
 struct Named {
     addr: u64,
-    /// As printed: demangled, with a dynamic symbol's version.
-    name: String,
+    /// As printed, when it is not just `raw` demangled (a dynamic symbol's version, an
+    /// `@plt` entry): most names are demangled only when printed.
+    name: Option<String>,
     /// As the symbol table spells it, which objdump sorts by.
     raw: String,
     /// The name of its section (objdump compares sections by name, so that a separate
@@ -112,9 +113,9 @@ fn table(
             continue;
         }
         let name = if kind == elf::SHT_DYNSYM {
-            dynamic.get(i).cloned().unwrap_or_default()
+            Some(dynamic.get(i).cloned().unwrap_or_default())
         } else {
-            rperf_symbols::demangle(&raw)
+            None
         };
         let bind = s.st_bind();
         out.push(Named {
@@ -166,7 +167,7 @@ impl Names {
                 .unwrap_or_default();
             syms.push(Named {
                 addr: *addr,
-                name: name.clone(),
+                name: Some(name.clone()),
                 raw: name.clone(),
                 section,
                 function: true,
@@ -217,7 +218,7 @@ impl Names {
             .map(|(addr, name)| Named {
                 addr,
                 raw: name.clone(),
-                name,
+                name: Some(name),
                 section: ".text".to_string(),
                 function: true,
                 object: false,
@@ -258,7 +259,7 @@ impl Names {
 
     /// The name objdump gives `addr` and that name's own address (above `addr` when no
     /// symbol lies below it).
-    pub fn lookup(&self, addr: u64) -> Option<(&str, u64)> {
+    pub fn lookup(&self, addr: u64) -> Option<(String, u64)> {
         let n = self.syms.partition_point(|s| s.addr <= addr);
         // Below every symbol: objdump names the first one.
         let last = n.saturating_sub(1);
@@ -273,11 +274,15 @@ impl Names {
             let i = self.relocs.partition_point(|r| r.0 < addr);
             if let Some((a, name)) = self.relocs.get(i) {
                 if *a == addr {
-                    return Some((name, addr));
+                    return Some((name.clone(), addr));
                 }
             }
         }
-        Some((&s.name, s.addr))
+        let name = s
+            .name
+            .clone()
+            .unwrap_or_else(|| rperf_symbols::demangle(&s.raw));
+        Some((name, s.addr))
     }
 }
 

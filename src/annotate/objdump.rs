@@ -21,15 +21,22 @@ pub struct Style {
     pub source: bool,
 }
 
-/// One function to print: where its code is and what it is called.
-pub struct Function<'a> {
-    /// The code bytes of `[start, end)`.
-    pub code: &'a [u8],
+/// The code of a function in one section.
+pub struct Chunk<'a> {
+    /// The section's name (objdump heads its part with it and prefers names from it).
+    pub section: &'a str,
     /// First address.
     pub start: u64,
-    /// The name of the section the code is in (objdump prefers names from it).
-    pub section: &'a str,
-    /// The name objdump heads the function with.
+    /// The bytes.
+    pub code: &'a [u8],
+}
+
+/// One function to print: its code, in each code section its range overlaps (perf's
+/// ranges can run past a section: `_init` to the first PLT entry), and its name.
+pub struct Function<'a> {
+    /// The parts, by address.
+    pub chunks: Vec<Chunk<'a>>,
+    /// The name objdump heads the function with when no symbol is at its start.
     pub name: &'a str,
 }
 
@@ -155,59 +162,70 @@ pub fn disassemble(
         String::new(),
         format!("{file}:     file format elf64-x86-64"),
         String::new(),
-        String::new(),
-        format!("Disassembly of section {}:", f.section),
     ];
-    names.prefer(f.section);
-    let end = f.start + f.code.len() as u64;
+    let (Some(first), Some(last)) = (f.chunks.first(), f.chunks.last()) else {
+        return out;
+    };
+    let end = last.start + last.code.len() as u64;
     let mut show = ShowLine {
         lines,
-        rows: lines.map(|l| l.rows(f.start, end)).unwrap_or_default(),
+        rows: lines.map(|l| l.rows(first.start, end)).unwrap_or_default(),
         prev_function: None,
         prev_line: 0,
         prev_discriminator: 0,
         files: HashMap::new(),
         source: style.source,
     };
-    out.push(String::new());
-    // objdump heads the function with its own choice of name for the address.
-    let label = match names.lookup(f.start) {
-        Some((n, at)) if at == f.start => n.to_string(),
-        Some((n, at)) if at > f.start => format!("{n}-0x{:x}", at - f.start),
-        Some((n, at)) => format!("{n}+0x{:x}", f.start - at),
-        None => f.name.to_string(),
-    };
-    out.push(format!("{:016x} <{label}>:", f.start));
     let mut dis = Disasm::new(style.intel);
-    let mut decoder = Decoder::with_ip(64, f.code, f.start, DecoderOptions::NONE);
-    let lookup = |a: u64| names.lookup(a).map(|(s, o)| (s.to_string(), o));
-    while decoder.can_decode() {
-        let ip = decoder.ip();
-        let ins = decoder.decode();
-        let at = (ip - f.start) as usize;
-        let bytes = &f.code[at..at + ins.len()];
-        show.show(ip, &mut out);
-        let text = if ins.is_invalid() {
-            "(bad)".to_string()
-        } else {
-            dis.format(&ins, bytes, &lookup)
-        };
-        if style.raw {
-            // objdump's x86 layout: seven bytes a line, the rest on lines of their own.
-            let mut hex = String::new();
-            for b in bytes.iter().take(7) {
-                hex.push_str(&format!("{b:02x} "));
+    for chunk in &f.chunks {
+        out.push(String::new());
+        out.push(format!("Disassembly of section {}:", chunk.section));
+        names.prefer(chunk.section);
+        let mut decoder = Decoder::with_ip(64, chunk.code, chunk.start, DecoderOptions::NONE);
+        let mut first_ip = true;
+        while decoder.can_decode() {
+            let ip = decoder.ip();
+            let ins = decoder.decode();
+            // objdump heads each symbol's part with its label, and the first with the
+            // nearest name.
+            let label = match names.lookup(ip) {
+                Some((n, at)) if at == ip => Some(n),
+                Some((n, at)) if first_ip && at > ip => Some(format!("{n}-0x{:x}", at - ip)),
+                Some((n, at)) if first_ip => Some(format!("{n}+0x{:x}", ip - at)),
+                None if first_ip => Some(f.name.to_string()),
+                _ => None,
+            };
+            if let Some(label) = label {
+                out.push(String::new());
+                out.push(format!("{ip:016x} <{label}>:"));
             }
-            for _ in bytes.len().min(7)..7 {
-                hex.push_str("   ");
+            first_ip = false;
+            let at = (ip - chunk.start) as usize;
+            let bytes = &chunk.code[at..at + ins.len()];
+            show.show(ip, &mut out);
+            let lookup = |a: u64| names.lookup(a);
+            let text = if ins.is_invalid() {
+                "(bad)".to_string()
+            } else {
+                dis.format(&ins, bytes, &lookup)
+            };
+            if style.raw {
+                // objdump's x86 layout: seven bytes a line, the rest on lines of their own.
+                let mut hex = String::new();
+                for b in bytes.iter().take(7) {
+                    hex.push_str(&format!("{b:02x} "));
+                }
+                for _ in bytes.len().min(7)..7 {
+                    hex.push_str("   ");
+                }
+                out.push(format!("{ip:8x}:\t{hex}\t{text}"));
+                for (i, chunk) in bytes.chunks(7).enumerate().skip(1) {
+                    let hex: String = chunk.iter().map(|b| format!("{b:02x} ")).collect();
+                    out.push(format!("{:8x}:\t{hex}", ip + 7 * i as u64));
+                }
+            } else {
+                out.push(format!("{ip:8x}:\t{text}"));
             }
-            out.push(format!("{ip:8x}:\t{hex}\t{text}"));
-            for (i, chunk) in bytes.chunks(7).enumerate().skip(1) {
-                let hex: String = chunk.iter().map(|b| format!("{b:02x} ")).collect();
-                out.push(format!("{:8x}:\t{hex}", ip + 7 * i as u64));
-            }
-        } else {
-            out.push(format!("{ip:8x}:\t{text}"));
         }
     }
     out

@@ -428,8 +428,9 @@ fn annotate_one(
             return Err("its end is unknown (the last kernel symbol)".to_string());
         }
         let code = kcore_code(e.start, size)?;
+        let parts = [(".text".to_string(), e.start, code)];
         return Ok(render_one(
-            bin, e, &code, ".text", size, long_name, title, event, totals, cfg, last_path,
+            bin, e, &parts, size, long_name, title, event, totals, cfg, last_path,
         ));
     }
     let size = bin
@@ -441,41 +442,47 @@ fn annotate_one(
         .ok_or_else(|| format!("no size for it in {long_name}"))?;
     let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(&*bin.data)
         .map_err(|e| format!("{long_name} is not a 64-bit ELF file: {e}"))?;
-    let section = elf
-        .sections()
-        .find(|s| s.address() <= e.start && e.start < s.address() + s.size())
-        .ok_or_else(|| format!("{:x} lies in no section of {long_name}", e.start))?;
-    let data = section
-        .data()
-        .map_err(|err| format!("cannot read {}: {err}", long_name))?;
-    let from = (e.start - section.address()) as usize;
-    let to = (from as u64 + size).min(data.len() as u64) as usize;
-    let code = data.get(from..to).ok_or("its code is outside the file")?;
-    let section_name = section.name().unwrap_or("").to_string();
+    // The code sections the range overlaps, as objdump disassembles them.
+    let end = e.start + size;
+    let mut parts: Vec<(String, u64, Vec<u8>)> = Vec::new();
+    for section in elf.sections() {
+        let code = matches!(section.flags(), object::SectionFlags::Elf { sh_flags, .. }
+            if sh_flags.0 & object::elf::SHF_EXECINSTR.0 != 0);
+        let (lo, hi) = (section.address(), section.address() + section.size());
+        if !code || hi <= e.start || lo >= end {
+            continue;
+        }
+        let data = section
+            .data()
+            .map_err(|err| format!("cannot read {}: {err}", long_name))?;
+        let from = e.start.max(lo);
+        let to = end.min(hi);
+        let bytes = data
+            .get((from - lo) as usize..(to - lo) as usize)
+            .ok_or("its code is outside the file")?;
+        let name = section.name().unwrap_or("").to_string();
+        parts.push((name, from, bytes.to_vec()));
+    }
     drop(elf);
-    let code = code.to_vec();
+    if parts.is_empty() {
+        return Err(format!(
+            "{:x} lies in no code section of {long_name}",
+            e.start
+        ));
+    }
+    parts.sort_by_key(|p| p.1);
     Ok(render_one(
-        bin,
-        e,
-        &code,
-        &section_name,
-        size,
-        long_name,
-        title,
-        event,
-        totals,
-        cfg,
-        last_path,
+        bin, e, &parts, size, long_name, title, event, totals, cfg, last_path,
     ))
 }
 
-/// perf's text for function `e`, whose `size` bytes of `code` lie in `section_name`.
+/// perf's text for function `e`, whose `size` bytes lie in `parts` (section name, start,
+/// bytes).
 #[allow(clippy::too_many_arguments)]
 fn render_one(
     bin: &mut Binary,
     e: &Entry,
-    code: &[u8],
-    section_name: &str,
+    parts: &[(String, u64, Vec<u8>)],
     size: u64,
     long_name: &str,
     title: &str,
@@ -486,9 +493,14 @@ fn render_one(
 ) -> String {
     let text = objdump::disassemble(
         &Function {
-            code,
-            start: e.start,
-            section: section_name,
+            chunks: parts
+                .iter()
+                .map(|(section, start, code)| objdump::Chunk {
+                    section,
+                    start: *start,
+                    code,
+                })
+                .collect(),
             name: &e.name,
         },
         &bin.path,
