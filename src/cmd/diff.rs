@@ -520,13 +520,13 @@ fn print_event(out: &mut String, cfg: &DiffConfig, b: &Side, news: &[Option<&Sid
                     })
                     .max()
                     .unwrap_or(0)
-                    .max(key_header(k).len())
+                    .max(k.header().len())
                     .max(if k == SortKey::Dso && unresolved {
                         16
                     } else {
                         0
                     });
-                return (key_header(k).to_string(), w);
+                return (k.header().to_string(), w);
             }
         };
         let file = match c {
@@ -665,20 +665,6 @@ fn print_event(out: &mut String, cfg: &DiffConfig, b: &Side, news: &[Option<&Sid
         }
         out.push_str(&line);
         out.push('\n');
-    }
-}
-
-/// perf's sort-key headers.
-fn key_header(k: SortKey) -> &'static str {
-    match k {
-        SortKey::Comm => "Command",
-        SortKey::Pid => "    Pid:Command",
-        SortKey::Dso => "Shared Object",
-        SortKey::Sym => "Symbol",
-        SortKey::Cpu => "CPU",
-        SortKey::Srcline => "Source:Line",
-        SortKey::Parent => "Parent symbol",
-        SortKey::Trace => "Trace output",
     }
 }
 

@@ -55,7 +55,8 @@ impl SortKey {
             .collect()
     }
 
-    fn header(self) -> &'static str {
+    /// perf's column header for the key.
+    pub(crate) fn header(self) -> &'static str {
         match self {
             SortKey::Comm => "Command",
             SortKey::Pid => "    Pid:Command",

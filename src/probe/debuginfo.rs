@@ -446,23 +446,35 @@ fn x86_reg(r: &str) -> Option<&'static str> {
 
 type R<'a> = gimli::EndianSlice<'a, gimli::RunTimeEndian>;
 
-fn load_dwarf(file: &ElfFile64<'_, Endianness>) -> Option<DebugInfo> {
-    let info = file.section_by_name(".debug_info")?;
-    if info.size() == 0 {
-        return None;
-    }
+/// The DWARF sections of `file` (inflated where compressed; absent ones empty) and its
+/// byte order.
+pub(crate) type Sections<'a> = gimli::DwarfSections<Cow<'a, [u8]>>;
+
+/// See [`Sections`].
+pub(crate) fn dwarf_sections<'a>(
+    file: &ElfFile64<'a, Endianness>,
+) -> Option<(Sections<'a>, gimli::RunTimeEndian)> {
     let endian = if file.is_little_endian() {
         gimli::RunTimeEndian::Little
     } else {
         gimli::RunTimeEndian::Big
     };
-    let sections = gimli::DwarfSections::load(|id| -> Result<Cow<'_, [u8]>, ()> {
+    let sections = gimli::DwarfSections::load(|id| -> Result<Cow<'a, [u8]>, ()> {
         Ok(file
             .section_by_name(id.name())
             .and_then(|s| s.uncompressed_data().ok())
             .unwrap_or(Cow::Borrowed(&[])))
     })
     .ok()?;
+    Some((sections, endian))
+}
+
+fn load_dwarf(file: &ElfFile64<'_, Endianness>) -> Option<DebugInfo> {
+    let info = file.section_by_name(".debug_info")?;
+    if info.size() == 0 {
+        return None;
+    }
+    let (sections, endian) = dwarf_sections(file)?;
     let dwarf = sections.borrow(|s| gimli::EndianSlice::new(s, endian));
     let mut out = DebugInfo::default();
     let mut file_ids: HashMap<String, u32> = HashMap::new();

@@ -2,7 +2,6 @@
 //! locations at the probe's address turned into the kernel's fetch syntax (`%di`,
 //! `-20(%bp)`, `+8(-40(%bp))`), their types into its type suffixes (`:s32`, `:x64`,
 //! `:string`), as perf probe writes them.
-use std::borrow::Cow;
 use std::path::Path;
 
 use gimli::{AttributeValue, UnitOffset, UnwindSection};
@@ -218,18 +217,7 @@ impl Scope {
         let file = ElfFile64::<Endianness>::parse(&*data).ok()?;
         let bin_data = rperf_symbols::file::map_regular(path).ok()?;
         let bin_file = ElfFile64::<Endianness>::parse(&*bin_data).ok()?;
-        let endian = if file.is_little_endian() {
-            gimli::RunTimeEndian::Little
-        } else {
-            gimli::RunTimeEndian::Big
-        };
-        let sections = gimli::DwarfSections::load(|id| -> Result<Cow<'_, [u8]>, ()> {
-            Ok(file
-                .section_by_name(id.name())
-                .and_then(|s| s.uncompressed_data().ok())
-                .unwrap_or(Cow::Borrowed(&[])))
-        })
-        .ok()?;
+        let (sections, endian) = super::debuginfo::dwarf_sections(&file)?;
         let dwarf = sections.borrow(|s| gimli::EndianSlice::new(s, endian));
         let cfa = cfa_at(&bin_file, endian, addr);
         let mut units = dwarf.units();

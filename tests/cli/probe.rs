@@ -385,46 +385,20 @@ fn probe_counts_exactly_and_script_prints_fetched_args_as_perf() {
     );
     assert_eq!(rrc, 0, "{rerr}");
     assert_eq!(guard.lines().len(), 2);
-    let o = run({
-        let mut c = rperf();
-        c.args([
-            "stat",
-            "-x,",
-            "-e",
-            "probe_pbstat:pbstat_work",
-            "-e",
-            "probe_pbstat:pbstat_work__return",
-        ])
-        .arg(&exe)
-        .arg("37");
-        c
-    });
-    let err = stderr(&o);
-    assert!(o.status.success(), "{err}");
-    let counts: Vec<&str> = err
-        .lines()
-        .filter(|l| l.contains("probe_pbstat:"))
-        .map(|l| l.split(',').next().unwrap())
-        .collect();
-    assert_eq!(counts, ["37", "37"], "{err}");
+    assert_eq!(
+        stat_counts(
+            &exe,
+            &[
+                "probe_pbstat:pbstat_work",
+                "probe_pbstat:pbstat_work__return"
+            ],
+            "37"
+        ),
+        ["37", "37"]
+    );
     // Recorded by rperf, printed by both.
     let data = dir.path().join("p.data");
-    let o = run({
-        let mut c = rperf();
-        c.args(["record", "-q", "-e", "probe_pbstat:*", "-o"])
-            .arg(&data)
-            .arg(&exe)
-            .arg("3");
-        c
-    });
-    assert!(o.status.success(), "{}", stderr(&o));
-    let r = rperf_out(&["script"], &data);
-    let p = stdout(&run({
-        let mut c = perf().unwrap();
-        c.args(["script", "-i"]).arg(&data);
-        c
-    }));
-    assert_eq!(p, r);
+    let r = record_and_script(&exe, &data, "probe_pbstat:*", "3");
     let entries: Vec<&str> = r
         .lines()
         .filter(|l| l.contains("probe_pbstat:pbstat_work:"))
@@ -769,45 +743,11 @@ fn probe_usdt_markers_match_perf_and_set_semaphores() {
     assert_eq!(pl, rl);
     // The guarded marker fires only because the probe's reference counter sets its
     // semaphore: both count exactly.
-    let o = run({
-        let mut c = rperf();
-        c.args([
-            "stat",
-            "-x,",
-            "-e",
-            "sdt_usdt_fx:tick",
-            "-e",
-            "sdt_usdt_fx:guarded",
-        ])
-        .arg(&exe)
-        .arg("7");
-        c
-    });
-    let err = stderr(&o);
-    assert!(o.status.success(), "{err}");
-    let counts: Vec<&str> = err
-        .lines()
-        .filter(|l| l.contains("sdt_usdt_fx:"))
-        .map(|l| l.split(',').next().unwrap())
-        .collect();
-    assert_eq!(counts, ["7", "7"], "{err}");
-    let data = dir.path().join("u.data");
-    let o = run({
-        let mut c = rperf();
-        c.args(["record", "-q", "-e", "sdt_usdt_fx:*", "-o"])
-            .arg(&data)
-            .arg(&exe)
-            .arg("2");
-        c
-    });
-    assert!(o.status.success(), "{}", stderr(&o));
-    let r = rperf_out(&["script"], &data);
-    let p = stdout(&run({
-        let mut c = perf().unwrap();
-        c.args(["script", "-i"]).arg(&data);
-        c
-    }));
-    assert_eq!(p, r);
+    assert_eq!(
+        stat_counts(&exe, &["sdt_usdt_fx:tick", "sdt_usdt_fx:guarded"], "7"),
+        ["7", "7"]
+    );
+    let r = record_and_script(&exe, &dir.path().join("u.data"), "sdt_usdt_fx:*", "2");
     assert!(
         r.contains("sdt_usdt_fx:guarded: (") && r.contains(") arg1=1\n"),
         "{r}"
@@ -993,4 +933,45 @@ fn rperf_debug_file(bin: &Path) -> bool {
                 ))
                 .exists()
         })
+}
+
+/// The counts `rperf stat -x,` prints for `events` over `exe ARG`, in order.
+fn stat_counts(exe: &Path, events: &[&str], arg: &str) -> Vec<String> {
+    let o = run({
+        let mut c = rperf();
+        c.args(["stat", "-x,"]);
+        for e in events {
+            c.args(["-e", e]);
+        }
+        c.arg(exe).arg(arg);
+        c
+    });
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    err.lines()
+        .filter(|l| events.iter().any(|e| l.contains(e)))
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect()
+}
+
+/// `rperf record -e PATTERN exe ARG` into `data`, then `script` of it by rperf, which must
+/// print what perf's script prints.
+fn record_and_script(exe: &Path, data: &Path, pattern: &str, arg: &str) -> String {
+    let o = run({
+        let mut c = rperf();
+        c.args(["record", "-q", "-e", pattern, "-o"])
+            .arg(data)
+            .arg(exe)
+            .arg(arg);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = rperf_out(&["script"], data);
+    let p = stdout(&run({
+        let mut c = perf().unwrap();
+        c.args(["script", "-i"]).arg(data);
+        c
+    }));
+    assert_eq!(p, r);
+    r
 }
