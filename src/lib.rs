@@ -20,3 +20,5 @@ pub mod stat;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod target;
+pub mod top;
+pub mod tui;

@@ -10,6 +10,7 @@ pub mod record;
 pub mod report;
 pub mod script;
 pub mod stat;
+pub mod top;
 pub mod version;
 
 /// perf's rule for reading a perf.data: a file that belongs to another user (root's files
