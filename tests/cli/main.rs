@@ -13,3 +13,4 @@ mod report;
 mod script;
 mod security;
 mod stat;
+mod top;
