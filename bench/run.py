@@ -754,6 +754,51 @@ def bench_annotate(quick):
             script("perf"), script(RPERF), "rperf >= 5x faster", runs,
         )
     return rows
+def top_cpu(cmd, secs):
+    """CPU seconds (user + system) a live view spends in `secs` of wall time: started with
+    stdin held open (perf top reads keys from it), stopped with SIGINT as Ctrl-C would."""
+    import signal
+
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(secs)
+    p.send_signal(signal.SIGINT)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        time.sleep(0.1)
+    else:
+        p.kill()
+        _, status, ru = os.wait4(p.pid, 0)
+    p.stdin.close()
+    return ru.ru_utime + ru.ru_stime
+
+
+def bench_top_cpu(quick):
+    """CPU time `top --stdio -F 4000 -a -d 1` itself uses while two CPU hogs run, start-up
+    (reading every process and the symbols samples hit) included."""
+    secs = 5 if quick else 15
+    runs = 1 if quick else 3
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = build_workload(tmp)
+        got = {"perf": [], "rperf": []}
+        with burning(exe, 2):
+            for _ in range(runs):
+                for tool, cmd in (("perf", "perf"), ("rperf", RPERF)):
+                    got[tool].append(top_cpu([cmd, "top", "--stdio", "-F", "4000", "-a", "-d", "1"], secs))
+    med = {k: statistics.median(v) for k, v in got.items()}
+    return [
+        {
+            "name": f"top --stdio -F 4000 -a -d 1 for {secs} s, 2 CPU hogs: the viewer's CPU time",
+            "unit": "s",
+            "perf": med["perf"],
+            "rperf": med["rperf"],
+            "goal": "rperf < perf",
+            "met": med["rperf"] < med["perf"],
+            "runs": runs,
+        }
+    ]
 
 
 BENCHMARKS = [
@@ -769,6 +814,7 @@ BENCHMARKS = [
     bench_offcpu_overhead,
     bench_trace_overhead,
     bench_annotate,
+    bench_top_cpu,
 ]
 
 

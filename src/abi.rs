@@ -343,6 +343,8 @@ pub mod misc {
     /// LOST_SAMPLES of BPF output, not of the kernel (perf's
     /// PERF_RECORD_MISC_LOST_SAMPLES_BPF, the same reserved bit).
     pub const LOST_SAMPLES_BPF: u16 = b::PERF_RECORD_MISC_EXT_RESERVED as u16;
+    /// A sample's ip is the instruction that caused the event (precise sampling).
+    pub const EXACT_IP: u16 = b::PERF_RECORD_MISC_EXACT_IP as u16;
 }
 
 /// Call chain entry marking hypervisor frames after it.

@@ -22,4 +22,6 @@ pub mod stat;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod target;
+pub mod top;
 pub mod trace;
+pub mod tui;

@@ -14,6 +14,7 @@ pub mod report;
 pub mod sched;
 pub mod script;
 pub mod stat;
+pub mod top;
 pub mod version;
 
 /// perf's rule for reading a perf.data: a file that belongs to another user (root's files

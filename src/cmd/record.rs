@@ -72,11 +72,11 @@ fn max_sample_rate() -> Option<u64> {
 }
 
 /// An event with everything opened for it.
-struct Opened {
-    ev: Event,
-    attr: Attr,
-    ids: Vec<u64>,
-    fds: Vec<OwnedFd>,
+pub(crate) struct Opened {
+    pub(crate) ev: Event,
+    pub(crate) attr: Attr,
+    pub(crate) ids: Vec<u64>,
+    pub(crate) fds: Vec<OwnedFd>,
 }
 
 /// Hardware cycles become cpu-clock where there is no PMU, keeping the modifiers (perf's
@@ -437,7 +437,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
 
 /// The events to sample with their `--filter`s: perf's default (`cycles:P`, user space only
 /// where the kernel may not be profiled) or the `-e` list, checked for what sampling refuses.
-fn events_to_record(cfg: &RecordConfig) -> Result<Vec<(Event, Option<String>)>> {
+pub(crate) fn events_to_record(cfg: &RecordConfig) -> Result<Vec<(Event, Option<String>)>> {
     let src = SysSource::default();
     let mut evs: Vec<(Event, Option<String>)> = Vec::new();
     let default_event = cfg.events.is_empty();
@@ -491,7 +491,7 @@ fn events_to_record(cfg: &RecordConfig) -> Result<Vec<(Event, Option<String>)>> 
 }
 
 /// `-F`/`-c` as the kernel will take them: (frequency, period).
-fn sampling_rate(cfg: &RecordConfig) -> Result<(Option<u64>, Option<u64>)> {
+pub(crate) fn sampling_rate(cfg: &RecordConfig) -> Result<(Option<u64>, Option<u64>)> {
     // perf reads `-c 0` as no period at all and samples at its default frequency; a period
     // the kernel would refuse (it takes a signed 64-bit one) is named, not blamed on the event.
     let period = cfg.period.filter(|&p| p != 0);
@@ -523,17 +523,17 @@ fn sampling_rate(cfg: &RecordConfig) -> Result<(Option<u64>, Option<u64>)> {
 
 /// How the events are opened, besides the config.
 #[derive(Debug, Clone, Copy)]
-struct OpenPlan {
-    freq: Option<u64>,
-    period: Option<u64>,
-    system_wide: bool,
-    has_cmd: bool,
-    timer_only: bool,
+pub(crate) struct OpenPlan {
+    pub(crate) freq: Option<u64>,
+    pub(crate) period: Option<u64>,
+    pub(crate) system_wide: bool,
+    pub(crate) has_cmd: bool,
+    pub(crate) timer_only: bool,
 }
 
 /// Opens every event on every CPU and task, falling back as perf does (no PMU: cpu-clock;
 /// paranoid: user space only; old kernels: no LOST read_format).
-fn open_events(
+pub(crate) fn open_events(
     cfg: &RecordConfig,
     evs: &[(Event, Option<String>)],
     how: OpenPlan,
@@ -635,7 +635,7 @@ fn open_events(
 
 /// One ring per CPU; every other fd on that CPU writes into it. `may_shrink`: the size is
 /// the default, so perf's smaller one is tried where the lock limit refuses it.
-fn map_rings(
+pub(crate) fn map_rings(
     opened: &[Opened],
     ncpus: usize,
     ntasks: usize,
@@ -677,7 +677,7 @@ fn map_rings(
 /// maps, then the threads, names and maps of the processes already running that are
 /// recorded (`existing`: -p/-t, or everything with `system_wide`), and the command's name
 /// before its exec (`child`).
-fn synthesize(
+pub(crate) fn synthesize(
     t: &Target,
     trailer: Trailer,
     system_wide: bool,

@@ -519,7 +519,7 @@ fn fold_distinct(uniqs: &mut Vec<Uniq>, hists: &mut [EventHist], graph_on: bool)
 }
 
 /// perf's `convert_unit`: the count and its unit letter, a space when there is none.
-fn convert_unit(n: u64) -> String {
+pub(crate) fn convert_unit(n: u64) -> String {
     if n > 1_000_000_000 {
         format!("{}G", n / 1_000_000_000)
     } else if n > 1_000_000 {

@@ -18,4 +18,5 @@ mod sched;
 mod script;
 mod security;
 mod stat;
+mod top;
 mod trace;

@@ -15,6 +15,7 @@ use linux_perf_event_reader::{CpuMode, EventRecord, SampleRecord};
 use super::header::FileHeader;
 use crate::abi::{MAGIC, MAGIC_SWAPPED};
 
+pub mod live;
 mod pipeline;
 mod rounds;
 
