@@ -256,10 +256,16 @@ fn finish(mut syms: Vec<(Entry, u8)>, names: &Names) -> Vec<Entry> {
         out.push(best);
         i = end;
     }
-    // Zero-sized symbols (hand-written assembly) extend to the next symbol.
+    // Zero-sized symbols (hand-written assembly) extend to the next symbol; the last one
+    // (`_fini` of a stripped library's debug file) to the end of the page after its own,
+    // as perf's symbols__fixup_end does.
     for i in 0..out.len() {
         if out[i].size == 0 {
-            out[i].size = out.get(i + 1).map(|n| n.start - out[i].start).unwrap_or(0);
+            let start = out[i].start;
+            out[i].size = match out.get(i + 1) {
+                Some(n) => n.start - start,
+                None => (start.saturating_add(0xfff) & !0xfff).saturating_add(0x1000) - start,
+            };
         }
     }
     out
@@ -715,6 +721,29 @@ pub fn vdso_image() -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_sized_symbols_reach_the_next_or_past_their_page() {
+        let e = |start, size| {
+            (
+                Entry {
+                    start,
+                    size,
+                    name: Name::new(None, false, false),
+                },
+                0,
+            )
+        };
+        let out = finish(
+            vec![e(0x1000, 0), e(0x1010, 8), e(0x833d8, 0)],
+            &Names::default(),
+        );
+        let sizes: Vec<u64> = out.iter().map(|e| e.size).collect();
+        // perf's symbols__fixup_end: the last one ends a page after its own page's end.
+        assert_eq!(sizes, [0x10, 8, 0x85000 - 0x833d8]);
+        let aligned = finish(vec![e(0x2000, 0)], &Names::default());
+        assert_eq!(aligned[0].size, 0x1000);
+    }
 
     #[test]
     fn own_binary_resolves_its_functions() {

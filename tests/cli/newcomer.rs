@@ -768,8 +768,9 @@ fn fresh_clone_installs_with_readmes_command() {
         took.as_secs_f64(),
         size as f64 / 1e6
     ));
-    // Compressed line tables: about 15 MB, where full debug info made 115 MB.
-    assert!(size < 20_000_000, "installed binary is {size} bytes");
+    // Compressed line tables: about 22 MB with probe, trace, top, sched, annotate and diff,
+    // where full debug info made 115 MB (and 16 MB before those commands).
+    assert!(size < 25_000_000, "installed binary is {size} bytes");
     let o = run({
         let mut c = Command::new(&bin);
         c.arg("--version");
