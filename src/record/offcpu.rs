@@ -9,6 +9,8 @@
 //! tracepoint's own samples and the SWITCH records are consumed; the file holds only the
 //! off-CPU samples, beside the CPU samples of the other events.
 //!
+//! A stretch starts at the SWITCH_OUT record, not at the sched_switch sample just before it
+//! (taking that sample is still the thread's CPU time, which its CPU samples count).
 //! Never a wrong weight: a switch-in is paired only with the switch-out just before it of
 //! the same thread, in time order. The rings are read one after the other, so one pass
 //! holds each ring's records up to a different moment; as perf's reader does, the switches
@@ -384,8 +386,12 @@ impl OffCpu {
                     out.extend_from_slice(rec);
                     return;
                 }
-                if m & misc::SWITCH_OUT == 0 && tid != 0 {
-                    self.queue.push((time, Switch::In(tid)));
+                if m & misc::SWITCH_OUT == 0 {
+                    if tid != 0 {
+                        self.queue.push((time, Switch::In(tid)));
+                    }
+                } else {
+                    self.switched_out(tid, time);
                 }
             }
             kind::LOST | kind::THROTTLE => {
@@ -398,6 +404,26 @@ impl OffCpu {
                 out.extend_from_slice(rec);
             }
             _ => out.extend_from_slice(rec),
+        }
+    }
+
+    /// The stretch off CPU starts at the switch itself (the SWITCH_OUT record), not at the
+    /// sched_switch sample before it: taking that sample is still the task's own CPU time,
+    /// which its CPU samples count already. The sample is the last switch-out of `tid`
+    /// still queued, a few records back in the same ring.
+    fn switched_out(&mut self, tid: u32, time: u64) {
+        for (t, sw) in self.queue.iter_mut().rev().take(64) {
+            if let Switch::Out(who, p) = sw {
+                if *who == tid {
+                    if *t <= time {
+                        *t = time;
+                        if let Some(p) = p {
+                            p.t_out = time;
+                        }
+                    }
+                    return;
+                }
+            }
         }
     }
 
@@ -678,6 +704,22 @@ mod tests {
             vec![(ID, 5, 301_000, 300_000, vec![0xa, 0xb])]
         );
         assert_eq!((o.stats.blocked, o.stats.blocked_ns), (1, 300_000));
+    }
+
+    #[test]
+    fn the_stretch_starts_at_the_switch_not_at_the_sample_before_it() {
+        let mut o = new();
+        let switch_out = rec(
+            kind::SWITCH,
+            misc::SWITCH_OUT,
+            &[5u64 << 32 | 5, 4000, 0, ID],
+        );
+        let out = pass(
+            &mut o,
+            &[out_sample(5, 1000, 1), switch_out, switch_in(5, 301_000)],
+        );
+        // Taking the sample (1000..4000) was still the thread's CPU time.
+        assert_eq!(samples(&out)[0].3, 297_000);
     }
 
     #[test]
