@@ -58,6 +58,36 @@ const ERANGE: u8 = 222;
 
 /// Prints perf's lines for a failure (`text`, then `  Error: {what}`) unless quiet, and
 /// returns the error carrying perf's exit status.
+/// The event name a new probe takes: `base`, or with `-f` the next free `base_N`; taken
+/// names are refused as perf refuses them. `-D` (`show`) checks none. The name is then taken.
+fn claim_event(
+    cfg: &ProbeConfig,
+    taken: &mut BTreeSet<String>,
+    base: String,
+    show: bool,
+    what: &str,
+) -> Result<String> {
+    let event = if !show && taken.contains(&base) {
+        if !cfg.force {
+            return Err(fail(
+                cfg.quiet,
+                &format!(
+                    "Error: event \"{base}\" already exists.\n Hint: Remove existing event \
+                     by 'perf probe -d'\n       or force duplicates by 'perf probe -f'\n       \
+                     or set 'force=yes' in BPF source."
+                ),
+                what,
+                EEXIST,
+            ));
+        }
+        probe::unique_event(&base, |n| taken.contains(n))
+    } else {
+        base
+    };
+    taken.insert(event.clone());
+    Ok(event)
+}
+
 fn fail(quiet: bool, text: &str, what: &str, code: u8) -> anyhow::Error {
     if !quiet {
         let mut e = std::io::stderr().lock();
@@ -565,24 +595,7 @@ fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
             None => probe::default_event(&func, &spec.point),
         };
         // -D checks no names: it shows what each definition alone would write.
-        let event = if !show && taken.contains(&base) {
-            if !cfg.force {
-                return Err(fail(
-                    cfg.quiet,
-                    &format!(
-                        "Error: event \"{base}\" already exists.\n Hint: Remove existing event \
-                         by 'perf probe -d'\n       or force duplicates by 'perf probe -f'\n       \
-                         or set 'force=yes' in BPF source."
-                    ),
-                    what,
-                    EEXIST,
-                ));
-            }
-            probe::unique_event(&base, |n| taken.contains(n))
-        } else {
-            base
-        };
-        taken.insert(event.clone());
+        let event = claim_event(cfg, &mut taken, base, show, what)?;
         for addr in addrs {
             let off = bin.file_offset(addr).ok_or_else(|| {
                 fail(
@@ -1123,24 +1136,7 @@ fn sdt_definitions(
             .clone()
             .unwrap_or_else(|| format!("sdt_{}", note.provider));
         let base = spec.event.clone().unwrap_or_else(|| note.name.clone());
-        let event = if !show && taken.contains(&base) {
-            if !cfg.force {
-                return Err(fail(
-                    cfg.quiet,
-                    &format!(
-                        "Error: event \"{base}\" already exists.\n Hint: Remove existing event \
-                         by 'perf probe -d'\n       or force duplicates by 'perf probe -f'\n       \
-                         or set 'force=yes' in BPF source."
-                    ),
-                    what,
-                    EEXIST,
-                ));
-            }
-            probe::unique_event(&base, |n| taken.contains(n))
-        } else {
-            base
-        };
-        taken.insert(event.clone());
+        let event = claim_event(cfg, taken, base, show, what)?;
         let args = note
             .args
             .split_whitespace()
