@@ -137,6 +137,37 @@ mod tests {
 /// their size (a 200 MB libLLVM has about 20 MB).
 const MAX_CFI: usize = 1 << 30;
 
+/// The unwinder's registers from a sample's: ip, sp, bp and every other general-purpose
+/// register sampled, which the exact CFI walk needs where a frame's CFA is not rsp- or
+/// rbp-based (ld.so's lazy-binding trampoline).
+fn unwind_regs(r: &crate::data::UserRegs) -> rperf_unwind::Regs {
+    use rperf_unwind::Reg;
+    // perf's x86-64 numbers of the registers other than ip, sp and bp.
+    const OTHERS: [(u32, Reg); 14] = [
+        (0, Reg::Rax),
+        (1, Reg::Rbx),
+        (2, Reg::Rcx),
+        (3, Reg::Rdx),
+        (4, Reg::Rsi),
+        (5, Reg::Rdi),
+        (16, Reg::R8),
+        (17, Reg::R9),
+        (18, Reg::R10),
+        (19, Reg::R11),
+        (20, Reg::R12),
+        (21, Reg::R13),
+        (22, Reg::R14),
+        (23, Reg::R15),
+    ];
+    OTHERS.iter().fold(
+        rperf_unwind::Regs::new(r.ip(), r.sp(), r.bp()),
+        |regs, &(n, reg)| match r.get(n) {
+            Some(v) => regs.with(reg, v),
+            None => regs,
+        },
+    )
+}
+
 /// Frames for every kind of sample: frame-pointer chains as recorded, and DWARF stacks
 /// (`--call-graph dwarf`) unwound here from the sampled user registers and stack, spliced
 /// after the kernel part of the chain as perf does.
@@ -326,12 +357,12 @@ impl Stacks {
                 session.apply(&rec);
                 return;
             };
-            let (Some([ip, sp, bp]), Some(stack)) = (s.user_regs, s.user_stack) else {
+            let (Some(regs), Some(stack)) = (s.user_regs.as_ref().map(unwind_regs), s.user_stack)
+            else {
                 return;
             };
             self.refresh(&session, s.pid);
             if let Some((_, u)) = self.unwinders.get(&s.pid) {
-                let regs = rperf_unwind::Regs { ip, sp, bp };
                 jobs.push((s.index, u.clone(), regs, stack.to_vec()));
             }
             if jobs.len() >= BATCH {
@@ -364,7 +395,8 @@ impl Stacks {
         s: &Sample,
         max: usize,
     ) -> Vec<Frame> {
-        let (Some([ip, sp, bp]), Some(stack)) = (s.user_regs, s.user_stack) else {
+        let (Some(regs), Some(stack)) = (s.user_regs.as_ref().map(unwind_regs), s.user_stack)
+        else {
             return frames(s, max);
         };
         // The kernel part of the chain, up to where user space begins.
@@ -399,12 +431,7 @@ impl Stacks {
                 let Some((_, u)) = self.unwinders.get(&s.pid) else {
                     return frames(s, max);
                 };
-                let unwound = u.unwind(
-                    &mut self.cache,
-                    rperf_unwind::Regs { ip, sp, bp },
-                    stack,
-                    max.saturating_sub(out.len()),
-                );
+                let unwound = u.unwind(&mut self.cache, regs, stack, max.saturating_sub(out.len()));
                 (unwound.frames, unwound.truncated)
             }
         };

@@ -48,7 +48,8 @@ pub struct Parts {
     pub stacks: Stacks,
 }
 
-/// One item of the replay, in time order.
+/// One item of the replay, in time order. (Samples unboxed, as in [`Record`].)
+#[allow(clippy::large_enum_variant)]
 pub enum Item<'a, 'b> {
     /// A sample that was not dropped, with the filters' verdict.
     Sample(Sample<'a>, Verdict),

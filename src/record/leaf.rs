@@ -532,7 +532,7 @@ impl LeafFixer {
             self.kept += 1;
             return None;
         };
-        let u = unwinder.unwind(&mut self.cache, Regs { ip, sp, bp }, stack, 2);
+        let u = unwinder.unwind(&mut self.cache, Regs::new(ip, sp, bp), stack, 2);
         let Some(Frame::ReturnAddress(ra)) = u.frames.get(1).copied() else {
             return None;
         };

@@ -9,7 +9,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use framehop::{ExplicitModuleSectionInfo, Module, Unwinder};
+use framehop::ExplicitModuleSectionInfo;
 use object::read::elf::{ElfFile64, ProgramHeader};
 use object::{Endianness, Object, ObjectSection};
 
@@ -29,6 +29,8 @@ pub struct ElfCfi {
     has_debug_frame: bool,
     entry: u64,
     size: usize,
+    /// The exact walk's pass over the FDEs, shared by every mapping of the file.
+    scan: crate::exact::FdeScan,
 }
 
 fn whole(data: Vec<u8>) -> Bytes {
@@ -143,6 +145,7 @@ impl ElfCfi {
             debug_frame,
             has_debug_frame,
             size: 0,
+            scan: Default::default(),
         };
         cfi.size = cfi.held();
         Ok(cfi)
@@ -175,6 +178,7 @@ impl ElfCfi {
             return Ok(false);
         };
         self.debug_frame = Some(frame);
+        self.scan = Default::default();
         self.eh_frame = None;
         self.eh_frame_hdr = None;
         self.size = self.held();
@@ -232,8 +236,7 @@ impl ProcessUnwinder {
             ..ExplicitModuleSectionInfo::default()
         };
         let base_avma = start.wrapping_sub(vaddr_at_start);
-        self.inner
-            .add_module(Module::new(name.to_string(), start..end, base_avma, info));
+        self.add_module(name, start..end, base_avma, info, cfi.scan.clone());
         Ok(())
     }
 }

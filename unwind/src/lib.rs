@@ -1,6 +1,8 @@
 //! rperf-unwind: turns a sample's user registers and stack bytes into frame addresses, using
 //! the binaries' DWARF CFI (`.eh_frame`, `.debug_frame`) through framehop, with frame-pointer
-//! rules where CFI is missing.
+//! rules where CFI is missing. framehop tracks rip, rsp and rbp only; a walk it cannot finish
+//! is redone by an exact CFI walk over all the general-purpose registers the sample carries
+//! (see [`Regs::with`]), for code whose CFA lives in another register.
 //!
 //! A leaf crate: it knows nothing about symbols, the command line or perf.data. The caller
 //! owns a [`ProcessUnwinder`] per address space (built from its mappings) and a [`Cache`]
@@ -11,7 +13,7 @@
 //! let unwinder = ProcessUnwinder::new();
 //! let mut cache = Cache::new();
 //! // With no modules, only the sampled instruction pointer is known.
-//! let u = unwinder.unwind(&mut cache, Regs { ip: 0x1000, sp: 0x7fff_0000, bp: 0 }, &[], 64);
+//! let u = unwinder.unwind(&mut cache, Regs::new(0x1000, 0x7fff_0000, 0), &[], 64);
 //! assert_eq!(u.frames.len(), 1);
 //! assert!(u.frames[0].lookup_address() == 0x1000);
 //! ```
@@ -27,7 +29,9 @@ use object::read::elf::{ElfFile64, ProgramHeader};
 use object::{Endianness, Object, ObjectSection};
 
 mod cfi;
+mod exact;
 pub use cfi::ElfCfi;
+use exact::CfiModule;
 
 /// One frame of a stack, keeping the instruction pointer of the innermost frame apart from
 /// the return addresses of its callers.
@@ -63,7 +67,13 @@ impl Frame {
     }
 }
 
-/// The user registers unwinding starts from.
+/// The user registers unwinding starts from: ip, sp and bp always; the other
+/// general-purpose registers when the sample has them ([`Regs::with`]).
+///
+/// framehop's walk needs only ip, sp and bp. The others let the exact walk restore
+/// callee-saved registers frame by frame and follow a CFA defined through any of them
+/// (`CFA = rbx + 32` in ld.so's lazy-binding trampoline); without them such a walk stops
+/// where framehop's does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Regs {
     /// Instruction pointer.
@@ -72,6 +82,74 @@ pub struct Regs {
     pub sp: u64,
     /// Frame pointer.
     pub bp: u64,
+    /// The other registers by DWARF number (the `rsp` and `rbp` slots unused).
+    others: [u64; 16],
+    /// Bit n: `others[n]` was given.
+    known: u16,
+}
+
+/// An x86-64 general-purpose register, numbered as DWARF (and so CFI) numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum Reg {
+    Rax = 0,
+    Rdx = 1,
+    Rcx = 2,
+    Rbx = 3,
+    Rsi = 4,
+    Rdi = 5,
+    Rbp = 6,
+    Rsp = 7,
+    R8 = 8,
+    R9 = 9,
+    R10 = 10,
+    R11 = 11,
+    R12 = 12,
+    R13 = 13,
+    R14 = 14,
+    R15 = 15,
+}
+
+impl Regs {
+    /// ip, sp and bp, the other registers unknown.
+    pub const fn new(ip: u64, sp: u64, bp: u64) -> Regs {
+        Regs {
+            ip,
+            sp,
+            bp,
+            others: [0; 16],
+            known: 0,
+        }
+    }
+
+    /// The same with `reg` known to hold `value` (`Rsp` and `Rbp` set `sp` and `bp`).
+    #[must_use]
+    pub fn with(mut self, reg: Reg, value: u64) -> Regs {
+        match reg {
+            Reg::Rsp => self.sp = value,
+            Reg::Rbp => self.bp = value,
+            r => {
+                self.others[r as usize] = value;
+                self.known |= 1 << r as u16;
+            }
+        }
+        self
+    }
+
+    /// The value of `reg`, when known.
+    pub fn get(&self, reg: Reg) -> Option<u64> {
+        self.dwarf(reg as u16)
+    }
+
+    /// The value of DWARF register `n` (0 to 15), when known.
+    fn dwarf(&self, n: u16) -> Option<u64> {
+        match n {
+            6 => Some(self.bp),
+            7 => Some(self.sp),
+            0..=15 if self.known & (1 << n) != 0 => Some(self.others[n as usize]),
+            _ => None,
+        }
+    }
 }
 
 /// Errors adding a module.
@@ -113,6 +191,8 @@ impl Deref for Bytes {
 /// framehop's per-thread rule caches; keep one for all samples.
 pub struct Cache {
     rules: CacheX86_64,
+    /// gimli's row evaluation state for the exact walk, made when first needed.
+    exact: Option<Box<gimli::UnwindContext<usize>>>,
     /// For the frame-pointer-only walk, kept too: a new one per sample (a zeroed table of
     /// hundreds of entries) cost the recording's leaf fixer 3 % of its time.
     fp_only: CacheX86_64,
@@ -123,6 +203,7 @@ impl Cache {
     pub fn new() -> Cache {
         Cache {
             rules: CacheX86_64::new(),
+            exact: None,
             fp_only: CacheX86_64::new(),
         }
     }
@@ -148,6 +229,8 @@ pub struct Unwound {
 #[derive(Clone, Default)]
 pub struct ProcessUnwinder {
     inner: UnwinderX86_64<Bytes>,
+    /// The same modules' CFI for the exact walk, sorted by start address.
+    modules: Vec<CfiModule>,
 }
 
 impl ProcessUnwinder {
@@ -237,16 +320,77 @@ impl ProcessUnwinder {
             debug_frame,
             ..ExplicitModuleSectionInfo::default()
         };
-        self.inner
-            .add_module(Module::new(name.to_string(), start..end, base_avma, info));
+        self.add_module(name, start..end, base_avma, info, exact::FdeScan::default());
         Ok(())
+    }
+
+    /// Adds a module to framehop's unwinder and, with the same shared bytes, to the exact
+    /// walk's list.
+    fn add_module(
+        &mut self,
+        name: &str,
+        range: Range<u64>,
+        base_avma: u64,
+        info: ExplicitModuleSectionInfo<Bytes>,
+        scan: exact::FdeScan,
+    ) {
+        let m = CfiModule {
+            range: range.clone(),
+            bias: base_avma,
+            text: info.text_svma.as_ref().map(|r| r.start),
+            got: info.got_svma.as_ref().map(|r| r.start),
+            eh_frame: info
+                .eh_frame_svma
+                .as_ref()
+                .map(|r| r.start)
+                .zip(info.eh_frame.clone()),
+            eh_frame_hdr: (info.eh_frame_hdr_svma.as_ref().map(|r| r.start))
+                .zip(info.eh_frame_hdr.clone()),
+            debug_frame: info.debug_frame.clone(),
+            scan,
+        };
+        let at = self
+            .modules
+            .partition_point(|o| o.range.start < range.start);
+        self.modules.insert(at, m);
+        self.inner
+            .add_module(Module::new(name.to_string(), range, base_avma, info));
+    }
+
+    /// Whether any of `frames` lies in code whose rules framehop cannot follow.
+    fn through_hard_frame(&self, frames: &[Frame]) -> bool {
+        let mut at: Option<&CfiModule> = None;
+        frames.iter().any(|f| {
+            let a = f.lookup_address();
+            if !at.is_some_and(|m| m.range.contains(&a)) {
+                at = exact::module_at(&self.modules, a);
+            }
+            at.is_some_and(|m| m.is_hard(a))
+        })
     }
 
     /// Unwinds one sample: `stack` holds the bytes copied from `regs.sp` upwards. Stops after
     /// `max` frames, at the outermost frame, or where the rules or stack bytes run out.
     pub fn unwind(&self, cache: &mut Cache, regs: Regs, stack: &[u8], max: usize) -> Unwound {
-        let with_cfi = walk(&self.inner, &mut cache.rules, regs, stack, max);
+        let mut with_cfi = walk(&self.inner, &mut cache.rules, regs, stack, max);
         let known = |u: &Unwound| u.frames.iter().filter(|f| **f != Frame::OffStack).count();
+        // framehop cannot follow a frame whose rules need registers it does not track (a
+        // CFA through rbx): it falls back to rbp there, and stops, or ends the stack on a
+        // null rbp, or follows a stale one. When the walk went through such a frame and the
+        // sample has those registers, the exact walk redoes the stack from the first frame,
+        // restoring them frame by frame, and is kept where it gets further. Other walks pay
+        // one module lookup per frame.
+        if regs.known != 0 && self.through_hard_frame(&with_cfi.frames) {
+            let ctx = cache
+                .exact
+                .get_or_insert_with(|| Box::new(gimli::UnwindContext::new()));
+            let exact = exact::walk(&self.modules, ctx, &regs, stack, max);
+            if known(&exact) > known(&with_cfi)
+                || (!exact.truncated && known(&exact) == known(&with_cfi))
+            {
+                with_cfi = exact;
+            }
+        }
         if known(&with_cfi) > 1 {
             return with_cfi;
         }
@@ -385,11 +529,7 @@ mod tests {
         stack[48..56].copy_from_slice(&0x40_3000u64.to_le_bytes());
         let u = ProcessUnwinder::new().unwind(
             &mut Cache::new(),
-            Regs {
-                ip: 0x40_1000,
-                sp,
-                bp,
-            },
+            Regs::new(0x40_1000, sp, bp),
             &stack,
             16,
         );
@@ -453,11 +593,7 @@ mod tests {
         let mut stack = vec![0u8; 32];
         stack[16..24].copy_from_slice(&(sp + 64).to_le_bytes()); // saved bp: off the dump
         stack[24..32].copy_from_slice(&0x40_2000u64.to_le_bytes());
-        let regs = Regs {
-            ip: 0x40_1000,
-            sp,
-            bp: sp + 16,
-        };
+        let regs = Regs::new(0x40_1000, sp, sp + 16);
         let u = ProcessUnwinder::new().unwind(&mut Cache::new(), regs, &stack, 16);
         assert!(u.truncated);
         assert_eq!(u.frames.last(), Some(&Frame::OffStack), "{:?}", u.frames);
@@ -465,6 +601,36 @@ mod tests {
         // The limit on frames counts it.
         let u = ProcessUnwinder::new().unwind(&mut Cache::new(), regs, &stack, 2);
         assert_eq!(u.frames.len(), 2);
+    }
+
+    #[test]
+    fn a_walk_framehop_cannot_finish_is_redone_through_every_register() {
+        // framehop reads the same CFI: it unwinds the leaf, then cannot compute the
+        // trampoline's CFA (rbx + 32), falls back to rbp, finds it null and ends the stack.
+        let bias = 0x1000_0000;
+        let (m, regs, stack) = exact::tests::lazy_binding(false, bias);
+        let mut u = ProcessUnwinder::new();
+        let info = ExplicitModuleSectionInfo {
+            base_svma: 0,
+            text_svma: Some(0x1000..0x5000),
+            debug_frame: m.debug_frame.clone(),
+            ..ExplicitModuleSectionInfo::default()
+        };
+        u.add_module("lazy", m.range.clone(), bias, info, m.scan.clone());
+        let bare = Regs::new(regs.ip, regs.sp, regs.bp);
+        assert_eq!(bare.get(Reg::Rbx), None);
+        let framehop = u.unwind(&mut Cache::new(), bare, &stack, 64);
+        assert_eq!(framehop.frames.len(), 2, "{:?}", framehop.frames);
+        // With rbx sampled, the exact walk takes over and reaches the outermost frame.
+        assert_eq!(regs.get(Reg::Rbx), Some(regs.sp + 48));
+        let got = u.unwind(&mut Cache::new(), regs, &stack, 64);
+        assert_eq!(got.frames.len(), 4, "{:?}", got.frames);
+        assert!(!got.truncated);
+        assert_eq!(got.frames[2], Frame::ReturnAddress(bias + 0x3020));
+        assert_eq!(got.frames[3], Frame::ReturnAddress(bias + 0x4010));
+        // Only the trampoline's rules are beyond framehop.
+        assert!(u.through_hard_frame(&got.frames[..2]));
+        assert!(!u.through_hard_frame(&[got.frames[0], got.frames[2]]));
     }
 
     #[test]

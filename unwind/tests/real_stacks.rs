@@ -72,11 +72,7 @@ fn run_fixture(dir: &Path, flags: &[&str]) -> Option<Dump> {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let mut d = Dump {
-        regs: Regs {
-            ip: 0,
-            sp: 0,
-            bp: 0,
-        },
+        regs: Regs::new(0, 0, 0),
         stack: Vec::new(),
         maps: Vec::new(),
         fns: [0; 3],
@@ -85,11 +81,7 @@ fn run_fixture(dir: &Path, flags: &[&str]) -> Option<Dump> {
         let hex = |s: &str| u64::from_str_radix(s, 16).unwrap();
         if let Some(r) = l.strip_prefix("regs ") {
             let v: Vec<u64> = r.split(' ').map(hex).collect();
-            d.regs = Regs {
-                ip: v[0],
-                sp: v[1],
-                bp: v[2],
-            };
+            d.regs = Regs::new(v[0], v[1], v[2]);
         } else if let Some(s) = l.strip_prefix("stack ") {
             d.stack = (0..s.len() / 2)
                 .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())

@@ -106,13 +106,103 @@ pub struct Sample<'a> {
     pub callchain: Option<&'a [u64]>,
     /// Tracepoint payload.
     pub raw: Option<Cow<'a, [u8]>>,
-    /// User ip, sp and bp, when user registers were sampled (`--call-graph dwarf`).
-    pub user_regs: Option<[u64; 3]>,
+    /// The user registers sampled (`--call-graph dwarf`: all general-purpose ones; `-g`'s
+    /// leaf fixer: bp, sp and ip), when ip, sp and bp are among them.
+    pub user_regs: Option<UserRegs>,
     /// The copied user stack (its dynamic size), when sampled.
     pub user_stack: Option<&'a [u8]>,
 }
 
+/// A sample's user registers, in perf's x86-64 numbering (AX 0, BX 1, CX 2, DX 3, SI 4,
+/// DI 5, BP 6, SP 7, IP 8, ..., R8 16 to R15 23), those the attr's `sample_regs_user` asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserRegs {
+    /// AX to IP, then R8 to R15: the general-purpose registers (perf's 9 to 15, flags and
+    /// segment registers, are of no use to an unwinder and not kept).
+    values: [u64; 17],
+    /// Bit n: perf's register n was sampled (and, if kept, is in `values`).
+    mask: u32,
+}
+
+impl UserRegs {
+    /// perf's x86-64 numbers of the instruction, stack and frame pointers.
+    pub const IP: u32 = 8;
+    /// Stack pointer.
+    pub const SP: u32 = 7;
+    /// Frame pointer.
+    pub const BP: u32 = 6;
+
+    /// The registers of `mask` (perf numbers), read in the kernel's order (ascending
+    /// numbers) by `value(i)` for the i-th one sampled; `None` without ip, sp and bp, or
+    /// when a value is missing.
+    fn from_mask(mask: u64, mut value: impl FnMut(usize) -> Option<u64>) -> Option<UserRegs> {
+        let mut regs = UserRegs::EMPTY;
+        let mut i = 0;
+        for r in 0..64u32 {
+            if mask & (1 << r) == 0 {
+                continue;
+            }
+            let v = value(i)?;
+            i += 1;
+            regs.set(r, v);
+        }
+        regs.complete()
+    }
+
+    const EMPTY: UserRegs = UserRegs {
+        values: [0; 17],
+        mask: 0,
+    };
+
+    /// Where perf's register `r` is kept.
+    fn slot(r: u32) -> Option<usize> {
+        match r {
+            0..=8 => Some(r as usize),
+            16..=23 => Some(r as usize - 7),
+            _ => None,
+        }
+    }
+
+    fn set(&mut self, r: u32, v: u64) {
+        if let Some(i) = Self::slot(r) {
+            self.values[i] = v;
+            self.mask |= 1 << r;
+        }
+    }
+
+    /// The registers, when ip, sp and bp are among them.
+    fn complete(self) -> Option<UserRegs> {
+        let need = (1 << Self::IP) | (1 << Self::SP) | (1 << Self::BP);
+        (self.mask & need == need).then_some(self)
+    }
+
+    /// Register `r` (perf's number), when sampled.
+    pub fn get(&self, r: u32) -> Option<u64> {
+        let i = Self::slot(r)?;
+        (self.mask & (1 << r) != 0).then(|| self.values[i])
+    }
+
+    /// The instruction pointer (always sampled: see [`Sample::user_regs`]).
+    pub fn ip(&self) -> u64 {
+        self.values[Self::IP as usize]
+    }
+
+    /// The stack pointer.
+    pub fn sp(&self) -> u64 {
+        self.values[Self::SP as usize]
+    }
+
+    /// The frame pointer.
+    pub fn bp(&self) -> u64 {
+        self.values[Self::BP as usize]
+    }
+}
+
 /// The records the session and commands care about.
+///
+/// A sample is the largest variant by far (its registers); it stays unboxed because
+/// samples are most records, and a move costs less than an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Record<'a> {
     /// A sample.
@@ -728,15 +818,11 @@ impl Converter {
             if abi != 0 {
                 let n = regs_mask.count_ones() as usize;
                 let regs = body.get(at..at + n * 8)?;
-                // perf's x86-64 register numbers: BP 6, SP 7, IP 8.
-                let reg = |r: u32| -> Option<u64> {
-                    if regs_mask & (1 << r) == 0 {
-                        return None;
-                    }
-                    let i = (regs_mask & ((1 << r) - 1)).count_ones() as usize * 8;
-                    Some(u64::from_le_bytes(regs.get(i..i + 8)?.try_into().ok()?))
-                };
-                user_regs = (|| Some([reg(8)?, reg(7)?, reg(6)?]))();
+                user_regs = UserRegs::from_mask(regs_mask, |i| {
+                    Some(u64::from_le_bytes(
+                        regs.get(i * 8..i * 8 + 8)?.try_into().ok()?,
+                    ))
+                });
                 at += n * 8;
             }
         }
@@ -776,11 +862,15 @@ impl Converter {
             }
             None => false,
         };
-        // perf's x86-64 register numbers: BP 6, SP 7, IP 8.
-        let user_regs = s
-            .user_regs
-            .as_ref()
-            .and_then(|r| Some([r.get(8)?, r.get(7)?, r.get(6)?]));
+        let user_regs = s.user_regs.as_ref().and_then(|r| {
+            let mut regs = UserRegs::EMPTY;
+            for n in 0..24u32 {
+                if let Some(v) = r.get(u64::from(n)) {
+                    regs.set(n, v);
+                }
+            }
+            regs.complete()
+        });
         // The stack is borrowed where it lies, copied only when the parser's view of it is
         // in two pieces.
         let user_stack: Option<&'a [u8]> = match &s.user_stack {
