@@ -8,6 +8,7 @@ mod dwarf;
 mod faults;
 mod flamegraph;
 mod inline;
+mod lazybind;
 mod list;
 mod newcomer;
 mod offcpu;

@@ -96,6 +96,7 @@ impl CfiModule {
         ctx: &mut UnwindContext<usize>,
         pc: u64,
         regs: &mut RegFile,
+        floor: u64,
         read: &mut impl FnMut(u64) -> Option<u64>,
     ) -> Result<bool, Stop> {
         let bases = self.bases();
@@ -116,13 +117,13 @@ impl CfiModule {
                 Some(fde) => fde.ok(),
                 None => self.indexed_fde(&section, &bases, pc),
             };
-            return apply_fde(&section, &bases, fde, ctx, pc, regs, read);
+            return apply_fde(&section, &bases, fde, ctx, pc, regs, floor, read);
         }
         if let Some(df) = &self.debug_frame {
             let mut section = DebugFrame::new(df, LittleEndian);
             section.set_address_size(8);
             let fde = self.indexed_fde(&section, &bases, pc);
-            return apply_fde(&section, &bases, fde, ctx, pc, regs, read);
+            return apply_fde(&section, &bases, fde, ctx, pc, regs, floor, read);
         }
         Ok(false)
     }
@@ -229,6 +230,7 @@ fn beyond_framehop(op: &gimli::CallFrameInstruction<usize>) -> bool {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn apply_fde<'a, S: UnwindSection<R<'a>>>(
     section: &S,
     bases: &BaseAddresses,
@@ -236,6 +238,7 @@ fn apply_fde<'a, S: UnwindSection<R<'a>>>(
     ctx: &mut UnwindContext<usize>,
     pc: u64,
     regs: &mut RegFile,
+    floor: u64,
     read: &mut impl FnMut(u64) -> Option<u64>,
 ) -> Result<bool, Stop> {
     let Some(fde) = fde else {
@@ -245,16 +248,19 @@ fn apply_fde<'a, S: UnwindSection<R<'a>>>(
     let row = fde
         .unwind_info_for_address(section, bases, ctx, pc)
         .map_err(|_| Stop::Failed)?;
-    apply_row(section, encoding, row, regs, read)?;
+    apply_row(section, encoding, row, regs, floor, read)?;
     Ok(true)
 }
 
-/// The caller's registers from the callee's and a row of its CFI.
+/// The caller's registers from the callee's and a row of its CFI. `floor` is the sampled
+/// sp: a register saved below it was popped already (the sample is in an epilogue, where
+/// GCC's CFI still names the slot), so the register itself holds the value.
 fn apply_row<'a, S: UnwindSection<R<'a>>>(
     section: &S,
     encoding: Encoding,
     row: &UnwindTableRow<usize>,
     regs: &mut RegFile,
+    floor: u64,
     read: &mut impl FnMut(u64) -> Option<u64>,
 ) -> Result<(), Stop> {
     let cfa = match row.cfa() {
@@ -275,7 +281,10 @@ fn apply_row<'a, S: UnwindSection<R<'a>>>(
         match rule {
             RegisterRule::Undefined | RegisterRule::Architectural => None,
             RegisterRule::SameValue => current,
-            RegisterRule::Offset(n) => read(cfa.wrapping_add(n as u64)),
+            RegisterRule::Offset(n) => {
+                let at = cfa.wrapping_add(n as u64);
+                read(at).or(current.filter(|_| at < floor))
+            }
             RegisterRule::ValOffset(n) => Some(cfa.wrapping_add(n as u64)),
             RegisterRule::Register(r) => get(&old, r),
             RegisterRule::Expression(e) => {
@@ -415,7 +424,7 @@ pub(crate) fn walk(
         // A return address is looked up one byte back: the call, not what follows it.
         let pc = if first { ip } else { ip.wrapping_sub(1) };
         let stepped = match module_at(modules, pc) {
-            Some(m) => m.step(ctx, pc.wrapping_sub(m.bias), &mut file, &mut read),
+            Some(m) => m.step(ctx, pc.wrapping_sub(m.bias), &mut file, sp, &mut read),
             None => Ok(false),
         };
         let result = match stepped {
