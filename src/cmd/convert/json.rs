@@ -4,7 +4,7 @@
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use rustc_hash::FxHashMap;
 
 use super::{facts, iso8601, ConvertConfig, Facts};
@@ -31,13 +31,15 @@ pub(super) fn convert(cfg: &ConvertConfig, out: &Path) -> Result<()> {
     let mut w = BufWriter::with_capacity(1 << 16, &mut dest);
     let mut io_err: Option<std::io::Error> = None;
     let mut count = 0u64;
+    let werr = |e: std::io::Error| anyhow!("cannot write {}: {e}", out.display());
     let r = (|| -> Result<()> {
         write!(
             w,
             "{{\n\t\"linux-perf-json-version\": 1,\n\t\"headers\": {{"
-        )?;
-        headers(&mut w, &facts)?;
-        write!(w, "\n\t}},\n\t\"samples\": [")?;
+        )
+        .map_err(werr)?;
+        headers(&mut w, &facts).map_err(werr)?;
+        write!(w, "\n\t}},\n\t\"samples\": [").map_err(werr)?;
         let mut replay = Replay::new(&cfg.input, cfg.symfs.clone(), Filter::default(), true)?;
         let mut names = Names::default();
         let mut text = String::with_capacity(4096);
@@ -98,14 +100,15 @@ pub(super) fn convert(cfg: &ConvertConfig, out: &Path) -> Result<()> {
             }
         })?;
         if let Some(e) = io_err.take() {
-            return Err(e.into());
+            return Err(werr(e));
         }
-        write!(w, "\n\t]\n}}\n")?;
-        w.flush()?;
+        write!(w, "\n\t]\n}}\n").map_err(werr)?;
+        w.flush().map_err(werr)?;
         Ok(())
     })();
     drop(w);
-    r.with_context(|| format!("converting {} to {}", cfg.input.display(), out.display()))?;
+    // Reading errors name the input already; writing errors the output.
+    r?;
     let size = dest
         .file()
         .and_then(|f| f.metadata().ok())

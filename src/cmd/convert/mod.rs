@@ -11,6 +11,7 @@ use crate::abi::feature;
 use crate::data::header::{Cursor, FileHeader};
 
 mod json;
+#[cfg(feature = "parquet")]
 mod parquet;
 
 /// What to write.
@@ -39,7 +40,13 @@ pub struct ConvertConfig {
 pub fn run(cfg: ConvertConfig) -> Result<ExitCode> {
     match &cfg.to {
         Target::Json(out) => json::convert(&cfg, out)?,
+        #[cfg(feature = "parquet")]
         Target::Parquet(dir) => parquet::convert(&cfg, dir)?,
+        #[cfg(not(feature = "parquet"))]
+        Target::Parquet(_) => bail!(
+            "this rperf was built without Parquet support (build it with the default \
+             `parquet` feature)"
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -88,6 +95,8 @@ pub(crate) fn facts(path: &Path) -> Result<Facts> {
             path.display()
         );
     }
+    // A pipe-mode stream saved to a file keeps its facts in-band: none are read here.
+    let pipe = h.is_pipe();
     let mut out = Facts {
         data_offset: h.data.offset,
         data_size: h.data.size,
@@ -99,6 +108,12 @@ pub(crate) fn facts(path: &Path) -> Result<Facts> {
             .map(|d| d.as_secs() as i64),
         ..Facts::default()
     };
+    if pipe {
+        return Ok(Facts {
+            mtime: out.mtime,
+            ..Facts::default()
+        });
+    }
     if out.feat_offset > len {
         bail!(
             "{} is damaged or truncated: its data section lies beyond the end of the file \

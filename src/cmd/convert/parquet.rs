@@ -35,11 +35,6 @@ const MAX_STACKS: usize = 1 << 16;
 /// Writes `cfg.input` as Parquet tables into the new directory `dir`.
 pub(super) fn convert(cfg: &ConvertConfig, dir: &Path) -> Result<()> {
     let replace = check_dest(dir, cfg.force)?;
-    let host = if cfg.input.as_os_str() == "-" {
-        None
-    } else {
-        super::facts(&cfg.input)?.hostname
-    };
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -62,8 +57,13 @@ pub(super) fn convert(cfg: &ConvertConfig, dir: &Path) -> Result<()> {
                 plain(&e)
             )
         })?;
-    let count = write_tables(cfg, tmp.path(), host)
-        .with_context(|| format!("converting {} to {}", cfg.input.display(), dir.display()))?;
+    let host = if cfg.input.as_os_str() == "-" {
+        None
+    } else {
+        super::facts(&cfg.input)?.hostname
+    };
+    // Errors name the input (reading) or the destination (writing), never the temporary.
+    let count = write_tables(cfg, tmp.path(), dir, host)?;
     let made = tmp.keep();
     if let Err(e) = put_in_place(&made, dir, replace) {
         let _ = std::fs::remove_dir_all(&made);
@@ -148,8 +148,7 @@ fn props() -> WriterProperties {
 }
 
 fn writer(dir: &Path, name: &str, schema: &SchemaRef) -> Result<ArrowWriter<File>> {
-    let path = dir.join(name);
-    let f = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    let f = File::create(dir.join(name))?;
     Ok(ArrowWriter::try_new(f, schema.clone(), Some(props()))?)
 }
 
@@ -420,16 +419,17 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// Replays the input once into the three tables under `dir`; returns the sample count.
-fn write_tables(cfg: &ConvertConfig, dir: &Path, host: Option<String>) -> Result<u64> {
+fn write_tables(cfg: &ConvertConfig, dir: &Path, dest: &Path, host: Option<String>) -> Result<u64> {
+    let wctx = || format!("cannot write the tables into {}", dest.display());
     let mut samples = Samples::new();
-    let mut sw = writer(dir, TABLES[0], &samples.schema)?;
+    let mut sw = writer(dir, TABLES[0], &samples.schema).with_context(wctx)?;
     let mut frames = FrameIds {
         ids: FxHashMap::default(),
         next: 0,
         rows: Frames::new(),
         build_ids: FxHashMap::default(),
     };
-    let mut fw = writer(dir, TABLES[1], &frames.rows.schema)?;
+    let mut fw = writer(dir, TABLES[1], &frames.rows.schema).with_context(wctx)?;
     let mut replay = Replay::new(&cfg.input, cfg.symfs.clone(), Filter::default(), true)?;
     let mut failed: Option<anyhow::Error> = None;
     let mut count = 0u64;
@@ -528,16 +528,20 @@ fn write_tables(cfg: &ConvertConfig, dir: &Path, host: Option<String>) -> Result
         }
     })?;
     if let Some(e) = failed {
-        return Err(e);
+        return Err(e.context(wctx()));
     }
-    if samples.rows > 0 {
-        sw.write(&samples.batch()?)?;
-    }
-    if frames.rows.rows > 0 {
-        fw.write(&frames.rows.batch()?)?;
-    }
-    sw.close()?;
-    fw.close()?;
+    let finish = || -> Result<()> {
+        if samples.rows > 0 {
+            sw.write(&samples.batch()?)?;
+        }
+        if frames.rows.rows > 0 {
+            fw.write(&frames.rows.batch()?)?;
+        }
+        sw.close()?;
+        fw.close()?;
+        Ok(())
+    };
+    finish().with_context(wctx)?;
     // The binaries, last: the session knows every one by now.
     let build_ids: FxHashMap<&str, String> = header
         .hits
@@ -567,8 +571,12 @@ fn write_tables(cfg: &ConvertConfig, dir: &Path, host: Option<String>) -> Result
         Arc::new(bid.finish()),
         Arc::new(kernel.finish()),
     ];
-    let mut dw = writer(dir, TABLES[2], &schema)?;
-    dw.write(&RecordBatch::try_new(schema.clone(), cols)?)?;
-    dw.close()?;
+    let dsos = || -> Result<()> {
+        let mut dw = writer(dir, TABLES[2], &schema)?;
+        dw.write(&RecordBatch::try_new(schema.clone(), cols)?)?;
+        dw.close()?;
+        Ok(())
+    };
+    dsos().with_context(wctx)?;
     Ok(count)
 }
