@@ -17,6 +17,9 @@ dpkg -s libc6-dev >/dev/null 2>&1 || need+=(libc6-dev)
 command -v bzip2 >/dev/null 2>&1 || need+=(bzip2)
 # The security test plants its symlinks from one python3 process; bench/ is Python too.
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# The data convert test makes a virtual environment with DuckDB's Python package in it
+# (Debian's python3 makes venvs with pip only with python3-venv's ensurepip).
+python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 # The progress test runs rperf on a terminal inside tmux.
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 # perf shows the functions inlined in libc (its start-up) from libc's separate debug info,

@@ -666,6 +666,12 @@ def bench_offcpu_overhead(quick):
                 "rperf": statistics.median(dropped),
                 "goal": "counted, never guessed",
                 "met": True,
+                "runs": runs,
+            }
+        )
+    return rows
+
+
 def bench_trace_overhead(quick):
     """Slowdown of `dd bs=1 count=1000000` (two million syscalls) while traced with a
     summary: `perf trace -s` against `rperf trace -s`, and strace -c (ptrace) for scale."""
@@ -801,6 +807,41 @@ def bench_top_cpu(quick):
     ]
 
 
+def bench_convert(quick):
+    """data convert on one large recording with call chains: perf's JSON by perf and by
+    rperf, and rperf's Parquet tables (perf writes no Parquet: its JSON run is the
+    baseline), with throughput in samples per second and peak memory."""
+    secs = "3" if quick else "13"
+    runs = 3 if quick else 5
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = build_workload(tmp, True)
+        data = os.path.join(tmp, "big.data")
+        burners = [[exe, "100000"]] * (os.cpu_count() or 2)
+        samples = record_while(data, ["-F", "20000", "-a", "-g"], secs, burners)
+        size = os.path.getsize(data) / 1e6
+        pjson, rjson, tables = (os.path.join(tmp, n) for n in ("p.json", "r.json", "tables"))
+        pcmd = ["perf", "data", "convert", "--force", "-i", data, "--to-json", pjson]
+        cases = [
+            ("data convert --to-json", [RPERF, "data", "convert", "--force", "-i", data, "--to-json", rjson]),
+            ("data convert --to-parquet (perf: --to-json)", [RPERF, "data", "convert", "--force", "-i", data, "--to-parquet", tables]),
+        ]
+        for name, rcmd in cases:
+            pair = versus(name, f"{samples} samples with chains, {size:.0f} MB, perf-recorded", pcmd, rcmd, "report only", runs)
+            t = pair[0]
+            n = float(samples) if samples != "?" else float("nan")
+            rows += pair + [{
+                "name": f"{name}: throughput",
+                "unit": "samples/s",
+                "perf": n / t["perf"],
+                "rperf": n / t["rperf"],
+                "goal": "report only",
+                "met": True,
+                "runs": runs,
+            }]
+    return rows
+
+
 BENCHMARKS = [
     bench_stat_startup,
     bench_stat_overhead,
@@ -815,6 +856,7 @@ BENCHMARKS = [
     bench_trace_overhead,
     bench_annotate,
     bench_top_cpu,
+    bench_convert,
 ]
 
 

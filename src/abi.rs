@@ -395,6 +395,8 @@ pub mod feature {
     pub const PMU_MAPPINGS: u32 = 16;
     /// First and last sample times.
     pub const SAMPLE_TIME: u32 = 21;
+    /// The clock samples were timed with and its reading against wall-clock time.
+    pub const CLOCK_DATA: u32 = 29;
 }
 
 #[cfg(test)]

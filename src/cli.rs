@@ -73,6 +73,38 @@ pub enum Command {
     Probe(ProbeArgs),
     /// A live profile of the machine, refreshed every few seconds (perf top).
     Top(TopArgs),
+    /// Convert a perf.data: perf's JSON, or Parquet tables for SQL engines (perf data).
+    Data(DataArgs),
+}
+
+/// `rperf data` subcommands.
+#[derive(Debug, Parser)]
+pub struct DataArgs {
+    /// What to do with the perf.data.
+    #[command(subcommand)]
+    pub command: DataCommand,
+}
+
+/// `rperf data` subcommands, as perf's.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Convert a perf.data to JSON (perf data convert --to-json) or to Parquet tables.
+    Convert(ConvertArgs),
+}
+
+/// `rperf data convert` options: perf's, plus `--to-parquet`.
+#[derive(Debug, Parser)]
+#[command(group(clap::ArgGroup::new("to").required(true).args(["to_json", "to_parquet"])))]
+pub struct ConvertArgs {
+    /// Write perf 6.1's JSON to FILE ("-" for stdout).
+    #[arg(long = "to-json", value_name = "FILE")]
+    pub to_json: Option<PathBuf>,
+    /// Write the samples, frames and binaries as Parquet tables into the new directory DIR.
+    #[arg(long = "to-parquet", value_name = "DIR")]
+    pub to_parquet: Option<PathBuf>,
+    /// Input, binaries and --force (which also replaces an existing output).
+    #[command(flatten)]
+    pub input: InputArgs,
 }
 
 /// `rperf top` options, named as perf's.
@@ -1832,6 +1864,21 @@ fn dispatch(
         Command::Man(a) => cmd::version::man(Cli::command(), a.output.as_deref()),
         Command::Config(a) => crate::config::run(a.list, &a.keys),
         Command::Top(a) => a.into_config().and_then(cmd::top::run),
+        Command::Data(DataArgs {
+            command: DataCommand::Convert(a),
+        }) => {
+            a.input.check()?;
+            cmd::convert::run(cmd::convert::ConvertConfig {
+                input: a.input.input,
+                symfs: a.input.symfs,
+                force: a.input.force,
+                to: match (a.to_json, a.to_parquet) {
+                    (Some(f), _) => cmd::convert::Target::Json(f),
+                    (None, Some(d)) => cmd::convert::Target::Parquet(d),
+                    (None, None) => anyhow::bail!("give --to-json FILE or --to-parquet DIR"),
+                },
+            })
+        }
         Command::Trace(a) => crate::trace::run(a),
         Command::Probe(a) => {
             let mut add = a.add;

@@ -2,6 +2,7 @@
 pub mod annotate;
 pub mod archive;
 pub mod buildid;
+pub mod convert;
 pub mod diff;
 pub mod dump;
 pub mod evlist;
