@@ -175,6 +175,10 @@ impl TopArgs {
             verbose: self.verbose,
             command: Vec::new(),
             off_cpu: false,
+            no_buildid_cache: false,
+            all_cgroups: false,
+            cgroup: None,
+            namespaces: false,
         }
         .into_config(&[], Vec::new())?;
         if !(self.percent_limit >= 0.0 && self.percent_limit <= 100.0) {
@@ -726,6 +730,7 @@ impl FlamegraphArgs {
                 leaf_stack: crate::events::attr::DEFAULT_LEAF_STACK,
                 raw_samples: false,
                 off_cpu: self.off_cpu || self.wall,
+                ..Default::default()
             })
         } else {
             None
@@ -1216,6 +1221,18 @@ pub struct RecordArgs {
     /// offcpu-time for blocked time, offcpu-runnable for time waiting for a CPU; weights in ns).
     #[arg(long = "off-cpu")]
     pub off_cpu: bool,
+    /// Do not store binaries seen only inside containers in the build-id cache.
+    #[arg(short = 'N', long = "no-buildid-cache")]
+    pub no_buildid_cache: bool,
+    /// Samples carry their cgroup (report --sort cgroup), with the cgroups' paths recorded.
+    #[arg(long = "all-cgroups")]
+    pub all_cgroups: bool,
+    /// Only tasks in these cgroups (comma-separated, relative to the cgroup root; needs -a).
+    #[arg(short = 'G', long = "cgroup", value_name = "NAME")]
+    pub cgroup: Option<String>,
+    /// Record the namespaces of each task (PERF_RECORD_NAMESPACES).
+    #[arg(long = "namespaces")]
+    pub namespaces: bool,
     /// What to measure besides a command.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -1364,6 +1381,10 @@ impl RecordArgs {
             leaf_stack: leaf_stack(self.fp_leaf_stack)?,
             raw_samples: self.raw_samples,
             off_cpu: self.off_cpu,
+            no_buildid_cache: self.no_buildid_cache,
+            all_cgroups: self.all_cgroups,
+            cgroup: self.cgroup,
+            namespaces: self.namespaces,
         })
     }
 }

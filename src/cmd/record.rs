@@ -1,5 +1,6 @@
 //! `rperf record`: sample a command, processes or the whole system into a perf.data file
 //! that Linux perf reads.
+use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use crate::data::write::features::EventDesc;
 use crate::data::write::{self as file, PipeWriter, Writer};
 use crate::events::attr::{file_attr, sampling_attr, CallGraph, SamplingOptions};
 use crate::events::{self, Event, EventKind, SysSource};
+use crate::record::containers::Containers;
 use crate::record::drain::{Drain, Pipeline, RecordSink};
 use crate::record::features;
 use crate::record::hits::HitTracker;
@@ -60,6 +62,15 @@ pub struct RecordConfig {
     pub raw_samples: bool,
     /// `--off-cpu`: off-CPU samples from sched_switch (see `record::offcpu`).
     pub off_cpu: bool,
+    /// `-N`/`--no-buildid-cache`: binaries seen only inside containers are not stored in
+    /// the build-id cache (see `record::containers`).
+    pub no_buildid_cache: bool,
+    /// `--all-cgroups`: samples carry their cgroup id, with CGROUP records for the paths.
+    pub all_cgroups: bool,
+    /// `-G`: only tasks in these cgroups (comma-separated), per CPU.
+    pub cgroup: Option<String>,
+    /// `--namespaces`: NAMESPACES records for every task.
+    pub namespaces: bool,
 }
 
 /// perf's `-F` ceiling: `/proc/sys/kernel/perf_event_max_sample_rate`.
@@ -272,6 +283,16 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     let side = synthesize(t, trailer, system_wide, !has_cmd || timer_only, child);
     let mut hits = HitTracker::new(trailer.sample_type);
     hits.observe(&side);
+    let mut containers = if cfg.no_buildid_cache {
+        None
+    } else {
+        crate::session::buildid_cache::root()
+            .ok()
+            .and_then(|root| Containers::new(root, cfg.verbose))
+    };
+    if let Some(c) = containers.as_mut() {
+        c.observe(&side);
+    }
     sink.write(&side)?;
     if let Sink::Pipe(p) = &mut sink {
         p.finished_init()?;
@@ -291,6 +312,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     }
     // Rings are read here; records are processed and written on the pipeline's thread.
     let mut drain = Drain::new(hits, leaf);
+    drain.containers = containers;
     if let Some(i) = off {
         let types = opened
             .iter()
@@ -361,8 +383,10 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         hits,
         leaf,
         offcpu,
+        containers,
         ..
     } = drain;
+    let captured = containers.map(|c| c.ids).unwrap_or_default();
     // Threads still off CPU at the end: their time up to the stop.
     let offcpu_stats = match offcpu {
         Some(mut o) => {
@@ -403,7 +427,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
 
     let (size, shown) = match sink {
         Sink::File(w) => {
-            feats.push((file::feature::BUILD_ID, build_id_feature(&hits)));
+            feats.push((file::feature::BUILD_ID, build_id_feature(&hits, &captured)));
             // The first and last sample times: perf's `--time` shares (10%/2) are of this span.
             if let Some((first, last)) = hits.sample_span() {
                 let mut b = first.to_ne_bytes().to_vec();
@@ -846,8 +870,9 @@ fn ring_error(pages: usize, err: &std::io::Error) -> anyhow::Error {
     }
 }
 
-/// The BUILD_ID feature for every binary a sample hit (the kernel as `[kernel.kallsyms]`).
-fn build_id_feature(hits: &HitTracker) -> Vec<u8> {
+/// The BUILD_ID feature for every binary a sample hit (the kernel as `[kernel.kallsyms]`);
+/// a binary read inside a container (`captured`) with the build-id found there.
+fn build_id_feature(hits: &HitTracker, captured: &HashMap<String, Vec<u8>>) -> Vec<u8> {
     let (paths, kernel) = hits.hits();
     let mut entries = Vec::new();
     if kernel {
@@ -865,7 +890,9 @@ fn build_id_feature(hits: &HitTracker) -> Vec<u8> {
         if !p.starts_with('/') {
             continue;
         }
-        if let Ok(Some(id)) = rperf_symbols::build_id(std::path::Path::new(p)) {
+        if let Some(id) = captured.get(p) {
+            entries.push((-1, encode::misc::USER, id.clone(), p.to_string()));
+        } else if let Ok(Some(id)) = rperf_symbols::build_id(std::path::Path::new(p)) {
             entries.push((-1, encode::misc::USER, id, p.to_string()));
         }
     }
