@@ -1,6 +1,7 @@
 //! End-to-end tests: the real rperf binary, with Linux perf as the oracle where it is present.
 mod annotate;
 mod common;
+mod containers;
 mod corpus;
 mod corrupt;
 mod diff;

@@ -110,6 +110,8 @@ pub struct Sample<'a> {
     pub user_regs: Option<[u64; 3]>,
     /// The copied user stack (its dynamic size), when sampled.
     pub user_stack: Option<&'a [u8]>,
+    /// The task's cgroup id (`--all-cgroups`), when sampled.
+    pub cgroup: Option<u64>,
 }
 
 /// The records the session and commands care about.
@@ -174,6 +176,23 @@ pub enum Record<'a> {
         /// How many.
         count: u64,
     },
+    /// A cgroup's id and path below the cgroup root (PERF_RECORD_CGROUP).
+    Cgroup {
+        /// The id samples carry.
+        id: u64,
+        /// Path, `/` for the root.
+        path: String,
+    },
+    /// A task's namespaces (PERF_RECORD_NAMESPACES): (device, inode) of each, in the
+    /// kernel's order (net, uts, ipc, pid, user, mnt, cgroup).
+    Namespaces {
+        /// Process.
+        pid: i32,
+        /// Thread.
+        tid: i32,
+        /// (dev, inode) per namespace.
+        ns: Vec<(u64, u64)>,
+    },
 }
 
 impl Sample<'_> {
@@ -199,6 +218,7 @@ impl Sample<'_> {
             raw,
             user_regs: self.user_regs,
             user_stack,
+            cgroup: self.cgroup,
         }
     }
 }
@@ -251,6 +271,8 @@ impl Record<'_> {
             },
             Record::Lost { count } => Record::Lost { count },
             Record::LostSamples { count } => Record::LostSamples { count },
+            Record::Cgroup { id, path } => Record::Cgroup { id, path },
+            Record::Namespaces { pid, tid, ns } => Record::Namespaces { pid, tid, ns },
         })
     }
 }
@@ -665,6 +687,30 @@ impl Converter {
                     count: u64::from_le_bytes(b),
                 }
             }
+            EventRecord::Raw(r) if r.record_type.0 == crate::abi::kind::CGROUP => {
+                let body = r.data.as_slice();
+                let id = u64::from_le_bytes(body.get(..8)?.try_into().ok()?);
+                let rest = body.get(8..)?;
+                let end = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
+                Record::Cgroup {
+                    id,
+                    path: String::from_utf8_lossy(&rest[..end]).into_owned(),
+                }
+            }
+            EventRecord::Raw(r) if r.record_type.0 == crate::abi::kind::NAMESPACES => {
+                let body = r.data.as_slice();
+                let word = |o: usize| -> Option<u64> {
+                    Some(u64::from_le_bytes(body.get(o..o + 8)?.try_into().ok()?))
+                };
+                let pid = u32::from_le_bytes(body.get(..4)?.try_into().ok()?) as i32;
+                let tid = u32::from_le_bytes(body.get(4..8)?.try_into().ok()?) as i32;
+                // Bounded by the bytes there, whatever the count says.
+                let n = usize::try_from(word(8)?).ok()?.min(body.len() / 16);
+                let ns = (0..n)
+                    .map_while(|i| Some((word(16 + 16 * i)?, word(24 + 16 * i)?)))
+                    .collect();
+                Record::Namespaces { pid, tid, ns }
+            }
             _ => return None,
         })
     }
@@ -747,8 +793,16 @@ impl Converter {
                 let data = body.get(at + 8..at.checked_add(8)?.checked_add(n)?)?;
                 let dyn_size = usize::try_from(word(at + 8 + n)?).ok()?;
                 user_stack = Some(&data[..dyn_size.min(n)]).filter(|d| !d.is_empty());
+                at = at.checked_add(16)?.checked_add(n)?;
+            } else {
+                at += 8;
             }
         }
+        let cgroup = if bits & st::CGROUP != 0 {
+            cgroup_after_stack(bits, body, at)
+        } else {
+            None
+        };
         self.index += 1;
         Some(Record::Sample(Sample {
             index: self.index - 1,
@@ -764,6 +818,7 @@ impl Converter {
             raw,
             user_regs,
             user_stack,
+            cgroup,
         }))
     }
 
@@ -811,8 +866,35 @@ impl Converter {
             raw: s.raw.map(|r| r.as_slice()),
             user_regs,
             user_stack,
+            // The general parser (READ, BRANCH_STACK formats) does not read it.
+            cgroup: None,
         })
     }
+}
+
+/// The cgroup id of a sample whose fields up to the user stack end at `at`: past weight,
+/// data source, transaction and physical address (`None` when interrupt registers, whose
+/// count the format does not carry here, lie between).
+fn cgroup_after_stack(bits: u64, body: &[u8], mut at: usize) -> Option<u64> {
+    use crate::abi::sample as st;
+    let word = |at: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(body.get(at..at + 8)?.try_into().ok()?))
+    };
+    for f in [st::WEIGHT | st::WEIGHT_STRUCT, st::DATA_SRC, st::TRANSACTION] {
+        if bits & f != 0 {
+            at += 8;
+        }
+    }
+    if bits & st::REGS_INTR != 0 {
+        if word(at)? != 0 {
+            return None;
+        }
+        at += 8;
+    }
+    if bits & st::PHYS_ADDR != 0 {
+        at += 8;
+    }
+    word(at)
 }
 
 /// The (sample_type, sample_regs_user) that [`Converter::decode`] takes, or `None` for
