@@ -1,7 +1,7 @@
 //! `rperf record`: sample a command, processes or the whole system into a perf.data file
 //! that Linux perf reads.
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -280,7 +280,8 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         id: opened[0].ids[0],
     };
     let child = work.as_ref().filter(|_| !timer_only).map(Workload::pid);
-    let side = synthesize(t, trailer, system_wide, !has_cmd || timer_only, child);
+    let mut side = synthesize(t, trailer, system_wide, !has_cmd || timer_only, child);
+    side.extend(cgroup_side_band(&cfg, trailer, system_wide, child)?);
     let mut hits = HitTracker::new(trailer.sample_type);
     hits.observe(&side);
     let mut containers = if cfg.no_buildid_cache {
@@ -565,8 +566,31 @@ pub(crate) fn open_events(
     tasks: &[i32],
 ) -> Result<Vec<Opened>> {
     let with_id = evs.len() > 1;
+    // -G: one cgroup per event in order; a single one for every event.
+    let cgroups = match &cfg.cgroup {
+        Some(names) => {
+            if !how.system_wide {
+                bail!("-G/--cgroup {names} counts per CPU: add -a (or -C CPUS)");
+            }
+            let v = crate::record::cgroups::open_all(names)?;
+            if v.len() > evs.len() {
+                bail!(
+                    "-G {names}: {} cgroups for {} events: give at most one cgroup per -e event",
+                    v.len(),
+                    evs.len()
+                );
+            }
+            v
+        }
+        None => Vec::new(),
+    };
     let mut opened: Vec<Opened> = Vec::new();
     for (i, (ev, filter)) in evs.iter().enumerate() {
+        let cgroup = match cgroups.len() {
+            0 => None,
+            1 => Some(&cgroups[0].1),
+            _ => cgroups.get(i).map(|(_, f)| f),
+        };
         let mut ev = ev.clone();
         let opts = SamplingOptions {
             freq: how.freq,
@@ -595,13 +619,26 @@ pub(crate) fn open_events(
             if cfg.off_cpu {
                 offcpu::adjust_attr(&mut attr, i + 1 == evs.len());
             }
+            if cfg.all_cgroups {
+                attr.sample_type |= crate::abi::sample::CGROUP;
+                if i == 0 {
+                    attr.flags |= crate::abi::flag::CGROUP;
+                }
+            }
+            if cfg.namespaces && i == 0 {
+                attr.flags |= crate::abi::flag::NAMESPACES;
+            }
             if !lost_format {
                 attr.read_format &= !crate::abi::read_format::LOST;
             }
             fds.clear();
             for &cpu in cpus {
                 for &task in tasks {
-                    match counter::open(&attr, task, cpu as i32, None) {
+                    let fd = match cgroup {
+                        Some(dir) => counter::open_cgroup(&attr, dir.as_raw_fd(), cpu as i32),
+                        None => counter::open(&attr, task, cpu as i32, None),
+                    };
+                    match fd {
                         Ok(fd) => fds.push(fd),
                         Err(e) => {
                             let code = e.raw_os_error().unwrap_or(0);
@@ -767,6 +804,46 @@ pub(crate) fn synthesize(
         side.extend(encode::comm(pid, pid, "rperf", false, trailer));
     }
     side
+}
+
+/// The side-band perf adds with `--all-cgroups` (a CGROUP record for every cgroup, so
+/// samples' ids have paths) and `--namespaces` (a NAMESPACES record for every thread
+/// recorded that already runs, and the command's).
+fn cgroup_side_band(
+    cfg: &RecordConfig,
+    trailer: Trailer,
+    system_wide: bool,
+    child: Option<i32>,
+) -> Result<Vec<u8>> {
+    let mut side = Vec::new();
+    if cfg.all_cgroups {
+        let root = crate::record::cgroups::mount_point().ok_or_else(|| {
+            anyhow!(
+                "--all-cgroups: no cgroup hierarchy is mounted (mount cgroup2 to name the cgroups)"
+            )
+        })?;
+        for (id, path) in crate::record::cgroups::all(&root) {
+            side.extend(encode::cgroup(id, &path, trailer));
+        }
+    }
+    if cfg.namespaces {
+        let t = &cfg.target;
+        let mut pids: Vec<i32> = if system_wide {
+            synth::all_pids()
+        } else {
+            t.pids.iter().chain(&t.tids).copied().collect()
+        };
+        pids.extend(child);
+        for pid in pids {
+            let tids = crate::sys::topology::threads_of(pid).unwrap_or_default();
+            for tid in tids {
+                if let Some(ns) = synth::namespaces(tid) {
+                    side.extend(encode::namespaces(pid, tid, &ns, trailer));
+                }
+            }
+        }
+    }
+    Ok(side)
 }
 
 /// The off-CPU pass for the sched_switch event as the file has it, finding `prev_state`

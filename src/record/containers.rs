@@ -88,7 +88,10 @@ impl Containers {
             }
             _ => return,
         }
-        let word = |o: usize| r.get(o..o + 4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+        let word = |o: usize| {
+            r.get(o..o + 4)
+                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        };
         let (Some(pid), Some(prot)) = (word(8), word(64)) else {
             return;
         };

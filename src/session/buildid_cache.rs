@@ -30,7 +30,10 @@ pub fn holds(root: &Path, hex: &str) -> bool {
 /// `name`: a container's binary is read through `/proc/PID/root`.
 pub fn store(root: &Path, source: &Path, name: &str, hex: &str) -> Result<()> {
     if hex.len() <= 2 {
-        return Err(anyhow!("{name}: a build-id of {} digits is too short", hex.len()));
+        return Err(anyhow!(
+            "{name}: a build-id of {} digits is too short",
+            hex.len()
+        ));
     }
     let rel = name.trim_start_matches('/').to_string();
     // A recorded name is a path the kernel printed: `..` in it must not lead out of the cache.
@@ -84,9 +87,14 @@ mod tests {
     #[test]
     fn a_name_that_climbs_out_of_the_cache_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let err = store(dir.path(), Path::new("/bin/true"), "/a/../../etc/x", "abcdef")
-            .unwrap_err()
-            .to_string();
+        let err = store(
+            dir.path(),
+            Path::new("/bin/true"),
+            "/a/../../etc/x",
+            "abcdef",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("not a plain absolute path"), "{err}");
         assert!(!dir.path().join("etc").exists());
     }

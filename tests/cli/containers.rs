@@ -111,7 +111,10 @@ fn a_binary_only_inside_a_mount_namespace_is_named_after_it_is_gone() {
     let bare = record(&["-N"], "bare.data");
     let empty = d.path().join("empty");
     let rows = contained_rows(rperf_in(&empty), &bare, &[]);
-    assert!(!rows.is_empty() && rows.iter().all(|r| r.contains("[.] 0x")), "{rows:#?}");
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r.contains("[.] 0x")),
+        "{rows:#?}"
+    );
 
     // On another machine: the archive holds the captured binary at its recorded path.
     let o = run({
@@ -132,14 +135,20 @@ fn a_binary_only_inside_a_mount_namespace_is_named_after_it_is_gone() {
     });
     assert!(o.status.success(), "tar: {}", stderr(&o));
     let rows = contained_rows(rperf_in(&empty), &data, &["--symfs", sym.to_str().unwrap()]);
-    assert!(rows.iter().any(|r| r.contains("contained_inner")), "{rows:#?}");
+    assert!(
+        rows.iter().any(|r| r.contains("contained_inner")),
+        "{rows:#?}"
+    );
 
     let Some(_) = perf() else { return };
     // perf reads rperf's capture from its ~/.debug.
     let mut p = Command::new("perf");
     p.env("HOME", &home);
     let rows = contained_rows(p, &data, &[]);
-    assert!(rows.iter().any(|r| r.contains("contained_inner")), "{rows:#?}");
+    assert!(
+        rows.iter().any(|r| r.contains("contained_inner")),
+        "{rows:#?}"
+    );
     // perf 6.1's own recording of the same run shows raw addresses (the improvement).
     let pdata = d.path().join("p.data");
     let o = run({
@@ -154,5 +163,8 @@ fn a_binary_only_inside_a_mount_namespace_is_named_after_it_is_gone() {
     let mut p = Command::new("perf");
     p.env("HOME", &empty);
     let rows = contained_rows(p, &pdata, &[]);
-    assert!(!rows.is_empty() && rows.iter().all(|r| r.contains("[.] 0x")), "{rows:#?}");
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r.contains("[.] 0x")),
+        "{rows:#?}"
+    );
 }

@@ -880,7 +880,11 @@ fn cgroup_after_stack(bits: u64, body: &[u8], mut at: usize) -> Option<u64> {
     let word = |at: usize| -> Option<u64> {
         Some(u64::from_le_bytes(body.get(at..at + 8)?.try_into().ok()?))
     };
-    for f in [st::WEIGHT | st::WEIGHT_STRUCT, st::DATA_SRC, st::TRANSACTION] {
+    for f in [
+        st::WEIGHT | st::WEIGHT_STRUCT,
+        st::DATA_SRC,
+        st::TRANSACTION,
+    ] {
         if bits & f != 0 {
             at += 8;
         }
