@@ -107,15 +107,7 @@ fn a_binary_only_inside_a_mount_namespace_is_named_after_it_is_gone() {
         c
     });
     assert!(stdout(&o).contains("contained_outer"), "{}", stderr(&o));
-    // It is the capture that names them: without it, raw addresses as perf shows.
-    let bare = record(&["-N"], "bare.data");
     let empty = d.path().join("empty");
-    let rows = contained_rows(rperf_in(&empty), &bare, &[]);
-    assert!(
-        !rows.is_empty() && rows.iter().all(|r| r.contains("[.] 0x")),
-        "{rows:#?}"
-    );
-
     // On another machine: the archive holds the captured binary at its recorded path.
     let o = run({
         let mut c = rperf_in(&cache);
@@ -167,4 +159,176 @@ fn a_binary_only_inside_a_mount_namespace_is_named_after_it_is_gone() {
         !rows.is_empty() && rows.iter().all(|r| r.contains("[.] 0x")),
         "{rows:#?}"
     );
+}
+
+/// The cgroup v2 mount perf_event follows here, or why the cgroup tests cannot run (a v1
+/// perf_event hierarchy names cgroups other than the v2 ids samples carry).
+fn cgroup2_root() -> Option<std::path::PathBuf> {
+    if !is_root() {
+        skip("cgroup tests need root (they make two cgroups)");
+        return None;
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let mut v2 = None;
+    for l in mounts.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() < 4 {
+            continue;
+        }
+        if f[2] == "cgroup" && f[3].split(',').any(|o| o == "perf_event") {
+            skip("perf_event is a cgroup v1 hierarchy here: sample ids are v2's");
+            return None;
+        }
+        if f[2] == "cgroup2" && v2.is_none() {
+            v2 = Some(std::path::PathBuf::from(f[1]));
+        }
+    }
+    if v2.is_none() {
+        skip("no cgroup2 mount");
+    }
+    v2
+}
+
+/// Two cgroups made for a test, removed when dropped (their tasks have ended by then).
+struct Cgroups(Vec<std::path::PathBuf>);
+
+impl Drop for Cgroups {
+    fn drop(&mut self) {
+        for c in &self.0 {
+            // A cgroup is removable once its last task has exited; give stragglers a moment.
+            for _ in 0..50 {
+                if std::fs::remove_dir(c).is_ok() || !c.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// Report lines without the comment header.
+fn rows(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn report(tool: &str, data: &Path, sort: &str) -> Vec<String> {
+    let mut c = if tool == "perf" {
+        Command::new("perf")
+    } else {
+        rperf()
+    };
+    c.args(["report", "--stdio", "--sort", sort, "-i"])
+        .arg(data);
+    let o = run(c);
+    assert!(
+        o.status.success(),
+        "{tool} report --sort {sort}: {}",
+        stderr(&o)
+    );
+    rows(&stdout(&o))
+}
+
+#[test]
+fn samples_carry_their_cgroup_as_in_perf() {
+    let Some(root) = cgroup2_root() else { return };
+    let d = TempDir::new("cgroups");
+    let burn = compile_c(d.path(), "burn", BURN_C, &["-O1"]);
+    let tag = format!("rperf-test-{}", std::process::id());
+    let names = [format!("{tag}-a"), format!("{tag}-b")];
+    let cgs = Cgroups(names.iter().map(|n| root.join(n)).collect());
+    for c in &cgs.0 {
+        std::fs::create_dir(c).unwrap();
+    }
+    // Two workloads, each moving itself into its cgroup before it execs the burner.
+    let script = cgs
+        .0
+        .iter()
+        .map(|c| {
+            format!(
+                "sh -c 'echo $$ > {}/cgroup.procs && exec {} 200' &\n",
+                c.display(),
+                burn.display()
+            )
+        })
+        .collect::<String>()
+        + "wait\n";
+    let sh = d.path().join("two.sh");
+    std::fs::write(&sh, script).unwrap();
+    let sh = sh.to_str().unwrap();
+    let r = record_with(
+        "rperf",
+        d.path(),
+        "r.data",
+        &["--all-cgroups", "--namespaces", "sh", sh],
+    )
+    .unwrap();
+    let by_cgroup = report("rperf", &r, "cgroup,comm");
+    for n in &names {
+        assert!(
+            by_cgroup
+                .iter()
+                .any(|l| l.contains(&format!("/{n} ")) && l.trim_end().ends_with("burn")),
+            "no burn row in cgroup /{n}: {by_cgroup:#?}"
+        );
+    }
+    // -G: only the first cgroup's tasks, system-wide.
+    let g = record_with(
+        "rperf",
+        d.path(),
+        "g.data",
+        &["-a", "-G", &names[0], "--all-cgroups", "sh", sh],
+    )
+    .unwrap();
+    let only = report("rperf", &g, "cgroup");
+    assert!(
+        !only.is_empty()
+            && only
+                .iter()
+                .all(|l| l.trim_end().ends_with(&format!("/{}", names[0]))),
+        "{only:#?}"
+    );
+    // A cgroup that does not exist: one line naming it, nothing written.
+    let o = run({
+        let mut c = rperf();
+        c.args(["record", "-q", "-a", "-G", &format!("{tag}-none"), "-o"])
+            .arg(d.path().join("x.data"))
+            .args(["true"]);
+        c
+    });
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("does not exist") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(!d.path().join("x.data").exists());
+
+    if perf().is_none() {
+        return;
+    }
+    // perf reads rperf's file alike, and rperf perf's.
+    for sort in ["cgroup", "cgroup,comm", "comm,cgroup_id"] {
+        assert_eq!(
+            report("perf", &r, sort),
+            report("rperf", &r, sort),
+            "--sort {sort}"
+        );
+    }
+    let p = record_with(
+        "perf",
+        d.path(),
+        "p.data",
+        &["--all-cgroups", "--namespaces", "sh", sh],
+    )
+    .unwrap();
+    for sort in ["cgroup", "cgroup,comm", "comm,cgroup_id"] {
+        assert_eq!(
+            report("perf", &p, sort),
+            report("rperf", &p, sort),
+            "--sort {sort}"
+        );
+    }
 }
