@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context, Result};
 use linux_perf_data::Feature;
 
+use crate::buildid_cache::link_of;
 use crate::data::header::Cursor;
 use crate::data::{self, Record};
 use crate::session::Session;
@@ -104,7 +105,7 @@ pub fn list(input: &Path, with_hits: bool) -> Result<ExitCode> {
 
 /// The build-id cache's root: `$PERF_BUILDID_DIR`, else `~/.debug` (where perf keeps it).
 pub fn cache_root() -> Result<PathBuf> {
-    crate::session::buildid_cache::root()
+    crate::buildid_cache::root()
 }
 
 /// A binary's absolute path and build-id, or an error naming what is wrong with it.
@@ -122,13 +123,11 @@ fn identify(file: &Path) -> Result<(PathBuf, String)> {
     Ok((abs, rperf_symbols::buildid::hex(&id)))
 }
 
-use crate::session::buildid_cache::link_of;
-
 /// Adds `file` as perf does: a copy at `root/PATH/ID/elf` (with an empty `probes` beside
 /// it), linked from `root/.build-id/xx/rest`.
 pub fn add(root: &Path, file: &Path) -> Result<()> {
     let (abs, hex) = identify(file)?;
-    crate::session::buildid_cache::store(root, &abs, &abs.to_string_lossy(), &hex)
+    crate::buildid_cache::store(root, &abs, &abs.to_string_lossy(), &hex)
 }
 
 /// Removes `file`'s build-id from the cache (its copy and its link).

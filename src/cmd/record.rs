@@ -287,7 +287,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     let mut containers = if cfg.no_buildid_cache {
         None
     } else {
-        crate::session::buildid_cache::root()
+        crate::buildid_cache::root()
             .ok()
             .and_then(|root| Containers::new(root, cfg.verbose))
     };

@@ -152,8 +152,8 @@ impl Containers {
         let id = rperf_symbols::build_id(inside)?
             .ok_or_else(|| anyhow::anyhow!("it has no build-id note to file it under"))?;
         let hex = rperf_symbols::buildid::hex(&id);
-        if !crate::session::buildid_cache::holds(&self.root, &hex) {
-            crate::session::buildid_cache::store(&self.root, inside, path, &hex)?;
+        if !crate::buildid_cache::holds(&self.root, &hex) {
+            crate::buildid_cache::store(&self.root, inside, path, &hex)?;
         }
         Ok(id)
     }

@@ -10,8 +10,6 @@ use rperf_symbols::{ElfSymbols, Kallsyms};
 
 use crate::data::{Mode, Record};
 
-pub mod buildid_cache;
-
 /// Index of a binary (or pseudo-binary) in [`Session::dsos`].
 pub type DsoId = u32;
 

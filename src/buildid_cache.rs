@@ -1,6 +1,6 @@
 //! perf's build-id cache on disk (`$PERF_BUILDID_DIR`, else `~/.debug`): where a binary is
 //! stored and linked by its build-id, shared by `buildid-cache --add`, record's capture of
-//! binaries that live only inside a container, and the lookups in [`super::locate`].
+//! binaries that live only inside a container, and the lookups in `session::locate`.
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
