@@ -1064,6 +1064,49 @@ mod tests {
     }
 
     #[test]
+    fn the_cgroup_id_is_found_past_the_stack_and_the_fields_before_it() {
+        let header = Header {
+            events: vec![EventInfo {
+                name: "e".into(),
+                tracepoint: None,
+                has_cpu: false,
+                has_callchain: true,
+                fixed_period: None,
+            }],
+            ..Header::default()
+        };
+        let leaf_regs: u64 = (1 << 6) | (1 << 7) | (1 << 8);
+        for (extra, stack) in [
+            (0, 0),
+            (st::STACK_USER | st::REGS_USER, 64),
+            (st::STACK_USER, 0),
+            (st::WEIGHT | st::DATA_SRC | st::PHYS_ADDR, 0),
+            (st::TRANSACTION | st::STACK_USER, 16),
+        ] {
+            let bits = st::IP | st::TID | st::TIME | st::CALLCHAIN | st::CGROUP | extra;
+            let mut b = body(bits, leaf_regs, stack);
+            for f in [st::WEIGHT, st::DATA_SRC, st::TRANSACTION, st::PHYS_ADDR] {
+                if bits & f != 0 {
+                    b.extend_from_slice(&0xaaaau64.to_le_bytes());
+                }
+            }
+            b.extend_from_slice(&4242u64.to_le_bytes());
+            let mut conv = Converter::default();
+            let Some(Record::Sample(s)) = conv.decode(&header, 0, (bits, leaf_regs), 2, &b) else {
+                panic!("{bits:#x} did not decode");
+            };
+            assert_eq!(s.cgroup, Some(4242), "{bits:#x}");
+            // Cut short: no id rather than a read past the end.
+            let mut conv = Converter::default();
+            if let Some(Record::Sample(s)) =
+                conv.decode(&header, 0, (bits, leaf_regs), 2, &b[..b.len() - 4])
+            {
+                assert_eq!(s.cgroup, None);
+            }
+        }
+    }
+
+    #[test]
     fn decode_agrees_with_the_general_parser() {
         use linux_perf_event_reader::{Endianness, PerfEventAttr};
         let header = Header {
