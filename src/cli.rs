@@ -1537,6 +1537,24 @@ pub struct ListArgs {
 
 /// A `-p`/`-t`-style option: absent means empty.
 fn id_list(s: Option<&str>, what: &str) -> anyhow::Result<Vec<i32>> {
+    // `-p PID@HOLDER`: a pid as seen inside the pid namespace of host process HOLDER.
+    if let Some(s) = s.filter(|s| what == "pid" && s.contains('@')) {
+        return s
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| match p.trim().split_once('@') {
+                Some((pid, holder)) => {
+                    let n = split_ints(pid, what)?;
+                    let h = split_ints(holder, what)?;
+                    match (n.as_slice(), h.as_slice()) {
+                        ([n], [h]) => crate::target::host_pid(*n, *h),
+                        _ => anyhow::bail!("invalid pid '{p}': expected PID or PID@HOLDER"),
+                    }
+                }
+                None => Ok(split_ints(p, what)?[0]),
+            })
+            .collect();
+    }
     s.map(|s| split_ints(s, what))
         .transpose()
         .map(Option::unwrap_or_default)

@@ -332,3 +332,63 @@ fn samples_carry_their_cgroup_as_in_perf() {
         );
     }
 }
+
+#[test]
+fn a_pid_as_a_container_sees_it_is_translated_for_p() {
+    if !can_unshare() {
+        return;
+    }
+    let d = TempDir::new("pidns");
+    let burn = compile_c(d.path(), "burn", BURN_C, &["-O1"]);
+    // A new pid namespace: sh is its pid 1, the burner it starts its pid 2.
+    let mut ns = Command::new("unshare")
+        .args(["-p", "-f", "--kill-child", "sh", "-c"])
+        .arg(format!("{} 20000 & wait", burn.display()))
+        .spawn()
+        .unwrap();
+    let kids = format!("/proc/{0}/task/{0}/children", ns.id());
+    let mut init = None;
+    for _ in 0..200 {
+        init = std::fs::read_to_string(&kids)
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok());
+        let has_burner = init.is_some_and(|i| {
+            std::fs::read_to_string(format!("/proc/{i}/task/{i}/children"))
+                .is_ok_and(|c| !c.trim().is_empty())
+        });
+        if has_burner {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let init = init.expect("the namespace's sh did not start");
+    let out = d.path().join("r.data");
+    let o = run({
+        let mut c = rperf();
+        c.args(["record", "-q", "-o"])
+            .arg(&out)
+            .args(["-p", &format!("2@{init}"), "sleep", "0.3"]);
+        c
+    });
+    let bad = run({
+        let mut c = rperf();
+        c.args(["record", "-q", "-o"])
+            .arg(d.path().join("x.data"))
+            .args(["-p", &format!("99@{init}"), "true"]);
+        c
+    });
+    let _ = ns.kill();
+    let _ = ns.wait();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let comms = report("rperf", &out, "comm");
+    assert!(
+        !comms.is_empty() && comms.iter().all(|l| l.trim_end().ends_with("burn")),
+        "{comms:#?}"
+    );
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("no process 99 in the pid namespace"),
+        "{}",
+        stderr(&bad)
+    );
+}
