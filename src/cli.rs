@@ -1187,6 +1187,12 @@ pub struct ScriptArgs {
     /// each sample's usual lines.
     #[arg(short = 'D', long = "dump-raw-trace")]
     pub dump_raw_trace: bool,
+    /// Also print the CGROUP records (`record --all-cgroups`): each cgroup's id and path.
+    #[arg(long = "show-cgroup-events")]
+    pub show_cgroup_events: bool,
+    /// Also print the NAMESPACES records (`record --namespaces`).
+    #[arg(long = "show-namespace-events")]
+    pub show_namespace_events: bool,
 }
 
 /// `rperf record` options, named as perf's.
@@ -1842,6 +1848,8 @@ fn dispatch(
                         fields,
                         filter: a.filter.into_filter(a.cpu.as_deref())?,
                         dump: a.dump_raw_trace,
+                        show_cgroups: a.show_cgroup_events,
+                        show_namespaces: a.show_namespace_events,
                     })
                 })
         }

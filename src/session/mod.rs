@@ -266,7 +266,7 @@ impl Session {
                 }
             }
             Record::Lost { count } => self.lost += count,
-            Record::Cgroup { id, path } => {
+            Record::Cgroup { id, path, .. } => {
                 self.cgroups.insert(*id, path.clone());
             }
             Record::Namespaces { tid, ns, .. } => {

@@ -331,6 +331,33 @@ fn samples_carry_their_cgroup_as_in_perf() {
             "--sort {sort}"
         );
     }
+    // script prints the cgroup and namespace records among the samples as perf does.
+    for data in [&r, &p] {
+        let script = |tool: &str| {
+            let mut c = if tool == "perf" {
+                Command::new("perf")
+            } else {
+                rperf()
+            };
+            c.args(["script", "--show-cgroup-events", "--show-namespace-events"])
+                .args(["-F", "comm,tid,time,event", "-i"])
+                .arg(data);
+            let o = run(c);
+            assert!(o.status.success(), "{tool} script: {}", stderr(&o));
+            stdout(&o)
+        };
+        let ours = script("rperf");
+        for n in &names {
+            assert!(
+                ours.lines()
+                    .any(|l| l.contains("PERF_RECORD_CGROUP cgroup: ")
+                        && l.ends_with(&format!(" /{n}"))),
+                "{ours}"
+            );
+        }
+        assert!(ours.contains("PERF_RECORD_NAMESPACES"), "{ours}");
+        assert_eq!(ours, script("perf"), "{}", data.display());
+    }
 }
 
 #[test]

@@ -182,6 +182,8 @@ pub enum Record<'a> {
         id: u64,
         /// Path, `/` for the root.
         path: String,
+        /// When and where it was written (its sample_id).
+        at: SideId,
     },
     /// A task's namespaces (PERF_RECORD_NAMESPACES): (device, inode) of each, in the
     /// kernel's order (net, uts, ipc, pid, user, mnt, cgroup).
@@ -192,7 +194,20 @@ pub enum Record<'a> {
         tid: i32,
         /// (dev, inode) per namespace.
         ns: Vec<(u64, u64)>,
+        /// When and where it was written (its sample_id: the forking task for a new one).
+        at: SideId,
     },
+}
+
+/// A side-band record's sample_id fields, for the commands that print the record itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SideId {
+    /// Thread of the sample_id (0 when absent or synthesized).
+    pub tid: i32,
+    /// Timestamp (0 when absent or synthesized).
+    pub time: u64,
+    /// CPU, when recorded.
+    pub cpu: Option<u32>,
 }
 
 impl Sample<'_> {
@@ -271,8 +286,8 @@ impl Record<'_> {
             },
             Record::Lost { count } => Record::Lost { count },
             Record::LostSamples { count } => Record::LostSamples { count },
-            Record::Cgroup { id, path } => Record::Cgroup { id, path },
-            Record::Namespaces { pid, tid, ns } => Record::Namespaces { pid, tid, ns },
+            Record::Cgroup { id, path, at } => Record::Cgroup { id, path, at },
+            Record::Namespaces { pid, tid, ns, at } => Record::Namespaces { pid, tid, ns, at },
         })
     }
 }
@@ -695,6 +710,7 @@ impl Converter {
                 Record::Cgroup {
                     id,
                     path: String::from_utf8_lossy(&rest[..end]).into_owned(),
+                    at: side_id(r),
                 }
             }
             EventRecord::Raw(r) if r.record_type.0 == crate::abi::kind::NAMESPACES => {
@@ -709,7 +725,12 @@ impl Converter {
                 let ns = (0..n)
                     .map_while(|i| Some((word(16 + 16 * i)?, word(24 + 16 * i)?)))
                     .collect();
-                Record::Namespaces { pid, tid, ns }
+                Record::Namespaces {
+                    pid,
+                    tid,
+                    ns,
+                    at: side_id(r),
+                }
             }
             _ => return None,
         })
@@ -869,6 +890,16 @@ impl Converter {
             // The general parser (READ, BRANCH_STACK formats) does not read it.
             cgroup: None,
         })
+    }
+}
+
+/// The sample_id fields of a side-band record.
+fn side_id(r: &linux_perf_event_reader::RawEventRecord) -> SideId {
+    let c = r.common_data().unwrap_or_default();
+    SideId {
+        tid: c.tid.unwrap_or(0),
+        time: c.timestamp.unwrap_or(0),
+        cpu: c.cpu,
     }
 }
 

@@ -124,7 +124,8 @@ pub fn cgroup(id: u64, path: &str, t: Trailer) -> Vec<u8> {
 }
 
 /// PERF_RECORD_NAMESPACES: the (device, inode) of each namespace of `tid`, in the kernel's
-/// order (net, uts, ipc, pid, user, mnt, cgroup).
+/// order (net, uts, ipc, pid, user, mnt, cgroup); synthesized, so its sample_id names no
+/// task, as perf's.
 pub fn namespaces(pid: i32, tid: i32, ns: &[(u64, u64)], t: Trailer) -> Vec<u8> {
     let mut v = begin(kind::NAMESPACES, 0);
     v.extend_from_slice(&pid.to_ne_bytes());
@@ -134,7 +135,7 @@ pub fn namespaces(pid: i32, tid: i32, ns: &[(u64, u64)], t: Trailer) -> Vec<u8> 
         v.extend_from_slice(&dev.to_ne_bytes());
         v.extend_from_slice(&ino.to_ne_bytes());
     }
-    t.write(&mut v, pid, tid, 0, 0);
+    t.write(&mut v, 0, 0, 0, 0);
     finish(v)
 }
 
