@@ -3,10 +3,10 @@
 //! A process in another mount namespace maps files by paths that mean something else (or
 //! nothing) on the host, and once it exits nothing on the host leads to them: perf then
 //! shows raw addresses. So, as each such mapping is seen, the file is read through
-//! `/proc/PID/root/PATH` while the process lives and stored in perf's build-id cache under
-//! its build-id; the BUILD_ID feature names that build for the recorded path, and the
-//! symbolizer's cache lookup ([`crate::session::locate`]), `rperf archive` and perf itself
-//! then find it like any cached binary.
+//! `/proc/PID/map_files` (else `/proc/PID/root/PATH`) while the process lives and stored
+//! in perf's build-id cache under its build-id; the BUILD_ID feature names that build for
+//! the recorded path, and the symbolizer's cache lookup ([`crate::session::locate`]),
+//! `rperf archive` and perf itself then find it like any cached binary.
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -58,6 +58,23 @@ impl Containers {
     /// A capture into the build-id cache at `root`; `None` when rperf's own mount namespace
     /// cannot be told (no /proc).
     pub fn new(root: PathBuf, verbose: bool) -> Option<Containers> {
+        // Root running with another user's $HOME (`sudo -E`) leaves nothing of its own
+        // there: the cache is used only where its nearest existing directory is the
+        // effective user's (or root's).
+        let me = crate::sys::ids::euid();
+        let owner = root
+            .ancestors()
+            .find_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.uid())?;
+        if owner != me && owner != 0 {
+            if verbose {
+                eprintln!(
+                    "not storing container binaries in {}: it belongs to another user",
+                    root.display()
+                );
+            }
+            return None;
+        }
         Some(Containers {
             root,
             own_ns: mount_ns("self")?,
@@ -92,7 +109,13 @@ impl Containers {
             r.get(o..o + 4)
                 .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
         };
-        let (Some(pid), Some(prot)) = (word(8), word(64)) else {
+        let dword = |o: usize| {
+            r.get(o..o + 8)
+                .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
+        };
+        let (Some(pid), Some(prot), Some(start), Some(len)) =
+            (word(8), word(64), dword(16), dword(24))
+        else {
             return;
         };
         let Some(path) = r.get(72..).and_then(|s| {
@@ -105,10 +128,10 @@ impl Containers {
         if prot & libc::PROT_EXEC as u32 == 0 || !path.starts_with('/') {
             return;
         }
-        self.mapping(pid as i32, path);
+        self.mapping(pid as i32, path, (start, start.saturating_add(len)));
     }
 
-    fn mapping(&mut self, pid: i32, path: &str) {
+    fn mapping(&mut self, pid: i32, path: &str, (start, end): (u64, u64)) {
         let own = self.own_ns;
         let ns = *self
             .ns_of
@@ -118,13 +141,22 @@ impl Containers {
         if !self.seen.insert((ns, path.to_string())) {
             return;
         }
-        let inside = PathBuf::from(format!("/proc/{pid}/root{path}"));
+        // The mapping itself (map_files, root only) is exactly the file the process runs,
+        // even deleted or with its path replaced since; else the path in its root.
+        let mapped = PathBuf::from(format!("/proc/{pid}/map_files/{start:x}-{end:x}"));
+        let (inside, there) = match file_id(&mapped) {
+            Some(id) => (mapped, id),
+            None => {
+                let p = PathBuf::from(format!("/proc/{pid}/root{path}"));
+                let Some(id) = file_id(&p) else {
+                    self.stats.missed += 1;
+                    return;
+                };
+                (p, id)
+            }
+        };
         // The same file as the host's at that path (a shared /usr, a bind mount): nothing
         // to capture, the host's copy serves.
-        let Some(there) = file_id(&inside) else {
-            self.stats.missed += 1;
-            return;
-        };
         if file_id(Path::new(path)) == Some(there) {
             return;
         }
