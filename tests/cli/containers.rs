@@ -107,6 +107,18 @@ fn a_binary_only_inside_a_mount_namespace_is_named_after_it_is_gone() {
         c
     });
     assert!(stdout(&o).contains("contained_outer"), "{}", stderr(&o));
+    let o = run({
+        let mut c = rperf_in(&cache);
+        c.args(["flamegraph", "--format", "folded", "-o", "-", "-i"])
+            .arg(&data);
+        c
+    });
+    assert!(
+        stdout(&o).contains(";contained_inner"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
     let empty = d.path().join("empty");
     // On another machine: the archive holds the captured binary at its recorded path.
     let o = run({
