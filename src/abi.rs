@@ -63,10 +63,14 @@ pub mod flag {
     pub const USE_CLOCKID: u64 = 1 << 25;
     /// SWITCH records.
     pub const CONTEXT_SWITCH: u64 = 1 << 26;
+    /// NAMESPACES records (a task's namespaces at fork and exec).
+    pub const NAMESPACES: u64 = 1 << 28;
     /// KSYMBOL records.
     pub const KSYMBOL: u64 = 1 << 29;
     /// BPF_EVENT records.
     pub const BPF_EVENT: u64 = 1 << 30;
+    /// CGROUP records (a cgroup's id and path when it is made).
+    pub const CGROUP: u64 = 1 << 32;
 }
 
 /// perf_event_attr.read_format bits.
@@ -119,6 +123,20 @@ pub mod sample {
     pub const STACK_USER: u64 = b::PERF_SAMPLE_STACK_USER as u64;
     /// Id at a fixed position (first in samples, last in sample_id trailers).
     pub const IDENTIFIER: u64 = b::PERF_SAMPLE_IDENTIFIER as u64;
+    /// Weight (one word).
+    pub const WEIGHT: u64 = b::PERF_SAMPLE_WEIGHT as u64;
+    /// Weight as a struct (one word too).
+    pub const WEIGHT_STRUCT: u64 = b::PERF_SAMPLE_WEIGHT_STRUCT as u64;
+    /// Data source.
+    pub const DATA_SRC: u64 = b::PERF_SAMPLE_DATA_SRC as u64;
+    /// Transaction.
+    pub const TRANSACTION: u64 = b::PERF_SAMPLE_TRANSACTION as u64;
+    /// Interrupt-time registers.
+    pub const REGS_INTR: u64 = b::PERF_SAMPLE_REGS_INTR as u64;
+    /// Physical data address.
+    pub const PHYS_ADDR: u64 = b::PERF_SAMPLE_PHYS_ADDR as u64;
+    /// The task's cgroup id (cgroup v2's), after PHYS_ADDR.
+    pub const CGROUP: u64 = b::PERF_SAMPLE_CGROUP as u64;
 }
 
 /// x86-64 user registers perf samples for DWARF unwinding: AX..FLAGS, CS, SS (bits 0-11)
@@ -296,6 +314,10 @@ pub mod kind {
     pub const SWITCH: u32 = b::PERF_RECORD_SWITCH;
     /// A context switch on a CPU-wide event's CPU (attr.context_switch).
     pub const SWITCH_CPU_WIDE: u32 = b::PERF_RECORD_SWITCH_CPU_WIDE;
+    /// A task's namespaces: pid, tid, then (dev, inode) per namespace.
+    pub const NAMESPACES: u32 = b::PERF_RECORD_NAMESPACES;
+    /// A cgroup's id and path.
+    pub const CGROUP: u32 = b::PERF_RECORD_CGROUP;
     /// Pipe mode: an attr and its ids.
     pub const HEADER_ATTR: u32 = 64;
     /// Pipe mode: tracing data follows the record.

@@ -89,6 +89,7 @@ mod tests {
             raw: None,
             user_regs: None,
             user_stack: None,
+            cgroup: None,
         }
     }
 

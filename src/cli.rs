@@ -207,6 +207,10 @@ impl TopArgs {
             verbose: self.verbose,
             command: Vec::new(),
             off_cpu: false,
+            no_buildid_cache: false,
+            all_cgroups: false,
+            cgroup: None,
+            namespaces: false,
         }
         .into_config(&[], Vec::new())?;
         if !(self.percent_limit >= 0.0 && self.percent_limit <= 100.0) {
@@ -758,6 +762,7 @@ impl FlamegraphArgs {
                 leaf_stack: crate::events::attr::DEFAULT_LEAF_STACK,
                 raw_samples: false,
                 off_cpu: self.off_cpu || self.wall,
+                ..Default::default()
             })
         } else {
             None
@@ -1214,6 +1219,12 @@ pub struct ScriptArgs {
     /// each sample's usual lines.
     #[arg(short = 'D', long = "dump-raw-trace")]
     pub dump_raw_trace: bool,
+    /// Also print the CGROUP records (`record --all-cgroups`): each cgroup's id and path.
+    #[arg(long = "show-cgroup-events")]
+    pub show_cgroup_events: bool,
+    /// Also print the NAMESPACES records (`record --namespaces`).
+    #[arg(long = "show-namespace-events")]
+    pub show_namespace_events: bool,
 }
 
 /// `rperf record` options, named as perf's.
@@ -1248,6 +1259,18 @@ pub struct RecordArgs {
     /// offcpu-time for blocked time, offcpu-runnable for time waiting for a CPU; weights in ns).
     #[arg(long = "off-cpu")]
     pub off_cpu: bool,
+    /// Do not store binaries seen only inside containers in the build-id cache.
+    #[arg(short = 'N', long = "no-buildid-cache")]
+    pub no_buildid_cache: bool,
+    /// Samples carry their cgroup (report --sort cgroup), with the cgroups' paths recorded.
+    #[arg(long = "all-cgroups")]
+    pub all_cgroups: bool,
+    /// Only tasks in these cgroups (comma-separated, relative to the cgroup root; needs -a).
+    #[arg(short = 'G', long = "cgroup", value_name = "NAME")]
+    pub cgroup: Option<String>,
+    /// Record the namespaces of each task (PERF_RECORD_NAMESPACES).
+    #[arg(long = "namespaces")]
+    pub namespaces: bool,
     /// What to measure besides a command.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -1396,6 +1419,10 @@ impl RecordArgs {
             leaf_stack: leaf_stack(self.fp_leaf_stack)?,
             raw_samples: self.raw_samples,
             off_cpu: self.off_cpu,
+            no_buildid_cache: self.no_buildid_cache,
+            all_cgroups: self.all_cgroups,
+            cgroup: self.cgroup,
+            namespaces: self.namespaces,
         })
     }
 }
@@ -1548,6 +1575,24 @@ pub struct ListArgs {
 
 /// A `-p`/`-t`-style option: absent means empty.
 fn id_list(s: Option<&str>, what: &str) -> anyhow::Result<Vec<i32>> {
+    // `-p PID@HOLDER`: a pid as seen inside the pid namespace of host process HOLDER.
+    if let Some(s) = s.filter(|s| what == "pid" && s.contains('@')) {
+        return s
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| match p.trim().split_once('@') {
+                Some((pid, holder)) => {
+                    let n = split_ints(pid, what)?;
+                    let h = split_ints(holder, what)?;
+                    match (n.as_slice(), h.as_slice()) {
+                        ([n], [h]) => crate::target::host_pid(*n, *h),
+                        _ => anyhow::bail!("invalid pid '{p}': expected PID or PID@HOLDER"),
+                    }
+                }
+                None => Ok(split_ints(p, what)?[0]),
+            })
+            .collect();
+    }
     s.map(|s| split_ints(s, what))
         .transpose()
         .map(Option::unwrap_or_default)
@@ -1835,6 +1880,8 @@ fn dispatch(
                         fields,
                         filter: a.filter.into_filter(a.cpu.as_deref())?,
                         dump: a.dump_raw_trace,
+                        show_cgroups: a.show_cgroup_events,
+                        show_namespaces: a.show_namespace_events,
                     })
                 })
         }

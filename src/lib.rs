@@ -4,6 +4,7 @@
 
 pub mod abi;
 pub mod annotate;
+pub mod buildid_cache;
 pub mod callchain;
 pub mod cli;
 pub mod cmd;

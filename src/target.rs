@@ -76,6 +76,37 @@ pub fn resolve_tasks(t: &Target) -> Result<Vec<(i32, String)>> {
     Ok(tasks)
 }
 
+/// The host pid of the process that is `pid` inside the pid namespace of host process
+/// `holder` (`-p PID@HOLDER`: a pid as a container shows it, with any process of that
+/// container, such as its init, to say which namespace): the process in that same namespace
+/// whose innermost `NSpid` entry in /proc/PID/status is `pid`.
+pub fn host_pid(pid: i32, holder: i32) -> Result<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let ns_of = |p: i32| {
+        std::fs::metadata(format!("/proc/{p}/ns/pid"))
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    };
+    let ns = ns_of(holder).ok_or_else(|| {
+        anyhow!("-p {pid}@{holder}: no process {holder} whose pid namespace could be read (run as root, or check the pid)")
+    })?;
+    let innermost = |p: i32| -> Option<i32> {
+        let status = std::fs::read_to_string(format!("/proc/{p}/status")).ok()?;
+        let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+        line.split_whitespace().last()?.parse().ok()
+    };
+    let dir = std::fs::read_dir("/proc").context("reading /proc")?;
+    for e in dir.flatten() {
+        let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if innermost(p) == Some(pid) && ns_of(p) == Some(ns) {
+            return Ok(p);
+        }
+    }
+    bail!("-p {pid}@{holder}: no process {pid} in the pid namespace of process {holder}")
+}
+
 fn fmt_cpus(c: &[u32]) -> String {
     c.iter()
         .map(|c| c.to_string())
@@ -86,6 +117,14 @@ fn fmt_cpus(c: &[u32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pid_in_our_own_namespace_is_itself() {
+        let me = std::process::id() as i32;
+        // Inside no container, NSpid has one entry: the host pid.
+        assert_eq!(host_pid(me, me).unwrap(), me);
+        assert!(host_pid(i32::MAX, me).is_err());
+    }
 
     #[test]
     fn header_names_the_target() {

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context, Result};
 use linux_perf_data::Feature;
 
+use crate::buildid_cache::link_of;
 use crate::data::header::Cursor;
 use crate::data::{self, Record};
 use crate::session::Session;
@@ -104,11 +105,7 @@ pub fn list(input: &Path, with_hits: bool) -> Result<ExitCode> {
 
 /// The build-id cache's root: `$PERF_BUILDID_DIR`, else `~/.debug` (where perf keeps it).
 pub fn cache_root() -> Result<PathBuf> {
-    std::env::var_os("PERF_BUILDID_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".debug")))
-        .ok_or_else(|| anyhow!("no build-id cache: set HOME or PERF_BUILDID_DIR"))
+    crate::buildid_cache::root()
 }
 
 /// A binary's absolute path and build-id, or an error naming what is wrong with it.
@@ -126,51 +123,11 @@ fn identify(file: &Path) -> Result<(PathBuf, String)> {
     Ok((abs, rperf_symbols::buildid::hex(&id)))
 }
 
-/// `root/.build-id/xx/rest`, the link perf resolves a build-id through.
-fn link_of(root: &Path, hex: &str) -> PathBuf {
-    root.join(".build-id").join(&hex[..2]).join(&hex[2..])
-}
-
 /// Adds `file` as perf does: a copy at `root/PATH/ID/elf` (with an empty `probes` beside
 /// it), linked from `root/.build-id/xx/rest`.
 pub fn add(root: &Path, file: &Path) -> Result<()> {
     let (abs, hex) = identify(file)?;
-    let rel = abs.to_string_lossy().trim_start_matches('/').to_string();
-    let dir = root.join(&rel).join(&hex);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    // Staged under a random name and renamed whole (never through a planted symlink or a
-    // predictable temporary name), keeping the binary's permission bits.
-    let copy = || -> Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        let mut from = rperf_symbols::file::open_regular(&abs)?;
-        let opts = crate::output::Options {
-            mode: from.metadata()?.permissions().mode() & 0o7777,
-            ..Default::default()
-        };
-        let mut out = crate::output::Output::create(&dir.join("elf"), opts)?;
-        std::io::copy(&mut from, &mut out)?;
-        Ok(out.commit()?)
-    };
-    copy().with_context(|| format!("cannot copy {} into the cache", abs.display()))?;
-    let probes = dir.join("probes");
-    if !probes.exists() {
-        std::fs::write(&probes, b"")?;
-    }
-    let link = link_of(root, &hex);
-    if let Some(parent) = link.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let target = PathBuf::from("../..").join(&rel).join(&hex);
-    match std::fs::read_link(&link) {
-        Ok(t) if t == target => {}
-        Ok(_) => {
-            std::fs::remove_file(&link)?;
-            std::os::unix::fs::symlink(&target, &link)?;
-        }
-        Err(_) => std::os::unix::fs::symlink(&target, &link)
-            .with_context(|| format!("cannot link {}", link.display()))?,
-    }
-    Ok(())
+    crate::buildid_cache::store(root, &abs, &abs.to_string_lossy(), &hex)
 }
 
 /// Removes `file`'s build-id from the cache (its copy and its link).

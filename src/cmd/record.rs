@@ -1,6 +1,7 @@
 //! `rperf record`: sample a command, processes or the whole system into a perf.data file
 //! that Linux perf reads.
-use std::os::fd::OwnedFd;
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use crate::data::write::features::EventDesc;
 use crate::data::write::{self as file, PipeWriter, Writer};
 use crate::events::attr::{file_attr, sampling_attr, CallGraph, SamplingOptions};
 use crate::events::{self, Event, EventKind, SysSource};
+use crate::record::containers::Containers;
 use crate::record::drain::{Drain, Pipeline, RecordSink};
 use crate::record::features;
 use crate::record::hits::HitTracker;
@@ -60,6 +62,15 @@ pub struct RecordConfig {
     pub raw_samples: bool,
     /// `--off-cpu`: off-CPU samples from sched_switch (see `record::offcpu`).
     pub off_cpu: bool,
+    /// `-N`/`--no-buildid-cache`: binaries seen only inside containers are not stored in
+    /// the build-id cache (see `record::containers`).
+    pub no_buildid_cache: bool,
+    /// `--all-cgroups`: samples carry their cgroup id, with CGROUP records for the paths.
+    pub all_cgroups: bool,
+    /// `-G`: only tasks in these cgroups (comma-separated), per CPU.
+    pub cgroup: Option<String>,
+    /// `--namespaces`: NAMESPACES records for every task.
+    pub namespaces: bool,
 }
 
 /// perf's `-F` ceiling: `/proc/sys/kernel/perf_event_max_sample_rate`.
@@ -269,9 +280,20 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         id: opened[0].ids[0],
     };
     let child = work.as_ref().filter(|_| !timer_only).map(Workload::pid);
-    let side = synthesize(t, trailer, system_wide, !has_cmd || timer_only, child);
+    let mut side = synthesize(t, trailer, system_wide, !has_cmd || timer_only, child);
+    side.extend(cgroup_side_band(&cfg, trailer, system_wide, child)?);
     let mut hits = HitTracker::new(trailer.sample_type);
     hits.observe(&side);
+    let mut containers = if cfg.no_buildid_cache {
+        None
+    } else {
+        crate::buildid_cache::root()
+            .ok()
+            .and_then(|root| Containers::new(root, cfg.verbose))
+    };
+    if let Some(c) = containers.as_mut() {
+        c.observe(&side);
+    }
     sink.write(&side)?;
     if let Sink::Pipe(p) = &mut sink {
         p.finished_init()?;
@@ -291,6 +313,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     }
     // Rings are read here; records are processed and written on the pipeline's thread.
     let mut drain = Drain::new(hits, leaf);
+    drain.containers = containers;
     if let Some(i) = off {
         let types = opened
             .iter()
@@ -361,8 +384,10 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         hits,
         leaf,
         offcpu,
+        containers,
         ..
     } = drain;
+    let captured = containers.map(|c| c.ids).unwrap_or_default();
     // Threads still off CPU at the end: their time up to the stop.
     let offcpu_stats = match offcpu {
         Some(mut o) => {
@@ -403,7 +428,7 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
 
     let (size, shown) = match sink {
         Sink::File(w) => {
-            feats.push((file::feature::BUILD_ID, build_id_feature(&hits)));
+            feats.push((file::feature::BUILD_ID, build_id_feature(&hits, &captured)));
             // The first and last sample times: perf's `--time` shares (10%/2) are of this span.
             if let Some((first, last)) = hits.sample_span() {
                 let mut b = first.to_ne_bytes().to_vec();
@@ -541,8 +566,31 @@ pub(crate) fn open_events(
     tasks: &[i32],
 ) -> Result<Vec<Opened>> {
     let with_id = evs.len() > 1;
+    // -G: one cgroup per event in order; a single one for every event.
+    let cgroups = match &cfg.cgroup {
+        Some(names) => {
+            if !how.system_wide {
+                bail!("-G/--cgroup {names} counts per CPU: add -a (or -C CPUS)");
+            }
+            let v = crate::record::cgroups::open_all(names)?;
+            if v.len() > evs.len() {
+                bail!(
+                    "-G {names}: {} cgroups for {} events: give at most one cgroup per -e event",
+                    v.len(),
+                    evs.len()
+                );
+            }
+            v
+        }
+        None => Vec::new(),
+    };
     let mut opened: Vec<Opened> = Vec::new();
     for (i, (ev, filter)) in evs.iter().enumerate() {
+        let cgroup = match cgroups.len() {
+            0 => None,
+            1 => Some(&cgroups[0].1),
+            _ => cgroups.get(i).map(|(_, f)| f),
+        };
         let mut ev = ev.clone();
         let opts = SamplingOptions {
             freq: how.freq,
@@ -571,13 +619,26 @@ pub(crate) fn open_events(
             if cfg.off_cpu {
                 offcpu::adjust_attr(&mut attr, i + 1 == evs.len());
             }
+            if cfg.all_cgroups {
+                attr.sample_type |= crate::abi::sample::CGROUP;
+                if i == 0 {
+                    attr.flags |= crate::abi::flag::CGROUP;
+                }
+            }
+            if cfg.namespaces && i == 0 {
+                attr.flags |= crate::abi::flag::NAMESPACES;
+            }
             if !lost_format {
                 attr.read_format &= !crate::abi::read_format::LOST;
             }
             fds.clear();
             for &cpu in cpus {
                 for &task in tasks {
-                    match counter::open(&attr, task, cpu as i32, None) {
+                    let fd = match cgroup {
+                        Some(dir) => counter::open_cgroup(&attr, dir.as_raw_fd(), cpu as i32),
+                        None => counter::open(&attr, task, cpu as i32, None),
+                    };
+                    match fd {
                         Ok(fd) => fds.push(fd),
                         Err(e) => {
                             let code = e.raw_os_error().unwrap_or(0);
@@ -745,6 +806,46 @@ pub(crate) fn synthesize(
     side
 }
 
+/// The side-band perf adds with `--all-cgroups` (a CGROUP record for every cgroup, so
+/// samples' ids have paths) and `--namespaces` (a NAMESPACES record for every thread
+/// recorded that already runs, and the command's).
+fn cgroup_side_band(
+    cfg: &RecordConfig,
+    trailer: Trailer,
+    system_wide: bool,
+    child: Option<i32>,
+) -> Result<Vec<u8>> {
+    let mut side = Vec::new();
+    if cfg.all_cgroups {
+        let root = crate::record::cgroups::mount_point().ok_or_else(|| {
+            anyhow!(
+                "--all-cgroups: no cgroup hierarchy is mounted (mount cgroup2 to name the cgroups)"
+            )
+        })?;
+        for (id, path) in crate::record::cgroups::all(&root) {
+            side.extend(encode::cgroup(id, &path, trailer));
+        }
+    }
+    if cfg.namespaces {
+        let t = &cfg.target;
+        let mut pids: Vec<i32> = if system_wide {
+            synth::all_pids()
+        } else {
+            t.pids.iter().chain(&t.tids).copied().collect()
+        };
+        pids.extend(child);
+        for pid in pids {
+            let tids = crate::sys::topology::threads_of(pid).unwrap_or_default();
+            for tid in tids {
+                if let Some(ns) = synth::namespaces(tid) {
+                    side.extend(encode::namespaces(pid, tid, &ns, trailer));
+                }
+            }
+        }
+    }
+    Ok(side)
+}
+
 /// The off-CPU pass for the sched_switch event as the file has it, finding `prev_state`
 /// in the tracepoint's format.
 fn off_cpu_pass(
@@ -846,8 +947,9 @@ fn ring_error(pages: usize, err: &std::io::Error) -> anyhow::Error {
     }
 }
 
-/// The BUILD_ID feature for every binary a sample hit (the kernel as `[kernel.kallsyms]`).
-fn build_id_feature(hits: &HitTracker) -> Vec<u8> {
+/// The BUILD_ID feature for every binary a sample hit (the kernel as `[kernel.kallsyms]`);
+/// a binary read inside a container (`captured`) with the build-id found there.
+fn build_id_feature(hits: &HitTracker, captured: &HashMap<String, Vec<u8>>) -> Vec<u8> {
     let (paths, kernel) = hits.hits();
     let mut entries = Vec::new();
     if kernel {
@@ -865,7 +967,9 @@ fn build_id_feature(hits: &HitTracker) -> Vec<u8> {
         if !p.starts_with('/') {
             continue;
         }
-        if let Ok(Some(id)) = rperf_symbols::build_id(std::path::Path::new(p)) {
+        if let Some(id) = captured.get(p) {
+            entries.push((-1, encode::misc::USER, id.clone(), p.to_string()));
+        } else if let Ok(Some(id)) = rperf_symbols::build_id(std::path::Path::new(p)) {
             entries.push((-1, encode::misc::USER, id, p.to_string()));
         }
     }

@@ -31,6 +31,11 @@ pub enum SortKey {
     Parent,
     /// A tracepoint sample's formatted fields (perf's `trace` key; `N/A` for other events).
     Trace,
+    /// The sample's cgroup by path (`--all-cgroups` recordings; perf's `cgroup` key).
+    Cgroup,
+    /// The thread's cgroup namespace as dev/inode (`--namespaces` recordings; perf's
+    /// `cgroup_id` key).
+    CgroupId,
 }
 
 impl SortKey {
@@ -47,8 +52,10 @@ impl SortKey {
                     "srcline" => SortKey::Srcline,
                     "parent" => SortKey::Parent,
                     "trace" => SortKey::Trace,
+                    "cgroup" => SortKey::Cgroup,
+                    "cgroup_id" => SortKey::CgroupId,
                     other => {
-                        bail!("unknown --sort key '{other}': use comm, pid, dso, sym, srcline, parent, cpu or trace")
+                        bail!("unknown --sort key '{other}': use comm, pid, dso, sym, srcline, parent, cpu, trace, cgroup or cgroup_id")
                     }
                 })
             })
@@ -66,6 +73,8 @@ impl SortKey {
             SortKey::Srcline => "Source:Line",
             SortKey::Parent => "Parent symbol",
             SortKey::Trace => "Trace output",
+            SortKey::Cgroup => "Cgroup",
+            SortKey::CgroupId => "cgroup id (dev/inode)",
         }
     }
 }
@@ -638,6 +647,9 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
         cfg.sort.contains(&SortKey::Sym) || cfg.graph.is_some() || !extra.symbols.is_empty();
     let mut frames: FrameTable = FrameTable::default();
     let by_cpu = cfg.sort.contains(&SortKey::Cpu);
+    let by_cgroup = cfg.sort.contains(&SortKey::Cgroup);
+    // Cgroup namespaces (dev, inode) seen, by key.
+    let mut cgroup_nss: Vec<(u64, u64)> = vec![(0, 0)];
     let uses_chain = want_children || graph_on || parent_re.is_some();
     let mut raw_key: Vec<u64> = Vec::new();
     let mut distinct: FxHashMap<Box<[u64]>, u32> = FxHashMap::default();
@@ -713,6 +725,9 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
             ]);
             if by_trace {
                 raw_key.push(u64::from(trace_id));
+            }
+            if by_cgroup {
+                raw_key.push(s.cgroup.unwrap_or(0));
             }
             if extra.keep_hidden {
                 raw_key.push(u64::from(hidden));
@@ -814,6 +829,17 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
                     SortKey::Sym => u64::from(sym),
                     SortKey::Parent => parent_id,
                     SortKey::Trace => u64::from(trace_id),
+                    SortKey::Cgroup => s.cgroup.unwrap_or(0),
+                    SortKey::CgroupId => {
+                        let ns = session.cgroup_ns(s.tid).unwrap_or((0, 0));
+                        match cgroup_nss.iter().position(|&n| n == ns) {
+                            Some(i) => i as u64,
+                            None => {
+                                cgroup_nss.push(ns);
+                                (cgroup_nss.len() - 1) as u64
+                            }
+                        }
+                    }
                     // perf's srcline of a sample's address falls back to `sym+off`; a
                     // DWARF-unwound caller's comes from addr2line's inline list, `??:0`
                     // when it knows no line.
@@ -1003,6 +1029,16 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
                         SortKey::Srcline => Cell::Text(srclines.names.names[k[i] as usize].clone()),
                         SortKey::Parent => Cell::Text(parents.names[k[i] as usize].clone()),
                         SortKey::Trace => Cell::Text(traces.names[k[i] as usize].clone()),
+                        // perf: N/A for a sample without one, `unknown` for an id that no
+                        // CGROUP record named.
+                        SortKey::Cgroup => Cell::Text(match k[i] {
+                            0 => "N/A".to_string(),
+                            id => session.cgroup_path(id).unwrap_or("unknown").to_string(),
+                        }),
+                        SortKey::CgroupId => {
+                            let (dev, ino) = cgroup_nss[k[i] as usize];
+                            Cell::Text(format!("{dev}/0x{ino:x}"))
+                        }
                     })
                     .collect();
                 let mut graph_text = String::new();
@@ -1358,11 +1394,16 @@ fn print_hist(
                         // perf-exec is by its exec) is cut, as perf's %-*.*s cuts it.
                         s = s.chars().take(w).collect();
                     }
-                    // perf pads every column but a trailing symbol, source line or trace.
+                    // perf pads every column but a trailing symbol, source line, trace or
+                    // cgroup.
                     if n + 1 == cols.len()
                         && matches!(
                             cfg.sort[i],
-                            SortKey::Sym | SortKey::Srcline | SortKey::Trace
+                            SortKey::Sym
+                                | SortKey::Srcline
+                                | SortKey::Trace
+                                | SortKey::Cgroup
+                                | SortKey::CgroupId
                         )
                     {
                         line.push_str(&s);

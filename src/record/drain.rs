@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::containers::Containers;
 use super::hits::HitTracker;
 use super::leaf::LeafFixer;
 use super::offcpu::OffCpu;
@@ -72,6 +73,8 @@ pub struct Drain {
     pub leaf: Option<LeafFixer>,
     /// `--off-cpu`: the pass that turns switches into off-CPU samples, last before writing.
     pub offcpu: Option<OffCpu>,
+    /// Binaries of processes in other mount namespaces, stored while they live.
+    pub containers: Option<Containers>,
     queue: VecDeque<Batch>,
     held: usize,
     out: Vec<u8>,
@@ -86,6 +89,7 @@ impl Drain {
             hits,
             leaf,
             offcpu: None,
+            containers: None,
             queue: VecDeque::new(),
             held: 0,
             out: Vec::with_capacity(4 << 20),
@@ -115,6 +119,9 @@ impl Drain {
                     encode::for_each_record(&raw, |ty, m, rec| {
                         if (ty == kind::SAMPLE) == sample {
                             self.hits.observe_record(ty, m, rec);
+                            if let (false, Some(c)) = (sample, self.containers.as_mut()) {
+                                c.observe_record(ty, m, rec);
+                            }
                         }
                     });
                 }
@@ -167,6 +174,9 @@ impl Drain {
                 encode::for_each_record(&b.bytes, |ty, m, rec| {
                     if ty != kind::SAMPLE {
                         self.hits.observe_record(ty, m, rec);
+                        if let Some(c) = self.containers.as_mut() {
+                            c.observe_record(ty, m, rec);
+                        }
                     }
                 });
                 b.observed = true;

@@ -95,13 +95,41 @@ pub fn read_process(pid: i32) -> Option<Process> {
     Some(Process { pid, threads, maps })
 }
 
+/// The namespaces of task `tid` as NAMESPACES records carry them: (device, inode) of each
+/// of /proc/TID/ns/{net,uts,ipc,pid,user,mnt,cgroup}, in the kernel's order; (0, 0) for one
+/// that cannot be read. `None` when the task is gone.
+pub fn namespaces(tid: i32) -> Option<Vec<(u64, u64)>> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = format!("/proc/{tid}/ns");
+    fs::metadata(&dir).ok()?;
+    Some(
+        ["net", "uts", "ipc", "pid", "user", "mnt", "cgroup"]
+            .iter()
+            .map(|n| {
+                fs::metadata(format!("{dir}/{n}"))
+                    .map(|m| (m.dev(), m.ino()))
+                    .unwrap_or((0, 0))
+            })
+            .collect(),
+    )
+}
+
 /// Every process on the system (for `-a`), skipping those that exit while being read.
 pub fn all_processes() -> io::Result<Vec<Process>> {
-    let mut pids: Vec<i32> = fs::read_dir("/proc")?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
+    fs::read_dir("/proc")?;
+    Ok(all_pids().into_iter().filter_map(read_process).collect())
+}
+
+/// The pids of every process in /proc, in order.
+pub fn all_pids() -> Vec<i32> {
+    let mut pids: Vec<i32> = fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
     pids.sort_unstable();
-    Ok(pids.into_iter().filter_map(read_process).collect())
+    pids
 }
 
 /// The kernel text start (`_text` in /proc/kallsyms, through the kallsyms cache under

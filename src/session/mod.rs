@@ -93,6 +93,10 @@ pub struct Session {
     kernel_generation: u64,
     /// Records the kernel said it dropped.
     pub lost: u64,
+    /// Cgroup paths by id (CGROUP records).
+    cgroups: FxHashMap<u64, String>,
+    /// Each thread's cgroup namespace (dev, inode), from NAMESPACES records.
+    cgroup_ns: FxHashMap<i32, (u64, u64)>,
 }
 
 /// Adds `m`, keeping the parts of older maps it does not cover, as perf's
@@ -132,6 +136,20 @@ impl Session {
     /// An empty session.
     pub fn new() -> Session {
         Session::default()
+    }
+
+    /// The path of cgroup `id` (`/` for the root), when a CGROUP record named it.
+    pub fn cgroup_path(&self, id: u64) -> Option<&str> {
+        self.cgroups.get(&id).map(String::as_str)
+    }
+
+    /// The cgroup namespace (dev, inode) of thread `tid` (else of its process), when a
+    /// NAMESPACES record told it.
+    pub fn cgroup_ns(&self, tid: i32) -> Option<(u64, u64)> {
+        self.cgroup_ns.get(&tid).copied().or_else(|| {
+            let pid = self.pids.get(&tid)?;
+            self.cgroup_ns.get(pid).copied()
+        })
     }
 
     fn intern_comm(&mut self, name: &str) -> u32 {
@@ -248,6 +266,15 @@ impl Session {
                 }
             }
             Record::Lost { count } => self.lost += count,
+            Record::Cgroup { id, path, .. } => {
+                self.cgroups.insert(*id, path.clone());
+            }
+            Record::Namespaces { tid, ns, .. } => {
+                // The kernel's order: net, uts, ipc, pid, user, mnt, cgroup.
+                if let Some(&c) = ns.get(6) {
+                    self.cgroup_ns.insert(*tid, c);
+                }
+            }
             _ => {}
         }
     }

@@ -2,6 +2,7 @@
 mod annotate;
 mod common;
 mod convert;
+mod containers;
 mod corpus;
 mod corrupt;
 mod diff;

@@ -162,6 +162,7 @@ mod tests {
                         raw: Some(Cow::Borrowed(&raw)),
                         user_regs: None,
                         user_stack: (i % 2 == 0).then_some(&raw[..2]),
+                        cgroup: None,
                     }));
                 }
                 Ok(())

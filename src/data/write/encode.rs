@@ -113,6 +113,32 @@ pub fn comm(pid: i32, tid: i32, name: &str, exec: bool, t: Trailer) -> Vec<u8> {
     finish(v)
 }
 
+/// PERF_RECORD_CGROUP: the cgroup with id `id` (what samples carry) is at `path` below
+/// the cgroup root. Synthesized ones carry no pid, as perf writes them.
+pub fn cgroup(id: u64, path: &str, t: Trailer) -> Vec<u8> {
+    let mut v = begin(kind::CGROUP, 0);
+    v.extend_from_slice(&id.to_ne_bytes());
+    put_str(&mut v, path);
+    t.write(&mut v, 0, 0, 0, 0);
+    finish(v)
+}
+
+/// PERF_RECORD_NAMESPACES: the (device, inode) of each namespace of `tid`, in the kernel's
+/// order (net, uts, ipc, pid, user, mnt, cgroup); synthesized, so its sample_id names no
+/// task, as perf's.
+pub fn namespaces(pid: i32, tid: i32, ns: &[(u64, u64)], t: Trailer) -> Vec<u8> {
+    let mut v = begin(kind::NAMESPACES, 0);
+    v.extend_from_slice(&pid.to_ne_bytes());
+    v.extend_from_slice(&tid.to_ne_bytes());
+    v.extend_from_slice(&(ns.len() as u64).to_ne_bytes());
+    for (dev, ino) in ns {
+        v.extend_from_slice(&dev.to_ne_bytes());
+        v.extend_from_slice(&ino.to_ne_bytes());
+    }
+    t.write(&mut v, 0, 0, 0, 0);
+    finish(v)
+}
+
 /// PERF_RECORD_FORK: `tid` of process `pid` was created by `ptid` of `ppid`.
 pub fn fork(pid: i32, ppid: i32, tid: i32, ptid: i32, t: Trailer) -> Vec<u8> {
     let mut v = begin(kind::FORK, 0);
