@@ -5,6 +5,7 @@
 pub mod abi;
 pub mod annotate;
 pub mod callchain;
+pub mod cgroup;
 pub mod cli;
 pub mod cmd;
 pub mod config;
