@@ -80,9 +80,19 @@ pub struct EventDesc {
 /// and events into families by metric name, in first-seen order.
 pub fn families(events: &[Option<EventDesc>], slot_labels: &[String]) -> Vec<Family> {
     let mut fams: Vec<Family> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (e, ev) in events.iter().enumerate() {
         let Some(ev) = ev else { continue };
         let name = metric_name(&ev.name);
+        let mut base = format!("event=\"{}\"", label_value(&ev.name));
+        if let Some(cg) = &ev.cgroup {
+            let _ = write!(base, ",cgroup=\"{}\"", label_value(cg));
+        }
+        // An event given twice (same name, same cgroup) would repeat its series, which
+        // Prometheus refuses for the whole scrape: the first one is served.
+        if !seen.insert((ev.name.clone(), ev.cgroup.clone())) {
+            continue;
+        }
         let fi = match fams.iter().position(|f| f.name == name) {
             Some(i) => i,
             None => {
@@ -97,10 +107,6 @@ pub fn families(events: &[Option<EventDesc>], slot_labels: &[String]) -> Vec<Fam
                 fams.len() - 1
             }
         };
-        let mut base = format!("event=\"{}\"", label_value(&ev.name));
-        if let Some(cg) = &ev.cgroup {
-            let _ = write!(base, ",cgroup=\"{}\"", label_value(cg));
-        }
         let mut series: Vec<Series> = Vec::new();
         for (s, extra) in slot_labels.iter().enumerate() {
             let labels = if extra.is_empty() {
@@ -160,23 +166,23 @@ pub fn render(
             let _ = writeln!(out, "{}_total{{{}}} {}", f.name, s.labels, c.value);
         }
     }
-    let times: [(&str, &str, fn(&Count) -> u64); 2] = [
+    let times = [
         (
             "rperf_event_enabled_seconds",
             "Seconds each event was enabled",
-            |c| c.enabled,
+            false,
         ),
         (
             "rperf_event_running_seconds",
             "Seconds each event was on the PMU; enabled/running scales a multiplexed count",
-            |c| c.running,
+            true,
         ),
     ];
-    for (name, help, get) in times {
+    for (name, help, running) in times {
         header(out, name, help, openmetrics);
         for (f, sums) in fams.iter().zip(&sums) {
             for (s, c) in f.series.iter().zip(sums) {
-                let ns = get(c);
+                let ns = if running { c.running } else { c.enabled };
                 let _ = writeln!(
                     out,
                     "{name}_total{{{}}} {}.{:09}",
@@ -234,6 +240,8 @@ mod tests {
         ];
         let fams = families(&events, &[String::new(), String::new()]);
         assert_eq!(fams.len(), 1);
+        let twice = families(&[events[0].clone(), events[0].clone()], &[String::new()]);
+        assert_eq!(twice[0].series.len(), 1);
         assert_eq!(fams[0].series.len(), 2);
         let mut out = String::new();
         render(
