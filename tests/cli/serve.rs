@@ -375,3 +375,58 @@ fn prometheus_scrapes_cgroup_page_faults() {
     }
     assert!(a >= 3000.0 && (1000.0..2000.0).contains(&b), "{a} {b}");
 }
+
+#[test]
+fn serve_labels_a_process_and_stops_on_sigterm() {
+    let mut target = Killed(
+        Command::new("sleep")
+            .arg("30")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = target.0.id();
+    let port = free_port();
+    let mut served = rperf()
+        .args(["stat", "--serve", &format!("127.0.0.1:{port}")])
+        .args(["-e", "task-clock,context-switches", "-p", &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let page = poll(20, "rperf's /metrics", || http_get(port, "/metrics", None)).1;
+    let want = format!(
+        "rperf_context_switches_total{{event=\"context-switches\",pid=\"{pid}\",comm=\"sleep\"}} "
+    );
+    assert!(page.contains(&want), "{page}");
+    assert!(
+        page.contains("# TYPE rperf_task_clock_total counter"),
+        "{page}"
+    );
+    let (code, _) = http_get(port, "/nothing", None).unwrap();
+    assert!(code.contains(" 404"), "{code}");
+    // SIGTERM: the server stops and the counts print as a plain stat run's do.
+    assert!(Command::new("kill")
+        .args(["-TERM", &served.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let end = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = served.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < end, "rperf did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    served
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("context-switches"), "{err}");
+    let _ = target.0.kill();
+}
