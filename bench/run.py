@@ -840,6 +840,91 @@ def bench_convert(quick):
                 "runs": runs,
             }]
     return rows
+def cgroup_mount():
+    """perf's cgroup root: the v1 perf_event hierarchy, else cgroup2."""
+    v2 = None
+    with open("/proc/mounts") as f:
+        for line in f:
+            dev, mnt, fs, opts = line.split()[:4]
+            if fs == "cgroup" and "perf_event" in opts.split(","):
+                return mnt
+            if fs == "cgroup2" and v2 is None:
+                v2 = mnt
+    return v2
+
+
+def bench_stat_serve(quick):
+    """`stat --serve` scrape time: 200 syscall tracepoints x 32 cgroups x every CPU, each a
+    counter read at the scrape and a series (count, enabled, running) on the page. perf has
+    no server: its column is one `perf stat -x,` of the same counters around `true` (open,
+    read once, print), for scale."""
+    import urllib.request
+
+    runs = 10 if quick else 50
+    mount = cgroup_mount()
+    evs = sorted(os.listdir("/sys/kernel/tracing/events/syscalls"))
+    evs = ",".join(f"syscalls:{e}" for e in evs if e.startswith("sys_enter_"))
+    evs = ",".join(evs.split(",")[:200])
+    names = [f"rperf-bench-serve-{os.getpid()}-{i}" for i in range(32)]
+    for n in names:
+        os.makedirs(os.path.join(mount, n), exist_ok=True)
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    cgs = ",".join(names)
+    counters = 200 * 32 * os.cpu_count()
+    try:
+        port = free_port()
+        srv = subprocess.Popen(
+            [RPERF, "stat", "--serve", f"127.0.0.1:{port}", "-a", "-A", "-e", evs, "--for-each-cgroup", cgs],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}/metrics"
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(url).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        walls = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            urllib.request.urlopen(url).read()
+            walls.append(time.perf_counter() - t)
+        srv.terminate()
+        srv.wait()
+        med, _ = interleaved(
+            {"perf": ["perf", "stat", "-x,", "-a", "-A", "-e", evs, "--for-each-cgroup", cgs, "--", "true"]},
+            3 if quick else 5,
+        )
+    finally:
+        for n in names:
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(mount, n))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    scrape = statistics.median(walls)
+    return [
+        {
+            "name": f"stat --serve: one scrape of {counters} counters (200 events x 32 cgroups x {os.cpu_count()} CPUs); perf: a whole stat of them",
+            "unit": "ms",
+            "perf": med["perf"] * 1e3,
+            "rperf": scrape * 1e3,
+            "goal": "scrape < 5 ms (#20)",
+            "met": scrape < 0.005,
+            "runs": runs,
+        }
+    ]
+
+
+def free_port():
+    """A free TCP port on 127.0.0.1 (closed again before rperf binds it)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 BENCHMARKS = [
@@ -857,6 +942,7 @@ BENCHMARKS = [
     bench_annotate,
     bench_top_cpu,
     bench_convert,
+    bench_stat_serve,
 ]
 
 

@@ -1556,6 +1556,16 @@ pub struct StatArgs {
     /// Children do not inherit the counters.
     #[arg(short = 'i', long = "no-inherit")]
     pub no_inherit: bool,
+    /// Count only in these cgroups (with -a): one name for all events, or one per event
+    /// in order.
+    #[arg(short = 'G', long = "cgroup", value_name = "NAME[,NAME...]")]
+    pub cgroup: Option<String>,
+    /// Count every event once in each of these cgroups (with -a).
+    #[arg(long = "for-each-cgroup", value_name = "NAME[,NAME...]")]
+    pub for_each_cgroup: Option<String>,
+    /// Keep counting and serve the counts as Prometheus metrics on ADDR:PORT (/metrics).
+    #[arg(long = "serve", value_name = "ADDR:PORT")]
+    pub serve: Option<String>,
     /// The command to run, after `--` when it has options of its own.
     #[arg(
         trailing_var_arg = true,
@@ -1653,6 +1663,11 @@ impl StatArgs {
         if self.repeat == 0 {
             anyhow::bail!("-r/--repeat must be at least 1");
         }
+        if self.serve.is_some() && (self.interval.is_some() || self.repeat > 1) {
+            anyhow::bail!(
+                "--serve counts until stopped: drop -I and -r (Prometheus takes the rates)"
+            );
+        }
         if self.interval.is_some() && self.repeat > 1 {
             anyhow::bail!("-I/--interval-print cannot be used with -r/--repeat");
         }
@@ -1680,6 +1695,9 @@ impl StatArgs {
             append: self.append,
             big_num: !self.no_big_num,
             inherit: !self.no_inherit,
+            cgroups: self.cgroup,
+            for_each_cgroup: self.for_each_cgroup,
+            serve: self.serve,
         })
     }
 }
@@ -1705,6 +1723,10 @@ pub fn normalize_args(args: Vec<String>) -> Vec<String> {
         "--interval-count",
         "-o",
         "--output",
+        "-G",
+        "--cgroup",
+        "--for-each-cgroup",
+        "--serve",
     ];
     let mut out = Vec::with_capacity(args.len() + 1);
     let mut it = args.into_iter();

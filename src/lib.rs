@@ -6,6 +6,7 @@ pub mod abi;
 pub mod annotate;
 pub mod buildid_cache;
 pub mod callchain;
+pub mod cgroup;
 pub mod cli;
 pub mod cmd;
 pub mod config;

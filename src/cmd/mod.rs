@@ -14,6 +14,7 @@ pub mod record;
 pub mod report;
 pub mod sched;
 pub mod script;
+pub mod serve;
 pub mod stat;
 pub mod top;
 pub mod version;

@@ -1,7 +1,7 @@
 //! `rperf record`: sample a command, processes or the whole system into a perf.data file
 //! that Linux perf reads.
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -635,7 +635,7 @@ pub(crate) fn open_events(
             for &cpu in cpus {
                 for &task in tasks {
                     let fd = match cgroup {
-                        Some(dir) => counter::open_cgroup(&attr, dir.as_raw_fd(), cpu as i32),
+                        Some(dir) => counter::open_in_cgroup(&attr, dir, cpu as i32, None),
                         None => counter::open(&attr, task, cpu as i32, None),
                     };
                     match fd {
@@ -817,11 +817,7 @@ fn cgroup_side_band(
 ) -> Result<Vec<u8>> {
     let mut side = Vec::new();
     if cfg.all_cgroups {
-        let root = crate::record::cgroups::mount_point().ok_or_else(|| {
-            anyhow!(
-                "--all-cgroups: no cgroup hierarchy is mounted (mount cgroup2 to name the cgroups)"
-            )
-        })?;
+        let root = crate::cgroup::mount_point()?;
         for (id, path) in crate::record::cgroups::all(&root) {
             side.extend(encode::cgroup(id, &path, trailer));
         }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use crate::cgroup::Cgroup;
 use crate::events::attr::{counting_attr, CountingOptions};
 use crate::events::{self, Event, EventKind, SysSource, ToolEvent};
 use crate::stat::format::{self, Options, Style};
@@ -45,6 +46,12 @@ pub struct StatConfig {
     pub big_num: bool,
     /// Counters inherited by children.
     pub inherit: bool,
+    /// `-G` as typed.
+    pub cgroups: Option<String>,
+    /// `--for-each-cgroup` as typed.
+    pub for_each_cgroup: Option<String>,
+    /// `--serve ADDR:PORT`.
+    pub serve: Option<String>,
 }
 
 /// The events perf stat counts when none are given, plus the `-d` levels.
@@ -161,15 +168,109 @@ fn plan(cfg: &StatConfig, child: Option<i32>, command_name: &str) -> Result<Plan
     })
 }
 
+/// Which cgroup each event counts in (`of[event]` indexes `list`).
+#[derive(Default)]
+struct Cgroups {
+    of: Vec<Option<usize>>,
+    list: Vec<Cgroup>,
+}
+
+impl Cgroups {
+    fn name(&self, e: usize) -> Option<String> {
+        self.of
+            .get(e)
+            .copied()
+            .flatten()
+            .map(|g| self.list[g].name.clone())
+    }
+}
+
+/// perf stat's cgroup options: `-G` pairs its names with the events in order (one name
+/// goes to every event; an empty name leaves that event system-wide); `--for-each-cgroup`
+/// repeats every event once per cgroup, cgroup by cgroup. Both count per CPU, so both need
+/// `-a` or `-C`.
+fn apply_cgroups(
+    cfg: &StatConfig,
+    events: Vec<Event>,
+    system_wide: bool,
+) -> Result<(Vec<Event>, Cgroups)> {
+    let (names, each) = match (&cfg.cgroups, &cfg.for_each_cgroup) {
+        (None, None) => {
+            let n = events.len();
+            return Ok((
+                events,
+                Cgroups {
+                    of: vec![None; n],
+                    list: Vec::new(),
+                },
+            ));
+        }
+        (Some(_), Some(_)) => bail!("--cgroup and --for-each-cgroup cannot be used together"),
+        (Some(g), None) => (g.as_str(), false),
+        (None, Some(g)) => (g.as_str(), true),
+    };
+    if !system_wide {
+        bail!("-G/--cgroup and --for-each-cgroup count per CPU: add -a (or -C CPUS)");
+    }
+    if !each && cfg.events.is_empty() {
+        bail!(
+            "-G/--cgroup needs events: give them with -e (perf: must define events before cgroups)"
+        );
+    }
+    let parts: Vec<&str> = names.split(',').collect();
+    let named: Vec<&str> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
+    if named.is_empty() {
+        bail!("no cgroup named in '{names}': give NAME[,NAME...]");
+    }
+    if !each && parts.len() > events.len() {
+        bail!(
+            "-G names {} cgroups for {} events: give one cgroup per event, or one for all",
+            parts.len(),
+            events.len()
+        );
+    }
+    let list = crate::cgroup::open_all(&named)?;
+    if each {
+        let n = events.len();
+        let mut out = Vec::with_capacity(n * list.len());
+        let mut of = Vec::with_capacity(n * list.len());
+        for g in 0..list.len() {
+            for ev in &events {
+                let mut ev = ev.clone();
+                ev.leader = ev.leader.map(|l| l + g * n);
+                out.push(ev);
+                of.push(Some(g));
+            }
+        }
+        return Ok((out, Cgroups { of, list }));
+    }
+    let of = if parts.len() == 1 {
+        vec![Some(0); events.len()]
+    } else {
+        let mut next = 0;
+        let mut of = vec![None; events.len()];
+        for (e, p) in parts.iter().enumerate() {
+            if !p.is_empty() {
+                of[e] = Some(next);
+                next += 1;
+            }
+        }
+        of
+    };
+    Ok((events, Cgroups { of, list }))
+}
+
 /// What the printers need to know of each event.
-fn event_infos(events: &[Event], support: &[Support]) -> Vec<EventInfo> {
+fn event_infos(events: &[Event], support: &[Support], cgroups: &Cgroups) -> Vec<EventInfo> {
     events
         .iter()
         .zip(support)
-        .map(|(e, s)| EventInfo {
+        .enumerate()
+        .map(|(i, (e, s))| EventInfo {
             name: e.name.clone(),
             kind: e.kind.clone(),
             support: *s,
+            cgroup: cgroups.name(i),
         })
         .collect()
 }
@@ -184,7 +285,12 @@ struct Counters {
 /// Opens every event on every slot. An event the kernel refuses to count in kernel space
 /// (perf_event_paranoid >= 2, no CAP_PERFMON) is counted in user space only and renamed
 /// `NAME:u` in `events`, as perf does.
-fn open_counters(events: &mut [Event], plan: &Plan, opts: CountingOptions) -> Result<Counters> {
+fn open_counters(
+    events: &mut [Event],
+    plan: &Plan,
+    opts: CountingOptions,
+    cgroups: &Cgroups,
+) -> Result<Counters> {
     let mut fds: Vec<Vec<Option<OwnedFd>>> = Vec::with_capacity(events.len());
     let mut support = Vec::with_capacity(events.len());
     let mut i = 0;
@@ -215,7 +321,11 @@ fn open_counters(events: &mut [Event], plan: &Plan, opts: CountingOptions) -> Re
                 Slot::Task(t) => (*t, -1),
             };
             let group = leader.and_then(|l| fds[l][s].as_ref().map(|f| f.as_raw_fd()));
-            match counter::open(&attr, pid, cpu, group) {
+            let opened = match cgroups.of[i] {
+                Some(g) => counter::open_in_cgroup(&attr, &cgroups.list[g].dir, cpu, group),
+                None => counter::open(&attr, pid, cpu, group),
+            };
+            match opened {
                 Ok(fd) => row.push(Some(fd)),
                 Err(e) if super::is_unsupported(&e) => {
                     status = Support::NotSupported;
@@ -392,7 +502,10 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
         }
         v
     };
-    let mut events = events::parse_all(&specs, &SysSource::default())?;
+    let events = events::parse_all(&specs, &SysSource::default())?;
+    let (mut events, cgroups) = apply_cgroups(&cfg, events, system_wide)?;
+    // Bound before anything is counted: a taken port is an error, not a lost run.
+    let mut server = cfg.serve.as_deref().map(super::serve::bind).transpose()?;
     let thousands = match (&cfg.style, cfg.big_num) {
         (Style::Human, true) => locale::thousands_separator(),
         _ => String::new(),
@@ -449,7 +562,7 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
             inherit: cfg.inherit,
             enable_on_exec: counted_child.is_some(),
         };
-        let counters = match open_counters(&mut events, &plan, copts) {
+        let counters = match open_counters(&mut events, &plan, copts, &cgroups) {
             Ok(c) => c,
             Err(e) => {
                 if let Some(w) = &work {
@@ -461,7 +574,7 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
         };
         let res = results.get_or_insert_with(|| {
             Results::new(
-                event_infos(&events, &counters.support),
+                event_infos(&events, &counters.support, &cgroups),
                 plan.buckets.clone(),
             )
         });
@@ -474,7 +587,17 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
                 .map_err(|e| super::command_error(&t.command[0], &e))?;
         }
         let mut exit = None;
-        if let Some(ms) = cfg.interval_ms {
+        if let Some(bound) = server.take() {
+            exit = serve(
+                bound,
+                &cfg,
+                &events,
+                &plan,
+                &counters,
+                &cgroups,
+                work.as_ref(),
+            )?;
+        } else if let Some(ms) = cfg.interval_ms {
             exit = interval_loop(
                 &cfg,
                 &opts,
@@ -485,6 +608,7 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
                 t0,
                 ms,
                 &mut sink,
+                &cgroups,
             )?;
         } else if let Some(w) = &work {
             exit = Some(w.wait().context("waiting for the command")?);
@@ -538,6 +662,83 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
     Ok(ExitCode::from(exit_code.clamp(0, 255) as u8))
 }
 
+/// `--serve`: answers scrapes until the command ends, or without one until Ctrl-C/SIGTERM
+/// or every `-p`/`-t` task is gone. Each series is one event over the slots that share its
+/// labels: CPUs with `-A`, processes (threads summed) with `-p`, threads with
+/// `--per-thread`, else everything.
+fn serve(
+    bound: super::serve::Bound,
+    cfg: &StatConfig,
+    events: &[Event],
+    plan: &Plan,
+    counters: &Counters,
+    cgroups: &Cgroups,
+    work: Option<&Workload>,
+) -> Result<Option<workload::Exit>> {
+    use crate::stat::prometheus::{families, label_value, EventDesc};
+    let descs: Vec<Option<EventDesc>> = events
+        .iter()
+        .zip(&counters.support)
+        .enumerate()
+        .map(|(i, (e, s))| {
+            (*s == Support::Supported && !matches!(e.kind, EventKind::Tool(_))).then(|| EventDesc {
+                name: e.name.clone(),
+                cgroup: cgroups.name(i),
+                unit: if e.kind.is_clock() {
+                    "nanoseconds"
+                } else {
+                    "events"
+                },
+            })
+        })
+        .collect();
+    let slot_labels: Vec<String> = plan
+        .slots
+        .iter()
+        .map(|slot| match slot {
+            Slot::Cpu(c) if cfg.aggregation == Aggregation::PerCpu => format!("cpu=\"{c}\""),
+            Slot::Cpu(_) => String::new(),
+            Slot::Task(t) => {
+                let pid = tgid_of(*t).unwrap_or(*t);
+                let comm = topology::comm_of(pid).unwrap_or_default();
+                let mut l = format!("pid=\"{pid}\",comm=\"{}\"", label_value(&comm));
+                if cfg.aggregation == Aggregation::PerThread {
+                    l.push_str(&format!(",tid=\"{t}\""));
+                }
+                l
+            }
+        })
+        .collect();
+    let fams = families(&descs, &slot_labels);
+    eprintln!(
+        "rperf stat: serving {} counter families at http://{}/metrics (Ctrl-C stops)",
+        fams.len(),
+        bound.addr
+    );
+    let mut exit = None;
+    let mut failed = None;
+    super::serve::run(bound, &fams, &|| read_counts(counters), || match work {
+        Some(w) => match w.wait() {
+            Ok(e) => exit = Some(e),
+            Err(e) => failed = Some(e),
+        },
+        None => wait_for_stop(plan, &cfg.target),
+    })?;
+    if let Some(e) = failed {
+        return Err(anyhow::Error::new(e).context("waiting for the command"));
+    }
+    Ok(exit)
+}
+
+/// The process a thread belongs to (`Tgid:` in its status file).
+fn tgid_of(tid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Without a command: count until Ctrl-C/SIGTERM, or until every `-p`/`-t` task is gone.
 fn wait_for_stop(plan: &Plan, t: &Target) {
     let watched: Vec<i32> = if plan.system_wide {
@@ -572,8 +773,9 @@ fn interval_loop(
     t0: Instant,
     ms: u64,
     sink: &mut Sink,
+    cgroups: &Cgroups,
 ) -> Result<Option<workload::Exit>> {
-    let infos = event_infos(events, &counters.support);
+    let infos = event_infos(events, &counters.support, cgroups);
     let mut prev = read_counts(counters)?;
     let mut last = t0;
     let mut printed = 0u64;

@@ -109,6 +109,14 @@ fn bucket_prefix_csv(b: &Bucket, sep: &str) -> String {
     }
 }
 
+/// perf prints an event's cgroup after its name, one space apart.
+fn cgroup_human(info: &super::EventInfo) -> String {
+    info.cgroup
+        .as_deref()
+        .map(|c| format!(" {c}"))
+        .unwrap_or_default()
+}
+
 fn metric_human(m: Option<&Metric>) -> String {
     match m {
         None => " ".repeat(METRIC_LEN),
@@ -170,10 +178,11 @@ pub fn rows(out: &mut String, r: &Results, opts: &Options, stamp: Option<u64>, w
                     if info.support == Support::Supported && v.counted {
                         let _ = write!(
                             out,
-                            "{:>18} {:<unit_width$} {:<32}{}",
+                            "{:>18} {:<unit_width$} {:<32}{}{}",
                             value_text(r, e, v, opts),
                             unit,
                             info.name,
+                            cgroup_human(info),
                             metric_human(m.as_ref())
                         );
                         if opts.runs > 1 {
@@ -193,8 +202,9 @@ pub fn rows(out: &mut String, r: &Results, opts: &Options, stamp: Option<u64>, w
                         };
                         let _ = write!(
                             out,
-                            "{word:>18} {unit:<unit_width$} {:<25}{}",
+                            "{word:>18} {unit:<unit_width$} {:<25}{}{}",
                             info.name,
+                            cgroup_human(info),
                             " ".repeat(METRIC_LEN)
                         );
                     }
@@ -214,6 +224,9 @@ pub fn rows(out: &mut String, r: &Results, opts: &Options, stamp: Option<u64>, w
                     };
                     let unit = shown_unit(info);
                     let _ = write!(out, "{value}{sep}{unit}{sep}{}", info.name);
+                    if let Some(cg) = &info.cgroup {
+                        let _ = write!(out, "{sep}{cg}");
+                    }
                     if opts.runs > 1 {
                         let _ = write!(out, "{sep}{:.2}%", v.stats.rel_stddev_pct());
                     }
@@ -260,6 +273,9 @@ pub fn rows(out: &mut String, r: &Results, opts: &Options, stamp: Option<u64>, w
                         "\"counter-value\" : \"{value}\", \"unit\" : \"{unit}\", \"event\" : \"{}\", ",
                         json_escape(&info.name)
                     );
+                    if let Some(cg) = &info.cgroup {
+                        let _ = write!(out, "\"cgroup\" : \"{}\", ", json_escape(cg));
+                    }
                     if opts.runs > 1 {
                         let _ = write!(out, "\"variance\" : {:.2}, ", v.stats.rel_stddev_pct());
                     }
@@ -363,6 +379,7 @@ mod tests {
                 name: n.to_string(),
                 kind: k.clone(),
                 support: *s,
+                cgroup: None,
             })
             .collect();
         let mut r = Results::new(infos, vec![Bucket::Global]);
@@ -429,6 +446,7 @@ mod tests {
             name: "cs".into(),
             kind: EventKind::Software(3),
             support: Support::Supported,
+            cgroup: None,
         }];
         let mut r = Results::new(
             infos,
@@ -459,6 +477,7 @@ mod tests {
             name: "page-faults".into(),
             kind: EventKind::Software(2),
             support: Support::Supported,
+            cgroup: None,
         }];
         let mut r = Results::new(infos, vec![Bucket::Global]);
         r.values[0][0].add_run(Count {

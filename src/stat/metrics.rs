@@ -49,12 +49,18 @@ fn rate_unit(v: f64) -> (f64, &'static str) {
     }
 }
 
-/// The mean of the first counted event in `bucket` matching `pred`.
-fn find(r: &Results, b: usize, pred: impl Fn(&EventKind) -> bool) -> Option<f64> {
+/// The mean of the first counted event in `bucket` and `cgroup` matching `pred` (perf
+/// relates events of the same cgroup only).
+fn find(
+    r: &Results,
+    b: usize,
+    cgroup: &Option<String>,
+    pred: impl Fn(&EventKind) -> bool,
+) -> Option<f64> {
     r.events
         .iter()
         .zip(&r.values)
-        .find(|(e, v)| pred(&e.kind) && v[b].counted)
+        .find(|(e, v)| pred(&e.kind) && v[b].counted && e.cgroup == *cgroup)
         .map(|(_, v)| v[b].stats.mean)
 }
 
@@ -77,7 +83,7 @@ pub fn metric(r: &Results, e: usize, b: usize, wall_ns: f64) -> Option<Metric> {
     let avg = v.stats.mean;
     let hw = |c: u64| move |k: &EventKind| *k == EventKind::Hardware(c);
     let cache = |c: u64| move |k: &EventKind| *k == EventKind::Cache(c);
-    let clock_ns = find(r, b, |k| {
+    let clock_ns = find(r, b, &ev.cgroup, |k| {
         matches!(
             k,
             EventKind::Software(SW_TASK_CLOCK) | EventKind::Software(SW_CPU_CLOCK)
@@ -96,15 +102,23 @@ pub fn metric(r: &Results, e: usize, b: usize, wall_ns: f64) -> Option<Metric> {
             unit: "GHz".into(),
             shape: Shape::F8_3,
         }),
-        EventKind::Hardware(1) => find(r, b, hw(0)).map(|cyc| Metric {
+        EventKind::Hardware(1) => find(r, b, &ev.cgroup, hw(0)).map(|cyc| Metric {
             value: if cyc > 0.0 { avg / cyc } else { 0.0 },
             unit: "insn per cycle".into(),
             shape: Shape::F7_2,
         }),
-        EventKind::Hardware(3) => ratio_metric(avg, find(r, b, hw(2)), "of all cache refs"),
-        EventKind::Hardware(5) => ratio_metric(avg, find(r, b, hw(4)), "of all branches"),
-        EventKind::Hardware(7) => ratio_metric(avg, find(r, b, hw(0)), "frontend cycles idle"),
-        EventKind::Hardware(8) => ratio_metric(avg, find(r, b, hw(0)), "backend cycles idle"),
+        EventKind::Hardware(3) => {
+            ratio_metric(avg, find(r, b, &ev.cgroup, hw(2)), "of all cache refs")
+        }
+        EventKind::Hardware(5) => {
+            ratio_metric(avg, find(r, b, &ev.cgroup, hw(4)), "of all branches")
+        }
+        EventKind::Hardware(7) => {
+            ratio_metric(avg, find(r, b, &ev.cgroup, hw(0)), "frontend cycles idle")
+        }
+        EventKind::Hardware(8) => {
+            ratio_metric(avg, find(r, b, &ev.cgroup, hw(0)), "backend cycles idle")
+        }
         // load misses against loads of the same cache: id | 1 << 16 vs id
         EventKind::Cache(c) if c >> 8 == 1 << 8 => {
             let id = c & 0xff;
@@ -119,7 +133,7 @@ pub fn metric(r: &Results, e: usize, b: usize, wall_ns: f64) -> Option<Metric> {
             if what.is_empty() {
                 None
             } else {
-                ratio_metric(avg, find(r, b, cache(id)), what)
+                ratio_metric(avg, find(r, b, &ev.cgroup, cache(id)), what)
             }
         }
         _ => None,
@@ -164,6 +178,7 @@ mod tests {
                 name: n.to_string(),
                 kind: k.clone(),
                 support: Support::Supported,
+                cgroup: None,
             })
             .collect();
         let mut r = Results::new(infos, vec![Bucket::Global]);

@@ -3,6 +3,7 @@
 
 pub mod format;
 pub mod metrics;
+pub mod prometheus;
 
 use crate::events::{EventKind, ToolEvent};
 use crate::sys::counter::Count;
@@ -48,6 +49,8 @@ pub struct EventInfo {
     pub kind: EventKind,
     /// Whether it opened.
     pub support: Support,
+    /// The cgroup it counts in (`-G`, `--for-each-cgroup`).
+    pub cgroup: Option<String>,
 }
 
 impl EventInfo {

@@ -8,22 +8,27 @@ use crate::abi::{Attr, ATTR_SIZE_VER7};
 const PERF_FLAG_FD_CLOEXEC: libc::c_ulong =
     perf_event_open_sys::bindings::PERF_FLAG_FD_CLOEXEC as libc::c_ulong;
 
-/// Opens one event. `pid` -1 with a `cpu` counts a CPU; `cpu` -1 with a `pid` follows a task.
-pub fn open(attr: &Attr, pid: i32, cpu: i32, group: Option<RawFd>) -> io::Result<OwnedFd> {
-    open_raw(attr, pid, cpu, group, 0)
-}
-
 /// PERF_FLAG_PID_CGROUP: the pid argument is a cgroup directory's fd.
 const PERF_FLAG_PID_CGROUP: libc::c_ulong =
     perf_event_open_sys::bindings::PERF_FLAG_PID_CGROUP as libc::c_ulong;
 
-/// Opens one event on `cpu` counting only the tasks of the cgroup whose directory `cgroup`
-/// is open (perf's `-G`; per CPU only).
-pub fn open_cgroup(attr: &Attr, cgroup: RawFd, cpu: i32) -> io::Result<OwnedFd> {
-    open_raw(attr, cgroup, cpu, None, PERF_FLAG_PID_CGROUP)
+/// Opens one event. `pid` -1 with a `cpu` counts a CPU; `cpu` -1 with a `pid` follows a task.
+pub fn open(attr: &Attr, pid: i32, cpu: i32, group: Option<RawFd>) -> io::Result<OwnedFd> {
+    open_with(attr, pid, cpu, group, 0)
 }
 
-fn open_raw(
+/// Opens one event on one CPU counting only tasks of the cgroup whose directory `cgroup`
+/// is open on (perf stat's `-G`: the kernel takes cgroup events per CPU only).
+pub fn open_in_cgroup(
+    attr: &Attr,
+    cgroup: &std::fs::File,
+    cpu: i32,
+    group: Option<RawFd>,
+) -> io::Result<OwnedFd> {
+    open_with(attr, cgroup.as_raw_fd(), cpu, group, PERF_FLAG_PID_CGROUP)
+}
+
+fn open_with(
     attr: &Attr,
     pid: i32,
     cpu: i32,

@@ -20,6 +20,7 @@ mod report;
 mod sched;
 mod script;
 mod security;
+mod serve;
 mod stat;
 mod top;
 mod trace;

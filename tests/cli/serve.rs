@@ -1,0 +1,432 @@
+//! `stat -G/--for-each-cgroup` against perf stat on real cgroups, and `stat --serve`
+//! scraped by a real Prometheus server, checked through Prometheus' own query API.
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+const CGROUP_PAGES_C: &str = include_str!("../../fixtures/workloads/cgroup_pages.c");
+
+/// Where perf looks cgroups up: the v1 perf_event hierarchy, else cgroup2.
+fn cgroup_mount() -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    let mut v2 = None;
+    for l in mounts.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() < 4 {
+            continue;
+        }
+        if f[2] == "cgroup" && f[3].split(',').any(|o| o == "perf_event") {
+            return Some(PathBuf::from(f[1]));
+        }
+        if f[2] == "cgroup2" && v2.is_none() {
+            v2 = Some(PathBuf::from(f[1]));
+        }
+    }
+    v2
+}
+
+/// Test cgroups, removed (once empty) when dropped.
+struct Cgroups {
+    mount: PathBuf,
+    names: Vec<String>,
+}
+
+impl Cgroups {
+    fn new(tag: &str, n: usize) -> Option<Cgroups> {
+        let Some(mount) = cgroup_mount() else {
+            skip("no cgroup file system is mounted");
+            return None;
+        };
+        let names: Vec<String> = (0..n)
+            .map(|i| format!("rperf-test-{tag}-{}-{i}", std::process::id()))
+            .collect();
+        for name in &names {
+            if let Err(e) = std::fs::create_dir(mount.join(name)) {
+                skip(&format!(
+                    "cannot create a cgroup under {} ({e}): run as root",
+                    mount.display()
+                ));
+                return None;
+            }
+        }
+        Some(Cgroups { mount, names })
+    }
+    fn procs(&self, i: usize) -> String {
+        self.mount
+            .join(&self.names[i])
+            .join("cgroup.procs")
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+impl Drop for Cgroups {
+    fn drop(&mut self) {
+        for n in &self.names {
+            let _ = std::fs::remove_dir(self.mount.join(n));
+        }
+    }
+}
+
+/// Runs the fixture in cgroup `i`, returning the faults it counted itself.
+fn touch_in(exe: &Path, cg: &Cgroups, i: usize, pages: u32) -> f64 {
+    let o = run({
+        let mut c = Command::new(exe);
+        c.arg(cg.procs(i)).arg(pages.to_string());
+        c
+    });
+    assert!(o.status.success(), "fixture failed: {}", stderr(&o));
+    stdout(&o).trim().parse().unwrap()
+}
+
+#[test]
+fn for_each_cgroup_counts_and_layout_match_perf() {
+    let Some(cg) = Cgroups::new("stat", 2) else {
+        return;
+    };
+    let dir = TempDir::new("cgstat");
+    let exe = compile_c(dir.path(), "cgroup_pages", CGROUP_PAGES_C, &["-O1"]);
+    let script = format!(
+        "{e} {a} 3000 >/dev/null && {e} {b} 1000 >/dev/null",
+        e = exe.display(),
+        a = cg.procs(0),
+        b = cg.procs(1)
+    );
+    let list = cg.names.join(",");
+    let stat = |mut c: Command, csv: bool| -> String {
+        c.args(["stat", "-a", "-e", "page-faults,cpu-clock"]);
+        if csv {
+            c.arg("-x,");
+        }
+        c.args(["--for-each-cgroup", &list, "--", "sh", "-c", &script]);
+        let o = run(c);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o)
+    };
+    let Some(p) = perf() else { return };
+    let pc = stat(p, true);
+    let rc = stat(rperf(), true);
+    let rows = |t: &str| -> Vec<Vec<String>> {
+        t.lines()
+            .filter(|l| l.contains(",page-faults,") || l.contains(",cpu-clock,"))
+            .map(|l| l.split(',').map(String::from).collect())
+            .collect()
+    };
+    let (pr, rr) = (rows(&pc), rows(&rc));
+    assert_eq!(pr.len(), 4, "{pc}");
+    assert_eq!(rr.len(), 4, "{rc}");
+    for (p, r) in pr.iter().zip(&rr) {
+        // unit, event, cgroup in perf's places; values close.
+        assert_eq!(p[1..4], r[1..4], "perf {p:?} rperf {r:?}");
+        if p[2] == "page-faults" {
+            let (pv, rv): (f64, f64) = (p[0].parse().unwrap(), r[0].parse().unwrap());
+            assert!((pv - rv).abs() <= 16.0, "perf {pv} vs rperf {rv}");
+            let want = if p[3] == cg.names[0] { 3000.0 } else { 1000.0 };
+            assert!(
+                (rv - want).abs() <= 16.0,
+                "{want} pages touched, rperf saw {rv}"
+            );
+        }
+    }
+    // The human layout: the cgroup after the event name, in perf's columns.
+    let human = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.contains("page-faults"))
+            .map(|l| {
+                let l = l.trim_start();
+                let cut = l.find(|c: char| c.is_whitespace()).unwrap();
+                l[cut..].split(" #").next().unwrap().trim_end().to_string()
+            })
+            .collect()
+    };
+    let Some(p) = perf() else { return };
+    let (ph, rh) = (human(&stat(p, false)), human(&stat(rperf(), false)));
+    assert_eq!(ph.len(), 2);
+    assert_eq!(ph, rh);
+}
+
+#[test]
+fn cgroup_bad_input_is_one_line() {
+    for (args, want) in [
+        (
+            &["-a", "-e", "page-faults", "-G", "rperf-no-such-cgroup"][..],
+            "no access to cgroup",
+        ),
+        (&["-e", "page-faults", "-G", "x"][..], "add -a"),
+        (
+            &[
+                "-a",
+                "-e",
+                "page-faults",
+                "-G",
+                "a",
+                "--for-each-cgroup",
+                "b",
+            ][..],
+            "cannot be used together",
+        ),
+        (
+            &["-a", "-e", "page-faults", "-G", "a,b"][..],
+            "one cgroup per event",
+        ),
+    ] {
+        let o = run({
+            let mut c = rperf();
+            c.arg("stat").args(args).args(["--", "true"]);
+            c
+        });
+        let e = stderr(&o);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(e.contains(want), "{args:?}: {e}");
+        assert_eq!(e.trim().lines().count(), 1, "{args:?}: {e}");
+    }
+}
+
+#[test]
+fn serve_bad_address_or_taken_port_is_one_line() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    for (addr, want) in [
+        (format!("127.0.0.1:{port}"), "pick a free port"),
+        ("not-an-address".to_string(), "expected ADDR:PORT"),
+        ("127.0.0.1:70000".to_string(), "expected ADDR:PORT"),
+        (
+            "192.0.2.7:9464".to_string(),
+            "not an address of this machine",
+        ),
+    ] {
+        let o = run({
+            let mut c = rperf();
+            c.args(["stat", "--serve", &addr, "-e", "page-faults", "-a"]);
+            c
+        });
+        let e = stderr(&o);
+        assert!(!o.status.success(), "{addr}");
+        assert!(e.contains(want), "{addr}: {e}");
+        assert_eq!(e.trim().lines().count(), 1, "{addr}: {e}");
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A plain HTTP/1.0 GET: (status line, headers and body).
+fn http_get(port: u16, path: &str, accept: Option<&str>) -> Option<(String, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let accept = accept
+        .map(|a| format!("Accept: {a}\r\n"))
+        .unwrap_or_default();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{accept}\r\n").ok()?;
+    let mut r = String::new();
+    s.read_to_string(&mut r).ok()?;
+    let (head, body) = r.split_once("\r\n\r\n")?;
+    Some((head.to_string(), body.to_string()))
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The first value of an instant query's result vector (None while it is empty).
+fn query(port: u16, q: &str, at: Option<f64>) -> Option<f64> {
+    let time = at.map(|t| format!("&time={t:.3}")).unwrap_or_default();
+    let (_, body) = http_get(
+        port,
+        &format!("/api/v1/query?query={}{time}", url_encode(q)),
+        None,
+    )?;
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    assert_eq!(v["status"], "success", "{q}: {body}");
+    v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
+/// Kills a child of the test when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn poll<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn prometheus_scrapes_cgroup_page_faults() {
+    let have = Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        skip("prometheus is not installed (apt-get install prometheus)");
+        return;
+    }
+    let Some(cg) = Cgroups::new("prom", 2) else {
+        return;
+    };
+    let dir = TempDir::new("prom");
+    let exe = compile_c(dir.path(), "cgroup_pages", CGROUP_PAGES_C, &["-O1"]);
+    let rport = free_port();
+    let list = cg.names.join(",");
+    let _rperf = Killed(
+        rperf()
+            .args(["stat", "--serve", &format!("127.0.0.1:{rport}")])
+            .args([
+                "-a",
+                "-e",
+                "page-faults,cpu-clock",
+                "--for-each-cgroup",
+                &list,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let page = poll(20, "rperf's /metrics", || http_get(rport, "/metrics", None));
+    assert!(page.0.contains("text/plain; version=0.0.4"), "{}", page.0);
+    assert!(
+        page.1.contains("# TYPE rperf_page_faults_total counter"),
+        "{}",
+        page.1
+    );
+    let om = http_get(
+        rport,
+        "/metrics",
+        Some("application/openmetrics-text; version=1.0.0"),
+    )
+    .unwrap();
+    assert!(om.0.contains("application/openmetrics-text"), "{}", om.0);
+    assert!(om.1.contains("# TYPE rperf_page_faults counter") && om.1.ends_with("# EOF\n"));
+
+    let pport = free_port();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: rperf\n    static_configs:\n      - targets: ['127.0.0.1:{rport}']\n"
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
+    let _prom = Killed(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{pport}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let series = |i: usize| format!("rperf_page_faults_total{{cgroup=\"{}\"}}", cg.names[i]);
+    // A zero sample of both series before anything runs in the cgroups.
+    for i in 0..2 {
+        poll(40, "Prometheus' first scrape", || {
+            query(pport, &series(i), None)
+        });
+    }
+    let a = touch_in(&exe, &cg, 0, 3000);
+    let b = touch_in(&exe, &cg, 1, 1000);
+    let done = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    for (i, want) in [(0, a), (1, b)] {
+        // A scrape taken after the fixture ended; increase() evaluated at that sample
+        // neither extrapolates past it nor below the first (zero) sample: the exact rise.
+        let at = poll(20, "a scrape after the workload", || {
+            query(pport, &format!("timestamp({})", series(i)), None).filter(|&t| t > done + 0.01)
+        });
+        let inc = query(pport, &format!("increase({}[10m])", series(i)), Some(at)).unwrap();
+        assert!(
+            (inc - want).abs() <= 16.0,
+            "cgroup {}: the fixture took {want} faults, Prometheus' increase() says {inc}",
+            cg.names[i]
+        );
+    }
+    assert!(a >= 3000.0 && (1000.0..2000.0).contains(&b), "{a} {b}");
+}
+
+#[test]
+fn serve_labels_a_process_and_stops_on_sigterm() {
+    let mut target = Killed(
+        Command::new("sleep")
+            .arg("30")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = target.0.id();
+    let port = free_port();
+    let mut served = rperf()
+        .args(["stat", "--serve", &format!("127.0.0.1:{port}")])
+        .args(["-e", "task-clock,context-switches", "-p", &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let page = poll(20, "rperf's /metrics", || http_get(port, "/metrics", None)).1;
+    let want = format!(
+        "rperf_context_switches_total{{event=\"context-switches\",pid=\"{pid}\",comm=\"sleep\"}} "
+    );
+    assert!(page.contains(&want), "{page}");
+    assert!(
+        page.contains("# TYPE rperf_task_clock_total counter"),
+        "{page}"
+    );
+    let (code, _) = http_get(port, "/nothing", None).unwrap();
+    assert!(code.contains(" 404"), "{code}");
+    // SIGTERM: the server stops and the counts print as a plain stat run's do.
+    assert!(Command::new("kill")
+        .args(["-TERM", &served.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let end = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = served.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < end, "rperf did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    served
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("context-switches"), "{err}");
+    let _ = target.0.kill();
+}
