@@ -1137,30 +1137,21 @@ fn sdt_definitions(
             .unwrap_or_else(|| format!("sdt_{}", note.provider));
         let base = spec.event.clone().unwrap_or_else(|| note.name.clone());
         let event = claim_event(cfg, taken, base, show, what)?;
-        let args = note
-            .args
-            .split_whitespace()
-            .enumerate()
-            .filter_map(|(i, op)| {
-                crate::probe::debuginfo::sdt_fetch(op).map(|f| format!("arg{}={f}", i + 1))
-            })
-            .collect();
-        let off = bin.file_offset(note.pc).ok_or_else(|| {
+        // The same line perf's build-id cache keeps for the marker (perf probes from it).
+        let args = crate::probe::debuginfo::sdt_args(note).map_err(|_| {
             fail(
                 cfg.quiet,
                 &format!(
-                    "SDT marker {}:{} is at no loadable address.",
-                    note.provider, note.name
+                    "SDT marker {}:{} has an operand of invalid size ({}).",
+                    note.provider, note.name, note.args
                 ),
                 what,
                 EINVAL,
             )
         })?;
-        let mut def = Definition::uprobe(false, &group, &event, &path, off, args);
-        if note.semaphore != 0 {
-            if let Some(sem) = bin.semaphore_offset(note.semaphore) {
-                def.target.push_str(&format!("(0x{sem:x})"));
-            }
+        let mut def = Definition::uprobe(false, &group, &event, &path, note.loc, args);
+        if note.ref_ctr != 0 {
+            def.target.push_str(&format!("(0x{:x})", note.ref_ctr));
         }
         out.push(def);
     }
