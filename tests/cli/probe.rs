@@ -1100,3 +1100,90 @@ fn buildid_cache_writes_perf_sdt_probes_file() {
         assert_eq!(p.lines().collect::<Vec<_>>(), step);
     }
 }
+
+/// `-k VMLINUX`: kernel probe points and arguments found in the file's DWARF as perf finds
+/// them. No vmlinux with DWARF is at hand, so the fixture stands in for one (perf reads any
+/// ELF with DWARF there); its build-id is not the running kernel's, which `-n` reports as
+/// perf does, and adding a probe says this kernel has no kprobes when it has none.
+#[test]
+fn probe_kernel_points_from_vmlinux_dwarf_match_perf() {
+    let dir = TempDir::new("probe-vmlinux");
+    if perf().is_none() {
+        return;
+    }
+    if !rperf_is_root() {
+        skip("perf probe -D reads tracefs: needs root");
+        return;
+    }
+    // Built here (not by compile_c) so that the DWARF names a source file -L can read.
+    let src = dir.path().join("probed.c");
+    std::fs::write(&src, PROBED_C).unwrap();
+    for (name, flags) in [("pbk0", "-O0"), ("pbk2", "-O2")] {
+        let exe = dir.path().join(name);
+        let o = run({
+            let mut c = std::process::Command::new("gcc");
+            c.args(["-g", flags, "-o"]).arg(&exe).arg(&src);
+            c
+        });
+        assert!(o.status.success(), "{}", stderr(&o));
+        let k = exe.to_str().unwrap();
+        let both = |args: &[&str]| {
+            let mut a = vec!["-k", k];
+            a.extend(args);
+            let p = probe("perf", &a);
+            let r = probe("rperf", &a);
+            assert_eq!(p, r, "{flags} {args:?}");
+            r
+        };
+        for def in [
+            "work a s p->x",
+            "work $params",
+            "work s:string",
+            "work p->name:string",
+            "work%return $retval",
+            "work:2",
+            "work+4",
+            "probed.c:8",
+            "main",
+            "work nope",
+        ] {
+            let (rc, out, _) = both(&["-D", def]);
+            if def != "work nope" {
+                assert_eq!(rc, 0, "{def}");
+                assert!(out.starts_with(&format!("{}:probe/", &out[..1])), "{out}");
+                assert!(!out.contains(k), "a kprobe names no file: {out}");
+            }
+        }
+        let (_, out, _) = both(&["-D", "work a"]);
+        assert!(out.starts_with("p:probe/work work+0 a="), "{out}");
+        for v in [
+            &["-V", "work"][..],
+            &["-V", "work", "--range"],
+            &["-V", "main"],
+        ] {
+            let (rc, out, _) = both(v);
+            assert_eq!(rc, 0);
+            assert!(out.contains("\t@<"), "{out}");
+        }
+        if flags == "-O0" {
+            // (-L on optimized code numbers lines perf's libdw leaves out: see README.)
+            let (rc, out, _) = both(&["-L", "work"]);
+            assert_eq!(rc, 0);
+            assert!(out.contains("      1      int r = a * 2 + p->x;"), "{out}");
+        }
+        // Adding needs the running kernel's own vmlinux: a dry run says it is not.
+        let (rc, _, err) = both(&["-n", "work a"]);
+        assert_eq!(rc, 254);
+        assert!(err.contains("Mismatching build id"), "{err}");
+    }
+    let kprobes = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+        .iter()
+        .any(|t| Path::new(t).join("kprobe_events").exists());
+    if !kprobes {
+        let exe = dir.path().join("pbk0");
+        let (rc, _, err) = probe("rperf", &["-k", exe.to_str().unwrap(), "work a"]);
+        assert_ne!(rc, 0);
+        assert!(err.contains("CONFIG_KPROBES"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
