@@ -841,7 +841,7 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
                 if let Some(sy) = syms.symbol(session, l) {
                     let stack = inline_stacks
                         .entry((l.dso, l.rel))
-                        .or_insert_with(|| syms.inline_stack(session, l).into())
+                        .or_insert_with(|| syms.addr2line_stack(session, l).into())
                         .clone();
                     let line_slot = cfg.sort.iter().position(|k| *k == SortKey::Srcline);
                     for (n, i) in stack.iter().enumerate() {
