@@ -293,6 +293,9 @@ pub struct ProbeArgs {
     /// Kernel module for kernel probes.
     #[arg(short = 'm', long = "module", value_name = "MODNAME")]
     pub module: Option<String>,
+    /// vmlinux (with DWARF) to find kernel probe points and arguments in.
+    #[arg(short = 'k', long = "vmlinux", value_name = "FILE")]
+    pub vmlinux: Option<PathBuf>,
     /// The words of one probe definition (joined with spaces, as perf does).
     #[arg(value_name = "PROBEDEF", allow_hyphen_values = true)]
     pub words: Vec<String>,
@@ -1971,6 +1974,7 @@ fn dispatch(
                 externs: a.externs,
                 range: a.range,
                 kernel_file: a.module,
+                vmlinux: a.vmlinux,
             })
         }
     }

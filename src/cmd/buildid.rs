@@ -123,11 +123,108 @@ fn identify(file: &Path) -> Result<(PathBuf, String)> {
     Ok((abs, rperf_symbols::buildid::hex(&id)))
 }
 
-/// Adds `file` as perf does: a copy at `root/PATH/ID/elf` (with an empty `probes` beside
-/// it), linked from `root/.build-id/xx/rest`.
+/// Adds `file` as perf does: a copy at `root/PATH/ID/elf` with its SDT markers' `probes`
+/// file beside it, linked from `root/.build-id/xx/rest`.
 pub fn add(root: &Path, file: &Path) -> Result<()> {
     let (abs, hex) = identify(file)?;
-    crate::buildid_cache::store(root, &abs, &abs.to_string_lossy(), &hex)
+    crate::buildid_cache::store(root, &abs, &abs.to_string_lossy(), &hex)?;
+    let rel = abs.to_string_lossy().trim_start_matches('/').to_string();
+    write_sdt_cache(&root.join(rel).join(&hex).join("probes"), &abs)
+        .with_context(|| format!("cannot write the SDT cache of {}", abs.display()))
+}
+
+/// One entry of a `probes` file: its `%`/`#` line, the `GROUP:EVENT` it names, and its
+/// trace-probe lines, kept sorted and unique as perf keeps them.
+struct CacheEntry {
+    head: String,
+    name: Option<(String, String)>,
+    lines: std::collections::BTreeSet<String>,
+}
+
+/// The `GROUP:EVENT` an entry's line names (`%sdt_python:gc__done=gc__done`), if it does.
+fn entry_name(head: &str) -> Option<(String, String)> {
+    let first = head.get(1..)?.split_whitespace().next()?;
+    let (named, _) = first.split_once('=')?;
+    let (group, event) = named.split_once(':')?;
+    Some((group.to_string(), event.to_string()))
+}
+
+/// Writes `probes` as `perf buildid-cache --add` does: the entries already there are kept,
+/// and each USDT marker of `abs` adds its trace-probe line (`p:sdt_PROVIDER/NAME PATH:0xOFF`
+/// with the semaphore and arguments) under a `%sdt_PROVIDER:NAME=NAME` entry, made at the
+/// end when new; markers of one name share an entry. A binary without markers leaves the
+/// file as it was (empty when new), and so does a marker perf cannot read (an operand
+/// of invalid size), since perf then gives up on the whole file.
+fn write_sdt_cache(probes: &Path, abs: &Path) -> Result<()> {
+    use std::io::{Read, Write};
+    let mut old = String::new();
+    let existed = match rperf_symbols::file::open_regular(probes) {
+        Ok(mut f) => {
+            f.read_to_string(&mut old)?;
+            true
+        }
+        Err(_) => false,
+    };
+    let notes = crate::probe::debuginfo::sdt_notes_of(abs).unwrap_or_default();
+    let mut entries: Vec<CacheEntry> = Vec::new();
+    for line in old.lines() {
+        if line.starts_with('#') || line.starts_with('%') {
+            entries.push(CacheEntry {
+                head: line.to_string(),
+                name: entry_name(line),
+                lines: Default::default(),
+            });
+        } else if let Some(e) = entries.last_mut() {
+            e.lines.insert(line.to_string());
+        } else {
+            // perf refuses a file that starts with a trace-probe line: leave it alone.
+            return Ok(());
+        }
+    }
+    let path = abs.to_string_lossy();
+    for note in &notes {
+        let Ok(args) = crate::probe::debuginfo::sdt_args(note) else {
+            return Ok(());
+        };
+        let group = format!("sdt_{}", note.provider);
+        let mut def =
+            crate::probe::Definition::uprobe(false, &group, &note.name, &path, note.loc, args);
+        if note.ref_ctr != 0 {
+            def.target.push_str(&format!("(0x{:x})", note.ref_ctr));
+        }
+        let key = (group, note.name.clone());
+        let i = match entries.iter().position(|e| e.name.as_ref() == Some(&key)) {
+            Some(i) => i,
+            None => {
+                entries.push(CacheEntry {
+                    head: format!("%{}:{}={}", key.0, key.1, key.1),
+                    name: Some(key),
+                    lines: Default::default(),
+                });
+                entries.len() - 1
+            }
+        };
+        entries[i].lines.insert(def.line());
+    }
+    if notes.is_empty() && existed {
+        return Ok(());
+    }
+    let mut text = String::new();
+    for e in &entries {
+        text.push_str(&e.head);
+        text.push('\n');
+        for l in &e.lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+    }
+    let opts = crate::output::Options {
+        mode: 0o644,
+        ..Default::default()
+    };
+    let mut out = crate::output::Output::create(probes, opts)?;
+    out.write_all(text.as_bytes())?;
+    Ok(out.commit()?)
 }
 
 /// Removes `file`'s build-id from the cache (its copy and its link).

@@ -46,6 +46,8 @@ pub struct ProbeConfig {
     pub range: bool,
     /// `-m`/`-k`: a kernel module or vmlinux was named.
     pub kernel_file: Option<String>,
+    /// `-k`: the vmlinux whose DWARF kernel probes are found in (as `-x`'s for uprobes).
+    pub vmlinux: Option<PathBuf>,
 }
 
 /// perf's exit statuses: the negated errno, as a byte.
@@ -537,9 +539,15 @@ fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
         .map(|d| Spec::parse(d))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| fail(cfg.quiet, &e.0, what, EINVAL))?;
-    let Some(exec) = &cfg.exec else {
-        return add_kernel(cfg, &specs, show);
+    // `-k VMLINUX`: kernel probes found in its DWARF as user probes are in `-x`'s.
+    let (exec, kernel) = match (&cfg.exec, &cfg.vmlinux) {
+        (Some(x), _) => (x, false),
+        (None, Some(k)) => (k, true),
+        (None, None) => return add_kernel(cfg, &specs, show),
     };
+    if kernel && !show {
+        check_vmlinux(cfg, exec, what)?;
+    }
     let bin = open_binary(cfg, exec, what)?;
     let path = bin.path.to_string_lossy().into_owned();
     let taken: BTreeSet<String> = if show || cfg.dry_run {
@@ -572,7 +580,8 @@ fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
             ));
         }
         let mut addrs = addrs;
-        for a in addrs.iter_mut() {
+        // perf skips the prologue of user-space functions only.
+        for a in addrs.iter_mut().filter(|_| !kernel) {
             if let Some(after) = after_prologue(&bin, spec, *a) {
                 if !cfg.quiet {
                     eprintln!(
@@ -584,10 +593,13 @@ fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
                 *a = after;
             }
         }
-        let group = spec
-            .group
-            .clone()
-            .unwrap_or_else(|| probe::default_group(&bin.path));
+        let group = spec.group.clone().unwrap_or_else(|| {
+            if kernel {
+                "probe".into()
+            } else {
+                probe::default_group(&bin.path)
+            }
+        });
         // perf marks a return probe's event `__return` even when the user named it.
         let base = match &spec.event {
             Some(e) if spec.is_return() => format!("{e}__return"),
@@ -597,6 +609,36 @@ fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
         // -D checks no names: it shows what each definition alone would write.
         let event = claim_event(cfg, &mut taken, base, show, what)?;
         for addr in addrs {
+            if kernel {
+                // perf's offline kernel: the symbol the address is in, and how far in.
+                let (sym, start) = bin
+                    .symbol_at(addr)
+                    .map(|s| (s.name.clone(), s.addr))
+                    .or_else(|| {
+                        let f = bin.debug.as_ref()?.function_at(addr)?;
+                        Some((f.name.clone(), f.entry))
+                    })
+                    .ok_or_else(|| {
+                        fail(
+                            cfg.quiet,
+                            &format!("No symbol of {path} covers 0x{addr:x}."),
+                            what,
+                            ENOENT,
+                        )
+                    })?;
+                let args = fetch_args(cfg, spec, &bin, what, addr)?;
+                let def = Definition::kprobe(
+                    spec.is_return(),
+                    &group,
+                    &event,
+                    None,
+                    &sym,
+                    addr - start,
+                    args,
+                );
+                planned.push((def, spec.point_text(), shown_args(spec)));
+                continue;
+            }
             let off = bin.file_offset(addr).ok_or_else(|| {
                 fail(
                     cfg.quiet,
@@ -623,10 +665,10 @@ fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
     }
     if !cfg.dry_run {
         for (i, (d, _, _)) in planned.iter().enumerate() {
-            if let Err(e) = write_events(false, &d.line()) {
+            if let Err(e) = write_events(kernel, &d.line()) {
                 // Leave tracefs as it was: take back the probes this run added.
                 for (done, _, _) in &planned[..i] {
-                    let _ = write_events(false, &format!("-:{}/{}", done.group, done.event));
+                    let _ = write_events(kernel, &format!("-:{}/{}", done.group, done.event));
                 }
                 if e.kind() == std::io::ErrorKind::PermissionDenied {
                     return Err(no_permission(cfg.quiet, what));
@@ -641,13 +683,34 @@ fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
         }
     }
     if !cfg.quiet {
-        print_added(&planned, &path);
+        print_added(&planned, (!kernel).then_some(path.as_str()));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// perf's report of added probes, on stderr.
-fn print_added(planned: &[(Definition, String, Vec<String>)], path: &str) {
+/// Adding kernel probes found in `-k VMLINUX`: the kernel must have kprobes (unless only
+/// `-n` is asked), and, as perf checks, the file must be the running kernel's build.
+fn check_vmlinux(cfg: &ProbeConfig, vmlinux: &Path, what: &str) -> Result<()> {
+    if !cfg.dry_run && !events_file(true).is_ok_and(|p| p.exists()) {
+        return Err(no_kprobes());
+    }
+    let why = match rperf_symbols::build_id(vmlinux).ok().flatten() {
+        None => "Can not read build id",
+        Some(id) if Some(&id) != rperf_symbols::kernel_build_id().as_ref() => {
+            "Mismatching build id"
+        }
+        Some(_) => return Ok(()),
+    };
+    Err(fail(
+        cfg.quiet,
+        &format!("Failed to find the path for the kernel: {why}"),
+        what,
+        ENOENT,
+    ))
+}
+
+/// perf's report of added probes, on stderr (`path`: the binary of user probes).
+fn print_added(planned: &[(Definition, String, Vec<String>)], path: Option<&str>) {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -660,7 +723,8 @@ fn print_added(planned: &[(Definition, String, Vec<String>)], path: &str) {
         } else {
             format!(" with {}", args.join(" "))
         };
-        let _ = writeln!(s, "  {:<20} (on {point} in {path}{with})", d.full_name());
+        let place = path.map(|p| format!(" in {p}")).unwrap_or_default();
+        let _ = writeln!(s, "  {:<20} (on {point}{place}{with})", d.full_name());
     }
     if let Some((last, _, _)) = planned.last() {
         let _ = write!(
@@ -927,7 +991,7 @@ fn line_range(r: Option<&str>) -> Option<(u32, Option<u32>, bool)> {
 /// perf shows them.
 fn lines(cfg: &ProbeConfig, spec: &str) -> Result<ExitCode> {
     let what = "Failed to show lines.";
-    let Some(exec) = &cfg.exec else {
+    let Some(exec) = cfg.exec.as_ref().or(cfg.vmlinux.as_ref()) else {
         return Err(no_kprobes());
     };
     let bin = open_binary(cfg, exec, what)?;
@@ -1044,7 +1108,7 @@ fn strerror(e: &std::io::Error) -> String {
 /// them.
 fn vars(cfg: &ProbeConfig, point: &str) -> Result<ExitCode> {
     let what = "Failed to show vars.";
-    let Some(exec) = &cfg.exec else {
+    let Some(exec) = cfg.exec.as_ref().or(cfg.vmlinux.as_ref()) else {
         return Err(no_kprobes());
     };
     let spec = Spec::parse(point).map_err(|e| fail(cfg.quiet, &e.0, what, EINVAL))?;
@@ -1137,30 +1201,21 @@ fn sdt_definitions(
             .unwrap_or_else(|| format!("sdt_{}", note.provider));
         let base = spec.event.clone().unwrap_or_else(|| note.name.clone());
         let event = claim_event(cfg, taken, base, show, what)?;
-        let args = note
-            .args
-            .split_whitespace()
-            .enumerate()
-            .filter_map(|(i, op)| {
-                crate::probe::debuginfo::sdt_fetch(op).map(|f| format!("arg{}={f}", i + 1))
-            })
-            .collect();
-        let off = bin.file_offset(note.pc).ok_or_else(|| {
+        // The same line perf's build-id cache keeps for the marker (perf probes from it).
+        let args = crate::probe::debuginfo::sdt_args(note).map_err(|_| {
             fail(
                 cfg.quiet,
                 &format!(
-                    "SDT marker {}:{} is at no loadable address.",
-                    note.provider, note.name
+                    "SDT marker {}:{} has an operand of invalid size ({}).",
+                    note.provider, note.name, note.args
                 ),
                 what,
                 EINVAL,
             )
         })?;
-        let mut def = Definition::uprobe(false, &group, &event, &path, off, args);
-        if note.semaphore != 0 {
-            if let Some(sem) = bin.semaphore_offset(note.semaphore) {
-                def.target.push_str(&format!("(0x{sem:x})"));
-            }
+        let mut def = Definition::uprobe(false, &group, &event, &path, note.loc, args);
+        if note.ref_ctr != 0 {
+            def.target.push_str(&format!("(0x{:x})", note.ref_ctr));
         }
         out.push(def);
     }

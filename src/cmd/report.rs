@@ -640,6 +640,11 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
     let mut any_chain = false;
     let max = cfg.max_stack.unwrap_or(usize::MAX);
     let want_children = cfg.children != Some(false);
+    // The order perf resolves call chains in: its graph's, caller first in children mode.
+    let query_caller = cfg
+        .graph
+        .and_then(|g| g.order)
+        .map_or(want_children, |o| o == graph::Order::Caller);
     // Symbolizing is the costly part: skip it when no key needs the symbol. perf prints a
     // callee graph under each entry in --no-children mode, a caller graph in children mode.
     let graph_on = cfg.graph.is_some();
@@ -758,6 +763,25 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
                 .unwrap_or(0),
             None => 0,
         };
+        // perf asks addr2line about a chain's frames in the order it resolves them, its
+        // graph's (root first in caller order), and addr2line's names depend on what it
+        // was asked before (`Symbolizer::addr2line_stack`): ask in that order.
+        let mut chain_frames = None;
+        let walks = chain && (want_children || graph_on);
+        if walks && cfg.inline && want_sym && query_caller && cfg.dsos.is_empty() {
+            let fs = stacks.frames(session, &s, max);
+            for f in fs.iter().rev().filter(|f| f.unwound) {
+                let Some(l) = session.resolve(s.pid, f.addr, f.mode) else {
+                    continue;
+                };
+                if syms.symbol(session, l).is_some() {
+                    inline_stacks
+                        .entry((l.dso, l.rel))
+                        .or_insert_with(|| syms.addr2line_stack(session, l).into());
+                }
+            }
+            chain_frames = Some(fs);
+        }
         // `abs`: unresolved call-chain addresses keep the raw address, as perf's call-chain
         // entries do (the sample's own entry uses the map-relative one).
         #[allow(clippy::type_complexity)]
@@ -867,7 +891,7 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
                 if let Some(sy) = syms.symbol(session, l) {
                     let stack = inline_stacks
                         .entry((l.dso, l.rel))
-                        .or_insert_with(|| syms.inline_stack(session, l).into())
+                        .or_insert_with(|| syms.addr2line_stack(session, l).into())
                         .clone();
                     let line_slot = cfg.sort.iter().position(|k| *k == SortKey::Srcline);
                     for (n, i) in stack.iter().enumerate() {
@@ -923,7 +947,10 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
             if graph_on {
                 u.stack.push(frames.intern(self_key, u32::MAX));
             }
-            for f in stacks.frames(session, &s, max) {
+            let fs = chain_frames
+                .take()
+                .unwrap_or_else(|| stacks.frames(session, &s, max));
+            for f in fs {
                 let (_, _, _, expanded) = key_of(f.addr, f.mode, true, f.unwound);
                 for (k, sym) in expanded {
                     if graph_on {

@@ -669,7 +669,7 @@ fn inline_lines(
     };
     let stack = cache
         .entry((at.dso, at.rel))
-        .or_insert_with(|| syms.inline_stack(session, at).into())
+        .or_insert_with(|| syms.addr2line_stack(session, at).into())
         .clone();
     if stack.is_empty() {
         return false;

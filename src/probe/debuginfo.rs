@@ -71,10 +71,14 @@ pub struct SdtNote {
     pub provider: String,
     /// Marker name.
     pub name: String,
-    /// Virtual address of the marker (adjusted to where `.stapsdt.base` really is).
-    pub pc: u64,
-    /// Virtual address of its semaphore, 0 when it has none.
-    pub semaphore: u64,
+    /// File offset of the marker: the note's address moved by the distance between the
+    /// base address the note recorded and `.stapsdt.base`'s file offset (perf's rule, which
+    /// also undoes prelinking).
+    pub loc: u64,
+    /// The semaphore as the uprobe's reference-counter offset, 0 when it has none: its
+    /// address moved by `.probes`' address-to-offset distance (left as is without a
+    /// `.probes` section, as perf leaves it).
+    pub ref_ctr: u64,
     /// Operands as the note spells them (`-8@%rax 8@-80(%rbx)`).
     pub args: String,
 }
@@ -94,8 +98,6 @@ pub struct Binary {
     pub dwarf_path: PathBuf,
     /// USDT markers.
     pub sdt: Vec<SdtNote>,
-    /// Loadable segments with their memory size (semaphores live in .bss-like tails).
-    mem_segments: Vec<(u64, u64, u64)>,
 }
 
 /// Why a binary cannot be probed.
@@ -185,10 +187,6 @@ impl Binary {
                 }
             }
         }
-        let mem_segments = file
-            .segments()
-            .map(|s| (s.address(), s.file_range().0, s.size()))
-            .collect();
         let sdt = sdt_notes(&file);
         Ok(Binary {
             path,
@@ -197,22 +195,12 @@ impl Binary {
             symbols,
             debug,
             sdt,
-            mem_segments,
         })
     }
 
     /// The file offset of virtual address `vaddr` (what a uprobe is placed at).
     pub fn file_offset(&self, vaddr: u64) -> Option<u64> {
         self.segments
-            .iter()
-            .find(|&&(va, _, size)| vaddr >= va && vaddr < va + size)
-            .map(|&(va, off, _)| vaddr - va + off)
-    }
-
-    /// The file offset of a semaphore at `vaddr` (what the kernel's reference counter
-    /// takes): it may lie past the file's bytes of its segment.
-    pub fn semaphore_offset(&self, vaddr: u64) -> Option<u64> {
-        self.mem_segments
             .iter()
             .find(|&&(va, _, size)| vaddr >= va && vaddr < va + size)
             .map(|&(va, off, _)| vaddr - va + off)
@@ -320,17 +308,44 @@ pub fn path_ends_with(path: &str, suffix: &str) -> bool {
             .is_some_and(|rest| rest.ends_with('/'))
 }
 
-/// The markers of `.note.stapsdt`: each note (owner `stapsdt`, type 3) holds the marker's
-/// address, the link-time address of `.stapsdt.base`, the semaphore's address, then the
-/// provider, name and operands as NUL-terminated strings.
+/// The USDT markers of the ELF file at `path`, without reading anything else of it (what
+/// the build-id cache's `probes` file is made from).
+pub fn sdt_notes_of(path: &Path) -> Result<Vec<SdtNote>, OpenError> {
+    let data = rperf_symbols::file::map_regular(path).map_err(|_| OpenError::NotElf)?;
+    let file = ElfFile64::<Endianness>::parse(&*data).map_err(|_| OpenError::NotElf)?;
+    Ok(sdt_notes(&file))
+}
+
+/// The markers of `.note.stapsdt` (a non-allocated note section): each note (owner
+/// `stapsdt`, type 3) holds the marker's address, the link-time address of
+/// `.stapsdt.base`, the semaphore's address, then the provider, name and operands as
+/// NUL-terminated strings.
 fn sdt_notes(file: &ElfFile64<'_, Endianness>) -> Vec<SdtNote> {
     let Some(sec) = file.section_by_name(".note.stapsdt") else {
         return Vec::new();
     };
+    // perf reads the notes only from a non-allocated note section.
+    let note = match sec.flags() {
+        object::SectionFlags::Elf { sh_type, sh_flags } => {
+            sh_type == object::elf::SHT_NOTE && !sh_flags.intersects(object::elf::SHF_ALLOC)
+        }
+        _ => false,
+    };
+    if !note {
+        return Vec::new();
+    }
     let Ok(data) = sec.data() else {
         return Vec::new();
     };
-    let real_base = file.section_by_name(".stapsdt.base").map(|s| s.address());
+    let base_off = file
+        .section_by_name(".stapsdt.base")
+        .and_then(|s| s.file_range())
+        .map_or(0, |(off, _)| off);
+    // `.probes` (where <sys/sdt.h> puts semaphores): its address-to-offset distance.
+    let probes = file
+        .section_by_name(".probes")
+        .and_then(|s| Some((s.address(), s.file_range()?.0)))
+        .filter(|&(addr, off)| addr != 0 && off != 0);
     let little = file.is_little_endian();
     let u32_at = |b: &[u8], i: usize| -> Option<u32> {
         let v: [u8; 4] = b.get(i..i + 4)?.try_into().ok()?;
@@ -376,72 +391,192 @@ fn sdt_notes(file: &ElfFile64<'_, Endianness>) -> Vec<SdtNote> {
         let mut strings = desc.get(24..).unwrap_or(&[]).split(|&b| b == 0);
         let mut next_str = || String::from_utf8_lossy(strings.next().unwrap_or(&[])).into_owned();
         let (provider, name, args) = (next_str(), next_str(), next_str());
-        // Prelinking moves code: the distance .stapsdt.base moved applies to every address.
-        let shift = real_base.map_or(0, |b| b.wrapping_sub(base));
+        let loc = if base_off != 0 {
+            pc.wrapping_add(base_off).wrapping_sub(base)
+        } else {
+            pc
+        };
+        let ref_ctr = match probes {
+            Some((addr, off)) if sem != 0 => sem.wrapping_sub(addr.wrapping_sub(off)),
+            _ => sem,
+        };
         out.push(SdtNote {
             provider,
             name,
-            pc: pc.wrapping_add(shift),
-            semaphore: if sem == 0 { 0 } else { sem.wrapping_add(shift) },
+            loc,
+            ref_ctr,
             args,
         });
     }
     out
 }
 
-/// One SDT operand (`-8@%rax`, `8@-80(%rbx)`, `4@$5`) as the kernel's fetch argument with
-/// its type (`%ax:s64`, `-80(%bx):u64`, `\5:u32`); `None` for what uprobes cannot fetch
-/// (symbols relative to %rip, segment registers).
-pub fn sdt_fetch(operand: &str) -> Option<String> {
-    let (ty, op) = match operand.split_once('@') {
-        Some((size, op)) => {
-            let n: i32 = size.parse().ok()?;
-            let bits = n.unsigned_abs() * 8;
-            (Some(format!("{}{bits}", if n < 0 { 's' } else { 'u' })), op)
-        }
-        None => (None, operand),
+/// Why an SDT operand gives no fetch argument.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SdtArgError {
+    /// An operand uprobes cannot fetch (a constant, a symbol relative to %rip, scaled
+    /// indexing): perf leaves it out and numbers the next one as if it were there.
+    Skip,
+    /// A size outside -8..=8: perf drops the whole marker.
+    BadSize,
+}
+
+/// One SDT operand (`-8@%rax`, `8@-80(%rbx)`, `4@(%rsp)`) as the kernel's fetch argument with
+/// its type (`%ax:s64`, `-80(%bx):u64`, `+0(%sp):u32`), following perf 6.1's x86 rules: only
+/// `[+-][NUM][(]%REG[)]` is kept, registers renamed to the names uprobes know (a name
+/// not in the table stays as written, `%rip` too), and a type only for sizes 1, 2, 4 and 8.
+pub fn sdt_fetch(operand: &str) -> Result<String, SdtArgError> {
+    let (suffix, op) = match operand.split_once('@') {
+        Some((size, op)) => (sdt_size_suffix(size)?, op),
+        None => ("", operand),
     };
-    let fetch = if let Some(imm) = op.strip_prefix('$') {
-        imm.parse::<i64>().ok()?;
-        format!("\\{imm}")
-    } else if let Some(reg) = op.strip_prefix('%') {
-        format!("%{}", x86_reg(reg)?)
+    if op.contains(',') || op.contains('$') {
+        return Err(SdtArgError::Skip);
+    }
+    // [+-]? [0-9]* \(? %[a-z][a-z0-9]+ \)?  — the whole operand.
+    let (sign, rest) = match op.as_bytes().first() {
+        Some(b'+' | b'-') => (&op[..1], &op[1..]),
+        _ => ("", op),
+    };
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (num, rest) = rest.split_at(digits);
+    let (open, rest) = match rest.strip_prefix('(') {
+        Some(r) => ("(", r),
+        None => ("", rest),
+    };
+    let (reg, close) = match rest.strip_suffix(')') {
+        Some(r) => (r, ")"),
+        None => (rest, ""),
+    };
+    let name = reg.strip_prefix('%').ok_or(SdtArgError::Skip)?;
+    let mut chars = name.chars();
+    let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.len() >= 2
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !well_formed || reg.len() > 6 {
+        return Err(SdtArgError::Skip);
+    }
+    let prefix = if open.is_empty() {
+        ""
+    } else if !sign.is_empty() {
+        sign
+    } else if !num.is_empty() {
+        "+"
     } else {
-        let open = op.find('(')?;
-        let reg = op[open..].strip_prefix("(%")?.strip_suffix(')')?;
-        let off = &op[..open];
-        let off: i64 = if off.is_empty() { 0 } else { off.parse().ok()? };
-        format!("{off:+}(%{})", x86_reg(reg)?)
+        "+0"
     };
-    Some(match ty {
-        Some(t) => format!("{fetch}:{t}"),
-        None => fetch,
+    Ok(format!(
+        "{prefix}{num}{open}{}{close}{suffix}",
+        x86_reg(reg)
+    ))
+}
+
+/// A marker's fetch arguments (`arg1=%ax:s64`…), numbered by operand even where one is
+/// left out; an operand with an invalid size fails the whole marker, as in perf.
+pub fn sdt_args(note: &SdtNote) -> Result<Vec<String>, SdtArgError> {
+    let mut out = Vec::new();
+    for (i, op) in note.args.split_whitespace().enumerate() {
+        match sdt_fetch(op) {
+            Ok(f) => out.push(format!("arg{}={f}", i + 1)),
+            Err(SdtArgError::Skip) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// The fetch type of an SDT operand's size (`-4` → `:s32`): none for sizes other than 1,
+/// 2, 4 and 8; the size is read as C's strtol does (leading digits, else 0).
+fn sdt_size_suffix(size: &str) -> Result<&'static str, SdtArgError> {
+    let t = size.trim_start();
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let n: i64 = digits[..end]
+        .parse::<i64>()
+        .unwrap_or(if end == 0 { 0 } else { i64::MAX });
+    let n = if neg { -n } else { n };
+    Ok(match n {
+        -8 => ":s64",
+        -4 => ":s32",
+        -2 => ":s16",
+        -1 => ":s8",
+        1 => ":u8",
+        2 => ":u16",
+        4 => ":u32",
+        8 => ":u64",
+        -7..=7 => "",
+        _ => return Err(SdtArgError::BadSize),
     })
 }
 
-/// An x86-64 register of any width as the kernel's fetch syntax names it (`eax` → `ax`).
-fn x86_reg(r: &str) -> Option<&'static str> {
-    const REGS: [(&str, [&str; 4]); 9] = [
-        ("ax", ["rax", "eax", "ax", "al"]),
-        ("bx", ["rbx", "ebx", "bx", "bl"]),
-        ("cx", ["rcx", "ecx", "cx", "cl"]),
-        ("dx", ["rdx", "edx", "dx", "dl"]),
-        ("si", ["rsi", "esi", "si", "sil"]),
-        ("di", ["rdi", "edi", "di", "dil"]),
-        ("bp", ["rbp", "ebp", "bp", "bpl"]),
-        ("sp", ["rsp", "esp", "sp", "spl"]),
-        ("ip", ["rip", "eip", "ip", "ip"]),
+/// An x86-64 register (`%rax`, `%r9d`) as uprobes names it (`%ax`, `%r9`). perf's table
+/// compares the operand's name with each entry's first as many characters, so a name
+/// that is a prefix of one (`%r8` of `%r8b`) takes that entry's target; others stay.
+fn x86_reg(reg: &str) -> String {
+    const TABLE: [(&str, &str); 52] = [
+        ("%eax", "%ax"),
+        ("%rax", "%ax"),
+        ("%al", "%ax"),
+        ("%ah", "%ax"),
+        ("%ebx", "%bx"),
+        ("%rbx", "%bx"),
+        ("%bl", "%bx"),
+        ("%bh", "%bx"),
+        ("%ecx", "%cx"),
+        ("%rcx", "%cx"),
+        ("%cl", "%cx"),
+        ("%ch", "%cx"),
+        ("%edx", "%dx"),
+        ("%rdx", "%dx"),
+        ("%dl", "%dx"),
+        ("%dh", "%dx"),
+        ("%esi", "%si"),
+        ("%rsi", "%si"),
+        ("%sil", "%si"),
+        ("%edi", "%di"),
+        ("%rdi", "%di"),
+        ("%dil", "%di"),
+        ("%ebp", "%bp"),
+        ("%rbp", "%bp"),
+        ("%bpl", "%bp"),
+        ("%rsp", "%sp"),
+        ("%esp", "%sp"),
+        ("%spl", "%sp"),
+        ("%r8b", "%r8"),
+        ("%r8w", "%r8"),
+        ("%r8d", "%r8"),
+        ("%r9b", "%r9"),
+        ("%r9w", "%r9"),
+        ("%r9d", "%r9"),
+        ("%r10b", "%r10"),
+        ("%r10w", "%r10"),
+        ("%r10d", "%r10"),
+        ("%r11b", "%r11"),
+        ("%r11w", "%r11"),
+        ("%r11d", "%r11"),
+        ("%r12b", "%r12"),
+        ("%r12w", "%r12"),
+        ("%r12d", "%r12"),
+        ("%r13b", "%r13"),
+        ("%r13w", "%r13"),
+        ("%r13d", "%r13"),
+        ("%r14b", "%r14"),
+        ("%r14w", "%r14"),
+        ("%r14d", "%r14"),
+        ("%r15b", "%r15"),
+        ("%r15w", "%r15"),
+        ("%r15d", "%r15"),
     ];
-    if let Some((k, _)) = REGS.iter().find(|(_, names)| names.contains(&r)) {
-        return Some(k);
-    }
-    const HIGH: [&str; 8] = ["r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
-    HIGH.iter()
-        .find(|h| {
-            r.strip_prefix(**h)
-                .is_some_and(|rest| matches!(rest, "" | "d" | "w" | "b"))
-        })
-        .copied()
+    TABLE
+        .iter()
+        .find(|(from, _)| from.as_bytes().get(..reg.len()) == Some(reg.as_bytes()))
+        .map_or_else(|| reg.to_string(), |(_, to)| to.to_string())
 }
 
 type R<'a> = gimli::EndianSlice<'a, gimli::RunTimeEndian>;
@@ -621,13 +756,34 @@ mod tests {
 
     #[test]
     fn sdt_operands_become_fetch_arguments() {
-        assert_eq!(sdt_fetch("-8@%rax").as_deref(), Some("%ax:s64"));
-        assert_eq!(sdt_fetch("8@-80(%rbx)").as_deref(), Some("-80(%bx):u64"));
-        assert_eq!(sdt_fetch("4@8(%rsp)").as_deref(), Some("+8(%sp):u32"));
-        assert_eq!(sdt_fetch("4@(%r12)").as_deref(), Some("+0(%r12):u32"));
-        assert_eq!(sdt_fetch("-4@%r9d").as_deref(), Some("%r9:s32"));
-        assert_eq!(sdt_fetch("-4@$5").as_deref(), Some("\\5:s32"));
-        assert_eq!(sdt_fetch("8@foo(%rip)"), None);
+        let ok = |s: &str| Ok(s.to_string());
+        assert_eq!(sdt_fetch("-8@%rax"), ok("%ax:s64"));
+        assert_eq!(sdt_fetch("8@-80(%rbx)"), ok("-80(%bx):u64"));
+        assert_eq!(sdt_fetch("4@8(%rsp)"), ok("+8(%sp):u32"));
+        assert_eq!(sdt_fetch("4@+8(%rsp)"), ok("+8(%sp):u32"));
+        assert_eq!(sdt_fetch("4@(%r12)"), ok("+0(%r12):u32"));
+        assert_eq!(sdt_fetch("-4@%r9d"), ok("%r9:s32"));
+        assert_eq!(sdt_fetch("-4@%ebp"), ok("%bp:s32"));
+        assert_eq!(sdt_fetch("1@%ah"), ok("%ax:u8"));
+        // A name perf's table lacks stays as written; odd sizes get no type.
+        assert_eq!(sdt_fetch("8@%rip"), ok("%rip:u64"));
+        assert_eq!(sdt_fetch("3@%rax"), ok("%ax"));
+        assert_eq!(sdt_fetch("%rdi"), ok("%di"));
+        // Constants, symbols and scaled indexing are left out; a size past 8 is refused.
+        assert_eq!(sdt_fetch("-4@$5"), Err(SdtArgError::Skip));
+        assert_eq!(sdt_fetch("8@foo(%rip)"), Err(SdtArgError::Skip));
+        assert_eq!(sdt_fetch("8@(%rax,%rsi,8)"), Err(SdtArgError::Skip));
+        assert_eq!(sdt_fetch("8@%xmm10"), ok("%xmm10:u64"));
+        assert_eq!(sdt_fetch("8@%xmm100"), Err(SdtArgError::Skip));
+        assert_eq!(sdt_fetch("16@%rax"), Err(SdtArgError::BadSize));
+        let note = SdtNote {
+            provider: "p".into(),
+            name: "n".into(),
+            loc: 0,
+            ref_ctr: 0,
+            args: "8@%rax -4@$1 -4@%edx".into(),
+        };
+        assert_eq!(sdt_args(&note).unwrap(), ["arg1=%ax:u64", "arg3=%dx:s32"]);
     }
 
     #[test]

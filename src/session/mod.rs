@@ -367,6 +367,10 @@ pub struct Symbolizer {
     build_ids: HashMap<String, Vec<u8>>,
     /// `--symfs`: a root prepended to every binary path.
     pub symfs: Option<PathBuf>,
+    /// Per binary, the names binutils' addr2line settled on for function instances it
+    /// was asked about (see [`Symbolizer::addr2line_stack`]): `Some` when it took the ELF
+    /// symbol's name for the instance for good, `None` when it keeps its DWARF name.
+    a2l_names: HashMap<DsoId, HashMap<(u64, u64), Option<String>>>,
 }
 
 /// A resolved symbol: name and offset of the address into it.
@@ -491,6 +495,60 @@ impl Symbolizer {
             return Vec::new();
         };
         lines.frames(vaddr)
+    }
+
+    /// The functions at `loc` as binutils' addr2line names them when perf asks it (one
+    /// addr2line per binary for the whole session, each address once, in sample order):
+    /// innermost first, each frame's `function` the name it prints. Its rule: the innermost
+    /// function is named by its DWARF linkage name; without one (Rust's line-tables-only
+    /// DWARF, Go), by the ELF symbol at the address, and the function's entry is then marked
+    /// as named, so that later lookups in it print its DWARF name, unless the symbol starts
+    /// where the function's first range does, in which case the symbol's name replaces the
+    /// DWARF name for good, also where the function is a caller of an inlined one.
+    /// perf then shows a frame whose name equals the symbol's as the symbol itself.
+    pub fn addr2line_stack(
+        &mut self,
+        session: &Session,
+        loc: Location,
+    ) -> Vec<rperf_symbols::InlineFrame> {
+        let mut stack = self.inline_stack(session, loc);
+        if stack.is_empty() {
+            return stack;
+        }
+        let sym = self.symbol(session, loc);
+        let start = self
+            .vaddr(session, loc)
+            .zip(sym.as_ref())
+            .map(|(v, s)| v.wrapping_sub(s.offset));
+        let named = self.a2l_names.entry(loc.dso).or_default();
+        let first = &mut stack[0];
+        if !first.linkage {
+            match first.instance.and_then(|k| named.get(&k)) {
+                Some(Some(renamed)) => first.function = Some(renamed.clone()),
+                Some(None) => {}
+                None => {
+                    let renamed = match &sym {
+                        Some(s) => {
+                            first.function = Some(s.name.clone());
+                            (first.low.is_some() && first.low == start).then(|| s.name.clone())
+                        }
+                        None => None,
+                    };
+                    if let Some(k) = first.instance {
+                        named.insert(k, renamed);
+                    }
+                }
+            }
+        }
+        for f in stack.iter_mut().skip(1) {
+            if let Some(Some(renamed)) = f.instance.and_then(|k| named.get(&k)) {
+                f.function = Some(renamed.clone());
+            }
+        }
+        for f in &mut stack {
+            f.linkage = true;
+        }
+        stack
     }
 
     /// perf's srcline for `loc`: `file.c:12` from DWARF, else `symbol+offset` (decimal),

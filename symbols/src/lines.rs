@@ -24,6 +24,11 @@ pub struct InlineFrame {
     /// mangle (C, assembler). Otherwise (Go, a C++ `main`) it names the innermost frame
     /// after the ELF symbol there instead.
     pub linkage: bool,
+    /// The DWARF entry of this function instance (its unit's and its own offsets in
+    /// .debug_info): what binutils keeps a function's name on between lookups.
+    pub instance: Option<(u64, u64)>,
+    /// Where the instance's first address range starts (binutils' `arange.low`).
+    pub low: Option<u64>,
 }
 
 impl InlineFrame {
@@ -235,7 +240,10 @@ impl Lines {
         }
         self.indexed
             .with_dependent(|_, ctx| match ctx.find_frames(vaddr) {
-                addr2line::LookupResult::Output(Ok(it)) => collect(it, &mut out),
+                addr2line::LookupResult::Output(Ok(it)) => {
+                    collect(it, &mut out);
+                    instances(ctx, vaddr, &mut out);
+                }
                 addr2line::LookupResult::Output(Err(_)) => {}
                 addr2line::LookupResult::Load { .. } => {
                     let split = self
@@ -261,6 +269,8 @@ impl Lines {
                 file: l.file.map(str::to_string),
                 line: l.line,
                 linkage: false,
+                instance: None,
+                low: None,
             })
         });
         self.indexed.borrow_owner().release();
@@ -322,6 +332,29 @@ impl Lines {
     }
 }
 
+/// Completes each frame's instance (the unit's offset beside the entry's) and the start of
+/// its first address range, from the unit that holds `vaddr` (frames of split DWARF keep
+/// none: their entries are in another file).
+fn instances(ctx: &Context<'_>, vaddr: u64, out: &mut [InlineFrame]) {
+    use addr2line::gimli::ReaderOffset;
+    let addr2line::LookupResult::Output(Some(unit)) = ctx.find_dwarf_and_unit(vaddr) else {
+        for f in out.iter_mut() {
+            f.instance = None;
+        }
+        return;
+    };
+    let base = unit.header.offset().0.into_u64();
+    for f in out.iter_mut() {
+        let Some((_, die)) = f.instance else { continue };
+        f.instance = Some((base, die));
+        let offset = addr2line::gimli::UnitOffset(die as usize);
+        f.low = unit.entry(offset).ok().and_then(|e| {
+            let mut ranges = unit.die_ranges(&e).ok()?;
+            ranges.next().ok().flatten().map(|r| r.begin)
+        });
+    }
+}
+
 /// The frames `it` yields, as [`InlineFrame`]s, onto `out`.
 fn collect<R: addr2line::gimli::Reader>(
     mut it: addr2line::FrameIter<'_, R>,
@@ -348,6 +381,11 @@ fn collect<R: addr2line::gimli::Reader>(
             file,
             line,
             linkage,
+            instance: f.dw_die_offset.map(|o| {
+                use addr2line::gimli::ReaderOffset;
+                (0, o.0.into_u64())
+            }),
+            low: None,
         });
     }
 }

@@ -253,3 +253,116 @@ fn report_call_graphs_show_inlined_functions_as_perf_does() {
         );
     }
 }
+
+/// fixtures/rust-inline built by cargo (release, line-tables-only DWARF) once per test run.
+fn rust_inline_fixture() -> Option<std::path::PathBuf> {
+    if Command::new("cargo").arg("--version").output().is_err() {
+        skip("cargo is not installed");
+        return None;
+    }
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rust-inline");
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust-inline");
+    let exe = base.join("target/release/inlinefx");
+    // cargo writes Cargo.lock beside the sources: build a copy; cargo's own lock on the
+    // target directory serialises tests building it at once.
+    let src = base.join(format!("src-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&src);
+    std::fs::create_dir_all(src.join("src")).unwrap();
+    for f in ["Cargo.toml", "src/main.rs"] {
+        std::fs::copy(fixture.join(f), src.join(f)).unwrap();
+    }
+    let o = run({
+        let mut c = Command::new("cargo");
+        c.args([
+            "build",
+            "--release",
+            "--offline",
+            "--quiet",
+            "--manifest-path",
+        ])
+        .arg(src.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", base.join("target"))
+        .env("RUSTFLAGS", "");
+        c
+    });
+    let _ = std::fs::remove_dir_all(&src);
+    assert!(o.status.success(), "cargo build: {}", stderr(&o));
+    Some(exe)
+}
+
+/// perf names inline frames by what binutils' addr2line prints, one addr2line per binary
+/// for the session: without DWARF linkage names (Rust's line-tables-only DWARF) the first
+/// lookup in a function prints the ELF symbol's name, later ones its DWARF name, and a
+/// function whose symbol starts where it does keeps the symbol's name, also as the
+/// caller of inlined code. So the same function shows as `quicksort<…> (inlined)` at one
+/// frame and as `core::slice::sort::stable::quicksort::quicksort+OFF (binary)` at another:
+/// rperf's frames are perf's, frame by frame, with both kinds present.
+#[test]
+fn rust_inline_frames_are_named_as_perfs_addr2line_names_them() {
+    let Some(_) = perf() else { return };
+    if Command::new("addr2line").arg("--version").output().is_err() {
+        skip("binutils' addr2line is not installed (perf runs it)");
+        return;
+    }
+    let Some(exe) = rust_inline_fixture() else {
+        return;
+    };
+    let dir = TempDir::new("inline-rust");
+    let data = record_with(
+        "perf",
+        dir.path(),
+        "perf.data",
+        &[
+            "--call-graph",
+            "dwarf",
+            "-F",
+            "2000",
+            "--",
+            exe.to_str().unwrap(),
+            "0.4",
+        ],
+    )
+    .unwrap();
+    let ours = rperf_out(&["script"], &data);
+    let theirs = stdout(&run({
+        let mut p = perf().unwrap();
+        p.args(["script", "-i"]).arg(&data);
+        p
+    }));
+    let (pb, rb): (Vec<&str>, Vec<&str>) =
+        (theirs.split("\n\n").collect(), ours.split("\n\n").collect());
+    assert_eq!(pb.len(), rb.len());
+    let same = pb.iter().zip(&rb).filter(|(a, b)| a == b).count();
+    assert!(
+        same * 100 >= pb.len() * 99,
+        "{same} of {} samples as perf's; first difference: {:#?}",
+        pb.len(),
+        pb.iter().zip(&rb).find(|(a, b)| a != b)
+    );
+    // Both kinds of caller frames (the last line of an address's group after inlined
+    // calls): named by its symbol, with the binary, and named by DWARF, `(inlined)`.
+    let (mut as_symbol, mut as_dwarf) = (0, 0);
+    for s in &rb {
+        let frames: Vec<(&str, &str)> = s
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.trim().split_once(' '))
+            .collect();
+        for (i, w) in frames.windows(2).enumerate() {
+            let ((a0, f0), (a1, f1)) = (w[0], w[1]);
+            let last = frames.get(i + 2).is_none_or(|(a2, _)| *a2 != a1);
+            if a0 != a1 || !f0.ends_with(" (inlined)") || !last {
+                continue;
+            }
+            if f1.ends_with(" (inlined)") {
+                as_dwarf += 1;
+            } else if f1.contains("+0x") && f1.ends_with(&format!("({})", exe.display())) {
+                as_symbol += 1;
+            }
+        }
+    }
+    assert!(
+        as_symbol > 0 && as_dwarf > 0,
+        "{as_symbol} {as_dwarf}: {ours}"
+    );
+}

@@ -975,3 +975,215 @@ fn record_and_script(exe: &Path, data: &Path, pattern: &str, arg: &str) -> Strin
     assert_eq!(p, r);
     r
 }
+
+/// The `probes` file `buildid-cache --add` leaves beside a cached binary under `home`.
+fn cached_probes(home: &Path, exe: &Path) -> String {
+    let id = stdout(&run({
+        let mut c = rperf();
+        c.args(["buildid-list", "-i"]).arg(exe);
+        c
+    }));
+    let rel = exe.strip_prefix("/").unwrap();
+    let p = home.join(".debug").join(rel).join(id.trim()).join("probes");
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn buildid_cache_writes_perf_sdt_probes_file() {
+    let dir = TempDir::new("probe-sdtcache");
+    if perf().is_none() {
+        return;
+    }
+    if ![
+        "/usr/include/sys/sdt.h",
+        "/usr/include/x86_64-linux-gnu/sys/sdt.h",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists())
+    {
+        skip("<sys/sdt.h> is missing (apt-get install systemtap-sdt-dev)");
+        return;
+    }
+    let cached = compile_c(
+        dir.path(),
+        "sdtcache",
+        include_str!("../../fixtures/workloads/usdt_cache.c"),
+        &["-O2"],
+    );
+    let guarded = compile_c(
+        dir.path(),
+        "sdtguard",
+        include_str!("../../fixtures/workloads/usdt.c"),
+        &["-O1"],
+    );
+    let mut bins = vec![cached.clone(), guarded];
+    // A distribution's binary with markers, when there is one (Debian's python has 8).
+    let python = Path::new("/usr/bin/python3.11");
+    if python.exists() {
+        bins.push(python.to_path_buf());
+    }
+    let add = |tool: &str, home: &Path, exe: &Path| {
+        let mut c = if tool == "perf" {
+            std::process::Command::new("perf")
+        } else {
+            rperf()
+        };
+        c.env("HOME", home)
+            .args(["buildid-cache", "--add"])
+            .arg(exe);
+        let o = run(c);
+        assert!(o.status.success(), "{tool}: {}", stderr(&o));
+    };
+    let (ph, rh) = (dir.path().join("perf-home"), dir.path().join("rperf-home"));
+    for exe in &bins {
+        add("perf", &ph, exe);
+        add("rperf", &rh, exe);
+        let by_perf = cached_probes(&ph, exe);
+        assert_eq!(by_perf, cached_probes(&rh, exe), "{}", exe.display());
+        assert!(by_perf.starts_with("%sdt_"), "{by_perf}");
+        // Adding again changes nothing.
+        add("rperf", &ph, exe);
+        assert_eq!(by_perf, cached_probes(&ph, exe));
+    }
+    // One entry for the two `step` markers, the constant operand left out but counted, and
+    // the scaled-index operand left out before a kept one.
+    let text = cached_probes(&rh, &cached);
+    let x = cached.to_str().unwrap();
+    let step: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "%sdt_cachefx:step=step")
+        .skip(1)
+        .take_while(|l| l.starts_with("p:"))
+        .collect();
+    assert_eq!(step.len(), 2, "{text}");
+    assert!(step
+        .iter()
+        .all(|l| l.starts_with(&format!("p:sdt_cachefx/step {x}:0x"))));
+    assert!(!text.contains("arg3="), "{text}");
+    assert!(text.contains(" arg2=%dx:u8\n"), "{text}");
+    // Entries already there (a `perf probe --cache` one, a marker's stale line) are kept
+    // and merged as perf merges them.
+    let file = {
+        let id = stdout(&run({
+            let mut c = rperf();
+            c.args(["buildid-list", "-i"]).arg(&cached);
+            c
+        }));
+        ph.join(".debug")
+            .join(cached.strip_prefix("/").unwrap())
+            .join(id.trim())
+            .join("probes")
+    };
+    let seeded = format!(
+        "#probe_sdtcache:main=main\np:probe_sdtcache/main {x}:0x1060\n\
+         %sdt_cachefx:done=done\np:sdt_cachefx/done {x}:0x1\n"
+    );
+    std::fs::write(&file, &seeded).unwrap();
+    add("perf", &ph, &cached);
+    let by_perf = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, &seeded).unwrap();
+    add("rperf", &ph, &cached);
+    assert_eq!(by_perf, std::fs::read_to_string(&file).unwrap());
+    assert!(
+        by_perf.starts_with("#probe_sdtcache:main=main\n"),
+        "{by_perf}"
+    );
+    // perf probes the markers from that file: `-D` prints its lines.
+    if rperf_is_root() {
+        let d = ["-x", x, "-D", "sdt_cachefx:step"];
+        let mut c = std::process::Command::new("perf");
+        c.env("HOME", &rh).arg("probe").args(d);
+        let p = stdout(&run(c));
+        let mut c = rperf();
+        c.env("HOME", &rh).arg("probe").args(d);
+        assert_eq!(p, stdout(&run(c)));
+        assert_eq!(p.lines().collect::<Vec<_>>(), step);
+    }
+}
+
+/// `-k VMLINUX`: kernel probe points and arguments found in the file's DWARF as perf finds
+/// them. No vmlinux with DWARF is at hand, so the fixture stands in for one (perf reads any
+/// ELF with DWARF there); its build-id is not the running kernel's, which `-n` reports as
+/// perf does, and adding a probe says this kernel has no kprobes when it has none.
+#[test]
+fn probe_kernel_points_from_vmlinux_dwarf_match_perf() {
+    let dir = TempDir::new("probe-vmlinux");
+    if perf().is_none() {
+        return;
+    }
+    if !rperf_is_root() {
+        skip("perf probe -D reads tracefs: needs root");
+        return;
+    }
+    // Built here (not by compile_c) so that the DWARF names a source file -L can read.
+    let src = dir.path().join("probed.c");
+    std::fs::write(&src, PROBED_C).unwrap();
+    for (name, flags) in [("pbk0", "-O0"), ("pbk2", "-O2")] {
+        let exe = dir.path().join(name);
+        let o = run({
+            let mut c = std::process::Command::new("gcc");
+            c.args(["-g", flags, "-o"]).arg(&exe).arg(&src);
+            c
+        });
+        assert!(o.status.success(), "{}", stderr(&o));
+        let k = exe.to_str().unwrap();
+        let both = |args: &[&str]| {
+            let mut a = vec!["-k", k];
+            a.extend(args);
+            let p = probe("perf", &a);
+            let r = probe("rperf", &a);
+            assert_eq!(p, r, "{flags} {args:?}");
+            r
+        };
+        for def in [
+            "work a s p->x",
+            "work $params",
+            "work s:string",
+            "work p->name:string",
+            "work%return $retval",
+            "work:2",
+            "work+4",
+            "probed.c:8",
+            "main",
+            "work nope",
+        ] {
+            let (rc, out, _) = both(&["-D", def]);
+            if def != "work nope" {
+                assert_eq!(rc, 0, "{def}");
+                assert!(out.starts_with(&format!("{}:probe/", &out[..1])), "{out}");
+                assert!(!out.contains(k), "a kprobe names no file: {out}");
+            }
+        }
+        let (_, out, _) = both(&["-D", "work a"]);
+        assert!(out.starts_with("p:probe/work work+0 a="), "{out}");
+        for v in [
+            &["-V", "work"][..],
+            &["-V", "work", "--range"],
+            &["-V", "main"],
+        ] {
+            let (rc, out, _) = both(v);
+            assert_eq!(rc, 0);
+            assert!(out.contains("\t@<"), "{out}");
+        }
+        if flags == "-O0" {
+            // (-L on optimized code numbers lines perf's libdw leaves out: see README.)
+            let (rc, out, _) = both(&["-L", "work"]);
+            assert_eq!(rc, 0);
+            assert!(out.contains("      1      int r = a * 2 + p->x;"), "{out}");
+        }
+        // Adding needs the running kernel's own vmlinux: a dry run says it is not.
+        let (rc, _, err) = both(&["-n", "work a"]);
+        assert_eq!(rc, 254);
+        assert!(err.contains("Mismatching build id"), "{err}");
+    }
+    let kprobes = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+        .iter()
+        .any(|t| Path::new(t).join("kprobe_events").exists());
+    if !kprobes {
+        let exe = dir.path().join("pbk0");
+        let (rc, _, err) = probe("rperf", &["-k", exe.to_str().unwrap(), "work a"]);
+        assert_ne!(rc, 0);
+        assert!(err.contains("CONFIG_KPROBES"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
