@@ -876,9 +876,12 @@ pub struct ReportArgs {
     /// Input file and where its binaries are read.
     #[command(flatten)]
     pub from: InputArgs,
-    /// Text output (the only output; accepted for perf compatibility).
+    /// Text output (the default when stdout is not a terminal).
     #[arg(long = "stdio")]
     pub stdio: bool,
+    /// The full-screen browser (the default on a terminal).
+    #[arg(long = "tui", conflicts_with = "stdio")]
+    pub tui: bool,
     /// Sort keys: comm, pid, dso, sym, srcline, parent, cpu (default comm,dso,sym).
     #[arg(short = 's', long = "sort", value_name = "KEYS")]
     pub sort: Option<String>,
@@ -1769,8 +1772,19 @@ fn dispatch(
                 _ => false,
             };
             a.from.check()?;
-            let _progress = cmd::progress::start(&a.from.input, "report", false);
-            a.into_config(limit_sets_graph).and_then(cmd::report::run)
+            // perf's browser is the default when stdout is a terminal; the header modes
+            // are text.
+            use std::io::IsTerminal;
+            let tui = !a.header
+                && !a.header_only
+                && (a.tui || (!a.stdio && std::io::stdout().is_terminal()));
+            let progress = cmd::progress::start(&a.from.input, "report", false);
+            let cfg = a.into_config(limit_sets_graph)?;
+            if tui {
+                cmd::report_browser::run(cfg, progress)
+            } else {
+                cmd::report::run(cfg)
+            }
         }
         Command::Diff(a) => a.into_config().and_then(cmd::diff::run),
         Command::Annotate(a) => {

@@ -61,6 +61,27 @@ struct Binary {
 
 /// Runs `rperf annotate`.
 pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    let warnings = write_annotations(&cfg, &mut stdout)?;
+    stdout.flush()?;
+    drop(stdout);
+    for w in warnings {
+        eprintln!("rperf: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The annotations `cfg` asks for as text (report's browser shows them), and the
+/// functions that could not be annotated.
+pub fn text(cfg: &AnnotateConfig) -> Result<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    let warnings = write_annotations(cfg, &mut out)?;
+    Ok((String::from_utf8_lossy(&out).into_owned(), warnings))
+}
+
+/// Writes the annotations to `out`; returns a line for each binary or function left out
+/// (an error when nothing could be annotated).
+fn write_annotations(cfg: &AnnotateConfig, stdout: &mut dyn Write) -> Result<Vec<String>> {
     let mut replay = Replay::new(&cfg.input, cfg.symfs.clone(), cfg.filter.clone(), true)?;
     let mut entries: HashMap<(usize, DsoId, u64), Entry> = HashMap::new();
     let mut totals: HashMap<usize, Totals> = HashMap::new();
@@ -149,7 +170,6 @@ pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
         .map(|(p, id)| (p.as_str(), id.as_slice()))
         .collect();
     let mut binaries: HashMap<DsoId, std::result::Result<Binary, String>> = HashMap::new();
-    let mut stdout = std::io::stdout().lock();
     let mut printed = 0;
     let mut failed: Vec<(Option<DsoId>, usize, String)> = Vec::new();
     // perf marks an instruction with its source line when that differs from the last
@@ -185,7 +205,7 @@ pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
         let title = dso.short_name().to_string();
         let long = dso.path.clone();
         let totals = totals[&e.event];
-        match annotate_one(bin, &e, &long, &title, event, totals, &cfg, &mut last_path) {
+        match annotate_one(bin, &e, &long, &title, event, totals, cfg, &mut last_path) {
             Ok(text) => {
                 stdout.write_all(text.as_bytes())?;
                 printed += 1;
@@ -193,16 +213,11 @@ pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
             Err(msg) => failed.push((None, 1, format!("{}: {msg}", e.name))),
         }
     }
-    stdout.flush()?;
-    drop(stdout);
+    let all: Vec<String> = failed.iter().map(|f| failure(f, session)).collect();
     if printed == 0 {
-        let all: Vec<String> = failed.iter().map(|f| failure(f, session)).collect();
         bail!("{}", all.join("; "));
     }
-    for f in &failed {
-        eprintln!("rperf: {}", failure(f, session));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(all)
 }
 
 /// A failure's line: a function, or the functions with samples in one binary.

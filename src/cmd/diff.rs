@@ -166,6 +166,7 @@ fn read_side(cfg: &DiffConfig, path: &std::path::Path) -> Result<Vec<Side>> {
     let extra = report::Extra {
         keep_hidden: true,
         symbols: cfg.symbols.clone(),
+        lazy_graphs: false,
     };
     let hist = report::histogram(&rcfg, &extra)?;
     let mut sides = Vec::new();

@@ -14,6 +14,7 @@ mod offcpu;
 mod probe;
 mod record;
 mod report;
+mod report_tui;
 mod sched;
 mod script;
 mod security;
