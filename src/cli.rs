@@ -1099,6 +1099,16 @@ pub struct DiffArgs {
     /// Read files that belong to another user.
     #[arg(short = 'f', long = "force")]
     pub force: bool,
+    /// Only samples in this time window, applied to every file (perf's --time syntax:
+    /// `start,stop` seconds or shares of each recording like `10%/2`).
+    #[arg(long = "time", value_name = "TIME")]
+    pub time: Option<String>,
+    /// Only samples taken on these CPUs (`0-2,5`), in every file.
+    #[arg(long = "cpu", value_name = "CPUS")]
+    pub cpu: Option<String>,
+    /// perf's hot-stream comparison (not supported: it needs branch-stack samples).
+    #[arg(long = "stream", hide = true)]
+    pub stream: bool,
 }
 
 impl DiffArgs {
@@ -1122,6 +1132,12 @@ impl DiffArgs {
         if self.field_separator.as_deref() == Some("") {
             anyhow::bail!("-t needs a separator");
         }
+        if self.stream {
+            anyhow::bail!(
+                "--stream compares hot call-chain streams of branch-stack samples (perf record \
+                 -b), which rperf does not support; diff without --stream compares the functions"
+            );
+        }
         Ok(cmd::diff::DiffConfig {
             files,
             sort: cmd::report::SortKey::parse_list(&self.sort)?,
@@ -1136,7 +1152,13 @@ impl DiffArgs {
                 comms: list(self.comms),
                 pids: id_list(self.pid.as_deref(), "pid")?,
                 tids: id_list(self.tid.as_deref(), "tid")?,
-                ..Default::default()
+                cpus: match self.cpu.as_deref() {
+                    None => Vec::new(),
+                    Some(c) => crate::sys::topology::parse_cpu_list(c).ok_or_else(|| {
+                        anyhow::anyhow!("invalid --cpu '{c}': give CPUs like 0-3,6")
+                    })?,
+                },
+                time: self.time,
             },
             dsos: list(self.dsos),
             symbols: list(self.symbols),
