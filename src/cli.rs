@@ -799,8 +799,9 @@ pub struct AnnotateArgs {
     /// Text output (the only output; accepted for perf compatibility).
     #[arg(long = "stdio")]
     pub stdio: bool,
-    /// perf's second text layout (not available: use --stdio).
-    #[arg(long = "stdio2", hide = true)]
+    /// perf's second text layout: its browser's lines (offsets, jump labels and arrows,
+    /// targets by name, only hot lines with a percentage).
+    #[arg(long = "stdio2")]
     pub stdio2: bool,
     /// Leave out the source lines.
     #[arg(long = "no-source")]
@@ -826,9 +827,6 @@ pub struct AnnotateArgs {
 impl AnnotateArgs {
     /// Turns the flags into `cmd::annotate`'s config.
     pub fn into_config(self) -> anyhow::Result<cmd::annotate::AnnotateConfig> {
-        if self.stdio2 {
-            anyhow::bail!("--stdio2 is not supported: use --stdio");
-        }
         let intel = match self.style.as_deref() {
             None | Some("att") => false,
             Some("intel") => true,
@@ -866,6 +864,7 @@ impl AnnotateArgs {
             percent,
             print_line: self.print_line,
             filter,
+            stdio2: self.stdio2,
         })
     }
 }

@@ -218,6 +218,7 @@ fn annotate(cfg: &ReportConfig, symbol: &str, dso: &str) -> Result<String> {
         percent: Default::default(),
         print_line: false,
         filter: cfg.filter.clone(),
+        stdio2: false,
     };
     let (mut text, warnings) = crate::cmd::annotate::text(&acfg)?;
     for w in warnings {
