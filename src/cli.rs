@@ -1793,12 +1793,15 @@ fn dispatch(
                 _ => false,
             };
             a.from.check()?;
-            // perf's browser is the default when stdout is a terminal; the header modes
-            // are text.
+            // perf's browser is the default when stdout is a terminal (and keys can be
+            // read); the header modes are text.
             use std::io::IsTerminal;
             let tui = !a.header
                 && !a.header_only
-                && (a.tui || (!a.stdio && std::io::stdout().is_terminal()));
+                && (a.tui
+                    || (!a.stdio
+                        && std::io::stdout().is_terminal()
+                        && std::io::stdin().is_terminal()));
             let progress = cmd::progress::start(&a.from.input, "report", false);
             let cfg = a.into_config(limit_sets_graph)?;
             if tui {
