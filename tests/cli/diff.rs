@@ -73,6 +73,8 @@ fn same_row(p: &str, r: &str) -> bool {
         && pw.iter().zip(&rw).all(|(a, b)| {
             let num = |s: &str| s.trim_end_matches('%').parse::<f64>().ok();
             match (num(a), num(b)) {
+                // `-nan%` (shares of nothing) must be spelled alike.
+                (Some(x), Some(y)) if x.is_nan() || y.is_nan() => a == b,
                 (Some(x), Some(y)) => (x - y).abs() <= 0.01 + 1e-9,
                 _ => a == b,
             }
