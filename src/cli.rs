@@ -839,8 +839,9 @@ pub struct AnnotateArgs {
     /// Text output (the only output; accepted for perf compatibility).
     #[arg(long = "stdio")]
     pub stdio: bool,
-    /// perf's second text layout (not available: use --stdio).
-    #[arg(long = "stdio2", hide = true)]
+    /// perf's second text layout: its browser's lines (offsets, jump labels and arrows,
+    /// targets by name, only hot lines with a percentage).
+    #[arg(long = "stdio2")]
     pub stdio2: bool,
     /// Leave out the source lines.
     #[arg(long = "no-source")]
@@ -866,9 +867,6 @@ pub struct AnnotateArgs {
 impl AnnotateArgs {
     /// Turns the flags into `cmd::annotate`'s config.
     pub fn into_config(self) -> anyhow::Result<cmd::annotate::AnnotateConfig> {
-        if self.stdio2 {
-            anyhow::bail!("--stdio2 is not supported: use --stdio");
-        }
         let intel = match self.style.as_deref() {
             None | Some("att") => false,
             Some("intel") => true,
@@ -906,6 +904,7 @@ impl AnnotateArgs {
             percent,
             print_line: self.print_line,
             filter,
+            stdio2: self.stdio2,
         })
     }
 }
@@ -916,9 +915,12 @@ pub struct ReportArgs {
     /// Input file and where its binaries are read.
     #[command(flatten)]
     pub from: InputArgs,
-    /// Text output (the only output; accepted for perf compatibility).
+    /// Text output (the default when stdout is not a terminal).
     #[arg(long = "stdio")]
     pub stdio: bool,
+    /// The full-screen browser (the default on a terminal).
+    #[arg(long = "tui", conflicts_with = "stdio")]
+    pub tui: bool,
     /// Sort keys: comm, pid, dso, sym, srcline, parent, cpu (default comm,dso,sym).
     #[arg(short = 's', long = "sort", value_name = "KEYS")]
     pub sort: Option<String>,
@@ -1136,6 +1138,16 @@ pub struct DiffArgs {
     /// Read files that belong to another user.
     #[arg(short = 'f', long = "force")]
     pub force: bool,
+    /// Only samples in this time window, applied to every file (perf's --time syntax:
+    /// `start,stop` seconds or shares of each recording like `10%/2`).
+    #[arg(long = "time", value_name = "TIME")]
+    pub time: Option<String>,
+    /// Only samples taken on these CPUs (`0-2,5`), in every file.
+    #[arg(long = "cpu", value_name = "CPUS")]
+    pub cpu: Option<String>,
+    /// perf's hot-stream comparison (not supported: it needs branch-stack samples).
+    #[arg(long = "stream", hide = true)]
+    pub stream: bool,
 }
 
 impl DiffArgs {
@@ -1159,6 +1171,12 @@ impl DiffArgs {
         if self.field_separator.as_deref() == Some("") {
             anyhow::bail!("-t needs a separator");
         }
+        if self.stream {
+            anyhow::bail!(
+                "--stream compares hot call-chain streams of branch-stack samples (perf record \
+                 -b), which rperf does not support; diff without --stream compares the functions"
+            );
+        }
         Ok(cmd::diff::DiffConfig {
             files,
             sort: cmd::report::SortKey::parse_list(&self.sort)?,
@@ -1173,7 +1191,13 @@ impl DiffArgs {
                 comms: list(self.comms),
                 pids: id_list(self.pid.as_deref(), "pid")?,
                 tids: id_list(self.tid.as_deref(), "tid")?,
-                ..Default::default()
+                cpus: match self.cpu.as_deref() {
+                    None => Vec::new(),
+                    Some(c) => crate::sys::topology::parse_cpu_list(c).ok_or_else(|| {
+                        anyhow::anyhow!("invalid --cpu '{c}': give CPUs like 0-3,6")
+                    })?,
+                },
+                time: self.time,
             },
             dsos: list(self.dsos),
             symbols: list(self.symbols),
@@ -1871,8 +1895,22 @@ fn dispatch(
                 _ => false,
             };
             a.from.check()?;
-            let _progress = cmd::progress::start(&a.from.input, "report", false);
-            a.into_config(limit_sets_graph).and_then(cmd::report::run)
+            // perf's browser is the default when stdout is a terminal (and keys can be
+            // read); the header modes are text.
+            use std::io::IsTerminal;
+            let tui = !a.header
+                && !a.header_only
+                && (a.tui
+                    || (!a.stdio
+                        && std::io::stdout().is_terminal()
+                        && std::io::stdin().is_terminal()));
+            let progress = cmd::progress::start(&a.from.input, "report", false);
+            let cfg = a.into_config(limit_sets_graph)?;
+            if tui {
+                cmd::report_browser::run(cfg, progress)
+            } else {
+                cmd::report::run(cfg)
+            }
         }
         Command::Diff(a) => a.into_config().and_then(cmd::diff::run),
         Command::Annotate(a) => {

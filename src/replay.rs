@@ -121,6 +121,16 @@ impl Replay {
                     parts.syms.preload(&parts.session, &header.hits);
                 }
                 parts.stacks.binaries(&header.hits);
+                // perf refuses -C on a file whose samples carry no CPU rather than show
+                // nothing.
+                if !filter.cpus.is_empty() && s.cpu.is_none() {
+                    bad_time = Some(anyhow::anyhow!(
+                        "{}: its samples do not say their CPU (recorded without -a/-C): \
+                         remove -C/--cpu to proceed",
+                        input.display()
+                    ));
+                    return;
+                }
                 if let Some(t) = &filter.time {
                     match TimeRange::parse_all(t, header.sample_time) {
                         Ok(r) => ranges = Some(r),

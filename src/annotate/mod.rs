@@ -5,6 +5,7 @@
 pub mod disasm;
 pub mod names;
 pub mod objdump;
+pub mod stdio2;
 
 /// One line of an annotation, as perf keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]

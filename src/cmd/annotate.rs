@@ -34,6 +34,8 @@ pub struct AnnotateConfig {
     pub print_line: bool,
     /// `-C/--cpu`.
     pub filter: Filter,
+    /// `--stdio2`: perf's second text layout (its browser's lines).
+    pub stdio2: bool,
 }
 
 /// A function with samples.
@@ -61,6 +63,27 @@ struct Binary {
 
 /// Runs `rperf annotate`.
 pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    let warnings = write_annotations(&cfg, &mut stdout)?;
+    stdout.flush()?;
+    drop(stdout);
+    for w in warnings {
+        eprintln!("rperf: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The annotations `cfg` asks for as text (report's browser shows them), and the
+/// functions that could not be annotated.
+pub fn text(cfg: &AnnotateConfig) -> Result<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    let warnings = write_annotations(cfg, &mut out)?;
+    Ok((String::from_utf8_lossy(&out).into_owned(), warnings))
+}
+
+/// Writes the annotations to `out`; returns a line for each binary or function left out
+/// (an error when nothing could be annotated).
+fn write_annotations(cfg: &AnnotateConfig, stdout: &mut dyn Write) -> Result<Vec<String>> {
     let mut replay = Replay::new(&cfg.input, cfg.symfs.clone(), cfg.filter.clone(), true)?;
     let mut entries: HashMap<(usize, DsoId, u64), Entry> = HashMap::new();
     let mut totals: HashMap<usize, Totals> = HashMap::new();
@@ -149,7 +172,6 @@ pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
         .map(|(p, id)| (p.as_str(), id.as_slice()))
         .collect();
     let mut binaries: HashMap<DsoId, std::result::Result<Binary, String>> = HashMap::new();
-    let mut stdout = std::io::stdout().lock();
     let mut printed = 0;
     let mut failed: Vec<(Option<DsoId>, usize, String)> = Vec::new();
     // perf marks an instruction with its source line when that differs from the last
@@ -185,7 +207,22 @@ pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
         let title = dso.short_name().to_string();
         let long = dso.path.clone();
         let totals = totals[&e.event];
-        match annotate_one(bin, &e, &long, &title, event, totals, &cfg, &mut last_path) {
+        // --stdio2's header: perf's browser title, then the function and its binary.
+        let head2 = cfg.stdio2.then(|| {
+            let freq = header.events.get(e.event).and_then(|ev| ev.freq);
+            (
+                format!(
+                    "Samples: {} of event '{event}',{} Event count (approx.): {}, [percent: {}]",
+                    crate::cmd::report::convert_unit(totals.samples),
+                    freq.map(|f| format!(" {f} Hz,")).unwrap_or_default(),
+                    totals.period,
+                    cfg.percent.label()
+                ),
+                format!("{}() {long}", e.name),
+            )
+        });
+        let what = (long.as_str(), title.as_str(), event, head2.as_ref());
+        match annotate_one(bin, &e, what, totals, cfg, &mut last_path) {
             Ok(text) => {
                 stdout.write_all(text.as_bytes())?;
                 printed += 1;
@@ -193,16 +230,11 @@ pub fn run(cfg: AnnotateConfig) -> Result<ExitCode> {
             Err(msg) => failed.push((None, 1, format!("{}: {msg}", e.name))),
         }
     }
-    stdout.flush()?;
-    drop(stdout);
+    let all: Vec<String> = failed.iter().map(|f| failure(f, session)).collect();
     if printed == 0 {
-        let all: Vec<String> = failed.iter().map(|f| failure(f, session)).collect();
         bail!("{}", all.join("; "));
     }
-    for f in &failed {
-        eprintln!("rperf: {}", failure(f, session));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(all)
 }
 
 /// A failure's line: a function, or the functions with samples in one binary.
@@ -411,13 +443,12 @@ fn check_binary(
 fn annotate_one(
     bin: &mut Binary,
     e: &Entry,
-    long_name: &str,
-    title: &str,
-    event: &str,
+    what: Names<'_>,
     totals: Totals,
     cfg: &AnnotateConfig,
     last_path: &mut Option<String>,
 ) -> std::result::Result<String, String> {
+    let long_name = what.0;
     if let Some(ks) = &bin.kernel {
         // A function runs to the next symbol; a megabyte bounds a gap at the table's end.
         let size = ks
@@ -430,7 +461,7 @@ fn annotate_one(
         let code = kcore_code(e.start, size)?;
         let parts = [(".text".to_string(), e.start, code)];
         return Ok(render_one(
-            bin, e, &parts, size, long_name, title, event, totals, cfg, last_path,
+            bin, e, &parts, size, what, totals, cfg, last_path,
         ));
     }
     let size = bin
@@ -472,9 +503,13 @@ fn annotate_one(
     }
     parts.sort_by_key(|p| p.1);
     Ok(render_one(
-        bin, e, &parts, size, long_name, title, event, totals, cfg, last_path,
+        bin, e, &parts, size, what, totals, cfg, last_path,
     ))
 }
+
+/// How a function's text names things: the binary's path and short name, the event, and
+/// `--stdio2`'s two header lines.
+type Names<'a> = (&'a str, &'a str, &'a str, Option<&'a (String, String)>);
 
 /// perf's text for function `e`, whose `size` bytes lie in `parts` (section name, start,
 /// bytes).
@@ -484,9 +519,7 @@ fn render_one(
     e: &Entry,
     parts: &[(String, u64, Vec<u8>)],
     size: u64,
-    long_name: &str,
-    title: &str,
-    event: &str,
+    (long_name, title, event, head2): Names<'_>,
     totals: Totals,
     cfg: &AnnotateConfig,
     last_path: &mut Option<String>,
@@ -512,6 +545,17 @@ fn render_one(
     let mut lines = annotate::parse(&text, &bin.path, e.start, end);
     let percents = annotate::percents(&lines, e.start, size, &e.hist, totals, cfg.percent);
     let mut out = String::new();
+    if let Some((head, name_line)) = head2 {
+        let syms = bin.symbols.as_ref();
+        let resolve = |a: u64| {
+            syms.and_then(|s| s.lookup_vaddr(a))
+                .map(|(s, _)| s.name.to_string())
+        };
+        annotate::stdio2::render(
+            &mut out, &lines, &percents, e.start, size, head, name_line, &resolve,
+        );
+        return out;
+    }
     if cfg.print_line {
         let paths = srclines(&lines, &percents, bin.lines.as_ref(), title);
         summary(&mut out, &paths, long_name);

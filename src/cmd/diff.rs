@@ -45,6 +45,13 @@ impl Compute {
                     _ => bail!("-c {s}: wrong weights, use 'wdiff:w1,w2' with non-zero integers"),
                 };
             }
+            // perf 6.1 computes it from LBR branch stacks' cycle counts, which rperf
+            // neither records nor reads (and this kind of VM has no LBR).
+            "cycles" => bail!(
+                "-c cycles compares basic-block cycles from branch stacks (perf record -b on \
+                 LBR hardware), which rperf does not support: use delta, delta-abs, ratio or \
+                 wdiff:w1,w2"
+            ),
             _ => bail!(
                 "-c {s}: not a computation method (use delta, delta-abs, ratio or wdiff:w1,w2)"
             ),
@@ -166,6 +173,7 @@ fn read_side(cfg: &DiffConfig, path: &std::path::Path) -> Result<Vec<Side>> {
     let extra = report::Extra {
         keep_hidden: true,
         symbols: cfg.symbols.clone(),
+        lazy_graphs: false,
     };
     let hist = report::histogram(&rcfg, &extra)?;
     let mut sides = Vec::new();
@@ -311,9 +319,8 @@ pub fn run(cfg: DiffConfig) -> Result<ExitCode> {
                     .map(|(i, m)| m[ev].map(|j| &files[i + 1][j])),
             )
             .collect();
-        if b.total == 0 && news.iter().flatten().all(|s| s.total == 0) {
-            continue;
-        }
+        // perf prints every event, also one without samples (or whose samples -C or
+        // --time dropped): its header over an empty table.
         if !cfg.quiet {
             let _ = write!(
                 out,
@@ -611,6 +618,9 @@ fn print_event(out: &mut String, cfg: &DiffConfig, b: &Side, news: &[Option<&Sid
                 Col::Compute(f) => match values(r, f) {
                     None => " ".into(),
                     Some(v) => match cfg.compute {
+                        // A file whose filters kept nothing has shares 0/0: C's printf
+                        // spells x86's NaN (sign bit set) `-nan`.
+                        Compute::Delta | Compute::DeltaAbs if v.delta.is_nan() => "-nan%".into(),
                         Compute::Delta | Compute::DeltaAbs => format!("{:+.2}%", v.delta),
                         _ if r.dummy() => "N/A".into(),
                         Compute::Ratio => {

@@ -12,6 +12,7 @@ pub mod probe;
 pub mod progress;
 pub mod record;
 pub mod report;
+pub mod report_browser;
 pub mod sched;
 pub mod script;
 pub mod serve;

@@ -592,14 +592,17 @@ pub(crate) struct Extra {
     pub keep_hidden: bool,
     /// perf's `--symbols`: samples in other functions are hidden (kept with `keep_hidden`).
     pub symbols: Vec<String>,
+    /// Keep call-graph trees as [`RowGraph::Lazy`] instead of laying every one out (the
+    /// browser lays out only the rows opened).
+    pub lazy_graphs: bool,
 }
 
 /// One file's histograms, one per event: the aggregation report prints and diff compares.
 pub(crate) struct Histogram {
     /// Per event, in the file's order.
     pub hists: Vec<EventHist>,
-    /// Per event: its rows (one cell per sort key, the entry, its call-graph text).
-    pub rows: Vec<Vec<(Vec<Cell>, Entry, String)>>,
+    /// Per event: its rows (one cell per sort key, the entry, its call graph).
+    pub rows: Vec<Vec<(Vec<Cell>, Entry, RowGraph)>>,
     /// Children mode (call chains and not `--no-children`).
     pub children: bool,
     /// The call-graph order.
@@ -608,6 +611,54 @@ pub(crate) struct Histogram {
     pub lost_samples: u64,
     /// A note for stderr about stacks cut short.
     pub note: Option<String>,
+    /// With [`Extra::lazy_graphs`]: the trees the rows' [`RowGraph::Lazy`] point at.
+    pub lazy: LazyGraphs,
+}
+
+/// A row's call graph: laid out already, or a tree laid out when asked
+/// ([`Histogram::graph_text`]; the browser asks when a row is expanded).
+#[derive(Debug, Clone)]
+pub(crate) enum RowGraph {
+    /// perf's text (empty without a graph).
+    Text(String),
+    /// An index into [`LazyGraphs::trees`].
+    Lazy(usize),
+}
+
+/// The call-graph trees of rows not laid out yet, and what laying them out needs.
+#[derive(Default)]
+pub(crate) struct LazyGraphs {
+    /// Per tree: the tree, the event's total and the entry's own weight.
+    trees: Vec<(graph::Node, u64, u64)>,
+    /// Symbol text by name id.
+    names: Vec<String>,
+    print: Option<graph::Print>,
+}
+
+impl Default for RowGraph {
+    fn default() -> Self {
+        RowGraph::Text(String::new())
+    }
+}
+
+impl Histogram {
+    /// The call-graph text of a row, as `--stdio` prints it under the row.
+    pub(crate) fn graph_text(&self, g: &RowGraph) -> String {
+        match g {
+            RowGraph::Text(t) => t.clone(),
+            RowGraph::Lazy(i) => {
+                let mut out = String::new();
+                if let (Some((tree, total, parent)), Some(p)) =
+                    (self.lazy.trees.get(*i), self.lazy.print)
+                {
+                    let names = &self.lazy.names;
+                    let name = |id: u32| names.get(id as usize).cloned().unwrap_or_default();
+                    graph::print(&mut out, tree, *total, *parent, p, &name);
+                }
+                out
+            }
+        }
+    }
 }
 
 /// Replays `cfg.input` and sums its samples by `cfg.sort` (the one aggregation of report
@@ -1022,13 +1073,19 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
         }
     }
     let mut all_rows = Vec::with_capacity(hists.len());
-    for h in &hists {
-        let name = |id: u32| match &table.cells[id as usize] {
-            SymCell::Named(_, n) => n.clone(),
-            // printf's %#lx: no 0x for zero.
-            SymCell::Addr(_, a) => format!("{a:#x}").replace("0x0", "0"),
-        };
-        let rows: Vec<(Vec<Cell>, Entry, String)> = h
+    let name = |id: u32| match &table.cells[id as usize] {
+        SymCell::Named(_, n) => n.clone(),
+        // printf's %#lx: no 0x for zero.
+        SymCell::Addr(_, a) => format!("{a:#x}").replace("0x0", "0"),
+    };
+    let mut lazy = LazyGraphs::default();
+    if extra.lazy_graphs && graph_on {
+        lazy.names = (0..table.cells.len() as u32).map(name).collect();
+    }
+    for h in hists.iter_mut() {
+        let mut trees = std::mem::take(&mut h.graphs);
+        let h = &*h;
+        let rows: Vec<(Vec<Cell>, Entry, RowGraph)> = h
             .entries
             .iter()
             .map(|(k, e)| {
@@ -1068,8 +1125,8 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
                         }
                     })
                     .collect();
-                let mut graph_text = String::new();
-                if let (Some(t), Some(g)) = (h.graphs.get(k), cfg.graph) {
+                let mut graph_text = RowGraph::Text(String::new());
+                if let (Some(t), Some(g)) = (trees.remove(k), cfg.graph) {
                     let parent = if children {
                         e.children_period
                     } else {
@@ -1083,7 +1140,15 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
                         // when sorted by symbol first, but not with -F.
                         skip_first: cfg.fields.is_none() && cfg.sort.first() == Some(&SortKey::Sym),
                     };
-                    graph::print(&mut graph_text, t, h.total, parent, p, &name);
+                    if extra.lazy_graphs {
+                        lazy.print = Some(p);
+                        graph_text = RowGraph::Lazy(lazy.trees.len());
+                        lazy.trees.push((t, h.total, parent));
+                    } else {
+                        let mut text = String::new();
+                        graph::print(&mut text, &t, h.total, parent, p, &name);
+                        graph_text = RowGraph::Text(text);
+                    }
                 }
                 let mut e = e.clone();
                 e.thread_comm_len = session.comm(e.thread.1).chars().count();
@@ -1099,6 +1164,7 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
         order,
         lost_samples,
         note: stacks.truncation_note(),
+        lazy,
     })
 }
 
@@ -1151,7 +1217,7 @@ pub(crate) fn cell_text(c: &Cell, key: SortKey) -> String {
 /// each thread's entries within a run of equal weight are reordered among the places
 /// they already hold: a total order that is perf's whenever one thread is involved.
 fn caller_above_callee(
-    rows: &mut [(Vec<Cell>, Entry, String)],
+    rows: &mut [(Vec<Cell>, Entry, RowGraph)],
     weight: impl Fn(&Entry) -> u64,
     order: graph::Order,
 ) {
@@ -1172,7 +1238,7 @@ fn caller_above_callee(
                 continue;
             }
             // Stable: equal depths keep the order they already have.
-            let mut picked: Vec<(Vec<Cell>, Entry, String)> = slots
+            let mut picked: Vec<(Vec<Cell>, Entry, RowGraph)> = slots
                 .iter()
                 .map(|&i| std::mem::take(&mut rows[i]))
                 .collect();
@@ -1203,7 +1269,7 @@ fn elided(cfg: &ReportConfig) -> Vec<(&'static str, String)> {
 fn print_hist(
     out: &mut String,
     h: &EventHist,
-    rows: Vec<(Vec<Cell>, Entry, String)>,
+    rows: Vec<(Vec<Cell>, Entry, RowGraph)>,
     cfg: &ReportConfig,
     children: bool,
     order: graph::Order,
@@ -1228,6 +1294,96 @@ fn print_hist(
         let _ = writeln!(out, "# Off-CPU time: {:.3} ms", h.total as f64 / 1e6);
     }
     out.push_str("#\n");
+    let laid = lay_out(h, rows, cfg, children, order);
+    // Header lines: every column padded to its width (the last one too), two spaces apart.
+    // perf formats each header cell in a 1024-byte buffer: wider columns' headers stop at
+    // 1023 characters (the dots and the rows keep the full width).
+    const HEADER_CELL: usize = 1023;
+    let head: Vec<String> = laid
+        .columns
+        .iter()
+        .zip(&laid.widths)
+        .map(|((h, right), &w)| {
+            let w = w.min(HEADER_CELL);
+            if *right {
+                format!("{h:>w$}")
+            } else {
+                format!("{h:<w$}")
+            }
+        })
+        .collect();
+    let dots: Vec<String> = laid.widths.iter().map(|w| ".".repeat(*w)).collect();
+    let _ = writeln!(
+        out,
+        "# {}
+# {}
+#",
+        head.join("  "),
+        dots.join("  ")
+    );
+    for row in &laid.rows {
+        out.push_str(&laid.line(&row.cells));
+        out.push('\n');
+        if let RowGraph::Text(t) = &row.graph {
+            out.push_str(t);
+        }
+    }
+}
+
+/// One event's histogram laid out as report prints it: the columns, their widths and the
+/// rows in order (the `--stdio` text and the browser both show this).
+pub(crate) struct Laid {
+    /// Per column: its header, and whether it holds numbers (right-aligned).
+    pub columns: Vec<(String, bool)>,
+    /// Column widths (perf's: every entry's, also those --percent-limit hides).
+    pub widths: Vec<usize>,
+    /// The last column is printed unpadded (a symbol, source line or trace).
+    pub open_last: bool,
+    /// The rows, in order.
+    pub rows: Vec<LaidRow>,
+}
+
+/// A row of [`Laid`].
+pub(crate) struct LaidRow {
+    /// Cell texts, unpadded.
+    pub cells: Vec<String>,
+    /// The sort keys' values.
+    pub keys: Vec<Cell>,
+    /// Its call graph.
+    pub graph: RowGraph,
+}
+
+impl Laid {
+    /// A row's line as `--stdio` prints it (two leading spaces, columns two apart).
+    pub(crate) fn line(&self, cells: &[String]) -> String {
+        let mut line = String::from(" ");
+        for (n, ((c, &w), (_, right))) in cells
+            .iter()
+            .zip(&self.widths)
+            .zip(&self.columns)
+            .enumerate()
+        {
+            line.push_str(if n == 0 { " " } else { "  " });
+            if *right {
+                let _ = write!(line, "{c:>w$}");
+            } else if n + 1 == cells.len() && self.open_last {
+                line.push_str(c);
+            } else {
+                let _ = write!(line, "{c:<w$}");
+            }
+        }
+        line
+    }
+}
+
+/// Orders, filters and formats one event's rows as report shows them.
+pub(crate) fn lay_out(
+    h: &EventHist,
+    rows: Vec<(Vec<Cell>, Entry, RowGraph)>,
+    cfg: &ReportConfig,
+    children: bool,
+    order: graph::Order,
+) -> Laid {
     let total = h.total.max(1) as f64;
     let period = |e: &Entry| {
         if children {
@@ -1236,7 +1392,7 @@ fn print_hist(
             e.self_period
         }
     };
-    let mut rows: Vec<(Vec<Cell>, Entry, String)> =
+    let mut rows: Vec<(Vec<Cell>, Entry, RowGraph)> =
         rows.into_iter().filter(|(_, e, _)| period(e) > 0).collect();
     // The columns: perf's defaults (Children/Self or Overhead, Samples with -n, then every
     // sort key but those a single-valued filter elides), or -F's in its order followed by
@@ -1370,38 +1526,30 @@ fn print_hist(
             });
         }
     }
-    // Header lines: every column padded to its width (the last one too), two spaces apart.
-    // perf formats each header cell in a 1024-byte buffer: wider columns' headers stop at
-    // 1023 characters (the dots and the rows keep the full width).
-    const HEADER_CELL: usize = 1023;
-    let head: Vec<String> = cols
+    let columns: Vec<(String, bool)> = cols
         .iter()
-        .zip(&widths)
-        .map(|(c, &w)| {
-            let w = w.min(HEADER_CELL);
-            match c {
-                Col::Metric(_, h) => format!("{h:>w$}"),
-                Col::Key(i) => format!("{:<w$}", cfg.sort[*i].header()),
-            }
+        .map(|c| match c {
+            Col::Metric(_, h) => (h.to_string(), true),
+            Col::Key(i) => (cfg.sort[*i].header().to_string(), false),
         })
         .collect();
-    let dots: Vec<String> = widths.iter().map(|w| ".".repeat(*w)).collect();
-    let _ = writeln!(
-        out,
-        "# {}
-# {}
-#",
-        head.join("  "),
-        dots.join("  ")
+    // perf pads every column but a trailing symbol, source line, trace or cgroup.
+    let open_last = matches!(
+        cols.last(),
+        Some(Col::Key(i)) if matches!(
+            cfg.sort[*i],
+            SortKey::Sym | SortKey::Srcline | SortKey::Trace | SortKey::Cgroup | SortKey::CgroupId
+        )
     );
     let pct = |p: u64| format!("{:.2}%", 100.0 * p as f64 / total);
-    for (k, e, graph_text) in &rows {
-        let mut line = String::from(" ");
-        for (n, (c, &w)) in cols.iter().zip(&widths).enumerate() {
-            line.push_str(if n == 0 { " " } else { "  " });
-            match *c {
-                Col::Metric(f, _) => {
-                    let v = match f {
+    let rows = rows
+        .into_iter()
+        .map(|(k, e, graph)| {
+            let cells = cols
+                .iter()
+                .zip(&widths)
+                .map(|(c, &w)| match *c {
+                    Col::Metric(f, _) => match f {
                         Field::Overhead => pct(e.self_period),
                         // Without children mode perf has no accumulated value.
                         Field::Children if !children => "N/A".to_string(),
@@ -1411,38 +1559,31 @@ fn print_hist(
                         Field::Samples => e.samples.to_string(),
                         Field::Period => e.self_period.to_string(),
                         Field::Key(_) => String::new(),
-                    };
-                    let _ = write!(line, "{v:>w$}");
-                }
-                Col::Key(i) => {
-                    let mut s = cell_text(&k[i], cfg.sort[i]);
-                    if cfg.sort[i] == SortKey::Comm {
-                        // A name longer than the column (its thread was renamed later, as
-                        // perf-exec is by its exec) is cut, as perf's %-*.*s cuts it.
-                        s = s.chars().take(w).collect();
+                    },
+                    Col::Key(i) => {
+                        let s = cell_text(&k[i], cfg.sort[i]);
+                        if cfg.sort[i] == SortKey::Comm {
+                            // A name longer than the column (its thread was renamed later,
+                            // as perf-exec is by its exec) is cut, as perf's %-*.*s cuts it.
+                            s.chars().take(w).collect()
+                        } else {
+                            s
+                        }
                     }
-                    // perf pads every column but a trailing symbol, source line, trace or
-                    // cgroup.
-                    if n + 1 == cols.len()
-                        && matches!(
-                            cfg.sort[i],
-                            SortKey::Sym
-                                | SortKey::Srcline
-                                | SortKey::Trace
-                                | SortKey::Cgroup
-                                | SortKey::CgroupId
-                        )
-                    {
-                        line.push_str(&s);
-                    } else {
-                        let _ = write!(line, "{s:<w$}");
-                    }
-                }
+                })
+                .collect();
+            LaidRow {
+                cells,
+                keys: k,
+                graph,
             }
-        }
-        out.push_str(&line);
-        out.push('\n');
-        out.push_str(graph_text);
+        })
+        .collect();
+    Laid {
+        columns,
+        widths,
+        open_last,
+        rows,
     }
 }
 

@@ -101,7 +101,7 @@ fn stdio(cfg: &TopConfig, top: &mut Top) -> Result<()> {
 
 /// `P`: the view as text in `rperf.hist.N`, the first N free in the current directory
 /// (perf writes `perf.hist.N`).
-fn save(text: &str) -> String {
+pub(crate) fn save(text: &str) -> String {
     for n in 0..1000 {
         let p = PathBuf::from(format!("rperf.hist.{n}"));
         if p.symlink_metadata().is_ok() {
@@ -136,6 +136,12 @@ fn browser(cfg: &TopConfig, top: &mut Top) -> Result<()> {
                 match b.key(k, &table) {
                     Action::Quit => break,
                     Action::Save => b.message = Some(save(&b.export(&table))),
+                    Action::Annotate(_) => {
+                        b.message = Some(
+                            "annotate is not in top yet: rperf record, then rperf report's a"
+                                .into(),
+                        )
+                    }
                     Action::None => {}
                 }
             }

@@ -750,6 +750,7 @@ impl Top {
                 } else {
                     Vec::new()
                 },
+                ..Default::default()
             });
         }
         let freq = match self.rate {

@@ -1,7 +1,8 @@
-//! The full-screen profile browser shared by live and file views (`rperf top`, and
-//! `report`'s browser to come): a table of rows with perf's columns, call graphs that
-//! expand under their row, a symbol filter, dso/thread zoom, help, and a text export of
-//! what is on screen. The data comes in as a [`Table`]; this module only browses it.
+//! The full-screen profile browser shared by live and file views (`rperf top` and
+//! `rperf report`): a table of rows with perf's columns, call graphs that expand under
+//! their row, a symbol filter, dso/thread zoom, help, a scrollable text page (annotate),
+//! and a text export of what is on screen. The data comes in as a [`Table`]; this module
+//! only browses it.
 pub mod term;
 
 use std::fmt::Write as _;
@@ -54,6 +55,19 @@ pub struct Row {
     pub key: String,
     /// The call graph under the row, empty when none was sampled.
     pub graph: Vec<Node>,
+    /// A call graph already laid out as text lines (report's, as `--stdio` prints it):
+    /// shown instead of `graph` when not empty.
+    pub graph_text: Vec<String>,
+    /// The row has a call graph its caller lays out only once the row is expanded
+    /// (into `graph_text`, see [`Browser::expanded_keys`]): large files open fast.
+    pub lazy_graph: bool,
+}
+
+impl Row {
+    /// Whether the row has a call graph to expand.
+    pub fn has_graph(&self) -> bool {
+        self.lazy_graph || !self.graph.is_empty() || !self.graph_text.is_empty()
+    }
 }
 
 /// What the browser shows: a title line (perf's `Samples: … of event …`) and the rows.
@@ -76,6 +90,9 @@ pub enum Action {
     Quit,
     /// Write the current view (from [`Browser::export`]) to a file.
     Save,
+    /// Annotate the row at this index of [`Table::rows`] (the caller shows the text
+    /// with [`Browser::show_text`]).
+    Annotate(usize),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +101,12 @@ enum Mode {
     /// Typing a `/` filter.
     Filter(String),
     Help,
+    /// A page of text (an annotation) scrolled from `offset`; q/Esc go back.
+    Text {
+        title: String,
+        lines: Vec<String>,
+        offset: usize,
+    },
 }
 
 /// Browser state: selection, scroll, expansions, filter and zooms.
@@ -190,6 +213,25 @@ impl Browser {
         self.zoom_thread.as_deref()
     }
 
+    /// The keys of the rows now expanded: a caller with lazy graphs lays those out.
+    pub fn expanded_keys(&self) -> impl Iterator<Item = &str> {
+        self.expanded.iter().map(String::as_str)
+    }
+
+    /// Shows `text` as a scrollable page over the table (q/Esc return to the table).
+    pub fn show_text(&mut self, title: String, text: &str) {
+        self.mode = Mode::Text {
+            title,
+            lines: text.lines().map(|l| l.replace('\t', "        ")).collect(),
+            offset: 0,
+        };
+    }
+
+    /// Whether a text page is shown.
+    pub fn showing_text(&self) -> bool {
+        matches!(self.mode, Mode::Text { .. })
+    }
+
     fn shown(&self, r: &Row) -> bool {
         self.filter
             .as_ref()
@@ -209,7 +251,7 @@ impl Browser {
         let mut out = Vec::new();
         for (i, r) in shown {
             let open = self.expanded.contains(&r.key);
-            let fold = match (r.graph.is_empty(), open) {
+            let fold = match (!r.has_graph(), open) {
                 (true, _) => ' ',
                 (false, false) => '+',
                 (false, true) => '-',
@@ -218,7 +260,12 @@ impl Browser {
                 text: format!("{fold} {}", layout(&r.cells, &w, &t.columns)),
                 row: i,
             });
-            if open {
+            if open && !r.graph_text.is_empty() {
+                out.extend(r.graph_text.iter().map(|text| ViewLine {
+                    text: text.clone(),
+                    row: i,
+                }));
+            } else if open {
                 let mut g = Vec::new();
                 graph_lines(&mut g, &r.graph, 0);
                 out.extend(g.into_iter().map(|text| ViewLine { text, row: i }));
@@ -247,6 +294,21 @@ impl Browser {
         match &mut self.mode {
             Mode::Help => {
                 self.mode = Mode::Browse;
+                return Action::None;
+            }
+            Mode::Text { lines, offset, .. } => {
+                let page = self.page.max(1);
+                let last = lines.len().saturating_sub(1);
+                match k.code {
+                    KeyCode::Char('q') | KeyCode::Esc | KeyCode::Left => self.mode = Mode::Browse,
+                    KeyCode::Down | KeyCode::Char('j') => *offset = (*offset + 1).min(last),
+                    KeyCode::Up | KeyCode::Char('k') => *offset = offset.saturating_sub(1),
+                    KeyCode::PageDown | KeyCode::Char(' ') => *offset = (*offset + page).min(last),
+                    KeyCode::PageUp => *offset = offset.saturating_sub(page),
+                    KeyCode::Home => *offset = 0,
+                    KeyCode::End => *offset = last.saturating_sub(page.saturating_sub(1)),
+                    _ => {}
+                }
                 return Action::None;
             }
             Mode::Filter(text) => {
@@ -297,24 +359,39 @@ impl Browser {
             KeyCode::PageUp => self.selected = self.selected.saturating_sub(page),
             KeyCode::Home => self.selected = 0,
             KeyCode::End => self.selected = last,
-            KeyCode::Enter | KeyCode::Char('+') => {
+            // Enter and + toggle the selected entry's graph, e opens and c closes it.
+            KeyCode::Enter | KeyCode::Char('+') | KeyCode::Char('e') | KeyCode::Char('c') => {
                 if let Some(l) = lines.get(self.selected) {
                     let row = &t.rows[l.row];
-                    if row.graph.is_empty() {
+                    if !row.has_graph() {
                         self.message = Some("no call graph for this entry (sample with -g)".into());
-                    } else if !self.expanded.remove(&row.key) {
-                        self.expanded.insert(row.key.clone());
+                    } else {
+                        let open = match k.code {
+                            KeyCode::Char('e') => true,
+                            KeyCode::Char('c') => false,
+                            _ => !self.expanded.contains(&row.key),
+                        };
+                        if open {
+                            self.expanded.insert(row.key.clone());
+                        } else {
+                            self.expanded.remove(&row.key);
+                        }
                     }
                     // The selection stays on the row itself.
                     self.selected = lines.iter().position(|x| x.row == l.row).unwrap_or(0);
                 }
             }
-            KeyCode::Char('e') => {
-                for r in t.rows.iter().filter(|r| !r.graph.is_empty()) {
+            KeyCode::Char('E') => {
+                for r in t.rows.iter().filter(|r| r.has_graph()) {
                     self.expanded.insert(r.key.clone());
                 }
             }
-            KeyCode::Char('c') => self.expanded.clear(),
+            KeyCode::Char('C') => self.expanded.clear(),
+            KeyCode::Char('a') => {
+                if let Some(l) = lines.get(self.selected) {
+                    return Action::Annotate(l.row);
+                }
+            }
             KeyCode::Char('/') => self.mode = Mode::Filter(String::new()),
             KeyCode::Char('d') => {
                 self.zoom_dso = match (&self.zoom_dso, lines.get(self.selected)) {
@@ -351,6 +428,9 @@ impl Browser {
     fn status(&self) -> String {
         if let Mode::Filter(f) = &self.mode {
             return format!("Symbol filter: {f}_   (Enter applies, Esc cancels)");
+        }
+        if let Mode::Text { title, .. } = &self.mode {
+            return format!("{title}   (arrows, PgUp/PgDn scroll; q/Esc: back)");
         }
         if let Some(m) = &self.message {
             return m.clone();
@@ -395,6 +475,17 @@ impl Browser {
         if self.mode == Mode::Help {
             out.extend(HELP.lines().take(body).map(|l| Line::from(cut(l))));
             out.resize(area.height as usize - 1, Line::from(""));
+        } else if let Mode::Text { lines, offset, .. } = &self.mode {
+            // The page takes the column header's line too.
+            out.pop();
+            out.extend(
+                lines
+                    .iter()
+                    .skip(*offset)
+                    .take(body + 1)
+                    .map(|l| Line::from(cut(l))),
+            );
+            out.resize(area.height as usize - 1, Line::from(""));
         } else {
             let lines = self.lines(t);
             self.selected = self.selected.min(lines.len().saturating_sub(1));
@@ -431,7 +522,9 @@ const HELP: &str = "\
   PgUp/PgDn, Space  move a page
   Home/End          first / last entry
   Enter, +          expand or collapse the entry's call graph
-  e / c             expand / collapse every call graph
+  e / c             expand / collapse the entry's call graph
+  E / C             expand / collapse every call graph
+  a                 annotate the entry's symbol (where the view can)
   /                 filter symbols (Enter applies, an empty filter clears)
   d                 zoom into the selected entry's dso (again: zoom out)
   t                 zoom into the selected entry's thread (again: zoom out)
@@ -454,6 +547,7 @@ mod tests {
             symbol: sym.into(),
             key: format!("{dso}/{sym}"),
             graph,
+            ..Default::default()
         };
         Table {
             title: "Samples: 10 of event 'cpu-clock'".into(),
@@ -523,6 +617,34 @@ mod tests {
         assert_eq!(b.zoom_dso(), Some("libc.so.6"));
         assert!(!b.export(&t).contains("spin"));
         assert_eq!(b.key(k(KeyCode::Char('P')), &t), Action::Save);
+        assert_eq!(b.key(k(KeyCode::Char('q')), &t), Action::Quit);
+    }
+
+    #[test]
+    fn fold_keys_lazy_graphs_and_the_text_page() {
+        let mut t = table();
+        t.rows[1].lazy_graph = true;
+        let mut b = Browser::new();
+        b.key(k(KeyCode::Char('E')), &t);
+        assert_eq!(b.expanded_keys().count(), 2);
+        // A lazy row's lines come from its caller once it is open.
+        t.rows[1].graph_text = vec!["            ---caller".into()];
+        assert!(b.export(&t).contains("---caller"));
+        b.key(k(KeyCode::Char('C')), &t);
+        assert_eq!(b.expanded_keys().count(), 0);
+        b.key(k(KeyCode::Char('e')), &t);
+        b.key(k(KeyCode::Char('e')), &t);
+        assert_eq!(b.expanded_keys().collect::<Vec<_>>(), ["burn/spin"]);
+        b.key(k(KeyCode::Char('c')), &t);
+        assert_eq!(b.expanded_keys().count(), 0);
+        b.key(k(KeyCode::Down), &t);
+        assert_eq!(b.key(k(KeyCode::Char('a')), &t), Action::Annotate(1));
+        b.show_text("Annotate memset".into(), "a\nb\nc");
+        assert!(b.showing_text());
+        // Keys scroll the page; q goes back to the table instead of quitting.
+        assert_eq!(b.key(k(KeyCode::Down), &t), Action::None);
+        assert_eq!(b.key(k(KeyCode::Char('q')), &t), Action::None);
+        assert!(!b.showing_text());
         assert_eq!(b.key(k(KeyCode::Char('q')), &t), Action::Quit);
     }
 }

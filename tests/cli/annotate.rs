@@ -138,6 +138,92 @@ fn annotate_reads_like_perf_annotate() {
     compare(&p, &["-s", "main", "--dsos", "burn"], &["burn"]);
 }
 
+/// `--stdio2`'s blocks keyed by their `name() /path` line: the title line before it and
+/// every line after.
+fn blocks2(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    let mut title = None;
+    for l in text.lines() {
+        if l.starts_with("Samples: ") {
+            title = Some(l.to_string());
+        } else if let Some(t) = title.take() {
+            out.push((l.to_string(), vec![t]));
+        } else if let Some(b) = out.last_mut() {
+            b.1.push(l.to_string());
+        }
+    }
+    out
+}
+
+/// perf 6.1 names a call through the PLT by the symbol its own table puts there (`_init`,
+/// which it stretches over .plt), rperf by objdump's `name@plt`.
+fn same_line2(p: &str, r: &str) -> bool {
+    if same_line(p, r) {
+        return true;
+    }
+    match (
+        p.trim_end().strip_suffix(" _init"),
+        r.trim_end().rsplit_once(' '),
+    ) {
+        (Some(pp), Some((rp, name))) => name.ends_with("@plt") && pp == rp,
+        _ => false,
+    }
+}
+
+/// `--stdio2` reads as perf's: offsets, jump labels and arrows, call targets by name,
+/// RIP-relative operands by symbol, only hot lines with a share, the browser's title.
+#[test]
+fn stdio2_reads_like_perf_annotate_stdio2() {
+    let dir = TempDir::new("annotate-stdio2");
+    let burn = compile_c(dir.path(), "burn", BURN_C, &["-O1", "-g"]);
+    let inl = compile_c(dir.path(), "inlined", INLINED_C, &["-O2", "-g"]);
+    let script = format!("{} 300; {} 0.3", burn.display(), inl.display());
+    let Some((p, r)) = record_both(dir.path(), &["--", "sh", "-c", &script]) else {
+        return;
+    };
+    for (file, args) in [
+        (&p, &["--stdio2"][..]),
+        (&r, &["--stdio2"]),
+        (&p, &["--stdio2", "main", "--percent-type", "local-hits"]),
+        (&p, &["--stdio2", "--no-source", "-M", "intel"]),
+    ] {
+        let run2 = |tool: Command| {
+            let mut c = tool;
+            c.arg("annotate").arg("-i").arg(file).args(args);
+            let o = run(c);
+            assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+            stdout(&o)
+        };
+        let Some(perf) = perf() else { return };
+        let (pt, rt) = (run2(perf), run2(rperf()));
+        let (pb, rb) = (blocks2(&pt), blocks2(&rt));
+        let mine: Vec<_> = pb
+            .iter()
+            .filter(|(n, _)| n.ends_with("/burn") || n.ends_with("/inlined"))
+            .collect();
+        assert!(
+            !mine.is_empty(),
+            "{args:?}: perf annotated no fixture:\n{pt}"
+        );
+        for (name, pl) in mine {
+            let Some((_, rl)) = rb.iter().find(|(n, _)| n == name) else {
+                panic!("{args:?}: rperf has no block {name:?}\nrperf:\n{rt}\nperf:\n{pt}");
+            };
+            for (a, b) in pl.iter().zip(rl) {
+                assert!(
+                    same_line2(a, b),
+                    "{args:?} {name}:\nperf:  {a:?}\nrperf: {b:?}\n\nperf:\n{pt}\nrperf:\n{rt}"
+                );
+            }
+            assert_eq!(
+                pl.len(),
+                rl.len(),
+                "{args:?} {name}\nperf:\n{pt}\nrperf:\n{rt}"
+            );
+        }
+    }
+}
+
 /// `--dsos` and a symbol leave out everything else; -l marks hot instructions with their
 /// source line and sums them up first.
 #[test]

@@ -73,6 +73,8 @@ fn same_row(p: &str, r: &str) -> bool {
         && pw.iter().zip(&rw).all(|(a, b)| {
             let num = |s: &str| s.trim_end_matches('%').parse::<f64>().ok();
             match (num(a), num(b)) {
+                // `-nan%` (shares of nothing) must be spelled alike.
+                (Some(x), Some(y)) if x.is_nan() || y.is_nan() => a == b,
                 (Some(x), Some(y)) => (x - y).abs() <= 0.01 + 1e-9,
                 _ => a == b,
             }
@@ -133,6 +135,8 @@ const TWO_FILE_ARGS: &[&[&str]] = &[
     &["--symbols", "hot,gone", "-b", "-F"],
     &["-t", ";"],
     &["-c", "ratio", "-p", "-F", "-t", ","],
+    &["--time", "10%/2"],
+    &["--time", "0%-40%,60%-100%", "-p"],
 ];
 
 #[test]
@@ -255,6 +259,40 @@ fn functions_of_a_rebuilt_binary_pair_by_name() {
     );
 }
 
+/// `--cpu` (on recordings whose samples carry their CPU) and events without samples, as
+/// perf diff: every event's header, also over an empty table.
+#[test]
+fn cpu_filter_and_empty_events_agree_with_perf() {
+    let dir = TempDir::new("diff-cpu");
+    let exe = compile_c(dir.path(), "burn", BURN_C, &["-O1"]);
+    let exe = exe.to_str().unwrap();
+    let mut files = Vec::new();
+    for name in ["c1.data", "c2.data"] {
+        let args = [
+            "--sample-cpu",
+            "-e",
+            "cpu-clock",
+            "-e",
+            "major-faults",
+            exe,
+            "150",
+        ];
+        let Some(f) = record_with("perf", dir.path(), name, &args) else {
+            return;
+        };
+        files.push(f);
+    }
+    let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    for args in [
+        &[][..],
+        &["--cpu", "0"],
+        &["--cpu", "0-1", "-p"],
+        &["--cpu", "1"],
+    ] {
+        compare(args, &files);
+    }
+}
+
 /// A failed diff: non-zero, nothing on stdout, one line naming `what`.
 fn refused(args: &[&str], cwd: &Path, what: &str) {
     let o = run({
@@ -319,4 +357,9 @@ fn bad_diff_inputs_are_refused_clearly() {
         d,
         "--sort key 'bogus'",
     );
+    // What needs branch stacks, and -C on samples without a CPU, say so.
+    refused(&["-c", "cycles", "a.data", "a.data"], d, "LBR");
+    refused(&["--stream", "a.data", "a.data"], d, "--stream");
+    refused(&["--cpu", "0", "a.data", "a.data"], d, "remove -C/--cpu");
+    refused(&["--time", "bogus", "a.data", "a.data"], d, "bogus");
 }

@@ -17,6 +17,7 @@ mod offcpu;
 mod probe;
 mod record;
 mod report;
+mod report_tui;
 mod sched;
 mod script;
 mod security;

@@ -214,11 +214,12 @@ fn stdio_system_wide_by_default_with_filters_and_call_graphs() {
     );
 }
 
-/// A tmux session that goes away with the test, whatever happens.
-struct Tmux(String);
+/// A tmux session that goes away with the test, whatever happens (report's browser
+/// tests use it too).
+pub(crate) struct Tmux(String);
 
 impl Tmux {
-    fn start(name: &str, w: u32, h: u32, dir: &std::path::Path, shell: &str) -> Tmux {
+    pub(crate) fn start(name: &str, w: u32, h: u32, dir: &std::path::Path, shell: &str) -> Tmux {
         let s = Tmux(format!("rperf-{name}-{}", std::process::id()));
         let o = run({
             let mut c = Command::new("tmux");
@@ -232,18 +233,18 @@ impl Tmux {
         assert!(o.status.success(), "tmux: {}", stderr(&o));
         s
     }
-    fn keys(&self, keys: &[&str]) {
+    pub(crate) fn keys(&self, keys: &[&str]) {
         let mut c = Command::new("tmux");
         c.args(["send-keys", "-t", &self.0]).args(keys);
         run(c);
     }
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         let mut c = Command::new("tmux");
         c.args(["capture-pane", "-p", "-t", &self.0]);
         stdout(&run(c))
     }
     /// The screen once `ok` holds, or the last one after 20 seconds.
-    fn wait_for(&self, ok: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for(&self, ok: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let s = self.screen();
@@ -263,7 +264,7 @@ impl Drop for Tmux {
     }
 }
 
-fn have_tmux() -> bool {
+pub(crate) fn have_tmux() -> bool {
     if Command::new("tmux").arg("-V").output().is_err() {
         skip("tmux is not installed (apt-get install tmux)");
         return false;

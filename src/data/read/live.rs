@@ -36,6 +36,7 @@ impl LiveDecoder {
                 has_callchain: attr.sample_type & sample::CALLCHAIN != 0,
                 fixed_period: (attr.flags & crate::abi::flag::FREQ == 0)
                     .then_some(attr.sample_period),
+                freq: (attr.flags & crate::abi::flag::FREQ != 0).then_some(attr.sample_period),
             });
         }
         let fast = infos.iter().map(fast_format).collect();

@@ -32,6 +32,8 @@ pub struct EventInfo {
     pub has_callchain: bool,
     /// Whether samples carry a period (freq mode) or use the attr's fixed one.
     pub fixed_period: Option<u64>,
+    /// The sampling frequency in freq mode (perf's titles say `4000 Hz`).
+    pub freq: Option<u64>,
 }
 
 /// Facts from the file header and features.
@@ -688,6 +690,10 @@ fn header_of(perf_file: &linux_perf_data::PerfFile) -> Header {
                     }
                     _ => None,
                 },
+                freq: match attr.sampling_policy {
+                    linux_perf_event_reader::SamplingPolicy::Frequency(f) => Some(f),
+                    _ => None,
+                },
             }
         })
         .collect();
@@ -1059,6 +1065,7 @@ pub fn fuzz_sample(input: &[u8]) {
             has_cpu: true,
             has_callchain: true,
             fixed_period: None,
+            freq: None,
         }],
         ..Header::default()
     };
@@ -1193,6 +1200,7 @@ mod tests {
                 has_cpu: false,
                 has_callchain: true,
                 fixed_period: None,
+                freq: None,
             }],
             ..Header::default()
         };
@@ -1237,6 +1245,7 @@ mod tests {
                 has_cpu: true,
                 has_callchain: true,
                 fixed_period: Some(99),
+                freq: None,
             }],
             ..Header::default()
         };
