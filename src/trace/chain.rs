@@ -68,11 +68,13 @@ pub struct Maps {
     /// Processes whose maps were read from /proc (or that are gone).
     known: FxHashSet<i32>,
     index: u64,
+    live: bool,
 }
 
 impl Maps {
-    /// An empty set of maps with the kernel's text mapped.
-    pub fn new() -> Maps {
+    /// An empty set of maps with the kernel's text mapped; `live`: processes met for the
+    /// first time are read from /proc (not when replaying a file).
+    pub fn new(live: bool) -> Maps {
         let mut session = Session::new();
         let ktext = crate::record::synth::kernel_text_start(crate::session::cache_dir().as_deref());
         if ktext != 0 {
@@ -92,12 +94,13 @@ impl Maps {
             stacks: Stacks::new(None),
             known: FxHashSet::default(),
             index: 0,
+            live,
         }
     }
 
     /// Reads the executable maps of `pid` from /proc, once.
     pub fn learn(&mut self, pid: i32) {
-        if pid <= 0 || !self.known.insert(pid) {
+        if !self.live || pid <= 0 || !self.known.insert(pid) {
             return;
         }
         let Some(p) = crate::record::synth::read_process(pid) else {

@@ -5,6 +5,7 @@
 //! into perf's per-thread summary table (`-s`, `-S`).
 mod beauty;
 mod chain;
+mod input;
 mod summary;
 mod syscalls;
 
@@ -109,6 +110,12 @@ pub struct TraceArgs {
     /// Only events whose chain has at least N frames (alone: --call-graph dwarf).
     #[arg(long = "min-stack", value_name = "N")]
     pub min_stack: Option<usize>,
+    /// Replay a perf.data written by `trace record` (rperf's or perf's) instead of tracing.
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// With -i: read a file of another user.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
     /// The command to run, after `--` when it has options of its own.
     #[arg(
         trailing_var_arg = true,
@@ -255,6 +262,8 @@ impl Sink {
 
 struct Tracer {
     out: Sink,
+    /// Tracing now, not replaying a file: names of threads not seen yet come from /proc.
+    live: bool,
     table: syscalls::Table,
     threads: FxHashMap<i32, Thread>,
     current: Option<i32>,
@@ -302,8 +311,9 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 
 impl Tracer {
     fn thread(&mut self, tid: i32) -> &mut Thread {
+        let live = self.live;
         self.threads.entry(tid).or_insert_with(|| Thread {
-            comm: topology::comm_of(tid),
+            comm: if live { topology::comm_of(tid) } else { None },
             ..Thread::default()
         })
     }
@@ -725,8 +735,13 @@ impl Tracer {
         self.emit(&line)
     }
 
+    /// Handles a record drained from the rings, counting it as perf's live loop does.
     fn handle(&mut self, r: Rec) -> Result<()> {
         self.nr_events += 1;
+        self.apply(r)
+    }
+
+    fn apply(&mut self, r: Rec) -> Result<()> {
         match r {
             Rec::Sample {
                 src,
@@ -1011,6 +1026,60 @@ fn open_error(e: std::io::Error, what: &str, pid: i32) -> anyhow::Error {
     }
 }
 
+/// Where the trace goes: `-o FILE` or stderr.
+fn sink(a: &TraceArgs) -> Result<Sink> {
+    Ok(match &a.output {
+        Some(p) => Sink::File(std::io::BufWriter::new(
+            crate::output::Output::create(
+                p,
+                crate::output::Options {
+                    keep_old: true,
+                    ..Default::default()
+                },
+            )
+            .with_context(|| format!("cannot write {}", p.display()))?,
+        )),
+        None => Sink::Stderr(std::io::BufWriter::new(std::io::stderr())),
+    })
+}
+
+/// `rperf trace record ...`: the `rperf record` command line perf trace record runs
+/// (raw_syscalls enter and exit, every event, rperf's own syscalls filtered out, `-F`'s
+/// faults), or `None` when this is no `record`.
+pub fn record_argv(a: &TraceArgs) -> Result<Option<Vec<String>>> {
+    if a.command.first().map(String::as_str) != Some("record") {
+        return Ok(None);
+    }
+    let mut v: Vec<String> = ["rperf", "record", "-R", "-m", "1024", "-c", "1"]
+        .map(String::from)
+        .into();
+    if !a.no_syscalls {
+        v.extend([
+            "-e".into(),
+            "raw_syscalls:sys_enter,raw_syscalls:sys_exit".into(),
+        ]);
+        v.extend([
+            "--filter".into(),
+            format!("common_pid != {}", std::process::id()),
+        ]);
+    }
+    let pf = match a.pf.as_deref() {
+        None => &[][..],
+        Some("maj") => &["major-faults"][..],
+        Some("min") => &["minor-faults"],
+        Some("all") => &["major-faults", "minor-faults"],
+        Some(x) => bail!("invalid -F/--pf '{x}': use maj, min or all"),
+    };
+    for e in pf {
+        v.extend(["-e".into(), e.to_string()]);
+    }
+    if v.len() == 7 {
+        bail!("nothing to record: --no-syscalls needs -F");
+    }
+    v.extend(a.command[1..].iter().cloned());
+    Ok(Some(v))
+}
+
 /// Runs `rperf trace`.
 pub fn run(mut a: TraceArgs) -> Result<ExitCode> {
     // -C traces those CPUs system-wide, with or without -a, as perf does.
@@ -1035,6 +1104,12 @@ pub fn run(mut a: TraceArgs) -> Result<ExitCode> {
         .map(|p| parse_ids(p, "--filter-pids pid"))
         .transpose()?
         .unwrap_or_default();
+    if let Some(input) = a.input.clone() {
+        if a.all_cpus || a.pid.is_some() || a.tid.is_some() || !a.command.is_empty() {
+            bail!("-i replays a file: give no command, -a, -C, -p or -t with it");
+        }
+        return input::run(&a, &input, &filter_pids);
+    }
     let targets = [
         a.all_cpus,
         a.pid.is_some(),
@@ -1364,21 +1439,10 @@ pub fn run(mut a: TraceArgs) -> Result<ExitCode> {
         }
     }
 
-    let out = match &a.output {
-        Some(p) => Sink::File(std::io::BufWriter::new(
-            crate::output::Output::create(
-                p,
-                crate::output::Options {
-                    keep_old: true,
-                    ..Default::default()
-                },
-            )
-            .with_context(|| format!("cannot write {}", p.display()))?,
-        )),
-        None => Sink::Stderr(std::io::BufWriter::new(std::io::stderr())),
-    };
+    let out = sink(&a)?;
     let mut tr = Tracer {
         out,
+        live: true,
         table: syscalls::Table::new(root.clone()),
         threads: FxHashMap::default(),
         current: None,
@@ -1401,7 +1465,7 @@ pub fn run(mut a: TraceArgs) -> Result<ExitCode> {
         tps,
         runtime_at,
         faults: (pf.0 || pf.1 || call_graph.is_some()).then(|| {
-            let mut maps = chain::Maps::new();
+            let mut maps = chain::Maps::new(true);
             for &pid in pids.iter().flatten().chain(tids.iter().flatten()) {
                 maps.learn(pid);
             }
@@ -1482,27 +1546,7 @@ pub fn run(mut a: TraceArgs) -> Result<ExitCode> {
     for fd in &fds {
         let _ = counter::disable(fd);
     }
-    if tr.summary {
-        let mut names = HashMap::new();
-        for t in tr.threads.values() {
-            for id in t.stats.ids() {
-                let n = tr
-                    .table
-                    .get(id)
-                    .map_or_else(|| id.to_string(), |s| s.name.to_string());
-                names.insert(id, n);
-            }
-        }
-        let text = summary::render(
-            &tr.threads_for_summary(),
-            tr.nr_events,
-            tr.sched,
-            a.errno_summary,
-            &names,
-        );
-        tr.emit(&text)?;
-    }
-    tr.out.finish()?;
+    tr.finish(a.errno_summary)?;
     let code = match wl {
         // The command is ended with rperf (perf leaves it running unobserved).
         Some(_) if stopped => ExitCode::SUCCESS,
@@ -1516,6 +1560,31 @@ pub fn run(mut a: TraceArgs) -> Result<ExitCode> {
 }
 
 impl Tracer {
+    /// Prints the summary when asked for and puts the output in place.
+    fn finish(mut self, errno_summary: bool) -> Result<()> {
+        if self.summary {
+            let mut names = HashMap::new();
+            for t in self.threads.values() {
+                for id in t.stats.ids() {
+                    let n = self
+                        .table
+                        .get(id)
+                        .map_or_else(|| id.to_string(), |s| s.name.to_string());
+                    names.insert(id, n);
+                }
+            }
+            let text = summary::render(
+                &self.threads_for_summary(),
+                self.nr_events,
+                self.sched,
+                errno_summary,
+                &names,
+            );
+            self.emit(&text)?;
+        }
+        self.out.finish()
+    }
+
     fn threads_for_summary(&self) -> Vec<summary::ThreadRow<'_>> {
         self.threads
             .iter()
@@ -1567,6 +1636,7 @@ mod tests {
         }
         Tracer {
             out: Sink::Buffer(Vec::new()),
+            live: false,
             table,
             threads,
             current: None,

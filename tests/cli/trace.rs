@@ -489,3 +489,73 @@ fn new_trace_options_reject_bad_values() {
         assert!(e.contains(want) && e.lines().count() == 1, "{args:?}: {e}");
     }
 }
+
+/// stderr of `tool trace -i FILE ARGS`.
+fn replay(tool: Command, file: &std::path::Path, args: &[&str]) -> String {
+    let mut c = tool;
+    c.args(["trace", "-i"]).arg(file).args(args);
+    let o = run(c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stderr(&o)
+}
+
+#[test]
+fn trace_record_files_replay_as_perf() {
+    let Some((d, exe)) = chain_fixture() else {
+        return;
+    };
+    let rec = |tool: Command, name: &str, extra: &[&str]| {
+        let out = d.path().join(name);
+        let mut c = tool;
+        c.args(["trace", "record", "-o"])
+            .arg(&out)
+            .args(extra)
+            .arg(&exe);
+        let o = run(c);
+        assert!(o.status.success(), "{}", stderr(&o));
+        out
+    };
+    let mine = rec(rperf(), "rperf.data", &[]);
+    let theirs = rec(perf().unwrap(), "perf.data", &[]);
+    let chains = rec(rperf(), "chains.data", &["--call-graph", "fp"]);
+    // Each file, whoever wrote it, replays to the same text in perf and rperf.
+    for (file, args) in [
+        (&mine, &[][..]),
+        (&mine, &["-s"]),
+        (&theirs, &[]),
+        (&theirs, &["-S", "--failure"]),
+        (&chains, &[]),
+    ] {
+        let p = replay(perf().unwrap(), file, args);
+        let r = replay(rperf(), file, args);
+        assert!(r.contains("write"), "{r}");
+        assert_eq!(r, p, "trace -i {} {args:?}", file.display());
+    }
+    // The recorded chain names the fixture's functions.
+    let r = replay(rperf(), &chains, &[]);
+    assert!(r.contains(" mid (") && r.contains(" main ("), "{r}");
+    // As live: -e and --max-events apply (perf 6.1's replay ignores both).
+    let r = replay(rperf(), &mine, &["-e", "write", "--max-events", "1"]);
+    assert_eq!(r.lines().count(), 1, "{r}");
+    assert!(r.contains("write(fd: 3"), "{r}");
+}
+
+#[test]
+fn trace_input_errors_are_explained() {
+    for (args, want) in [
+        (
+            &["-i", "/nonexistent/perf.data"][..],
+            "/nonexistent/perf.data",
+        ),
+        (&["-i", "/dev/null", "true"], "-i replays a file"),
+    ] {
+        let o = run({
+            let mut c = rperf();
+            c.arg("trace").args(args);
+            c
+        });
+        assert!(!o.status.success(), "{args:?}");
+        let e = stderr(&o);
+        assert!(e.contains(want) && e.lines().count() == 1, "{args:?}: {e}");
+    }
+}
