@@ -119,23 +119,56 @@ fn browser(cfg: &TopConfig, top: &mut Top) -> Result<()> {
     let delay = Duration::from_secs_f64(cfg.delay);
     let mut screen = Screen::enter()?;
     let mut b = Browser::new();
+    // perf top's browser keeps per-instruction samples for its annotations.
+    top.track_addresses = true;
     let mut table: tui::Table = top.table(cfg.entries);
+    // `a`: the annotation shown over the table until Esc/q.
+    let mut page: Option<tui::text::TextView> = None;
     let mut last = Instant::now();
     let mut dirty = true;
     loop {
         if dirty {
             screen
                 .term
-                .draw(|f| b.draw(f, &table))
+                .draw(|f| match &mut page {
+                    Some(p) => p.draw(f),
+                    None => b.draw(f, &table),
+                })
                 .context("drawing on the terminal")?;
             dirty = false;
         }
         match screen.input(Duration::from_millis(100))? {
             Input::Key(k) => {
                 dirty = true;
+                if let Some(p) = &mut page {
+                    match p.key(k) {
+                        tui::text::Key::Quit => break,
+                        tui::text::Key::Close => page = None,
+                        tui::text::Key::Stay => {}
+                    }
+                    continue;
+                }
                 match b.key(k, &table) {
                     Action::Quit => break,
                     Action::Save => b.message = Some(save(&b.export(&table))),
+                    Action::SwitchEvent(back) => {
+                        if top.switch_event(back) {
+                            table = top.table(cfg.entries);
+                        } else {
+                            b.message = Some("one event sampled: give several -e to switch".into());
+                        }
+                    }
+                    Action::Annotate(key) => match top.annotate(&key) {
+                        Ok(text) => {
+                            let row = table.rows.iter().find(|r| r.key == key);
+                            let name = row.map_or("", |r| r.symbol.as_str());
+                            page = Some(tui::text::TextView::new(
+                                format!("Annotation of {name} ({})", top.event),
+                                &text,
+                            ));
+                        }
+                        Err(e) => b.message = Some(format!("cannot annotate: {e}")),
+                    },
                     Action::None => {}
                 }
             }

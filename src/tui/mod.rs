@@ -3,6 +3,7 @@
 //! expand under their row, a symbol filter, dso/thread zoom, help, and a text export of
 //! what is on screen. The data comes in as a [`Table`]; this module only browses it.
 pub mod term;
+pub mod text;
 
 use std::fmt::Write as _;
 
@@ -76,6 +77,10 @@ pub enum Action {
     Quit,
     /// Write the current view (from [`Browser::export`]) to a file.
     Save,
+    /// Show the next event's rows (`Tab`), or the previous one's (`true`: `Shift-Tab`).
+    SwitchEvent(bool),
+    /// Annotate the function of the row with this [`Row::key`] (`a`).
+    Annotate(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -331,6 +336,14 @@ impl Browser {
                 self.selected = 0;
             }
             KeyCode::Char('P') => return Action::Save,
+            KeyCode::Tab => return Action::SwitchEvent(false),
+            KeyCode::BackTab => return Action::SwitchEvent(true),
+            KeyCode::Char('a') => {
+                return match lines.get(self.selected) {
+                    Some(l) => Action::Annotate(t.rows[l.row].key.clone()),
+                    None => Action::None,
+                };
+            }
             KeyCode::Char('h') | KeyCode::Char('?') | KeyCode::F(1) => self.mode = Mode::Help,
             _ => {}
         }
@@ -436,6 +449,8 @@ const HELP: &str = "\
   d                 zoom into the selected entry's dso (again: zoom out)
   t                 zoom into the selected entry's thread (again: zoom out)
   Esc               leave zoom and filter
+  a                 annotate the selected entry's function (Esc/q: back)
+  Tab / Shift-Tab   next / previous event (with several -e)
   P                 write the current view to a file
   h, ?              this help
   q, Ctrl-C         quit
@@ -523,6 +538,12 @@ mod tests {
         assert_eq!(b.zoom_dso(), Some("libc.so.6"));
         assert!(!b.export(&t).contains("spin"));
         assert_eq!(b.key(k(KeyCode::Char('P')), &t), Action::Save);
+        assert_eq!(
+            b.key(k(KeyCode::Char('a')), &t),
+            Action::Annotate("libc.so.6/memset".into())
+        );
+        assert_eq!(b.key(k(KeyCode::Tab), &t), Action::SwitchEvent(false));
+        assert_eq!(b.key(k(KeyCode::BackTab), &t), Action::SwitchEvent(true));
         assert_eq!(b.key(k(KeyCode::Char('q')), &t), Action::Quit);
     }
 }

@@ -413,3 +413,62 @@ fn bad_input_gets_one_clear_line() {
         assert!(!e.contains("panicked"), "{e}");
     }
 }
+
+#[test]
+fn tab_switches_events_and_a_annotates_the_selected_function() {
+    if !is_root() {
+        skip("rperf top -p of a process needs its owner or root; these tests run as root");
+        return;
+    }
+    if !have_tmux() {
+        return;
+    }
+    let dir = TempDir::new("top-events");
+    let busy = Busy::start(dir.path());
+    let shell = format!(
+        "{} top -d 0.5 -e cpu-clock -e task-clock -p {}; echo EXITED rc=$?; sleep 60",
+        env!("CARGO_BIN_EXE_rperf"),
+        busy.pid()
+    );
+    let t = Tmux::start("events", 100, 30, dir.path(), &shell);
+    let title = |s: &str| s.lines().next().unwrap_or("").to_string();
+    let s = t.wait_for(|s| s.lines().any(|l| l.ends_with("[.] main")));
+    assert!(title(&s).contains(" of event 'cpu-clock'"), "{s}");
+    // Tab shows the next event's histogram, Shift-Tab the previous one's; each names its
+    // event in the title and has the busy function.
+    t.keys(&["Tab"]);
+    let s = t.wait_for(|s| title(s).contains("'task-clock'") && s.contains("[.] main"));
+    assert!(title(&s).contains(" of event 'task-clock'"), "{s}");
+    t.keys(&["BTab"]);
+    let s = t.wait_for(|s| title(s).contains("'cpu-clock'"));
+    assert!(title(&s).contains(" of event 'cpu-clock'"), "{s}");
+    // `a` on main's row: its disassembly with per-instruction shares, Esc back.
+    let s = t.wait_for(|s| s.lines().any(|l| l.ends_with("[.] main")));
+    let main = s.lines().position(|l| l.ends_with("[.] main")).unwrap();
+    t.keys(&["Home"]);
+    let moves = vec!["Down"; main - 2];
+    if !moves.is_empty() {
+        t.keys(&moves);
+    }
+    t.keys(&["a"]);
+    let s = t.wait_for(|s| s.contains("Source code & Disassembly of burn for cpu-clock"));
+    assert!(
+        title(&s).starts_with("Annotation of main (cpu-clock)"),
+        "{s}"
+    );
+    assert!(s.contains("<main>:"), "{s}");
+    let shares: Vec<f64> = s
+        .lines()
+        .filter_map(|l| l.split(" :   ").next()?.trim().parse().ok())
+        .collect();
+    assert!(
+        shares.iter().any(|&p| p > 0.0),
+        "no instruction has samples:\n{s}"
+    );
+    t.keys(&["PageDown", "Escape"]);
+    let s = t.wait_for(|s| s.contains("Shared Object") && s.contains("Press 'h'"));
+    assert!(title(&s).starts_with("Samples: "), "{s}");
+    t.keys(&["q"]);
+    let s = t.wait_for(|s| s.contains("EXITED"));
+    assert!(s.contains("EXITED rc=0"), "{s}");
+}
