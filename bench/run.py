@@ -666,6 +666,12 @@ def bench_offcpu_overhead(quick):
                 "rperf": statistics.median(dropped),
                 "goal": "counted, never guessed",
                 "met": True,
+                "runs": runs,
+            }
+        )
+    return rows
+
+
 def bench_trace_overhead(quick):
     """Slowdown of `dd bs=1 count=1000000` (two million syscalls) while traced with a
     summary: `perf trace -s` against `rperf trace -s`, and strace -c (ptrace) for scale."""
@@ -754,6 +760,8 @@ def bench_annotate(quick):
             script("perf"), script(RPERF), "rperf >= 5x faster", runs,
         )
     return rows
+
+
 def top_cpu(cmd, secs):
     """CPU seconds (user + system) a live view spends in `secs` of wall time: started with
     stdin held open (perf top reads keys from it), stopped with SIGINT as Ctrl-C would."""

@@ -174,6 +174,8 @@ fn browser(cfg: &TopConfig, top: &mut Top) -> Result<()> {
             }
             Input::Resize => dirty = true,
             Input::Nothing => {}
+            // The terminal hung up: nobody is watching any more.
+            Input::HungUp => break,
         }
         top.drain();
         if signals::received().is_some() {

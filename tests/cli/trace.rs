@@ -433,8 +433,14 @@ fn cpu_list_and_filter_pids_select_as_perf() {
     };
     assert!(sleeps(rperf(), "0", "0"));
     if online.trim() != "0" {
-        // The sleep on CPU 0 is not seen from CPU 1.
+        // The sleep on CPU 0 is not seen from CPU 1, by either tool.
         assert!(!sleeps(rperf(), "1", "0"));
+        if let Some(p) = perf() {
+            assert!(!sleeps(p, "1", "0"));
+        }
+    }
+    if let Some(p) = perf() {
+        assert!(sleeps(p, "0", "0"));
     }
     // A looping shell's own syscalls (its wait4 and clone) are left out with its pid.
     let mut sh = Command::new("sh")
