@@ -218,13 +218,15 @@ pub fn wait_input(fd: std::os::fd::BorrowedFd<'_>, timeout_ms: i32) -> io::Resul
         }
         return Err(e);
     }
-    Ok(if p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
-        Ready::HungUp
-    } else if p.revents & libc::POLLIN != 0 {
-        Ready::Input
-    } else {
-        Ready::Nothing
-    })
+    Ok(
+        if p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            Ready::HungUp
+        } else if p.revents & libc::POLLIN != 0 {
+            Ready::Input
+        } else {
+            Ready::Nothing
+        },
+    )
 }
 
 /// Waits until one of `fds` has data or `timeout_ms` passes; returns the fds that hung up.

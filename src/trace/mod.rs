@@ -1494,6 +1494,7 @@ pub fn run(mut a: TraceArgs) -> Result<ExitCode> {
     let mut done = false;
     // --max-events reached: perf stops there, whatever is still queued.
     let mut stopped = false;
+    let mut disabled = false;
     loop {
         for r in rings.iter_mut() {
             buf.clear();
@@ -1508,8 +1509,17 @@ pub fn run(mut a: TraceArgs) -> Result<ExitCode> {
                 stopped = tr.max_reached();
             }
         }
-        if stopped || (done && !got) {
+        if stopped || (done && (!got || disabled)) {
             break;
+        }
+        // The end: the events are disabled and the rings drained once more. Waiting for
+        // empty rings instead never ends with -a on a busy machine.
+        if done {
+            for fd in &fds {
+                let _ = counter::disable(fd);
+            }
+            disabled = true;
+            continue;
         }
         if let Some((sig, from_user)) = signals::received() {
             // A terminal's ^C reached the command already; pass on what was sent to rperf

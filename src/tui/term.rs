@@ -56,8 +56,7 @@ impl Screen {
     pub fn input(&mut self, wait: Duration) -> io::Result<Input> {
         use std::os::fd::AsFd;
         let ms = wait.as_millis().min(i32::MAX as u128) as i32;
-        if crate::sys::ring::wait_input(io::stdin().as_fd(), ms)?
-            == crate::sys::ring::Ready::HungUp
+        if crate::sys::ring::wait_input(io::stdin().as_fd(), ms)? == crate::sys::ring::Ready::HungUp
         {
             return Ok(Input::HungUp);
         }

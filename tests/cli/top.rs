@@ -472,3 +472,50 @@ fn tab_switches_events_and_a_annotates_the_selected_function() {
     let s = t.wait_for(|s| s.contains("EXITED"));
     assert!(s.contains("EXITED rc=0"), "{s}");
 }
+
+#[test]
+fn a_terminal_that_hangs_up_ends_the_view() {
+    if !is_root() {
+        skip("rperf top -p of a process needs its owner or root; these tests run as root");
+        return;
+    }
+    if !have_tmux() {
+        return;
+    }
+    let dir = TempDir::new("top-hup");
+    let pidfile = dir.path().join("pid");
+    // The shell becomes rperf, so its pid is rperf's.
+    let shell = format!(
+        "echo $$ > {}; exec {} top -d 0.5 -p {}",
+        pidfile.display(),
+        env!("CARGO_BIN_EXE_rperf"),
+        std::process::id()
+    );
+    let t = Tmux::start("hup", 80, 24, dir.path(), &shell);
+    t.wait_for(|s| s.starts_with("Samples: "));
+    let pid = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .to_string();
+    // Closing the window (as a dropped ssh session does) hangs up its terminal.
+    drop(t);
+    let stat = format!("/proc/{pid}/stat");
+    let gone = |deadline: Instant| loop {
+        // Gone, or a zombie nobody has reaped yet.
+        let state = std::fs::read_to_string(&stat)
+            .ok()
+            .and_then(|s| s.rsplit_once(") ")?.1.chars().next());
+        if state.is_none_or(|c| c == 'Z') {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let ended = gone(Instant::now() + Duration::from_secs(10));
+    if !ended {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    }
+    assert!(ended, "rperf top kept running after its terminal hung up");
+}

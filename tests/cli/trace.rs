@@ -416,6 +416,15 @@ fn max_events_stops_as_perf() {
     assert_eq!(r.len(), 2, "{r:?}");
 }
 
+/// The full path of `prog` on $PATH.
+fn which(prog: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| std::path::Path::new(d).join(prog))
+        .find(|p| p.is_file())
+}
+
 #[test]
 fn cpu_list_and_filter_pids_select_as_perf() {
     if !as_root() {
@@ -423,13 +432,20 @@ fn cpu_list_and_filter_pids_select_as_perf() {
         return;
     }
     let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    // A sleep under a name of its own: other tests' sleeps run on every CPU.
+    let d = TempDir::new("trace-cpu");
+    let nap = d.path().join("rperf_nap");
+    std::os::unix::fs::symlink(which("sleep").unwrap_or_else(|| "/bin/sleep".into()), &nap)
+        .unwrap();
     let sleeps = |tool: Command, cpu: &str, on: &str| {
         let mut c = tool;
         c.args(["trace", "-C", cpu, "-e", "clock_nanosleep", "--"])
-            .args(["taskset", "-c", on, "sleep", "0.05"]);
+            .args(["taskset", "-c", on])
+            .arg(&nap)
+            .arg("0.05");
         let o = run(c);
         assert!(o.status.success(), "{}", stderr(&o));
-        stderr(&o).lines().any(|l| l.contains(" sleep/"))
+        stderr(&o).lines().any(|l| l.contains(" rperf_nap/"))
     };
     assert!(sleeps(rperf(), "0", "0"));
     if online.trim() != "0" {
