@@ -760,6 +760,8 @@ def bench_annotate(quick):
             script("perf"), script(RPERF), "rperf >= 5x faster", runs,
         )
     return rows
+
+
 def top_cpu(cmd, secs):
     """CPU seconds (user + system) a live view spends in `secs` of wall time: started with
     stdin held open (perf top reads keys from it), stopped with SIGINT as Ctrl-C would."""

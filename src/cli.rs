@@ -1989,7 +1989,18 @@ fn dispatch(
                 },
             })
         }
-        Command::Trace(a) => crate::trace::run(a),
+        // `trace record` is perf trace's recipe run through rperf record.
+        Command::Trace(a) => match crate::trace::record_argv(&a)? {
+            Some(v) => {
+                use clap::FromArgMatches;
+                let m = Cli::command().try_get_matches_from(normalize_args(v.clone()))?;
+                match Cli::from_arg_matches(&m)?.command {
+                    Some(c) => dispatch(c, &m, v),
+                    None => Ok(ExitCode::SUCCESS),
+                }
+            }
+            None => crate::trace::run(a),
+        },
         Command::Probe(a) => {
             let mut add = a.add;
             if !a.words.is_empty() {

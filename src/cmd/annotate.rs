@@ -237,6 +237,58 @@ fn write_annotations(cfg: &AnnotateConfig, stdout: &mut dyn Write) -> Result<Vec
     Ok(all)
 }
 
+/// One function's annotation for a live view (`rperf top`'s `a` key): the function `name`
+/// starting at `start` (the binary's own address; the kernel's absolute one) in the binary
+/// at `path`, with `hits` (offset from its start, samples, period), laid out as
+/// `rperf annotate`.
+pub fn live_function(
+    syms: &crate::session::Symbolizer,
+    path: &str,
+    kernel: bool,
+    start: u64,
+    name: &str,
+    hits: &[(u64, u64, u64)],
+    event: &str,
+) -> std::result::Result<String, String> {
+    let style = Style {
+        source: true,
+        ..Style::default()
+    };
+    let mut bin = open_binary(syms, path, kernel, None, style.source)?;
+    let samples: u64 = hits.iter().map(|h| h.1).sum();
+    let period: u64 = hits.iter().map(|h| h.2).sum();
+    let e = Entry {
+        event: 0,
+        dso: 0,
+        start,
+        name: name.to_string(),
+        hist: Histogram {
+            hits: hits.to_vec(),
+            samples,
+            period,
+        },
+        by_offset: HashMap::new(),
+    };
+    let title = if kernel {
+        "[kernel.kallsyms]".to_string()
+    } else {
+        path.rsplit('/').next().unwrap_or(path).to_string()
+    };
+    let cfg = AnnotateConfig {
+        style,
+        ..AnnotateConfig::default()
+    };
+    let totals = Totals { samples, period };
+    annotate_one(
+        &mut bin,
+        &e,
+        (path, &title, event, None),
+        totals,
+        &cfg,
+        &mut None,
+    )
+}
+
 /// A failure's line: a function, or the functions with samples in one binary.
 fn failure(
     (dso, n, msg): &(Option<DsoId>, usize, String),

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use ratatui::crossterm::event::KeyCode;
 
 use crate::cmd::report::{self, Cell, Histogram, Laid, ReportConfig, RowGraph, SymCell};
 use crate::tui::term::{Input, Screen};
@@ -167,12 +166,9 @@ fn browse(cfg: &ReportConfig, hist: &Histogram, views: &mut [View]) -> Result<()
         let k = match screen.input(Duration::from_millis(500))? {
             Input::Key(k) => k,
             Input::Resize | Input::Nothing => continue,
+            // The terminal hung up: nobody is reading any more.
+            Input::HungUp => break,
         };
-        if k.code == KeyCode::Tab && !b.showing_text() && n > 1 {
-            at = (at + 1) % n;
-            b = Browser::new();
-            continue;
-        }
         match b.key(k, &v.table) {
             Action::Quit => break,
             Action::Save => b.message = Some(crate::cmd::top::save(&b.export(&v.table))),
@@ -191,6 +187,12 @@ fn browse(cfg: &ReportConfig, hist: &Histogram, views: &mut [View]) -> Result<()
                 match annotate(cfg, &row.symbol, &row.dso) {
                     Ok(text) => b.show_text(format!("Annotate {}", row.symbol), &text),
                     Err(e) => b.message = Some(format!("cannot annotate {}: {e:#}", row.symbol)),
+                }
+            }
+            Action::SwitchEvent(back) => {
+                if n > 1 {
+                    at = if back { (at + n - 1) % n } else { (at + 1) % n };
+                    b = Browser::new();
                 }
             }
             Action::None => {}

@@ -119,6 +119,8 @@ fn browser(cfg: &TopConfig, top: &mut Top) -> Result<()> {
     let delay = Duration::from_secs_f64(cfg.delay);
     let mut screen = Screen::enter()?;
     let mut b = Browser::new();
+    // perf top's browser keeps per-instruction samples for its annotations.
+    top.track_addresses = true;
     let mut table: tui::Table = top.table(cfg.entries);
     let mut last = Instant::now();
     let mut dirty = true;
@@ -136,17 +138,30 @@ fn browser(cfg: &TopConfig, top: &mut Top) -> Result<()> {
                 match b.key(k, &table) {
                     Action::Quit => break,
                     Action::Save => b.message = Some(save(&b.export(&table))),
-                    Action::Annotate(_) => {
-                        b.message = Some(
-                            "annotate is not in top yet: rperf record, then rperf report's a"
-                                .into(),
-                        )
+                    Action::SwitchEvent(back) => {
+                        if top.switch_event(back) {
+                            table = top.table(cfg.entries);
+                        } else {
+                            b.message = Some("one event sampled: give several -e to switch".into());
+                        }
+                    }
+                    Action::Annotate(i) => {
+                        let row = &table.rows[i];
+                        match top.annotate(&row.key) {
+                            Ok(text) => b.show_text(
+                                format!("Annotation of {} ({})", row.symbol, top.event),
+                                &text,
+                            ),
+                            Err(e) => b.message = Some(format!("cannot annotate: {e}")),
+                        }
                     }
                     Action::None => {}
                 }
             }
             Input::Resize => dirty = true,
             Input::Nothing => {}
+            // The terminal hung up: nobody is watching any more.
+            Input::HungUp => break,
         }
         top.drain();
         if signals::received().is_some() {

@@ -191,6 +191,44 @@ pub fn event_id(fd: &OwnedFd) -> io::Result<u64> {
     }
 }
 
+/// What [`wait_input`] saw on a file descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// Bytes to read.
+    Input,
+    /// The other end is gone (a terminal hung up): reads will only ever return nothing.
+    HungUp,
+    /// Nothing within the wait.
+    Nothing,
+}
+
+/// Waits up to `timeout_ms` for input on `fd` (a terminal's stdin).
+pub fn wait_input(fd: std::os::fd::BorrowedFd<'_>, timeout_ms: i32) -> io::Result<Ready> {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `p` is one valid pollfd.
+    let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(Ready::Nothing);
+        }
+        return Err(e);
+    }
+    Ok(
+        if p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            Ready::HungUp
+        } else if p.revents & libc::POLLIN != 0 {
+            Ready::Input
+        } else {
+            Ready::Nothing
+        },
+    )
+}
+
 /// Waits until one of `fds` has data or `timeout_ms` passes; returns the fds that hung up.
 pub fn poll(fds: &[&OwnedFd], timeout_ms: i32) -> io::Result<Vec<usize>> {
     let mut p: Vec<libc::pollfd> = fds

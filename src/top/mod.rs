@@ -104,6 +104,8 @@ struct SymName {
 /// Entry identity: the sort keys' values, the others zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 struct Key {
+    /// The event's index: each event keeps its own histogram.
+    event: u32,
     comm: u32,
     pid: i32,
     dso: u32,
@@ -222,6 +224,20 @@ pub struct Top {
     pub target: String,
     /// The tasks watched with -p/-t (none with -a/-C).
     watched: Vec<i32>,
+    /// Every event's name, in `-e` order.
+    pub events: Vec<String>,
+    /// The event whose histogram is shown (perf top's TAB in the browser).
+    pub active: usize,
+    /// Samples per event since the start.
+    samples_by: Vec<u64>,
+    /// Samples and period per (event, binary, address) of the entries' own frames, for
+    /// annotation
+    /// (kept only when [`Top::track_addresses`] is set, as perf top does in its browser).
+    addr_hits: FxHashMap<(u32, u32, u64), (u64, u64)>,
+    /// See `addr_hits`.
+    pub track_addresses: bool,
+    /// The event of the sample being added.
+    cur_event: u32,
 }
 
 /// Kernel functions a CPU idles in: perf top leaves their samples out of the table (an
@@ -316,7 +332,14 @@ impl Top {
         } else {
             t.pids.iter().chain(&t.tids).copied().collect()
         };
+        let events: Vec<String> = opened.iter().map(|o| o.ev.name.clone()).collect();
         let mut top = Top {
+            samples_by: vec![0; events.len()],
+            events,
+            active: 0,
+            addr_hits: FxHashMap::default(),
+            track_addresses: false,
+            cur_event: 0,
             event: opened[0].ev.name.clone(),
             rate: (freq, period),
             target: target_text(&t, cpus.len()),
@@ -426,8 +449,9 @@ impl Top {
         id
     }
 
-    /// (dso, symbol) of a frame, looked up once per binary and address.
-    fn resolve(&mut self, pid: i32, f: Frame) -> (u32, u32) {
+    /// (dso, symbol, map-relative address) of a frame, looked up once per binary and
+    /// address.
+    fn resolve(&mut self, pid: i32, f: Frame) -> (u32, u32, u64) {
         let level = match f.mode {
             Mode::Kernel => 'k',
             Mode::User => '.',
@@ -438,8 +462,8 @@ impl Top {
             Some(l) => (l.dso, l.rel),
             None => (NO_DSO, f.addr),
         };
-        if let Some(&v) = self.cache.get(&ck) {
-            return v;
+        if let Some(&(d, sym)) = self.cache.get(&ck) {
+            return (d, sym, ck.1);
         }
         let name = match loc {
             Some(l) => match self.symbolizer.symbol(&self.session, l) {
@@ -453,7 +477,7 @@ impl Top {
             self.cache.clear();
         }
         self.cache.insert(ck, v);
-        v
+        (v.0, v.1, ck.1)
     }
 
     fn dso_name(&self, dso: u32) -> &str {
@@ -466,6 +490,9 @@ impl Top {
 
     fn sample(&mut self, s: &Sample, chain: &[u64], exact: bool) {
         self.samples += 1;
+        if let Some(n) = self.samples_by.get_mut(s.event) {
+            *n += 1;
+        }
         self.interval.samples += 1;
         if s.mode == Mode::Kernel {
             self.interval.kernel += 1;
@@ -503,7 +530,8 @@ impl Top {
                 return;
             }
         }
-        let resolved: Vec<(u32, u32)> = frames.iter().map(|&f| self.resolve(s.pid, f)).collect();
+        let full: Vec<(u32, u32, u64)> = frames.iter().map(|&f| self.resolve(s.pid, f)).collect();
+        let resolved: Vec<(u32, u32)> = full.iter().map(|r| (r.0, r.1)).collect();
         let (dso, sym) = resolved[0];
         if s.mode == Mode::Kernel && is_idle(&self.syms[sym as usize].name) {
             return;
@@ -525,6 +553,15 @@ impl Top {
             }
         }
         let w = s.period;
+        if self.track_addresses && dso != NO_DSO {
+            let h = self
+                .addr_hits
+                .entry((s.event as u32, dso, full[0].2))
+                .or_default();
+            h.0 += 1;
+            h.1 += w;
+        }
+        self.cur_event = s.event as u32;
         let syms: Vec<u32> = resolved.iter().map(|r| r.1).collect();
         let cpu = s.cpu.unwrap_or(0);
         self.add(comm, s.pid, resolved[0], cpu, w, true, &syms);
@@ -554,7 +591,10 @@ impl Top {
         own: bool,
         path: &[u32],
     ) {
-        let mut key = Key::default();
+        let mut key = Key {
+            event: self.cur_event,
+            ..Key::default()
+        };
         for k in &self.view.sort {
             match k {
                 SortKey::Comm => key.comm = comm,
@@ -614,11 +654,104 @@ impl Top {
             .enumerate()
             .map(|(i, e)| (e.key, i))
             .collect();
+        if zero {
+            self.addr_hits.clear();
+        } else {
+            self.addr_hits.retain(|_, (n, w)| {
+                *n = *n * 7 / 8;
+                *w = *w * 7 / 8;
+                *n > 0
+            });
+        }
+    }
+
+    /// Shows the next event's histogram (`back`: the previous one); false with one event.
+    pub fn switch_event(&mut self, back: bool) -> bool {
+        let n = self.events.len();
+        if n < 2 {
+            return false;
+        }
+        self.active = if back {
+            (self.active + n - 1) % n
+        } else {
+            (self.active + 1) % n
+        };
+        self.event = self.events[self.active].clone();
+        true
+    }
+
+    /// The entries of the event shown.
+    fn shown(&self) -> impl Iterator<Item = &Entry> {
+        let active = self.active as u32;
+        self.entries.iter().filter(move |e| e.key.event == active)
+    }
+
+    /// The annotation of the function of the entry the table row `key` stands for, as
+    /// perf annotate lays it out, with the samples of its instructions so far.
+    pub fn annotate(&mut self, key: &str) -> std::result::Result<String, String> {
+        if !self.view.sort.contains(&SortKey::Sym) {
+            return Err("annotation needs sym among the --sort keys".into());
+        }
+        let e = self
+            .shown()
+            .find(|e| format!("{:?}", e.key) == key)
+            .ok_or("that entry is gone: pick it again")?;
+        let (dso, sym, event) = (e.dso, e.sym, e.key.event);
+        let name = self.syms[sym as usize].name.clone();
+        let Some(d) = self.session.dsos().get(dso as usize) else {
+            return Err(format!("{name} lies in no known binary"));
+        };
+        let (path, kernel) = (d.path.clone(), d.kernel);
+        // The function's own addresses with their samples, as offsets from its start.
+        let mut start: Option<u64> = None;
+        let mut hits: Vec<(u64, u64, u64)> = Vec::new();
+        let addrs: Vec<(u64, (u64, u64))> = self
+            .addr_hits
+            .iter()
+            .filter(|((ev, d, _), _)| *ev == event && *d == dso)
+            .map(|((_, _, rel), w)| (*rel, *w))
+            .collect();
+        for (rel, (n, w)) in addrs {
+            if self.cache.get(&(dso, rel)).is_some_and(|&(_, s)| s != sym) {
+                continue;
+            }
+            let loc = crate::session::Location { dso, rel };
+            let Some(found) = self.symbolizer.symbol(&self.session, loc) else {
+                continue;
+            };
+            if found.name != name {
+                continue;
+            }
+            let at = if kernel {
+                rel
+            } else {
+                match self.symbolizer.vaddr(&self.session, loc) {
+                    Some(v) => v,
+                    None => continue,
+                }
+            };
+            start.get_or_insert(at - found.offset);
+            hits.push((found.offset, n, w));
+        }
+        let Some(start) = start else {
+            return Err(format!(
+                "no samples of {name} kept for annotation yet: wait for the next refresh"
+            ));
+        };
+        crate::cmd::annotate::live_function(
+            &self.symbolizer,
+            &path,
+            kernel,
+            start,
+            &name,
+            &hits,
+            &self.events[self.active],
+        )
     }
 
     /// The total weight the percentages are of.
     fn total(&self) -> u64 {
-        self.entries.iter().map(|e| e.own).sum()
+        self.shown().map(|e| e.own).sum()
     }
 
     fn children_mode(&self) -> bool {
@@ -631,8 +764,7 @@ impl Top {
         let cm = self.children_mode();
         let weight = |e: &Entry| if cm { e.children } else { e.own };
         let mut v: Vec<&Entry> = self
-            .entries
-            .iter()
+            .shown()
             .filter(|e| weight(e) as f64 * 100.0 / total >= self.view.percent_limit)
             .filter(|e| weight(e) > 0)
             .collect();
@@ -760,7 +892,9 @@ impl Top {
         tui::Table {
             title: format!(
                 "Samples: {} of event '{}',{freq} Event count (approx.): {} lost: {}/{} drop: 0/0",
-                crate::cmd::report::convert_unit(self.samples),
+                crate::cmd::report::convert_unit(
+                    self.samples_by.get(self.active).copied().unwrap_or(0)
+                ),
                 self.event,
                 self.total(),
                 self.interval.lost,

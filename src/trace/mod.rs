@@ -4,6 +4,8 @@
 //! trace's layout (`0.123 ( 0.004 ms): ls/1234 openat(dfd: CWD, ...) = 3`), or counted
 //! into perf's per-thread summary table (`-s`, `-S`).
 mod beauty;
+mod chain;
+mod input;
 mod summary;
 mod syscalls;
 
@@ -86,6 +88,34 @@ pub struct TraceArgs {
     /// Ring buffer size per CPU, in pages (a power of two).
     #[arg(short = 'm', long = "mmap-pages", value_name = "PAGES")]
     pub mmap_pages: Option<usize>,
+    /// Trace only these CPUs (a list such as 0-2,5), system-wide.
+    #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
+    pub cpu: Option<String>,
+    /// Leave out the syscalls of these processes (comma-separated pids; rperf's own are
+    /// always left out).
+    #[arg(long = "filter-pids", value_name = "PIDS")]
+    pub filter_pids: Option<String>,
+    /// Stop after printing N events.
+    #[arg(long = "max-events", value_name = "N")]
+    pub max_events: Option<u64>,
+    /// Print the call chain under each syscall: fp, dwarf or dwarf,SIZE.
+    #[arg(long = "call-graph", value_name = "fp|dwarf[,SIZE]")]
+    pub call_graph: Option<String>,
+    /// With --call-graph: the kernel's part of a syscall's chain too.
+    #[arg(long = "kernel-syscall-graph")]
+    pub kernel_syscall_graph: bool,
+    /// At most N frames per chain (alone: --call-graph dwarf).
+    #[arg(long = "max-stack", value_name = "N")]
+    pub max_stack: Option<usize>,
+    /// Only events whose chain has at least N frames (alone: --call-graph dwarf).
+    #[arg(long = "min-stack", value_name = "N")]
+    pub min_stack: Option<usize>,
+    /// Replay a perf.data written by `trace record` (rperf's or perf's) instead of tracing.
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// With -i: read a file of another user.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
     /// The command to run, after `--` when it has options of its own.
     #[arg(
         trailing_var_arg = true,
@@ -170,6 +200,7 @@ enum Rec {
         raw: Payload,
         ip: u64,
         addr: u64,
+        chain: Option<Box<chain::Chain>>,
     },
     Comm {
         tid: i32,
@@ -231,6 +262,8 @@ impl Sink {
 
 struct Tracer {
     out: Sink,
+    /// Tracing now, not replaying a file: names of threads not seen yet come from /proc.
+    live: bool,
     table: syscalls::Table,
     threads: FxHashMap<i32, Thread>,
     current: Option<i32>,
@@ -255,15 +288,15 @@ struct Tracer {
     tps: Vec<Tp>,
     /// Offset of sched_stat_runtime's `runtime`.
     runtime_at: usize,
-    /// Address spaces and symbols, for `-F`.
-    faults: Option<Faults>,
-}
-
-/// What `-F` needs to name fault addresses: the traced processes' executable maps (from
-/// /proc at the start, then MMAP records) and their symbols.
-struct Faults {
-    session: crate::session::Session,
-    symbols: crate::session::Symbolizer,
+    /// Address spaces and symbols, for `-F` and `--call-graph`.
+    faults: Option<chain::Maps>,
+    /// `--max-stack`, `--min-stack`.
+    max_stack: usize,
+    min_stack: usize,
+    /// `--max-events`, and the events printed so far (perf's count: syscall exits,
+    /// interrupted entries, faults and tracepoints).
+    max_events: Option<u64>,
+    printed: u64,
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
@@ -278,8 +311,9 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 
 impl Tracer {
     fn thread(&mut self, tid: i32) -> &mut Thread {
+        let live = self.live;
         self.threads.entry(tid).or_insert_with(|| Thread {
-            comm: topology::comm_of(tid),
+            comm: if live { topology::comm_of(tid) } else { None },
             ..Thread::default()
         })
     }
@@ -370,7 +404,28 @@ impl Tracer {
             .get_mut(&cur)
             .expect("thread seen")
             .entry_pending = false;
+        self.printed += 1;
         self.emit(&line)
+    }
+
+    /// Whether `--max-events` is reached.
+    fn max_reached(&self) -> bool {
+        self.max_events.is_some_and(|m| self.printed >= m)
+    }
+
+    /// The lines of a sample's call chain, or `None` when `--min-stack` hides the event.
+    fn chain_lines(
+        &mut self,
+        pid: i32,
+        tid: i32,
+        kernel: bool,
+        chain: Option<&chain::Chain>,
+    ) -> Option<Vec<String>> {
+        let (Some(c), Some(maps)) = (chain, self.faults.as_mut()) else {
+            return Some(Vec::new());
+        };
+        let lines = maps.chain_lines(pid, tid, kernel, c, self.max_stack);
+        (lines.len() >= self.min_stack).then_some(lines)
     }
 
     fn sys_enter(&mut self, tid: i32, time: u64, raw: &[u8]) -> Result<()> {
@@ -442,7 +497,13 @@ impl Tracer {
         s
     }
 
-    fn sys_exit(&mut self, tid: i32, time: u64, raw: &[u8]) -> Result<()> {
+    fn sys_exit(
+        &mut self,
+        tid: i32,
+        time: u64,
+        raw: &[u8],
+        chain: Option<&chain::Chain>,
+    ) -> Result<()> {
         let id = u64_at(raw, self.exit_id) as i64;
         let Some(sc) = self.table.get(id) else {
             return Ok(());
@@ -471,7 +532,17 @@ impl Tracer {
             Some(min) => !calculated || (duration as f64) < min,
             None => false,
         };
-        if filtered || self.summary_only || (ret >= 0 && self.failure_only) {
+        let pid = self.pid_of(tid);
+        let chain_lines = if filtered || self.summary_only {
+            None
+        } else {
+            self.chain_lines(pid, tid, true, chain)
+        };
+        let Some(chain_lines) = chain_lines else {
+            self.thread(tid).entry_pending = false;
+            return Ok(());
+        };
+        if self.summary_only || (ret >= 0 && self.failure_only) {
             self.thread(tid).entry_pending = false;
             return Ok(());
         }
@@ -508,7 +579,11 @@ impl Tracer {
             line.push_str(&ret.to_string());
         }
         line.push('\n');
+        for l in &chain_lines {
+            line.push_str(l);
+        }
         self.thread(tid).entry_pending = false;
+        self.printed += 1;
         self.emit(&line)
     }
 
@@ -521,7 +596,12 @@ impl Tracer {
         ip: u64,
         addr: u64,
         kernel: bool,
+        chain: Option<&chain::Chain>,
     ) -> Result<()> {
+        let pid = self.pid_of(tid);
+        let Some(chain_lines) = self.chain_lines(pid, tid, kernel, chain) else {
+            return Ok(());
+        };
         let t = self.thread(tid);
         t.nr_events += 1;
         t.traced = true;
@@ -533,7 +613,6 @@ impl Tracer {
         if self.summary_only {
             return Ok(());
         }
-        let pid = self.pid_of(tid);
         let mode = if kernel { Mode::Kernel } else { Mode::User };
         // perf's print_location: the faulting ip as sym+off (else the map-relative address,
         // else, as perf does, the sample's data address); the target as dso@offset.
@@ -564,6 +643,10 @@ impl Tracer {
             if found { 'd' } else { '?' },
             if kernel { 'k' } else { '.' }
         ));
+        for l in &chain_lines {
+            line.push_str(l);
+        }
+        self.printed += 1;
         self.emit(&line)
     }
 
@@ -572,7 +655,18 @@ impl Tracer {
         self.threads.get(&tid).and_then(|t| t.pid).unwrap_or(tid)
     }
 
-    fn tracepoint(&mut self, idx: usize, tid: i32, time: u64, raw: &[u8]) -> Result<()> {
+    fn tracepoint(
+        &mut self,
+        idx: usize,
+        tid: i32,
+        time: u64,
+        raw: &[u8],
+        chain: Option<&chain::Chain>,
+    ) -> Result<()> {
+        let pid = self.pid_of(tid);
+        let Some(chain_lines) = self.chain_lines(pid, tid, true, chain) else {
+            return Ok(());
+        };
         self.interrupted_entry()?;
         let mut line = String::new();
         self.tstamp(time, &mut line);
@@ -634,11 +728,20 @@ impl Tracer {
             line.push_str(&text);
         }
         line.push_str(")\n");
+        for l in &chain_lines {
+            line.push_str(l);
+        }
+        self.printed += 1;
         self.emit(&line)
     }
 
+    /// Handles a record drained from the rings, counting it as perf's live loop does.
     fn handle(&mut self, r: Rec) -> Result<()> {
         self.nr_events += 1;
+        self.apply(r)
+    }
+
+    fn apply(&mut self, r: Rec) -> Result<()> {
         match r {
             Rec::Sample {
                 src,
@@ -649,7 +752,9 @@ impl Tracer {
                 raw,
                 ip,
                 addr,
+                chain,
             } => {
+                let chain = chain.as_deref();
                 if self.threads.get(&tid).is_none_or(|t| t.pid.is_none()) {
                     self.thread(tid).pid = Some(pid);
                 }
@@ -658,9 +763,9 @@ impl Tracer {
                 }
                 match src {
                     Source::Enter => self.sys_enter(tid, time, raw.bytes()),
-                    Source::Exit => self.sys_exit(tid, time, raw.bytes()),
+                    Source::Exit => self.sys_exit(tid, time, raw.bytes(), chain),
                     Source::Fault { major } => {
-                        self.fault(tid, time, major, ip, addr, misc & 7 == 1)
+                        self.fault(tid, time, major, ip, addr, misc & 7 == 1, chain)
                     }
                     Source::Runtime => {
                         let runtime = u64_at(raw.bytes(), self.runtime_at) as f64 / 1e6;
@@ -669,7 +774,7 @@ impl Tracer {
                         t.runtime_ms += runtime;
                         Ok(())
                     }
-                    Source::Tracepoint(i) => self.tracepoint(i, tid, time, raw.bytes()),
+                    Source::Tracepoint(i) => self.tracepoint(i, tid, time, raw.bytes(), chain),
                 }
             }
             Rec::Comm { tid, comm } => {
@@ -712,8 +817,100 @@ impl Tracer {
     }
 }
 
+/// Decodes one sample's body (after the header) by its event's sample_type: IDENTIFIER,
+/// [IP], TID, TIME, [ADDR], CPU, [PERIOD], [CALLCHAIN], [RAW], [REGS_USER], [STACK_USER],
+/// the kernel's order.
+fn decode_sample(r: &[u8], src: Source, st: u64, misc: u16) -> Option<(u64, Rec)> {
+    let mut p = 8;
+    let word = |p: &mut usize| {
+        let v = u64_at(r, *p);
+        *p += 8;
+        v
+    };
+    let ip = if st & sample::IP != 0 {
+        word(&mut p)
+    } else {
+        0
+    };
+    let pid = u32_at(r, p) as i32;
+    let tid = u32_at(r, p + 4) as i32;
+    p += 8;
+    let time = word(&mut p);
+    let addr = if st & sample::ADDR != 0 {
+        word(&mut p)
+    } else {
+        0
+    };
+    if st & sample::CPU != 0 {
+        p += 8;
+    }
+    // Tracepoints that count more than one (sched_stat_runtime counts nanoseconds) carry
+    // PERIOD, so that the kernel sends one sample per event rather than one per unit.
+    if st & sample::PERIOD != 0 {
+        p += 8;
+    }
+    let mut chain: Option<Box<chain::Chain>> = None;
+    if st & sample::CALLCHAIN != 0 {
+        let n = word(&mut p) as usize;
+        let n = n.min(r.len().saturating_sub(p) / 8);
+        let ips = (0..n).map(|i| u64_at(r, p + 8 * i)).collect();
+        p += 8 * n;
+        chain = Some(Box::new(chain::Chain {
+            ips,
+            ..Default::default()
+        }));
+    }
+    if st & sample::REGS_USER != 0 && chain.is_none() {
+        chain = Some(Box::default());
+    }
+    let mut raw = Payload::new(&[]);
+    if st & sample::RAW != 0 {
+        let size = u32_at(r, p) as usize;
+        raw = Payload::new(r.get(p + 4..p + 4 + size).unwrap_or(&[]));
+        p += 4 + size;
+    }
+    if st & sample::REGS_USER != 0 {
+        // rperf asks for bp, sp and ip (bits 6, 7, 8: in that order) alone.
+        let abi = word(&mut p);
+        if abi != 0 {
+            let (bp, sp, ip) = (word(&mut p), word(&mut p), word(&mut p));
+            if let Some(c) = chain.as_mut() {
+                c.regs = Some(crate::data::read::UserRegs::from_ip_sp_bp(ip, sp, bp));
+            }
+        }
+    }
+    if st & sample::STACK_USER != 0 {
+        let size = word(&mut p) as usize;
+        let data = r.get(p..p + size).unwrap_or(&[]);
+        p += size;
+        if size > 0 {
+            let dynamic = (word(&mut p) as usize).min(data.len());
+            if let Some(c) = chain.as_mut() {
+                c.stack = data[..dynamic].to_vec();
+            }
+        }
+    }
+    if p > r.len() {
+        return None;
+    }
+    Some((
+        time,
+        Rec::Sample {
+            src,
+            misc,
+            pid,
+            tid,
+            time,
+            raw,
+            ip,
+            addr,
+            chain,
+        },
+    ))
+}
+
 /// Decodes the records of one drained ring into `out` as (time, record).
-fn decode(buf: &[u8], ids: &FxHashMap<u64, Source>, out: &mut Vec<(u64, Rec)>) {
+fn decode(buf: &[u8], ids: &FxHashMap<u64, (Source, u64)>, out: &mut Vec<(u64, Rec)>) {
     let mut p = 0;
     while p + 8 <= buf.len() {
         let ty = u32_at(buf, p);
@@ -729,46 +926,13 @@ fn decode(buf: &[u8], ids: &FxHashMap<u64, Source>, out: &mut Vec<(u64, Rec)>) {
         let side_time = r.len().checked_sub(24).map_or(0, |at| u64_at(r, at));
         match ty {
             kind::SAMPLE => {
-                // Faults: IDENTIFIER, IP, TID, TIME, ADDR, CPU; tracepoints: IDENTIFIER,
-                // TID, TIME, CPU, RAW.
                 let id = u64_at(r, 0);
-                let Some(&src) = ids.get(&id) else { continue };
-                let fault = matches!(src, Source::Fault { .. });
-                let (ip, at) = if fault { (u64_at(r, 8), 16) } else { (0, 8) };
-                let tid = u32_at(r, at + 4) as i32;
-                let pid = u32_at(r, at) as i32;
-                let time = u64_at(r, at + 8);
-                let (addr, raw) = if fault {
-                    (u64_at(r, at + 16), Payload::new(&[]))
-                } else {
-                    // Tracepoints that count more than one (sched_stat_runtime counts
-                    // nanoseconds) carry PERIOD after CPU, so that the kernel sends one
-                    // sample per event rather than one per unit.
-                    let at = at
-                        + if matches!(src, Source::Enter | Source::Exit) {
-                            24
-                        } else {
-                            32
-                        };
-                    let raw_size = u32_at(r, at) as usize;
-                    (
-                        0,
-                        Payload::new(r.get(at + 4..at + 4 + raw_size).unwrap_or(&[])),
-                    )
+                let Some(&(src, st)) = ids.get(&id) else {
+                    continue;
                 };
-                out.push((
-                    time,
-                    Rec::Sample {
-                        src,
-                        misc,
-                        pid,
-                        tid,
-                        time,
-                        raw,
-                        ip,
-                        addr,
-                    },
-                ));
+                if let Some(rec) = decode_sample(r, src, st, misc) {
+                    out.push(rec);
+                }
             }
             kind::COMM => {
                 let tid = u32_at(r, 4) as i32;
@@ -862,8 +1026,90 @@ fn open_error(e: std::io::Error, what: &str, pid: i32) -> anyhow::Error {
     }
 }
 
+/// Where the trace goes: `-o FILE` or stderr.
+fn sink(a: &TraceArgs) -> Result<Sink> {
+    Ok(match &a.output {
+        Some(p) => Sink::File(std::io::BufWriter::new(
+            crate::output::Output::create(
+                p,
+                crate::output::Options {
+                    keep_old: true,
+                    ..Default::default()
+                },
+            )
+            .with_context(|| format!("cannot write {}", p.display()))?,
+        )),
+        None => Sink::Stderr(std::io::BufWriter::new(std::io::stderr())),
+    })
+}
+
+/// `rperf trace record ...`: the `rperf record` command line perf trace record runs
+/// (raw_syscalls enter and exit, every event, rperf's own syscalls filtered out, `-F`'s
+/// faults), or `None` when this is no `record`.
+pub fn record_argv(a: &TraceArgs) -> Result<Option<Vec<String>>> {
+    if a.command.first().map(String::as_str) != Some("record") {
+        return Ok(None);
+    }
+    let mut v: Vec<String> = ["rperf", "record", "-R", "-m", "1024", "-c", "1"]
+        .map(String::from)
+        .into();
+    if !a.no_syscalls {
+        v.extend([
+            "-e".into(),
+            "raw_syscalls:sys_enter,raw_syscalls:sys_exit".into(),
+        ]);
+        v.extend([
+            "--filter".into(),
+            format!("common_pid != {}", std::process::id()),
+        ]);
+    }
+    let pf = match a.pf.as_deref() {
+        None => &[][..],
+        Some("maj") => &["major-faults"][..],
+        Some("min") => &["minor-faults"],
+        Some("all") => &["major-faults", "minor-faults"],
+        Some(x) => bail!("invalid -F/--pf '{x}': use maj, min or all"),
+    };
+    for e in pf {
+        v.extend(["-e".into(), e.to_string()]);
+    }
+    if v.len() == 7 {
+        bail!("nothing to record: --no-syscalls needs -F");
+    }
+    v.extend(a.command[1..].iter().cloned());
+    Ok(Some(v))
+}
+
 /// Runs `rperf trace`.
-pub fn run(a: TraceArgs) -> Result<ExitCode> {
+pub fn run(mut a: TraceArgs) -> Result<ExitCode> {
+    // -C traces those CPUs system-wide, with or without -a, as perf does.
+    if a.cpu.is_some() {
+        a.all_cpus = true;
+    }
+    if a.max_events == Some(0) {
+        bail!("invalid --max-events 0: give the number of events to print before stopping (1 or more)");
+    }
+    // --max-stack or --min-stack alone turn DWARF chains on, as in perf (built with
+    // DWARF unwinding); --kernel-syscall-graph alone changes nothing, as in perf.
+    let call_graph = match a.call_graph.as_deref() {
+        Some(cg) => Some(chain::parse_call_graph(cg)?),
+        None if a.max_stack.is_some() || a.min_stack.is_some() => {
+            Some(chain::CallGraph::Dwarf(8192))
+        }
+        None => None,
+    };
+    let filter_pids = a
+        .filter_pids
+        .as_deref()
+        .map(|p| parse_ids(p, "--filter-pids pid"))
+        .transpose()?
+        .unwrap_or_default();
+    if let Some(input) = a.input.clone() {
+        if a.all_cpus || a.pid.is_some() || a.tid.is_some() || !a.command.is_empty() {
+            bail!("-i replays a file: give no command, -a, -C, -p or -t with it");
+        }
+        return input::run(&a, &input, &filter_pids);
+    }
     let targets = [
         a.all_cpus,
         a.pid.is_some(),
@@ -944,7 +1190,19 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
     };
 
     // Where to open: (pid, cpu) pairs; per CPU always, so inherited events can be mapped.
-    let cpus = topology::online_cpus().context("reading the online CPU list")?;
+    let cpus = match &a.cpu {
+        Some(list) => crate::target::resolve_cpus(&crate::target::Target {
+            command: Vec::new(),
+            pids: Vec::new(),
+            tids: Vec::new(),
+            system_wide: true,
+            cpu_list: Some(list.clone()),
+            pid_text: None,
+            tid_text: None,
+        })?
+        .unwrap_or_default(),
+        None => topology::online_cpus().context("reading the online CPU list")?,
+    };
     let mut wl = None;
     let mut tasks: Vec<i32> = Vec::new();
     let mut comms: Vec<(i32, String)> = Vec::new();
@@ -1068,9 +1326,37 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
     if specs.is_empty() {
         bail!("nothing to trace: --no-syscalls needs -e SYSTEM:NAME tracepoints or -F");
     }
+    // Chains are printed under syscall exits, faults and tracepoints (perf samples them at
+    // the entry too, and never prints them). A syscall's kernel part is the syscall path
+    // itself: left out unless asked for, as perf does.
+    if let Some(cg) = call_graph {
+        for (src, attr) in specs.iter_mut() {
+            if matches!(src, Source::Enter | Source::Runtime) {
+                continue;
+            }
+            let user_only = *src == Source::Exit && !a.kernel_syscall_graph;
+            match cg {
+                chain::CallGraph::Fp => {
+                    attr.sample_type |= sample::CALLCHAIN;
+                    if user_only {
+                        attr.flags |= flag::EXCLUDE_CALLCHAIN_KERNEL;
+                    }
+                }
+                chain::CallGraph::Dwarf(size) => {
+                    attr.sample_type |= sample::REGS_USER | sample::STACK_USER;
+                    attr.sample_regs_user = crate::abi::LEAF_REGS_USER;
+                    attr.sample_stack_user = size;
+                    if !user_only {
+                        attr.sample_type |= sample::CALLCHAIN;
+                        attr.flags |= flag::EXCLUDE_CALLCHAIN_USER;
+                    }
+                }
+            }
+        }
+    }
     // The first event carries comm/fork/mmap records, as perf's tracking event.
     specs[0].1.flags |= flag::COMM | flag::COMM_EXEC | flag::TASK | flag::MMAP;
-    if a.all_cpus {
+    if a.all_cpus && call_graph.is_none() {
         specs[0].1.flags &= !flag::MMAP;
     } else if pf.0 || pf.1 {
         // Fault targets are data too: perf samples addresses, and so tracks data maps.
@@ -1078,9 +1364,20 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
     }
 
     // Kernel filters: rperf's own syscalls under -a, and the -e selection.
+    // --filter-pids leaves rperf out too, as perf's list always starts with its own pid.
+    let mut own: Vec<i32> = Vec::new();
+    if a.all_cpus || !filter_pids.is_empty() {
+        own.push(std::process::id() as i32);
+    }
+    own.extend(&filter_pids);
+    let pid_filter = own
+        .iter()
+        .map(|p| format!("common_pid != {p}"))
+        .collect::<Vec<_>>()
+        .join(" && ");
     let mut filter = Vec::new();
-    if a.all_cpus {
-        filter.push(format!("common_pid != {}", std::process::id()));
+    if !pid_filter.is_empty() {
+        filter.push(pid_filter.clone());
     }
     if let Some(ids) = &selected {
         let (op, join) = if negate {
@@ -1095,7 +1392,7 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
 
     let mut fds: Vec<OwnedFd> = Vec::new();
     let mut rings: Vec<ring::Ring> = Vec::new();
-    let mut ids: FxHashMap<u64, Source> = FxHashMap::default();
+    let mut ids: FxHashMap<u64, (Source, u64)> = FxHashMap::default();
     let mut leaders: Vec<usize> = Vec::new();
     for &task in &tasks {
         for &cpu in &cpus {
@@ -1116,11 +1413,12 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
                 if matches!(src, Source::Enter | Source::Exit) && !filter.is_empty() {
                     counter::set_filter(&fd, &filter)
                         .with_context(|| format!("setting the filter '{filter}'"))?;
-                } else if matches!(src, Source::Tracepoint(_) | Source::Runtime) && a.all_cpus {
-                    let _ =
-                        counter::set_filter(&fd, &format!("common_pid != {}", std::process::id()));
+                } else if matches!(src, Source::Tracepoint(_) | Source::Runtime)
+                    && !pid_filter.is_empty()
+                {
+                    let _ = counter::set_filter(&fd, &pid_filter);
                 }
-                ids.insert(ring::event_id(&fd)?, *src);
+                ids.insert(ring::event_id(&fd)?, (*src, attr.sample_type));
                 match leader {
                     None => {
                         let r = ring::Ring::map(&fd, pages).or_else(|e| {
@@ -1141,21 +1439,10 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
         }
     }
 
-    let out = match &a.output {
-        Some(p) => Sink::File(std::io::BufWriter::new(
-            crate::output::Output::create(
-                p,
-                crate::output::Options {
-                    keep_old: true,
-                    ..Default::default()
-                },
-            )
-            .with_context(|| format!("cannot write {}", p.display()))?,
-        )),
-        None => Sink::Stderr(std::io::BufWriter::new(std::io::stderr())),
-    };
+    let out = sink(&a)?;
     let mut tr = Tracer {
         out,
+        live: true,
         table: syscalls::Table::new(root.clone()),
         threads: FxHashMap::default(),
         current: None,
@@ -1177,42 +1464,17 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
         exit_ret: field_offset(&exit_fmt, "ret")?,
         tps,
         runtime_at,
-        faults: (pf.0 || pf.1).then(|| {
-            let mut session = crate::session::Session::new();
-            let ktext =
-                crate::record::synth::kernel_text_start(crate::session::cache_dir().as_deref());
-            if ktext != 0 {
-                session.apply(&Record::Mmap {
-                    pid: -1,
-                    start: ktext,
-                    len: u64::MAX - ktext,
-                    pgoff: ktext,
-                    path: "[kernel.kallsyms]_text".into(),
-                    mode: Mode::Kernel,
-                    exec: true,
-                });
-            }
+        faults: (pf.0 || pf.1 || call_graph.is_some()).then(|| {
+            let mut maps = chain::Maps::new(true);
             for &pid in pids.iter().flatten().chain(tids.iter().flatten()) {
-                let Some(p) = crate::record::synth::read_process(pid) else {
-                    continue;
-                };
-                for m in p.maps.iter().filter(|m| m.prot & 4 != 0) {
-                    session.apply(&Record::Mmap {
-                        pid: p.pid,
-                        start: m.start,
-                        len: m.end - m.start,
-                        pgoff: m.pgoff,
-                        path: m.path.clone(),
-                        mode: Mode::User,
-                        exec: true,
-                    });
-                }
+                maps.learn(pid);
             }
-            Faults {
-                session,
-                symbols: crate::session::Symbolizer::new(None),
-            }
+            maps
         }),
+        max_stack: a.max_stack.unwrap_or(127),
+        min_stack: a.min_stack.unwrap_or(0),
+        max_events: a.max_events,
+        printed: 0,
     };
     for (tid, c) in comms {
         tr.thread(tid).comm = Some(c);
@@ -1230,6 +1492,9 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
     let mut buf = Vec::new();
     let mut recs = Vec::new();
     let mut done = false;
+    // --max-events reached: perf stops there, whatever is still queued.
+    let mut stopped = false;
+    let mut disabled = false;
     loop {
         for r in rings.iter_mut() {
             buf.clear();
@@ -1239,10 +1504,22 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
         let got = !recs.is_empty();
         recs.sort_by_key(|(t, _)| *t);
         for (_, r) in recs.drain(..) {
-            tr.handle(r)?;
+            if !stopped {
+                tr.handle(r)?;
+                stopped = tr.max_reached();
+            }
         }
-        if done && !got {
+        if stopped || (done && (!got || disabled)) {
             break;
+        }
+        // The end: the events are disabled and the rings drained once more. Waiting for
+        // empty rings instead never ends with -a on a busy machine.
+        if done {
+            for fd in &fds {
+                let _ = counter::disable(fd);
+            }
+            disabled = true;
+            continue;
         }
         if let Some((sig, from_user)) = signals::received() {
             // A terminal's ^C reached the command already; pass on what was sent to rperf
@@ -1279,28 +1556,10 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
     for fd in &fds {
         let _ = counter::disable(fd);
     }
-    if tr.summary {
-        let mut names = HashMap::new();
-        for t in tr.threads.values() {
-            for id in t.stats.ids() {
-                let n = tr
-                    .table
-                    .get(id)
-                    .map_or_else(|| id.to_string(), |s| s.name.to_string());
-                names.insert(id, n);
-            }
-        }
-        let text = summary::render(
-            &tr.threads_for_summary(),
-            tr.nr_events,
-            tr.sched,
-            a.errno_summary,
-            &names,
-        );
-        tr.emit(&text)?;
-    }
-    tr.out.finish()?;
+    tr.finish(a.errno_summary)?;
     let code = match wl {
+        // The command is ended with rperf (perf leaves it running unobserved).
+        Some(_) if stopped => ExitCode::SUCCESS,
         Some(w) => {
             let e = w.wait()?;
             ExitCode::from(e.code as u8)
@@ -1311,6 +1570,31 @@ pub fn run(a: TraceArgs) -> Result<ExitCode> {
 }
 
 impl Tracer {
+    /// Prints the summary when asked for and puts the output in place.
+    fn finish(mut self, errno_summary: bool) -> Result<()> {
+        if self.summary {
+            let mut names = HashMap::new();
+            for t in self.threads.values() {
+                for id in t.stats.ids() {
+                    let n = self
+                        .table
+                        .get(id)
+                        .map_or_else(|| id.to_string(), |s| s.name.to_string());
+                    names.insert(id, n);
+                }
+            }
+            let text = summary::render(
+                &self.threads_for_summary(),
+                self.nr_events,
+                self.sched,
+                errno_summary,
+                &names,
+            );
+            self.emit(&text)?;
+        }
+        self.out.finish()
+    }
+
     fn threads_for_summary(&self) -> Vec<summary::ThreadRow<'_>> {
         self.threads
             .iter()
@@ -1362,6 +1646,7 @@ mod tests {
         }
         Tracer {
             out: Sink::Buffer(Vec::new()),
+            live: false,
             table,
             threads,
             current: None,
@@ -1384,6 +1669,10 @@ mod tests {
             tps: Vec::new(),
             runtime_at: 0,
             faults: None,
+            max_stack: 127,
+            min_stack: 0,
+            max_events: None,
+            printed: 0,
         }
     }
 
@@ -1407,6 +1696,7 @@ mod tests {
             raw: Payload::new(&raw),
             ip: 0,
             addr: 0,
+            chain: None,
         })
         .unwrap();
     }

@@ -90,6 +90,8 @@ pub enum Action {
     Quit,
     /// Write the current view (from [`Browser::export`]) to a file.
     Save,
+    /// Show the next event's rows (`Tab`), or the previous one's (`true`: `Shift-Tab`).
+    SwitchEvent(bool),
     /// Annotate the row at this index of [`Table::rows`] (the caller shows the text
     /// with [`Browser::show_text`]).
     Annotate(usize),
@@ -408,6 +410,8 @@ impl Browser {
                 self.selected = 0;
             }
             KeyCode::Char('P') => return Action::Save,
+            KeyCode::Tab => return Action::SwitchEvent(false),
+            KeyCode::BackTab => return Action::SwitchEvent(true),
             KeyCode::Char('h') | KeyCode::Char('?') | KeyCode::F(1) => self.mode = Mode::Help,
             _ => {}
         }
@@ -529,6 +533,8 @@ const HELP: &str = "\
   d                 zoom into the selected entry's dso (again: zoom out)
   t                 zoom into the selected entry's thread (again: zoom out)
   Esc               leave zoom and filter
+  a                 annotate the selected entry's function (Esc/q: back)
+  Tab / Shift-Tab   next / previous event (with several -e)
   P                 write the current view to a file
   h, ?              this help
   q, Ctrl-C         quit
@@ -617,6 +623,9 @@ mod tests {
         assert_eq!(b.zoom_dso(), Some("libc.so.6"));
         assert!(!b.export(&t).contains("spin"));
         assert_eq!(b.key(k(KeyCode::Char('P')), &t), Action::Save);
+        assert_eq!(b.key(k(KeyCode::Char('a')), &t), Action::Annotate(1));
+        assert_eq!(b.key(k(KeyCode::Tab), &t), Action::SwitchEvent(false));
+        assert_eq!(b.key(k(KeyCode::BackTab), &t), Action::SwitchEvent(true));
         assert_eq!(b.key(k(KeyCode::Char('q')), &t), Action::Quit);
     }
 

@@ -49,9 +49,18 @@ impl Screen {
         }
     }
 
-    /// The next input within `wait`: a key, a resize (redraw), or nothing.
+    /// The next input within `wait`: a key, a resize (redraw), nothing, or the terminal
+    /// gone. The wait is on stdin itself: crossterm's own wait spins forever on a terminal
+    /// that hung up (a closed ssh session or tmux window), so it is only asked once input is
+    /// there, and without waiting (a resize arrives through it too).
     pub fn input(&mut self, wait: Duration) -> io::Result<Input> {
-        if !event::poll(wait)? {
+        use std::os::fd::AsFd;
+        let ms = wait.as_millis().min(i32::MAX as u128) as i32;
+        if crate::sys::ring::wait_input(io::stdin().as_fd(), ms)? == crate::sys::ring::Ready::HungUp
+        {
+            return Ok(Input::HungUp);
+        }
+        if !event::poll(Duration::ZERO)? {
             return Ok(Input::Nothing);
         }
         Ok(match event::read()? {
@@ -71,6 +80,8 @@ pub enum Input {
     Resize,
     /// Nothing within the wait.
     Nothing,
+    /// The terminal is gone: nothing more can be read or shown.
+    HungUp,
 }
 
 impl Drop for Screen {

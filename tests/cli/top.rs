@@ -414,3 +414,109 @@ fn bad_input_gets_one_clear_line() {
         assert!(!e.contains("panicked"), "{e}");
     }
 }
+
+#[test]
+fn tab_switches_events_and_a_annotates_the_selected_function() {
+    if !is_root() {
+        skip("rperf top -p of a process needs its owner or root; these tests run as root");
+        return;
+    }
+    if !have_tmux() {
+        return;
+    }
+    let dir = TempDir::new("top-events");
+    let busy = Busy::start(dir.path());
+    let shell = format!(
+        "{} top -d 0.5 -e cpu-clock -e task-clock -p {}; echo EXITED rc=$?; sleep 60",
+        env!("CARGO_BIN_EXE_rperf"),
+        busy.pid()
+    );
+    let t = Tmux::start("events", 100, 30, dir.path(), &shell);
+    let title = |s: &str| s.lines().next().unwrap_or("").to_string();
+    let s = t.wait_for(|s| s.lines().any(|l| l.ends_with("[.] main")));
+    assert!(title(&s).contains(" of event 'cpu-clock'"), "{s}");
+    // Tab shows the next event's histogram, Shift-Tab the previous one's; each names its
+    // event in the title and has the busy function.
+    t.keys(&["Tab"]);
+    let s = t.wait_for(|s| title(s).contains("'task-clock'") && s.contains("[.] main"));
+    assert!(title(&s).contains(" of event 'task-clock'"), "{s}");
+    t.keys(&["BTab"]);
+    let s = t.wait_for(|s| title(s).contains("'cpu-clock'"));
+    assert!(title(&s).contains(" of event 'cpu-clock'"), "{s}");
+    // `a` on main's row: its disassembly with per-instruction shares, Esc back.
+    let s = t.wait_for(|s| s.lines().any(|l| l.ends_with("[.] main")));
+    let main = s.lines().position(|l| l.ends_with("[.] main")).unwrap();
+    t.keys(&["Home"]);
+    let moves = vec!["Down"; main - 2];
+    if !moves.is_empty() {
+        t.keys(&moves);
+    }
+    t.keys(&["a"]);
+    let s = t.wait_for(|s| s.contains("Source code & Disassembly of burn for cpu-clock"));
+    assert!(
+        title(&s).starts_with("Annotation of main (cpu-clock)"),
+        "{s}"
+    );
+    assert!(s.contains("<main>:"), "{s}");
+    let shares: Vec<f64> = s
+        .lines()
+        .filter_map(|l| l.split(" :   ").next()?.trim().parse().ok())
+        .collect();
+    assert!(
+        shares.iter().any(|&p| p > 0.0),
+        "no instruction has samples:\n{s}"
+    );
+    t.keys(&["PageDown", "Escape"]);
+    let s = t.wait_for(|s| s.contains("Shared Object") && s.contains("Press 'h'"));
+    assert!(title(&s).starts_with("Samples: "), "{s}");
+    t.keys(&["q"]);
+    let s = t.wait_for(|s| s.contains("EXITED"));
+    assert!(s.contains("EXITED rc=0"), "{s}");
+}
+
+#[test]
+fn a_terminal_that_hangs_up_ends_the_view() {
+    if !is_root() {
+        skip("rperf top -p of a process needs its owner or root; these tests run as root");
+        return;
+    }
+    if !have_tmux() {
+        return;
+    }
+    let dir = TempDir::new("top-hup");
+    let pidfile = dir.path().join("pid");
+    // The shell becomes rperf, so its pid is rperf's.
+    let shell = format!(
+        "echo $$ > {}; exec {} top -d 0.5 -p {}",
+        pidfile.display(),
+        env!("CARGO_BIN_EXE_rperf"),
+        std::process::id()
+    );
+    let t = Tmux::start("hup", 80, 24, dir.path(), &shell);
+    t.wait_for(|s| s.starts_with("Samples: "));
+    let pid = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .to_string();
+    // Closing the window (as a dropped ssh session does) hangs up its terminal.
+    drop(t);
+    let stat = format!("/proc/{pid}/stat");
+    let gone = |deadline: Instant| loop {
+        // Gone, or a zombie nobody has reaped yet.
+        let state = std::fs::read_to_string(&stat)
+            .ok()
+            .and_then(|s| s.rsplit_once(") ")?.1.chars().next());
+        if state.is_none_or(|c| c == 'Z') {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let ended = gone(Instant::now() + Duration::from_secs(10));
+    if !ended {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    }
+    assert!(ended, "rperf top kept running after its terminal hung up");
+}

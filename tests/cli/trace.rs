@@ -321,3 +321,263 @@ fn interrupting_trace_still_prints_the_summary() {
     // The command was interrupted too: its status is the signal's.
     assert_eq!(o.status.code(), Some(130), "{e}");
 }
+
+const TRACE_CHAIN_C: &str = include_str!("../../fixtures/workloads/trace_chain.c");
+
+/// The call-chain fixture, static with frame pointers.
+fn chain_fixture() -> Option<(TempDir, std::path::PathBuf)> {
+    let (d, _) = setup()?;
+    let exe = compile_c(
+        d.path(),
+        "trace_chain",
+        TRACE_CHAIN_C,
+        &["-O1", "-static", "-fno-omit-frame-pointer"],
+    );
+    Some((d, exe))
+}
+
+fn compare_on(exe: &std::path::Path, args: &[&str]) -> Vec<String> {
+    let (p, po) = trace(perf().unwrap(), args, exe);
+    let (r, ro) = trace(rperf(), args, exe);
+    assert!(po.status.success() && ro.status.success(), "{p:?}\n{r:?}");
+    let p: Vec<String> = p.iter().map(|l| normalize(l)).collect();
+    let r: Vec<String> = r.iter().map(|l| normalize(l)).collect();
+    assert_eq!(r, p, "rperf trace {args:?} differs from perf trace");
+    r
+}
+
+#[test]
+fn frame_pointer_chains_match_perf() {
+    let Some((_d, exe)) = chain_fixture() else {
+        return;
+    };
+    // The user part alone (perf's default), then with the kernel's syscall path.
+    let r = compare_on(&exe, &["--call-graph", "fp", "-e", "write,close"]);
+    let at = r.iter().position(|l| l.contains("write(fd: 3")).unwrap();
+    assert!(
+        r[at + 1].starts_with(&format!("{} __libc_write (", " ".repeat(38))),
+        "{r:?}"
+    );
+    assert!(r[at + 2].contains(" mid ("), "{r:?}");
+    let k = compare_on(
+        &exe,
+        &[
+            "--call-graph",
+            "fp",
+            "--kernel-syscall-graph",
+            "-e",
+            "write",
+        ],
+    );
+    assert!(
+        k.iter().any(|l| l.ends_with("([kernel.kallsyms])")),
+        "{k:?}"
+    );
+}
+
+#[test]
+fn dwarf_chains_reach_main() {
+    let Some((_d, exe)) = chain_fixture() else {
+        return;
+    };
+    // perf 6.1's trace stops DWARF chains after the first frame; rperf unwinds the whole
+    // user stack, as perf record --call-graph dwarf does.
+    for args in [
+        &["--call-graph", "dwarf", "-e", "write"][..],
+        &["--max-stack", "3", "-e", "write"],
+    ] {
+        let (r, o) = trace(rperf(), args, &exe);
+        assert!(o.status.success(), "{r:?}");
+        let names: Vec<&str> = r
+            .iter()
+            .skip_while(|l| !l.contains("write(fd: 3"))
+            .skip(1)
+            .map(|l| l.split_whitespace().next().unwrap_or(""))
+            .collect();
+        let want = ["__libc_write", "leaf", "mid", "main"];
+        let n = if args.contains(&"--max-stack") { 3 } else { 4 };
+        assert_eq!(names[..n.min(names.len())], want[..n], "{r:?}");
+        if n == 3 {
+            assert_eq!(names.len(), 3, "--max-stack 3: {r:?}");
+        }
+    }
+    // --min-stack above the chain's depth hides the event.
+    let (r, _) = trace(rperf(), &["--min-stack", "50", "-e", "write"], &exe);
+    assert!(!r.iter().any(|l| l.contains("write(")), "{r:?}");
+}
+
+#[test]
+fn max_events_stops_as_perf() {
+    let Some((_d, exe)) = setup() else { return };
+    let r = compare_on(&exe, &["--max-events", "5"]);
+    assert_eq!(r.len(), 5, "{r:?}");
+    // The count is perf's: printed events, not the filtered ones.
+    let r = compare_on(&exe, &["--max-events", "2", "-e", "close"]);
+    assert_eq!(r.len(), 2, "{r:?}");
+}
+
+/// The full path of `prog` on $PATH.
+fn which(prog: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| std::path::Path::new(d).join(prog))
+        .find(|p| p.is_file())
+}
+
+#[test]
+fn cpu_list_and_filter_pids_select_as_perf() {
+    if !as_root() {
+        skip("rperf trace needs root");
+        return;
+    }
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    // A sleep under a name of its own: other tests' sleeps run on every CPU.
+    let d = TempDir::new("trace-cpu");
+    let nap = d.path().join("rperf_nap");
+    std::os::unix::fs::symlink(which("sleep").unwrap_or_else(|| "/bin/sleep".into()), &nap)
+        .unwrap();
+    let sleeps = |tool: Command, cpu: &str, on: &str| {
+        let mut c = tool;
+        c.args(["trace", "-C", cpu, "-e", "clock_nanosleep", "--"])
+            .args(["taskset", "-c", on])
+            .arg(&nap)
+            .arg("0.05");
+        let o = run(c);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o).lines().any(|l| l.contains(" rperf_nap/"))
+    };
+    assert!(sleeps(rperf(), "0", "0"));
+    if online.trim() != "0" {
+        // The sleep on CPU 0 is not seen from CPU 1, by either tool.
+        assert!(!sleeps(rperf(), "1", "0"));
+        if let Some(p) = perf() {
+            assert!(!sleeps(p, "1", "0"));
+        }
+    }
+    if let Some(p) = perf() {
+        assert!(sleeps(p, "0", "0"));
+    }
+    // A looping shell's own syscalls (its wait4 and clone) are left out with its pid.
+    let mut sh = Command::new("sh")
+        .args(["-c", "while :; do sleep 0.02; done"])
+        .spawn()
+        .unwrap();
+    let pid = sh.id().to_string();
+    let shown = |tool: Option<Command>, filter: bool| {
+        let mut c = tool.unwrap();
+        c.args(["trace", "-a", "-s"]);
+        if filter {
+            c.args(["--filter-pids", &pid]);
+        }
+        c.args(["--", "sleep", "0.3"]);
+        let o = run(c);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o).contains(&format!(" sh ({pid}), "))
+    };
+    let (r_all, r_filtered) = (shown(Some(rperf()), false), shown(Some(rperf()), true));
+    let p_filtered = perf().map(|p| shown(Some(p), true));
+    let _ = sh.kill();
+    let _ = sh.wait();
+    assert!(r_all && !r_filtered);
+    if let Some(p) = p_filtered {
+        assert!(!p, "perf trace --filter-pids shows the shell too");
+    }
+}
+
+#[test]
+fn new_trace_options_reject_bad_values() {
+    for (args, want) in [
+        (&["--max-events", "0"][..], "invalid --max-events 0"),
+        (&["-C", "4096"], "CPU 4096 is not online"),
+        (&["-C", "x"], "invalid CPU list 'x'"),
+        (
+            &["--filter-pids", "12,abc", "-a"],
+            "invalid --filter-pids pid 'abc'",
+        ),
+        (&["--call-graph", "lbr"], "--call-graph lbr needs"),
+        (
+            &["--call-graph", "dwarf,0"],
+            "invalid --call-graph dwarf size",
+        ),
+    ] {
+        let o = run({
+            let mut c = rperf();
+            c.arg("trace").args(args).arg("true");
+            c
+        });
+        assert!(!o.status.success(), "{args:?}");
+        let e = stderr(&o);
+        assert!(e.contains(want) && e.lines().count() == 1, "{args:?}: {e}");
+    }
+}
+
+/// stderr of `tool trace -i FILE ARGS`.
+fn replay(tool: Command, file: &std::path::Path, args: &[&str]) -> String {
+    let mut c = tool;
+    c.args(["trace", "-i"]).arg(file).args(args);
+    let o = run(c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stderr(&o)
+}
+
+#[test]
+fn trace_record_files_replay_as_perf() {
+    let Some((d, exe)) = chain_fixture() else {
+        return;
+    };
+    let rec = |tool: Command, name: &str, extra: &[&str]| {
+        let out = d.path().join(name);
+        let mut c = tool;
+        c.args(["trace", "record", "-o"])
+            .arg(&out)
+            .args(extra)
+            .arg(&exe);
+        let o = run(c);
+        assert!(o.status.success(), "{}", stderr(&o));
+        out
+    };
+    let mine = rec(rperf(), "rperf.data", &[]);
+    let theirs = rec(perf().unwrap(), "perf.data", &[]);
+    let chains = rec(rperf(), "chains.data", &["--call-graph", "fp"]);
+    // Each file, whoever wrote it, replays to the same text in perf and rperf.
+    for (file, args) in [
+        (&mine, &[][..]),
+        (&mine, &["-s"]),
+        (&theirs, &[]),
+        (&theirs, &["-S", "--failure"]),
+        (&chains, &[]),
+    ] {
+        let p = replay(perf().unwrap(), file, args);
+        let r = replay(rperf(), file, args);
+        assert!(r.contains("write"), "{r}");
+        assert_eq!(r, p, "trace -i {} {args:?}", file.display());
+    }
+    // The recorded chain names the fixture's functions.
+    let r = replay(rperf(), &chains, &[]);
+    assert!(r.contains(" mid (") && r.contains(" main ("), "{r}");
+    // As live: -e and --max-events apply (perf 6.1's replay ignores both).
+    let r = replay(rperf(), &mine, &["-e", "write", "--max-events", "1"]);
+    assert_eq!(r.lines().count(), 1, "{r}");
+    assert!(r.contains("write(fd: 3"), "{r}");
+}
+
+#[test]
+fn trace_input_errors_are_explained() {
+    for (args, want) in [
+        (
+            &["-i", "/nonexistent/perf.data"][..],
+            "/nonexistent/perf.data",
+        ),
+        (&["-i", "/dev/null", "true"], "-i replays a file"),
+    ] {
+        let o = run({
+            let mut c = rperf();
+            c.arg("trace").args(args);
+            c
+        });
+        assert!(!o.status.success(), "{args:?}");
+        let e = stderr(&o);
+        assert!(e.contains(want) && e.lines().count() == 1, "{args:?}: {e}");
+    }
+}

@@ -153,6 +153,16 @@ impl UserRegs {
         regs.complete()
     }
 
+    /// Only the instruction, stack and frame pointers (what `-g`'s leaf fixer and the live
+    /// views sample).
+    pub fn from_ip_sp_bp(ip: u64, sp: u64, bp: u64) -> UserRegs {
+        let mut regs = UserRegs::EMPTY;
+        regs.set(Self::IP, ip);
+        regs.set(Self::SP, sp);
+        regs.set(Self::BP, bp);
+        regs
+    }
+
     const EMPTY: UserRegs = UserRegs {
         values: [0; 17],
         mask: 0,
