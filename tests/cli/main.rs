@@ -1,8 +1,8 @@
 //! End-to-end tests: the real rperf binary, with Linux perf as the oracle where it is present.
 mod annotate;
 mod common;
-mod convert;
 mod containers;
+mod convert;
 mod corpus;
 mod corrupt;
 mod diff;
