@@ -117,7 +117,7 @@ impl TopArgs {
         let graph = rec.call_graph != crate::events::attr::CallGraph::None;
         Ok(cmd::top::TopConfig {
             view: crate::top::View {
-                sort: crate::top::SortKey::parse_list(self.sort.as_deref().unwrap_or("dso,sym"))?,
+                sort: crate::top::parse_sort(self.sort.as_deref().unwrap_or("dso,sym"))?,
                 hide_kernel: self.hide_kernel,
                 hide_user: self.hide_user,
                 comms: split(self.comms),

@@ -5,4 +5,5 @@ pub mod features;
 pub mod hits;
 pub mod leaf;
 pub mod offcpu;
+pub mod open;
 pub mod synth;

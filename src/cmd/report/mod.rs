@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 
 use crate::data::{Mode, Record};
 use crate::replay::{Item, Parts, Replay, Verdict};
-use crate::report::graph;
+use crate::report::{convert_unit, graph};
 use crate::session::Location;
 
 mod entries;
@@ -63,19 +63,6 @@ pub struct ReportConfig {
     /// `--no-inline` turns it off: the frames of DWARF-unwound stacks carry the functions
     /// inlined at their address (`name (inlined)`), as perf's do.
     pub inline: bool,
-}
-
-/// perf's `convert_unit`: the count and its unit letter, a space when there is none.
-pub(crate) fn convert_unit(n: u64) -> String {
-    if n > 1_000_000_000 {
-        format!("{}G", n / 1_000_000_000)
-    } else if n > 1_000_000 {
-        format!("{}M", n / 1_000_000)
-    } else if n > 1000 {
-        format!("{}K", n / 1000)
-    } else {
-        format!("{n} ")
-    }
 }
 
 /// Runs `rperf report`.
