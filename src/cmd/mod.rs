@@ -17,8 +17,6 @@ pub mod stat;
 pub mod top;
 pub mod version;
 
-pub(crate) use crate::events::open_error::{is_unsupported, open_error};
-
 /// perf's rule for reading a perf.data: a file that belongs to another user (root's files
 /// excepted) is refused unless `-f/--force` is given, since its content is that user's to
 /// craft and rperf often runs as root. `-` (a pipe) and missing files pass here (the reader
