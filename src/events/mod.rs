@@ -5,6 +5,7 @@
 //! [`EventSource`] trait so the whole grammar is testable without privileges.
 
 pub mod attr;
+pub mod open_error;
 pub mod source;
 pub mod tables;
 

@@ -7,4 +7,5 @@ pub mod features;
 pub mod hits;
 pub mod leaf;
 pub mod offcpu;
+pub mod open;
 pub mod synth;

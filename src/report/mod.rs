@@ -4,11 +4,25 @@ pub mod folded;
 pub mod graph;
 pub mod header;
 pub mod offcpu;
+pub mod sort;
 pub mod trace;
 
 /// perf's `timestamp__scnprintf_usec`: seconds and microseconds.
 pub fn usec_time(ns: u64) -> String {
     format!("{}.{:06}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1000)
+}
+
+/// perf's `convert_unit`: the count and its unit letter, a space when there is none.
+pub fn convert_unit(n: u64) -> String {
+    if n > 1_000_000_000 {
+        format!("{}G", n / 1_000_000_000)
+    } else if n > 1_000_000 {
+        format!("{}M", n / 1_000_000)
+    } else if n > 1000 {
+        format!("{}K", n / 1000)
+    } else {
+        format!("{n} ")
+    }
 }
 
 #[cfg(test)]

@@ -9,9 +9,9 @@ use anyhow::{Context, Result};
 use rustc_hash::FxHashMap;
 
 use crate::callchain::{self, Frame};
-use crate::cmd::record::{self as rec, OpenPlan, Opened, RecordConfig};
 use crate::data::read::live::LiveDecoder;
 use crate::data::{Mode, Record, Sample};
+use crate::record::open::{self as rec, OpenPlan, Opened, RecordConfig};
 use crate::report::graph;
 use crate::session::{Session, Symbolizer};
 use crate::sys::ring::{self, Ring};
@@ -27,47 +27,36 @@ const MAX_STACK: usize = 127;
 /// addresses; past this the cache starts over rather than grow without bound.
 const MAX_CACHED: usize = 1 << 20;
 
-/// perf's sort keys that top takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    /// Command name.
-    Comm,
-    /// Process id with its command.
-    Pid,
-    /// Binary.
-    Dso,
-    /// Function.
-    Sym,
-    /// CPU.
-    Cpu,
+pub use crate::report::sort::SortKey;
+
+/// The sort keys top can show: report's, less srcline, parent and trace.
+const TOP_KEYS: [SortKey; 5] = [
+    SortKey::Comm,
+    SortKey::Pid,
+    SortKey::Dso,
+    SortKey::Sym,
+    SortKey::Cpu,
+];
+
+/// perf's `--sort` list for top (`dso,sym`), naming a key top cannot show in the error.
+pub fn parse_sort(s: &str) -> Result<Vec<SortKey>> {
+    s.split(',')
+        .filter(|k| !k.trim().is_empty())
+        .map(|k| match SortKey::parse_list(k).ok().as_deref() {
+            Some(&[key]) if TOP_KEYS.contains(&key) => Ok(key),
+            _ => anyhow::bail!(
+                "unknown --sort key '{}' for top: use comm, pid, dso, sym or cpu",
+                k.trim()
+            ),
+        })
+        .collect()
 }
 
-impl SortKey {
-    /// perf's `--sort` list (`dso,sym`), named in the error when a key is unknown.
-    pub fn parse_list(s: &str) -> Result<Vec<SortKey>> {
-        s.split(',')
-            .filter(|k| !k.trim().is_empty())
-            .map(|k| match k.trim() {
-                "comm" => Ok(SortKey::Comm),
-                "pid" => Ok(SortKey::Pid),
-                "dso" => Ok(SortKey::Dso),
-                "sym" | "symbol" => Ok(SortKey::Sym),
-                "cpu" => Ok(SortKey::Cpu),
-                other => anyhow::bail!(
-                    "unknown --sort key '{other}' for top: use comm, pid, dso, sym or cpu"
-                ),
-            })
-            .collect()
-    }
-
-    fn title(self) -> &'static str {
-        match self {
-            SortKey::Comm => "Command",
-            SortKey::Pid => "Pid:Command",
-            SortKey::Dso => "Shared Object",
-            SortKey::Sym => "Symbol",
-            SortKey::Cpu => "CPU",
-        }
+/// A key's column title in top (its pid column is not padded as report's).
+fn title(k: SortKey) -> &'static str {
+    match k {
+        SortKey::Pid => "Pid:Command",
+        k => k.header(),
     }
 }
 
@@ -602,6 +591,12 @@ impl Top {
                 SortKey::Dso => key.dso = dso,
                 SortKey::Sym => key.sym = sym,
                 SortKey::Cpu => key.cpu = cpu,
+                // parse_sort never gives these.
+                SortKey::Srcline
+                | SortKey::Parent
+                | SortKey::Trace
+                | SortKey::Cgroup
+                | SortKey::CgroupId => {}
             }
         }
         let i = match self.index.get(&key) {
@@ -797,7 +792,7 @@ impl Top {
         }
         for k in &self.view.sort {
             c.push(tui::Column {
-                title: k.title().into(),
+                title: title(*k).into(),
                 right: *k == SortKey::Cpu,
             });
         }
@@ -821,6 +816,11 @@ impl Top {
                     format!("[{}] {}", s.level, s.name)
                 }
                 SortKey::Cpu => format!("{:03}", e.cpu),
+                SortKey::Srcline
+                | SortKey::Parent
+                | SortKey::Trace
+                | SortKey::Cgroup
+                | SortKey::CgroupId => String::new(),
             });
         }
         c
@@ -892,9 +892,7 @@ impl Top {
         tui::Table {
             title: format!(
                 "Samples: {} of event '{}',{freq} Event count (approx.): {} lost: {}/{} drop: 0/0",
-                crate::cmd::report::convert_unit(
-                    self.samples_by.get(self.active).copied().unwrap_or(0)
-                ),
+                crate::report::convert_unit(self.samples_by.get(self.active).copied().unwrap_or(0)),
                 self.event,
                 self.total(),
                 self.interval.lost,
@@ -974,11 +972,8 @@ mod tests {
 
     #[test]
     fn sort_keys_parse_and_name_the_unknown() {
-        assert_eq!(
-            SortKey::parse_list("dso,sym").unwrap(),
-            [SortKey::Dso, SortKey::Sym]
-        );
-        let e = SortKey::parse_list("comm,bogus").unwrap_err().to_string();
+        assert_eq!(parse_sort("dso,sym").unwrap(), [SortKey::Dso, SortKey::Sym]);
+        let e = parse_sort("comm,bogus").unwrap_err().to_string();
         assert!(e.contains("'bogus'"), "{e}");
     }
 

@@ -1,0 +1,309 @@
+//! Adding probes: uprobes through tracefs, kernel probes (refused without kprobes), and the
+//! lines perf prints for what it added.
+use super::*;
+
+/// `-a`/the definition words, or `-D` (`show` prints instead of adding).
+pub(super) fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<ExitCode> {
+    let what = "Failed to add events.";
+    let specs = defs
+        .iter()
+        .map(|d| Spec::parse(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(cfg.quiet, &e.0, what, EINVAL))?;
+    // `-k VMLINUX`: kernel probes found in its DWARF as user probes are in `-x`'s.
+    let (exec, kernel) = match (&cfg.exec, &cfg.vmlinux) {
+        (Some(x), _) => (x, false),
+        (None, Some(k)) => (k, true),
+        (None, None) => return add_kernel(cfg, &specs, show),
+    };
+    if kernel && !show {
+        check_vmlinux(cfg, exec, what)?;
+    }
+    let bin = open_binary(cfg, exec, what)?;
+    let path = bin.path.to_string_lossy().into_owned();
+    let taken: BTreeSet<String> = if show || cfg.dry_run {
+        existing(cfg.quiet, what, false).unwrap_or_default()
+    } else {
+        existing(cfg.quiet, what, true)?
+    }
+    .into_iter()
+    // perf refuses an event name any group already has.
+    .map(|(d, _)| d.event)
+    .collect();
+    let mut taken = taken;
+    // (definition, point text, argument text as typed)
+    let mut planned: Vec<(Definition, String, Vec<String>)> = Vec::new();
+    for spec in &specs {
+        if let Point::Sdt { provider, name } = &spec.point {
+            for def in sdt_definitions(cfg, spec, &bin, provider, name, &mut taken, show, what)? {
+                planned.push((def, format!("%{name}"), Vec::new()));
+            }
+            continue;
+        }
+        let (func, addrs) = resolve(cfg, spec, &bin, what)?;
+        if addrs.len() > cfg.max_probes {
+            // perf's words and status (-ERANGE).
+            return Err(fail(
+                cfg.quiet,
+                &format!("Too many( > {}) probe point found.", cfg.max_probes),
+                what,
+                ERANGE,
+            ));
+        }
+        let mut addrs = addrs;
+        // perf skips the prologue of user-space functions only.
+        for a in addrs.iter_mut().filter(|_| !kernel) {
+            if let Some(after) = after_prologue(&bin, spec, *a) {
+                if !cfg.quiet {
+                    eprintln!(
+                        "Target program is compiled without optimization. Skipping prologue.\n\
+                         Probe on address 0x{:x} to force probing at the function entry.\n",
+                        bin.file_offset(*a).unwrap_or(*a)
+                    );
+                }
+                *a = after;
+            }
+        }
+        let group = spec.group.clone().unwrap_or_else(|| {
+            if kernel {
+                "probe".into()
+            } else {
+                probe::default_group(&bin.path)
+            }
+        });
+        // perf marks a return probe's event `__return` even when the user named it.
+        let base = match &spec.event {
+            Some(e) if spec.is_return() => format!("{e}__return"),
+            Some(e) => e.clone(),
+            None => probe::default_event(&func, &spec.point),
+        };
+        // -D checks no names: it shows what each definition alone would write.
+        let event = claim_event(cfg, &mut taken, base, show, what)?;
+        for addr in addrs {
+            if kernel {
+                // perf's offline kernel: the symbol the address is in, and how far in.
+                let (sym, start) = bin
+                    .symbol_at(addr)
+                    .map(|s| (s.name.clone(), s.addr))
+                    .or_else(|| {
+                        let f = bin.debug.as_ref()?.function_at(addr)?;
+                        Some((f.name.clone(), f.entry))
+                    })
+                    .ok_or_else(|| {
+                        fail(
+                            cfg.quiet,
+                            &format!("No symbol of {path} covers 0x{addr:x}."),
+                            what,
+                            ENOENT,
+                        )
+                    })?;
+                let args = fetch_args(cfg, spec, &bin, what, addr)?;
+                let def = Definition::kprobe(
+                    spec.is_return(),
+                    &group,
+                    &event,
+                    None,
+                    &sym,
+                    addr - start,
+                    args,
+                );
+                planned.push((def, spec.point_text(), shown_args(spec)));
+                continue;
+            }
+            let off = bin.file_offset(addr).ok_or_else(|| {
+                fail(
+                    cfg.quiet,
+                    &format!(
+                        "Address 0x{addr:x} of '{}' is in no loadable segment of {path}.",
+                        spec.point_text()
+                    ),
+                    what,
+                    EINVAL,
+                )
+            })?;
+            let args = fetch_args(cfg, spec, &bin, what, addr)?;
+            let def = Definition::uprobe(spec.is_return(), &group, &event, &path, off, args);
+            planned.push((def, spec.point_text(), shown_args(spec)));
+        }
+    }
+    if show {
+        let mut out = String::new();
+        for (d, _, _) in &planned {
+            let _ = writeln!(out, "{}", d.line());
+        }
+        std::io::stdout().lock().write_all(out.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !cfg.dry_run {
+        for (i, (d, _, _)) in planned.iter().enumerate() {
+            if let Err(e) = write_events(kernel, &d.line()) {
+                // Leave tracefs as it was: take back the probes this run added.
+                for (done, _, _) in &planned[..i] {
+                    let _ = write_events(kernel, &format!("-:{}/{}", done.group, done.event));
+                }
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    return Err(no_permission(cfg.quiet, what));
+                }
+                return Err(fail(
+                    cfg.quiet,
+                    &format!("Failed to write event: {} ({})", strerror(&e), d.line()),
+                    what,
+                    EINVAL,
+                ));
+            }
+        }
+    }
+    if !cfg.quiet {
+        print_added(&planned, (!kernel).then_some(path.as_str()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Adding kernel probes found in `-k VMLINUX`: the kernel must have kprobes (unless only
+/// `-n` is asked), and, as perf checks, the file must be the running kernel's build.
+pub(super) fn check_vmlinux(cfg: &ProbeConfig, vmlinux: &Path, what: &str) -> Result<()> {
+    if !cfg.dry_run && !events_file(true).is_ok_and(|p| p.exists()) {
+        return Err(no_kprobes());
+    }
+    let why = match rperf_symbols::build_id(vmlinux).ok().flatten() {
+        None => "Can not read build id",
+        Some(id) if Some(&id) != rperf_symbols::kernel_build_id().as_ref() => {
+            "Mismatching build id"
+        }
+        Some(_) => return Ok(()),
+    };
+    Err(fail(
+        cfg.quiet,
+        &format!("Failed to find the path for the kernel: {why}"),
+        what,
+        ENOENT,
+    ))
+}
+
+/// perf's report of added probes, on stderr (`path`: the binary of user probes).
+pub(super) fn print_added(planned: &[(Definition, String, Vec<String>)], path: Option<&str>) {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Added new event{}:",
+        if planned.len() > 1 { "s" } else { "" }
+    );
+    for (d, point, args) in planned {
+        let with = if args.is_empty() {
+            String::new()
+        } else {
+            format!(" with {}", args.join(" "))
+        };
+        let place = path.map(|p| format!(" in {p}")).unwrap_or_default();
+        let _ = writeln!(s, "  {:<20} (on {point}{place}{with})", d.full_name());
+    }
+    if let Some((last, _, _)) = planned.last() {
+        let _ = write!(
+            s,
+            "\nYou can now use it in all perf tools, such as:\n\n\trperf record -e {} -aR sleep \
+             1\n\n",
+            last.full_name()
+        );
+    }
+    let _ = std::io::stderr().lock().write_all(s.as_bytes());
+}
+
+/// Kernel probes: through kprobe_events, which this kernel may not have.
+pub(super) fn add_kernel(cfg: &ProbeConfig, specs: &[Spec], show: bool) -> Result<ExitCode> {
+    let what = "Failed to add events.";
+    let has_kprobes = events_file(true).is_ok_and(|p| p.exists());
+    if !has_kprobes && !show {
+        return Err(no_kprobes());
+    }
+    let mut defs = Vec::new();
+    for spec in specs {
+        let Point::Func {
+            name,
+            offset,
+            ret,
+            src: None,
+            rel_line: None,
+        } = &spec.point
+        else {
+            return Err(fail(
+                cfg.quiet,
+                "rperf probes kernel functions by symbol only (FUNC[+OFF|%return]): kernel DWARF \
+                 is not read",
+                what,
+                ENOSYS,
+            ));
+        };
+        let mut args = Vec::new();
+        for (i, a) in spec.args.iter().enumerate() {
+            let (n, e) = a
+                .split_once('=')
+                .map_or((format!("arg{}", i + 1), a.as_str()), |(n, e)| {
+                    (n.into(), e)
+                });
+            if !is_raw_fetch(e) {
+                return Err(fail(
+                    cfg.quiet,
+                    &format!(
+                        "rperf cannot fetch the kernel variable '{e}' by name: give a raw \
+                              fetch argument such as {e}=%si:u64"
+                    ),
+                    what,
+                    ENOSYS,
+                ));
+            }
+            args.push(format!("{n}={e}"));
+        }
+        let group = spec.group.clone().unwrap_or_else(|| "probe".into());
+        let event = spec
+            .event
+            .clone()
+            .unwrap_or_else(|| probe::default_event(name, &spec.point));
+        defs.push(Definition::kprobe(
+            *ret,
+            &group,
+            &event,
+            cfg.kernel_file.as_deref().filter(|m| !m.contains('/')),
+            name,
+            *offset,
+            args,
+        ));
+    }
+    if show {
+        for d in &defs {
+            println!("{}", d.line());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !cfg.dry_run {
+        for d in &defs {
+            write_events(true, &d.line()).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    no_permission(cfg.quiet, what)
+                } else {
+                    fail(
+                        cfg.quiet,
+                        &format!("Failed to write event: {e}"),
+                        what,
+                        EINVAL,
+                    )
+                }
+            })?;
+        }
+    }
+    if !cfg.quiet {
+        let planned: Vec<_> = defs
+            .into_iter()
+            .zip(specs)
+            .map(|(d, s)| (d, s.point_text(), s.args.clone()))
+            .collect();
+        let mut s = String::new();
+        for (d, p, _) in &planned {
+            let _ = writeln!(s, "  {:<20} (on {p})", d.full_name());
+        }
+        eprint!(
+            "Added new event{}:\n{s}",
+            if planned.len() > 1 { "s" } else { "" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,206 @@
+//! What can be probed: -F functions, -L source lines, -V variables.
+use super::*;
+
+/// `-F [FILTER]`: the functions of `-x`'s binary.
+pub(super) fn funcs(cfg: &ProbeConfig, filter: Option<&str>) -> Result<ExitCode> {
+    let what = "Failed to show functions.";
+    let Some(exec) = &cfg.exec else {
+        return Err(no_kprobes());
+    };
+    let bin = open_binary(cfg, exec, what)?;
+    let filter = filter.unwrap_or(probe::DEFAULT_FUNC_FILTER);
+    let names: BTreeSet<&str> = bin
+        .symbols
+        .iter()
+        .map(|s| s.name.as_str())
+        .filter(|n| probe::func_filter(filter, n))
+        .collect();
+    let mut out = String::new();
+    for n in names {
+        let _ = writeln!(out, "{n}");
+    }
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `-L`'s range after `:`: `N`, `N-M` (to line M), `N+K` (K lines); (start, end, whether
+/// an end was given).
+pub(super) fn line_range(r: Option<&str>) -> Option<(u32, Option<u32>, bool)> {
+    let Some(r) = r else {
+        return Some((0, None, false));
+    };
+    if let Some((a, b)) = r.split_once('-') {
+        return Some((a.parse().ok()?, Some(b.parse().ok()?), true));
+    }
+    if let Some((a, k)) = r.split_once('+') {
+        let a: u32 = a.parse().ok()?;
+        let k: u32 = k.parse().ok()?;
+        return Some((a, Some(a.saturating_add(k).saturating_sub(1)), true));
+    }
+    Some((r.parse().ok()?, None, false))
+}
+
+/// `-L FUNC[@SRC][:RLN[+NUM|-RLN2]]` or `-L SRC[:ALN[+NUM|-ALN2]]`: source lines, those
+/// with code numbered (from the function's declaration line, or absolute in a file), as
+/// perf shows them.
+pub(super) fn lines(cfg: &ProbeConfig, spec: &str) -> Result<ExitCode> {
+    let what = "Failed to show lines.";
+    let Some(exec) = cfg.exec.as_ref().or(cfg.vmlinux.as_ref()) else {
+        return Err(no_kprobes());
+    };
+    let bin = open_binary(cfg, exec, what)?;
+    let dbg = bin
+        .debug
+        .as_ref()
+        .ok_or_else(|| no_debuginfo(cfg, &bin, what))?;
+    let not_found = || {
+        fail(
+            cfg.quiet,
+            "Specified source line is not found.",
+            what,
+            ENOENT,
+        )
+    };
+    let (head, range) = match spec.split_once(':') {
+        Some((h, r)) => (h, Some(r)),
+        None => (spec, None),
+    };
+    let (rstart, rend, bounded) = line_range(range).ok_or_else(|| {
+        fail(
+            cfg.quiet,
+            &format!("Failed to parse line range: {spec}"),
+            what,
+            EINVAL,
+        )
+    })?;
+    let is_file = !head.contains('@') && (head.contains('.') || head.contains('/'));
+    // (header, file, first, last numbered, lines of context after, base of the numbers,
+    // lines with code)
+    let (header, file, first, last, context, base, code) = if is_file {
+        let Some(file) = dbg
+            .files
+            .iter()
+            .find(|f| crate::probe::debuginfo::path_ends_with(f, head))
+            .cloned()
+        else {
+            return Err(not_found());
+        };
+        let code: BTreeSet<u32> = dbg
+            .rows
+            .iter()
+            .filter(|r| dbg.files[r.file as usize] == file)
+            .map(|r| r.line)
+            .collect();
+        (
+            format!("<{file}:{rstart}>"),
+            file,
+            rstart.max(1),
+            rend.unwrap_or(u32::MAX),
+            0,
+            0,
+            code,
+        )
+    } else {
+        let (name, src) = match head.split_once('@') {
+            Some((n, s)) => (n, Some(s)),
+            None => (head, None),
+        };
+        let Some(f) = dbg.functions(name, src).into_iter().next() else {
+            return Err(not_found());
+        };
+        let code: BTreeSet<u32> = dbg.lines_of(f).into_iter().collect();
+        let last_code = code.iter().next_back().copied().unwrap_or(f.line);
+        let first = f.line.saturating_add(rstart);
+        let (last, context) = match rend {
+            Some(e) if bounded => (f.line.saturating_add(e), 0),
+            _ => (last_code, 3),
+        };
+        (
+            format!("<{}@{}:{rstart}>", f.name, f.file),
+            f.file.clone(),
+            first,
+            last,
+            context,
+            f.line,
+            code,
+        )
+    };
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        fail(
+            cfg.quiet,
+            &format!("Failed to open {file}: {}", strerror(&e)),
+            what,
+            ENOENT,
+        )
+    })?;
+    let src_lines: Vec<&str> = text.lines().collect();
+    let mut out = format!("{header}\n");
+    for n in first..=last.saturating_add(context) {
+        let Some(l) = (n as usize).checked_sub(1).and_then(|i| src_lines.get(i)) else {
+            break;
+        };
+        if n <= last && code.contains(&n) {
+            let _ = writeln!(out, "{:>7}  {l}", n - base);
+        } else {
+            let _ = writeln!(out, "         {l}");
+        }
+    }
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An I/O error's text without Rust's ` (os error N)` tail, as perf prints strerror.
+pub(super) fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// `-V POINT`: the variables with a location at each address of the point, as perf lists
+/// them.
+pub(super) fn vars(cfg: &ProbeConfig, point: &str) -> Result<ExitCode> {
+    let what = "Failed to show vars.";
+    let Some(exec) = cfg.exec.as_ref().or(cfg.vmlinux.as_ref()) else {
+        return Err(no_kprobes());
+    };
+    let spec = Spec::parse(point).map_err(|e| fail(cfg.quiet, &e.0, what, EINVAL))?;
+    let bin = open_binary(cfg, exec, what)?;
+    let dbg = bin
+        .debug
+        .as_ref()
+        .ok_or_else(|| no_debuginfo(cfg, &bin, what))?;
+    let (_, addrs) = resolve(cfg, &spec, &bin, what)?;
+    let mut out = format!("Available variables at {}\n", spec.point_text());
+    for addr in addrs {
+        let Some(f) = dbg.function_at(addr) else {
+            continue;
+        };
+        let _ = writeln!(out, "\t@<{}+{}>", f.name, addr - f.entry);
+        if let Some(scope) =
+            crate::probe::vars::Scope::at(&bin.path, &bin.dwarf_path, f.entry, addr)
+        {
+            for v in scope.available(cfg.externs, cfg.range.then_some(f.name.as_str())) {
+                let _ = writeln!(out, "\t\t{v}");
+            }
+        }
+    }
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The arguments as perf's "Added new event" line shows them: a member access unnamed by
+/// the user is shown with the name perf gives it (`name=p->name:string`).
+pub(super) fn shown_args(spec: &Spec) -> Vec<String> {
+    spec.args
+        .iter()
+        .map(|a| {
+            let parsed = crate::probe::vars::ArgSpec::parse(a);
+            match (&parsed.name, parsed.fields.last()) {
+                (None, Some((_, f))) if is_named(a) => format!("{f}={a}"),
+                _ => a.clone(),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,134 @@
+//! What the histogram hands its callers: one file's rows per event, their call graphs
+//! (laid out now or when asked), and the rows laid out as report shows them.
+use super::*;
+
+/// What diff asks of the histogram beyond report's options.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Extra {
+    /// Keep the entries of samples the filters hide (as `Entry::hidden` rows): perf diff
+    /// still pairs them, and `-b` counts them in the baseline's total.
+    pub keep_hidden: bool,
+    /// perf's `--symbols`: samples in other functions are hidden (kept with `keep_hidden`).
+    pub symbols: Vec<String>,
+    /// Keep call-graph trees as [`RowGraph::Lazy`] instead of laying every one out (the
+    /// browser lays out only the rows opened).
+    pub lazy_graphs: bool,
+}
+
+/// One file's histograms, one per event: the aggregation report prints and diff compares.
+pub(crate) struct Histogram {
+    /// Per event, in the file's order.
+    pub hists: Vec<EventHist>,
+    /// Per event: its rows (one cell per sort key, the entry, its call graph).
+    pub rows: Vec<Vec<(Vec<Cell>, Entry, RowGraph)>>,
+    /// Children mode (call chains and not `--no-children`).
+    pub children: bool,
+    /// The call-graph order.
+    pub order: graph::Order,
+    /// Samples the kernel lost.
+    pub lost_samples: u64,
+    /// A note for stderr about stacks cut short.
+    pub note: Option<String>,
+    /// With [`Extra::lazy_graphs`]: the trees the rows' [`RowGraph::Lazy`] point at.
+    pub lazy: LazyGraphs,
+}
+
+/// A row's call graph: laid out already, or a tree laid out when asked
+/// ([`Histogram::graph_text`]; the browser asks when a row is expanded).
+#[derive(Debug, Clone)]
+pub(crate) enum RowGraph {
+    /// perf's text (empty without a graph).
+    Text(String),
+    /// An index into [`LazyGraphs::trees`].
+    Lazy(usize),
+}
+
+/// The call-graph trees of rows not laid out yet, and what laying them out needs.
+#[derive(Default)]
+pub(crate) struct LazyGraphs {
+    /// Per tree: the tree, the event's total and the entry's own weight.
+    pub(super) trees: Vec<(graph::Node, u64, u64)>,
+    /// Symbol text by name id.
+    pub(super) names: Vec<String>,
+    pub(super) print: Option<graph::Print>,
+}
+
+impl Default for RowGraph {
+    fn default() -> Self {
+        RowGraph::Text(String::new())
+    }
+}
+
+impl Histogram {
+    /// The call-graph text of a row, as `--stdio` prints it under the row.
+    pub(crate) fn graph_text(&self, g: &RowGraph) -> String {
+        match g {
+            RowGraph::Text(t) => t.clone(),
+            RowGraph::Lazy(i) => {
+                let mut out = String::new();
+                if let (Some((tree, total, parent)), Some(p)) =
+                    (self.lazy.trees.get(*i), self.lazy.print)
+                {
+                    let names = &self.lazy.names;
+                    let name = |id: u32| names.get(id as usize).cloned().unwrap_or_default();
+                    graph::print(&mut out, tree, *total, *parent, p, &name);
+                }
+                out
+            }
+        }
+    }
+}
+
+/// One event's histogram laid out as report prints it: the columns, their widths and the
+/// rows in order (the `--stdio` text and the browser both show this).
+pub(crate) struct Laid {
+    /// Per column: its header, and whether it holds numbers (right-aligned).
+    pub columns: Vec<(String, bool)>,
+    /// Column widths (perf's: every entry's, also those --percent-limit hides).
+    pub widths: Vec<usize>,
+    /// The last column is printed unpadded (a symbol, source line or trace).
+    pub open_last: bool,
+    /// The rows, in order.
+    pub rows: Vec<LaidRow>,
+}
+
+/// A row of [`Laid`].
+pub(crate) struct LaidRow {
+    /// Cell texts, unpadded.
+    pub cells: Vec<String>,
+    /// The sort keys' values.
+    pub keys: Vec<Cell>,
+    /// Its call graph.
+    pub graph: RowGraph,
+}
+
+impl Laid {
+    /// A row's line as `--stdio` prints it (two leading spaces, columns two apart).
+    pub(crate) fn line(&self, cells: &[String]) -> String {
+        let mut line = String::from(" ");
+        for (n, ((c, &w), (_, right))) in cells
+            .iter()
+            .zip(&self.widths)
+            .zip(&self.columns)
+            .enumerate()
+        {
+            line.push_str(if n == 0 { " " } else { "  " });
+            if *right {
+                let _ = write!(line, "{c:>w$}");
+            } else if n + 1 == cells.len() && self.open_last {
+                line.push_str(c);
+            } else {
+                let _ = write!(line, "{c:<w$}");
+            }
+        }
+        line
+    }
+}
+
+/// Ties are broken by the keys, with entries outside any known binary last, as perf's
+/// NULL-dso comparison puts them.
+pub(crate) fn tie_order(k: &[Cell]) -> Vec<(bool, &Cell)> {
+    k.iter()
+        .map(|c| (matches!(c, Cell::Text(t) if t == "[unknown]"), c))
+        .collect()
+}
