@@ -43,6 +43,7 @@ pub(super) fn convert(cfg: &ConvertConfig, out: &Path) -> Result<()> {
         let mut replay = Replay::new(&cfg.input, cfg.symfs.clone(), Filter::default(), true)?;
         let mut names = Names::default();
         let mut text = String::with_capacity(4096);
+        let mut no_tid_pid: Option<i32> = None;
         replay.run(&cfg.input, |parts, header, item| {
             if io_err.is_some() {
                 return;
@@ -59,7 +60,14 @@ pub(super) fn convert(cfg: &ConvertConfig, out: &Path) -> Result<()> {
             text.push_str("\n\t\t{");
             // perf prints the time as signed.
             push_key(&mut text, "timestamp", &(s.time as i64).to_string(), false);
-            push_key(&mut text, "pid", &s.pid.to_string(), true);
+            // perf names a sample's process after its thread's, and the thread of samples
+            // the kernel gave no tid (-1, at exit) is one, made by the first such sample.
+            let pid = if s.tid == -1 {
+                *no_tid_pid.get_or_insert(s.pid)
+            } else {
+                s.pid
+            };
+            push_key(&mut text, "pid", &pid.to_string(), true);
             push_key(&mut text, "tid", &s.tid.to_string(), true);
             // perf names the CPU when any event of the file samples it.
             if header.events.iter().any(|e| e.has_cpu) {
