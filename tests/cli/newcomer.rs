@@ -769,8 +769,10 @@ fn fresh_clone_installs_with_readmes_command() {
         size as f64 / 1e6
     ));
     // Compressed line tables: about 22 MB with probe, trace, top, sched, annotate and diff,
-    // where full debug info made 115 MB (and 16 MB before those commands).
-    assert!(size < 25_000_000, "installed binary is {size} bytes");
+    // 34 MB with the Parquet writer (`data convert`, Apache Arrow's crates: 12 MB), where
+    // full debug info made 115 MB (and 16 MB before those commands). The guard catches
+    // full debug info coming back, not a new feature.
+    assert!(size < 40_000_000, "installed binary is {size} bytes");
     let o = run({
         let mut c = Command::new(&bin);
         c.arg("--version");
