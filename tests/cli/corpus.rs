@@ -411,7 +411,11 @@ fn record_and_compare(v: &Variant, dir: &Path, tool: &str, args: &[&str]) -> Com
     let mut c = compare(&label, &data, v.perf_stops && dwarf, root.as_deref());
     // perf's -g recordings hold the kernel's chains, which skip the caller of a frameless
     // leaf (Go's chain_c); rperf's put it back, and DWARF stacks have it either way.
-    if (dwarf || tool == "rperf") && c.rperf_chain * 10 < c.samples * 9 {
+    // Start-up and exit (ld.so, libc's exit handlers) take a few samples whatever the run's
+    // length: on a starved machine (30 samples in one CI run) those few alone pass 10 %, so
+    // up to 5 samples outside the chain are always allowed.
+    let outside = c.samples - c.rperf_chain.min(c.samples);
+    if (dwarf || tool == "rperf") && outside * 10 > c.samples && outside > 5 {
         c.problems.push(format!(
             "{label}: {} of {} samples show {} (< 90 %)",
             c.rperf_chain,
