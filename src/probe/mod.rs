@@ -271,10 +271,12 @@ pub fn default_group(binary: &std::path::Path) -> String {
 /// perf's event name for a point with no `EVENT=`: the function (`_L<n>` for a relative
 /// line, `__return` for a return), with characters the kernel refuses replaced.
 pub fn default_event(func: &str, point: &Point) -> String {
-    let mut base: String = func
-        .split('@')
-        .next()
-        .unwrap_or(func)
+    // perf cuts the name at its first '.' or '@' (`NF_HOOK.constprop.0` → `NF_HOOK`).
+    let cut = match func.find(['.', '@']) {
+        Some(i) if i > 0 => &func[..i],
+        _ => func,
+    };
+    let mut base: String = cut
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
@@ -511,7 +513,8 @@ mod tests {
         let p = Spec::parse("work:2").unwrap().point;
         assert_eq!(default_event("work", &p), "work_L2");
         let p = Spec::parse("foo.part.0").unwrap().point;
-        assert_eq!(default_event("foo.part.0", &p), "foo_part_0");
+        // perf cuts the name at its first dot (checked against `perf probe -x BIN -D foo.part.0`).
+        assert_eq!(default_event("foo.part.0", &p), "foo");
         let taken = ["work", "work_1"];
         assert_eq!(unique_event("work", |n| taken.contains(&n)), "work_2");
         assert_eq!(unique_event("main", |n| taken.contains(&n)), "main");

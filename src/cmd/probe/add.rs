@@ -234,12 +234,11 @@ pub(super) fn add_kernel(cfg: &ProbeConfig, specs: &[Spec], show: bool) -> Resul
             ));
         };
         let mut args = Vec::new();
-        for (i, a) in spec.args.iter().enumerate() {
-            let (n, e) = a
-                .split_once('=')
-                .map_or((format!("arg{}", i + 1), a.as_str()), |(n, e)| {
-                    (n.into(), e)
-                });
+        for a in &spec.args {
+            let e = match a.split_once('=') {
+                Some((n, e)) if probe::is_event_name(n) => e,
+                _ => a.as_str(),
+            };
             if !is_raw_fetch(e) {
                 return Err(fail(
                     cfg.quiet,
@@ -251,31 +250,33 @@ pub(super) fn add_kernel(cfg: &ProbeConfig, specs: &[Spec], show: bool) -> Resul
                     ENOSYS,
                 ));
             }
-            args.push(format!("{n}={e}"));
+            // As perf writes them: unnamed ones bare (the kernel names them argN).
+            args.push(a.clone());
         }
-        let group = spec.group.clone().unwrap_or_else(|| "probe".into());
-        let event = spec
-            .event
-            .clone()
-            .unwrap_or_else(|| probe::default_event(name, &spec.point));
-        defs.push(Definition::kprobe(
-            *ret,
-            &group,
-            &event,
-            cfg.kernel_file.as_deref().filter(|m| !m.contains('/')),
-            name,
-            *offset,
-            args,
-        ));
+        if let Some(module) = cfg.kernel_file.as_deref() {
+            // A loaded module by name: its symbols are not read, the kernel resolves them.
+            let group = spec.group.clone().unwrap_or_else(|| "probe".into());
+            let event = spec
+                .event
+                .clone()
+                .unwrap_or_else(|| probe::default_event(name, &spec.point));
+            defs.push((
+                Definition::kprobe(*ret, &group, &event, Some(module), name, *offset, args),
+                spec,
+            ));
+            continue;
+        }
+        let found = kernel::kallsyms_definitions(cfg, spec, name, *offset, *ret, args, what)?;
+        defs.extend(found.into_iter().map(|d| (d, spec)));
     }
     if show {
-        for d in &defs {
+        for (d, _) in &defs {
             println!("{}", d.line());
         }
         return Ok(ExitCode::SUCCESS);
     }
     if !cfg.dry_run {
-        for d in &defs {
+        for (d, _) in &defs {
             write_events(true, &d.line()).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::PermissionDenied {
                     no_permission(cfg.quiet, what)
@@ -293,7 +294,6 @@ pub(super) fn add_kernel(cfg: &ProbeConfig, specs: &[Spec], show: bool) -> Resul
     if !cfg.quiet {
         let planned: Vec<_> = defs
             .into_iter()
-            .zip(specs)
             .map(|(d, s)| (d, s.point_text(), s.args.clone()))
             .collect();
         let mut s = String::new();

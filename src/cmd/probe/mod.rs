@@ -12,6 +12,7 @@ use crate::probe::debuginfo::{Binary, OpenError};
 use crate::probe::{self, Definition, Point, Spec};
 
 mod add;
+mod kernel;
 mod list;
 mod resolve;
 mod sdt;
