@@ -123,6 +123,7 @@ impl Binary {
             })
             .collect();
         let mut symbols: Vec<Sym> = Vec::new();
+        let relocatable = is_relocatable(&file);
         let dynamic = file.symbols().next().is_none();
         let table: Vec<_> = if dynamic {
             file.dynamic_symbols().collect()
@@ -146,9 +147,10 @@ impl Binary {
             {
                 continue;
             }
+            // (A relocatable object's first function is at 0 in its section.)
             if s.is_undefined()
                 || matches!(s.kind(), SymbolKind::Section | SymbolKind::File)
-                || s.address() == 0
+                || (s.address() == 0 && !relocatable)
             {
                 continue;
             }
@@ -164,7 +166,7 @@ impl Binary {
             let name = name.split('@').next().unwrap_or(name).to_string();
             symbols.push(Sym {
                 name,
-                addr: s.address(),
+                addr: symbol_address(&file, &s),
                 size: s.size(),
                 func: s.kind() == SymbolKind::Text || ifunc,
                 ifunc,
@@ -297,6 +299,18 @@ impl DebugInfo {
         v.dedup();
         v
     }
+}
+
+/// The name a kernel module's .ko gives itself: the `name` of its `struct module`, which
+/// `.gnu.linkonce.this_module` holds (at byte 24 on 64-bit kernels, where it has long
+/// been, as perf reads it); `None` for an object without one.
+pub fn module_name(path: &Path) -> Option<String> {
+    let data = rperf_symbols::file::map_regular(path).ok()?;
+    let file = ElfFile64::<Endianness>::parse(&*data).ok()?;
+    let sec = file.section_by_name(".gnu.linkonce.this_module")?;
+    let bytes = sec.data().ok()?.get(24..)?;
+    let name = bytes.split(|&b| b == 0).next()?;
+    (!name.is_empty()).then(|| String::from_utf8_lossy(name).into_owned())
 }
 
 /// Whether `path` is `suffix` or ends with `/suffix`.
@@ -597,11 +611,100 @@ pub(crate) fn dwarf_sections<'a>(
     let sections = gimli::DwarfSections::load(|id| -> Result<Cow<'a, [u8]>, ()> {
         Ok(file
             .section_by_name(id.name())
-            .and_then(|s| s.uncompressed_data().ok())
+            .and_then(|s| section_data(file, &s))
             .unwrap_or(Cow::Borrowed(&[])))
     })
     .ok()?;
     Some((sections, endian))
+}
+
+/// Whether `file` is a relocatable object (a kernel module's .ko, a `gcc -c` output).
+pub(crate) fn is_relocatable(file: &ElfFile64<'_, Endianness>) -> bool {
+    file.kind() == object::ObjectKind::Relocatable
+}
+
+/// Where a relocatable object's section is taken to be: its file offset for code and data
+/// (so that DWARF and symbol addresses become file offsets, as perf maps a module's
+/// symbols), 0 for the rest (offsets into debug sections stay offsets).
+fn section_base(file: &ElfFile64<'_, Endianness>, index: object::SectionIndex) -> u64 {
+    let Ok(sec) = file.section_by_index(index) else {
+        return 0;
+    };
+    let alloc = match sec.flags() {
+        object::SectionFlags::Elf { sh_flags, .. } => sh_flags.intersects(object::elf::SHF_ALLOC),
+        _ => false,
+    };
+    if alloc {
+        sec.file_range().map_or(0, |(off, _)| off)
+    } else {
+        0
+    }
+}
+
+/// The address of a symbol of `file`: in a relocatable object, its value moved by its
+/// section's base (see [`section_base`]).
+pub(crate) fn symbol_address<'a>(
+    file: &ElfFile64<'a, Endianness>,
+    sym: &impl ObjectSymbol<'a>,
+) -> u64 {
+    match (is_relocatable(file), sym.section_index()) {
+        (true, Some(i)) => sym.address().wrapping_add(section_base(file, i)),
+        _ => sym.address(),
+    }
+}
+
+/// A section's bytes, inflated; in a relocatable object with its absolute relocations
+/// applied (DWARF there holds zeros where addresses and cross-section offsets go).
+pub(crate) fn section_data<'a>(
+    file: &ElfFile64<'a, Endianness>,
+    sec: &object::read::elf::ElfSection64<'a, '_, Endianness>,
+) -> Option<Cow<'a, [u8]>> {
+    let data = sec.uncompressed_data().ok()?;
+    if !is_relocatable(file) || sec.relocations().next().is_none() {
+        return Some(data);
+    }
+    let mut out = data.into_owned();
+    let little = file.is_little_endian();
+    for (off, r) in sec.relocations() {
+        if r.kind() != object::RelocationKind::Absolute {
+            continue;
+        }
+        let object::RelocationTarget::Symbol(idx) = r.target() else {
+            continue;
+        };
+        let Ok(sym) = file.symbol_by_index(idx) else {
+            continue;
+        };
+        let value = symbol_address(file, &sym).wrapping_add_signed(r.addend());
+        let Ok(at) = usize::try_from(off) else {
+            continue;
+        };
+        match r.size() {
+            64 => {
+                let b = if little {
+                    value.to_le_bytes()
+                } else {
+                    value.to_be_bytes()
+                };
+                if let Some(dst) = out.get_mut(at..at + 8) {
+                    dst.copy_from_slice(&b);
+                }
+            }
+            32 => {
+                let v = value as u32;
+                let b = if little {
+                    v.to_le_bytes()
+                } else {
+                    v.to_be_bytes()
+                };
+                if let Some(dst) = out.get_mut(at..at + 4) {
+                    dst.copy_from_slice(&b);
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(Cow::Owned(out))
 }
 
 fn load_dwarf(file: &ElfFile64<'_, Endianness>) -> Option<DebugInfo> {

@@ -477,17 +477,35 @@ fn cfa_at(
     endian: gimli::RunTimeEndian,
     addr: u64,
 ) -> Option<(u16, i64)> {
-    let sec = file.section_by_name(".eh_frame")?;
-    let data = sec.data().ok()?;
-    let eh = gimli::EhFrame::new(data, endian);
-    let mut bases = gimli::BaseAddresses::default().set_eh_frame(sec.address());
-    if let Some(t) = file.section_by_name(".text") {
-        bases = bases.set_text(t.address());
-    }
     let mut ctx = Box::new(gimli::UnwindContext::new());
-    let row = eh
-        .unwind_info_for_address(&bases, &mut ctx, addr, gimli::EhFrame::cie_from_offset)
-        .ok()?;
+    // A linked binary's .eh_frame; else .debug_frame, what a kernel module built without
+    // unwind tables has (perf reads either), relocated where the object is relocatable.
+    let eh_sec = file
+        .section_by_name(".eh_frame")
+        .filter(|_| !super::debuginfo::is_relocatable(file));
+    let debug_frame;
+    let row = if let Some(sec) = eh_sec {
+        let data = sec.data().ok()?;
+        let eh = gimli::EhFrame::new(data, endian);
+        let mut bases = gimli::BaseAddresses::default().set_eh_frame(sec.address());
+        if let Some(t) = file.section_by_name(".text") {
+            bases = bases.set_text(t.address());
+        }
+        eh.unwind_info_for_address(&bases, &mut ctx, addr, gimli::EhFrame::cie_from_offset)
+            .ok()?
+    } else {
+        let sec = file.section_by_name(".debug_frame")?;
+        debug_frame = super::debuginfo::section_data(file, &sec)?;
+        let mut df = gimli::DebugFrame::new(&debug_frame, endian);
+        df.set_address_size(8);
+        df.unwind_info_for_address(
+            &gimli::BaseAddresses::default(),
+            &mut ctx,
+            addr,
+            gimli::DebugFrame::cie_from_offset,
+        )
+        .ok()?
+    };
     match row.cfa() {
         gimli::CfaRule::RegisterAndOffset { register, offset } => Some((register.0, *offset)),
         _ => None,

@@ -549,6 +549,105 @@ fn probe_kernel_functions_need_kprobes() {
     );
 }
 
+/// `-m MODULE.ko`: a relocatable object read offline as perf reads a module (DWARF and
+/// symbols at section-relative places, the module's own name from its `struct module`,
+/// call frames from .debug_frame as a kernel build leaves them): definitions, -F, -L, -V
+/// compared with perf; adding needs kprobes, which this kernel may not have.
+#[test]
+fn probe_module_points_match_perf() {
+    let dir = TempDir::new("probe-module");
+    if perf().is_none() {
+        return;
+    }
+    if !rperf_is_root() {
+        skip("perf probe -D reads tracefs: needs root");
+        return;
+    }
+    let src = dir.path().join("pbmod.c");
+    std::fs::write(
+        &src,
+        include_str!("../../fixtures/workloads/probed_module.c"),
+    )
+    .unwrap();
+    let ko = dir.path().join("pbmod.ko");
+    let o = run({
+        let mut c = std::process::Command::new("gcc");
+        c.args(["-c", "-g", "-O0", "-fno-asynchronous-unwind-tables", "-o"])
+            .arg(&ko)
+            .arg(&src);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = ko.to_str().unwrap();
+    let both = |args: &[&str]| {
+        let mut a = vec!["-m", m];
+        a.extend(args);
+        let p = probe("perf", &a);
+        let r = probe("rperf", &a);
+        assert_eq!(p, r, "{args:?}");
+        r
+    };
+    for def in [
+        "helper_add",
+        "mod_work",
+        "helper_add a b",
+        "mod_work n it->name:string total",
+        "helper_add%return $retval",
+        "helper_add+4",
+        "mod_work;total*",
+        "nosuch",
+    ] {
+        let (rc, out, _) = both(&["-D", def]);
+        if def != "nosuch" {
+            assert_eq!(rc, 0, "{def}");
+            assert!(out.contains(" pbmod:"), "the module's own name: {out}");
+        }
+    }
+    let (_, out, _) = both(&["-D", "helper_add+4"]);
+    assert_eq!(out, "p:probe/helper_add pbmod:helper_add+4\n");
+    let (_, out, _) = both(&["-D", "mod_work n"]);
+    assert!(
+        out.starts_with("p:probe/mod_work pbmod:mod_work+0 n=-"),
+        "{out}"
+    );
+    let (_, out, _) = both(&["-F"]);
+    assert!(out.contains("mod_work\n"), "{out}");
+    both(&["-V", "helper_add"]);
+    both(&["-V", "mod_work"]);
+    // An object with no `struct module` is named by its absolute path, as perf names it.
+    let plain = dir.path().join("plain.o");
+    let text = include_str!("../../fixtures/workloads/probed_module.c");
+    let cut = text.find("/* Only the name").unwrap();
+    std::fs::write(dir.path().join("plain.c"), &text[..cut]).unwrap();
+    let o = run({
+        let mut c = std::process::Command::new("gcc");
+        c.args(["-c", "-g", "-O0", "-fno-asynchronous-unwind-tables", "-o"])
+            .arg(&plain)
+            .arg(dir.path().join("plain.c"));
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = plain.to_str().unwrap();
+    let (rc, out, _) = probe("rperf", &["-m", p, "-D", "helper_add"]);
+    assert_eq!(
+        (rc, out.clone()),
+        (0, format!("p:probe/helper_add {p}:helper_add+0\n"))
+    );
+    assert_eq!(probe("perf", &["-m", p, "-D", "helper_add"]).1, out);
+    let kprobes = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+        .iter()
+        .any(|t| Path::new(t).join("kprobe_events").exists());
+    if !kprobes {
+        let (rc, _, err) = probe("rperf", &["-m", m, "helper_add a"]);
+        assert_eq!(rc, 218);
+        assert!(err.contains("CONFIG_KPROBES"), "{err}");
+        // A module by name must be loaded (none is on a kernel without modules).
+        let (rc, _, err) = probe("rperf", &["-m", "pbmod", "-D", "helper_add"]);
+        assert_eq!(rc, 234);
+        assert!(err.contains("Module pbmod is not loaded"), "{err}");
+    }
+}
+
 /// Kernel functions without a vmlinux: perf finds them in /proc/kallsyms and writes them
 /// against `_text` (returns against the function where kprobe_events takes no offset on a
 /// return); globs, `.constprop` names, offsets past the end and unknown names as perf.

@@ -10,14 +10,34 @@ pub(super) fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<Exit
         .map(|d| Spec::parse(d))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| fail(cfg.quiet, &e.0, what, EINVAL))?;
-    // `-k VMLINUX`: kernel probes found in its DWARF as user probes are in `-x`'s.
-    let (exec, kernel) = match (&cfg.exec, &cfg.vmlinux) {
-        (Some(x), _) => (x, false),
-        (None, Some(k)) => (k, true),
-        (None, None) => return add_kernel(cfg, &specs, show),
+    // `-k VMLINUX` or `-m MODULE.ko`: kernel probes found in its DWARF as user probes are
+    // in `-x`'s.
+    let module = module_path(cfg);
+    let exec = match (&cfg.exec, module, &cfg.vmlinux) {
+        (Some(x), _, _) => x,
+        (None, Some(m), _) => m,
+        (None, None, Some(k)) => k,
+        (None, None, None) => return add_kernel(cfg, &specs, show),
     };
+    let kernel = cfg.exec.is_none();
+    // A module's probes name it as the kernel knows it (its .ko's own name, else, as perf
+    // writes it, the object's absolute path).
+    let module = module.map(|m| {
+        probe::debuginfo::module_name(m).unwrap_or_else(|| {
+            std::fs::canonicalize(m)
+                .unwrap_or_else(|_| m.to_path_buf())
+                .to_string_lossy()
+                .into_owned()
+        })
+    });
     if kernel && !show {
-        check_vmlinux(cfg, exec, what)?;
+        if module.is_some() {
+            if !cfg.dry_run && !events_file(true).is_ok_and(|p| p.exists()) {
+                return Err(no_kprobes());
+            }
+        } else {
+            check_vmlinux(cfg, exec, what)?;
+        }
     }
     let bin = open_binary(cfg, exec, what)?;
     let path = bin.path.to_string_lossy().into_owned();
@@ -102,7 +122,7 @@ pub(super) fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<Exit
                     spec.is_return(),
                     &group,
                     &event,
-                    None,
+                    module.as_deref(),
                     &sym,
                     addr - start,
                     args,
@@ -255,6 +275,17 @@ pub(super) fn add_kernel(cfg: &ProbeConfig, specs: &[Spec], show: bool) -> Resul
         }
         if let Some(module) = cfg.kernel_file.as_deref() {
             // A loaded module by name: its symbols are not read, the kernel resolves them.
+            if !module_loaded(module) {
+                return Err(fail(
+                    cfg.quiet,
+                    &format!(
+                        "Module {module} is not loaded: give the path of its .ko file \
+                         (-m /path/to/{module}.ko)"
+                    ),
+                    what,
+                    EINVAL,
+                ));
+            }
             let group = spec.group.clone().unwrap_or_else(|| "probe".into());
             let event = spec
                 .event
@@ -306,4 +337,23 @@ pub(super) fn add_kernel(cfg: &ProbeConfig, specs: &[Spec], show: bool) -> Resul
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `-m`'s module when it is given by path (perf's rule: a name holding a '/'), which is
+/// read offline as `-k`'s vmlinux is; a bare name is a loaded module's.
+pub(super) fn module_path(cfg: &ProbeConfig) -> Option<&Path> {
+    cfg.kernel_file
+        .as_deref()
+        .filter(|m| m.contains('/'))
+        .map(Path::new)
+}
+
+/// Whether the running kernel has module `name` loaded (`-` and `_` being one).
+fn module_loaded(name: &str) -> bool {
+    let norm = |s: &str| s.replace('-', "_");
+    std::fs::read_to_string("/proc/modules").is_ok_and(|t| {
+        t.lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .any(|m| norm(m) == norm(name))
+    })
 }

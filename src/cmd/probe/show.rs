@@ -4,7 +4,7 @@ use super::*;
 /// `-F [FILTER]`: the functions of `-x`'s binary.
 pub(super) fn funcs(cfg: &ProbeConfig, filter: Option<&str>) -> Result<ExitCode> {
     let what = "Failed to show functions.";
-    let Some(exec) = &cfg.exec else {
+    let Some(exec) = cfg.exec.as_deref().or(module_path(cfg)) else {
         return Err(no_kprobes());
     };
     let bin = open_binary(cfg, exec, what)?;
@@ -45,7 +45,12 @@ pub(super) fn line_range(r: Option<&str>) -> Option<(u32, Option<u32>, bool)> {
 /// perf shows them.
 pub(super) fn lines(cfg: &ProbeConfig, spec: &str) -> Result<ExitCode> {
     let what = "Failed to show lines.";
-    let Some(exec) = cfg.exec.as_ref().or(cfg.vmlinux.as_ref()) else {
+    let Some(exec) = cfg
+        .exec
+        .as_deref()
+        .or(module_path(cfg))
+        .or(cfg.vmlinux.as_deref())
+    else {
         return Err(no_kprobes());
     };
     let bin = open_binary(cfg, exec, what)?;
@@ -162,7 +167,12 @@ pub(super) fn strerror(e: &std::io::Error) -> String {
 /// them.
 pub(super) fn vars(cfg: &ProbeConfig, point: &str) -> Result<ExitCode> {
     let what = "Failed to show vars.";
-    let Some(exec) = cfg.exec.as_ref().or(cfg.vmlinux.as_ref()) else {
+    let Some(exec) = cfg
+        .exec
+        .as_deref()
+        .or(module_path(cfg))
+        .or(cfg.vmlinux.as_deref())
+    else {
         return Err(no_kprobes());
     };
     let spec = Spec::parse(point).map_err(|e| fail(cfg.quiet, &e.0, what, EINVAL))?;
