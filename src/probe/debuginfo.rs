@@ -38,6 +38,70 @@ pub struct Func {
     pub file: String,
     /// Declaration line.
     pub line: u32,
+    /// Index of its compilation unit.
+    pub cu: u32,
+    /// Address ranges of its code (more than one when the compiler split it).
+    pub ranges: Vec<(u64, u64)>,
+    /// An out-of-line copy of an inline function (named through DW_AT_abstract_origin).
+    pub instance: bool,
+}
+
+/// One inlined copy of a function inside another.
+#[derive(Debug, Clone)]
+pub struct Inline {
+    /// The inlined function's name.
+    pub name: String,
+    /// Its compilation unit.
+    pub cu: u32,
+    /// Index in [`DebugInfo::funcs`] of the function it is inlined into.
+    pub func: Option<usize>,
+    /// Index of the inline copy it sits in, if nested.
+    pub parent: Option<usize>,
+    /// The inlined function's declaration file and line.
+    pub decl_file: String,
+    /// See `decl_file`.
+    pub decl_line: u32,
+    /// Where it is called from.
+    pub call_file: String,
+    /// See `call_file`.
+    pub call_line: u32,
+    /// Entry address.
+    pub entry: u64,
+    /// Address ranges.
+    pub ranges: Vec<(u64, u64)>,
+}
+
+/// A row of one unit's line table in libdw's order (by address, an end of sequence
+/// before a row at the same address), end-of-sequence rows kept: what perf's reverse
+/// lookup of an address's line sees.
+#[derive(Debug, Clone, Copy)]
+pub struct UnitRow {
+    /// Address.
+    pub addr: u64,
+    /// Index into [`DebugInfo::files`].
+    pub file: u32,
+    /// Line.
+    pub line: u32,
+    /// Starts a statement.
+    pub stmt: bool,
+    /// Ends a sequence.
+    pub end: bool,
+}
+
+fn in_ranges(ranges: &[(u64, u64)], addr: u64) -> bool {
+    ranges.iter().any(|&(a, b)| a <= addr && addr < b)
+}
+
+/// Where perf's line walk starts (its `die_walk_lines`): a function, one inlined copy, or
+/// a whole unit.
+#[derive(Debug, Clone, Copy)]
+pub enum LineRoot {
+    /// [`DebugInfo::funcs`] index.
+    Func(usize),
+    /// [`DebugInfo::inlines`] index.
+    Inline(usize),
+    /// A unit.
+    Unit(u32),
 }
 
 /// One row of the line table.
@@ -62,6 +126,10 @@ pub struct DebugInfo {
     pub rows: Vec<Row>,
     /// Source file paths the rows name.
     pub files: Vec<String>,
+    /// Inlined copies of functions.
+    pub inlines: Vec<Inline>,
+    /// Each unit's rows (see [`UnitRow`]).
+    pub unit_rows: Vec<Vec<UnitRow>>,
 }
 
 /// A USDT marker from `.note.stapsdt`.
@@ -286,18 +354,127 @@ impl DebugInfo {
         self.rows.iter().find(|r| r.stmt && r.addr == addr).copied()
     }
 
-    /// The lines with code in `f`, sorted.
-    pub fn lines_of(&self, f: &Func) -> Vec<u32> {
-        let mut v: Vec<u32> = self
-            .rows
+    /// perf's reverse lookup of the line at `addr` in unit `cu` (`cu_find_lineinfo`): a
+    /// function's declaration line at its entry, else the first statement row at exactly
+    /// that address in libdw's order; `None` when there is none.
+    pub fn reverse_line(&self, cu: u32, addr: u64) -> Option<(&str, u32)> {
+        if let Some(f) = self
+            .funcs
             .iter()
-            .filter(|r| r.addr >= f.entry && r.addr < f.end)
-            .filter(|r| self.files[r.file as usize] == f.file)
-            .map(|r| r.line)
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
+            .find(|f| f.cu == cu && in_ranges(&f.ranges, addr))
+        {
+            if f.entry == addr {
+                return (!f.file.is_empty() && f.line > 0).then_some((f.file.as_str(), f.line));
+            }
+        }
+        let rows = self.unit_rows.get(cu as usize)?;
+        let last = rows.partition_point(|r| r.addr <= addr).checked_sub(1)?;
+        let mut l = last;
+        while l > 0 && rows[l - 1].addr == addr {
+            l -= 1;
+        }
+        let r = rows[l..]
+            .iter()
+            .take_while(|r| r.addr <= addr)
+            .find(|r| r.stmt)?;
+        let file = self.files.get(r.file as usize)?;
+        (r.line > 0).then_some((file.as_str(), r.line))
+    }
+
+    /// The innermost inline copy below `root` whose code holds `addr`.
+    fn innermost_inline(&self, root: LineRoot, addr: u64) -> Option<&Inline> {
+        let under = |mut i: usize| loop {
+            let inl = &self.inlines[i];
+            match (root, inl.parent) {
+                (LineRoot::Inline(r), Some(p)) if p == r => return true,
+                (LineRoot::Inline(_), Some(p)) => i = p,
+                (LineRoot::Inline(_), None) => return false,
+                (LineRoot::Func(f), _) => return inl.func == Some(f),
+                (LineRoot::Unit(_), _) => return false,
+            }
+        };
+        let depth = |mut i: usize| {
+            let mut d = 0;
+            while let Some(p) = self.inlines[i].parent {
+                d += 1;
+                i = p;
+            }
+            d
+        };
+        (0..self.inlines.len())
+            .filter(|&i| in_ranges(&self.inlines[i].ranges, addr) && under(i))
+            .max_by_key(|&i| depth(i))
+            .map(|i| &self.inlines[i])
+    }
+
+    /// perf's line walk (`die_walk_lines`) from `root`: (file, line, address) of each
+    /// statement row of the root's code not belonging to an inlined copy of another
+    /// function (a copy's row counts where it is the call's line), then declaration lines
+    /// at entries and inline call lines, in perf's order.
+    pub fn walk_lines(&self, root: LineRoot) -> Vec<(&str, u32, u64)> {
+        let mut out = Vec::new();
+        let (cu, scope) = match root {
+            LineRoot::Func(i) => {
+                let f = &self.funcs[i];
+                (f.cu, Some((&f.ranges, f.file.as_str(), f.line, f.entry)))
+            }
+            LineRoot::Inline(i) => {
+                let n = &self.inlines[i];
+                (
+                    n.cu,
+                    Some((&n.ranges, n.decl_file.as_str(), n.decl_line, n.entry)),
+                )
+            }
+            LineRoot::Unit(u) => (u, None),
+        };
+        let rows = self.unit_rows.get(cu as usize).map_or(&[][..], |r| r);
+        for r in rows.iter().filter(|r| r.stmt && !r.end) {
+            if let Some((ranges, decf, decl, _)) = scope {
+                if !in_ranges(ranges, r.addr) {
+                    continue;
+                }
+                if let Some(inl) = self.innermost_inline(root, r.addr) {
+                    let call_site = inl.call_file == decf && inl.call_line == r.line;
+                    if !call_site && (inl.decl_line != decl || inl.decl_file != decf) {
+                        continue;
+                    }
+                }
+            }
+            out.push((self.files[r.file as usize].as_str(), r.line, r.addr));
+        }
+        match scope {
+            Some((_, decf, decl, entry)) => {
+                if !decf.is_empty() {
+                    out.push((decf, decl, entry));
+                }
+                let top = |n: &Inline| match root {
+                    LineRoot::Func(f) => n.func == Some(f) && n.parent.is_none(),
+                    LineRoot::Inline(i) => n.parent == Some(i),
+                    LineRoot::Unit(_) => false,
+                };
+                for n in self.inlines.iter().filter(|n| top(n)) {
+                    if !n.call_file.is_empty() && n.call_line > 0 {
+                        out.push((n.call_file.as_str(), n.call_line, n.entry));
+                    }
+                }
+            }
+            None => {
+                for (fi, f) in self.funcs.iter().enumerate().filter(|(_, f)| f.cu == cu) {
+                    if !f.file.is_empty() {
+                        out.push((f.file.as_str(), f.line, f.entry));
+                    }
+                    for n in self.inlines.iter().filter(|n| n.func == Some(fi)) {
+                        if !n.call_file.is_empty() && n.call_line > 0 {
+                            out.push((n.call_file.as_str(), n.call_line, n.entry));
+                        }
+                        if !n.decl_file.is_empty() {
+                            out.push((n.decl_file.as_str(), n.decl_line, n.entry));
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 }
 
@@ -311,6 +488,191 @@ pub fn module_name(path: &Path) -> Option<String> {
     let bytes = sec.data().ok()?.get(24..)?;
     let name = bytes.split(|&b| b == 0).next()?;
     (!name.is_empty()).then(|| String::from_utf8_lossy(name).into_owned())
+}
+
+/// perf's `strtailcmp`: whether one string ends the other.
+pub fn tail_eq(a: &str, b: &str) -> bool {
+    a.ends_with(b) || b.ends_with(a)
+}
+
+impl DebugInfo {
+    /// Where perf's `-L FUNC` and `FUNC:N` look: the first unit defining `name` (declared
+    /// in a file ending with `src`), its out-of-line definition, or when the function is
+    /// inline its copies there; with the declaration (file, line) numbers count from.
+    pub fn line_roots(
+        &self,
+        name: &str,
+        src: Option<&str>,
+    ) -> Option<(Vec<LineRoot>, String, u32)> {
+        let ok = |n: &str, file: &str| n == name && src.is_none_or(|s| tail_eq(file, s));
+        let cu = self
+            .funcs
+            .iter()
+            .filter(|f| ok(&f.name, &f.file))
+            .map(|f| f.cu)
+            .chain(
+                self.inlines
+                    .iter()
+                    .filter(|n| ok(&n.name, &n.decl_file))
+                    .map(|n| n.cu),
+            )
+            .min()?;
+        if let Some((i, f)) = self
+            .funcs
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.cu == cu && !f.instance && ok(&f.name, &f.file))
+        {
+            return Some((vec![LineRoot::Func(i)], f.file.clone(), f.line));
+        }
+        let mut roots = Vec::new();
+        let mut decl = None;
+        for (i, f) in self.funcs.iter().enumerate() {
+            if f.cu == cu && ok(&f.name, &f.file) {
+                roots.push(LineRoot::Func(i));
+                decl.get_or_insert((f.file.clone(), f.line));
+            }
+        }
+        for (i, n) in self.inlines.iter().enumerate() {
+            if n.cu == cu && ok(&n.name, &n.decl_file) {
+                roots.push(LineRoot::Inline(i));
+                decl.get_or_insert((n.decl_file.clone(), n.decl_line));
+            }
+        }
+        let (file, line) = decl?;
+        Some((roots, file, line))
+    }
+
+    /// The lines perf numbers in `-L` from `roots`: in `file`, within `lines`, and the line
+    /// perf finds again from the address (a line whose address another line claims is
+    /// left out, as perf's reverse check leaves it).
+    pub fn numbered_lines(
+        &self,
+        roots: &[LineRoot],
+        file: &str,
+        lines: std::ops::RangeInclusive<u32>,
+    ) -> std::collections::BTreeSet<u32> {
+        let mut out = std::collections::BTreeSet::new();
+        for &root in roots {
+            let cu = match root {
+                LineRoot::Func(i) => self.funcs[i].cu,
+                LineRoot::Inline(i) => self.inlines[i].cu,
+                LineRoot::Unit(u) => u,
+            };
+            for (f, line, addr) in self.walk_lines(root) {
+                if !tail_eq(f, file) || !lines.contains(&line) {
+                    continue;
+                }
+                match self.reverse_line(cu, addr) {
+                    Some((rf, rl)) if rl != line || rf != f => {}
+                    _ => {
+                        out.insert(line);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The first unit naming a file that ends with `src` (perf's `cu_find_realpath`), and
+    /// that file; `all`: every such unit.
+    pub fn units_with_file(&self, src: &str) -> Vec<(u32, String)> {
+        let mut out = Vec::new();
+        for (cu, rows) in self.unit_rows.iter().enumerate() {
+            if let Some(r) = rows
+                .iter()
+                .find(|r| tail_eq(&self.files[r.file as usize], src))
+            {
+                out.push((cu as u32, self.files[r.file as usize].clone()));
+            }
+        }
+        out
+    }
+}
+
+/// Why a source line cannot be probed where perf's reverse check refuses it.
+#[derive(Debug)]
+pub struct SharedLine {
+    /// Where perf suggests probing instead (`FUNC:REL` or `FILE:LINE`).
+    pub instead: String,
+}
+
+impl DebugInfo {
+    /// The addresses perf probes for `line` of the file ending with `src` (perf's
+    /// `find_probe_point_by_line` over unit `cu`'s line walk, or every unit naming the file
+    /// when `cu` is `None`): each row of that line, refused as a whole when the line perf
+    /// finds again at one of them is another line of the same file (it shares that line's
+    /// address); `func` names the function the line is counted from, for the suggestion.
+    pub fn probe_line_addrs(
+        &self,
+        cu: Option<u32>,
+        src: &str,
+        line: u32,
+        func: Option<&str>,
+    ) -> Result<Vec<u64>, SharedLine> {
+        let units: Vec<(u32, String)> = match cu {
+            Some(c) => vec![(c, src.to_string())],
+            None => self.units_with_file(src),
+        };
+        let mut out = Vec::new();
+        for (cu, fname) in units {
+            for (f, l, addr) in self.walk_lines(LineRoot::Unit(cu)) {
+                if l != line || !tail_eq(f, &fname) {
+                    continue;
+                }
+                if let Some((rf, rl)) = self.reverse_line(cu, addr) {
+                    if rf == f && rl != l {
+                        let scope = func.and_then(|name| {
+                            let inl = self
+                                .inlines
+                                .iter()
+                                .filter(|n| n.cu == cu && n.name == name)
+                                .find(|n| in_ranges(&n.ranges, addr))
+                                .map(|n| n.decl_line);
+                            inl.or_else(|| {
+                                self.funcs
+                                    .iter()
+                                    .find(|x| {
+                                        x.cu == cu && x.name == name && in_ranges(&x.ranges, addr)
+                                    })
+                                    .map(|x| x.line)
+                            })
+                            .map(|d| format!("{name}:{}", rl.wrapping_sub(d) as i32))
+                        });
+                        return Err(SharedLine {
+                            instead: scope.unwrap_or_else(|| format!("{rf}:{rl}")),
+                        });
+                    }
+                }
+                out.push(addr);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The function a line probe at `addr` is named after, as perf's best scope: of the
+    /// functions and inlined copies covering it, the one declared nearest above `line`,
+    /// else the innermost.
+    pub fn scope_for_line(&self, addr: u64, line: u32) -> Option<&str> {
+        let funcs = self
+            .funcs
+            .iter()
+            .filter(|f| in_ranges(&f.ranges, addr))
+            .map(|f| (f.name.as_str(), f.line, 0));
+        let inlines = self
+            .inlines
+            .iter()
+            .filter(|n| in_ranges(&n.ranges, addr))
+            .map(|n| (n.name.as_str(), n.decl_line, 1));
+        let all: Vec<(&str, u32, u32)> = funcs.chain(inlines).collect();
+        all.iter()
+            .filter(|c| c.1 < line)
+            .min_by_key(|c| line - c.1)
+            .or_else(|| all.iter().max_by_key(|c| c.2))
+            .map(|c| c.0)
+    }
 }
 
 /// Whether `path` is `suffix` or ends with `/suffix`.
@@ -772,13 +1134,34 @@ fn read_unit(
             (out.files.len() - 1) as u32
         })
     };
+    let cu = out.unit_rows.len() as u32;
+    let mut unit_rows: Vec<UnitRow> = Vec::new();
     let mut by_index: HashMap<u64, u32> = HashMap::new();
     let mut rows = program.rows();
     while let Ok(Some((h, row))) = rows.next_row() {
+        let line = row.line();
+        let idx = row.file_index();
+        let id = match by_index.get(&idx) {
+            Some(&id) => Some(id),
+            None => file_path(dwarf, unit, h, idx).map(|p| {
+                let id = intern(p, out);
+                by_index.insert(idx, id);
+                id
+            }),
+        };
+        if let Some(id) = id {
+            unit_rows.push(UnitRow {
+                addr: row.address(),
+                file: id,
+                line: line.map_or(0, |l| u32::try_from(l.get()).unwrap_or(u32::MAX)),
+                stmt: row.is_stmt(),
+                end: row.end_sequence(),
+            });
+        }
         if row.end_sequence() {
             continue;
         }
-        let Some(line) = row.line() else { continue };
+        let Some(line) = line else { continue };
         let idx = row.file_index();
         let id = match by_index.get(&idx) {
             Some(&id) => id,
@@ -798,27 +1181,46 @@ fn read_unit(
             stmt: row.is_stmt(),
         });
     }
+    // libdw's order: by address, an end of sequence first, otherwise as the program ran.
+    unit_rows.sort_by_key(|r| (r.addr, !r.end));
+    out.unit_rows.push(unit_rows);
+    // (depth, the function or inline copy the entry at that depth is)
+    let mut stack: Vec<(isize, Option<usize>, Option<usize>)> = Vec::new();
     let mut entries = unit.entries();
     while let Ok(Some(e)) = entries.next_dfs() {
-        if e.tag() != gimli::DW_TAG_subprogram {
+        let depth = e.depth();
+        while stack.last().is_some_and(|&(d, _, _)| d >= depth) {
+            stack.pop();
+        }
+        let inlined = e.tag() == gimli::DW_TAG_inlined_subroutine;
+        if e.tag() != gimli::DW_TAG_subprogram && !inlined {
             continue;
         }
-        let Some(low) = e
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        if let Ok(mut it) = dwarf.die_ranges(unit, e) {
+            while let Ok(Some(r)) = it.next() {
+                if r.begin < r.end {
+                    ranges.push((r.begin, r.end));
+                }
+            }
+        }
+        let entry_pc = e
+            .attr_value(gimli::DW_AT_entry_pc)
+            .and_then(|v| dwarf.attr_address(unit, v).ok().flatten());
+        let low = e
             .attr_value(gimli::DW_AT_low_pc)
-            .and_then(|v| dwarf.attr_address(unit, v).ok().flatten())
-        else {
+            .and_then(|v| dwarf.attr_address(unit, v).ok().flatten());
+        let Some(low) = low.or_else(|| ranges.first().map(|r| r.0)) else {
             continue;
         };
-        let end = match e.attr_value(gimli::DW_AT_high_pc) {
-            Some(gimli::AttributeValue::Udata(n)) => low + n,
-            Some(v) => dwarf
-                .attr_address(unit, v)
-                .ok()
-                .flatten()
-                .unwrap_or(low + 1),
-            None => low + 1,
-        };
+        let end = ranges
+            .iter()
+            .filter(|r| r.0 == low)
+            .map(|r| r.1)
+            .next()
+            .unwrap_or(low + 1);
         // An out-of-line method or inline instance names itself through its declaration.
+        let decl_is_origin = e.attr_value(gimli::DW_AT_abstract_origin).is_some();
         let decl = [gimli::DW_AT_specification, gimli::DW_AT_abstract_origin]
             .iter()
             .find_map(|&at| match e.attr_value(at) {
@@ -843,13 +1245,46 @@ fn read_unit(
             Some(gimli::AttributeValue::Udata(n)) => u32::try_from(n).unwrap_or(0),
             _ => 0,
         };
+        let name = name.to_string_lossy().into_owned();
+        let (func, parent) = stack.last().map_or((None, None), |&(_, f, i)| (f, i));
+        if inlined {
+            let call_file = match e.attr_value(gimli::DW_AT_call_file) {
+                Some(gimli::AttributeValue::FileIndex(i))
+                | Some(gimli::AttributeValue::Udata(i)) => {
+                    file_path(dwarf, unit, &header, i).unwrap_or_default()
+                }
+                _ => String::new(),
+            };
+            let call_line = match e.attr_value(gimli::DW_AT_call_line) {
+                Some(gimli::AttributeValue::Udata(n)) => u32::try_from(n).unwrap_or(0),
+                _ => 0,
+            };
+            out.inlines.push(Inline {
+                name,
+                cu,
+                func,
+                parent,
+                decl_file: file,
+                decl_line: line,
+                call_file,
+                call_line,
+                entry: entry_pc.unwrap_or(low),
+                ranges,
+            });
+            stack.push((depth, func, Some(out.inlines.len() - 1)));
+            continue;
+        }
         out.funcs.push(Func {
-            name: name.to_string_lossy().into_owned(),
-            entry: low,
+            name,
+            entry: entry_pc.unwrap_or(low),
             end,
             file,
             line,
+            cu,
+            ranges,
+            instance: decl_is_origin,
         });
+        stack.push((depth, Some(out.funcs.len() - 1), None));
     }
 }
 

@@ -648,6 +648,81 @@ fn probe_module_points_match_perf() {
     }
 }
 
+/// Lines sharing an address with another line: `-L` leaves them unnumbered and `FUNC:N` /
+/// `FILE:N` refuse them with perf's suggestion, at -O0 (a function's `{` shares its entry
+/// with the declaration) and -O2 (inlined code, merged lines); line probes are named after
+/// the inlined function they are in.
+#[test]
+fn probe_shared_lines_match_perf() {
+    let dir = TempDir::new("probe-lines");
+    if perf().is_none() {
+        return;
+    }
+    if !rperf_is_root() {
+        skip("perf probe -D reads tracefs: needs root");
+        return;
+    }
+    let src = dir.path().join("pl.c");
+    std::fs::write(&src, include_str!("../../fixtures/workloads/probe_lines.c")).unwrap();
+    for (name, flags) in [("pl0", "-O0"), ("pl2", "-O2")] {
+        let exe = dir.path().join(name);
+        let o = run({
+            let mut c = std::process::Command::new("gcc");
+            c.args(["-g", flags, "-o"]).arg(&exe).arg(&src);
+            c
+        });
+        assert!(o.status.success(), "{}", stderr(&o));
+        let x = exe.to_str().unwrap();
+        let both = |args: &[&str]| {
+            let mut a = vec!["-x", x];
+            a.extend(args);
+            let p = probe("perf", &a);
+            let r = probe("rperf", &a);
+            assert_eq!(p, r, "{flags} {args:?}");
+            r
+        };
+        for l in [
+            "work",
+            "main",
+            "tiny",
+            "helper_add",
+            "pl.c",
+            "work:1-5",
+            "pl.c:12-18",
+        ] {
+            let (rc, out, _) = both(&["-L", l]);
+            assert_eq!(rc, 0, "{l}");
+            // The declaration is line 0, never the brace below it.
+            if l == "work" {
+                assert!(out.contains("      0  __attribute__"), "{out}");
+                assert!(!out.contains("      1  {"), "{out}");
+            }
+        }
+        let mut refused = 0;
+        for d in [
+            "work:1",
+            "work:2",
+            "work:4",
+            "work:5",
+            "main:1",
+            "main:2",
+            "helper_add:4",
+            "pl.c:8",
+            "pl.c:10",
+            "pl.c:17",
+            "pl.c:22",
+        ] {
+            let (rc, _, err) = both(&["-D", d]);
+            if rc != 0 {
+                assert_eq!(rc, 254, "{d}");
+                assert!(err.contains("This line is sharing the address"), "{err}");
+                refused += 1;
+            }
+        }
+        assert!(refused > 0, "{flags}: some line shares its address");
+    }
+}
+
 /// Kernel functions without a vmlinux: perf finds them in /proc/kallsyms and writes them
 /// against `_text` (returns against the function where kprobe_events takes no offset on a
 /// return); globs, `.constprop` names, offsets past the end and unknown names as perf.
@@ -1306,10 +1381,9 @@ fn probe_kernel_points_from_vmlinux_dwarf_match_perf() {
             assert_eq!(rc, 0);
             assert!(out.contains("\t@<"), "{out}");
         }
+        let (rc, out, _) = both(&["-L", "work"]);
+        assert_eq!(rc, 0);
         if flags == "-O0" {
-            // (-L on optimized code numbers lines perf's libdw leaves out: see README.)
-            let (rc, out, _) = both(&["-L", "work"]);
-            assert_eq!(rc, 0);
             assert!(out.contains("      1      int r = a * 2 + p->x;"), "{out}");
         }
         // Adding needs the running kernel's own vmlinux: a dry run says it is not.

@@ -1,6 +1,7 @@
 //! A probe definition's place in a binary: the function or line's address (past the prologue),
 //! its arguments' fetch expressions from DWARF.
 use super::*;
+use crate::probe::debuginfo::{LineRoot, SharedLine};
 
 /// Whether an argument is a raw fetch argument the kernel reads as is (a register, memory
 /// at an address, a stack slot, `$retval`…), not a variable to find in DWARF.
@@ -207,13 +208,15 @@ pub(super) fn resolve(
                 .debug
                 .as_ref()
                 .ok_or_else(|| no_debuginfo(cfg, bin, what))?;
-            let addrs = dbg.line_addrs(src, *line, None);
+            let addrs = dbg
+                .probe_line_addrs(None, src, *line, None)
+                .map_err(|e| shared_line(cfg, &e, what))?;
             let Some(first) = addrs.first() else {
                 return Err(not_found(&format!("@{src}:{line}")));
             };
             let func = dbg
-                .function_at(*first)
-                .map(|f| f.name.clone())
+                .scope_for_line(*first, *line)
+                .map(String::from)
                 .or_else(|| bin.symbol_at(*first).map(|s| s.name.clone()))
                 .unwrap_or_else(|| format!("L{line}"));
             Ok((func, addrs))
@@ -225,6 +228,30 @@ pub(super) fn resolve(
             rel_line,
             ret,
         } => {
+            if let Some(rl) = rel_line.filter(|&l| l > 0) {
+                let dbg = bin
+                    .debug
+                    .as_ref()
+                    .ok_or_else(|| no_debuginfo(cfg, bin, what))?;
+                // perf walks the lines of the unit the function is defined in, counting
+                // from its declaration.
+                let (roots, file, decl) = dbg
+                    .line_roots(name, src.as_deref())
+                    .ok_or_else(|| not_found(&spec.point_text()))?;
+                let cu = match roots.first() {
+                    Some(LineRoot::Func(i)) => dbg.funcs[*i].cu,
+                    Some(LineRoot::Inline(i)) => dbg.inlines[*i].cu,
+                    Some(LineRoot::Unit(u)) => *u,
+                    None => return Err(not_found(&spec.point_text())),
+                };
+                let addrs = dbg
+                    .probe_line_addrs(Some(cu), &file, decl.saturating_add(rl), Some(name))
+                    .map_err(|e| shared_line(cfg, &e, what))?;
+                if addrs.is_empty() {
+                    return Err(not_found(&spec.point_text()));
+                }
+                return Ok((name.clone(), addrs));
+            }
             if src.is_some() || rel_line.is_some() {
                 let dbg = bin
                     .debug
@@ -296,4 +323,18 @@ pub(super) fn resolve(
             Ok((name.clone(), addrs))
         }
     }
+}
+
+/// perf's refusal of a line that shares its address with another line.
+fn shared_line(cfg: &ProbeConfig, e: &SharedLine, what: &str) -> anyhow::Error {
+    fail(
+        cfg.quiet,
+        &format!(
+            "This line is sharing the address with other lines.\nPlease try to probe at {} \
+             instead.",
+            e.instead
+        ),
+        what,
+        ENOENT,
+    )
 }

@@ -1,5 +1,6 @@
 //! What can be probed: -F functions, -L source lines, -V variables.
 use super::*;
+use crate::probe::debuginfo::LineRoot;
 
 /// `-F [FILTER]`: the functions of `-x`'s binary.
 pub(super) fn funcs(cfg: &ProbeConfig, filter: Option<&str>) -> Result<ExitCode> {
@@ -82,26 +83,26 @@ pub(super) fn lines(cfg: &ProbeConfig, spec: &str) -> Result<ExitCode> {
     // (header, file, first, last numbered, lines of context after, base of the numbers,
     // lines with code)
     let (header, file, first, last, context, base, code) = if is_file {
-        let Some(file) = dbg
-            .files
-            .iter()
-            .find(|f| crate::probe::debuginfo::path_ends_with(f, head))
-            .cloned()
-        else {
+        let Some((cu, file)) = dbg.units_with_file(head).into_iter().next() else {
             return Err(not_found());
         };
-        let code: BTreeSet<u32> = dbg
-            .rows
-            .iter()
-            .filter(|r| dbg.files[r.file as usize] == file)
-            .map(|r| r.line)
-            .collect();
+        let end = rend.unwrap_or(u32::MAX);
+        let code = dbg.numbered_lines(&[LineRoot::Unit(cu)], &file, rstart..=end);
+        let Some(&last_code) = code.iter().next_back() else {
+            return Err(not_found());
+        };
+        // Unbounded, perf shows three lines past the last with code.
+        let (last, context) = if end == u32::MAX {
+            (last_code, 3)
+        } else {
+            (end, 0)
+        };
         (
             format!("<{file}:{rstart}>"),
             file,
             rstart.max(1),
-            rend.unwrap_or(u32::MAX),
-            0,
+            last,
+            context,
             0,
             code,
         )
@@ -110,23 +111,30 @@ pub(super) fn lines(cfg: &ProbeConfig, spec: &str) -> Result<ExitCode> {
             Some((n, s)) => (n, Some(s)),
             None => (head, None),
         };
-        let Some(f) = dbg.functions(name, src).into_iter().next() else {
+        let Some((roots, file, decl)) = dbg.line_roots(name, src) else {
             return Err(not_found());
         };
-        let code: BTreeSet<u32> = dbg.lines_of(f).into_iter().collect();
-        let last_code = code.iter().next_back().copied().unwrap_or(f.line);
-        let first = f.line.saturating_add(rstart);
-        let (last, context) = match rend {
-            Some(e) if bounded => (f.line.saturating_add(e), 0),
-            _ => (last_code, 3),
+        let first = decl.saturating_add(rstart);
+        let end = match rend {
+            Some(e) if bounded => decl.saturating_add(e),
+            _ => u32::MAX,
+        };
+        let code = dbg.numbered_lines(&roots, &file, first..=end);
+        let Some(&last_code) = code.iter().next_back() else {
+            return Err(not_found());
+        };
+        let (last, context) = if end == u32::MAX {
+            (last_code, 3)
+        } else {
+            (end, 0)
         };
         (
-            format!("<{}@{}:{rstart}>", f.name, f.file),
-            f.file.clone(),
+            format!("<{name}@{file}:{rstart}>"),
+            file,
             first,
             last,
             context,
-            f.line,
+            decl,
             code,
         )
     };
