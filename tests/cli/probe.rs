@@ -746,10 +746,8 @@ fn probe_kernel_definitions_from_kallsyms_match_perf() {
         .map(String::from);
     let mut defs = vec![
         "do_sys_open",
-        "do_sys_open+4",
         "do_sys_open%return",
-        "do_sys_open dfd=%di %si:u64 +0(%si):string",
-        "grp:ev=vfs_read",
+        "grp:ev=do_sys_open+4 dfd=%di %si:u64 +0(%si):string",
         "r=vfs_read%return $retval",
         "do_sys_op*",
         "do_sys_open+1000000",
