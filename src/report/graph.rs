@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 #[derive(Debug, Clone, Default)]
 pub struct Node {
     /// Identity, and among children of equal weight their order: (position as perf
-    /// compares it, name id).
+    /// compares it, [`tie`] bits over the name id); see [`perf_cmp`].
     key: (u64, u64),
     name: u32,
     hits: u64,
@@ -26,21 +26,52 @@ impl Node {
         let mut n = self;
         n.cumul += weight;
         for &(key, name) in frames {
-            let i = match n.children.iter().position(|c| c.key == key) {
+            let i = match n.children.iter().position(|c| perf_cmp(c.key, key).is_eq()) {
                 Some(i) => i,
                 None => {
-                    n.children.push(Node {
-                        key,
-                        name,
-                        ..Node::default()
-                    });
-                    n.children.len() - 1
+                    // Children stay in the order of perf's tree of children (the greater
+                    // first); a binary search, which never fails where perf's comparison
+                    // (names against addresses) is not a total order.
+                    let at = n.children.partition_point(|c| perf_cmp(c.key, key).is_ge());
+                    n.children.insert(
+                        at,
+                        Node {
+                            key,
+                            name,
+                            ..Node::default()
+                        },
+                    );
+                    at
                 }
             };
             n = &mut n.children[i];
             n.cumul += weight;
         }
         n.hits += weight;
+    }
+}
+
+/// The second half of a node's key: the name id in the low 32 bits, and for a named
+/// frame its name's rank among all names (bits 32..62, perf's `strcmp` order), with bit 62
+/// set for a named frame and bit 63 for an inlined one.
+pub fn tie(id: u32, rank: Option<u32>, inlined: bool) -> u64 {
+    let named = rank.map_or(0, |r| (1 << 62) | (u64::from(r & 0x3fff_ffff) << 32));
+    u64::from(id) | named | (u64::from(inlined) << 63)
+}
+
+/// perf's comparison of two call-graph siblings (match_chain by function): by name when
+/// either is an inlined function (inlined frames share their container's start), else by
+/// binary and start address (`key.0`). Equal means one node: perf merges an inlined
+/// function with a sibling of the same name.
+fn perf_cmp(a: (u64, u64), b: (u64, u64)) -> std::cmp::Ordering {
+    let (inlined, named) = (
+        |k: (u64, u64)| k.1 >> 63 == 1,
+        |k: (u64, u64)| (k.1 >> 62) & 1 == 1,
+    );
+    if (inlined(a) || inlined(b)) && named(a) && named(b) {
+        ((a.1 >> 32) & 0x3fff_ffff).cmp(&((b.1 >> 32) & 0x3fff_ffff))
+    } else {
+        a.0.cmp(&b.0).then((a.1 as u32).cmp(&(b.1 as u32)))
     }
 }
 
@@ -171,12 +202,12 @@ fn run<'a>(mut n: &'a Node, f: &Filter) -> (Vec<u32>, &'a Node) {
     }
 }
 
-/// Children at or above `min`, heaviest first; ties keep the order the stacks arrived in.
+/// Children at or above `min`, heaviest first; equal weights in perf's order: it walks its
+/// tree of children (kept by [`perf_cmp`], the greater first) and puts each node after
+/// those of equal weight, so a stable sort of the children as kept.
 fn sorted(n: &Node, min: u64) -> Vec<&Node> {
     let mut v: Vec<&Node> = n.children.iter().filter(|c| c.cumul >= min).collect();
-    // Heaviest first; equal weights in perf's node order: its tree of children keeps
-    // them by binary, then symbol address, the higher first.
-    v.sort_by(|a, b| b.cumul.cmp(&a.cumul).then(b.key.cmp(&a.key)));
+    v.sort_by_key(|c| std::cmp::Reverse(c.cumul));
     v
 }
 
@@ -436,6 +467,34 @@ mod tests {
         });
         let want = "            |\n            ---leaf\n               |          \n               |--9.57%--mid_b\n               |          main\n               |          start\n               |          \n                --9.52%--mid_a\n                          main\n                          start\n\n";
         assert_eq!(out, want);
+    }
+
+    #[test]
+    fn equal_branches_come_in_perfs_order() {
+        let leaf = ((100, tie(9, Some(9), false)), 9);
+        let kids = |stacks: &[((u64, u64), u32)]| -> Vec<u32> {
+            let mut t = Node::root();
+            for &f in stacks {
+                t.add(&[leaf, f], 1);
+            }
+            sorted(&t.children[0], 0).iter().map(|n| n.name).collect()
+        };
+        // Inlined functions (one container at 10) by name, the greater first, whatever
+        // their arrival: names ranked 0 "a", 1 "b", 2 "c".
+        let inl = |id: u32, rank: u32| ((10, tie(id, Some(rank), true)), id);
+        assert_eq!(kids(&[inl(1, 1), inl(0, 0), inl(2, 2)]), [2, 1, 0]);
+        // Functions by binary and address, the higher first, whatever their names.
+        let real = |id: u32, at: u64, rank: u32| ((at, tie(id, Some(rank), false)), id);
+        assert_eq!(
+            kids(&[real(3, 20, 0), real(4, 40, 2), real(5, 30, 1)]),
+            [4, 5, 3]
+        );
+        // Mixed, perf's comparison is no order: all are kept, nothing panics.
+        let mut mixed = kids(&[inl(1, 1), real(3, 20, 3), real(4, 30, 0), inl(2, 2)]);
+        mixed.sort_unstable();
+        assert_eq!(mixed, [1, 2, 3, 4]);
+        // An inlined function and a sibling of the same name are one node, as in perf.
+        assert_eq!(kids(&[inl(1, 1), real(6, 50, 1)]), [1]);
     }
 
     #[test]

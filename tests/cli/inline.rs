@@ -366,3 +366,144 @@ fn rust_inline_frames_are_named_as_perfs_addr2line_names_them() {
         "{as_symbol} {as_dwarf}: {ours}"
     );
 }
+
+/// perf orders call-graph siblings of equal weight by its tree of children: inlined
+/// functions by name (the greater first), others by binary and start address (the higher
+/// first). On the Rust fixture (many one-sample branches, most of them inlined sorting
+/// code) `report --stdio` prints perf's trees line for line, in both modes. Compared over
+/// the longest run of samples whose stacks both tools print alike (rperf unwinds the odd
+/// sample further than perf, which is not what this checks).
+#[test]
+fn rust_report_trees_order_equal_branches_as_perf() {
+    let Some(_) = perf() else { return };
+    if Command::new("addr2line").arg("--version").output().is_err() {
+        skip("binutils' addr2line is not installed (perf runs it)");
+        return;
+    }
+    let Some(exe) = rust_inline_fixture() else {
+        return;
+    };
+    let dir = TempDir::new("inline-rust-ties");
+    let data = record_with(
+        "perf",
+        dir.path(),
+        "perf.data",
+        &[
+            "--call-graph",
+            "dwarf",
+            "-F",
+            "2000",
+            "--",
+            exe.to_str().unwrap(),
+            "0.4",
+        ],
+    )
+    .unwrap();
+    let perf_out = |args: &[&str]| {
+        stdout(&run({
+            let mut p = perf().unwrap();
+            p.args(args).arg("-i").arg(&data);
+            p
+        }))
+    };
+    let theirs = perf_out(&["script"]);
+    let ours = rperf_out(&["script"], &data);
+    let blocks = |t: &str| -> Vec<String> {
+        t.split("\n\n")
+            .map(|b| b.trim_matches('\n').to_string())
+            .filter(|b| !b.is_empty())
+            .collect()
+    };
+    let (pb, rb) = (blocks(&theirs), blocks(&ours));
+    assert_eq!(pb.len(), rb.len());
+    // The longest run of alike samples, as a --time window.
+    let (mut best, mut start) = ((0, 0), 0);
+    for i in 0..=pb.len() {
+        if i == pb.len() || pb[i] != rb[i] {
+            if i - start > best.1 - best.0 {
+                best = (start, i);
+            }
+            start = i + 1;
+        }
+    }
+    assert!(
+        (best.1 - best.0) * 2 >= pb.len(),
+        "samples alike in a row: {} of {}",
+        best.1 - best.0,
+        pb.len()
+    );
+    let time = |s: &str| -> f64 {
+        s.split_whitespace()
+            .find_map(|w| w.strip_suffix(':').and_then(|t| t.parse().ok()))
+            .unwrap()
+    };
+    let window = format!(
+        "{:.6},{:.6}",
+        time(&pb[best.0]) - 0.0001,
+        time(&pb[best.1 - 1]) + 0.0001
+    );
+    for extra in [&[][..], &["--no-children"][..]] {
+        let mut args = vec!["report", "--stdio", "--time", &window];
+        args.extend(extra);
+        // Each entry's block (its row and its tree) by the entry's name: rows of equal
+        // weight (most of this profile's children rows) are ordered by another rule, not
+        // checked here.
+        // Rows by their text, each with its trees (one per row of that text: entries of one
+        // name in different functions), in a fixed order.
+        let entries = |t: &str| -> std::collections::BTreeMap<String, Vec<String>> {
+            // A row starts with its percentage; the tree lines under it belong to it.
+            let row = |l: &str| {
+                l.split_whitespace()
+                    .next()
+                    .is_some_and(|w| w.ends_with('%') && w[..w.len() - 1].parse::<f64>().is_ok())
+            };
+            let mut map = std::collections::BTreeMap::<String, Vec<String>>::new();
+            let mut head = String::new();
+            for l in t
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            {
+                let blocks = map
+                    .entry(if row(l) { l.to_string() } else { head.clone() })
+                    .or_default();
+                if row(l) {
+                    head = l.to_string();
+                    blocks.push(String::new());
+                }
+                if let Some(b) = blocks.last_mut() {
+                    b.push_str(l);
+                    b.push('\n');
+                }
+            }
+            for blocks in map.values_mut() {
+                blocks.sort_unstable();
+            }
+            map
+        };
+        let (ours, theirs) = (entries(&rperf_out(&args, &data)), entries(&perf_out(&args)));
+        assert!(ours.len() > 5, "report {extra:?}: {ours:#?}");
+        let only = |a: &std::collections::BTreeMap<String, Vec<String>>,
+                    b: &std::collections::BTreeMap<String, Vec<String>>| {
+            a.keys()
+                .filter(|k| !b.contains_key(*k))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let (mine, perfs) = (only(&ours, &theirs), only(&theirs, &ours));
+        // perf's entries of one inlined function sometimes split in two: its tree of
+        // entries tells inlined functions apart by name and overlapping addresses, which
+        // is no order, and a lookup can miss the entry there is. The other entries must be
+        // perf's, and each of their trees.
+        assert!(
+            (mine.len() + perfs.len()) * 10 <= theirs.len(),
+            "report {extra:?} --time {window}: entries of rperf only {mine:#?}, of perf only \
+             {perfs:#?}"
+        );
+        for (head, tree) in ours.iter().filter(|(h, _)| theirs.contains_key(*h)) {
+            assert_eq!(
+                tree, &theirs[head],
+                "report {extra:?} --time {window}: the tree of {head}"
+            );
+        }
+    }
+}

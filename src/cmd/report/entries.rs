@@ -74,6 +74,7 @@ pub(super) fn build_trees(
     h: &mut EventHist,
     table: &FrameTable,
     orders: &[u64],
+    ties: &[u64],
     children: bool,
     order: graph::Order,
 ) {
@@ -90,7 +91,8 @@ pub(super) fn build_trees(
             let item = |f: &u32| {
                 let sym = table.frames[*f as usize].1;
                 let at = orders.get(sym as usize).copied().unwrap_or(u64::MAX);
-                ((at, u64::from(sym)), sym)
+                let tie = ties.get(sym as usize).copied().unwrap_or(u64::from(sym));
+                ((at, tie), sym)
             };
             if caller {
                 path.extend(part.iter().rev().map(item));
@@ -207,6 +209,35 @@ pub(super) struct SymTable {
 }
 
 impl SymTable {
+    /// Per id, the second half of its call-graph key ([`graph::tie`]): whether it is an
+    /// inlined function and where its name sorts among all (perf compares inlined
+    /// frames by name, `strcmp`'s byte order, without the ` (inlined)` mark).
+    pub(super) fn ties(&self) -> Vec<u64> {
+        let inlined: rustc_hash::FxHashSet<u32> = self.inlined.values().copied().collect();
+        let name = |id: usize| match &self.cells[id] {
+            SymCell::Named(_, n) if inlined.contains(&(id as u32)) => {
+                Some(n.strip_suffix(" (inlined)").unwrap_or(n))
+            }
+            SymCell::Named(_, n) => Some(n.as_str()),
+            SymCell::Addr(..) => None,
+        };
+        let mut by_name: Vec<(&str, usize)> = (0..self.cells.len())
+            .filter_map(|id| Some((name(id)?, id)))
+            .collect();
+        by_name.sort_unstable();
+        let mut rank = vec![None; self.cells.len()];
+        let mut r = 0u32;
+        for (i, &(n, id)) in by_name.iter().enumerate() {
+            if i > 0 && by_name[i - 1].0 != n {
+                r += 1;
+            }
+            rank[id] = Some(r);
+        }
+        (0..self.cells.len())
+            .map(|id| graph::tie(id as u32, rank[id], inlined.contains(&(id as u32))))
+            .collect()
+    }
+
     /// The id of `name (inlined)` inside the function placed at `order`.
     pub(super) fn intern_inlined(&mut self, name: &str, order: u64) -> u32 {
         let next = self.cells.len() as u32;

@@ -408,8 +408,9 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
         graph::Order::Callee
     });
     if graph_on {
+        let ties = table.ties();
         for h in hists.iter_mut() {
-            build_trees(h, &frames, &table.orders, children, order);
+            build_trees(h, &frames, &table.orders, &ties, children, order);
         }
     }
     let mut all_rows = Vec::with_capacity(hists.len());
