@@ -407,9 +407,15 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
     } else {
         graph::Order::Callee
     });
+    // The browser shows the rows first: a tree is built when its row is opened.
+    let lazy_graphs = extra.lazy_graphs && graph_on;
     if graph_on {
         for h in hists.iter_mut() {
-            build_trees(h, &frames, &table.orders, children, order);
+            if lazy_graphs {
+                entry_depths(h, &frames, children, order);
+            } else {
+                build_trees(h, &frames, &table.orders, children, order);
+            }
         }
     }
     let mut all_rows = Vec::with_capacity(hists.len());
@@ -419,10 +425,12 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
         SymCell::Addr(_, a) => format!("{a:#x}").replace("0x0", "0"),
     };
     let mut lazy = LazyGraphs::default();
-    if extra.lazy_graphs && graph_on {
+    if lazy_graphs {
         lazy.names = (0..table.cells.len() as u32).map(name).collect();
+        lazy.children = children;
+        lazy.order = order;
     }
-    for h in hists.iter_mut() {
+    for (event, h) in hists.iter_mut().enumerate() {
         let mut trees = std::mem::take(&mut h.graphs);
         let h = &*h;
         let rows: Vec<(Vec<Cell>, Entry, RowGraph)> = h
@@ -466,7 +474,13 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
                     })
                     .collect();
                 let mut graph_text = RowGraph::Text(String::new());
-                if let (Some(t), Some(g)) = (trees.remove(k), cfg.graph) {
+                let tree = if lazy_graphs {
+                    // An entry has a graph when a chain part is stored under it.
+                    (e.max_depth > 0).then(graph::Node::root)
+                } else {
+                    trees.remove(k)
+                };
+                if let (Some(t), Some(g)) = (tree, cfg.graph) {
                     let parent = if children {
                         e.children_period
                     } else {
@@ -480,10 +494,10 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
                         // when sorted by symbol first, but not with -F.
                         skip_first: cfg.fields.is_none() && cfg.sort.first() == Some(&SortKey::Sym),
                     };
-                    if extra.lazy_graphs {
+                    if lazy_graphs {
                         lazy.print = Some(p);
-                        graph_text = RowGraph::Lazy(lazy.trees.len());
-                        lazy.trees.push((t, h.total, parent));
+                        graph_text = RowGraph::Lazy(lazy.rows.len());
+                        lazy.rows.push((event, *k, h.total, parent));
                     } else {
                         let mut text = String::new();
                         graph::print(&mut text, &t, h.total, parent, p, &name);
@@ -496,6 +510,10 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
             })
             .collect();
         all_rows.push(rows);
+    }
+    if lazy_graphs {
+        lazy.frames = frames;
+        lazy.orders = table.orders;
     }
     Ok(Histogram {
         hists,

@@ -39,18 +39,39 @@ pub(crate) struct Histogram {
 pub(crate) enum RowGraph {
     /// perf's text (empty without a graph).
     Text(String),
-    /// An index into [`LazyGraphs::trees`].
+    /// An index into [`LazyGraphs::rows`].
     Lazy(usize),
 }
 
-/// The call-graph trees of rows not laid out yet, and what laying them out needs.
-#[derive(Default)]
+/// What building and laying out the call graphs of rows not opened yet needs.
 pub(crate) struct LazyGraphs {
-    /// Per tree: the tree, the event's total and the entry's own weight.
-    pub(super) trees: Vec<(graph::Node, u64, u64)>,
+    /// Per row with a graph: its event, its entry's key, the event's total and the
+    /// entry's own weight.
+    pub(super) rows: Vec<(usize, Key, u64, u64)>,
+    /// The frames of the events' distinct stacks ([`EventHist::stacks`]).
+    pub(super) frames: FrameTable,
+    /// Per symbol id, where perf places it among equals.
+    pub(super) orders: Vec<u64>,
+    /// Children mode, and the graphs' order: which parts of a stack an entry holds.
+    pub(super) children: bool,
+    pub(super) order: graph::Order,
     /// Symbol text by name id.
     pub(super) names: Vec<String>,
     pub(super) print: Option<graph::Print>,
+}
+
+impl Default for LazyGraphs {
+    fn default() -> Self {
+        LazyGraphs {
+            rows: Vec::new(),
+            frames: FrameTable::default(),
+            orders: Vec::new(),
+            names: Vec::new(),
+            print: None,
+            children: false,
+            order: graph::Order::Callee,
+        }
+    }
 }
 
 impl Default for RowGraph {
@@ -66,10 +87,12 @@ impl Histogram {
             RowGraph::Text(t) => t.clone(),
             RowGraph::Lazy(i) => {
                 let mut out = String::new();
-                if let (Some((tree, total, parent)), Some(p)) =
-                    (self.lazy.trees.get(*i), self.lazy.print)
-                {
-                    let names = &self.lazy.names;
+                let l = &self.lazy;
+                if let (Some((event, key, total, parent)), Some(p)) = (l.rows.get(*i), l.print) {
+                    let stacks = &self.hists[*event].stacks;
+                    let tree = entry_tree(stacks, &l.frames, &l.orders, l.children, l.order, key);
+                    let tree = &tree;
+                    let names = &l.names;
                     let name = |id: u32| names.get(id as usize).cloned().unwrap_or_default();
                     graph::print(&mut out, tree, *total, *parent, p, &name);
                 }
