@@ -120,7 +120,8 @@ pub(super) fn entry_depths(
 }
 
 /// The call-graph tree of one entry, node for node the one [`build_trees`] builds: the
-/// same walk, keeping only what is stored under `want`, in the same order.
+/// parts [`walk_stacks`] stores under `want`, in the same order, found without its
+/// per-stack bookkeeping (one look at each frame).
 pub(super) fn entry_tree(
     stacks: &[(Vec<u32>, u64)],
     table: &FrameTable,
@@ -131,12 +132,48 @@ pub(super) fn entry_tree(
 ) -> graph::Node {
     let mut tree = graph::Node::root();
     let mut path = Vec::new();
-    walk_stacks(stacks, table, children, order, |key, part, period| {
-        if key == *want {
-            add_part(&mut path, table, orders, order, part, period, &mut tree);
+    let is_want: Vec<bool> = table.frames.iter().map(|(k, _)| k == want).collect();
+    let caller = order == graph::Order::Caller;
+    for (ids, period) in stacks {
+        let chain = &ids[1..];
+        if is_want[ids[0] as usize] {
+            add_part(&mut path, table, orders, order, chain, *period, &mut tree);
+            continue;
         }
-    });
+        if !children {
+            continue;
+        }
+        // The occurrence walk_stacks keeps: the outermost in caller order, the innermost
+        // in callee order.
+        let at = if caller {
+            chain.iter().rposition(|f| is_want[*f as usize])
+        } else {
+            chain.iter().position(|f| is_want[*f as usize])
+        };
+        if let Some(j) = at {
+            let part = if caller { &chain[..=j] } else { &chain[j..] };
+            add_part(&mut path, table, orders, order, part, *period, &mut tree);
+        }
+    }
     tree
+}
+
+/// Every entry's call-graph tree of one event, as [`build_trees`] builds them (for a
+/// browser asked to open many rows at once: one walk instead of one per row).
+pub(super) fn all_trees(
+    stacks: &[(Vec<u32>, u64)],
+    table: &FrameTable,
+    orders: &[u64],
+    children: bool,
+    order: graph::Order,
+) -> FxHashMap<Key, graph::Node> {
+    let mut trees: FxHashMap<Key, graph::Node> = FxHashMap::default();
+    let mut path = Vec::new();
+    walk_stacks(stacks, table, children, order, |key, part, period| {
+        let tree = trees.entry(key).or_insert_with(graph::Node::root);
+        add_part(&mut path, table, orders, order, part, period, tree);
+    });
+    trees
 }
 
 /// Adds one stored chain part (leaf first) to `tree`, in the graph's order.
@@ -441,8 +478,12 @@ mod tests {
                 for (k, e) in &all.entries {
                     assert_eq!(e.max_depth, depths.entries[k].max_depth, "{k:?}");
                     let alone = entry_tree(&all.stacks, &frames, &orders, children, order, k);
+                    let every = all_trees(&all.stacks, &frames, &orders, children, order);
                     match all.graphs.get(k) {
-                        Some(t) => assert_eq!(format!("{t:?}"), format!("{alone:?}")),
+                        Some(t) => {
+                            assert_eq!(format!("{t:?}"), format!("{alone:?}"));
+                            assert_eq!(format!("{t:?}"), format!("{:?}", every[k]));
+                        }
                         None => assert_eq!(e.max_depth, 0, "{k:?}"),
                     }
                 }

@@ -85,20 +85,52 @@ impl Histogram {
     pub(crate) fn graph_text(&self, g: &RowGraph) -> String {
         match g {
             RowGraph::Text(t) => t.clone(),
-            RowGraph::Lazy(i) => {
-                let mut out = String::new();
-                let l = &self.lazy;
-                if let (Some((event, key, total, parent)), Some(p)) = (l.rows.get(*i), l.print) {
+            RowGraph::Lazy(i) => match self.lazy.rows.get(*i) {
+                Some((event, key, ..)) => {
+                    let l = &self.lazy;
                     let stacks = &self.hists[*event].stacks;
                     let tree = entry_tree(stacks, &l.frames, &l.orders, l.children, l.order, key);
-                    let tree = &tree;
-                    let names = &l.names;
-                    let name = |id: u32| names.get(id as usize).cloned().unwrap_or_default();
-                    graph::print(&mut out, tree, *total, *parent, p, &name);
+                    self.lay_out_graph(*i, &tree)
                 }
-                out
-            }
+                None => String::new(),
+            },
         }
+    }
+
+    /// [`Histogram::graph_text`] of many rows at once (the browser's "open every graph"):
+    /// each event's trees built in one walk over its stacks rather than one per row.
+    pub(crate) fn graph_texts(&self, gs: &[&RowGraph]) -> Vec<String> {
+        let l = &self.lazy;
+        let mut trees: FxHashMap<usize, FxHashMap<Key, graph::Node>> = FxHashMap::default();
+        gs.iter()
+            .map(|g| match g {
+                RowGraph::Text(t) => t.clone(),
+                RowGraph::Lazy(i) => match l.rows.get(*i) {
+                    Some((event, key, ..)) => {
+                        let all = trees.entry(*event).or_insert_with(|| {
+                            let stacks = &self.hists[*event].stacks;
+                            all_trees(stacks, &l.frames, &l.orders, l.children, l.order)
+                        });
+                        match all.get(key) {
+                            Some(tree) => self.lay_out_graph(*i, tree),
+                            None => String::new(),
+                        }
+                    }
+                    None => String::new(),
+                },
+            })
+            .collect()
+    }
+
+    /// The text of lazy row `i`'s tree.
+    fn lay_out_graph(&self, i: usize, tree: &graph::Node) -> String {
+        let mut out = String::new();
+        if let (Some((_, _, total, parent)), Some(p)) = (self.lazy.rows.get(i), self.lazy.print) {
+            let names = &self.lazy.names;
+            let name = |id: u32| names.get(id as usize).cloned().unwrap_or_default();
+            graph::print(&mut out, tree, *total, *parent, p, &name);
+        }
+        out
     }
 }
 
