@@ -984,7 +984,7 @@ def bench_report_browser(quick):
             }
         ]
         args = ["report", "--stdio", "-i", data]
-        rows += versus("report --stdio, same file", "", ["perf"] + args, [RPERF] + args, "report only", runs)[:1]
+        rows += versus("report --stdio", f"same file, {samples} samples", ["perf"] + args, [RPERF] + args, "report only", runs)[:1]
     return rows
 
 
