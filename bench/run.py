@@ -929,6 +929,65 @@ def free_port():
         return s.getsockname()[1]
 
 
+def first_screen(cmd, cwd, timeout=600):
+    """Seconds from starting `cmd` in a fresh 160x40 tmux window until its browser shows the
+    title line and a row (polled every 20 ms); the window is killed after."""
+    name = f"bench-first-{os.getpid()}"
+    shell = " ".join(cmd) + "; sleep 600"
+    t = time.perf_counter()
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "40", "-c", cwd, shell], check=True)
+    try:
+        while time.perf_counter() - t < timeout:
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
+            lines = screen.splitlines()
+            if lines and lines[0].startswith("Samples: ") and any("%" in l for l in lines[2:]):
+                return time.perf_counter() - t
+            time.sleep(0.02)
+        sys.exit(f"no first screen from {' '.join(cmd)} in {timeout} s")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], stderr=subprocess.DEVNULL)
+
+
+def bench_report_browser(quick):
+    """Time to the first screen of report's browser (rows shown; call graphs built when a
+    row is opened) against perf report's TUI (`--tui`, perf's default on a terminal) on one
+    large system-wide `-F 20000 -a -g` recording (a CPU loop and rperf itself running), both
+    in tmux (from start until the title and a row are on screen); `report --stdio` of the
+    same file for scale."""
+    secs = "2" if quick else "6"
+    runs = 2 if quick else 3
+    if not shutil.which("tmux"):
+        print("skipping bench_report_browser: apt-get install tmux", file=sys.stderr)
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = build_workload(tmp, True)
+        data = os.path.join(tmp, "big.data")
+        # rperf itself running beside the loop: many distinct deep stacks, whose trees are
+        # what the browser leaves for later.
+        burners = [[exe, "100000"], rperf_busy(tmp, exe)]
+        samples = record_while(data, ["-F", "20000", "-a", "-g"], secs, burners)
+        size = os.path.getsize(data) / 1e6
+        got = {"perf": [], "rperf": []}
+        for _ in range(runs):
+            for tool, cmd in (("perf", "perf"), ("rperf", RPERF)):
+                got[tool].append(first_screen([cmd, "report", "--tui", "-i", data], tmp))
+        med = {k: statistics.median(v) for k, v in got.items()}
+        rows = [
+            {
+                "name": f"report browser: first screen in tmux, perf report --tui vs rperf report --tui ({samples} samples with chains, {size:.0f} MB, perf-recorded)",
+                "unit": "s",
+                "perf": med["perf"],
+                "rperf": med["rperf"],
+                "goal": "rperf >= 2x faster",
+                "met": med["rperf"] * 2 <= med["perf"],
+                "runs": runs,
+            }
+        ]
+        args = ["report", "--stdio", "-i", data]
+        rows += versus("report --stdio", f"same file, {samples} samples", ["perf"] + args, [RPERF] + args, "report only", runs)[:1]
+    return rows
+
+
 BENCHMARKS = [
     bench_stat_startup,
     bench_stat_overhead,
@@ -945,6 +1004,7 @@ BENCHMARKS = [
     bench_top_cpu,
     bench_convert,
     bench_stat_serve,
+    bench_report_browser,
 ]
 
 

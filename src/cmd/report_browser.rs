@@ -128,6 +128,9 @@ fn table(hist: &Histogram, event: usize, laid: &Laid, cfg: &ReportConfig) -> tui
     }
 }
 
+/// Above this many graphs to open at once, every tree of the event is built in one walk.
+const MANY_GRAPHS: usize = 8;
+
 fn browse(cfg: &ReportConfig, hist: &Histogram, views: &mut [View]) -> Result<()> {
     let mut screen = Screen::enter()?;
     let mut b = Browser::new();
@@ -141,22 +144,34 @@ fn browse(cfg: &ReportConfig, hist: &Histogram, views: &mut [View]) -> Result<()
     let n = views.len();
     loop {
         let v = &mut views[at];
-        // Graphs are laid out when their row is first opened.
-        let open: Vec<usize> = b.expanded_keys().filter_map(|k| k.parse().ok()).collect();
-        for i in open {
-            if let (Some(row), Some(laid)) = (v.table.rows.get_mut(i), v.laid.rows.get(i)) {
-                if row.graph_text.is_empty() && row.lazy_graph {
-                    row.graph_text = hist
-                        .graph_text(&laid.graph)
-                        .lines()
-                        .map(String::from)
-                        .collect();
-                    if row.graph_text.is_empty() {
-                        // Everything under the threshold: say so rather than show nothing.
-                        row.graph_text
-                            .push("            (no call-graph branch above the threshold)".into());
-                    }
-                }
+        // Graphs are built and laid out when their row is first opened; many at once
+        // (E) in one walk over the stacks.
+        let open: Vec<usize> = b
+            .expanded_keys()
+            .filter_map(|k| k.parse().ok())
+            .filter(|&i: &usize| {
+                v.table
+                    .rows
+                    .get(i)
+                    .is_some_and(|r| r.graph_text.is_empty() && r.lazy_graph)
+                    && i < v.laid.rows.len()
+            })
+            .collect();
+        let texts = if open.len() > MANY_GRAPHS {
+            let gs: Vec<&RowGraph> = open.iter().map(|&i| &v.laid.rows[i].graph).collect();
+            hist.graph_texts(&gs)
+        } else {
+            open.iter()
+                .map(|&i| hist.graph_text(&v.laid.rows[i].graph))
+                .collect()
+        };
+        for (i, text) in open.into_iter().zip(texts) {
+            let row = &mut v.table.rows[i];
+            row.graph_text = text.lines().map(String::from).collect();
+            if row.graph_text.is_empty() {
+                // Everything under the threshold: say so rather than show nothing.
+                row.graph_text
+                    .push("            (no call-graph branch above the threshold)".into());
             }
         }
         screen

@@ -195,3 +195,106 @@ fn a_pipe_gets_text_and_tui_needs_a_terminal() {
         assert!(!e.contains("panicked"), "{e}");
     }
 }
+
+/// A larger recording (256 functions in four threads, `-F 20000 -g`): the browser shows
+/// the rows before any call graph is built, and a row opened later gets the graph
+/// `report --stdio` prints under it, line for line; q gives the terminal back.
+#[test]
+fn a_row_opened_later_gets_the_graph_report_prints() {
+    if !have_tmux() {
+        return;
+    }
+    let dir = TempDir::new("report-tui-lazy");
+    let many = compile_c(
+        dir.path(),
+        "many",
+        MANY_C,
+        &["-O1", "-pthread", "-fno-omit-frame-pointer"],
+    );
+    let Some(file) = record_with(
+        "rperf",
+        dir.path(),
+        "r.data",
+        &[
+            "-F",
+            "20000",
+            "-g",
+            "--",
+            many.to_str().unwrap(),
+            "100000",
+            "4",
+        ],
+    ) else {
+        return;
+    };
+    let stdio = rperf_out(&["report", "--stdio"], &file);
+    let rperf = env!("CARGO_BIN_EXE_rperf");
+    let shell = format!(
+        "{rperf} report -i r.data; echo EXITED rc=$?; stty -a | grep -o -- '-\\?icanon'; sleep 60"
+    );
+    let t = Tmux::start("report-lazy", 160, 40, dir.path(), &shell);
+    // A loaded machine may take a while over the replay: wait longer than wait_for does.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut s = t.screen();
+    while rows(&s).len() < 5 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        s = t.screen();
+    }
+    let shown = rows(&s);
+    assert!(shown.len() >= 5, "{s}");
+    assert!(shown.iter().all(|l| l.starts_with('+')), "{s}");
+    // The first row whose graph report prints over several lines.
+    let graph_of = |row: &str| -> Vec<String> {
+        let at = stdio
+            .lines()
+            .position(|l| !l.starts_with('#') && words(l) == words(row))
+            .unwrap_or_else(|| panic!("{row} not in report --stdio:\n{stdio}"));
+        stdio
+            .lines()
+            .skip(at + 1)
+            .take_while(|l| !l.trim().is_empty())
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    };
+    let (pick, want) = shown
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (i, graph_of(&r[1..])))
+        .find(|(_, g)| g.len() >= 4)
+        .unwrap_or_else(|| panic!("no row with a graph of 4 lines or more:\n{stdio}"));
+    let title = s.lines().position(|l| l == shown[pick]).unwrap();
+    // The selection starts on the first row, under the title and the column header.
+    t.keys(&vec!["Down"; title - 2]);
+    t.keys(&["Enter"]);
+    let s = t.wait_for(|s| {
+        s.lines()
+            .nth(title)
+            .is_some_and(|l| l.starts_with('-') && s.lines().nth(title + 2).is_some())
+            && s.contains("--")
+    });
+    let line = s.lines().nth(title).unwrap();
+    assert!(line.starts_with('-'), "{s}");
+    // Lines up to the status line (the screen's last) or the next row.
+    let got: Vec<String> = s
+        .lines()
+        .skip(title + 1)
+        .take(38 - title)
+        .take_while(|l| !(l.starts_with('+') || l.starts_with('-')) || !l.contains("] "))
+        .map(|l| l.trim_end().to_string())
+        .collect();
+    let n = got.len().min(want.len());
+    assert!(n >= 3, "{s}");
+    assert_eq!(got[..n], want[..n], "browser:\n{s}\nstdio:\n{stdio}");
+    t.keys(&["q"]);
+    let s = t.wait_for(|s| s.contains("EXITED"));
+    assert!(s.contains("EXITED rc=0"), "{s}");
+    assert!(
+        !s.lines().any(|l| l.starts_with("Samples: ")),
+        "the alternate screen is still up:\n{s}"
+    );
+    let mode = t.wait_for(|s| s.contains("icanon"));
+    assert!(
+        mode.lines().any(|l| l.trim() == "icanon"),
+        "the terminal was left in raw mode:\n{mode}"
+    );
+}

@@ -78,36 +78,154 @@ pub(super) fn build_trees(
     children: bool,
     order: graph::Order,
 ) {
+    let mut path = Vec::new();
+    let EventHist {
+        stacks,
+        graphs,
+        entries,
+        ..
+    } = h;
+    walk_stacks(stacks, table, children, order, |key, part, period| {
+        add_part(
+            &mut path,
+            table,
+            orders,
+            ties,
+            order,
+            part,
+            period,
+            graphs.entry(key).or_insert_with(graph::Node::root),
+        );
+        if let Some(e) = entries.get_mut(&key) {
+            e.max_depth = e.max_depth.max(part.len());
+        }
+    });
+}
+
+/// What [`build_trees`] records of each entry without building the trees: the longest
+/// stored chain (row order), and so whether the entry has a graph at all (its depth is
+/// then above zero). The browser builds a tree when its row is opened ([`entry_tree`]).
+pub(super) fn entry_depths(
+    h: &mut EventHist,
+    table: &FrameTable,
+    children: bool,
+    order: graph::Order,
+) {
+    let EventHist {
+        stacks, entries, ..
+    } = h;
+    walk_stacks(stacks, table, children, order, |key, part, _| {
+        if let Some(e) = entries.get_mut(&key) {
+            e.max_depth = e.max_depth.max(part.len());
+        }
+    });
+}
+
+/// The call-graph tree of one entry, node for node the one [`build_trees`] builds: the
+/// parts [`walk_stacks`] stores under `want`, in the same order, found without its
+/// per-stack bookkeeping (one look at each frame).
+pub(super) fn entry_tree(
+    stacks: &[(Vec<u32>, u64)],
+    table: &FrameTable,
+    orders: &[u64],
+    ties: &[u64],
+    children: bool,
+    order: graph::Order,
+    want: &Key,
+) -> graph::Node {
+    let mut tree = graph::Node::root();
+    let mut path = Vec::new();
+    let is_want: Vec<bool> = table.frames.iter().map(|(k, _)| k == want).collect();
+    let caller = order == graph::Order::Caller;
+    for (ids, period) in stacks {
+        let chain = &ids[1..];
+        if is_want[ids[0] as usize] {
+            add_part(
+                &mut path, table, orders, ties, order, chain, *period, &mut tree,
+            );
+            continue;
+        }
+        if !children {
+            continue;
+        }
+        // The occurrence walk_stacks keeps: the outermost in caller order, the innermost
+        // in callee order.
+        let at = if caller {
+            chain.iter().rposition(|f| is_want[*f as usize])
+        } else {
+            chain.iter().position(|f| is_want[*f as usize])
+        };
+        if let Some(j) = at {
+            let part = if caller { &chain[..=j] } else { &chain[j..] };
+            add_part(
+                &mut path, table, orders, ties, order, part, *period, &mut tree,
+            );
+        }
+    }
+    tree
+}
+
+/// Every entry's call-graph tree of one event, as [`build_trees`] builds them (for a
+/// browser asked to open many rows at once: one walk instead of one per row).
+pub(super) fn all_trees(
+    stacks: &[(Vec<u32>, u64)],
+    table: &FrameTable,
+    orders: &[u64],
+    ties: &[u64],
+    children: bool,
+    order: graph::Order,
+) -> FxHashMap<Key, graph::Node> {
+    let mut trees: FxHashMap<Key, graph::Node> = FxHashMap::default();
+    let mut path = Vec::new();
+    walk_stacks(stacks, table, children, order, |key, part, period| {
+        let tree = trees.entry(key).or_insert_with(graph::Node::root);
+        add_part(&mut path, table, orders, ties, order, part, period, tree);
+    });
+    trees
+}
+
+/// Adds one stored chain part (leaf first) to `tree`, in the graph's order.
+fn add_part(
+    path: &mut Vec<((u64, u64), u32)>,
+    table: &FrameTable,
+    orders: &[u64],
+    ties: &[u64],
+    order: graph::Order,
+    part: &[u32],
+    period: u64,
+    tree: &mut graph::Node,
+) {
+    path.clear();
+    // Nodes are told apart by symbol, ordered among equals as perf orders them.
+    let item = |f: &u32| {
+        let sym = table.frames[*f as usize].1;
+        let at = orders.get(sym as usize).copied().unwrap_or(u64::MAX);
+        let tie = ties.get(sym as usize).copied().unwrap_or(u64::from(sym));
+        ((at, tie), sym)
+    };
+    if order == graph::Order::Caller {
+        path.extend(part.iter().rev().map(item));
+    } else {
+        path.extend(part.iter().map(item));
+    }
+    tree.add(path, period);
+}
+
+/// Calls `add(entry key, part stored under it (leaf first), weight)` for every part of
+/// every distinct stack that [`build_trees`] stores, in the order it stores them.
+fn walk_stacks(
+    stacks: &[(Vec<u32>, u64)],
+    table: &FrameTable,
+    children: bool,
+    order: graph::Order,
+    mut add: impl FnMut(Key, &[u32], u64),
+) {
     let caller = order == graph::Order::Caller;
     let mut seen: Vec<Key> = Vec::new();
-    let mut path: Vec<((u64, u64), u32)> = Vec::new();
-    for (ids, period) in &h.stacks {
+    for (ids, period) in stacks {
         let self_key = table.frames[ids[0] as usize].0;
         let chain = &ids[1..];
-        // `part`: the frames stored under `key`, leaf first.
-        let mut add = |key: Key, part: &[u32]| {
-            path.clear();
-            // Nodes are told apart by symbol, ordered among equals as perf orders them.
-            let item = |f: &u32| {
-                let sym = table.frames[*f as usize].1;
-                let at = orders.get(sym as usize).copied().unwrap_or(u64::MAX);
-                let tie = ties.get(sym as usize).copied().unwrap_or(u64::from(sym));
-                ((at, tie), sym)
-            };
-            if caller {
-                path.extend(part.iter().rev().map(item));
-            } else {
-                path.extend(part.iter().map(item));
-            }
-            h.graphs
-                .entry(key)
-                .or_insert_with(graph::Node::root)
-                .add(&path, *period);
-            if let Some(e) = h.entries.get_mut(&key) {
-                e.max_depth = e.max_depth.max(part.len());
-            }
-        };
-        add(self_key, chain);
+        add(self_key, chain, *period);
         if !children {
             continue;
         }
@@ -117,9 +235,9 @@ pub(super) fn build_trees(
             if key != self_key && !seen.contains(&key) {
                 seen.push(key);
                 if caller {
-                    add(key, &chain[..=j]);
+                    add(key, &chain[..=j], *period);
                 } else {
-                    add(key, &chain[j..]);
+                    add(key, &chain[j..], *period);
                 }
             }
         };
@@ -347,5 +465,68 @@ pub(super) fn new_hist(name: &str) -> EventHist {
         shown_total: 0,
         samples: 0,
         name: name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stacks over five entries, some of them recursive (an entry twice on a chain).
+    fn hist_and_frames() -> (EventHist, FrameTable) {
+        let mut frames = FrameTable::default();
+        let key = |n: u64| {
+            let mut k = [0u64; MAX_KEYS];
+            k[0] = n;
+            k
+        };
+        let mut h = new_hist("cpu-clock");
+        for chain in [
+            &[1u64, 1, 2, 3][..],
+            &[2, 2, 3],
+            &[1, 1, 2, 1, 3],
+            &[4, 4, 2, 3],
+            &[1, 1, 2, 3],
+            &[5, 5],
+        ] {
+            let ids: Vec<u32> = chain
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| frames.intern(key(n), if i == 0 { u32::MAX } else { n as u32 }))
+                .collect();
+            for &n in chain {
+                h.entries.entry(key(n)).or_default();
+            }
+            h.stacks.push((ids, 10 + chain.len() as u64));
+        }
+        // A sample without a chain: an entry with no graph.
+        h.entries.entry(key(9)).or_default();
+        (h, frames)
+    }
+
+    #[test]
+    fn a_tree_built_alone_is_the_one_built_with_all_others() {
+        let orders = [0u64, 50, 40, 30, 20, 10];
+        for children in [false, true] {
+            for order in [graph::Order::Caller, graph::Order::Callee] {
+                let (mut all, frames) = hist_and_frames();
+                build_trees(&mut all, &frames, &orders, &[], children, order);
+                let (mut depths, _) = hist_and_frames();
+                entry_depths(&mut depths, &frames, children, order);
+                assert!(!all.graphs.is_empty());
+                for (k, e) in &all.entries {
+                    assert_eq!(e.max_depth, depths.entries[k].max_depth, "{k:?}");
+                    let alone = entry_tree(&all.stacks, &frames, &orders, &[], children, order, k);
+                    let every = all_trees(&all.stacks, &frames, &orders, &[], children, order);
+                    match all.graphs.get(k) {
+                        Some(t) => {
+                            assert_eq!(format!("{t:?}"), format!("{alone:?}"));
+                            assert_eq!(format!("{t:?}"), format!("{:?}", every[k]));
+                        }
+                        None => assert_eq!(e.max_depth, 0, "{k:?}"),
+                    }
+                }
+            }
+        }
     }
 }

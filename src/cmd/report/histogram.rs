@@ -407,10 +407,16 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
     } else {
         graph::Order::Callee
     });
+    // The browser shows the rows first: a tree is built when its row is opened.
+    let lazy_graphs = extra.lazy_graphs && graph_on;
+    let ties = if graph_on { table.ties() } else { Vec::new() };
     if graph_on {
-        let ties = table.ties();
         for h in hists.iter_mut() {
-            build_trees(h, &frames, &table.orders, &ties, children, order);
+            if lazy_graphs {
+                entry_depths(h, &frames, children, order);
+            } else {
+                build_trees(h, &frames, &table.orders, &ties, children, order);
+            }
         }
     }
     let mut all_rows = Vec::with_capacity(hists.len());
@@ -420,10 +426,12 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
         SymCell::Addr(_, a) => format!("{a:#x}").replace("0x0", "0"),
     };
     let mut lazy = LazyGraphs::default();
-    if extra.lazy_graphs && graph_on {
+    if lazy_graphs {
         lazy.names = (0..table.cells.len() as u32).map(name).collect();
+        lazy.children = children;
+        lazy.order = order;
     }
-    for h in hists.iter_mut() {
+    for (event, h) in hists.iter_mut().enumerate() {
         let mut trees = std::mem::take(&mut h.graphs);
         let h = &*h;
         let rows: Vec<(Vec<Cell>, Entry, RowGraph)> = h
@@ -467,7 +475,13 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
                     })
                     .collect();
                 let mut graph_text = RowGraph::Text(String::new());
-                if let (Some(t), Some(g)) = (trees.remove(k), cfg.graph) {
+                let tree = if lazy_graphs {
+                    // An entry has a graph when a chain part is stored under it.
+                    (e.max_depth > 0).then(graph::Node::root)
+                } else {
+                    trees.remove(k)
+                };
+                if let (Some(t), Some(g)) = (tree, cfg.graph) {
                     let parent = if children {
                         e.children_period
                     } else {
@@ -481,10 +495,10 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
                         // when sorted by symbol first, but not with -F.
                         skip_first: cfg.fields.is_none() && cfg.sort.first() == Some(&SortKey::Sym),
                     };
-                    if extra.lazy_graphs {
+                    if lazy_graphs {
                         lazy.print = Some(p);
-                        graph_text = RowGraph::Lazy(lazy.trees.len());
-                        lazy.trees.push((t, h.total, parent));
+                        graph_text = RowGraph::Lazy(lazy.rows.len());
+                        lazy.rows.push((event, *k, h.total, parent));
                     } else {
                         let mut text = String::new();
                         graph::print(&mut text, &t, h.total, parent, p, &name);
@@ -497,6 +511,11 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
             })
             .collect();
         all_rows.push(rows);
+    }
+    if lazy_graphs {
+        lazy.frames = frames;
+        lazy.orders = table.orders;
+        lazy.ties = ties;
     }
     Ok(Histogram {
         hists,

@@ -39,18 +39,42 @@ pub(crate) struct Histogram {
 pub(crate) enum RowGraph {
     /// perf's text (empty without a graph).
     Text(String),
-    /// An index into [`LazyGraphs::trees`].
+    /// An index into [`LazyGraphs::rows`].
     Lazy(usize),
 }
 
-/// The call-graph trees of rows not laid out yet, and what laying them out needs.
-#[derive(Default)]
+/// What building and laying out the call graphs of rows not opened yet needs.
 pub(crate) struct LazyGraphs {
-    /// Per tree: the tree, the event's total and the entry's own weight.
-    pub(super) trees: Vec<(graph::Node, u64, u64)>,
+    /// Per row with a graph: its event, its entry's key, the event's total and the
+    /// entry's own weight.
+    pub(super) rows: Vec<(usize, Key, u64, u64)>,
+    /// The frames of the events' distinct stacks ([`EventHist::stacks`]).
+    pub(super) frames: FrameTable,
+    /// Per symbol id, where perf places it among equals.
+    pub(super) orders: Vec<u64>,
+    /// Per symbol id, its tie-break among equals ([`graph::tie`]).
+    pub(super) ties: Vec<u64>,
+    /// Children mode, and the graphs' order: which parts of a stack an entry holds.
+    pub(super) children: bool,
+    pub(super) order: graph::Order,
     /// Symbol text by name id.
     pub(super) names: Vec<String>,
     pub(super) print: Option<graph::Print>,
+}
+
+impl Default for LazyGraphs {
+    fn default() -> Self {
+        LazyGraphs {
+            rows: Vec::new(),
+            frames: FrameTable::default(),
+            orders: Vec::new(),
+            ties: Vec::new(),
+            names: Vec::new(),
+            print: None,
+            children: false,
+            order: graph::Order::Callee,
+        }
+    }
 }
 
 impl Default for RowGraph {
@@ -64,18 +88,54 @@ impl Histogram {
     pub(crate) fn graph_text(&self, g: &RowGraph) -> String {
         match g {
             RowGraph::Text(t) => t.clone(),
-            RowGraph::Lazy(i) => {
-                let mut out = String::new();
-                if let (Some((tree, total, parent)), Some(p)) =
-                    (self.lazy.trees.get(*i), self.lazy.print)
-                {
-                    let names = &self.lazy.names;
-                    let name = |id: u32| names.get(id as usize).cloned().unwrap_or_default();
-                    graph::print(&mut out, tree, *total, *parent, p, &name);
+            RowGraph::Lazy(i) => match self.lazy.rows.get(*i) {
+                Some((event, key, ..)) => {
+                    let l = &self.lazy;
+                    let stacks = &self.hists[*event].stacks;
+                    let tree = entry_tree(
+                        stacks, &l.frames, &l.orders, &l.ties, l.children, l.order, key,
+                    );
+                    self.lay_out_graph(*i, &tree)
                 }
-                out
-            }
+                None => String::new(),
+            },
         }
+    }
+
+    /// [`Histogram::graph_text`] of many rows at once (the browser's "open every graph"):
+    /// each event's trees built in one walk over its stacks rather than one per row.
+    pub(crate) fn graph_texts(&self, gs: &[&RowGraph]) -> Vec<String> {
+        let l = &self.lazy;
+        let mut trees: FxHashMap<usize, FxHashMap<Key, graph::Node>> = FxHashMap::default();
+        gs.iter()
+            .map(|g| match g {
+                RowGraph::Text(t) => t.clone(),
+                RowGraph::Lazy(i) => match l.rows.get(*i) {
+                    Some((event, key, ..)) => {
+                        let all = trees.entry(*event).or_insert_with(|| {
+                            let stacks = &self.hists[*event].stacks;
+                            all_trees(stacks, &l.frames, &l.orders, &l.ties, l.children, l.order)
+                        });
+                        match all.get(key) {
+                            Some(tree) => self.lay_out_graph(*i, tree),
+                            None => String::new(),
+                        }
+                    }
+                    None => String::new(),
+                },
+            })
+            .collect()
+    }
+
+    /// The text of lazy row `i`'s tree.
+    fn lay_out_graph(&self, i: usize, tree: &graph::Node) -> String {
+        let mut out = String::new();
+        if let (Some((_, _, total, parent)), Some(p)) = (self.lazy.rows.get(i), self.lazy.print) {
+            let names = &self.lazy.names;
+            let name = |id: u32| names.get(id as usize).cloned().unwrap_or_default();
+            graph::print(&mut out, tree, *total, *parent, p, &name);
+        }
+        out
     }
 }
 
