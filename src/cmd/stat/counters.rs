@@ -188,7 +188,7 @@ pub(super) fn open_counters(
         };
         let leads = via.is_none() && (ev.leader == Some(i) || shares_reads(ev));
         let mut attr = attr;
-        let alone = attr.clone();
+        let alone = attr;
         if leads {
             attr.read_format |= crate::abi::read_format::GROUP;
         } else if via.is_some() && leader.is_none() {
