@@ -555,3 +555,116 @@ fn parquet_weight_is_the_samples_weight_as_perf_script_reads_it() {
         );
     }
 }
+
+/// Writes `n` samples with 4-frame call chains over 1000 distinct addresses, in rounds, with
+/// rperf's own encoder (no PMU here records this many quickly).
+fn many_samples_file(path: &Path, n: u64) {
+    use rperf::abi::{flag, kind, misc, sample, Attr};
+    use rperf::data::write::encode::{self, Trailer};
+    use rperf::data::write::Writer;
+    let st = sample::IP | sample::TID | sample::TIME | sample::PERIOD | sample::CALLCHAIN;
+    let attr = Attr {
+        type_: 1,
+        sample_period: 1000,
+        sample_type: st,
+        flags: flag::SAMPLE_ID_ALL | flag::COMM,
+        ..Attr::default()
+    };
+    let t = Trailer {
+        sample_type: st,
+        id: 0,
+    };
+    let mut w = Writer::create(path, vec![(attr, vec![1])]).unwrap();
+    let mut recs = encode::comm(7, 7, "work", false, t);
+    let user = u64::MAX - 511; // PERF_CONTEXT_USER
+    for i in 0..n {
+        let a = |k: u64| 0x40_0000 + ((i * 7 + k * 131) % 1000) * 16;
+        let body: Vec<u64> = vec![
+            a(0),
+            (7 << 32) | 7,
+            1000 + i,
+            1000,
+            5,
+            user,
+            a(0),
+            a(1),
+            a(2),
+            a(3),
+        ];
+        recs.extend_from_slice(&kind::SAMPLE.to_le_bytes());
+        recs.extend_from_slice(&misc::USER.to_le_bytes());
+        recs.extend_from_slice(&(8 + 8 * body.len() as u16).to_le_bytes());
+        for v in body {
+            recs.extend_from_slice(&v.to_le_bytes());
+        }
+        if i % 10_000 == 9_999 {
+            recs.extend(encode::finished_round());
+            w.write(&recs).unwrap();
+            recs.clear();
+        }
+    }
+    recs.extend(encode::finished_round());
+    w.write(&recs).unwrap();
+    w.finish(Vec::new()).unwrap();
+}
+
+/// Peak resident memory (KiB) of a `--to-parquet` conversion, from GNU time.
+fn convert_peak_kib(file: &Path, out: &Path) -> Option<u64> {
+    if !Path::new("/usr/bin/time").exists() {
+        skip("GNU time is not installed (apt-get install time)");
+        return None;
+    }
+    let o = run({
+        let mut c = Command::new("/usr/bin/time");
+        c.args(["-f", "maxrss %M"])
+            .arg(env!("CARGO_BIN_EXE_rperf"))
+            .args(["data", "convert", "-i"])
+            .arg(file)
+            .arg("--to-parquet")
+            .arg(out);
+        c
+    });
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let kib = err
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss "))
+        .and_then(|v| v.trim().parse().ok());
+    Some(kib.unwrap_or_else(|| panic!("no maxrss: {err}")))
+}
+
+#[test]
+fn parquet_conversion_memory_does_not_grow_with_the_file() {
+    // Row groups are streamed: four times the samples may not need much more memory (the
+    // frames, 1000 distinct addresses, are the same in both files).
+    let dir = TempDir::new("convert-memory");
+    let (small, big) = (dir.path().join("small.data"), dir.path().join("big.data"));
+    many_samples_file(&small, 50_000);
+    many_samples_file(&big, 200_000);
+    let Some(s) = convert_peak_kib(&small, &dir.path().join("s")) else {
+        return;
+    };
+    let Some(b) = convert_peak_kib(&big, &dir.path().join("b")) else {
+        return;
+    };
+    eprintln!("peak RSS: 50K samples {s} KiB, 200K samples {b} KiB");
+    let big_len = fs::metadata(&big).unwrap().len() / 1024;
+    assert!(
+        b < s + s / 2 && b < s + big_len / 2,
+        "peak memory grew with the file: {s} KiB for 50K samples, {b} KiB for 200K \
+         ({big_len} KiB of input)"
+    );
+    // Every sample made it.
+    let Some(py) = duckdb_python() else {
+        return;
+    };
+    let d = dir.path().join("b");
+    let got = duckdb(
+        &py,
+        &[(
+            d.as_path(),
+            "select count(*), count(distinct time) from samples",
+        )],
+    );
+    assert_eq!(got[0], ["200000\t200000"]);
+}
