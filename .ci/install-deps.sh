@@ -34,6 +34,8 @@ command -v go >/dev/null 2>&1 || need+=(golang-go)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # probe's USDT fixture includes <sys/sdt.h>.
 [ -e /usr/include/x86_64-linux-gnu/sys/sdt.h ] || [ -e /usr/include/sys/sdt.h ] || need+=(systemtap-sdt-dev)
+# The convert memory test reads a conversion's peak memory from GNU time.
+[ -x /usr/bin/time ] || need+=(time)
 # stat --serve's test runs a real Prometheus server (its own config, port and data dir).
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then

@@ -90,6 +90,7 @@ mod tests {
             user_regs: None,
             user_stack: None,
             cgroup: None,
+            weight: None,
         }
     }
 

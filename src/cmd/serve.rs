@@ -8,8 +8,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Result};
 use tiny_http::{Header, Response, Server};
 
-use crate::stat::prometheus::{self, Family};
-use crate::sys::counter::Count;
+use crate::stat::prometheus;
 
 /// A bound, not yet serving, listener.
 pub struct Bound {
@@ -58,12 +57,11 @@ pub fn bind(text: &str) -> Result<Bound> {
     Ok(Bound { server, addr })
 }
 
-/// Serves until `until` returns (a stop was asked for, or the workload ended). `read` reads
-/// every counter: `counts[event][slot]`.
+/// Serves until `until` returns (a stop was asked for, or the workload ended). `page`
+/// reads every counter and renders the page into its buffer (OpenMetrics when asked).
 pub fn run(
     bound: Bound,
-    fams: &[Family],
-    read: &(dyn Fn() -> Result<Vec<Vec<Option<Count>>>> + Sync),
+    page: &(dyn Fn(&mut String, bool) -> Result<()> + Sync),
     until: impl FnOnce(),
 ) -> Result<()> {
     let stop = AtomicBool::new(false);
@@ -73,10 +71,10 @@ pub fn run(
             s.spawn(|| {
                 // The page's buffer is kept between scrapes: a fresh multi-megabyte one
                 // each time cost more in first-touch page faults than the counters' reads.
-                let mut page = String::new();
+                let mut buf = String::new();
                 while !stop.load(Ordering::SeqCst) {
                     match server.recv_timeout(Duration::from_millis(200)) {
-                        Ok(Some(req)) => answer(req, fams, read, &mut page),
+                        Ok(Some(req)) => answer(req, page, &mut buf),
                         Ok(None) => {}
                         Err(_) => break,
                     }
@@ -95,8 +93,7 @@ fn header(name: &str, value: &str) -> Header {
 
 fn answer(
     req: tiny_http::Request,
-    fams: &[Family],
-    read: &(dyn Fn() -> Result<Vec<Vec<Option<Count>>>> + Sync),
+    render: &(dyn Fn(&mut String, bool) -> Result<()> + Sync),
     page: &mut String,
 ) {
     use tiny_http::Method;
@@ -112,15 +109,9 @@ fn answer(
                 .iter()
                 .find(|h| h.field.equiv("Accept"))
                 .is_some_and(|h| prometheus::wants_openmetrics(h.value.as_str()));
-            match read() {
-                Ok(counts) => {
-                    page.clear();
-                    prometheus::render(
-                        page,
-                        fams,
-                        |e, s| counts.get(e).and_then(|r| r.get(s)).copied().flatten(),
-                        om,
-                    );
+            page.clear();
+            match render(page, om) {
+                Ok(()) => {
                     let ty = if om {
                         prometheus::OPENMETRICS_TYPE
                     } else {

@@ -21,6 +21,8 @@ pub struct Series {
     /// Each sample line up to its value (count, enabled, running), rendered once so a
     /// scrape only appends numbers.
     lines: [String; 3],
+    /// The same for OpenMetrics' `_created` line of each.
+    created: [String; 3],
 }
 
 /// One counter family: every event whose name sanitizes to `name`.
@@ -125,6 +127,11 @@ pub fn families(events: &[Option<EventDesc>], slot_labels: &[String]) -> Vec<Fam
                         format!("{}_total{{{labels}}} ", TIMES[0].0),
                         format!("{}_total{{{labels}}} ", TIMES[1].0),
                     ],
+                    created: [
+                        format!("{}_created{{{labels}}} ", fams[fi].name),
+                        format!("{}_created{{{labels}}} ", TIMES[0].0),
+                        format!("{}_created{{{labels}}} ", TIMES[1].0),
+                    ],
                     labels,
                     sources: vec![(e, s)],
                 }),
@@ -174,13 +181,16 @@ fn header(out: &mut String, name: &str, help: &str, openmetrics: bool) {
 }
 
 /// Renders the page; `count(event, slot)` is the counter's latest reading (`None` where
-/// the event has no counter there).
+/// the event has no counter there). `created` (seconds since the epoch, when the counters
+/// were opened) asks for OpenMetrics, whose counters say when they started from zero.
 pub fn render(
     out: &mut String,
     fams: &[Family],
     count: impl Fn(usize, usize) -> Option<Count>,
-    openmetrics: bool,
+    created: Option<f64>,
 ) {
+    let openmetrics = created.is_some();
+    let created = created.map(|t| format!("{t:.3}\n"));
     let sums: Vec<Vec<Count>> = fams
         .iter()
         .map(|f| {
@@ -209,6 +219,10 @@ pub fn render(
             out.push_str(&s.lines[0]);
             push_u64(out, c.value);
             out.push('\n');
+            if let Some(t) = &created {
+                out.push_str(&s.created[0]);
+                out.push_str(t);
+            }
         }
     }
     for (t, (name, help)) in TIMES.iter().enumerate() {
@@ -224,6 +238,10 @@ pub fn render(
                 let dot = out.len() - 10;
                 out.replace_range(dot..dot + 1, ".");
                 out.push('\n');
+                if let Some(ct) = &created {
+                    out.push_str(&s.created[t + 1]);
+                    out.push_str(ct);
+                }
             }
         }
     }
@@ -288,7 +306,7 @@ mod tests {
                     running: 1_000_000_000,
                 })
             },
-            false,
+            None,
         );
         assert!(
             out.contains("# TYPE rperf_page_faults_total counter\n"),
@@ -318,7 +336,7 @@ mod tests {
                     running: 1,
                 })
             },
-            true,
+            Some(1700000000.5),
         );
         assert!(om.contains("# TYPE rperf_page_faults counter\n"), "{om}");
         assert!(
@@ -328,6 +346,14 @@ mod tests {
             "{om}"
         );
         assert!(om.ends_with("# EOF\n"));
+        // Each counter's start follows its value, as OpenMetrics groups a series' samples.
+        assert!(
+            om.contains(
+                "cpu=\"1\"} 8\nrperf_page_faults_created{event=\"page-faults\",cgroup=\"a\",cpu=\"1\"} 1700000000.500\n"
+            ),
+            "{om}"
+        );
+        assert!(!out.contains("_created"));
         assert!(om.contains("rperf_event_running_seconds_total{event=\"page-faults\",cgroup=\"a\",cpu=\"0\"} 0.000000001\n"), "{om}");
         assert!(wants_openmetrics(
             "application/openmetrics-text; version=1.0.0,text/plain;q=0.5"

@@ -114,6 +114,40 @@ pub fn read(fd: &OwnedFd) -> io::Result<Count> {
     })
 }
 
+/// Reads a group leader opened with read_format GROUP|TOTAL_TIME_ENABLED|TOTAL_TIME_RUNNING:
+/// one read(2) for the leader and every member, which share the leader's enabled and running
+/// times (a group is on the PMU whole or not at all). `buf` is reused between reads; the
+/// counts come out in the kernel's order (the leader, then members as they were opened).
+pub fn read_group<'a>(
+    fd: &OwnedFd,
+    members: usize,
+    buf: &'a mut Vec<u64>,
+) -> io::Result<impl Iterator<Item = Count> + 'a> {
+    buf.clear();
+    buf.resize(3 + members, 0);
+    let bytes = buf.len() * 8;
+    // SAFETY: `buf` holds `bytes` writable, initialized bytes and the fd is a live perf event
+    // descriptor; the kernel writes at most that many.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), bytes) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let nr = buf[0] as usize;
+    // A group that lost a member would put the others' counts under wrong names.
+    if (n as usize) < 24 || nr != members || (n as usize) < (3 + nr) * 8 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "short counter group read",
+        ));
+    }
+    let (enabled, running) = (buf[1], buf[2]);
+    Ok(buf[3..3 + nr].iter().map(move |&value| Count {
+        value,
+        enabled,
+        running,
+    }))
+}
+
 /// The lost-samples count of a sampling event opened with `read_format` (which must hold
 /// [`crate::abi::read_format::LOST`] and not GROUP): the value comes first, then one
 /// word per optional field below LOST.

@@ -144,6 +144,7 @@ impl Maps {
             raw: None,
             user_regs: chain.regs,
             cgroup: None,
+            weight: None,
             user_stack: chain.regs.map(|_| &chain.stack[..]),
         };
         let frames = self.stacks.frames(&self.session, &s, max);

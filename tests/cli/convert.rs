@@ -448,3 +448,223 @@ fn unwritable_outputs_and_corrupt_input_are_one_line_errors() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(names(&ro).is_empty(), "left behind: {:?}", names(&ro));
 }
+
+/// Writes, with rperf's own encoder, a file of one process's samples that carry weights
+/// (`fmt` WEIGHT or WEIGHT_STRUCT): no event on a machine without a PMU gives a sample a
+/// weight other than 0, so the weights are made up here.
+fn weighted_file(path: &Path, fmt: u64, weights: &[u64]) {
+    use rperf::abi::{flag, kind, misc, sample, Attr};
+    use rperf::data::write::encode::{self, Trailer};
+    use rperf::data::write::Writer;
+    let st = sample::IP | sample::TID | sample::TIME | sample::PERIOD | fmt;
+    let attr = Attr {
+        type_: 1,
+        sample_period: 1000,
+        sample_type: st,
+        flags: flag::SAMPLE_ID_ALL | flag::COMM,
+        ..Attr::default()
+    };
+    let t = Trailer {
+        sample_type: st,
+        id: 0,
+    };
+    let mut recs = encode::comm(7, 7, "work", false, t);
+    for (i, w) in weights.iter().enumerate() {
+        let mut body = Vec::new();
+        for v in [0x1000, (7u64 << 32) | 7, 1000 + i as u64, 1000, *w] {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+        recs.extend_from_slice(&kind::SAMPLE.to_le_bytes());
+        recs.extend_from_slice(&misc::USER.to_le_bytes());
+        recs.extend_from_slice(&(8 + body.len() as u16).to_le_bytes());
+        recs.extend(body);
+    }
+    recs.extend(encode::finished_round());
+    let mut w = Writer::create(path, vec![(attr, vec![1])]).unwrap();
+    w.write(&recs).unwrap();
+    w.finish(Vec::new()).unwrap();
+}
+
+#[test]
+fn parquet_weight_is_the_samples_weight_as_perf_script_reads_it() {
+    use rperf::abi::sample;
+    let dir = TempDir::new("convert-weight");
+    // WEIGHT_STRUCT's upper half (instruction latency, retire latency) is not the weight.
+    let structs = [300, (5 << 32) | 42, (0xffff << 48) | 0xffff_ffff];
+    let files = [
+        ("weight.data", sample::WEIGHT, vec![1, 0, 123_456_789_012]),
+        ("struct.data", sample::WEIGHT_STRUCT, structs.to_vec()),
+    ];
+    for (name, fmt, weights) in &files {
+        weighted_file(&dir.path().join(name), *fmt, weights);
+    }
+    // A real recording: perf's -W on cpu-clock records WEIGHT_STRUCT, every weight 0; one
+    // without -W has none.
+    let exe = compile_c(dir.path(), "chain", CHAIN_C, &["-O1"]);
+    let exe = exe.to_str().unwrap();
+    let Some(w) = record_with("perf", dir.path(), "w.data", &["-W", "--", exe, "0.05"]) else {
+        return;
+    };
+    let Some(plain) = record_with("rperf", dir.path(), "plain.data", &["--", exe, "0.05"]) else {
+        return;
+    };
+    let Some(py) = duckdb_python() else {
+        return;
+    };
+    const Q: &str = "select coalesce(weight::varchar, 'null') from samples order by time";
+    let inputs: Vec<PathBuf> = files
+        .iter()
+        .map(|(n, _, _)| dir.path().join(n))
+        .chain([w, plain])
+        .collect();
+    let mut outs = Vec::new();
+    for (i, f) in inputs.iter().enumerate() {
+        let out = dir.path().join(format!("t{i}"));
+        let o = convert(f, &["--to-parquet", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}: {}", f.display(), stderr(&o));
+        outs.push(out);
+    }
+    let q: Vec<(&Path, &str)> = outs.iter().map(|d| (d.as_path(), Q)).collect();
+    let got = duckdb(&py, &q);
+    assert_eq!(got[0], ["1", "0", "123456789012"], "WEIGHT");
+    assert_eq!(got[1], ["300", "42", "4294967295"], "WEIGHT_STRUCT");
+    assert!(
+        !got[2].is_empty() && got[2].iter().all(|v| v == "0"),
+        "perf -W: {:?}",
+        got[2]
+    );
+    assert!(
+        !got[3].is_empty() && got[3].iter().all(|v| v == "null"),
+        "no -W: {:?}",
+        got[3]
+    );
+    // perf reads the same weights from the same files.
+    for (f, want) in inputs.iter().zip(&got).take(3) {
+        let Some(mut c) = perf() else {
+            return;
+        };
+        c.args(["script", "-F", "weight", "-i"]).arg(f);
+        let o = run(c);
+        assert!(o.status.success(), "perf script: {}", stderr(&o));
+        let perfs: Vec<String> = stdout(&o).split_whitespace().map(String::from).collect();
+        assert_eq!(
+            &perfs,
+            want,
+            "{}: perf script's weights, then rperf's",
+            f.display()
+        );
+    }
+}
+
+/// Writes `n` samples with 4-frame call chains over 1000 distinct addresses, in rounds, with
+/// rperf's own encoder (no PMU here records this many quickly).
+fn many_samples_file(path: &Path, n: u64) {
+    use rperf::abi::{flag, kind, misc, sample, Attr};
+    use rperf::data::write::encode::{self, Trailer};
+    use rperf::data::write::Writer;
+    let st = sample::IP | sample::TID | sample::TIME | sample::PERIOD | sample::CALLCHAIN;
+    let attr = Attr {
+        type_: 1,
+        sample_period: 1000,
+        sample_type: st,
+        flags: flag::SAMPLE_ID_ALL | flag::COMM,
+        ..Attr::default()
+    };
+    let t = Trailer {
+        sample_type: st,
+        id: 0,
+    };
+    let mut w = Writer::create(path, vec![(attr, vec![1])]).unwrap();
+    let mut recs = encode::comm(7, 7, "work", false, t);
+    let user = u64::MAX - 511; // PERF_CONTEXT_USER
+    for i in 0..n {
+        let a = |k: u64| 0x40_0000 + ((i * 7 + k * 131) % 1000) * 16;
+        let body: Vec<u64> = vec![
+            a(0),
+            (7 << 32) | 7,
+            1000 + i,
+            1000,
+            5,
+            user,
+            a(0),
+            a(1),
+            a(2),
+            a(3),
+        ];
+        recs.extend_from_slice(&kind::SAMPLE.to_le_bytes());
+        recs.extend_from_slice(&misc::USER.to_le_bytes());
+        recs.extend_from_slice(&(8 + 8 * body.len() as u16).to_le_bytes());
+        for v in body {
+            recs.extend_from_slice(&v.to_le_bytes());
+        }
+        if i % 10_000 == 9_999 {
+            recs.extend(encode::finished_round());
+            w.write(&recs).unwrap();
+            recs.clear();
+        }
+    }
+    recs.extend(encode::finished_round());
+    w.write(&recs).unwrap();
+    w.finish(Vec::new()).unwrap();
+}
+
+/// Peak resident memory (KiB) of a `--to-parquet` conversion, from GNU time.
+fn convert_peak_kib(file: &Path, out: &Path) -> Option<u64> {
+    if !Path::new("/usr/bin/time").exists() {
+        skip("GNU time is not installed (apt-get install time)");
+        return None;
+    }
+    let o = run({
+        let mut c = Command::new("/usr/bin/time");
+        c.args(["-f", "maxrss %M"])
+            .arg(env!("CARGO_BIN_EXE_rperf"))
+            .args(["data", "convert", "-i"])
+            .arg(file)
+            .arg("--to-parquet")
+            .arg(out);
+        c
+    });
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let kib = err
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss "))
+        .and_then(|v| v.trim().parse().ok());
+    Some(kib.unwrap_or_else(|| panic!("no maxrss: {err}")))
+}
+
+#[test]
+fn parquet_conversion_memory_does_not_grow_with_the_file() {
+    // Row groups are streamed: four times the samples may not need much more memory (the
+    // frames, 1000 distinct addresses, are the same in both files).
+    let dir = TempDir::new("convert-memory");
+    let (small, big) = (dir.path().join("small.data"), dir.path().join("big.data"));
+    many_samples_file(&small, 50_000);
+    many_samples_file(&big, 200_000);
+    let Some(s) = convert_peak_kib(&small, &dir.path().join("s")) else {
+        return;
+    };
+    let Some(b) = convert_peak_kib(&big, &dir.path().join("b")) else {
+        return;
+    };
+    eprintln!("peak RSS: 50K samples {s} KiB, 200K samples {b} KiB");
+    let big_len = fs::metadata(&big).unwrap().len() / 1024;
+    assert!(
+        b < s + s / 2 && b < s + big_len / 2,
+        "peak memory grew with the file: {s} KiB for 50K samples, {b} KiB for 200K \
+         ({big_len} KiB of input)"
+    );
+    // Every sample made it.
+    let Some(py) = duckdb_python() else {
+        return;
+    };
+    let d = dir.path().join("b");
+    let got = duckdb(
+        &py,
+        &[(
+            d.as_path(),
+            "select count(*), count(distinct time) from samples",
+        )],
+    );
+    assert_eq!(got[0], ["200000\t200000"]);
+}

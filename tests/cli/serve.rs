@@ -430,3 +430,101 @@ fn serve_labels_a_process_and_stops_on_sigterm() {
     assert!(err.contains("context-switches"), "{err}");
     let _ = target.0.kill();
 }
+
+const LATE_PAGES_C: &str = include_str!("../../fixtures/workloads/late_pages.c");
+
+/// The value of the page's sample line that starts with `prefix`.
+fn sample(page: &str, prefix: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn serve_follows_a_restarted_process() {
+    let dir = TempDir::new("serve-restart");
+    let exe = compile_c(dir.path(), "svc", LATE_PAGES_C, &["-O1"]);
+    let start = |pages: &str| {
+        Killed(
+            Command::new(&exe)
+                .args(["300", pages, "60"])
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut first = start("3000");
+    let pid1 = first.0.id();
+    let port = free_port();
+    let mut served = Killed(
+        rperf()
+            .args(["stat", "--serve", &format!("127.0.0.1:{port}")])
+            .args(["-e", "page-faults", "-p", &pid1.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let line = |pid: u32| {
+        format!("rperf_page_faults_total{{event=\"page-faults\",pid=\"{pid}\",comm=\"svc\"}} ")
+    };
+    let before = poll(30, "the first process's 3000 faults", || {
+        let (_, page) = http_get(port, "/metrics", None)?;
+        sample(&page, &line(pid1)).filter(|&v| v >= 3000.0)
+    });
+    // The target ends: rperf keeps serving its last count.
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, page) = http_get(port, "/metrics", None).expect("rperf stopped with its target");
+    assert_eq!(sample(&page, &line(pid1)), Some(before), "{page}");
+    assert!(served.0.try_wait().unwrap().is_none(), "rperf ended");
+    // The service restarts: a new process, the same executable, counted from zero under
+    // its own pid, and the old series gone (Prometheus marks it stale).
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let second = start("50");
+    let pid2 = second.0.id();
+    let (page, after) = poll(30, "the restarted process's faults", || {
+        let (_, page) = http_get(port, "/metrics", None)?;
+        let v = sample(&page, &line(pid2)).filter(|&v| v >= 50.0)?;
+        Some((page, v))
+    });
+    assert!(
+        after < before,
+        "not counted from zero: {after} after {before}"
+    );
+    assert!(!page.contains(&format!("pid=\"{pid1}\"")), "{page}");
+    // OpenMetrics says when the new counter started.
+    let (_, om) = http_get(port, "/metrics", Some("application/openmetrics-text")).unwrap();
+    let created = sample(
+        &om,
+        &format!("rperf_page_faults_created{{event=\"page-faults\",pid=\"{pid2}\",comm=\"svc\"}} "),
+    )
+    .unwrap_or_else(|| panic!("no _created: {om}"));
+    assert!(
+        created >= t0 - 1.0,
+        "created {created} before the restart at {t0}"
+    );
+    assert!(om.ends_with("# EOF\n"), "{om}");
+    drop(second);
+    assert!(Command::new("kill")
+        .args(["-TERM", &served.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = poll(10, "rperf to stop on SIGTERM", || {
+        served.0.try_wait().unwrap()
+    });
+    let mut err = String::new();
+    served
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains(&format!("counting process {pid2}")), "{err}");
+}

@@ -468,8 +468,7 @@ fn write_tables(cfg: &ConvertConfig, dir: &Path, dest: &Path, host: Option<Strin
         let ev = header.events.get(s.event).map_or("", |e| e.name.as_str());
         r.event.append_value(ev);
         r.period.append_value(s.period);
-        // The reader does not decode PERF_SAMPLE_WEIGHT yet.
-        r.weight.append_null();
+        r.weight.append_option(s.weight);
         r.host.append_option(host.as_deref());
         // A stack's frame ids depend only on the address space and the chain (DWARF
         // stacks, unwound from their own bytes, are walked every time).

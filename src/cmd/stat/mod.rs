@@ -269,7 +269,7 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
         } else {
             child
         };
-        let plan = match plan(&cfg, counted_child, &command_name) {
+        let mut plan = match plan(&cfg, counted_child, &command_name) {
             Ok(p) => p,
             Err(e) => {
                 if let Some(w) = &work {
@@ -283,7 +283,7 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
             inherit: cfg.inherit,
             enable_on_exec: counted_child.is_some(),
         };
-        let counters = match open_counters(&mut events, &plan, copts, &cgroups) {
+        let mut counters = match open_counters(&mut events, &plan, copts, &cgroups) {
             Ok(c) => c,
             Err(e) => {
                 if let Some(w) = &work {
@@ -313,8 +313,8 @@ pub fn run(cfg: StatConfig) -> Result<ExitCode> {
                 bound,
                 &cfg,
                 &events,
-                &plan,
-                &counters,
+                &mut plan,
+                &mut counters,
                 &cgroups,
                 work.as_ref(),
             )?;

@@ -115,6 +115,9 @@ pub struct Sample<'a> {
     pub user_stack: Option<&'a [u8]>,
     /// The task's cgroup id (`--all-cgroups`), when sampled.
     pub cgroup: Option<u64>,
+    /// PERF_SAMPLE_WEIGHT's value, or WEIGHT_STRUCT's first 32 bits (what perf calls the
+    /// weight), when sampled.
+    pub weight: Option<u64>,
 }
 
 /// A sample's user registers, in perf's x86-64 numbering (AX 0, BX 1, CX 2, DX 3, SI 4,
@@ -336,6 +339,7 @@ impl Sample<'_> {
             user_regs: self.user_regs,
             user_stack,
             cgroup: self.cgroup,
+            weight: self.weight,
         }
     }
 }
@@ -926,6 +930,13 @@ impl Converter {
         } else {
             None
         };
+        let weight = if bits & st::WEIGHT != 0 {
+            word(at)
+        } else if bits & st::WEIGHT_STRUCT != 0 {
+            word(at).map(|w| w & 0xffff_ffff)
+        } else {
+            None
+        };
         self.index += 1;
         Some(Record::Sample(Sample {
             index: self.index - 1,
@@ -942,6 +953,7 @@ impl Converter {
             user_regs,
             user_stack,
             cgroup,
+            weight,
         }))
     }
 
@@ -993,8 +1005,9 @@ impl Converter {
             raw: s.raw.map(|r| r.as_slice()),
             user_regs,
             user_stack,
-            // The general parser (READ, BRANCH_STACK formats) does not read it.
+            // The general parser (READ, BRANCH_STACK formats) reads neither.
             cgroup: None,
+            weight: None,
         })
     }
 }
@@ -1235,6 +1248,7 @@ mod tests {
                 panic!("{bits:#x} did not decode");
             };
             assert_eq!(s.cgroup, Some(4242), "{bits:#x}");
+            assert_eq!(s.weight, (bits & st::WEIGHT != 0).then_some(0xaaaa));
             // Cut short: no id rather than a read past the end.
             let mut conv = Converter::default();
             if let Some(Record::Sample(s)) =

@@ -163,6 +163,7 @@ mod tests {
                         user_regs: None,
                         user_stack: (i % 2 == 0).then_some(&raw[..2]),
                         cgroup: None,
+                        weight: None,
                     }));
                 }
                 Ok(())
