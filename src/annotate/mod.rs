@@ -252,7 +252,7 @@ pub fn objdump_all(path: &std::path::Path, intel: bool) -> anyhow::Result<Vec<(u
     let mut dis = disasm::Disasm::new(intel);
     let mut out = Vec::new();
     for sec in file.sections() {
-        let exec = matches!(sec.flags(), SectionFlags::Elf { sh_flags, .. } if sh_flags.0 & object::elf::SHF_EXECINSTR.0 != 0);
+        let exec = matches!(sec.flags(), SectionFlags::Elf { sh_flags, .. } if sh_flags & u64::from(object::elf::SHF_EXECINSTR) != 0);
         if !exec {
             continue;
         }

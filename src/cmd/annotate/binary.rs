@@ -155,7 +155,7 @@ pub(super) fn core_code(
     for p in ph.chunks(usize::from(phentsize)) {
         let kind = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
         let (offset, vaddr, filesz) = (u64_at(p, 8), u64_at(p, 16), u64_at(p, 32));
-        if kind == object::elf::PT_LOAD.0
+        if kind == object::elf::PT_LOAD
             && vaddr <= addr
             && addr.saturating_add(len) <= vaddr.saturating_add(filesz)
         {

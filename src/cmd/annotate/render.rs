@@ -41,7 +41,7 @@ pub(super) fn annotate_one(
     let mut parts: Vec<(String, u64, Vec<u8>)> = Vec::new();
     for section in elf.sections() {
         let code = matches!(section.flags(), object::SectionFlags::Elf { sh_flags, .. }
-            if sh_flags.0 & object::elf::SHF_EXECINSTR.0 != 0);
+            if sh_flags & u64::from(object::elf::SHF_EXECINSTR) != 0);
         let (lo, hi) = (section.address(), section.address() + section.size());
         if !code || hi <= e.start || lo >= end {
             continue;
