@@ -733,7 +733,7 @@ impl Top {
                 "no samples of {name} kept for annotation yet: wait for the next refresh"
             ));
         };
-        crate::cmd::annotate::live_function(
+        crate::annotate::live_function(
             &self.symbolizer,
             &path,
             kernel,

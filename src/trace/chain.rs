@@ -76,7 +76,7 @@ impl Maps {
     /// first time are read from /proc (not when replaying a file).
     pub fn new(live: bool) -> Maps {
         let mut session = Session::new();
-        let ktext = crate::record::synth::kernel_text_start(crate::session::cache_dir().as_deref());
+        let ktext = crate::record::synth::kernel_text_start(crate::dirs::cache_dir().as_deref());
         if ktext != 0 {
             session.apply(&Record::Mmap {
                 pid: -1,

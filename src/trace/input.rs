@@ -64,7 +64,7 @@ fn sources(header: &crate::data::Header) -> Vec<Option<Source>> {
 
 /// Runs `rperf trace -i FILE`.
 pub(super) fn run(a: &TraceArgs, input: &Path, filter_pids: &[i32]) -> Result<ExitCode> {
-    crate::cmd::check_input(input, a.force)?;
+    crate::replay::check_input(input, a.force)?;
     let root = tracefs::root()?;
     // -e: the syscalls to show (the recording has them all).
     let mut negate = false;

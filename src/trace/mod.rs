@@ -1209,7 +1209,7 @@ pub fn run(mut a: TraceArgs) -> Result<ExitCode> {
     if !a.command.is_empty() && !a.all_cpus {
         signals::install();
         let w = workload::Workload::prepare(&a.command, workload::Stdio::default())
-            .map_err(|e| crate::cmd::command_error(&a.command[0], &e))?;
+            .map_err(|e| crate::exit::command_error(&a.command[0], &e))?;
         tasks.push(w.pid());
         let base = a.command[0].rsplit('/').next().unwrap_or("");
         comms.push((w.pid(), base.chars().take(15).collect()));
@@ -1238,7 +1238,7 @@ pub fn run(mut a: TraceArgs) -> Result<ExitCode> {
         signals::install();
         if !a.command.is_empty() {
             let w = workload::Workload::prepare(&a.command, workload::Stdio::default())
-                .map_err(|e| crate::cmd::command_error(&a.command[0], &e))?;
+                .map_err(|e| crate::exit::command_error(&a.command[0], &e))?;
             wl = Some(w);
         }
         tasks = vec![-1];
@@ -1486,7 +1486,7 @@ pub fn run(mut a: TraceArgs) -> Result<ExitCode> {
     }
     if let Some(w) = &mut wl {
         w.start()
-            .map_err(|e| crate::cmd::command_error(&a.command[0], &e))?;
+            .map_err(|e| crate::exit::command_error(&a.command[0], &e))?;
     }
 
     let mut buf = Vec::new();
