@@ -8,6 +8,7 @@
 mod args;
 mod beauty;
 mod chain;
+mod events;
 mod input;
 mod live;
 mod print;
