@@ -198,7 +198,7 @@ pub fn run(list: bool, keys: &[String]) -> Result<std::process::ExitCode> {
             text.push_str(&format!("{k}={v}\n"));
         }
     }
-    crate::cmd::version::print(text.as_bytes()).context("rperf config")?;
+    crate::output::print(text.as_bytes()).context("rperf config")?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 

@@ -11,7 +11,9 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod data;
+pub mod dirs;
 pub mod events;
+pub mod exit;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod output;

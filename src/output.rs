@@ -213,6 +213,17 @@ pub fn write_file(dest: &Path, bytes: &[u8], opts: Options) -> io::Result<()> {
     out.commit()
 }
 
+/// Writes to standard output; a closed pipe (`| head`) is not an error worth a message.
+pub fn print(bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("cannot write to standard output"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -309,6 +309,34 @@ fn share(a: f64, b: f64, first: u64, last: u64) -> Option<TimeRange> {
     Some(TimeRange { start, end })
 }
 
+/// perf's rule for reading a perf.data: a file that belongs to another user (root's files
+/// excepted) is refused unless `-f/--force` is given, since its content is that user's to
+/// craft and rperf often runs as root. `-` (a pipe) and missing files pass here (the reader
+/// names a missing file); a FIFO named as a file is refused (opening it would wait for a
+/// writer: streams come through `-`).
+pub fn check_input(path: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    if path.as_os_str() == "-" {
+        return Ok(());
+    }
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if meta.file_type().is_fifo() {
+        anyhow::bail!(
+            "{} is a FIFO: read a stream from standard input with `-i - < {0}`",
+            path.display()
+        );
+    }
+    if !force && !crate::sys::ids::trusted_owner(meta.uid()) {
+        anyhow::bail!(
+            "File {} not owned by current user or root (use -f to override)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

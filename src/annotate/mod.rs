@@ -2,10 +2,16 @@
 //! (`objdump`, over the `disasm` formatter and objdump's `names`), read as perf reads it
 //! (line numbers, addresses, tabs), and printed with each instruction's share of the
 //! samples.
+pub mod binary;
 pub mod disasm;
 pub mod names;
 pub mod objdump;
+pub mod render;
 pub mod stdio2;
+
+use binary::open_binary;
+use objdump::Style;
+use render::{function, Layout, Sampled};
 
 /// One line of an annotation, as perf keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,7 +258,7 @@ pub fn objdump_all(path: &std::path::Path, intel: bool) -> anyhow::Result<Vec<(u
     let mut dis = disasm::Disasm::new(intel);
     let mut out = Vec::new();
     for sec in file.sections() {
-        let exec = matches!(sec.flags(), SectionFlags::Elf { sh_flags, .. } if sh_flags.0 & object::elf::SHF_EXECINSTR.0 != 0);
+        let exec = matches!(sec.flags(), SectionFlags::Elf { sh_flags, .. } if sh_flags & u64::from(object::elf::SHF_EXECINSTR) != 0);
         if !exec {
             continue;
         }
@@ -271,6 +277,55 @@ pub fn objdump_all(path: &std::path::Path, intel: bool) -> anyhow::Result<Vec<(u
         }
     }
     Ok(out)
+}
+
+/// One function's annotation for a live view (`rperf top`'s `a` key): the function `name`
+/// starting at `start` (the binary's own address; the kernel's absolute one) in the binary
+/// at `path`, with `hits` (offset from its start, samples, period), laid out as
+/// `rperf annotate`.
+pub fn live_function(
+    syms: &crate::session::Symbolizer,
+    path: &str,
+    kernel: bool,
+    start: u64,
+    name: &str,
+    hits: &[(u64, u64, u64)],
+    event: &str,
+) -> std::result::Result<String, String> {
+    let style = Style {
+        source: true,
+        ..Style::default()
+    };
+    let mut bin = open_binary(syms, path, kernel, None, style.source)?;
+    let samples: u64 = hits.iter().map(|h| h.1).sum();
+    let period: u64 = hits.iter().map(|h| h.2).sum();
+    let e = Sampled {
+        start,
+        name: name.to_string(),
+        hist: Histogram {
+            hits: hits.to_vec(),
+            samples,
+            period,
+        },
+    };
+    let title = if kernel {
+        "[kernel.kallsyms]".to_string()
+    } else {
+        path.rsplit('/').next().unwrap_or(path).to_string()
+    };
+    let cfg = Layout {
+        style,
+        ..Layout::default()
+    };
+    let totals = Totals { samples, period };
+    function(
+        &mut bin,
+        &e,
+        (path, &title, event, None),
+        totals,
+        &cfg,
+        &mut None,
+    )
 }
 
 #[cfg(test)]

@@ -56,10 +56,10 @@ fn dynamic_names(file: &ElfFile64<'_, Endianness>) -> Vec<String> {
             };
             let vi = v.version_index(endian, object::SymbolIndex(i));
             let mut hidden = vi.is_hidden() || s.st_shndx(endian) == elf::SHN_UNDEF;
-            let ver = match vi.index().0 {
+            let ver = match vi.index() {
                 0 => String::new(),
                 1 => "Base".to_string(),
-                _ => match v.version(vi.index()) {
+                _ => match v.version(vi) {
                     Ok(Some(ver)) => {
                         // A version another object defines: binutils marks it hidden.
                         hidden |= ver.file().is_some();
@@ -78,11 +78,7 @@ fn dynamic_names(file: &ElfFile64<'_, Endianness>) -> Vec<String> {
 }
 
 /// The named symbols of one symbol table (`SHT_SYMTAB` or `SHT_DYNSYM`) that objdump keeps.
-fn table(
-    file: &ElfFile64<'_, Endianness>,
-    kind: elf::SectionType,
-    dynamic: &[String],
-) -> Vec<Named> {
+fn table(file: &ElfFile64<'_, Endianness>, kind: u32, dynamic: &[String]) -> Vec<Named> {
     let endian = file.endian();
     let data = file.data();
     let sections = file.elf_section_table();
@@ -125,7 +121,7 @@ fn table(
             section: if shndx == elf::SHN_ABS {
                 "*ABS*".to_string()
             } else {
-                section_name(shndx.0 as usize)
+                section_name(usize::from(shndx))
             },
             function: st == elf::STT_FUNC || st == elf::STT_GNU_IFUNC,
             object: st == elf::STT_OBJECT,
@@ -182,7 +178,7 @@ impl Names {
         let mut relocs = Vec::new();
         for sec in sections.iter() {
             if sec.sh_type(endian) != elf::SHT_RELA
-                || sec.sh_flags(endian).0 & elf::SHF_ALLOC.0 == 0
+                || sec.sh_flags(endian) & u64::from(elf::SHF_ALLOC) == 0
             {
                 continue;
             }

@@ -34,7 +34,7 @@ pub use record::RecordArgs;
 pub use report::ReportArgs;
 pub use sched::{SchedArgs, SchedCommand, SchedLatencyArgs, SchedMapArgs, SchedTimehistArgs};
 pub use script::ScriptArgs;
-pub use shared::{FilterArgs, InputArgs, SampleFilterArgs, TargetArgs};
+pub use shared::{FilterArgs, InputArgs, SampleFilterArgs, SamplingArgs, TargetArgs};
 pub use stat::StatArgs;
 pub use top::TopArgs;
 

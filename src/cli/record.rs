@@ -6,24 +6,20 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use super::shared::target;
-use super::TargetArgs;
+use super::{SamplingArgs, TargetArgs};
 use crate::cmd;
 
 /// `rperf record` options, named as perf's.
 #[derive(Debug, Parser)]
 pub struct RecordArgs {
-    /// Event to sample, repeatable and comma-separated (default: cycles, or cpu-clock without a PMU).
-    #[arg(short = 'e', long = "event", value_name = "EVENT")]
-    pub events: Vec<String>,
+    /// -e, -F, -c.
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
     /// Tracepoint filter for the -e just before it (e.g. 'prev_pid == 1').
-    #[arg(long = "filter", value_name = "FILTER")]
+    // Listed right after -e, which it qualifies, though declared after the shared flags:
+    // clap orders equal display orders by flag name, and "e" comes before "filter".
+    #[arg(long = "filter", value_name = "FILTER", display_order = 0)]
     pub filters: Vec<String>,
-    /// Samples per second (default 4000; `max` for the kernel's limit).
-    #[arg(short = 'F', long = "freq", value_name = "HZ")]
-    pub freq: Option<String>,
-    /// Sample every N events instead of a frequency.
-    #[arg(short = 'c', long = "count", value_name = "N")]
-    pub count: Option<u64>,
     /// Record call chains (frame pointers).
     #[arg(short = 'g')]
     pub g: bool,
@@ -145,12 +141,14 @@ impl RecordArgs {
     /// Turns the flags into `cmd::record`'s config. `filter_owner[i]` is the index of the -e
     /// argument that filter i follows (from clap's argument positions).
     pub fn into_config(
-        self,
+        mut self,
         filter_owner: &[Option<usize>],
         cmdline: Vec<String>,
     ) -> anyhow::Result<cmd::record::RecordConfig> {
-        let mut events: Vec<(String, Option<String>)> =
-            self.events.into_iter().map(|e| (e, None)).collect();
+        let mut events: Vec<(String, Option<String>)> = std::mem::take(&mut self.sampling.events)
+            .into_iter()
+            .map(|e| (e, None))
+            .collect();
         for (i, f) in self.filters.into_iter().enumerate() {
             match filter_owner.get(i).copied().flatten() {
                 Some(e) if e < events.len() => events[e].1 = Some(f),
@@ -162,25 +160,11 @@ impl RecordArgs {
             (None, true) => crate::events::attr::CallGraph::Fp,
             (None, false) => crate::events::attr::CallGraph::None,
         };
-        let freq = match self.freq.as_deref() {
-            None => None,
-            Some("max") => Some(
-                std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
-                    .ok()
-                    .and_then(|s| s.trim().parse().ok())
-                    .unwrap_or(cmd::record::DEFAULT_FREQ),
-            ),
-            Some(f) => Some(f.parse::<u64>().ok().filter(|v| *v > 0).ok_or_else(|| {
-                anyhow::anyhow!("invalid -F '{f}': expected samples per second, e.g. 99, or max")
-            })?),
-        };
-        if freq.is_some() && self.count.is_some() {
-            anyhow::bail!("-F and -c cannot be used together: pick a frequency or a period");
-        }
+        let freq = self.sampling.freq()?;
         Ok(cmd::record::RecordConfig {
             events,
             freq,
-            period: self.count,
+            period: self.sampling.count,
             call_graph,
             target: target(
                 self.command,

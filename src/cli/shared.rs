@@ -33,6 +33,43 @@ impl InputArgs {
     }
 }
 
+/// The sampling flags record and top share, where perf gives them one meaning (`perf
+/// record -h`, `perf top -h`); -g and --call-graph stay each command's (top's also display).
+#[derive(Debug, clap::Args)]
+pub struct SamplingArgs {
+    /// Event to sample, repeatable and comma-separated (default: cycles, or cpu-clock without a PMU).
+    #[arg(short = 'e', long = "event", value_name = "EVENT")]
+    pub events: Vec<String>,
+    /// Samples per second (default 4000; `max` for the kernel's limit).
+    #[arg(short = 'F', long = "freq", value_name = "HZ")]
+    pub freq: Option<String>,
+    /// Sample every N events instead of a frequency.
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    pub count: Option<u64>,
+}
+
+impl SamplingArgs {
+    /// `-F` in samples per second (`max`: the kernel's limit), checked against `-c`.
+    pub(super) fn freq(&self) -> anyhow::Result<Option<u64>> {
+        let freq = match self.freq.as_deref() {
+            None => None,
+            Some("max") => Some(
+                std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(cmd::record::DEFAULT_FREQ),
+            ),
+            Some(f) => Some(f.parse::<u64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+                anyhow::anyhow!("invalid -F '{f}': expected samples per second, e.g. 99, or max")
+            })?),
+        };
+        if freq.is_some() && self.count.is_some() {
+            anyhow::bail!("-F and -c cannot be used together: pick a frequency or a period");
+        }
+        Ok(freq)
+    }
+}
+
 /// The sample filters report, script and flamegraph share, named as perf's.
 #[derive(Debug, clap::Args)]
 pub struct SampleFilterArgs {

@@ -3,21 +3,15 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use super::{RecordArgs, TargetArgs};
+use super::{RecordArgs, SamplingArgs, TargetArgs};
 use crate::cmd;
 
 /// `rperf top` options, named as perf's.
 #[derive(Debug, Parser)]
 pub struct TopArgs {
-    /// Event to sample, repeatable and comma-separated (default: cycles, or cpu-clock without a PMU).
-    #[arg(short = 'e', long = "event", value_name = "EVENT")]
-    pub events: Vec<String>,
-    /// Samples per second (default 4000; `max` for the kernel's limit).
-    #[arg(short = 'F', long = "freq", value_name = "HZ")]
-    pub freq: Option<String>,
-    /// Sample every N events instead of a frequency.
-    #[arg(short = 'c', long = "count", value_name = "N")]
-    pub count: Option<u64>,
+    /// -e, -F, -c.
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
     /// Sample call chains (frame pointers) and show call graphs.
     #[arg(short = 'g')]
     pub g: bool,
@@ -91,10 +85,8 @@ impl TopArgs {
             })
         };
         let rec = RecordArgs {
-            events: self.events,
+            sampling: self.sampling,
             filters: Vec::new(),
-            freq: self.freq,
-            count: self.count,
             g: self.g,
             call_graph: self.call_graph,
             fp_leaf_stack: 0,

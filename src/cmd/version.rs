@@ -1,6 +1,5 @@
 //! What rperf says about itself: `rperf version`, shell completions and man pages, the
 //! last two generated from the clap definitions so they never drift from the real flags.
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -47,11 +46,4 @@ pub fn man(cmd: clap::Command, dir: Option<&Path>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes to standard output; a closed pipe (`| head`) is not an error worth a message.
-pub(crate) fn print(bytes: &[u8]) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|_| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => r.context("cannot write to standard output"),
-    }
-}
+pub(crate) use crate::output::print;

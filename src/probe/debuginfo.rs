@@ -227,7 +227,7 @@ impl Binary {
                 continue;
             }
             let ifunc = match s.flags() {
-                SymbolFlags::Elf { st_info, .. } => st_info.st_type() == object::elf::STT_GNU_IFUNC,
+                SymbolFlags::Elf { st_info, .. } => st_info & 0xf == object::elf::STT_GNU_IFUNC,
                 _ => false,
             };
             // Versioned names (`memcpy@@GLIBC_2.14`) are probed by their plain name.
@@ -701,12 +701,10 @@ fn sdt_notes(file: &ElfFile64<'_, Endianness>) -> Vec<SdtNote> {
         return Vec::new();
     };
     // perf reads the notes only from a non-allocated note section.
-    let note = match sec.flags() {
-        object::SectionFlags::Elf { sh_type, sh_flags } => {
-            sh_type == object::elf::SHT_NOTE && !sh_flags.intersects(object::elf::SHF_ALLOC)
-        }
-        _ => false,
-    };
+    use object::read::elf::SectionHeader;
+    let header = sec.elf_section_header();
+    let note = header.sh_type(file.endian()) == object::elf::SHT_NOTE
+        && header.sh_flags(file.endian()) & u64::from(object::elf::SHF_ALLOC) == 0;
     if !note {
         return Vec::new();
     }

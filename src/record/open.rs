@@ -383,7 +383,7 @@ pub(crate) fn synthesize(
     child: Option<i32>,
 ) -> Vec<u8> {
     let mut side = Vec::new();
-    let ktext = synth::kernel_text_start(crate::session::cache_dir().as_deref());
+    let ktext = synth::kernel_text_start(crate::dirs::cache_dir().as_deref());
     if ktext != 0 {
         side.extend(encode::kernel_mmap(
             ktext,

@@ -343,18 +343,7 @@ impl Session {
     }
 }
 
-/// Where rperf keeps caches (the kernel symbol table): `$RPERF_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/rperf`, else `~/.cache/rperf`.
-pub fn cache_dir() -> Option<PathBuf> {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("RPERF_CACHE_DIR")
-        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("rperf")))
-        .or_else(|| env("HOME").map(|d| d.join(".cache").join("rperf")))
-}
+pub use crate::dirs::cache_dir;
 
 /// Symbolizes (binary, address) pairs, loading each binary once.
 #[derive(Debug, Default)]

@@ -49,17 +49,6 @@ pub fn parse_call_graph(s: &str) -> Result<CallGraph> {
     }
 }
 
-/// A sample's chain as the ring gave it.
-#[derive(Debug, Default)]
-pub struct Chain {
-    /// The kernel-written chain with its PERF_CONTEXT_* markers.
-    pub ips: Vec<u64>,
-    /// User registers (`dwarf`: ip, sp and bp).
-    pub regs: Option<crate::data::read::UserRegs>,
-    /// The copied user stack (`dwarf`).
-    pub stack: Vec<u8>,
-}
-
 /// The traced processes' address spaces and symbols.
 pub struct Maps {
     pub session: Session,
@@ -76,7 +65,7 @@ impl Maps {
     /// first time are read from /proc (not when replaying a file).
     pub fn new(live: bool) -> Maps {
         let mut session = Session::new();
-        let ktext = crate::record::synth::kernel_text_start(crate::session::cache_dir().as_deref());
+        let ktext = crate::record::synth::kernel_text_start(crate::dirs::cache_dir().as_deref());
         if ktext != 0 {
             session.apply(&Record::Mmap {
                 pid: -1,
@@ -125,11 +114,12 @@ impl Maps {
         pid: i32,
         tid: i32,
         kernel: bool,
-        chain: &Chain,
+        sample: &Sample<'_>,
         max: usize,
     ) -> Vec<String> {
         self.learn(pid);
         self.index += 1;
+        // The sample's chain pieces under the index this walk numbers its samples by.
         let s = Sample {
             event: 0,
             index: self.index,
@@ -140,12 +130,12 @@ impl Maps {
             ip: 0,
             mode: if kernel { Mode::Kernel } else { Mode::User },
             period: 1,
-            callchain: Some(&chain.ips),
+            callchain: Some(sample.callchain.unwrap_or(&[])),
             raw: None,
-            user_regs: chain.regs,
+            user_regs: sample.user_regs,
             cgroup: None,
             weight: None,
-            user_stack: chain.regs.map(|_| &chain.stack[..]),
+            user_stack: sample.user_regs.map(|_| sample.user_stack.unwrap_or(&[])),
         };
         let frames = self.stacks.frames(&self.session, &s, max);
         frames

@@ -1,5 +1,5 @@
 //! `rperf trace -i FILE`: a perf.data written by `trace record` (rperf's or perf's) replayed
-//! through the live printer: raw_syscalls enter and exit samples become syscall lines and
+//! through the printer live tracing uses, record for record: raw_syscalls enter and exit samples become syscall lines and
 //! summary rows, COMM/FORK/MMAP records name threads and call-chain addresses, and `-e`,
 //! `--filter-pids`, `--duration`, `--failure`, `-s/-S` and `--max-events` apply as live.
 use std::collections::HashSet;
@@ -8,8 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Result};
 
-use super::{chain, sink, syscalls, tracefs, Payload, Rec, Source, TraceArgs, Tracer};
-use crate::data::read::{Mode, Record};
+use super::{chain, sink, syscalls, tracefs, Source, TraceArgs, Tracer};
 use crate::replay::{Filter, Item, Replay};
 
 /// Offsets of `id`, `args` and `ret` in the raw_syscalls payloads: the file's own formats
@@ -64,7 +63,7 @@ fn sources(header: &crate::data::Header) -> Vec<Option<Source>> {
 
 /// Runs `rperf trace -i FILE`.
 pub(super) fn run(a: &TraceArgs, input: &Path, filter_pids: &[i32]) -> Result<ExitCode> {
-    crate::cmd::check_input(input, a.force)?;
+    crate::replay::check_input(input, a.force)?;
     let root = tracefs::root()?;
     // -e: the syscalls to show (the recording has them all).
     let mut negate = false;
@@ -141,36 +140,8 @@ pub(super) fn run(a: &TraceArgs, input: &Path, filter_pids: &[i32]) -> Result<Ex
             }
             sources(header)
         });
-        let rec = match item {
-            Item::Side(r) => match r {
-                Record::Comm { tid, name, .. } => Rec::Comm {
-                    tid: *tid,
-                    comm: name.clone(),
-                },
-                Record::Fork { tid, ptid, .. } => Rec::Fork {
-                    tid: *tid,
-                    ptid: *ptid,
-                },
-                Record::Mmap {
-                    pid,
-                    start,
-                    len,
-                    pgoff,
-                    path,
-                    mode,
-                    exec,
-                } => Rec::Mmap {
-                    pid: *pid,
-                    start: *start,
-                    len: *len,
-                    pgoff: *pgoff,
-                    path: path.clone(),
-                    kernel: *mode == Mode::Kernel,
-                    exec: *exec,
-                },
-                Record::Lost { count } => Rec::Lost(*count),
-                _ => return,
-            },
+        let res = match item {
+            Item::Side(r) => tr.side(r),
             Item::Sample(s, _) => {
                 let Some(Some(src)) = srcs.get(s.event).copied() else {
                     return;
@@ -203,31 +174,11 @@ pub(super) fn run(a: &TraceArgs, input: &Path, filter_pids: &[i32]) -> Result<Ex
                     }
                     return;
                 }
-                let chain = (s.callchain.is_some() || s.user_regs.is_some()).then(|| {
-                    Box::new(chain::Chain {
-                        ips: s.callchain.map(<[u64]>::to_vec).unwrap_or_default(),
-                        regs: s.user_regs,
-                        stack: s.user_stack.map(<[u8]>::to_vec).unwrap_or_default(),
-                    })
-                });
-                Rec::Sample {
-                    src,
-                    misc: if s.mode == Mode::Kernel { 1 } else { 2 },
-                    pid: s.pid,
-                    tid: s.tid,
-                    time: s.time,
-                    raw: Payload::new(raw),
-                    ip: s.ip,
-                    addr: 0,
-                    chain,
-                }
+                // perf's replay counts samples alone (the summary's shares).
+                tr.nr_events += 1;
+                let chained = s.callchain.is_some() || s.user_regs.is_some();
+                tr.sample(src, &s, 0, chained)
             }
-        };
-        // perf's replay counts samples alone (the summary's shares).
-        let res = if matches!(rec, Rec::Sample { .. }) {
-            tr.handle(rec)
-        } else {
-            tr.apply(rec)
         };
         if let Err(e) = res {
             err = Some(e);

@@ -558,8 +558,8 @@ impl ElfSymbols {
                         .and_then(|i| file.section_by_index(i).ok())
                         // By flag, not kind: in a separate debug file .text is NOBITS.
                         .is_some_and(|sec| {
-                            sec.elf_section_header().sh_flags.get(endian).0
-                                & object::elf::SHF_EXECINSTR.0
+                            sec.elf_section_header().sh_flags.get(endian)
+                                & u64::from(object::elf::SHF_EXECINSTR)
                                 != 0
                         })
                         && s.name_bytes().is_ok_and(|n| !n.is_empty())

@@ -430,7 +430,7 @@ fn mapped_vaddr(
             .filter(|ph| ph.p_type(endian) == object::elf::PT_LOAD)
     };
     let exec = |ph: &&object::elf::ProgramHeader64<Endianness>| {
-        (ph.p_flags(endian) & object::elf::PF_X).0 != 0
+        ph.p_flags(endian) & object::elf::PF_X != 0
     };
     let at_page =
         |ph: &&object::elf::ProgramHeader64<Endianness>| ph.p_offset(endian) & !(PAGE - 1) == pgoff;
@@ -545,7 +545,7 @@ mod tests {
         offset: u64,
         vaddr: u64,
         filesz: u64,
-        flags: object::elf::ProgramFlags,
+        flags: u32,
     ) -> object::elf::ProgramHeader64<Endianness> {
         use object::{U32, U64};
         let e = Endianness::Little;

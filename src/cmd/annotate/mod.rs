@@ -8,18 +8,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use object::{Object, ObjectSection};
 
-use crate::annotate::objdump::{self, Function, Style};
-use crate::annotate::{self, Histogram, PercentType, Totals};
+use crate::annotate::objdump::Style;
+use crate::annotate::{Histogram, PercentType, Totals};
 use crate::replay::{Filter, Item, Replay};
 use crate::session::DsoId;
 
-mod binary;
-mod render;
-
-use binary::*;
-use render::*;
+use crate::annotate::binary::{check_binary, open_binary, Binary};
+use crate::annotate::render::{Layout, Sampled};
 
 /// What `rperf annotate` was asked.
 #[derive(Debug, Clone, Default)]
@@ -216,7 +212,17 @@ fn write_annotations(cfg: &AnnotateConfig, stdout: &mut dyn Write) -> Result<Vec
             )
         });
         let what = (long.as_str(), title.as_str(), event, head2.as_ref());
-        match annotate_one(bin, &e, what, totals, cfg, &mut last_path) {
+        let layout = Layout {
+            style: cfg.style,
+            percent: cfg.percent,
+            print_line: cfg.print_line,
+        };
+        let f = Sampled {
+            start: e.start,
+            name: e.name.clone(),
+            hist: std::mem::take(&mut e.hist),
+        };
+        match crate::annotate::render::function(bin, &f, what, totals, &layout, &mut last_path) {
             Ok(text) => {
                 stdout.write_all(text.as_bytes())?;
                 printed += 1;
@@ -231,105 +237,17 @@ fn write_annotations(cfg: &AnnotateConfig, stdout: &mut dyn Write) -> Result<Vec
     Ok(all)
 }
 
-/// One function's annotation for a live view (`rperf top`'s `a` key): the function `name`
-/// starting at `start` (the binary's own address; the kernel's absolute one) in the binary
-/// at `path`, with `hits` (offset from its start, samples, period), laid out as
-/// `rperf annotate`.
-pub fn live_function(
-    syms: &crate::session::Symbolizer,
-    path: &str,
-    kernel: bool,
-    start: u64,
-    name: &str,
-    hits: &[(u64, u64, u64)],
-    event: &str,
-) -> std::result::Result<String, String> {
-    let style = Style {
-        source: true,
-        ..Style::default()
-    };
-    let mut bin = open_binary(syms, path, kernel, None, style.source)?;
-    let samples: u64 = hits.iter().map(|h| h.1).sum();
-    let period: u64 = hits.iter().map(|h| h.2).sum();
-    let e = Entry {
-        event: 0,
-        dso: 0,
-        start,
-        name: name.to_string(),
-        hist: Histogram {
-            hits: hits.to_vec(),
-            samples,
-            period,
-        },
-        by_offset: HashMap::new(),
-    };
-    let title = if kernel {
-        "[kernel.kallsyms]".to_string()
-    } else {
-        path.rsplit('/').next().unwrap_or(path).to_string()
-    };
-    let cfg = AnnotateConfig {
-        style,
-        ..AnnotateConfig::default()
-    };
-    let totals = Totals { samples, period };
-    annotate_one(
-        &mut bin,
-        &e,
-        (path, &title, event, None),
-        totals,
-        &cfg,
-        &mut None,
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A little ELF core file: a PT_NOTE, then a PT_LOAD mapping `code` at `vaddr`.
-    fn core(vaddr: u64, code: &[u8]) -> Vec<u8> {
-        let mut f = vec![0u8; 64];
-        f[..4].copy_from_slice(b"\x7fELF");
-        f[4] = 2;
-        f[5] = 1;
-        f[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
-        f[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
-        f[0x38..0x3a].copy_from_slice(&2u16.to_le_bytes());
-        let data_at = 64 + 2 * 56u64;
-        for (kind, v, size) in [(4u32, 0u64, 0u64), (1, vaddr, code.len() as u64)] {
-            let mut p = vec![0u8; 56];
-            p[..4].copy_from_slice(&kind.to_le_bytes());
-            p[8..16].copy_from_slice(&data_at.to_le_bytes());
-            p[16..24].copy_from_slice(&v.to_le_bytes());
-            p[32..40].copy_from_slice(&size.to_le_bytes());
-            f.extend(p);
+/// A failure's line: a function, or the functions with samples in one binary.
+fn failure(
+    (dso, n, msg): &(Option<DsoId>, usize, String),
+    session: &crate::session::Session,
+) -> String {
+    match dso {
+        Some(d) => {
+            let name = session.dsos()[*d as usize].short_name();
+            let what = if *n == 1 { "function" } else { "functions" };
+            format!("cannot annotate the {n} {what} with samples in {name}: {msg}")
         }
-        f.extend_from_slice(code);
-        f
-    }
-
-    #[test]
-    fn kernel_code_is_read_from_the_segment_that_maps_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("kcore");
-        let base = 0xffff_ffff_8100_0000;
-        std::fs::write(&path, core(base, &[0x55, 0x48, 0x89, 0xe5, 0xc3])).unwrap();
-        let f = std::fs::File::open(&path).unwrap();
-        assert_eq!(core_code(&f, base + 1, 3).unwrap(), vec![0x48, 0x89, 0xe5]);
-        // Past the segment, or before it: not mapped.
-        assert!(core_code(&f, base + 3, 4)
-            .unwrap_err()
-            .contains("does not map"));
-        assert!(core_code(&f, base - 1, 2).is_err());
-        std::fs::write(
-            &path,
-            b"not an elf file, long enough to hold a header, really, yes it is ok",
-        )
-        .unwrap();
-        let f = std::fs::File::open(&path).unwrap();
-        assert!(core_code(&f, base, 1)
-            .unwrap_err()
-            .contains("not the ELF core file"));
+        None => format!("cannot annotate {msg}"),
     }
 }

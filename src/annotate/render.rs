@@ -1,14 +1,43 @@
 //! One function's annotation: disassembly with each line's share, source lines, the summary.
-use super::*;
+use object::{Object, ObjectSection};
+
+use super::binary::{kcore_code, Binary};
+use super::objdump::{self, Function};
+use super::{Histogram, PercentType, Totals};
+use crate::annotate;
+
+/// A function with samples: where it starts (the binary's own address; the kernel's
+/// absolute one), its name and its samples per offset.
+#[derive(Debug, Clone, Default)]
+pub struct Sampled {
+    /// Start address.
+    pub start: u64,
+    /// Its name, as printed.
+    pub name: String,
+    /// Samples and period per offset from `start`.
+    pub hist: Histogram,
+}
+
+/// How a function's text is laid out (`-M`, `--asm-raw`, `--no-source`, `--percent-type`,
+/// `-l`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Layout {
+    /// How the instructions are printed.
+    pub style: objdump::Style,
+    /// Which share a line shows.
+    pub percent: PercentType,
+    /// `-l`: a summary of the hottest source lines first.
+    pub print_line: bool,
+}
 
 /// perf's text for one function.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn annotate_one(
+pub fn function(
     bin: &mut Binary,
-    e: &Entry,
+    e: &Sampled,
     what: Names<'_>,
     totals: Totals,
-    cfg: &AnnotateConfig,
+    cfg: &Layout,
     last_path: &mut Option<String>,
 ) -> std::result::Result<String, String> {
     let long_name = what.0;
@@ -41,7 +70,7 @@ pub(super) fn annotate_one(
     let mut parts: Vec<(String, u64, Vec<u8>)> = Vec::new();
     for section in elf.sections() {
         let code = matches!(section.flags(), object::SectionFlags::Elf { sh_flags, .. }
-            if sh_flags.0 & object::elf::SHF_EXECINSTR.0 != 0);
+            if sh_flags & u64::from(object::elf::SHF_EXECINSTR) != 0);
         let (lo, hi) = (section.address(), section.address() + section.size());
         if !code || hi <= e.start || lo >= end {
             continue;
@@ -72,19 +101,19 @@ pub(super) fn annotate_one(
 
 /// How a function's text names things: the binary's path and short name, the event, and
 /// `--stdio2`'s two header lines.
-pub(super) type Names<'a> = (&'a str, &'a str, &'a str, Option<&'a (String, String)>);
+pub type Names<'a> = (&'a str, &'a str, &'a str, Option<&'a (String, String)>);
 
 /// perf's text for function `e`, whose `size` bytes lie in `parts` (section name, start,
 /// bytes).
 #[allow(clippy::too_many_arguments)]
-pub(super) fn render_one(
+pub fn render_one(
     bin: &mut Binary,
-    e: &Entry,
+    e: &Sampled,
     parts: &[(String, u64, Vec<u8>)],
     size: u64,
     (long_name, title, event, head2): Names<'_>,
     totals: Totals,
-    cfg: &AnnotateConfig,
+    cfg: &Layout,
     last_path: &mut Option<String>,
 ) -> String {
     let text = objdump::disassemble(
@@ -146,7 +175,7 @@ pub(super) fn render_one(
 
 /// `-l`: the source line of each instruction over 0.5% (perf's srcline: `file.c:12`, or
 /// `binary[addr]` without DWARF), with its share.
-pub(super) fn srclines(
+pub fn srclines(
     lines: &[annotate::Line],
     percents: &[Option<f64>],
     dwarf: Option<&rperf_symbols::Lines>,
@@ -170,7 +199,7 @@ pub(super) fn srclines(
 }
 
 /// `-l`'s summary: the source lines, hottest first.
-pub(super) fn summary(out: &mut String, paths: &[Option<(String, f64)>], long_name: &str) {
+pub fn summary(out: &mut String, paths: &[Option<(String, f64)>], long_name: &str) {
     use std::fmt::Write;
     let mut by_line: Vec<(String, f64)> = Vec::new();
     for (path, p) in paths.iter().flatten() {
