@@ -70,21 +70,52 @@ impl FrameTable {
 /// outermost occurrence in caller order, its innermost in callee order) the part from
 /// itself towards the leaf (caller order) or the root (callee order). Also records each
 /// entry's longest stored chain, which orders rows of equal weight.
+///
+/// `min`: a tree whose whole weight stays below it prints nothing (perf's `graph` threshold,
+/// a share of the event's total), so it is not built. Most entries of a system-wide
+/// recording are such a tail, and their trees were most of report's time and memory.
 pub(super) fn build_trees(
     h: &mut EventHist,
     table: &FrameTable,
     orders: &[u64],
     children: bool,
     order: graph::Order,
+    min: u64,
 ) {
     let caller = order == graph::Order::Caller;
     let mut seen: Vec<Key> = Vec::new();
     let mut path: Vec<((u64, u64), u32)> = Vec::new();
+    // Each entry's tree weight, summed first the way the trees below add it.
+    let mut weight: FxHashMap<Key, u64> = FxHashMap::default();
+    if min > 0 {
+        for (ids, period) in &h.stacks {
+            let self_key = table.frames[ids[0] as usize].0;
+            *weight.entry(self_key).or_default() += period;
+            if !children {
+                continue;
+            }
+            seen.clear();
+            for &f in &ids[1..] {
+                let key = table.frames[f as usize].0;
+                if key != self_key && !seen.contains(&key) {
+                    seen.push(key);
+                    *weight.entry(key).or_default() += period;
+                }
+            }
+        }
+    }
+    let shown = |key: &Key| min == 0 || weight.get(key).is_some_and(|&w| w >= min);
     for (ids, period) in &h.stacks {
         let self_key = table.frames[ids[0] as usize].0;
         let chain = &ids[1..];
         // `part`: the frames stored under `key`, leaf first.
         let mut add = |key: Key, part: &[u32]| {
+            if let Some(e) = h.entries.get_mut(&key) {
+                e.max_depth = e.max_depth.max(part.len());
+            }
+            if !shown(&key) {
+                return;
+            }
             path.clear();
             // Nodes are told apart by symbol, ordered among equals as perf orders them.
             let item = |f: &u32| {
@@ -101,9 +132,6 @@ pub(super) fn build_trees(
                 .entry(key)
                 .or_insert_with(graph::Node::root)
                 .add(&path, *period);
-            if let Some(e) = h.entries.get_mut(&key) {
-                e.max_depth = e.max_depth.max(part.len());
-            }
         };
         add(self_key, chain);
         if !children {

@@ -407,9 +407,17 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
     } else {
         graph::Order::Callee
     });
-    if graph_on {
+    if let Some(g) = cfg.graph {
         for h in hists.iter_mut() {
-            build_trees(h, &frames, &table.orders, children, order);
+            // graph::print's threshold for `graph`; other styles and the browser (whose
+            // threshold can change) keep every tree.
+            let min = match g.style {
+                graph::Style::Graph if !extra.lazy_graphs => {
+                    (h.total as f64 * g.min_percent / 100.0) as u64
+                }
+                _ => 0,
+            };
+            build_trees(h, &frames, &table.orders, children, order, min);
         }
     }
     let mut all_rows = Vec::with_capacity(hists.len());
