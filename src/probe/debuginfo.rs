@@ -991,7 +991,9 @@ fn section_base(file: &ElfFile64<'_, Endianness>, index: object::SectionIndex) -
         return 0;
     };
     let alloc = match sec.flags() {
-        object::SectionFlags::Elf { sh_flags, .. } => sh_flags.intersects(object::elf::SHF_ALLOC),
+        object::SectionFlags::Elf { sh_flags, .. } => {
+            sh_flags & u64::from(object::elf::SHF_ALLOC) != 0
+        }
         _ => false,
     };
     if alloc {

@@ -373,6 +373,7 @@ mod tests {
             user_regs: None,
             user_stack: None,
             cgroup: None,
+            weight: None,
         };
         t.nr_events += 1;
         t.sample(src, &s, 0, false).unwrap();

@@ -88,6 +88,11 @@ pub fn set_mapper(mapper: Mapper) -> bool {
     MAPPER.set(mapper).is_ok()
 }
 
+/// `file` mapped by the installed [`Mapper`]; None without one or when mapping fails.
+pub(crate) fn map_open(file: &File) -> Option<Bytes> {
+    MAPPER.get().and_then(|map| map(file).ok())
+}
+
 /// The contents of the regular file at `path`: mapped by the installed [`Mapper`], or read
 /// when there is none or it fails (an empty file cannot be mapped).
 pub fn map_regular(path: &Path) -> Result<Bytes, Error> {

@@ -47,10 +47,75 @@ type Context<'a> = addr2line::Context<Reader<'a>>;
 /// only the pages a lookup touches are resident) and the compressed sections inflated.
 struct Sections {
     file: Bytes,
-    inflated: Vec<(SectionId, Vec<u8>)>,
+    /// The inflated sections, one after another: written to an unnamed temporary file and
+    /// mapped, so that, like the plain sections, only the pages lookups touch are resident
+    /// and [`Sections::release`] can let them go (a `-g` Rust binary's compressed DWARF
+    /// inflates to tens of MB, most of which addr2line reads once, to index it); in memory
+    /// when no such file can be made.
+    inflated: Bytes,
+    /// Each inflated section's place in `inflated`.
+    places: Vec<(SectionId, std::ops::Range<usize>)>,
     /// Where the plain (mapped) DWARF sections lie in the file.
     plain: Vec<std::ops::Range<usize>>,
     little: bool,
+}
+
+/// Where inflated sections go as they are inflated: an unnamed file in the temporary
+/// directory (O_TMPFILE: no name to find or race for, gone when the last handle closes),
+/// mapped once complete; memory when no such file can be made or mapped.
+enum Spill {
+    File(std::fs::File),
+    Memory(Vec<u8>),
+}
+
+impl Spill {
+    fn new() -> Spill {
+        use rustix::fs::{Mode, OFlags};
+        rustix::fs::open(
+            std::env::temp_dir(),
+            OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+            Mode::RUSR | Mode::WUSR,
+        )
+        .map_or(Spill::Memory(Vec::new()), |fd| {
+            Spill::File(std::fs::File::from(fd))
+        })
+    }
+
+    /// Appends `data` (the bytes written so far stay where they are).
+    fn push(&mut self, data: &[u8], written: usize) {
+        use std::io::{Seek, SeekFrom, Write};
+        if let Spill::File(f) = self {
+            if f.write_all(data).is_ok() {
+                return;
+            }
+            // A full disk: what was written is read back and memory takes over.
+            let mut back = vec![0; written];
+            let ok = f.seek(SeekFrom::Start(0)).is_ok()
+                && std::io::Read::read_exact(f, &mut back).is_ok();
+            *self = Spill::Memory(if ok { back } else { Vec::new() });
+        }
+        if let Spill::Memory(v) = self {
+            v.extend_from_slice(data);
+        }
+    }
+
+    /// The `len` bytes pushed: mapped, or read back when there is no mapper.
+    fn finish(self, len: usize) -> Option<Bytes> {
+        use std::io::{Read, Seek, SeekFrom};
+        let bytes = match self {
+            Spill::File(mut f) => match crate::file::map_open(&f) {
+                Some(mapped) => mapped,
+                None => {
+                    let mut back = Vec::with_capacity(len);
+                    f.seek(SeekFrom::Start(0)).ok()?;
+                    f.read_to_end(&mut back).ok()?;
+                    Bytes::new(back)
+                }
+            },
+            Spill::Memory(v) => Bytes::new(v),
+        };
+        (bytes.len() == len).then_some(bytes)
+    }
 }
 
 self_cell::self_cell!(
@@ -83,8 +148,9 @@ impl Sections {
     fn load(path: &Path) -> Option<Sections> {
         let file = crate::file::map_regular(path).ok()?;
         let elf = ElfFile64::<Endianness>::parse(&*file).ok()?;
-        let mut inflated = Vec::new();
-        let mut done = Vec::new();
+        let mut spill = None;
+        let mut places = Vec::new();
+        let mut at = 0;
         let mut plain = Vec::new();
         for id in NEEDED {
             let Some(s) = elf.section_by_name(id.name()) else {
@@ -95,17 +161,22 @@ impl Sections {
                 plain.push(c.offset as usize..(c.offset + c.uncompressed_size) as usize);
                 continue;
             }
-            inflated.push((id, s.uncompressed_data().ok()?.into_owned()));
-            done.push(c.offset as usize..(c.offset + c.compressed_size) as usize);
+            let data = s.uncompressed_data().ok()?;
+            spill.get_or_insert_with(Spill::new).push(&data, at);
+            places.push((id, at..at + data.len()));
+            at += data.len();
+            file.release(c.offset as usize..(c.offset + c.compressed_size) as usize);
         }
         let little = elf.is_little_endian();
         drop(elf);
-        for r in done {
-            file.release(r);
-        }
+        let inflated = match spill {
+            Some(spill) => spill.finish(at)?,
+            None => Bytes::new(Vec::new()),
+        };
         Some(Sections {
             file,
             inflated,
+            places,
             plain,
             little,
         })
@@ -118,6 +189,7 @@ impl Sections {
         for r in &self.plain {
             self.file.release(r.clone());
         }
+        self.inflated.release(0..self.inflated.len());
     }
 
     fn index(&self) -> Result<Context<'_>, addr2line::gimli::Error> {
@@ -131,8 +203,8 @@ impl Sections {
         let mut dwarf = addr2line::gimli::Dwarf::load(|id| {
             let data: &[u8] = if !NEEDED.contains(&id) {
                 &[]
-            } else if let Some((_, d)) = self.inflated.iter().find(|(i, _)| *i == id) {
-                d
+            } else if let Some((_, r)) = self.places.iter().find(|(i, _)| *i == id) {
+                self.inflated.get(r.clone()).unwrap_or(&[])
             } else {
                 elf.as_ref()
                     .and_then(|e| e.section_by_name(id.name()))
@@ -162,7 +234,14 @@ pub struct Lines {
     split: std::sync::OnceLock<Option<addr2line::Loader>>,
     /// The file the DWARF came from.
     pub source: PathBuf,
+    /// Lookups so far: every [`RELEASE_EVERY`] the DWARF pages read are let go.
+    lookups: std::sync::atomic::AtomicUsize,
 }
+
+/// How many frame lookups read the DWARF between two releases of its pages: addr2line keeps
+/// what it parsed of a unit, so pages are read again rarely, and a release per lookup
+/// would cost more system calls than the faults it saves.
+const RELEASE_EVERY: usize = 256;
 
 impl std::fmt::Debug for Lines {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -226,6 +305,7 @@ impl Lines {
             indexed,
             split: std::sync::OnceLock::new(),
             source,
+            lookups: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -254,6 +334,12 @@ impl Lines {
                     }
                 }
             });
+        let n = self
+            .lookups
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % RELEASE_EVERY == RELEASE_EVERY - 1 {
+            self.indexed.borrow_owner().release();
+        }
         out
     }
 

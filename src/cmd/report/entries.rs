@@ -70,6 +70,10 @@ impl FrameTable {
 /// outermost occurrence in caller order, its innermost in callee order) the part from
 /// itself towards the leaf (caller order) or the root (callee order). Also records each
 /// entry's longest stored chain, which orders rows of equal weight.
+///
+/// `min`: a tree whose whole weight stays below it prints nothing (perf's `graph` threshold,
+/// a share of the event's total), so it is not built. Most entries of a system-wide
+/// recording are such a tail, and their trees were most of report's time and memory.
 pub(super) fn build_trees(
     h: &mut EventHist,
     table: &FrameTable,
@@ -77,6 +81,7 @@ pub(super) fn build_trees(
     ties: &[u64],
     children: bool,
     order: graph::Order,
+    min: u64,
 ) {
     let mut path = Vec::new();
     let EventHist {
@@ -85,7 +90,22 @@ pub(super) fn build_trees(
         entries,
         ..
     } = h;
+    // Each entry's tree weight, summed first the way the trees below add it: a tree
+    // whose whole weight is under the print threshold would print nothing.
+    let mut weight: FxHashMap<Key, u64> = FxHashMap::default();
+    if min > 0 {
+        walk_stacks(stacks, table, children, order, |key, _, period| {
+            *weight.entry(key).or_default() += period;
+        });
+    }
+    let shown = |key: &Key| min == 0 || weight.get(key).is_some_and(|&w| w >= min);
     walk_stacks(stacks, table, children, order, |key, part, period| {
+        if let Some(e) = entries.get_mut(&key) {
+            e.max_depth = e.max_depth.max(part.len());
+        }
+        if !shown(&key) {
+            return;
+        }
         add_part(
             &mut path,
             table,
@@ -96,9 +116,6 @@ pub(super) fn build_trees(
             period,
             graphs.entry(key).or_insert_with(graph::Node::root),
         );
-        if let Some(e) = entries.get_mut(&key) {
-            e.max_depth = e.max_depth.max(part.len());
-        }
     });
 }
 
@@ -510,7 +527,7 @@ mod tests {
         for children in [false, true] {
             for order in [graph::Order::Caller, graph::Order::Callee] {
                 let (mut all, frames) = hist_and_frames();
-                build_trees(&mut all, &frames, &orders, &[], children, order);
+                build_trees(&mut all, &frames, &orders, &[], children, order, 0);
                 let (mut depths, _) = hist_and_frames();
                 entry_depths(&mut depths, &frames, children, order);
                 assert!(!all.graphs.is_empty());

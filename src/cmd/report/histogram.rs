@@ -410,13 +410,18 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
     // The browser shows the rows first: a tree is built when its row is opened.
     let lazy_graphs = extra.lazy_graphs && graph_on;
     let ties = if graph_on { table.ties() } else { Vec::new() };
-    if graph_on {
+    if let Some(g) = cfg.graph {
         for h in hists.iter_mut() {
             if lazy_graphs {
                 entry_depths(h, &frames, children, order);
-            } else {
-                build_trees(h, &frames, &table.orders, &ties, children, order);
+                continue;
             }
+            // graph::print's threshold for `graph`; other styles keep every tree.
+            let min = match g.style {
+                graph::Style::Graph => (h.total as f64 * g.min_percent / 100.0) as u64,
+                _ => 0,
+            };
+            build_trees(h, &frames, &table.orders, &ties, children, order, min);
         }
     }
     let mut all_rows = Vec::with_capacity(hists.len());
