@@ -75,6 +75,12 @@ pub struct Drain {
     pub offcpu: Option<OffCpu>,
     /// Binaries of processes in other mount namespaces, stored while they live.
     pub containers: Option<Containers>,
+    /// Records are written as drained, each pass a round, with only the tally and the
+    /// container capture on the way: the leaf fixer and hit tracking run over the file once
+    /// the events are disabled ([`Drain::replay`]), so recording costs no more than a copy.
+    pub raw: bool,
+    /// How long a batch waits for its binaries' rules at most.
+    wait: Duration,
     queue: VecDeque<Batch>,
     held: usize,
     out: Vec<u8>,
@@ -90,6 +96,8 @@ impl Drain {
             leaf,
             offcpu: None,
             containers: None,
+            raw: false,
+            wait: MAX_WAIT,
             queue: VecDeque::new(),
             held: 0,
             out: Vec::with_capacity(4 << 20),
@@ -110,6 +118,20 @@ impl Drain {
         write: &mut dyn FnMut(&[u8]) -> io::Result<()>,
     ) -> io::Result<usize> {
         let total = raw.len();
+        if self.raw {
+            encode::for_each_record(&raw, |ty, m, rec| {
+                self.tally.count(ty, rec);
+                if let (true, Some(c)) = (ty != kind::SAMPLE, self.containers.as_mut()) {
+                    c.observe_record(ty, m, rec);
+                }
+            });
+            if total > 0 {
+                raw.extend_from_slice(&encode::finished_round());
+                write(&raw)?;
+            }
+            self.spare.push(raw);
+            return Ok(total);
+        }
         encode::for_each_record(&raw, |ty, _, rec| self.tally.count(ty, rec));
         if self.leaf.is_none() {
             if total > 0 {
@@ -182,7 +204,7 @@ impl Drain {
                 b.observed = true;
                 b.since = Instant::now();
             }
-            if !force && b.since.elapsed() < MAX_WAIT && self.held <= MAX_HELD {
+            if !force && b.since.elapsed() < self.wait && self.held <= MAX_HELD {
                 let mut waits = false;
                 while let Some((ty, _, rec)) = record_at(&b.bytes, b.checked) {
                     if ty == kind::SAMPLE && leaf.waits(rec, &self.hits) {
@@ -225,7 +247,7 @@ impl Drain {
 
     /// Writes out everything still held, waiting up to [`MAX_WAIT`] for the rules asked for.
     pub fn finish(&mut self, write: &mut dyn FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
-        let deadline = Instant::now() + MAX_WAIT;
+        let deadline = Instant::now() + self.wait;
         loop {
             self.flush(false, write)?;
             let left = deadline.saturating_duration_since(Instant::now());
@@ -239,6 +261,62 @@ impl Drain {
         self.flush(true, write)
     }
 }
+
+/// Where [`Drain::replay`] reads a raw recording and writes what replaces it.
+pub trait Rewrite {
+    /// The next bytes; 0 at the end.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// The next bytes of the result.
+    fn write(&mut self, b: &[u8]) -> io::Result<()>;
+}
+
+impl Rewrite for crate::data::write::InPlace<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        crate::data::write::InPlace::read(self, buf)
+    }
+    fn write(&mut self, b: &[u8]) -> io::Result<()> {
+        crate::data::write::InPlace::write(self, b)
+    }
+}
+
+impl Drain {
+    /// Runs records a `raw` drain wrote (rounds, each ending in FINISHED_ROUND) through
+    /// this drain, round by round, as if they came from the rings: the result is the file a
+    /// live drain would have written. Being off the recording, each round waits for its
+    /// binaries' rules (up to [`REPLAY_WAIT`]) rather than leave them the kernel's chain.
+    pub fn replay(&mut self, io: &mut dyn Rewrite) -> io::Result<()> {
+        self.wait = REPLAY_WAIT;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut chunk = vec![0u8; 1 << 20];
+        loop {
+            let n = io.read(&mut chunk)?;
+            buf.extend_from_slice(&chunk[..n]);
+            let (mut start, mut off) = (0, 0);
+            while let Some((ty, _, rec)) = record_at(&buf, off) {
+                let len = rec.len();
+                if ty == kind::FINISHED_ROUND {
+                    let mut round = self.spare.pop().unwrap_or_default();
+                    round.clear();
+                    round.extend_from_slice(&buf[start..off]);
+                    let mut write = |b: &[u8]| io.write(b);
+                    self.take(round, &mut write)?;
+                    self.finish(&mut write)?;
+                    start = off + len;
+                }
+                off += len;
+            }
+            buf.drain(..start);
+            if n == 0 {
+                break;
+            }
+        }
+        // A tail without its round's end (never written so): kept as it is.
+        io.write(&buf)
+    }
+}
+
+/// How long a replayed round waits for its binaries' rules at most.
+pub const REPLAY_WAIT: Duration = Duration::from_secs(10);
 
 /// The ring reader's side of a [`Drain`] running on a thread of its own: reading the rings
 /// is then only a copy, never delayed by unwinding, held batches or disk writes, so a
@@ -381,6 +459,76 @@ mod tests {
         assert_eq!(d.tally.samples, 2);
         let leaf = d.leaf.as_ref().unwrap();
         assert_eq!((leaf.fixed, leaf.kept), (2, 0));
+    }
+
+    /// A file in memory rewritten in place, read a few bytes at a time so that records
+    /// straddle reads.
+    struct Mem {
+        data: Vec<u8>,
+        read: usize,
+        written: usize,
+    }
+
+    impl Rewrite for Mem {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.data.len() - self.read).min(50);
+            buf[..n].copy_from_slice(&self.data[self.read..self.read + n]);
+            self.read += n;
+            Ok(n)
+        }
+        fn write(&mut self, b: &[u8]) -> io::Result<()> {
+            assert!(
+                self.written + b.len() <= self.read,
+                "a write overtook the reads"
+            );
+            self.data[self.written..self.written + b.len()].copy_from_slice(b);
+            self.written += b.len();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_raw_recording_replayed_is_what_the_live_drain_writes() {
+        let fixing = || {
+            let read = Box::new(|_: &str, _: usize| None);
+            let leaf = LeafFixer::with_loader(TYPE, HashMap::new(), 1 << 20, read);
+            let mut hits = HitTracker::new(TYPE);
+            hits.observe(&missing_file_mapping());
+            Drain::new(hits, Some(leaf))
+        };
+        let mut live = fixing();
+        let mut out = Vec::new();
+        let mut raw = Drain::new(HitTracker::new(TYPE), None);
+        raw.raw = true;
+        let mut file = Vec::new();
+        for n in 1..=3 {
+            let batch: Vec<u8> = (0..n).flat_map(|_| sample_missing_its_caller()).collect();
+            let mut w = |b: &[u8]| {
+                out.extend_from_slice(b);
+                Ok(())
+            };
+            live.take(batch.clone(), &mut w).unwrap();
+            live.finish(&mut w).unwrap();
+            raw.take(batch, &mut |b: &[u8]| {
+                file.extend_from_slice(b);
+                Ok(())
+            })
+            .unwrap();
+        }
+        // The raw file keeps registers and stacks, and the kernel's chains.
+        assert_eq!(chains(&file), (vec![3; 6], 3));
+        assert_eq!(raw.tally.samples, 6);
+        let mut mem = Mem {
+            data: file,
+            read: 0,
+            written: 0,
+        };
+        let mut pass = fixing();
+        pass.replay(&mut mem).unwrap();
+        mem.data.truncate(mem.written);
+        assert_eq!(chains(&out), (vec![4; 6], 3));
+        assert_eq!(mem.data, out);
+        assert_eq!(pass.leaf.as_ref().unwrap().fixed, 6);
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //! still belongs to the caller, so the chain goes from the leaf straight to the caller's
 //! caller and the caller is lost. With `-g`, rperf also samples the user `bp`, `sp` and `ip`
 //! and a small slice of the user stack, finds the leaf's return address with the binary's
-//! CFI while recording, inserts it into the chain when the kernel's chain skipped it, and
-//! writes the sample without the registers and stack: the file is an ordinary frame-pointer
-//! recording that perf reads, with the caller in place.
+//! CFI (after the recording, in a pass over the file; live for pipes), inserts it into the
+//! chain when the kernel's chain skipped it, and writes the sample without the registers and
+//! stack: the file is an ordinary frame-pointer recording that perf reads, with the caller in
+//! place.
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender};

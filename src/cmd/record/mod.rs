@@ -219,8 +219,22 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         w.start()
             .map_err(|e| super::command_error(&t.command[0], &e))?;
     }
-    // Rings are read here; records are processed and written on the pipeline's thread.
-    let mut drain = Drain::new(hits, leaf);
+    // Rings are read here; records are processed and written on the pipeline's thread. With
+    // the leaf fixer and a file to write, the recording is only a copy of the rings: the
+    // samples are rewritten in the file once the events are off, as perf post-processes its
+    // file for build-ids (--off-cpu's pass may add records, so it stays live).
+    let rewritable = match &mut sink {
+        Sink::File(w) => leaf.is_some() && off.is_none() && w.can_rewrite(),
+        Sink::Pipe(_) => false,
+    };
+    let (mut drain, later) = match &sink {
+        Sink::File(w) if rewritable => {
+            let mut d = Drain::new(HitTracker::new(trailer.sample_type), None);
+            d.raw = true;
+            (d, Some((w.data_size(), hits, leaf)))
+        }
+        _ => (Drain::new(hits, leaf), None),
+    };
     drain.containers = containers;
     if let Some(i) = off {
         let types = opened
@@ -257,12 +271,18 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         .context("writing samples (is the disk full?)")?;
     let Drain {
         mut tally,
-        hits,
-        leaf,
+        mut hits,
+        mut leaf,
         offcpu,
         containers,
         ..
     } = drain;
+    if let (Some((from, h, l)), Sink::File(w)) = (later, &mut sink) {
+        let mut pass = Drain::new(h, l);
+        w.rewrite(from, |io| pass.replay(io))
+            .with_context(|| format!("cannot write {}", cfg.output.display()))?;
+        (hits, leaf) = (pass.hits, pass.leaf);
+    }
     let captured = containers.map(|c| c.ids).unwrap_or_default();
     // Threads still off CPU at the end: their time up to the stop.
     let offcpu_stats = match offcpu {

@@ -82,6 +82,52 @@ impl Writer {
         self.data_size
     }
 
+    /// Whether the data section can be read back and rewritten in place ([`Writer::rewrite`]):
+    /// a regular file, not a device.
+    pub fn can_rewrite(&mut self) -> bool {
+        self.out
+            .as_mut()
+            .and_then(|o| o.get_mut().file())
+            .and_then(|f| f.metadata().ok())
+            .is_some_and(|m| m.is_file())
+    }
+
+    /// Rewrites the data section from byte `from` to its end in place: `pass` reads the
+    /// records through [`InPlace::read`] and writes what replaces them through
+    /// [`InPlace::write`], never more bytes than it has read. The section then ends where
+    /// the rewrite did.
+    pub fn rewrite(
+        &mut self,
+        from: u64,
+        pass: impl FnOnce(&mut InPlace) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let (base, end) = (self.data_offset, self.data_size);
+        let out = self.stream()?;
+        out.flush()?;
+        let file = out
+            .get_mut()
+            .file()
+            .ok_or_else(|| io::Error::other("perf.data file mode needs a file, not stdout"))?;
+        let mut ip = InPlace {
+            file,
+            base,
+            read: from.min(end),
+            written: from.min(end),
+            end,
+        };
+        pass(&mut ip)?;
+        if ip.read != ip.end {
+            return Err(io::Error::other(
+                "the record rewrite stopped before the data's end",
+            ));
+        }
+        let new_end = ip.written;
+        file.set_len(base + new_end)?;
+        file.seek(SeekFrom::Start(base + new_end))?;
+        self.data_size = new_end;
+        Ok(())
+    }
+
     /// Appends the features (bit, bytes), fills the header, renames an existing output to
     /// `.old` as perf does, and moves the file into place. Returns the file size. On an
     /// error the temporary file is removed and the destination is left as it was.
@@ -128,6 +174,41 @@ impl Writer {
         file.write_all(&h)?;
         out.commit()?;
         Ok(blob_off)
+    }
+}
+
+/// The data section of a file being rewritten in place (see [`Writer::rewrite`]): reads go
+/// ahead, writes follow behind them and may never overtake them.
+pub struct InPlace<'a> {
+    file: &'a std::fs::File,
+    base: u64,
+    read: u64,
+    written: u64,
+    end: u64,
+}
+
+impl InPlace<'_> {
+    /// Reads the next bytes of the section into `buf`; 0 at its end.
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = buf.len().min((self.end - self.read) as usize);
+        self.file
+            .read_exact_at(&mut buf[..n], self.base + self.read)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+
+    /// Writes the next bytes of the new section, behind what was read.
+    pub fn write(&mut self, b: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        if self.written + b.len() as u64 > self.read {
+            return Err(io::Error::other(
+                "rewritten records outgrew the records they replace",
+            ));
+        }
+        self.file.write_all_at(b, self.base + self.written)?;
+        self.written += b.len() as u64;
+        Ok(())
     }
 }
 
