@@ -1184,6 +1184,21 @@ fn time_windows_filter_like_perf() {
         early.contains("phase_a") && !early.contains("phase_b"),
         "{early}"
     );
+    // A window without samples (boot's first second): perf's header, its error, success.
+    let Some((po, ro)) = reports(&f, &["--time", "1,2"]) else {
+        return;
+    };
+    assert_eq!(ro, po);
+    let o = run({
+        let mut c = rperf();
+        c.args(["report", "--stdio", "--time", "1,2", "-i"]).arg(&f);
+        c
+    });
+    assert!(
+        stderr(&o).contains(&format!("The {} data has no samples!", f.display())),
+        "{}",
+        stderr(&o)
+    );
     for bad in ["5", "2,1", "abc,", "120%"] {
         let o = run({
             let mut c = rperf();
