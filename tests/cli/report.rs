@@ -1093,14 +1093,15 @@ fn compressed_recordings_read_like_perf() {
 }
 
 /// A workload whose two halves run different functions, so that a time window shows which
-/// half it covers.
+/// half it covers. Each half is argv[1] seconds of its own CPU time: a loaded machine
+/// stretches the run instead of leaving it too few samples.
 const PHASES_C: &str = r#"
 #include <stdlib.h>
 #include <time.h>
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static double now(void) { struct timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 volatile unsigned long sink;
-__attribute__((noinline)) void phase_a(double until) { while (now() < until) for (int i = 0; i < 1000; i++) sink += i; }
-__attribute__((noinline)) void phase_b(double until) { while (now() < until) for (int i = 0; i < 1000; i++) sink ^= i; }
+__attribute__((noinline)) void phase_a(double until) { while (now() < until) for (int i = 0; i < 100000; i++) sink += i; }
+__attribute__((noinline)) void phase_b(double until) { while (now() < until) for (int i = 0; i < 100000; i++) sink ^= i; }
 int main(int argc, char **argv) { double s = argc > 1 ? atof(argv[1]) : 0.2; phase_a(now() + s); phase_b(now() + s); return 0; }
 "#;
 
