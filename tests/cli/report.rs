@@ -453,10 +453,12 @@ fn weight(l: &str) -> Option<String> {
     .then(|| first.to_string())
 }
 
+/// Runs for argv[1] seconds of its own CPU time, so that the samples are as many (and a
+/// single one in start-up code as small a share) however loaded the machine is.
 const BRANCHY_C: &str = r#"
 #include <stdlib.h>
 #include <time.h>
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static double now(void) { struct timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 __attribute__((noinline)) void leaf(volatile unsigned long *x) { for (int i = 0; i < 100000; i++) *x += i; }
 __attribute__((noinline)) void mid_a(volatile unsigned long *x) { leaf(x); *x += 1; }
 __attribute__((noinline)) void mid_b(volatile unsigned long *x) { leaf(x); leaf(x); *x += 2; }
