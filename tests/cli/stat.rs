@@ -1,5 +1,6 @@
 //! `rperf stat` against `perf stat` on the same workloads.
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -195,25 +196,52 @@ fn system_wide_counts_on_every_cpu() {
     assert!(total > 0.8 * 500.0 * n as f64, "{e}");
 }
 
+/// `stat -p` counts the process until it exits, and then ends by itself. The burn starts
+/// only once rperf has attached (the shell waits for a line first), so all of its 1.2 s of
+/// CPU time is there to count however late a loaded machine lets rperf start; and the
+/// process stays a zombie (unreaped) until rperf is done, which must not keep rperf waiting.
 #[test]
 fn pid_of_running_process_is_counted_until_it_exits() {
     let dir = TempDir::new("pid");
     let exe = compile_c(dir.path(), "burn", BURN_C, &["-O1"]);
-    let mut child = Command::new(&exe).arg("1200").spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(100));
-    let t = Instant::now();
-    let o = run({
-        let mut r = rperf();
-        r.args(["stat", "-e", "task-clock", "-p", &child.id().to_string()]);
-        r
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("read go; exec '{}' 1200", exe.display()))
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut r = rperf()
+        .args(["stat", "-e", "task-clock", "-p", &pid.to_string()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("rperf stat -p to attach", || {
+        let ended = r.try_wait().unwrap();
+        assert!(ended.is_none(), "rperf ended before attaching: {ended:?}");
+        attached(r.id(), "nanosleep")
     });
+    let mut go = child.stdin.take().unwrap();
+    go.write_all(b"go\n").unwrap();
+    drop(go);
+    // The burn is over when the process is a zombie; rperf must then end on its own.
+    wait_for("the burn to end", || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, st)| st.starts_with('Z'))
+        })
+    });
+    wait_for("rperf stat -p to end after the process did", || {
+        r.try_wait().unwrap().is_some()
+    });
+    let o = r.wait_with_output().unwrap();
     let _ = child.wait();
     let e = stderr(&o);
     assert!(o.status.success(), "{e}");
-    assert!(t.elapsed() < Duration::from_secs(5));
-    assert!(e.contains(&format!("process id '{}'", child.id())), "{e}");
+    assert!(e.contains(&format!("process id '{pid}'")), "{e}");
+    // All of the 1.2 s burn, less what the tick-based clocks may disagree on.
     let ms = value(&parse_human(&e), "task-clock", &e);
-    assert!(ms > 600.0, "only {ms} ms counted of a 1.1 s burn:\n{e}");
+    assert!(ms > 1000.0, "only {ms} ms counted of a 1.2 s burn:\n{e}");
 }
 
 fn event_order(t: &str) -> Vec<String> {
