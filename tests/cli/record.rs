@@ -667,15 +667,29 @@ fn a_command_after_pid_only_sets_the_duration() {
 /// `record -a -- CMD` stops sampling when the command exits, as perf does: the last sample
 /// comes no later than a few milliseconds after the command's EXIT (it used to wait for the
 /// next poll timeout, 36-110 ms of other processes' samples on a quiet machine).
+///
+/// rperf runs at a real-time priority (chrt), so that on a loaded machine the wake-up at the
+/// command's exit runs at once instead of queueing behind other processes for tens of
+/// milliseconds while they are sampled; a recording that sleeps until its poll timeout still
+/// goes on sampling for up to 100 ms, which is what this catches.
 #[test]
 fn system_wide_recording_stops_when_the_command_exits() {
     let dir = TempDir::new("aexit");
+    if !Command::new("chrt")
+        .args(["-f", "10", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        skip("chrt -f (util-linux, as root) cannot give rperf a real-time priority");
+        return;
+    }
     let mut tails = Vec::new();
     for i in 0..3 {
         let f = dir.path().join(format!("a{i}.data"));
         let o = run({
-            let mut c = rperf();
-            c.args(["record", "-q", "-a", "-F", "99", "-o"])
+            let mut c = Command::new("chrt");
+            c.args(["-f", "10", env!("CARGO_BIN_EXE_rperf")])
+                .args(["record", "-q", "-a", "-F", "99", "-o"])
                 .arg(&f)
                 .args(["--", "sleep", "0.3"]);
             c
