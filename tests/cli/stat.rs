@@ -2,7 +2,6 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::common::*;
 
@@ -414,13 +413,22 @@ fn output_file_gets_the_counts() {
     assert!(parse_human(&text).contains_key("page-faults"), "{text}");
 }
 
-fn interrupt_after(mut c: Command, ms: u64) -> (String, Option<i32>, Duration) {
-    let t = Instant::now();
-    let child = c.stderr(Stdio::piped()).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(ms));
+/// Runs `c` (an rperf), sends it SIGINT once its counters are open and it waits in `wait`
+/// (so the signal finds its handler, however late a loaded machine starts it), and returns
+/// its stderr and status once it ends (a 120 s guard turns a hang into a failure).
+fn interrupt_when_waiting(mut c: Command, wait: &str) -> (String, Option<i32>) {
+    let mut child = c.stderr(Stdio::piped()).spawn().unwrap();
+    wait_for("rperf to start counting", || {
+        let ended = child.try_wait().unwrap();
+        assert!(ended.is_none(), "rperf ended by itself: {ended:?}");
+        attached(child.id(), wait)
+    });
     unsafe_free_kill(child.id() as i32, "INT");
+    wait_for("rperf to end after SIGINT", || {
+        child.try_wait().unwrap().is_some()
+    });
     let o = child.wait_with_output().unwrap();
-    (stderr(&o), o.status.code(), t.elapsed())
+    (stderr(&o), o.status.code())
 }
 
 fn unsafe_free_kill(pid: i32, sig: &str) {
@@ -432,19 +440,18 @@ fn unsafe_free_kill(pid: i32, sig: &str) {
     assert!(ok.success());
 }
 
+/// SIGINT ends counting, and the counts still print; with a command the signal is passed
+/// on (the 10-minute sleep ends with it, or the wait for rperf fails).
 #[test]
 fn ctrl_c_stops_counting_and_still_prints() {
     let mut c = rperf();
     c.args(["stat", "-a", "-e", "cpu-clock,cs"]);
-    let (e, code, took) = interrupt_after(c, 400);
+    let (e, code) = interrupt_when_waiting(c, "nanosleep");
     assert_eq!(code, Some(0), "{e}");
-    assert!(took < Duration::from_secs(3));
     assert!(parse_human(&e).contains_key("cpu-clock"), "{e}");
-    // With a command: the signal is passed on, and the counts still print.
     let mut c = rperf();
-    c.args(["stat", "-e", "task-clock", "--", "sleep", "10"]);
-    let (e, _, took) = interrupt_after(c, 400);
-    assert!(took < Duration::from_secs(5), "{e}");
+    c.args(["stat", "-e", "task-clock", "--", "sleep", "600"]);
+    let (e, _) = interrupt_when_waiting(c, "wait");
     assert!(parse_human(&e).contains_key("task-clock"), "{e}");
 }
 
