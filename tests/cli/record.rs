@@ -676,7 +676,10 @@ fn a_command_after_pid_only_sets_the_duration() {
     assert!(ms > 200.0, "{ms} ms counted: {err}");
     // rperf ended with the command, not with the process: the burner (20 s of CPU time)
     // still runs.
-    assert!(child.try_wait().unwrap().is_none(), "the burner ended first");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the burner ended first"
+    );
     let data = dir.path().join("p.data");
     let o = run({
         let mut c = rperf();
