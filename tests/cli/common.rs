@@ -117,6 +117,12 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        // A failing test's recordings are what a flake is diagnosed from: with
+        // RPERF_TEST_KEEP set they stay, and the failure names where.
+        if std::thread::panicking() && std::env::var_os("RPERF_TEST_KEEP").is_some() {
+            eprintln!("kept {}", self.0.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -247,4 +253,46 @@ pub fn perf_sample_types(file: &Path) -> Vec<String> {
                 .join("|")
         })
         .collect()
+}
+
+/// Polls `cond` until it holds. The limit only turns a hang into a failure: a loaded
+/// machine may take seconds, and nothing is concluded from how long it took.
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < end,
+            "still waiting for {what} after 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Whether some thread of `pid` sleeps in a kernel function whose name contains `pat`
+/// (its /proc wchan: `pipe_read`, `poll`, `nanosleep`, ...).
+pub fn blocked_in(pid: u32, pat: &str) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|t| std::fs::read_to_string(t.path().join("wchan")).is_ok_and(|w| w.contains(pat)))
+}
+
+/// Whether `pid` holds a perf_event descriptor: a profiler's counters are open.
+pub fn has_perf_events(pid: u32) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|f| {
+            std::fs::read_link(f.path())
+                .is_ok_and(|l| l.to_string_lossy() == "anon_inode:[perf_event]")
+        })
+}
+
+/// A profiler (`perf`/`rperf` with `-p`) has attached: its counters are open and it has
+/// gone on to wait in `wait` (the kernel function its main loop sleeps in), which it
+/// reaches only after enabling them.
+pub fn attached(profiler: u32, wait: &str) -> bool {
+    has_perf_events(profiler) && blocked_in(profiler, wait)
 }

@@ -610,10 +610,25 @@ fn lost_samples_are_recorded_for_perf_report() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no lost-samples warning: {err}"));
     assert!(n > 10, "{err}");
-    let r = rperf_out(&["report", "--stdio"], &out);
-    assert!(r.contains(&format!("# Total Lost Samples: {n}\n")), "{r}");
-    // perf counts the same records.
+    // Every sample was lost: report says what perf's says, its header and "no samples".
+    let r = run({
+        let mut c = rperf();
+        c.args(["report", "--stdio", "-i"]).arg(&out);
+        c
+    });
+    assert!(
+        stderr(&r).contains("data has no samples!"),
+        "{}",
+        stderr(&r)
+    );
     let Some(mut p) = perf() else { return };
+    let po = run({
+        let mut c = perf().unwrap();
+        c.args(["report", "--stdio", "-i"]).arg(&out);
+        c
+    });
+    assert_eq!(stdout(&r), stdout(&po));
+    // perf counts the same records.
     p.arg("report").arg("--stats").arg("-i").arg(&out);
     let stats = stdout(&run(p));
     let counted: Vec<u64> = stats
@@ -624,35 +639,68 @@ fn lost_samples_are_recorded_for_perf_report() {
     assert!(counted.contains(&n), "perf --stats: {stats}");
 }
 
+/// Sleeps until process argv[1] has used argv[2] more clock ticks of CPU time (a command
+/// that lasts as long as the process needs to do a known amount of work, however loaded
+/// the machine; it wakes every 10 ms and uses next to no CPU itself).
+const WAIT_CPU_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+static long ticks(const char *pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%s/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) exit(1);
+    int c;
+    while ((c = fgetc(f)) != EOF && c != ')') ;
+    long ut, st;
+    if (fscanf(f, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st) != 2) exit(1);
+    fclose(f);
+    return ut + st;
+}
+int main(int argc, char **argv) {
+    long start = ticks(argv[1]), want = atol(argv[2]);
+    struct timespec d = {0, 10000000};
+    while (ticks(argv[1]) - start < want) nanosleep(&d, 0);
+    return 0;
+}
+"#;
+
 /// `-p PID CMD` (perf's way to bound the time): the command only sets how long to count or
-/// record; the process is what is measured, and the command is not.
+/// record; the process is what is measured, and the command is not. The command waits for
+/// the burner to use 30 ticks (300 ms) of CPU, so that much is there to count.
 #[test]
 fn a_command_after_pid_only_sets_the_duration() {
     let dir = TempDir::new("pid-timer");
     let burn = compile_c(dir.path(), "burner", BURN_C, &["-O1"]);
+    let waiter = compile_c(dir.path(), "waiter", WAIT_CPU_C, &["-O1"]);
+    let waiter = waiter.to_str().unwrap();
     let mut child = Command::new(&burn).arg("20000").spawn().unwrap();
     let pid = child.id().to_string();
-    let t = std::time::Instant::now();
     let o = run({
         let mut c = rperf();
-        c.args(["stat", "-e", "task-clock", "-p", &pid, "sleep", "0.5"]);
+        c.args(["stat", "-e", "task-clock", "-p", &pid, waiter, &pid, "30"]);
         c
     });
-    let took = t.elapsed();
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     assert!(err.contains(&format!("process id '{pid}'")), "{err}");
-    // The burner runs all along (sleep itself would count about a millisecond; a busy
-    // machine may leave the burner a fifth of a CPU).
+    // The burner's 300 ms (the command's own time, a few wake-ups, would be a millisecond
+    // or two), less the ticks' granularity.
     let ms = value(&parse_human(&err), "task-clock", &err);
-    assert!(ms > 30.0, "{ms} ms counted: {err}");
-    assert!(took.as_secs_f64() < 5.0, "counted for {took:?}");
+    assert!(ms > 200.0, "{ms} ms counted: {err}");
+    // rperf ended with the command, not with the process: the burner (20 s of CPU time)
+    // still runs.
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the burner ended first"
+    );
     let data = dir.path().join("p.data");
     let o = run({
         let mut c = rperf();
         c.args(["record", "-q", "-o"])
             .arg(&data)
-            .args(["-p", &pid, "sleep", "0.5"]);
+            .args(["-p", &pid, waiter, &pid, "30"]);
         c
     });
     assert!(o.status.success(), "{}", stderr(&o));
@@ -667,15 +715,29 @@ fn a_command_after_pid_only_sets_the_duration() {
 /// `record -a -- CMD` stops sampling when the command exits, as perf does: the last sample
 /// comes no later than a few milliseconds after the command's EXIT (it used to wait for the
 /// next poll timeout, 36-110 ms of other processes' samples on a quiet machine).
+///
+/// rperf runs at a real-time priority (chrt), so that on a loaded machine the wake-up at the
+/// command's exit runs at once instead of queueing behind other processes for tens of
+/// milliseconds while they are sampled; a recording that sleeps until its poll timeout still
+/// goes on sampling for up to 100 ms, which is what this catches.
 #[test]
 fn system_wide_recording_stops_when_the_command_exits() {
     let dir = TempDir::new("aexit");
+    if !Command::new("chrt")
+        .args(["-f", "10", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        skip("chrt -f (util-linux, as root) cannot give rperf a real-time priority");
+        return;
+    }
     let mut tails = Vec::new();
     for i in 0..3 {
         let f = dir.path().join(format!("a{i}.data"));
         let o = run({
-            let mut c = rperf();
-            c.args(["record", "-q", "-a", "-F", "99", "-o"])
+            let mut c = Command::new("chrt");
+            c.args(["-f", "10", env!("CARGO_BIN_EXE_rperf")])
+                .args(["record", "-q", "-a", "-F", "99", "-o"])
                 .arg(&f)
                 .args(["--", "sleep", "0.3"]);
             c

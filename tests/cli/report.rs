@@ -453,10 +453,12 @@ fn weight(l: &str) -> Option<String> {
     .then(|| first.to_string())
 }
 
+/// Runs for argv[1] seconds of its own CPU time, so that the samples are as many (and a
+/// single one in start-up code as small a share) however loaded the machine is.
 const BRANCHY_C: &str = r#"
 #include <stdlib.h>
 #include <time.h>
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static double now(void) { struct timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 __attribute__((noinline)) void leaf(volatile unsigned long *x) { for (int i = 0; i < 100000; i++) *x += i; }
 __attribute__((noinline)) void mid_a(volatile unsigned long *x) { leaf(x); *x += 1; }
 __attribute__((noinline)) void mid_b(volatile unsigned long *x) { leaf(x); leaf(x); *x += 2; }
@@ -1093,14 +1095,15 @@ fn compressed_recordings_read_like_perf() {
 }
 
 /// A workload whose two halves run different functions, so that a time window shows which
-/// half it covers.
+/// half it covers. Each half is argv[1] seconds of its own CPU time: a loaded machine
+/// stretches the run instead of leaving it too few samples.
 const PHASES_C: &str = r#"
 #include <stdlib.h>
 #include <time.h>
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static double now(void) { struct timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 volatile unsigned long sink;
-__attribute__((noinline)) void phase_a(double until) { while (now() < until) for (int i = 0; i < 1000; i++) sink += i; }
-__attribute__((noinline)) void phase_b(double until) { while (now() < until) for (int i = 0; i < 1000; i++) sink ^= i; }
+__attribute__((noinline)) void phase_a(double until) { while (now() < until) for (int i = 0; i < 100000; i++) sink += i; }
+__attribute__((noinline)) void phase_b(double until) { while (now() < until) for (int i = 0; i < 100000; i++) sink ^= i; }
 int main(int argc, char **argv) { double s = argc > 1 ? atof(argv[1]) : 0.2; phase_a(now() + s); phase_b(now() + s); return 0; }
 "#;
 
@@ -1183,6 +1186,21 @@ fn time_windows_filter_like_perf() {
     assert!(
         early.contains("phase_a") && !early.contains("phase_b"),
         "{early}"
+    );
+    // A window without samples (boot's first second): perf's header, its error, success.
+    let Some((po, ro)) = reports(&f, &["--time", "1,2"]) else {
+        return;
+    };
+    assert_eq!(ro, po);
+    let o = run({
+        let mut c = rperf();
+        c.args(["report", "--stdio", "--time", "1,2", "-i"]).arg(&f);
+        c
+    });
+    assert!(
+        stderr(&o).contains(&format!("The {} data has no samples!", f.display())),
+        "{}",
+        stderr(&o)
     );
     for bad in ["5", "2,1", "abc,", "120%"] {
         let o = run({

@@ -1,7 +1,8 @@
 //! `rperf trace` against `perf trace` on a workload with known syscalls: the lines (times,
 //! pids and addresses masked), the -s summary counts, -e selection, --failure, --duration,
 //! and the errors for bad input.
-use std::process::Command;
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 use crate::common::*;
 
@@ -271,13 +272,38 @@ fn page_faults_name_symbols_and_maps_as_perf() {
     assert!(s.contains(" minfaults") && !s.contains("openat "), "{s}");
 }
 
-/// `tool trace -p PID` of a fresh `sleep 0.6`, until it exits.
+/// `tool trace -p PID` of a `head -c 1` blocked reading a pipe, until it exits. The byte it
+/// waits for is written only once the tracer has attached (its counters open, and gone on to
+/// poll them), so both tools see the same syscalls however late a loaded machine starts
+/// them (a timed `sleep` was over before perf attached).
 fn trace_pid(tool: Command) -> Vec<String> {
-    let mut sleeper = Command::new("sleep").arg("0.6").spawn().unwrap();
+    let mut reader = Command::new("head")
+        .args(["-c", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = reader.id();
+    wait_for("head to block reading its pipe", || {
+        blocked_in(pid, "pipe_read")
+    });
     let mut c = tool;
-    c.args(["trace", "-p", &sleeper.id().to_string()]);
-    let o = run(c);
-    sleeper.wait().unwrap();
+    let mut tracer = c
+        .args(["trace", "-p", &pid.to_string()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the tracer to attach", || {
+        let ended = tracer.try_wait().unwrap();
+        assert!(
+            ended.is_none(),
+            "the tracer ended before attaching: {ended:?}"
+        );
+        attached(tracer.id(), "poll")
+    });
+    reader.stdin.take().unwrap().write_all(b"x").unwrap();
+    let o = tracer.wait_with_output().unwrap();
+    reader.wait().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     stderr(&o).lines().map(normalize).collect()
 }
@@ -287,12 +313,13 @@ fn attaching_to_a_process_matches_perf() {
     let Some((_d, _exe)) = setup() else { return };
     let p = trace_pid(perf().unwrap());
     let r = trace_pid(rperf());
-    // The sleep is caught inside nanosleep: its return comes without an entry.
+    // The read is caught inside: its return comes without an entry; then head's exit.
     assert!(
         r.first()
-            .is_some_and(|l| l.contains("... [continued]: clock_nanosleep())")),
+            .is_some_and(|l| l.contains("... [continued]: read()) = 1")),
         "{r:?}"
     );
+    assert!(r.last().is_some_and(|l| l.contains("exit_group(")), "{r:?}");
     assert_eq!(r, p);
 }
 

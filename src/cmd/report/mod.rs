@@ -92,6 +92,13 @@ pub fn run(cfg: ReportConfig) -> Result<ExitCode> {
     for (k, v) in elided(&cfg) {
         let _ = writeln!(out, "# {k}: {v}");
     }
+    // No sample left (none recorded, or none in the --time windows or on the --cpu list):
+    // perf stops after the filter lines with an error, and still succeeds.
+    if hist.hists.iter().all(|h| h.samples == 0) {
+        crate::output::stdout(&out)?;
+        eprintln!("Error:\nThe {} data has no samples!", cfg.input.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     out.push_str("#\n");
     let _ = writeln!(out, "# Total Lost Samples: {}\n#", hist.lost_samples);
     let mut first = true;
