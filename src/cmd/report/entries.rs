@@ -109,8 +109,7 @@ pub(super) fn build_trees(
         add_part(
             &mut path,
             table,
-            orders,
-            ties,
+            (orders, ties),
             order,
             part,
             period,
@@ -158,7 +157,13 @@ pub(super) fn entry_tree(
         let chain = &ids[1..];
         if is_want[ids[0] as usize] {
             add_part(
-                &mut path, table, orders, ties, order, chain, *period, &mut tree,
+                &mut path,
+                table,
+                (orders, ties),
+                order,
+                chain,
+                *period,
+                &mut tree,
             );
             continue;
         }
@@ -175,7 +180,13 @@ pub(super) fn entry_tree(
         if let Some(j) = at {
             let part = if caller { &chain[..=j] } else { &chain[j..] };
             add_part(
-                &mut path, table, orders, ties, order, part, *period, &mut tree,
+                &mut path,
+                table,
+                (orders, ties),
+                order,
+                part,
+                *period,
+                &mut tree,
             );
         }
     }
@@ -196,7 +207,7 @@ pub(super) fn all_trees(
     let mut path = Vec::new();
     walk_stacks(stacks, table, children, order, |key, part, period| {
         let tree = trees.entry(key).or_insert_with(graph::Node::root);
-        add_part(&mut path, table, orders, ties, order, part, period, tree);
+        add_part(&mut path, table, (orders, ties), order, part, period, tree);
     });
     trees
 }
@@ -205,8 +216,7 @@ pub(super) fn all_trees(
 fn add_part(
     path: &mut Vec<((u64, u64), u32)>,
     table: &FrameTable,
-    orders: &[u64],
-    ties: &[u64],
+    (orders, ties): (&[u64], &[u64]),
     order: graph::Order,
     part: &[u32],
     period: u64,
