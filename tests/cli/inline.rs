@@ -254,6 +254,31 @@ fn report_call_graphs_show_inlined_functions_as_perf_does() {
     }
 }
 
+/// The Rust inline fixture recorded by perf with DWARF call chains (perf, binutils'
+/// addr2line, which perf runs for inline frames, and cargo needed), in a new `TempDir`.
+fn rust_inline_recorded_by_perf(
+    name: &str,
+) -> Option<(TempDir, std::path::PathBuf, std::path::PathBuf)> {
+    perf()?;
+    if Command::new("addr2line").arg("--version").output().is_err() {
+        skip("binutils' addr2line is not installed (perf runs it)");
+        return None;
+    }
+    let exe = rust_inline_fixture()?;
+    let dir = TempDir::new(name);
+    let args = [
+        "--call-graph",
+        "dwarf",
+        "-F",
+        "2000",
+        "--",
+        exe.to_str()?,
+        "0.4",
+    ];
+    let data = record_with("perf", dir.path(), "perf.data", &args).unwrap();
+    Some((dir, exe, data))
+}
+
 /// fixtures/rust-inline built by cargo (release, line-tables-only DWARF) once per test run.
 fn rust_inline_fixture() -> Option<std::path::PathBuf> {
     if Command::new("cargo").arg("--version").output().is_err() {
@@ -299,30 +324,9 @@ fn rust_inline_fixture() -> Option<std::path::PathBuf> {
 /// rperf's frames are perf's, frame by frame, with both kinds present.
 #[test]
 fn rust_inline_frames_are_named_as_perfs_addr2line_names_them() {
-    let Some(_) = perf() else { return };
-    if Command::new("addr2line").arg("--version").output().is_err() {
-        skip("binutils' addr2line is not installed (perf runs it)");
-        return;
-    }
-    let Some(exe) = rust_inline_fixture() else {
+    let Some((_dir, exe, data)) = rust_inline_recorded_by_perf("inline-rust") else {
         return;
     };
-    let dir = TempDir::new("inline-rust");
-    let data = record_with(
-        "perf",
-        dir.path(),
-        "perf.data",
-        &[
-            "--call-graph",
-            "dwarf",
-            "-F",
-            "2000",
-            "--",
-            exe.to_str().unwrap(),
-            "0.4",
-        ],
-    )
-    .unwrap();
     let ours = rperf_out(&["script"], &data);
     let theirs = stdout(&run({
         let mut p = perf().unwrap();
@@ -375,30 +379,9 @@ fn rust_inline_frames_are_named_as_perfs_addr2line_names_them() {
 /// sample further than perf, which is not what this checks).
 #[test]
 fn rust_report_trees_order_equal_branches_as_perf() {
-    let Some(_) = perf() else { return };
-    if Command::new("addr2line").arg("--version").output().is_err() {
-        skip("binutils' addr2line is not installed (perf runs it)");
-        return;
-    }
-    let Some(exe) = rust_inline_fixture() else {
+    let Some((_dir, _, data)) = rust_inline_recorded_by_perf("inline-rust-ties") else {
         return;
     };
-    let dir = TempDir::new("inline-rust-ties");
-    let data = record_with(
-        "perf",
-        dir.path(),
-        "perf.data",
-        &[
-            "--call-graph",
-            "dwarf",
-            "-F",
-            "2000",
-            "--",
-            exe.to_str().unwrap(),
-            "0.4",
-        ],
-    )
-    .unwrap();
     let perf_out = |args: &[&str]| {
         stdout(&run({
             let mut p = perf().unwrap();

@@ -83,7 +83,7 @@ pub(super) fn build_trees(
     order: graph::Order,
     min: u64,
 ) {
-    let mut path = Vec::new();
+    let mut parts = Parts::new(table, orders, ties, order);
     let EventHist {
         stacks,
         graphs,
@@ -106,11 +106,7 @@ pub(super) fn build_trees(
         if !shown(&key) {
             return;
         }
-        add_part(
-            &mut path,
-            table,
-            (orders, ties),
-            order,
+        parts.add(
             part,
             period,
             graphs.entry(key).or_insert_with(graph::Node::root),
@@ -150,21 +146,13 @@ pub(super) fn entry_tree(
     want: &Key,
 ) -> graph::Node {
     let mut tree = graph::Node::root();
-    let mut path = Vec::new();
+    let mut parts = Parts::new(table, orders, ties, order);
     let is_want: Vec<bool> = table.frames.iter().map(|(k, _)| k == want).collect();
     let caller = order == graph::Order::Caller;
     for (ids, period) in stacks {
         let chain = &ids[1..];
         if is_want[ids[0] as usize] {
-            add_part(
-                &mut path,
-                table,
-                (orders, ties),
-                order,
-                chain,
-                *period,
-                &mut tree,
-            );
+            parts.add(chain, *period, &mut tree);
             continue;
         }
         if !children {
@@ -179,15 +167,7 @@ pub(super) fn entry_tree(
         };
         if let Some(j) = at {
             let part = if caller { &chain[..=j] } else { &chain[j..] };
-            add_part(
-                &mut path,
-                table,
-                (orders, ties),
-                order,
-                part,
-                *period,
-                &mut tree,
-            );
+            parts.add(part, *period, &mut tree);
         }
     }
     tree
@@ -204,38 +184,51 @@ pub(super) fn all_trees(
     order: graph::Order,
 ) -> FxHashMap<Key, graph::Node> {
     let mut trees: FxHashMap<Key, graph::Node> = FxHashMap::default();
-    let mut path = Vec::new();
+    let mut parts = Parts::new(table, orders, ties, order);
     walk_stacks(stacks, table, children, order, |key, part, period| {
         let tree = trees.entry(key).or_insert_with(graph::Node::root);
-        add_part(&mut path, table, (orders, ties), order, part, period, tree);
+        parts.add(part, period, tree);
     });
     trees
 }
 
-/// Adds one stored chain part (leaf first) to `tree`, in the graph's order.
-fn add_part(
-    path: &mut Vec<((u64, u64), u32)>,
-    table: &FrameTable,
-    (orders, ties): (&[u64], &[u64]),
+/// Adds stored chain parts (leaf first) to trees, in the graph's order, nodes told apart
+/// by symbol and ordered among equals as perf orders them.
+struct Parts<'a> {
+    path: Vec<((u64, u64), u32)>,
+    table: &'a FrameTable,
+    orders: &'a [u64],
+    ties: &'a [u64],
     order: graph::Order,
-    part: &[u32],
-    period: u64,
-    tree: &mut graph::Node,
-) {
-    path.clear();
-    // Nodes are told apart by symbol, ordered among equals as perf orders them.
-    let item = |f: &u32| {
-        let sym = table.frames[*f as usize].1;
-        let at = orders.get(sym as usize).copied().unwrap_or(u64::MAX);
-        let tie = ties.get(sym as usize).copied().unwrap_or(u64::from(sym));
-        ((at, tie), sym)
-    };
-    if order == graph::Order::Caller {
-        path.extend(part.iter().rev().map(item));
-    } else {
-        path.extend(part.iter().map(item));
+}
+
+impl<'a> Parts<'a> {
+    fn new(table: &'a FrameTable, orders: &'a [u64], ties: &'a [u64], order: graph::Order) -> Self {
+        Parts {
+            path: Vec::new(),
+            table,
+            orders,
+            ties,
+            order,
+        }
     }
-    tree.add(path, period);
+
+    fn add(&mut self, part: &[u32], period: u64, tree: &mut graph::Node) {
+        let (table, orders, ties) = (self.table, self.orders, self.ties);
+        let item = |f: &u32| {
+            let sym = table.frames[*f as usize].1;
+            let at = orders.get(sym as usize).copied().unwrap_or(u64::MAX);
+            let tie = ties.get(sym as usize).copied().unwrap_or(u64::from(sym));
+            ((at, tie), sym)
+        };
+        self.path.clear();
+        if self.order == graph::Order::Caller {
+            self.path.extend(part.iter().rev().map(item));
+        } else {
+            self.path.extend(part.iter().map(item));
+        }
+        tree.add(&self.path, period);
+    }
 }
 
 /// Calls `add(entry key, part stored under it (leaf first), weight)` for every part of
