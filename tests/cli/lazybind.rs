@@ -86,10 +86,10 @@ fn lazy_binding_stacks_reach_main_and_are_never_shallower_than_perfs() {
             }
             resolving += 1;
             // Through main, or (a binding that ld.so's or libc's start-up asks for before
-            // main runs) to an entry point, the program's or ld.so's `_start`: either way
-            // the whole stack.
-            let whole =
-                frames.iter().any(|f| f == "main") || frames.last().is_some_and(|f| f == "_start");
+            // main runs) to the program's `_start` or into ld.so's own start (`_dl_start`,
+            // whose caller, ld.so's entry, is the last frame): either way the whole stack.
+            let whole = frames.iter().any(|f| f == "main" || f == "_dl_start")
+                || frames.last().is_some_and(|f| f == "_start");
             assert!(
                 whole,
                 "{}: a stack through the lazy-binding trampoline stops short of main (or of _start):\n{head}\n{frames:?}",
