@@ -95,3 +95,23 @@ pub struct TraceArgs {
     )]
     pub command: Vec<String>,
 }
+
+impl TraceArgs {
+    /// The `-e` lists' items in order, and whether a list opened with `!` (negating the
+    /// syscalls named): what live tracing and `-i` both read.
+    pub(super) fn event_items(&self) -> (bool, Vec<String>) {
+        let mut negate = false;
+        let mut items = Vec::new();
+        for list in &self.events {
+            let list = match list.strip_prefix('!') {
+                Some(rest) => {
+                    negate = true;
+                    rest
+                }
+                None => list.as_str(),
+            };
+            items.extend(list.split(',').filter(|s| !s.is_empty()).map(String::from));
+        }
+        (negate, items)
+    }
+}

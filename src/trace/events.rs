@@ -32,25 +32,9 @@ pub(super) fn selection(a: &TraceArgs) -> Result<Selection> {
         Some(x) => bail!("invalid -F/--pf '{x}': use maj, min or all"),
     };
     // -e: syscalls (with a leading '!' negating them all) and SYSTEM:NAME tracepoints.
-    let mut negate = false;
-    let mut sc_names = Vec::new();
-    let mut tp_names = Vec::new();
-    for list in &a.events {
-        let list = match list.strip_prefix('!') {
-            Some(rest) => {
-                negate = true;
-                rest
-            }
-            None => list.as_str(),
-        };
-        for item in list.split(',').filter(|s| !s.is_empty()) {
-            if item.contains(':') {
-                tp_names.push(item.to_string());
-            } else {
-                sc_names.push(item.to_string());
-            }
-        }
-    }
+    let (negate, items) = a.event_items();
+    let (tp_names, sc_names): (Vec<String>, Vec<String>) =
+        items.into_iter().partition(|item| item.contains(':'));
     let selected = if sc_names.is_empty() {
         None
     } else {

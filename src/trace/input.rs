@@ -66,18 +66,7 @@ pub(super) fn run(a: &TraceArgs, input: &Path, filter_pids: &[i32]) -> Result<Ex
     crate::replay::check_input(input, a.force)?;
     let root = tracefs::root()?;
     // -e: the syscalls to show (the recording has them all).
-    let mut negate = false;
-    let mut names = Vec::new();
-    for list in &a.events {
-        let list = match list.strip_prefix('!') {
-            Some(rest) => {
-                negate = true;
-                rest
-            }
-            None => list.as_str(),
-        };
-        names.extend(list.split(',').filter(|s| !s.is_empty()).map(String::from));
-    }
+    let (negate, names) = a.event_items();
     if names.iter().any(|n| n.contains(':')) {
         return Err(anyhow!(
             "-e SYSTEM:NAME tracepoints are not replayed from a file yet: give syscall names"
