@@ -188,15 +188,9 @@ impl Session {
     /// Applies a side-band record (samples are ignored here).
     pub fn apply(&mut self, rec: &Record) {
         match rec {
-            Record::Comm {
-                pid,
-                tid,
-                name,
-                exec,
-            } => {
+            Record::Comm { pid, tid, name, .. } => {
                 // On exec perf keeps the old maps: the new program's MMAP2s replace them as
                 // they come, and samples inside execve still resolve against the old image.
-                let _ = exec;
                 let id = self.intern_comm(name);
                 self.comms.insert(*tid, id);
                 self.pids.insert(*tid, *pid);
@@ -699,6 +693,7 @@ mod tests {
             tid: 10,
             name: "sh".into(),
             exec: false,
+            at: Default::default(),
         });
         s.apply(&mmap(10, 0x5000, 0x1000, "/bin/sh", Mode::User));
         s.apply(&mmap(
@@ -733,6 +728,7 @@ mod tests {
             tid: 11,
             name: "ls".into(),
             exec: true,
+            at: Default::default(),
         });
         assert_eq!(s.comm(11), "ls");
         s.apply(&mmap(11, 0x5000, 0x2000, "/bin/ls", Mode::User));

@@ -22,15 +22,11 @@ pub(super) struct Map {
     comp: Vec<u32>,
     next1: u8,
     next2: u8,
-    started: bool,
-    /// The file's synthesized COMM records carry their thread's sample id (rperf's).
-    real_ids: bool,
 }
 
 impl Map {
-    pub(super) fn new(opts: MapOpts, real_ids: bool) -> Map {
+    pub(super) fn new(opts: MapOpts) -> Map {
         Map {
-            real_ids,
             opts,
             threads: Threads::new(),
             curr: Vec::new(),
@@ -38,26 +34,20 @@ impl Map {
             comp: Vec::new(),
             next1: b'A',
             next2: b'0',
-            started: false,
         }
     }
 
     pub(super) fn side(&mut self, rec: &Record) {
         self.threads.side(rec);
-        if let Record::Comm { pid, tid, .. } = *rec {
-            // perf marks the thread its sample id names: for the names perf synthesizes at
-            // the start (ids left zero) that is the idle task, not the thread named.
-            let (pid, tid) = if self.started || self.real_ids {
-                (pid, tid)
-            } else {
-                (0, 0)
-            };
-            self.threads.get(pid, tid).data.comm_changed = true;
+        if let Record::Comm { at, .. } = *rec {
+            // perf marks the thread the record's sample id names, which is the task that
+            // did the renaming: the idle task for the names synthesized at the start (ids
+            // left zero), the writer for a name written through /proc/PID/comm.
+            self.threads.get(at.pid, at.tid).data.comm_changed = true;
         }
     }
 
     pub(super) fn sample(&mut self, ev: &Events, kind: Kind, s: &Sample, out: &mut String) {
-        self.started = true;
         if kind != Kind::Switch {
             return;
         }

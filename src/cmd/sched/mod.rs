@@ -262,17 +262,6 @@ fn nr_cpus_online(input: &Path) -> Option<u32> {
     c.u32().filter(|&n| n > 0)
 }
 
-/// Whether rperf wrote the file (its VERSION feature): rperf gives the COMM records it
-/// synthesizes at the start their thread's sample id, perf leaves those ids zero, and perf
-/// 6.1's map marks the thread a COMM's sample id names.
-fn written_by_rperf(input: &Path) -> bool {
-    feature(input, crate::abi::feature::VERSION).is_some_and(|b| {
-        crate::data::header::Cursor::new(&b)
-            .string()
-            .is_some_and(|v| v.starts_with("rperf"))
-    })
-}
-
 /// The one-line error for a file that has no context switches to analyse.
 fn no_switches(input: &Path) -> anyhow::Error {
     anyhow::anyhow!(
@@ -299,7 +288,7 @@ pub fn run(cfg: SchedConfig) -> Result<ExitCode> {
             t.online = nr_cpus_online(&cfg.input);
             State::Timehist(Box::new(t))
         }
-        Analysis::Map(o) => State::Map(Map::new(o.clone(), written_by_rperf(&cfg.input))),
+        Analysis::Map(o) => State::Map(Map::new(o.clone())),
     };
     let mut events: Option<Events> = None;
     let mut checked = false;

@@ -94,12 +94,14 @@ impl<T> Thread<T> {
 }
 
 /// perf's thread table: threads by id, created on first mention; a fork replaces a thread
-/// whose id is reused (the names of threads replaced are kept by serial, for latency's rows).
+/// whose id is reused. perf 6.1 keeps a replaced thread that something still holds on its
+/// bucket's dead list, where its own walks over the threads still see it; the sched tools
+/// hold every thread they touched, so the replaced ones are kept here, in removal order.
 #[derive(Debug)]
 pub(super) struct Threads<T> {
     pub(super) map: HashMap<i32, Thread<T>>,
     pub(super) serials: u64,
-    pub(super) replaced: HashMap<u64, String>,
+    pub(super) replaced: Vec<Thread<T>>,
 }
 
 impl<T: Default> Threads<T> {
@@ -107,7 +109,7 @@ impl<T: Default> Threads<T> {
         Threads {
             map: HashMap::new(),
             serials: 0,
-            replaced: HashMap::new(),
+            replaced: Vec::new(),
         }
     }
 
@@ -149,7 +151,7 @@ impl<T: Default> Threads<T> {
 
     pub(super) fn remove(&mut self, tid: i32) {
         if let Some(th) = self.map.remove(&tid) {
-            self.replaced.insert(th.serial, th.comm());
+            self.replaced.push(th);
         }
     }
 
@@ -157,7 +159,12 @@ impl<T: Default> Threads<T> {
     pub(super) fn comm_of(&self, serial: u64, tid: i32) -> String {
         match self.map.get(&tid).filter(|t| t.serial == serial) {
             Some(t) => t.comm(),
-            None => self.replaced.get(&serial).cloned().unwrap_or_default(),
+            None => self
+                .replaced
+                .iter()
+                .find(|t| t.serial == serial)
+                .map(Thread::comm)
+                .unwrap_or_default(),
         }
     }
 

@@ -90,7 +90,7 @@ impl LiveDecoder {
         }
         let raw = RawEventRecord::new(RecordType(ty), misc, data, *info);
         if let Some(parsed) = guarded(|| raw.parse().ok()) {
-            if let Some(r) = self.conv.convert(&self.header, attr, &parsed) {
+            if let Some(r) = self.conv.convert(&self.header, attr, &raw, &parsed) {
                 f(r);
             }
         }

@@ -234,6 +234,9 @@ pub enum Record<'a> {
         name: String,
         /// Caused by exec.
         exec: bool,
+        /// When and where it was written (its sample_id: the task that renamed it, or
+        /// zeros for a name synthesized at the start).
+        at: SideId,
     },
     /// A thread or process was created.
     Fork {
@@ -307,6 +310,8 @@ pub enum Record<'a> {
 /// A side-band record's sample_id fields, for the commands that print the record itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SideId {
+    /// Process of the sample_id (0 when absent or synthesized).
+    pub pid: i32,
     /// Thread of the sample_id (0 when absent or synthesized).
     pub tid: i32,
     /// Timestamp (0 when absent or synthesized).
@@ -355,11 +360,13 @@ impl Record<'_> {
                 tid,
                 name,
                 exec,
+                at,
             } => Record::Comm {
                 pid,
                 tid,
                 name,
                 exec,
+                at,
             },
             Record::Fork {
                 pid,
@@ -494,8 +501,8 @@ pub fn read(path: &Path, mut f: impl FnMut(&Header, Record)) -> Result<Header> {
                     }
                 }
                 rounds::Parsed::Sample(s) => sink(conv.sample(&header, attr, s)),
-                rounds::Parsed::Other(r) => {
-                    if let Some(r) = conv.convert(&header, attr, r) {
+                rounds::Parsed::Other(raw, r) => {
+                    if let Some(r) = conv.convert(&header, attr, raw, r) {
                         sink(r);
                     }
                 }
@@ -761,6 +768,7 @@ impl Converter {
         &'a mut self,
         header: &Header,
         attr: usize,
+        raw: &linux_perf_event_reader::RawEventRecord,
         parsed: &EventRecord<'a>,
     ) -> Option<Record<'a>> {
         Some(match parsed {
@@ -770,6 +778,7 @@ impl Converter {
                 tid: c.tid,
                 name: lossy(c.name),
                 exec: c.is_execve,
+                at: side_id(raw),
             },
             EventRecord::Fork(r) => Record::Fork {
                 pid: r.pid,
@@ -1016,6 +1025,7 @@ impl Converter {
 fn side_id(r: &linux_perf_event_reader::RawEventRecord) -> SideId {
     let c = r.common_data().unwrap_or_default();
     SideId {
+        pid: c.pid.unwrap_or(0),
         tid: c.tid.unwrap_or(0),
         time: c.timestamp.unwrap_or(0),
         cpu: c.cpu,
@@ -1128,7 +1138,7 @@ fn drive<R: Read>(
         let Some(parsed) = guarded(|| record.parse().ok()) else {
             continue;
         };
-        if let Some(r) = conv.convert(&header, attr_index, &parsed) {
+        if let Some(r) = conv.convert(&header, attr_index, &record, &parsed) {
             f(&header, r);
         }
     }

@@ -146,6 +146,7 @@ mod tests {
                             tid: i as i32,
                             name: format!("c{i}"),
                             exec: false,
+                            at: Default::default(),
                         });
                     }
                     sink(Record::Sample(Sample {

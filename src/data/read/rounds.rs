@@ -56,7 +56,8 @@ pub enum Parsed<'r, 'a> {
         body: &'a [u8],
     },
     Sample(&'r SampleRecord<'a>),
-    Other(&'r EventRecord<'a>),
+    /// Any other record, raw (for its sample_id) and parsed.
+    Other(&'r RawEventRecord<'a>, &'r EventRecord<'a>),
 }
 
 /// Whether [`read`] can take this file (little-endian, uncompressed, written by perf).
@@ -125,7 +126,7 @@ impl Parser {
             _ => {
                 let raw = RawEventRecord::new(RecordType(r.kind), r.misc, data, *info);
                 if let Some(rec) = super::guarded(|| raw.parse().ok()) {
-                    f(attr, Parsed::Other(&rec));
+                    f(attr, Parsed::Other(&raw, &rec));
                 }
             }
         }

@@ -587,6 +587,7 @@ mod tests {
                         tid,
                         name,
                         exec,
+                        ..
                     } => format!("comm {pid} {tid} {name} {exec}"),
                     Record::Fork {
                         pid,

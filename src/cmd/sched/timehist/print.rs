@@ -145,14 +145,31 @@ impl Timehist {
             if self.opts.state { "(msec)" } else { "%" }
         );
         let _ = writeln!(out, "{}", "-".repeat(117));
-        // perf's order: hash buckets of 256 by thread id, ids ascending inside each.
-        let mut tids: Vec<i32> = self.threads.map.keys().copied().collect();
-        tids.sort_by_key(|&t| ((t as u32) % 256, t));
+        // perf's order: hash buckets of 256 by thread id, ids ascending inside each, then
+        // the bucket's replaced threads in the order they were replaced.
+        let bucket = |t: i32| (t as u32) % 256;
+        let mut order: Vec<(u32, usize, i32)> = self
+            .threads
+            .map
+            .keys()
+            .map(|&t| (bucket(t), 0, t))
+            .chain(
+                self.threads
+                    .replaced
+                    .iter()
+                    .enumerate()
+                    .map(|(i, th)| (bucket(th.tid), 1 + i, th.tid)),
+            )
+            .collect();
+        order.sort_unstable();
         let rows = |dead: bool, out: &mut String, this: &Timehist| {
             let (mut tasks, mut scheds, mut total_run) = (0u64, 0u64, 0u64);
-            for tid in &tids {
-                let th = &this.threads.map[tid];
-                if th.dead != dead || this.filtered(th.pid, *tid) {
+            for &(_, replaced, tid) in &order {
+                let th = match replaced {
+                    0 => &this.threads.map[&tid],
+                    i => &this.threads.replaced[i - 1],
+                };
+                if th.dead != dead || this.filtered(th.pid, tid) {
                     continue;
                 }
                 let r = &th.data;
@@ -162,7 +179,7 @@ impl Timehist {
                 tasks += 1;
                 scheds += r.stats.n;
                 total_run += r.total_run;
-                let name = comm_str(&th.comm(), th.pid, *tid);
+                let name = comm_str(&th.comm(), th.pid, tid);
                 let _ = write!(out, "{name:>w$}   {:5}  {:9} ", th.ppid, r.stats.n);
                 sched_time(out, r.total_run, 8);
                 if this.opts.state {
