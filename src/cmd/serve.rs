@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
-use tiny_http::{Header, Response, Server};
+use std::io::Write;
+
+use tiny_http::{Response, Server};
 
 use crate::stat::prometheus;
 
@@ -87,9 +89,8 @@ pub fn run(
     Ok(())
 }
 
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("ASCII header")
-}
+/// Bytes kept before the page for the response's status line and headers.
+const HEAD_ROOM: usize = 256;
 
 fn answer(
     req: tiny_http::Request,
@@ -101,6 +102,7 @@ fn answer(
         let _ = req.respond(Response::from_string("only GET\n").with_status_code(405));
         return;
     }
+    let head_only = *req.method() == Method::Head;
     let path = req.url().split('?').next().unwrap_or("");
     let resp = match path {
         "/metrics" => {
@@ -109,7 +111,11 @@ fn answer(
                 .iter()
                 .find(|h| h.field.equiv("Accept"))
                 .is_some_and(|h| prometheus::wants_openmetrics(h.value.as_str()));
+            // The page is rendered after room for the response's head, which is then
+            // written just before it: head and page leave in one write(2). (tiny_http would
+            // copy a large body 8 KiB at a time into chunked encoding.)
             page.clear();
+            page.extend(std::iter::repeat_n(' ', HEAD_ROOM));
             match render(page, om) {
                 Ok(()) => {
                     let ty = if om {
@@ -117,15 +123,19 @@ fn answer(
                     } else {
                         prometheus::TEXT_TYPE
                     };
-                    let body = std::io::Cursor::new(page.as_bytes());
-                    let resp = Response::new(
-                        tiny_http::StatusCode(200),
-                        vec![header("Content-Type", ty)],
-                        body,
-                        Some(page.len()),
-                        None,
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nServer: rperf\r\nDate: {}\r\nContent-Type: {ty}\r\nContent-Length: {}\r\n\r\n",
+                        httpdate::fmt_http_date(std::time::SystemTime::now()),
+                        page.len() - HEAD_ROOM
                     );
-                    let _ = req.respond(resp);
+                    let start = HEAD_ROOM - head.len();
+                    page.replace_range(start..HEAD_ROOM, &head);
+                    let end = if head_only { HEAD_ROOM } else { page.len() };
+                    let mut w = req.into_writer();
+                    // A client that went away is no error of rperf's.
+                    let _ = w
+                        .write_all(&page.as_bytes()[start..end])
+                        .and_then(|()| w.flush());
                     return;
                 }
                 Err(e) => Response::from_string(format!("reading the counters: {e:#}\n"))

@@ -528,3 +528,103 @@ fn serve_follows_a_restarted_process() {
     assert!(status.success(), "{err}");
     assert!(err.contains(&format!("counting process {pid2}")), "{err}");
 }
+
+#[test]
+fn serve_follows_each_of_two_targets() {
+    // Two processes of one service under one `-p`: the one that restarts is re-attached
+    // on its own (a new series from zero), the other keeps its counters and its start.
+    let dir = TempDir::new("serve-two");
+    let exe = compile_c(dir.path(), "svc", LATE_PAGES_C, &["-O1"]);
+    let start = |pages: &str| {
+        Killed(
+            Command::new(&exe)
+                .args(["300", pages, "60"])
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut a = start("3000");
+    let b = start("2000");
+    let (pa, pb) = (a.0.id(), b.0.id());
+    let port = free_port();
+    let mut served = Killed(
+        rperf()
+            .args(["stat", "--serve", &format!("127.0.0.1:{port}")])
+            .args(["-e", "page-faults", "-p", &format!("{pa},{pb}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let line = |pid: u32| {
+        format!("rperf_page_faults_total{{event=\"page-faults\",pid=\"{pid}\",comm=\"svc\"}} ")
+    };
+    let created = |om: &str, pid: u32| {
+        sample(
+            om,
+            &format!(
+                "rperf_page_faults_created{{event=\"page-faults\",pid=\"{pid}\",comm=\"svc\"}} "
+            ),
+        )
+        .unwrap_or_else(|| panic!("no _created of {pid}: {om}"))
+    };
+    let (a_count, b_count) = poll(30, "both processes' faults", || {
+        let (_, page) = http_get(port, "/metrics", None)?;
+        let a = sample(&page, &line(pa)).filter(|&v| v >= 3000.0)?;
+        let b = sample(&page, &line(pb)).filter(|&v| v >= 2000.0)?;
+        Some((a, b))
+    });
+    let (_, om) = http_get(port, "/metrics", Some("application/openmetrics-text")).unwrap();
+    let b_created = created(&om, pb);
+    // One target ends and its service starts again (the same executable as the other).
+    let t_kill = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    a.0.kill().unwrap();
+    a.0.wait().unwrap();
+    let again = start("50");
+    let pa2 = again.0.id();
+    let page = poll(30, "the restarted process's series", || {
+        let (_, page) = http_get(port, "/metrics", None)?;
+        sample(&page, &line(pa2))?;
+        Some(page)
+    });
+    // The restarted one is counted from zero under its own pid; the old series is gone.
+    let a2 = sample(&page, &line(pa2)).unwrap();
+    assert!(a2 < a_count, "not counted from zero: {a2} after {a_count}");
+    assert!(!page.contains(&format!("pid=\"{pa}\"")), "{page}");
+    // The other one kept its counters: a reopened counter would start again near zero
+    // (it only sleeps now), and it is one series, not counted twice.
+    assert_eq!(page.matches(&line(pb)).count(), 1, "{page}");
+    let b_now = sample(&page, &line(pb)).unwrap();
+    assert!(b_now >= b_count, "reset: {b_now} after {b_count}");
+    let (_, om) = http_get(port, "/metrics", Some("application/openmetrics-text")).unwrap();
+    assert_eq!(created(&om, pb), b_created, "{om}");
+    let a2_created = created(&om, pa2);
+    assert!(
+        a2_created >= t_kill - 0.001 && a2_created > b_created,
+        "restart's start {a2_created}, kill at {t_kill}, other's start {b_created}"
+    );
+    drop(again);
+    drop(b);
+    assert!(Command::new("kill")
+        .args(["-TERM", &served.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = poll(10, "rperf to stop on SIGTERM", || {
+        served.0.try_wait().unwrap()
+    });
+    let mut err = String::new();
+    served
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains(&format!("counting process {pa2}\n")), "{err}");
+    assert!(err.contains(&format!("process {pa} is gone")), "{err}");
+}

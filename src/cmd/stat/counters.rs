@@ -19,6 +19,14 @@ pub(super) struct Plan {
     pub(super) system_wide: bool,
 }
 
+impl Plan {
+    /// Adds `other`'s slots after these (both counting into the same buckets).
+    pub(super) fn append(&mut self, other: Plan) {
+        self.slots.extend(other.slots);
+        self.slot_bucket.extend(other.slot_bucket);
+    }
+}
+
 pub(super) fn plan(cfg: &StatConfig, child: Option<i32>, command_name: &str) -> Result<Plan> {
     let t = &cfg.target;
     let agg = cfg.aggregation;
@@ -105,6 +113,24 @@ pub(super) struct Counters {
     members: Vec<Option<Vec<Vec<usize>>>>,
     /// `joined[event][slot]`: read through its group's leader.
     joined: Vec<Vec<bool>>,
+}
+
+impl Counters {
+    /// Adds `other`'s slots (the same events opened on other tasks) after these.
+    pub(super) fn append(&mut self, other: Counters) {
+        for (row, more) in self.fds.iter_mut().zip(other.fds) {
+            row.extend(more);
+        }
+        for (row, more) in self.joined.iter_mut().zip(other.joined) {
+            row.extend(more);
+        }
+        // Which events share a read depends on the events alone: the same in both.
+        for (m, more) in self.members.iter_mut().zip(other.members) {
+            if let (Some(m), Some(more)) = (m.as_mut(), more) {
+                m.extend(more);
+            }
+        }
+    }
 }
 
 /// Most events one read group takes: a read(2) of a group is capped at 16 KiB by the kernel.
