@@ -190,6 +190,9 @@ struct Var {
     /// The type as perf's -V spells it (typedef names kept: `size_t`).
     shown: String,
     place: Option<Place>,
+    /// Its location here is one perf does not read (a constant, a computed value: the
+    /// expression does not start with a register, memory or frame-base operation).
+    unsupported: bool,
     /// Where its locations hold (absolute addresses), for `-V --range`.
     ranges: Vec<(u64, u64)>,
     /// Whether one of them covers the address (usable or not).
@@ -208,11 +211,35 @@ pub struct Scope {
 /// Why an argument cannot be fetched: perf's message.
 pub type Why = String;
 
+/// perf's message for a variable whose location here it cannot read (its -EOPNOTSUPP).
+pub const UNSUPPORTED: &str = "Sorry, we don't support this variable location yet.";
+
+/// Why a variable has no place to fetch it from at the address.
+enum NoPlace {
+    /// No location covers the address (optimized out there).
+    Missing,
+    /// A location perf does not read.
+    Unsupported,
+}
+
 impl Scope {
     /// The variables of the function entered at `entry` that are live at `addr`: DWARF from
     /// `dwarf_path`, call frames from the binary itself at `path` (a separate debug file
     /// has none); `None` when there is no DWARF for that function.
     pub fn at(path: &Path, dwarf_path: &Path, entry: u64, addr: u64) -> Option<Scope> {
+        Self::within(path, dwarf_path, entry, None, addr)
+    }
+
+    /// As [`Scope::at`], the variables being those of the inlined copy whose DIE is at
+    /// `inline_die` in the function's unit (perf reads an inlined copy's own parameters),
+    /// the frame base the function's.
+    pub fn within(
+        path: &Path,
+        dwarf_path: &Path,
+        entry: u64,
+        inline_die: Option<usize>,
+        addr: u64,
+    ) -> Option<Scope> {
         let data = rperf_symbols::file::map_regular(dwarf_path).ok()?;
         let file = ElfFile64::<Endianness>::parse(&*data).ok()?;
         let bin_data = rperf_symbols::file::map_regular(path).ok()?;
@@ -259,6 +286,7 @@ impl Scope {
                 .entry(off)
                 .and_then(|e| e.attr_value(gimli::DW_AT_frame_base));
             let mut vars = Vec::new();
+            let off = inline_die.map_or(off, UnitOffset);
             let whole = cx
                 .entry(off)
                 .map(|e| cx.ranges_of_die(&e))
@@ -304,6 +332,9 @@ impl Scope {
                 .iter()
                 .find(|v| v.name == a.var)
                 .ok_or_else(not_found)?;
+            if v.unsupported {
+                return Err(UNSUPPORTED.into());
+            }
             let mut place = v.place.clone().ok_or_else(not_found)?;
             let mut ty = v.ty.clone();
             for (arrow, field) in &a.fields {
@@ -579,6 +610,7 @@ impl<'d> Cx<'_, 'd> {
             };
             out.push(Var {
                 place: Some(Place::Global(name.clone(), 0)),
+                unsupported: false,
                 name,
                 param: false,
                 global: true,
@@ -676,26 +708,40 @@ impl<'d> Cx<'_, 'd> {
             let e = child.entry();
             match e.tag() {
                 gimli::DW_TAG_formal_parameter | gimli::DW_TAG_variable => {
-                    let Some(name) = self.string(e, gimli::DW_AT_name) else {
+                    // A copy of an inline function names its variables through their
+                    // abstract instances.
+                    let origin = match e.attr_value(gimli::DW_AT_abstract_origin) {
+                        Some(AttributeValue::UnitRef(o)) => self.entry(o),
+                        _ => None,
+                    };
+                    let Some(name) = self
+                        .string(e, gimli::DW_AT_name)
+                        .or_else(|| self.string(origin.as_ref()?, gimli::DW_AT_name))
+                    else {
                         continue;
                     };
-                    let (ty, shown) = match e.attr_value(gimli::DW_AT_type) {
+                    let ty_attr = e
+                        .attr_value(gimli::DW_AT_type)
+                        .or_else(|| origin.as_ref()?.attr_value(gimli::DW_AT_type));
+                    let (ty, shown) = match ty_attr {
                         Some(AttributeValue::UnitRef(t)) => (self.ty(t, 0), self.type_name(t, 0)),
                         _ => (Type::Void, UNKNOWN_TYPE.to_string()),
                     };
                     let loc = e.attr_value(gimli::DW_AT_location);
                     // A static local lives at a fixed address, fetched by its name.
-                    let place = loc.and_then(|l| match l {
+                    let placed = loc.map(|l| match l {
                         AttributeValue::Exprloc(x)
                             if matches!(
                                 x.operations(self.unit.encoding()).next(),
                                 Ok(Some(gimli::Operation::Address { .. }))
                             ) =>
                         {
-                            Some(Place::Global(name.clone(), 0))
+                            Ok(Place::Global(name.clone(), 0))
                         }
                         l => self.place(l, frame_base),
                     });
+                    let unsupported = matches!(placed, Some(Err(NoPlace::Unsupported)));
+                    let place = placed.and_then(Result::ok);
                     let (ranges, covered) = self.ranges_of_location(loc, scope);
                     out.push(Var {
                         name,
@@ -704,11 +750,13 @@ impl<'d> Cx<'_, 'd> {
                         ty,
                         shown,
                         place,
+                        unsupported,
                         ranges,
                         covered,
                     });
                 }
-                gimli::DW_TAG_lexical_block => {
+                // perf looks into every scope holding the address, inlined copies too.
+                gimli::DW_TAG_lexical_block | gimli::DW_TAG_inlined_subroutine => {
                     let covers = self
                         .dwarf
                         .die_ranges(self.unit, e)
@@ -843,15 +891,24 @@ impl<'d> Cx<'_, 'd> {
 
     /// A location attribute at the address: an expression, or the entry of a location list
     /// that covers it.
+    /// Where a variable is at the address: perf reads the first operation of the location
+    /// expression covering it (a register, a register plus offset, the frame base plus
+    /// offset, the CFA) and ignores what follows; any other first operation it does not
+    /// support.
     fn place(
         &self,
         loc: AttributeValue<R<'d>>,
         frame_base: Option<&AttributeValue<R<'d>>>,
-    ) -> Option<Place> {
+    ) -> Result<Place, NoPlace> {
         let expr = match loc {
             AttributeValue::Exprloc(e) => e,
             other => {
-                let mut list = self.dwarf.attr_locations(self.unit, other).ok()??;
+                let mut list = self
+                    .dwarf
+                    .attr_locations(self.unit, other)
+                    .ok()
+                    .flatten()
+                    .ok_or(NoPlace::Missing)?;
                 let mut found = None;
                 while let Ok(Some(entry)) = list.next() {
                     if entry.range.begin <= self.addr && self.addr < entry.range.end {
@@ -859,37 +916,35 @@ impl<'d> Cx<'_, 'd> {
                         break;
                     }
                 }
-                found?
+                found.ok_or(NoPlace::Missing)?
             }
         };
         let mut ops = expr.operations(self.unit.encoding());
-        let op = ops.next().ok()??;
-        if ops.next().ok()?.is_some() {
-            // Computed values (DW_OP_stack_value, pieces…) are not fetchable.
-            return None;
-        }
+        let op = ops.next().ok().flatten().ok_or(NoPlace::Missing)?;
+        let reg = |r: u16| reg_name(r).ok_or(NoPlace::Missing);
         match op {
-            gimli::Operation::Register { register } => reg_name(register.0).map(Place::Reg),
+            gimli::Operation::Register { register } => reg(register.0).map(Place::Reg),
             gimli::Operation::RegisterOffset {
                 register, offset, ..
-            } => Some(Place::Mem(offset, format!("%{}", reg_name(register.0)?))),
+            } => Ok(Place::Mem(offset, format!("%{}", reg(register.0)?))),
             gimli::Operation::FrameOffset { offset } => {
-                let base = self.place(*frame_base?, None).or_else(|| {
+                let fb = frame_base.ok_or(NoPlace::Unsupported)?;
+                let base = self.place(*fb, None).ok().or_else(|| {
                     // DW_OP_call_frame_cfa: the CFA rule at the address.
                     let (r, o) = self.cfa?;
                     Some(Place::Mem(o, format!("%{}", reg_name(r)?)))
-                })?;
-                match base {
-                    Place::Mem(o, b) => Some(Place::Mem(o + offset, b)),
-                    Place::Reg(r) => Some(Place::Mem(offset, format!("%{r}"))),
-                    Place::Global(..) => None,
+                });
+                match base.ok_or(NoPlace::Missing)? {
+                    Place::Mem(o, b) => Ok(Place::Mem(o + offset, b)),
+                    Place::Reg(r) => Ok(Place::Mem(offset, format!("%{r}"))),
+                    Place::Global(..) => Err(NoPlace::Missing),
                 }
             }
             gimli::Operation::CallFrameCFA => {
-                let (r, o) = self.cfa?;
-                Some(Place::Mem(o, format!("%{}", reg_name(r)?)))
+                let (r, o) = self.cfa.ok_or(NoPlace::Missing)?;
+                Ok(Place::Mem(o, format!("%{}", reg(r)?)))
             }
-            _ => None,
+            _ => Err(NoPlace::Unsupported),
         }
     }
 }

@@ -190,6 +190,7 @@ pub(super) fn vars(cfg: &ProbeConfig, point: &str) -> Result<ExitCode> {
         .as_ref()
         .ok_or_else(|| no_debuginfo(cfg, &bin, what))?;
     let (_, addrs) = resolve(cfg, &spec, &bin, what)?;
+    let sites = inline_instances(&bin, &spec);
     let mut out = format!("Available variables at {}\n", spec.point_text());
     for addr in addrs {
         let Some(f) = dbg.function_at(addr) else {
@@ -197,7 +198,13 @@ pub(super) fn vars(cfg: &ProbeConfig, point: &str) -> Result<ExitCode> {
         };
         let _ = writeln!(out, "\t@<{}+{}>", f.name, addr - f.entry);
         if let Some(scope) =
-            crate::probe::vars::Scope::at(&bin.path, &bin.dwarf_path, f.entry, addr)
+            crate::probe::vars::Scope::within(
+                &bin.path,
+                &bin.dwarf_path,
+                f.entry,
+                scope_die(&bin, &spec, addr, site_at(&sites, &spec, addr)),
+                addr,
+            )
         {
             for v in scope.available(cfg.externs, cfg.range.then_some(f.name.as_str())) {
                 let _ = writeln!(out, "\t\t{v}");
