@@ -782,9 +782,14 @@ impl DebugInfo {
             .collect();
         // Unit order is the tree's: an outer copy before the copies inside it.
         inlines.sort_by_key(|n| (n.cu, n.die));
-        let inlines = inlines
-            .into_iter()
-            .map(|n| (n.name.as_str(), n.decl_file.as_str(), n.decl_line, Some(n.die)));
+        let inlines = inlines.into_iter().map(|n| {
+            (
+                n.name.as_str(),
+                n.decl_file.as_str(),
+                n.decl_line,
+                Some(n.die),
+            )
+        });
         let all: Vec<(&str, &str, u32, Option<usize>)> = funcs.chain(inlines).collect();
         let best = match function {
             Some(name) => all.iter().find(|c| c.0 == name),

@@ -1400,3 +1400,133 @@ fn probe_kernel_points_from_vmlinux_dwarf_match_perf() {
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
+
+/// The inline functions' fixture (see the file): `pbinl_step` inlined twice and out of line.
+const PROBE_INLINE_C: &str = include_str!("../../fixtures/workloads/probe_inline.c");
+
+#[test]
+fn probe_inlined_copies_match_perf_and_count_exactly() {
+    let dir = TempDir::new("probe-inline");
+    let Some(events) = uprobe_events() else {
+        return;
+    };
+    if perf().is_none() {
+        return;
+    }
+    let exe = compile_c(
+        dir.path(),
+        "pbinl",
+        PROBE_INLINE_C,
+        &["-g", "-O2", "-Dstep=pbinl_step"],
+    );
+    let guard = Guard {
+        events,
+        group: "probe_pbinl".into(),
+    };
+    guard.clear();
+    let x = exe.to_str().unwrap();
+    // -D: one definition per copy in perf's order, each reading its own registers.
+    let specs = [
+        "pbinl_step",
+        "pbinl_step a b",
+        "pbinl_step $params",
+        "pbinl_step+3",
+        "pbinl_step:0 a",
+        "pbinl_step@pbinl.c",
+        "pbinl_step:2 r",
+        "pbinl_step%return",
+        "first $vars",
+    ];
+    for s in specs {
+        let (prc, pout, perr) = probe("perf", &["-x", x, "-D", s]);
+        let (rrc, rout, rerr) = probe("rperf", &["-x", x, "-D", s]);
+        assert_eq!(
+            (prc, &pout),
+            (rrc, &rout),
+            "-D {s}: perf {perr} rperf {rerr}"
+        );
+        assert_eq!(prc, 0, "{s}: {perr}");
+    }
+    let (_, defs, _) = probe("rperf", &["-x", x, "-D", "pbinl_step a b"]);
+    assert_eq!(
+        defs.lines().count(),
+        3,
+        "two inlined copies and one out of line: {defs}"
+    );
+    for v in [&["-V", "pbinl_step"][..], &["-V", "pbinl_step", "--range"]] {
+        let (_, pout, _) = probe("perf", &[&["-x", x][..], v].concat());
+        let (_, rout, rerr) = probe("rperf", &[&["-x", x][..], v].concat());
+        assert_eq!(pout, rout, "{v:?}: {rerr}");
+    }
+    // -n: perf's messages, nothing written.
+    let (_, _, perr) = probe("perf", &["-x", x, "-n", "pbinl_step a b"]);
+    let (_, _, rerr) = probe("rperf", &["-x", x, "-n", "pbinl_step a b"]);
+    assert_eq!(perr, as_perf(&rerr));
+    assert!(guard.lines().is_empty(), "-n wrote tracefs");
+    // Added: the same tracefs lines and -l listing as perf's.
+    let (prc, _, perr) = probe("perf", &["-x", x, "-q", "pbinl_step a b"]);
+    assert_eq!(prc, 0, "{perr}");
+    let by_perf = guard.lines();
+    let (_, perf_list, _) = probe("perf", &["-l", "probe_pbinl:*"]);
+    guard.clear();
+    let (rrc, _, rerr) = probe("rperf", &["-x", x, "pbinl_step a b"]);
+    assert_eq!(rrc, 0, "{rerr}");
+    assert_eq!(by_perf, guard.lines());
+    assert_eq!(by_perf.len(), 3);
+    let (_, rperf_list, _) = probe("rperf", &["-l", "probe_pbinl:*"]);
+    assert_eq!(perf_list, rperf_list);
+    // Every call counts, through either inlined copy or the pointer: 12 + 6 + 4.
+    let counted = stat_counts(&exe, &["probe_pbinl:pbinl_step"], "12");
+    let by_perf = stderr(&run({
+        let mut c = perf().unwrap();
+        c.args(["stat", "-x,", "-e", "probe_pbinl:pbinl_step"])
+            .arg(&exe)
+            .arg("12");
+        c
+    }));
+    assert_eq!(counted, ["22"]);
+    assert!(by_perf.lines().any(|l| l.starts_with("22,")), "{by_perf}");
+    // Each copy fetches its own a and b: first(i, 4) runs step(i, 4), second(i, 4)
+    // step(4, i), the pointer step(i, 2).
+    let data = dir.path().join("p.data");
+    let script = record_and_script(&exe, &data, "probe_pbinl:pbinl_step", "4");
+    let mut pairs: Vec<&str> = script
+        .lines()
+        .filter_map(|l| l.split_once(") ").map(|(_, args)| args))
+        .collect();
+    pairs.sort_unstable();
+    let mut want = vec![
+        "a=0 b=4", "a=1 b=4", "a=2 b=4", "a=3 b=4", "a=4 b=0", "a=4 b=2", "a=0 b=2", "a=3 b=2",
+    ];
+    want.sort_unstable();
+    assert_eq!(pairs, want, "{script}");
+    guard.clear();
+
+    // Inlined only: no return to probe, and a constant argument perf cannot read.
+    let only = compile_c(
+        dir.path(),
+        "pbinlonly",
+        PROBE_INLINE_C,
+        &["-g", "-O2", "-Dstep=pbinl_step", "-DONLY_INLINED"],
+    );
+    let o = only.to_str().unwrap();
+    for s in [
+        "pbinl_step",
+        "pbinl_step $params",
+        "pbinl_step%return",
+        "pbinl_step b",
+        "pbinl_step a b",
+    ] {
+        let p = probe("perf", &["-x", o, "-D", s]);
+        let r = probe("rperf", &["-x", o, "-D", s]);
+        assert_eq!(p, r, "-D {s}");
+    }
+    let (rc, _, err) = probe("rperf", &["-x", o, "-D", "pbinl_step b"]);
+    assert_eq!(
+        (rc, err.lines().next()),
+        (
+            161,
+            Some("Sorry, we don't support this variable location yet.")
+        )
+    );
+}

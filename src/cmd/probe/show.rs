@@ -197,15 +197,13 @@ pub(super) fn vars(cfg: &ProbeConfig, point: &str) -> Result<ExitCode> {
             continue;
         };
         let _ = writeln!(out, "\t@<{}+{}>", f.name, addr - f.entry);
-        if let Some(scope) =
-            crate::probe::vars::Scope::within(
-                &bin.path,
-                &bin.dwarf_path,
-                f.entry,
-                scope_die(&bin, &spec, addr, site_at(&sites, &spec, addr)),
-                addr,
-            )
-        {
+        if let Some(scope) = crate::probe::vars::Scope::within(
+            &bin.path,
+            &bin.dwarf_path,
+            f.entry,
+            scope_die(&bin, &spec, addr, site_at(&sites, &spec, addr)),
+            addr,
+        ) {
             for v in scope.available(cfg.externs, cfg.range.then_some(f.name.as_str())) {
                 let _ = writeln!(out, "\t\t{v}");
             }
