@@ -800,6 +800,7 @@ impl<'d> Cx<'_, 'd> {
             gimli::DW_TAG_structure_type => format!("struct {}", name.unwrap_or_default()),
             gimli::DW_TAG_union_type => format!("union {}", name.unwrap_or_default()),
             gimli::DW_TAG_enumeration_type => format!("enum {}", name.unwrap_or_default()),
+            gimli::DW_TAG_subroutine_type => "(function_type)".into(),
             _ => name.unwrap_or_else(|| UNKNOWN_TYPE.into()),
         }
     }

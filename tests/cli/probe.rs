@@ -614,6 +614,32 @@ fn probe_module_points_match_perf() {
     assert!(out.contains("mod_work\n"), "{out}");
     both(&["-V", "helper_add"]);
     both(&["-V", "mod_work"]);
+    // Optimized: helper_add is inlined (into mod_init with constants perf cannot read) and
+    // arguments live in registers or nowhere.
+    let ko2 = dir.path().join("pbmod2.ko");
+    let o = run({
+        let mut c = std::process::Command::new("gcc");
+        c.args(["-c", "-g", "-O2", "-fno-asynchronous-unwind-tables", "-o"])
+            .arg(&ko2)
+            .arg(&src);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m2 = ko2.to_str().unwrap();
+    for args in [
+        &["-D", "helper_add a b"][..],
+        &["-D", "helper_add s"],
+        &["-D", "helper_add"],
+        &["-D", "mod_work it n total"],
+        &["-D", "mod_work:5 total i"],
+        &["-D", "mod_work $vars"],
+        &["-V", "helper_add"],
+        &["-V", "helper_add", "--range"],
+        &["-V", "nosuch"],
+    ] {
+        let a = [&["-m", m2][..], args].concat();
+        assert_eq!(probe("perf", &a), probe("rperf", &a), "-O2 {args:?}");
+    }
     // An object with no `struct module` is named by its absolute path, as perf names it.
     let plain = dir.path().join("plain.o");
     let text = include_str!("../../fixtures/workloads/probed_module.c");
@@ -1453,7 +1479,12 @@ fn probe_inlined_copies_match_perf_and_count_exactly() {
         3,
         "two inlined copies and one out of line: {defs}"
     );
-    for v in [&["-V", "pbinl_step"][..], &["-V", "pbinl_step", "--range"]] {
+    for v in [
+        &["-V", "pbinl_step"][..],
+        &["-V", "pbinl_step", "--range"],
+        &["-V", "pbinl_step%return"],
+        &["-V", "pbinl.c:24", "--externs"],
+    ] {
         let (_, pout, _) = probe("perf", &[&["-x", x][..], v].concat());
         let (_, rout, rerr) = probe("rperf", &[&["-x", x][..], v].concat());
         assert_eq!(pout, rout, "{v:?}: {rerr}");
@@ -1520,6 +1551,11 @@ fn probe_inlined_copies_match_perf_and_count_exactly() {
         let p = probe("perf", &["-x", o, "-D", s]);
         let r = probe("rperf", &["-x", o, "-D", s]);
         assert_eq!(p, r, "-D {s}");
+    }
+    // -V's failures in perf's words and statuses.
+    for v in ["pbinl_step:1", "nosuch", "pbinl.c:2", "pbinl_step%return"] {
+        let p = probe("perf", &["-x", o, "-V", v]);
+        assert_eq!(p, probe("rperf", &["-x", o, "-V", v]), "-V {v}");
     }
     let (rc, _, err) = probe("rperf", &["-x", o, "-D", "pbinl_step b"]);
     assert_eq!(

@@ -111,7 +111,9 @@ fn fail(quiet: bool, text: &str, what: &str, code: u8) -> anyhow::Error {
         if !text.is_empty() {
             let _ = writeln!(e, "{text}");
         }
-        let _ = writeln!(e, "  Error: {what}");
+        if !what.is_empty() {
+            let _ = writeln!(e, "  Error: {what}");
+        }
     }
     anyhow::Error::new(crate::cmd::Exit {
         code,

@@ -197,7 +197,8 @@ pub(super) fn resolve(
 ) -> Result<(String, Vec<u64>)> {
     let not_found = |p: &str| {
         fail(
-            cfg.quiet,
+            // -V (which names no failure) says this in its own words.
+            cfg.quiet || what.is_empty(),
             &format!("Probe point '{p}' not found."),
             what,
             ENOENT,

@@ -189,14 +189,42 @@ pub(super) fn vars(cfg: &ProbeConfig, point: &str) -> Result<ExitCode> {
         .debug
         .as_ref()
         .ok_or_else(|| no_debuginfo(cfg, &bin, what))?;
-    let (_, addrs) = resolve(cfg, &spec, &bin, what)?;
+    // perf's -V looks a return's function up in DWARF as it does an entry (an inline
+    // function's copies too), and lists the variables at its entry.
+    let mut found = spec.clone();
+    if let Point::Func { ret, .. } = &mut found.point {
+        *ret = false;
+    }
+    // perf's -V: the finder's own words, then its summary of why no address was found (a
+    // source line without code is a failed analysis to it, -EOPNOTSUPP).
+    let (_, addrs) = resolve(cfg, &found, &bin, "").map_err(|e| {
+        let code = e
+            .downcast_ref::<crate::cmd::Exit>()
+            .map_or(EINVAL, |x| x.code);
+        let line = matches!(spec.point, Point::Line { .. });
+        let (text, code) = if code == ENOENT && !line {
+            (
+                format!("Failed to find the address of {}", spec.point_text()),
+                code,
+            )
+        } else {
+            (
+                "Debuginfo analysis failed.".to_string(),
+                if line { EOPNOTSUPP } else { code },
+            )
+        };
+        fail(cfg.quiet, &text, what, code)
+    })?;
+    let point = spec.point_text();
+    let spec = found;
     let sites = inline_instances(&bin, &spec);
-    let mut out = format!("Available variables at {}\n", spec.point_text());
+    let mut out = format!("Available variables at {point}\n");
     for addr in addrs {
         let Some(f) = dbg.function_at(addr) else {
             continue;
         };
         let _ = writeln!(out, "\t@<{}+{}>", f.name, addr - f.entry);
+        let mut shown = Vec::new();
         if let Some(scope) = crate::probe::vars::Scope::within(
             &bin.path,
             &bin.dwarf_path,
@@ -204,9 +232,13 @@ pub(super) fn vars(cfg: &ProbeConfig, point: &str) -> Result<ExitCode> {
             scope_die(&bin, &spec, addr, site_at(&sites, &spec, addr)),
             addr,
         ) {
-            for v in scope.available(cfg.externs, cfg.range.then_some(f.name.as_str())) {
-                let _ = writeln!(out, "\t\t{v}");
-            }
+            shown = scope.available(cfg.externs, cfg.range.then_some(f.name.as_str()));
+        }
+        for v in &shown {
+            let _ = writeln!(out, "\t\t{v}");
+        }
+        if shown.is_empty() {
+            let _ = writeln!(out, "\t\t(No matched variables)");
         }
     }
     std::io::stdout().lock().write_all(out.as_bytes())?;
