@@ -223,18 +223,17 @@ enum NoPlace {
 }
 
 impl Scope {
-    /// The variables of the function entered at `entry` that are live at `addr`: DWARF from
-    /// `dwarf_path`, call frames from the binary itself at `path` (a separate debug file
-    /// has none); `None` when there is no DWARF for that function.
-    pub fn at(path: &Path, dwarf_path: &Path, entry: u64, addr: u64) -> Option<Scope> {
-        Self::within(path, dwarf_path, entry, None, addr)
+    /// The variables of the function entered at `entry` that are live at `addr`: DWARF and
+    /// call frames from `dwarf_path` (the binary or its separate debug file); `None` when
+    /// there is no DWARF for that function.
+    pub fn at(dwarf_path: &Path, entry: u64, addr: u64) -> Option<Scope> {
+        Self::within(dwarf_path, entry, None, addr)
     }
 
     /// As [`Scope::at`], the variables being those of the inlined copy whose DIE is at
     /// `inline_die` in the function's unit (perf reads an inlined copy's own parameters),
     /// the frame base the function's.
     pub fn within(
-        path: &Path,
         dwarf_path: &Path,
         entry: u64,
         inline_die: Option<usize>,
@@ -242,11 +241,11 @@ impl Scope {
     ) -> Option<Scope> {
         let data = rperf_symbols::file::map_regular(dwarf_path).ok()?;
         let file = ElfFile64::<Endianness>::parse(&*data).ok()?;
-        let bin_data = rperf_symbols::file::map_regular(path).ok()?;
-        let bin_file = ElfFile64::<Endianness>::parse(&*bin_data).ok()?;
         let (sections, endian) = super::debuginfo::dwarf_sections(&file)?;
         let dwarf = sections.borrow(|s| gimli::EndianSlice::new(s, endian));
-        let cfa = cfa_at(&bin_file, endian, addr);
+        // perf reads call frames from the file it reads DWARF from: a separate debug file
+        // has no .eh_frame (NOBITS there), and without .debug_frame no CFA either.
+        let cfa = cfa_at(&file, endian, addr);
         let mut units = dwarf.units();
         while let Ok(Some(header)) = units.next() {
             let Ok(unit) = dwarf.unit(header) else {
@@ -513,6 +512,7 @@ fn cfa_at(
     // unwind tables has (perf reads either), relocated where the object is relocatable.
     let eh_sec = file
         .section_by_name(".eh_frame")
+        .filter(|s| s.kind() != object::SectionKind::UninitializedData)
         .filter(|_| !super::debuginfo::is_relocatable(file));
     let debug_frame;
     let row = if let Some(sec) = eh_sec {
@@ -728,6 +728,14 @@ impl<'d> Cx<'_, 'd> {
                         _ => (Type::Void, UNKNOWN_TYPE.to_string()),
                     };
                     let loc = e.attr_value(gimli::DW_AT_location);
+                    // perf neither finds nor lists a variable with no location, constant
+                    // value or outside definition (an argument optimized out everywhere).
+                    if loc.is_none()
+                        && e.attr_value(gimli::DW_AT_const_value).is_none()
+                        && e.attr_value(gimli::DW_AT_external).is_none()
+                    {
+                        continue;
+                    }
                     // A static local lives at a fixed address, fetched by its name.
                     let placed = loc.map(|l| match l {
                         AttributeValue::Exprloc(x)
@@ -738,7 +746,7 @@ impl<'d> Cx<'_, 'd> {
                         {
                             Ok(Place::Global(name.clone(), 0))
                         }
-                        l => self.place(l, frame_base),
+                        l => self.place(l, frame_base, false),
                     });
                     let unsupported = matches!(placed, Some(Err(NoPlace::Unsupported)));
                     let place = placed.and_then(Result::ok);
@@ -895,11 +903,12 @@ impl<'d> Cx<'_, 'd> {
     /// Where a variable is at the address: perf reads the first operation of the location
     /// expression covering it (a register, a register plus offset, the frame base plus
     /// offset, the CFA) and ignores what follows; any other first operation it does not
-    /// support.
+    /// support; the CFA only as a frame base (`is_frame_base`).
     fn place(
         &self,
         loc: AttributeValue<R<'d>>,
         frame_base: Option<&AttributeValue<R<'d>>>,
+        is_frame_base: bool,
     ) -> Result<Place, NoPlace> {
         let expr = match loc {
             AttributeValue::Exprloc(e) => e,
@@ -929,20 +938,20 @@ impl<'d> Cx<'_, 'd> {
                 register, offset, ..
             } => Ok(Place::Mem(offset, format!("%{}", reg(register.0)?))),
             gimli::Operation::FrameOffset { offset } => {
+                // Without a frame base here (or a CFA for one that is the CFA) perf
+                // has nothing to add the offset to.
                 let fb = frame_base.ok_or(NoPlace::Unsupported)?;
-                let base = self.place(*fb, None).ok().or_else(|| {
-                    // DW_OP_call_frame_cfa: the CFA rule at the address.
-                    let (r, o) = self.cfa?;
-                    Some(Place::Mem(o, format!("%{}", reg_name(r)?)))
-                });
-                match base.ok_or(NoPlace::Missing)? {
+                let base = self
+                    .place(*fb, None, true)
+                    .map_err(|_| NoPlace::Unsupported)?;
+                match base {
                     Place::Mem(o, b) => Ok(Place::Mem(o + offset, b)),
                     Place::Reg(r) => Ok(Place::Mem(offset, format!("%{r}"))),
                     Place::Global(..) => Err(NoPlace::Missing),
                 }
             }
-            gimli::Operation::CallFrameCFA => {
-                let (r, o) = self.cfa.ok_or(NoPlace::Missing)?;
+            gimli::Operation::CallFrameCFA if is_frame_base => {
+                let (r, o) = self.cfa.ok_or(NoPlace::Unsupported)?;
                 Ok(Place::Mem(o, format!("%{}", reg(r)?)))
             }
             _ => Err(NoPlace::Unsupported),

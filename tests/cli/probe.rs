@@ -1152,6 +1152,15 @@ fn probe_library_through_its_separate_debug_file_matches_perf() {
         assert_eq!((prc, rrc), (0, 0), "{args:?}: {perr} {rerr}");
         assert_eq!(pout, rout, "{args:?}");
     }
+    // malloc's inline helpers, probed in each copy; a variable on the frame base is out of
+    // reach where the debug file has no call frames (perf reads them from that file only).
+    for args in [
+        vec!["-x", l, "-D", "tcache_get $params"],
+        vec!["-x", l, "-D", "tcache_get tc_idx"],
+        vec!["-x", l, "-V", "tcache_get", "--range"],
+    ] {
+        assert_eq!(probe("perf", &args), probe("rperf", &args), "{args:?}");
+    }
 }
 
 /// Whether a debug file for `bin` is installed under /usr/lib/debug/.build-id.

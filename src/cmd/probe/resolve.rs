@@ -65,7 +65,7 @@ pub(super) fn fetch_args(
                 )
             })?;
             let inline_die = scope_die(bin, spec, addr, site);
-            scope = Scope::within(&bin.path, &bin.dwarf_path, f.entry, inline_die, addr);
+            scope = Scope::within(&bin.dwarf_path, f.entry, inline_die, addr);
         }
         let Some(sc) = &scope else {
             return Err(no_debuginfo(cfg, bin, what));
@@ -115,7 +115,7 @@ pub(super) fn after_prologue(
     }
     let dbg = bin.debug.as_ref()?;
     let f = dbg.function_at(addr).filter(|f| f.entry == addr)?;
-    let scope = crate::probe::vars::Scope::at(&bin.path, &bin.dwarf_path, f.entry, addr)?;
+    let scope = crate::probe::vars::Scope::at(&bin.dwarf_path, f.entry, addr)?;
     if scope.optimized {
         return None;
     }

@@ -226,7 +226,6 @@ pub(super) fn vars(cfg: &ProbeConfig, point: &str) -> Result<ExitCode> {
         let _ = writeln!(out, "\t@<{}+{}>", f.name, addr - f.entry);
         let mut shown = Vec::new();
         if let Some(scope) = crate::probe::vars::Scope::within(
-            &bin.path,
             &bin.dwarf_path,
             f.entry,
             scope_die(&bin, &spec, addr, site_at(&sites, &spec, addr)),
