@@ -138,7 +138,6 @@ enum Type {
         name: String,
         size: u64,
         signed: bool,
-        float: bool,
     },
     Pointer(Box<Type>),
     Struct {
@@ -206,6 +205,8 @@ pub struct Scope {
     entry: u64,
     /// Whether the compiler optimized the unit (`-O1` and up in DW_AT_producer).
     pub optimized: bool,
+    /// perf's notes from the last `fetch` (a structure cut down to 64 bits), for stderr.
+    pub notes: std::cell::RefCell<Vec<String>>,
 }
 
 /// Why an argument cannot be fetched: perf's message.
@@ -293,6 +294,7 @@ impl Scope {
             cx.collect(off, frame_base.as_ref(), &whole, &mut vars);
             cx.globals(&mut vars);
             return Some(Scope {
+                notes: Default::default(),
                 vars,
                 entry,
                 optimized,
@@ -307,14 +309,25 @@ impl Scope {
         let mut out = Vec::new();
         for a in args {
             if a.var == "$params" || a.var == "$vars" {
+                let before = out.len();
                 for v in self
                     .vars
                     .iter()
                     .filter(|v| v.param || (a.var == "$vars" && !v.global))
                 {
                     if let (Some(p), Ok(t)) = (&v.place, type_suffix(&v.ty, None, &v.name)) {
-                        out.push(format!("{}={}:{t}", v.name, p.text()));
+                        self.note_cut(&v.ty);
+                        out.push(fetch_arg(&v.name, &p.text(), &t));
                     }
+                }
+                if out.len() == before {
+                    // perf looks the name itself up when it stands for no variable.
+                    return Err(format!(
+                        "Failed to find the location of the '{0}' variable at this address.\n \
+                         Perhaps it has been optimized out.\n Use -V with the --range option \
+                         to show '{0}' location range.",
+                        a.var
+                    ));
                 }
                 continue;
             }
@@ -405,7 +418,10 @@ impl Scope {
                     place = Place::Mem(0, place.text());
                 }
             }
-            out.push(format!("{}={}:{suffix}", a.default_name(), place.text()));
+            if a.ty.is_none() {
+                self.note_cut(&ty);
+            }
+            out.push(fetch_arg(&a.default_name(), &place.text(), &suffix));
         }
         Ok(out)
     }
@@ -459,7 +475,32 @@ impl Scope {
     }
 }
 
-/// The kernel type suffix for a value of type `ty` (the user's `want` when given).
+impl Scope {
+    /// perf's note when it reads a structure wider than 64 bits as its first 64.
+    fn note_cut(&self, ty: &Type) {
+        if let Type::Struct { name, size, .. } = ty {
+            if *size > 8 {
+                let short = name.split_whitespace().last().unwrap_or(name);
+                self.notes.borrow_mut().push(format!(
+                    "{short} exceeds max-bitwidth. Cut down to 64 bits."
+                ));
+            }
+        }
+    }
+}
+
+/// One fetch argument as the kernel takes it (`NAME=PLACE:TYPE`, no type when perf gives
+/// none).
+fn fetch_arg(name: &str, place: &str, ty: &str) -> String {
+    if ty.is_empty() {
+        format!("{name}={place}")
+    } else {
+        format!("{name}={place}:{ty}")
+    }
+}
+
+/// The kernel type suffix for a value of type `ty` (the user's `want` when given): perf's
+/// for a structure is its size in bits (64 at most), for an array none (it has no size).
 fn type_suffix(ty: &Type, want: Option<&str>, var: &str) -> Result<String, Why> {
     if let Some(w) = want {
         if w == "string" {
@@ -478,22 +519,15 @@ fn type_suffix(ty: &Type, want: Option<&str>, var: &str) -> Result<String, Why> 
         return Ok(w.to_string());
     }
     match ty {
-        Type::Base {
-            size,
-            signed,
-            float,
-            ..
-        } => {
-            if *float {
-                return Err(format!(
-                    "Sorry, {var} is a floating point value: not supported."
-                ));
-            }
-            // perf shows unsigned values in hex (the kernel's x types).
+        // perf shows unsigned values in hex (the kernel's x types), floating point ones as
+        // their bits.
+        Type::Base { size, signed, .. } => {
             Ok(format!("{}{}", if *signed { 's' } else { 'x' }, size * 8))
         }
         Type::Enum { size, .. } => Ok(format!("x{}", size * 8)),
         Type::Pointer(_) => Ok("x64".into()),
+        Type::Struct { size, .. } => Ok(format!("x{}", (size * 8).min(64))),
+        Type::Array(_) => Ok(String::new()),
         _ => Err(format!(
             "{var} is a {}: name one of its members (VAR->MEMBER or VAR.MEMBER).",
             ty.name()
@@ -839,7 +873,6 @@ impl<'d> Cx<'_, 'd> {
                     name: name.unwrap_or_default(),
                     size,
                     signed: matches!(enc, gimli::DW_ATE_signed | gimli::DW_ATE_signed_char),
-                    float: enc == gimli::DW_ATE_float,
                 }
             }
             gimli::DW_TAG_typedef

@@ -1020,6 +1020,14 @@ fn probe_elements_globals_and_bitfields_match_perf() {
         "use b->flag",
         "use n[1]",
         "mix u c b e l sc any",
+        // A structure is read as its first 64 bits (with perf's note), an array and a
+        // member array untyped; $params/$vars standing for nothing is an unknown name.
+        "main b",
+        "main arr",
+        "main b.name",
+        "use b->name",
+        "main $vars",
+        "main $params",
     ] {
         let args = ["-x", x, "-D", def];
         assert_eq!(probe("perf", &args), probe("rperf", &args), "{def}");

@@ -83,6 +83,11 @@ pub(super) fn fetch_args(
             };
             fail(cfg.quiet, &why, what, code)
         })?;
+        for note in sc.notes.borrow_mut().drain(..) {
+            if !cfg.quiet {
+                eprintln!("{note}");
+            }
+        }
         out.extend(fetched);
     }
     Ok(out)
