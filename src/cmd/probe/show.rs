@@ -80,29 +80,19 @@ pub(super) fn lines(cfg: &ProbeConfig, spec: &str) -> Result<ExitCode> {
         )
     })?;
     let is_file = !head.contains('@') && (head.contains('.') || head.contains('/'));
-    // (header, file, first, last numbered, lines of context after, base of the numbers,
-    // lines with code)
-    let (header, file, first, last, context, base, code) = if is_file {
+    // (header, file, first, last asked (u32::MAX: to the end), base of the numbers, lines
+    // with code)
+    let (header, file, first, end, base, code) = if is_file {
         let Some((cu, file)) = dbg.units_with_file(head).into_iter().next() else {
             return Err(not_found());
         };
         let end = rend.unwrap_or(u32::MAX);
         let code = dbg.numbered_lines(&[LineRoot::Unit(cu)], &file, rstart..=end);
-        let Some(&last_code) = code.iter().next_back() else {
-            return Err(not_found());
-        };
-        // Unbounded, perf shows three lines past the last with code.
-        let (last, context) = if end == u32::MAX {
-            (last_code, 3)
-        } else {
-            (end, 0)
-        };
         (
             format!("<{file}:{rstart}>"),
             file,
             rstart.max(1),
-            last,
-            context,
+            end,
             0,
             code,
         )
@@ -120,23 +110,23 @@ pub(super) fn lines(cfg: &ProbeConfig, spec: &str) -> Result<ExitCode> {
             _ => u32::MAX,
         };
         let code = dbg.numbered_lines(&roots, &file, first..=end);
-        let Some(&last_code) = code.iter().next_back() else {
-            return Err(not_found());
-        };
-        let (last, context) = if end == u32::MAX {
-            (last_code, 3)
-        } else {
-            (end, 0)
-        };
         (
             format!("<{name}@{file}:{rstart}>"),
             file,
             first,
-            last,
-            context,
+            end,
             decl,
             code,
         )
+    };
+    let Some(&last_code) = code.iter().next_back() else {
+        return Err(not_found());
+    };
+    // Unbounded, perf shows three lines past the last with code.
+    let (last, context) = if end == u32::MAX {
+        (last_code, 3)
+    } else {
+        (end, 0)
     };
     let text = std::fs::read_to_string(&file).map_err(|e| {
         fail(
