@@ -44,6 +44,37 @@ pub struct Func {
     pub ranges: Vec<(u64, u64)>,
     /// An out-of-line copy of an inline function (named through DW_AT_abstract_origin).
     pub instance: bool,
+    /// Its DIE's offset in its unit (DIE offsets follow the tree's depth-first order).
+    pub die: usize,
+    /// The unit offset of the DIE it is a concrete copy of (DW_AT_abstract_origin).
+    pub origin: Option<usize>,
+}
+
+/// A function DWARF describes without code (an inline function's abstract instance): its
+/// code is in the copies naming it as their DW_AT_abstract_origin.
+#[derive(Debug, Clone)]
+pub struct Abstract {
+    /// Name.
+    pub name: String,
+    /// Its compilation unit.
+    pub cu: u32,
+    /// Its DIE's offset in its unit.
+    pub die: usize,
+    /// Declaration file.
+    pub file: String,
+}
+
+/// Where perf probes a function through DWARF: a function's entry, or, for an inline
+/// function, each of its copies (inlined or out of line).
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// The entry address.
+    pub entry: u64,
+    /// The inlined copy's DIE (unit offset) whose variables the probe reads; `None` for a
+    /// function of its own.
+    pub inline_die: Option<usize>,
+    /// Found by walking an inline function's copies (perf skips no prologue there).
+    pub walked: bool,
 }
 
 /// One inlined copy of a function inside another.
@@ -69,6 +100,10 @@ pub struct Inline {
     pub entry: u64,
     /// Address ranges.
     pub ranges: Vec<(u64, u64)>,
+    /// Its DIE's offset in its unit.
+    pub die: usize,
+    /// The unit offset of the abstract instance it copies.
+    pub origin: Option<usize>,
 }
 
 /// A row of one unit's line table in libdw's order (by address, an end of sequence
@@ -130,6 +165,8 @@ pub struct DebugInfo {
     pub inlines: Vec<Inline>,
     /// Each unit's rows (see [`UnitRow`]).
     pub unit_rows: Vec<Vec<UnitRow>>,
+    /// Functions without code of their own (inline functions' abstract instances).
+    pub abstracts: Vec<Abstract>,
 }
 
 /// A USDT marker from `.note.stapsdt`.
@@ -313,6 +350,69 @@ impl Binary {
 }
 
 impl DebugInfo {
+    /// Where perf probes function `name` (declared in a file ending with `src`) when an inline
+    /// function is among what it finds: in each unit, the first definition of that name in
+    /// the unit's order; a function with code is probed at its entry, an inline function's
+    /// abstract instance at every copy naming it (out-of-line copies and inlined ones, in the
+    /// unit's order, less an inlined copy "called" from its own declaration: perf's
+    /// `die_walk_instances`). `None` when no inline function is found (a plain function,
+    /// probed as its symbols are).
+    pub fn instances(&self, name: &str, src: Option<&str>) -> Option<Vec<Instance>> {
+        let ok = |n: &str, file: &str| n == name && src.is_none_or(|s| tail_eq(file, s));
+        let mut out = Vec::new();
+        let mut inline = false;
+        let units = self
+            .funcs
+            .iter()
+            .map(|f| f.cu)
+            .chain(self.abstracts.iter().map(|a| a.cu));
+        let mut units: Vec<u32> = units.collect();
+        units.sort_unstable();
+        units.dedup();
+        for cu in units {
+            let func = self
+                .funcs
+                .iter()
+                .filter(|f| f.cu == cu && ok(&f.name, &f.file))
+                .min_by_key(|f| f.die);
+            let abs = self
+                .abstracts
+                .iter()
+                .filter(|a| a.cu == cu && ok(&a.name, &a.file))
+                .min_by_key(|a| a.die);
+            match (func, abs) {
+                (Some(f), a) if a.is_none_or(|a| f.die < a.die) => out.push(Instance {
+                    entry: f.entry,
+                    inline_die: None,
+                    walked: false,
+                }),
+                (_, Some(a)) => {
+                    inline = true;
+                    let copies = self
+                        .funcs
+                        .iter()
+                        .filter(|f| f.cu == cu && f.origin == Some(a.die))
+                        .map(|f| (f.die, f.entry, None));
+                    let inlined = self
+                        .inlines
+                        .iter()
+                        .filter(|n| n.cu == cu && n.origin == Some(a.die))
+                        .filter(|n| (&n.call_file, n.call_line) != (&n.decl_file, n.decl_line))
+                        .map(|n| (n.die, n.entry, Some(n.die)));
+                    let mut all: Vec<_> = copies.chain(inlined).filter(|c| c.1 != 0).collect();
+                    all.sort_by_key(|c| c.0);
+                    out.extend(all.into_iter().map(|(_, entry, inline_die)| Instance {
+                        entry,
+                        inline_die,
+                        walked: true,
+                    }));
+                }
+                _ => {}
+            }
+        }
+        (inline && !out.is_empty()).then_some(out)
+    }
+
     /// Functions named `name` (defined in a file ending with `src`, when given).
     pub fn functions(&self, name: &str, src: Option<&str>) -> Vec<&Func> {
         self.funcs
@@ -656,22 +756,50 @@ impl DebugInfo {
     /// functions and inlined copies covering it, the one declared nearest above `line`,
     /// else the innermost.
     pub fn scope_for_line(&self, addr: u64, line: u32) -> Option<&str> {
+        self.best_scope(addr, None, None, line).map(|s| s.0)
+    }
+
+    /// perf's best scope at `addr` (its `find_best_scope`), from the function out to the
+    /// innermost inlined copy covering it: the first named `function` when one is given,
+    /// else, of those declared in a file ending with `file`, the one declared nearest above
+    /// `line`; failing that the innermost. (name, the inlined copy's DIE when it is one.)
+    pub fn best_scope(
+        &self,
+        addr: u64,
+        function: Option<&str>,
+        file: Option<&str>,
+        line: u32,
+    ) -> Option<(&str, Option<usize>)> {
         let funcs = self
             .funcs
             .iter()
             .filter(|f| in_ranges(&f.ranges, addr))
-            .map(|f| (f.name.as_str(), f.line, 0));
-        let inlines = self
+            .map(|f| (f.name.as_str(), f.file.as_str(), f.line, None));
+        let mut inlines: Vec<&Inline> = self
             .inlines
             .iter()
             .filter(|n| in_ranges(&n.ranges, addr))
-            .map(|n| (n.name.as_str(), n.decl_line, 1));
-        let all: Vec<(&str, u32, u32)> = funcs.chain(inlines).collect();
-        all.iter()
-            .filter(|c| c.1 < line)
-            .min_by_key(|c| line - c.1)
-            .or_else(|| all.iter().max_by_key(|c| c.2))
-            .map(|c| c.0)
+            .collect();
+        // Unit order is the tree's: an outer copy before the copies inside it.
+        inlines.sort_by_key(|n| (n.cu, n.die));
+        let inlines = inlines.into_iter().map(|n| {
+            (
+                n.name.as_str(),
+                n.decl_file.as_str(),
+                n.decl_line,
+                Some(n.die),
+            )
+        });
+        let all: Vec<(&str, &str, u32, Option<usize>)> = funcs.chain(inlines).collect();
+        let best = match function {
+            Some(name) => all.iter().find(|c| c.0 == name),
+            None => all
+                .iter()
+                .filter(|c| file.is_none_or(|f| path_ends_with(c.1, f)))
+                .filter(|c| c.2 < line)
+                .min_by_key(|c| line - c.2),
+        };
+        best.or_else(|| all.last()).map(|c| (c.0, c.3))
     }
 }
 
@@ -1210,7 +1338,33 @@ fn read_unit(
         let low = e
             .attr_value(gimli::DW_AT_low_pc)
             .and_then(|v| dwarf.attr_address(unit, v).ok().flatten());
+        let die = e.offset().0;
+        let origin = match e.attr_value(gimli::DW_AT_abstract_origin) {
+            Some(gimli::AttributeValue::UnitRef(o)) => Some(o.0),
+            _ => None,
+        };
         let Some(low) = low.or_else(|| ranges.first().map(|r| r.0)) else {
+            // A definition without code: an inline function's abstract instance, which
+            // perf's search by name meets in the unit's order like any function.
+            let declaration = e.attr_value(gimli::DW_AT_declaration).is_some();
+            let name = e
+                .attr_value(gimli::DW_AT_name)
+                .and_then(|v| dwarf.attr_string(unit, v).ok());
+            if let (false, false, Some(name)) = (inlined, declaration, name) {
+                let file = match e.attr_value(gimli::DW_AT_decl_file) {
+                    Some(gimli::AttributeValue::FileIndex(i))
+                    | Some(gimli::AttributeValue::Udata(i)) => {
+                        file_path(dwarf, unit, &header, i).unwrap_or_default()
+                    }
+                    _ => String::new(),
+                };
+                out.abstracts.push(Abstract {
+                    name: name.to_string_lossy().into_owned(),
+                    cu,
+                    die,
+                    file,
+                });
+            }
             continue;
         };
         let end = ranges
@@ -1270,6 +1424,8 @@ fn read_unit(
                 call_line,
                 entry: entry_pc.unwrap_or(low),
                 ranges,
+                die,
+                origin,
             });
             stack.push((depth, func, Some(out.inlines.len() - 1)));
             continue;
@@ -1283,6 +1439,8 @@ fn read_unit(
             cu,
             ranges,
             instance: decl_is_origin,
+            die,
+            origin,
         });
         stack.push((depth, Some(out.funcs.len() - 1), None));
     }

@@ -138,7 +138,6 @@ enum Type {
         name: String,
         size: u64,
         signed: bool,
-        float: bool,
     },
     Pointer(Box<Type>),
     Struct {
@@ -190,6 +189,9 @@ struct Var {
     /// The type as perf's -V spells it (typedef names kept: `size_t`).
     shown: String,
     place: Option<Place>,
+    /// Its location here is one perf does not read (a constant, a computed value: the
+    /// expression does not start with a register, memory or frame-base operation).
+    unsupported: bool,
     /// Where its locations hold (absolute addresses), for `-V --range`.
     ranges: Vec<(u64, u64)>,
     /// Whether one of them covers the address (usable or not).
@@ -203,23 +205,48 @@ pub struct Scope {
     entry: u64,
     /// Whether the compiler optimized the unit (`-O1` and up in DW_AT_producer).
     pub optimized: bool,
+    /// perf's notes from the last `fetch` (a structure cut down to 64 bits), for stderr.
+    pub notes: std::cell::RefCell<Vec<String>>,
 }
 
 /// Why an argument cannot be fetched: perf's message.
 pub type Why = String;
 
+/// perf's message for a variable whose location here it cannot read (its -EOPNOTSUPP).
+pub const UNSUPPORTED: &str = "Sorry, we don't support this variable location yet.";
+
+/// Why a variable has no place to fetch it from at the address.
+enum NoPlace {
+    /// No location covers the address (optimized out there).
+    Missing,
+    /// A location perf does not read.
+    Unsupported,
+}
+
 impl Scope {
-    /// The variables of the function entered at `entry` that are live at `addr`: DWARF from
-    /// `dwarf_path`, call frames from the binary itself at `path` (a separate debug file
-    /// has none); `None` when there is no DWARF for that function.
-    pub fn at(path: &Path, dwarf_path: &Path, entry: u64, addr: u64) -> Option<Scope> {
+    /// The variables of the function entered at `entry` that are live at `addr`: DWARF and
+    /// call frames from `dwarf_path` (the binary or its separate debug file); `None` when
+    /// there is no DWARF for that function.
+    pub fn at(dwarf_path: &Path, entry: u64, addr: u64) -> Option<Scope> {
+        Self::within(dwarf_path, entry, None, addr)
+    }
+
+    /// As [`Scope::at`], the variables being those of the inlined copy whose DIE is at
+    /// `inline_die` in the function's unit (perf reads an inlined copy's own parameters),
+    /// the frame base the function's.
+    pub fn within(
+        dwarf_path: &Path,
+        entry: u64,
+        inline_die: Option<usize>,
+        addr: u64,
+    ) -> Option<Scope> {
         let data = rperf_symbols::file::map_regular(dwarf_path).ok()?;
         let file = ElfFile64::<Endianness>::parse(&*data).ok()?;
-        let bin_data = rperf_symbols::file::map_regular(path).ok()?;
-        let bin_file = ElfFile64::<Endianness>::parse(&*bin_data).ok()?;
         let (sections, endian) = super::debuginfo::dwarf_sections(&file)?;
         let dwarf = sections.borrow(|s| gimli::EndianSlice::new(s, endian));
-        let cfa = cfa_at(&bin_file, endian, addr);
+        // perf reads call frames from the file it reads DWARF from: a separate debug file
+        // has no .eh_frame (NOBITS there), and without .debug_frame no CFA either.
+        let cfa = cfa_at(&file, endian, addr);
         let mut units = dwarf.units();
         while let Ok(Some(header)) = units.next() {
             let Ok(unit) = dwarf.unit(header) else {
@@ -259,6 +286,7 @@ impl Scope {
                 .entry(off)
                 .and_then(|e| e.attr_value(gimli::DW_AT_frame_base));
             let mut vars = Vec::new();
+            let off = inline_die.map_or(off, UnitOffset);
             let whole = cx
                 .entry(off)
                 .map(|e| cx.ranges_of_die(&e))
@@ -266,6 +294,7 @@ impl Scope {
             cx.collect(off, frame_base.as_ref(), &whole, &mut vars);
             cx.globals(&mut vars);
             return Some(Scope {
+                notes: Default::default(),
                 vars,
                 entry,
                 optimized,
@@ -280,14 +309,25 @@ impl Scope {
         let mut out = Vec::new();
         for a in args {
             if a.var == "$params" || a.var == "$vars" {
+                let before = out.len();
                 for v in self
                     .vars
                     .iter()
                     .filter(|v| v.param || (a.var == "$vars" && !v.global))
                 {
                     if let (Some(p), Ok(t)) = (&v.place, type_suffix(&v.ty, None, &v.name)) {
-                        out.push(format!("{}={}:{t}", v.name, p.text()));
+                        self.note_cut(&v.ty);
+                        out.push(fetch_arg(&v.name, &p.text(), &t));
                     }
+                }
+                if out.len() == before {
+                    // perf looks the name itself up when it stands for no variable.
+                    return Err(format!(
+                        "Failed to find the location of the '{0}' variable at this address.\n \
+                         Perhaps it has been optimized out.\n Use -V with the --range option \
+                         to show '{0}' location range.",
+                        a.var
+                    ));
                 }
                 continue;
             }
@@ -304,6 +344,9 @@ impl Scope {
                 .iter()
                 .find(|v| v.name == a.var)
                 .ok_or_else(not_found)?;
+            if v.unsupported {
+                return Err(UNSUPPORTED.into());
+            }
             let mut place = v.place.clone().ok_or_else(not_found)?;
             let mut ty = v.ty.clone();
             for (arrow, field) in &a.fields {
@@ -375,7 +418,10 @@ impl Scope {
                     place = Place::Mem(0, place.text());
                 }
             }
-            out.push(format!("{}={}:{suffix}", a.default_name(), place.text()));
+            if a.ty.is_none() {
+                self.note_cut(&ty);
+            }
+            out.push(fetch_arg(&a.default_name(), &place.text(), &suffix));
         }
         Ok(out)
     }
@@ -429,7 +475,32 @@ impl Scope {
     }
 }
 
-/// The kernel type suffix for a value of type `ty` (the user's `want` when given).
+impl Scope {
+    /// perf's note when it reads a structure wider than 64 bits as its first 64.
+    fn note_cut(&self, ty: &Type) {
+        if let Type::Struct { name, size, .. } = ty {
+            if *size > 8 {
+                let short = name.split_whitespace().last().unwrap_or(name);
+                self.notes.borrow_mut().push(format!(
+                    "{short} exceeds max-bitwidth. Cut down to 64 bits."
+                ));
+            }
+        }
+    }
+}
+
+/// One fetch argument as the kernel takes it (`NAME=PLACE:TYPE`, no type when perf gives
+/// none).
+fn fetch_arg(name: &str, place: &str, ty: &str) -> String {
+    if ty.is_empty() {
+        format!("{name}={place}")
+    } else {
+        format!("{name}={place}:{ty}")
+    }
+}
+
+/// The kernel type suffix for a value of type `ty` (the user's `want` when given): perf's
+/// for a structure is its size in bits (64 at most), for an array none (it has no size).
 fn type_suffix(ty: &Type, want: Option<&str>, var: &str) -> Result<String, Why> {
     if let Some(w) = want {
         if w == "string" {
@@ -448,22 +519,15 @@ fn type_suffix(ty: &Type, want: Option<&str>, var: &str) -> Result<String, Why> 
         return Ok(w.to_string());
     }
     match ty {
-        Type::Base {
-            size,
-            signed,
-            float,
-            ..
-        } => {
-            if *float {
-                return Err(format!(
-                    "Sorry, {var} is a floating point value: not supported."
-                ));
-            }
-            // perf shows unsigned values in hex (the kernel's x types).
+        // perf shows unsigned values in hex (the kernel's x types), floating point ones as
+        // their bits.
+        Type::Base { size, signed, .. } => {
             Ok(format!("{}{}", if *signed { 's' } else { 'x' }, size * 8))
         }
         Type::Enum { size, .. } => Ok(format!("x{}", size * 8)),
         Type::Pointer(_) => Ok("x64".into()),
+        Type::Struct { size, .. } => Ok(format!("x{}", (size * 8).min(64))),
+        Type::Array(_) => Ok(String::new()),
         _ => Err(format!(
             "{var} is a {}: name one of its members (VAR->MEMBER or VAR.MEMBER).",
             ty.name()
@@ -482,6 +546,7 @@ fn cfa_at(
     // unwind tables has (perf reads either), relocated where the object is relocatable.
     let eh_sec = file
         .section_by_name(".eh_frame")
+        .filter(|s| s.kind() != object::SectionKind::UninitializedData)
         .filter(|_| !super::debuginfo::is_relocatable(file));
     let debug_frame;
     let row = if let Some(sec) = eh_sec {
@@ -579,6 +644,7 @@ impl<'d> Cx<'_, 'd> {
             };
             out.push(Var {
                 place: Some(Place::Global(name.clone(), 0)),
+                unsupported: false,
                 name,
                 param: false,
                 global: true,
@@ -676,26 +742,48 @@ impl<'d> Cx<'_, 'd> {
             let e = child.entry();
             match e.tag() {
                 gimli::DW_TAG_formal_parameter | gimli::DW_TAG_variable => {
-                    let Some(name) = self.string(e, gimli::DW_AT_name) else {
+                    // A copy of an inline function names its variables through their
+                    // abstract instances.
+                    let origin = match e.attr_value(gimli::DW_AT_abstract_origin) {
+                        Some(AttributeValue::UnitRef(o)) => self.entry(o),
+                        _ => None,
+                    };
+                    let Some(name) = self
+                        .string(e, gimli::DW_AT_name)
+                        .or_else(|| self.string(origin.as_ref()?, gimli::DW_AT_name))
+                    else {
                         continue;
                     };
-                    let (ty, shown) = match e.attr_value(gimli::DW_AT_type) {
+                    let ty_attr = e
+                        .attr_value(gimli::DW_AT_type)
+                        .or_else(|| origin.as_ref()?.attr_value(gimli::DW_AT_type));
+                    let (ty, shown) = match ty_attr {
                         Some(AttributeValue::UnitRef(t)) => (self.ty(t, 0), self.type_name(t, 0)),
                         _ => (Type::Void, UNKNOWN_TYPE.to_string()),
                     };
                     let loc = e.attr_value(gimli::DW_AT_location);
+                    // perf neither finds nor lists a variable with no location, constant
+                    // value or outside definition (an argument optimized out everywhere).
+                    if loc.is_none()
+                        && e.attr_value(gimli::DW_AT_const_value).is_none()
+                        && e.attr_value(gimli::DW_AT_external).is_none()
+                    {
+                        continue;
+                    }
                     // A static local lives at a fixed address, fetched by its name.
-                    let place = loc.and_then(|l| match l {
+                    let placed = loc.map(|l| match l {
                         AttributeValue::Exprloc(x)
                             if matches!(
                                 x.operations(self.unit.encoding()).next(),
                                 Ok(Some(gimli::Operation::Address { .. }))
                             ) =>
                         {
-                            Some(Place::Global(name.clone(), 0))
+                            Ok(Place::Global(name.clone(), 0))
                         }
-                        l => self.place(l, frame_base),
+                        l => self.place(l, frame_base, false),
                     });
+                    let unsupported = matches!(placed, Some(Err(NoPlace::Unsupported)));
+                    let place = placed.and_then(Result::ok);
                     let (ranges, covered) = self.ranges_of_location(loc, scope);
                     out.push(Var {
                         name,
@@ -704,11 +792,13 @@ impl<'d> Cx<'_, 'd> {
                         ty,
                         shown,
                         place,
+                        unsupported,
                         ranges,
                         covered,
                     });
                 }
-                gimli::DW_TAG_lexical_block => {
+                // perf looks into every scope holding the address, inlined copies too.
+                gimli::DW_TAG_lexical_block | gimli::DW_TAG_inlined_subroutine => {
                     let covers = self
                         .dwarf
                         .die_ranges(self.unit, e)
@@ -752,6 +842,7 @@ impl<'d> Cx<'_, 'd> {
             gimli::DW_TAG_structure_type => format!("struct {}", name.unwrap_or_default()),
             gimli::DW_TAG_union_type => format!("union {}", name.unwrap_or_default()),
             gimli::DW_TAG_enumeration_type => format!("enum {}", name.unwrap_or_default()),
+            gimli::DW_TAG_subroutine_type => "(function_type)".into(),
             _ => name.unwrap_or_else(|| UNKNOWN_TYPE.into()),
         }
     }
@@ -782,7 +873,6 @@ impl<'d> Cx<'_, 'd> {
                     name: name.unwrap_or_default(),
                     size,
                     signed: matches!(enc, gimli::DW_ATE_signed | gimli::DW_ATE_signed_char),
-                    float: enc == gimli::DW_ATE_float,
                 }
             }
             gimli::DW_TAG_typedef
@@ -843,15 +933,25 @@ impl<'d> Cx<'_, 'd> {
 
     /// A location attribute at the address: an expression, or the entry of a location list
     /// that covers it.
+    /// Where a variable is at the address: perf reads the first operation of the location
+    /// expression covering it (a register, a register plus offset, the frame base plus
+    /// offset, the CFA) and ignores what follows; any other first operation it does not
+    /// support; the CFA only as a frame base (`is_frame_base`).
     fn place(
         &self,
         loc: AttributeValue<R<'d>>,
         frame_base: Option<&AttributeValue<R<'d>>>,
-    ) -> Option<Place> {
+        is_frame_base: bool,
+    ) -> Result<Place, NoPlace> {
         let expr = match loc {
             AttributeValue::Exprloc(e) => e,
             other => {
-                let mut list = self.dwarf.attr_locations(self.unit, other).ok()??;
+                let mut list = self
+                    .dwarf
+                    .attr_locations(self.unit, other)
+                    .ok()
+                    .flatten()
+                    .ok_or(NoPlace::Missing)?;
                 let mut found = None;
                 while let Ok(Some(entry)) = list.next() {
                     if entry.range.begin <= self.addr && self.addr < entry.range.end {
@@ -859,37 +959,35 @@ impl<'d> Cx<'_, 'd> {
                         break;
                     }
                 }
-                found?
+                found.ok_or(NoPlace::Missing)?
             }
         };
         let mut ops = expr.operations(self.unit.encoding());
-        let op = ops.next().ok()??;
-        if ops.next().ok()?.is_some() {
-            // Computed values (DW_OP_stack_value, pieces…) are not fetchable.
-            return None;
-        }
+        let op = ops.next().ok().flatten().ok_or(NoPlace::Missing)?;
+        let reg = |r: u16| reg_name(r).ok_or(NoPlace::Missing);
         match op {
-            gimli::Operation::Register { register } => reg_name(register.0).map(Place::Reg),
+            gimli::Operation::Register { register } => reg(register.0).map(Place::Reg),
             gimli::Operation::RegisterOffset {
                 register, offset, ..
-            } => Some(Place::Mem(offset, format!("%{}", reg_name(register.0)?))),
+            } => Ok(Place::Mem(offset, format!("%{}", reg(register.0)?))),
             gimli::Operation::FrameOffset { offset } => {
-                let base = self.place(*frame_base?, None).or_else(|| {
-                    // DW_OP_call_frame_cfa: the CFA rule at the address.
-                    let (r, o) = self.cfa?;
-                    Some(Place::Mem(o, format!("%{}", reg_name(r)?)))
-                })?;
+                // Without a frame base here (or a CFA for one that is the CFA) perf
+                // has nothing to add the offset to.
+                let fb = frame_base.ok_or(NoPlace::Unsupported)?;
+                let base = self
+                    .place(*fb, None, true)
+                    .map_err(|_| NoPlace::Unsupported)?;
                 match base {
-                    Place::Mem(o, b) => Some(Place::Mem(o + offset, b)),
-                    Place::Reg(r) => Some(Place::Mem(offset, format!("%{r}"))),
-                    Place::Global(..) => None,
+                    Place::Mem(o, b) => Ok(Place::Mem(o + offset, b)),
+                    Place::Reg(r) => Ok(Place::Mem(offset, format!("%{r}"))),
+                    Place::Global(..) => Err(NoPlace::Missing),
                 }
             }
-            gimli::Operation::CallFrameCFA => {
-                let (r, o) = self.cfa?;
-                Some(Place::Mem(o, format!("%{}", reg_name(r)?)))
+            gimli::Operation::CallFrameCFA if is_frame_base => {
+                let (r, o) = self.cfa.ok_or(NoPlace::Unsupported)?;
+                Ok(Place::Mem(o, format!("%{}", reg(r)?)))
             }
-            _ => None,
+            _ => Err(NoPlace::Unsupported),
         }
     }
 }

@@ -614,6 +614,32 @@ fn probe_module_points_match_perf() {
     assert!(out.contains("mod_work\n"), "{out}");
     both(&["-V", "helper_add"]);
     both(&["-V", "mod_work"]);
+    // Optimized: helper_add is inlined (into mod_init with constants perf cannot read) and
+    // arguments live in registers or nowhere.
+    let ko2 = dir.path().join("pbmod2.ko");
+    let o = run({
+        let mut c = std::process::Command::new("gcc");
+        c.args(["-c", "-g", "-O2", "-fno-asynchronous-unwind-tables", "-o"])
+            .arg(&ko2)
+            .arg(&src);
+        c
+    });
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m2 = ko2.to_str().unwrap();
+    for args in [
+        &["-D", "helper_add a b"][..],
+        &["-D", "helper_add s"],
+        &["-D", "helper_add"],
+        &["-D", "mod_work it n total"],
+        &["-D", "mod_work:5 total i"],
+        &["-D", "mod_work $vars"],
+        &["-V", "helper_add"],
+        &["-V", "helper_add", "--range"],
+        &["-V", "nosuch"],
+    ] {
+        let a = [&["-m", m2][..], args].concat();
+        assert_eq!(probe("perf", &a), probe("rperf", &a), "-O2 {args:?}");
+    }
     // An object with no `struct module` is named by its absolute path, as perf names it.
     let plain = dir.path().join("plain.o");
     let text = include_str!("../../fixtures/workloads/probed_module.c");
@@ -994,6 +1020,14 @@ fn probe_elements_globals_and_bitfields_match_perf() {
         "use b->flag",
         "use n[1]",
         "mix u c b e l sc any",
+        // A structure is read as its first 64 bits (with perf's note), an array and a
+        // member array untyped; $params/$vars standing for nothing is an unknown name.
+        "main b",
+        "main arr",
+        "main b.name",
+        "use b->name",
+        "main $vars",
+        "main $params",
     ] {
         let args = ["-x", x, "-D", def];
         assert_eq!(probe("perf", &args), probe("rperf", &args), "{def}");
@@ -1125,6 +1159,15 @@ fn probe_library_through_its_separate_debug_file_matches_perf() {
         let (rrc, rout, rerr) = probe("rperf", &args);
         assert_eq!((prc, rrc), (0, 0), "{args:?}: {perr} {rerr}");
         assert_eq!(pout, rout, "{args:?}");
+    }
+    // malloc's inline helpers, probed in each copy; a variable on the frame base is out of
+    // reach where the debug file has no call frames (perf reads them from that file only).
+    for args in [
+        vec!["-x", l, "-D", "tcache_get $params"],
+        vec!["-x", l, "-D", "tcache_get tc_idx"],
+        vec!["-x", l, "-V", "tcache_get", "--range"],
+    ] {
+        assert_eq!(probe("perf", &args), probe("rperf", &args), "{args:?}");
     }
 }
 
@@ -1399,4 +1442,144 @@ fn probe_kernel_points_from_vmlinux_dwarf_match_perf() {
         assert!(err.contains("CONFIG_KPROBES"), "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
+}
+
+/// The inline functions' fixture (see the file): `pbinl_step` inlined twice and out of line.
+const PROBE_INLINE_C: &str = include_str!("../../fixtures/workloads/probe_inline.c");
+
+#[test]
+fn probe_inlined_copies_match_perf_and_count_exactly() {
+    let dir = TempDir::new("probe-inline");
+    let Some(events) = uprobe_events() else {
+        return;
+    };
+    if perf().is_none() {
+        return;
+    }
+    let exe = compile_c(
+        dir.path(),
+        "pbinl",
+        PROBE_INLINE_C,
+        &["-g", "-O2", "-Dstep=pbinl_step"],
+    );
+    let guard = Guard {
+        events,
+        group: "probe_pbinl".into(),
+    };
+    guard.clear();
+    let x = exe.to_str().unwrap();
+    // -D: one definition per copy in perf's order, each reading its own registers.
+    let specs = [
+        "pbinl_step",
+        "pbinl_step a b",
+        "pbinl_step $params",
+        "pbinl_step+3",
+        "pbinl_step:0 a",
+        "pbinl_step@pbinl.c",
+        "pbinl_step:2 r",
+        "pbinl_step%return",
+        "first $vars",
+    ];
+    for s in specs {
+        let (prc, pout, perr) = probe("perf", &["-x", x, "-D", s]);
+        let (rrc, rout, rerr) = probe("rperf", &["-x", x, "-D", s]);
+        assert_eq!(
+            (prc, &pout),
+            (rrc, &rout),
+            "-D {s}: perf {perr} rperf {rerr}"
+        );
+        assert_eq!(prc, 0, "{s}: {perr}");
+    }
+    let (_, defs, _) = probe("rperf", &["-x", x, "-D", "pbinl_step a b"]);
+    assert_eq!(
+        defs.lines().count(),
+        3,
+        "two inlined copies and one out of line: {defs}"
+    );
+    for v in [
+        &["-V", "pbinl_step"][..],
+        &["-V", "pbinl_step", "--range"],
+        &["-V", "pbinl_step%return"],
+        &["-V", "pbinl.c:24", "--externs"],
+    ] {
+        let (_, pout, _) = probe("perf", &[&["-x", x][..], v].concat());
+        let (_, rout, rerr) = probe("rperf", &[&["-x", x][..], v].concat());
+        assert_eq!(pout, rout, "{v:?}: {rerr}");
+    }
+    // -n: perf's messages, nothing written.
+    let (_, _, perr) = probe("perf", &["-x", x, "-n", "pbinl_step a b"]);
+    let (_, _, rerr) = probe("rperf", &["-x", x, "-n", "pbinl_step a b"]);
+    assert_eq!(perr, as_perf(&rerr));
+    assert!(guard.lines().is_empty(), "-n wrote tracefs");
+    // Added: the same tracefs lines and -l listing as perf's.
+    let (prc, _, perr) = probe("perf", &["-x", x, "-q", "pbinl_step a b"]);
+    assert_eq!(prc, 0, "{perr}");
+    let by_perf = guard.lines();
+    let (_, perf_list, _) = probe("perf", &["-l", "probe_pbinl:*"]);
+    guard.clear();
+    let (rrc, _, rerr) = probe("rperf", &["-x", x, "pbinl_step a b"]);
+    assert_eq!(rrc, 0, "{rerr}");
+    assert_eq!(by_perf, guard.lines());
+    assert_eq!(by_perf.len(), 3);
+    let (_, rperf_list, _) = probe("rperf", &["-l", "probe_pbinl:*"]);
+    assert_eq!(perf_list, rperf_list);
+    // Every call counts, through either inlined copy or the pointer: 12 + 6 + 4.
+    let counted = stat_counts(&exe, &["probe_pbinl:pbinl_step"], "12");
+    let by_perf = stderr(&run({
+        let mut c = perf().unwrap();
+        c.args(["stat", "-x,", "-e", "probe_pbinl:pbinl_step"])
+            .arg(&exe)
+            .arg("12");
+        c
+    }));
+    assert_eq!(counted, ["22"]);
+    assert!(by_perf.lines().any(|l| l.starts_with("22,")), "{by_perf}");
+    // Each copy fetches its own a and b: first(i, 4) runs step(i, 4), second(i, 4)
+    // step(4, i), the pointer step(i, 2).
+    let data = dir.path().join("p.data");
+    let script = record_and_script(&exe, &data, "probe_pbinl:pbinl_step", "4");
+    let mut pairs: Vec<&str> = script
+        .lines()
+        .filter_map(|l| l.split_once(") ").map(|(_, args)| args))
+        .collect();
+    pairs.sort_unstable();
+    let mut want = vec![
+        "a=0 b=4", "a=1 b=4", "a=2 b=4", "a=3 b=4", "a=4 b=0", "a=4 b=2", "a=0 b=2", "a=3 b=2",
+    ];
+    want.sort_unstable();
+    assert_eq!(pairs, want, "{script}");
+    guard.clear();
+
+    // Inlined only: no return to probe, and a constant argument perf cannot read.
+    let only = compile_c(
+        dir.path(),
+        "pbinlonly",
+        PROBE_INLINE_C,
+        &["-g", "-O2", "-Dstep=pbinl_step", "-DONLY_INLINED"],
+    );
+    let o = only.to_str().unwrap();
+    for s in [
+        "pbinl_step",
+        "pbinl_step $params",
+        "pbinl_step%return",
+        "pbinl_step b",
+        "pbinl_step a b",
+    ] {
+        let p = probe("perf", &["-x", o, "-D", s]);
+        let r = probe("rperf", &["-x", o, "-D", s]);
+        assert_eq!(p, r, "-D {s}");
+    }
+    // -V's failures in perf's words and statuses.
+    for v in ["pbinl_step:1", "nosuch", "pbinl.c:2", "pbinl_step%return"] {
+        let p = probe("perf", &["-x", o, "-V", v]);
+        assert_eq!(p, probe("rperf", &["-x", o, "-V", v]), "-V {v}");
+    }
+    let (rc, _, err) = probe("rperf", &["-x", o, "-D", "pbinl_step b"]);
+    assert_eq!(
+        (rc, err.lines().next()),
+        (
+            161,
+            Some("Sorry, we don't support this variable location yet.")
+        )
+    );
 }

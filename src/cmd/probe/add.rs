@@ -61,6 +61,7 @@ pub(super) fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<Exit
             continue;
         }
         let (func, addrs) = resolve(cfg, spec, &bin, what)?;
+        let sites = inline_instances(&bin, spec);
         if addrs.len() > cfg.max_probes {
             // perf's words and status (-ERANGE).
             return Err(fail(
@@ -73,7 +74,7 @@ pub(super) fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<Exit
         let mut addrs = addrs;
         // perf skips the prologue of user-space functions only.
         for a in addrs.iter_mut().filter(|_| !kernel) {
-            if let Some(after) = after_prologue(&bin, spec, *a) {
+            if let Some(after) = after_prologue(&bin, spec, *a, site_at(&sites, spec, *a)) {
                 if !cfg.quiet {
                     eprintln!(
                         "Target program is compiled without optimization. Skipping prologue.\n\
@@ -117,7 +118,7 @@ pub(super) fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<Exit
                             ENOENT,
                         )
                     })?;
-                let args = fetch_args(cfg, spec, &bin, what, addr)?;
+                let args = fetch_args(cfg, spec, &bin, what, addr, site_at(&sites, spec, addr))?;
                 let def = Definition::kprobe(
                     spec.is_return(),
                     &group,
@@ -141,7 +142,7 @@ pub(super) fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<Exit
                     EINVAL,
                 )
             })?;
-            let args = fetch_args(cfg, spec, &bin, what, addr)?;
+            let args = fetch_args(cfg, spec, &bin, what, addr, site_at(&sites, spec, addr))?;
             let def = Definition::uprobe(spec.is_return(), &group, &event, &path, off, args);
             planned.push((def, spec.point_text(), shown_args(spec)));
         }

@@ -71,6 +71,7 @@ const EACCES: u8 = 243;
 const EINVAL: u8 = 234;
 const ENOSYS: u8 = 218;
 const ERANGE: u8 = 222;
+const EOPNOTSUPP: u8 = 161;
 
 /// Prints perf's lines for a failure (`text`, then `  Error: {what}`) unless quiet, and
 /// returns the error carrying perf's exit status.
@@ -110,7 +111,9 @@ fn fail(quiet: bool, text: &str, what: &str, code: u8) -> anyhow::Error {
         if !text.is_empty() {
             let _ = writeln!(e, "{text}");
         }
-        let _ = writeln!(e, "  Error: {what}");
+        if !what.is_empty() {
+            let _ = writeln!(e, "  Error: {what}");
+        }
     }
     anyhow::Error::new(crate::cmd::Exit {
         code,

@@ -1,7 +1,7 @@
 //! A probe definition's place in a binary: the function or line's address (past the prologue),
 //! its arguments' fetch expressions from DWARF.
 use super::*;
-use crate::probe::debuginfo::{LineRoot, SharedLine};
+use crate::probe::debuginfo::{Instance, LineRoot, SharedLine};
 
 /// Whether an argument is a raw fetch argument the kernel reads as is (a register, memory
 /// at an address, a stack slot, `$retval`…), not a variable to find in DWARF.
@@ -27,6 +27,7 @@ pub(super) fn fetch_args(
     bin: &Binary,
     what: &str,
     addr: u64,
+    site: Option<&Instance>,
 ) -> Result<Vec<String>> {
     use crate::probe::vars::{ArgSpec, Scope};
     let mut out = Vec::new();
@@ -63,7 +64,8 @@ pub(super) fn fetch_args(
                     ENOENT,
                 )
             })?;
-            scope = Scope::at(&bin.path, &bin.dwarf_path, f.entry, addr);
+            let inline_die = scope_die(bin, spec, addr, site);
+            scope = Scope::within(&bin.dwarf_path, f.entry, inline_die, addr);
         }
         let Some(sc) = &scope else {
             return Err(no_debuginfo(cfg, bin, what));
@@ -74,11 +76,18 @@ pub(super) fn fetch_args(
                 || why.starts_with("Failed to get the offset")
             {
                 ENOENT
+            } else if why == crate::probe::vars::UNSUPPORTED {
+                EOPNOTSUPP
             } else {
                 EINVAL
             };
             fail(cfg.quiet, &why, what, code)
         })?;
+        for note in sc.notes.borrow_mut().drain(..) {
+            if !cfg.quiet {
+                eprintln!("{note}");
+            }
+        }
         out.extend(fetched);
     }
     Ok(out)
@@ -87,7 +96,16 @@ pub(super) fn fetch_args(
 /// perf's prologue rule: named arguments at a function's entry in code built without
 /// optimization are read after the prologue (where the frame is set up), at the function's
 /// second line; `None` when the probe stays where it is.
-pub(super) fn after_prologue(bin: &Binary, spec: &Spec, addr: u64) -> Option<u64> {
+pub(super) fn after_prologue(
+    bin: &Binary,
+    spec: &Spec,
+    addr: u64,
+    site: Option<&Instance>,
+) -> Option<u64> {
+    // perf probes the copies of an inline function at their entries.
+    if site.is_some_and(|s| s.walked) {
+        return None;
+    }
     let Point::Func {
         offset: 0,
         rel_line: None,
@@ -102,7 +120,7 @@ pub(super) fn after_prologue(bin: &Binary, spec: &Spec, addr: u64) -> Option<u64
     }
     let dbg = bin.debug.as_ref()?;
     let f = dbg.function_at(addr).filter(|f| f.entry == addr)?;
-    let scope = crate::probe::vars::Scope::at(&bin.path, &bin.dwarf_path, f.entry, addr)?;
+    let scope = crate::probe::vars::Scope::at(&bin.dwarf_path, f.entry, addr)?;
     if scope.optimized {
         return None;
     }
@@ -114,6 +132,67 @@ pub(super) fn after_prologue(bin: &Binary, spec: &Spec, addr: u64) -> Option<u64
         .min()
 }
 
+/// Where perf probes a function that is inline somewhere (see `DebugInfo::instances`): for
+/// a function's entry or an offset from it, not for a return (perf places those by the
+/// symbol table alone).
+pub(super) fn inline_instances(bin: &Binary, spec: &Spec) -> Option<Vec<Instance>> {
+    let Point::Func {
+        name,
+        src,
+        rel_line: None | Some(0),
+        ret: false,
+        ..
+    } = &spec.point
+    else {
+        return None;
+    };
+    bin.debug.as_ref()?.instances(name, src.as_deref())
+}
+
+/// The inlined copy whose variables a probe at `addr` reads (`None`: the function's): the
+/// copy probed at its entry, or for a line, perf's best scope of the line there.
+pub(super) fn scope_die(
+    bin: &Binary,
+    spec: &Spec,
+    addr: u64,
+    site: Option<&Instance>,
+) -> Option<usize> {
+    if let Some(s) = site {
+        return s.inline_die;
+    }
+    let dbg = bin.debug.as_ref()?;
+    let best = match &spec.point {
+        Point::Func {
+            name,
+            rel_line: Some(rl),
+            ..
+        } if *rl > 0 => dbg.best_scope(addr, Some(name), None, 0),
+        Point::Line { src, line } => dbg.best_scope(addr, None, Some(src), *line),
+        Point::Lazy { func, src, .. } => {
+            let line = dbg.stmt_at(addr)?.line;
+            dbg.best_scope(addr, func.as_deref(), src.as_deref(), line)
+        }
+        _ => None,
+    };
+    best?.1
+}
+
+/// The copy of an inline function probed at `addr` (as `inline_instances` placed it).
+pub(super) fn site_at<'a>(
+    sites: &'a Option<Vec<Instance>>,
+    spec: &Spec,
+    addr: u64,
+) -> Option<&'a Instance> {
+    let offset = match spec.point {
+        Point::Func { offset, .. } => offset,
+        _ => 0,
+    };
+    sites
+        .as_ref()?
+        .iter()
+        .find(|s| s.entry.saturating_add(offset) == addr)
+}
+
 /// One definition resolved to addresses: (function named in the event, virtual addresses).
 pub(super) fn resolve(
     cfg: &ProbeConfig,
@@ -123,7 +202,8 @@ pub(super) fn resolve(
 ) -> Result<(String, Vec<u64>)> {
     let not_found = |p: &str| {
         fail(
-            cfg.quiet,
+            // -V (which names no failure) says this in its own words.
+            cfg.quiet || what.is_empty(),
             &format!("Probe point '{p}' not found."),
             what,
             ENOENT,
@@ -228,6 +308,10 @@ pub(super) fn resolve(
             rel_line,
             ret,
         } => {
+            if let Some(sites) = inline_instances(bin, spec) {
+                let addrs = sites.iter().map(|s| s.entry.saturating_add(*offset));
+                return Ok((name.clone(), addrs.collect()));
+            }
             if let Some(rl) = rel_line.filter(|&l| l > 0) {
                 let dbg = bin
                     .debug
@@ -280,6 +364,16 @@ pub(super) fn resolve(
                 return Ok((name.clone(), addrs));
             }
             let syms = bin.functions(name);
+            if syms.is_empty() && *ret && cfg.exec.is_some() {
+                // perf places a return by the symbol table alone (an inline function has
+                // no return to probe).
+                return Err(fail(
+                    cfg.quiet,
+                    &format!("Failed to find symbol {name} in {}", bin.path.display()),
+                    what,
+                    ENOENT,
+                ));
+            }
             if syms.is_empty() {
                 // DWARF names a method by its own name (`get` of `ns::K::get`), as perf finds it.
                 let from_dwarf: Vec<u64> = bin

@@ -80,29 +80,19 @@ pub(super) fn lines(cfg: &ProbeConfig, spec: &str) -> Result<ExitCode> {
         )
     })?;
     let is_file = !head.contains('@') && (head.contains('.') || head.contains('/'));
-    // (header, file, first, last numbered, lines of context after, base of the numbers,
-    // lines with code)
-    let (header, file, first, last, context, base, code) = if is_file {
+    // (header, file, first, last asked (u32::MAX: to the end), base of the numbers, lines
+    // with code)
+    let (header, file, first, end, base, code) = if is_file {
         let Some((cu, file)) = dbg.units_with_file(head).into_iter().next() else {
             return Err(not_found());
         };
         let end = rend.unwrap_or(u32::MAX);
         let code = dbg.numbered_lines(&[LineRoot::Unit(cu)], &file, rstart..=end);
-        let Some(&last_code) = code.iter().next_back() else {
-            return Err(not_found());
-        };
-        // Unbounded, perf shows three lines past the last with code.
-        let (last, context) = if end == u32::MAX {
-            (last_code, 3)
-        } else {
-            (end, 0)
-        };
         (
             format!("<{file}:{rstart}>"),
             file,
             rstart.max(1),
-            last,
-            context,
+            end,
             0,
             code,
         )
@@ -120,23 +110,23 @@ pub(super) fn lines(cfg: &ProbeConfig, spec: &str) -> Result<ExitCode> {
             _ => u32::MAX,
         };
         let code = dbg.numbered_lines(&roots, &file, first..=end);
-        let Some(&last_code) = code.iter().next_back() else {
-            return Err(not_found());
-        };
-        let (last, context) = if end == u32::MAX {
-            (last_code, 3)
-        } else {
-            (end, 0)
-        };
         (
             format!("<{name}@{file}:{rstart}>"),
             file,
             first,
-            last,
-            context,
+            end,
             decl,
             code,
         )
+    };
+    let Some(&last_code) = code.iter().next_back() else {
+        return Err(not_found());
+    };
+    // Unbounded, perf shows three lines past the last with code.
+    let (last, context) = if end == u32::MAX {
+        (last_code, 3)
+    } else {
+        (end, 0)
     };
     let text = std::fs::read_to_string(&file).map_err(|e| {
         fail(
@@ -189,19 +179,55 @@ pub(super) fn vars(cfg: &ProbeConfig, point: &str) -> Result<ExitCode> {
         .debug
         .as_ref()
         .ok_or_else(|| no_debuginfo(cfg, &bin, what))?;
-    let (_, addrs) = resolve(cfg, &spec, &bin, what)?;
-    let mut out = format!("Available variables at {}\n", spec.point_text());
+    // perf's -V looks a return's function up in DWARF as it does an entry (an inline
+    // function's copies too), and lists the variables at its entry.
+    let mut found = spec.clone();
+    if let Point::Func { ret, .. } = &mut found.point {
+        *ret = false;
+    }
+    // perf's -V: the finder's own words, then its summary of why no address was found (a
+    // source line without code is a failed analysis to it, -EOPNOTSUPP).
+    let (_, addrs) = resolve(cfg, &found, &bin, "").map_err(|e| {
+        let code = e
+            .downcast_ref::<crate::cmd::Exit>()
+            .map_or(EINVAL, |x| x.code);
+        let line = matches!(spec.point, Point::Line { .. });
+        let (text, code) = if code == ENOENT && !line {
+            (
+                format!("Failed to find the address of {}", spec.point_text()),
+                code,
+            )
+        } else {
+            (
+                "Debuginfo analysis failed.".to_string(),
+                if line { EOPNOTSUPP } else { code },
+            )
+        };
+        fail(cfg.quiet, &text, what, code)
+    })?;
+    let point = spec.point_text();
+    let spec = found;
+    let sites = inline_instances(&bin, &spec);
+    let mut out = format!("Available variables at {point}\n");
     for addr in addrs {
         let Some(f) = dbg.function_at(addr) else {
             continue;
         };
         let _ = writeln!(out, "\t@<{}+{}>", f.name, addr - f.entry);
-        if let Some(scope) =
-            crate::probe::vars::Scope::at(&bin.path, &bin.dwarf_path, f.entry, addr)
-        {
-            for v in scope.available(cfg.externs, cfg.range.then_some(f.name.as_str())) {
-                let _ = writeln!(out, "\t\t{v}");
-            }
+        let mut shown = Vec::new();
+        if let Some(scope) = crate::probe::vars::Scope::within(
+            &bin.dwarf_path,
+            f.entry,
+            scope_die(&bin, &spec, addr, site_at(&sites, &spec, addr)),
+            addr,
+        ) {
+            shown = scope.available(cfg.externs, cfg.range.then_some(f.name.as_str()));
+        }
+        for v in &shown {
+            let _ = writeln!(out, "\t\t{v}");
+        }
+        if shown.is_empty() {
+            let _ = writeln!(out, "\t\t(No matched variables)");
         }
     }
     std::io::stdout().lock().write_all(out.as_bytes())?;
