@@ -490,7 +490,8 @@ impl Symbolizer {
     /// addr2line per binary for the whole session, each address once, in sample order):
     /// innermost first, each frame's `function` the name it prints. Its rule: the innermost
     /// function is named by its DWARF linkage name; without one (Rust's line-tables-only
-    /// DWARF, Go), by the ELF symbol at the address, and the function's entry is then marked
+    /// DWARF, Go), by the ELF symbol at the address (the first in the symbol table of the
+    /// aliases of folded code, not perf's pick), and the function's entry is then marked
     /// as named, so that later lookups in it print its DWARF name, unless the symbol starts
     /// where the function's first range does, in which case the symbol's name replaces the
     /// DWARF name for good, also where the function is a caller of an inlined one.
@@ -504,11 +505,19 @@ impl Symbolizer {
         if stack.is_empty() {
             return stack;
         }
-        let sym = self.symbol(session, loc);
+        let mut sym = self.symbol(session, loc);
         let start = self
             .vaddr(session, loc)
             .zip(sym.as_ref())
             .map(|(v, s)| v.wrapping_sub(s.offset));
+        // binutils reads the symbol table itself: of folded aliases it takes the first.
+        let alias = start.and_then(|st| {
+            let table = self.elf.get(&loc.dso)?.as_ref()?;
+            table.binutils_alias(st)
+        });
+        if let (Some(s), Some(a)) = (sym.as_mut(), alias) {
+            s.name = a;
+        }
         let named = self.a2l_names.entry(loc.dso).or_default();
         let first = &mut stack[0];
         if !first.linkage {
