@@ -550,21 +550,30 @@ impl Symbolizer {
     }
 
     /// perf's srcline for `loc`: `file.c:12` from DWARF, else `symbol+offset` (decimal),
-    /// else `??:0`.
+    /// else the binary's short name and its objdump address in hex (`prog[1281]`: perf's
+    /// `__get_srcline` for code without debug info or symbols).
     pub fn srcline(&mut self, session: &Session, loc: Location) -> String {
-        if let Some(vaddr) = self.vaddr(session, loc) {
-            if let Some(s) = self
-                .dwarf(session, loc)
-                .and_then(|l| l.location(vaddr))
-                .and_then(|f| f.srcline())
-            {
-                return s;
-            }
+        if let Some(s) = self.dwarf_srcline(session, loc) {
+            return s;
         }
         match self.symbol(session, loc) {
             Some(s) => format!("{}+{}", s.name, s.offset),
-            None => "??:0".to_string(),
+            None => {
+                let addr = (self.elf.get(&loc.dso))
+                    .and_then(|t| t.as_ref()?.offset_to_vaddr(loc.rel))
+                    .unwrap_or(loc.rel);
+                let dso = &session.dsos()[loc.dso as usize];
+                format!("{}[{addr:x}]", dso.short_name())
+            }
         }
+    }
+
+    /// The `file.c:12` DWARF gives `loc`, if any.
+    pub fn dwarf_srcline(&mut self, session: &Session, loc: Location) -> Option<String> {
+        let vaddr = self.vaddr(session, loc)?;
+        self.dwarf(session, loc)
+            .and_then(|l| l.location(vaddr))
+            .and_then(|f| f.srcline())
     }
 
     /// The symbol at `loc`, if the binary can be read and has one there.
