@@ -484,7 +484,8 @@ impl Symbolizer {
     /// addr2line per binary for the whole session, each address once, in sample order):
     /// innermost first, each frame's `function` the name it prints. Its rule: the innermost
     /// function is named by its DWARF linkage name; without one (Rust's line-tables-only
-    /// DWARF, Go), by the ELF symbol at the address, and the function's entry is then marked
+    /// DWARF, Go), by the ELF symbol at the address (the first in the symbol table of the
+    /// aliases of folded code, not perf's pick), and the function's entry is then marked
     /// as named, so that later lookups in it print its DWARF name, unless the symbol starts
     /// where the function's first range does, in which case the symbol's name replaces the
     /// DWARF name for good, also where the function is a caller of an inlined one.
@@ -498,11 +499,19 @@ impl Symbolizer {
         if stack.is_empty() {
             return stack;
         }
-        let sym = self.symbol(session, loc);
+        let mut sym = self.symbol(session, loc);
         let start = self
             .vaddr(session, loc)
             .zip(sym.as_ref())
             .map(|(v, s)| v.wrapping_sub(s.offset));
+        // binutils reads the symbol table itself: of folded aliases it takes the first.
+        let alias = start.and_then(|st| {
+            let table = self.elf.get(&loc.dso)?.as_ref()?;
+            table.binutils_alias(st)
+        });
+        if let (Some(s), Some(a)) = (sym.as_mut(), alias) {
+            s.name = a;
+        }
         let named = self.a2l_names.entry(loc.dso).or_default();
         let first = &mut stack[0];
         if !first.linkage {
@@ -535,21 +544,30 @@ impl Symbolizer {
     }
 
     /// perf's srcline for `loc`: `file.c:12` from DWARF, else `symbol+offset` (decimal),
-    /// else `??:0`.
+    /// else the binary's short name and its objdump address in hex (`prog[1281]`: perf's
+    /// `__get_srcline` for code without debug info or symbols).
     pub fn srcline(&mut self, session: &Session, loc: Location) -> String {
-        if let Some(vaddr) = self.vaddr(session, loc) {
-            if let Some(s) = self
-                .dwarf(session, loc)
-                .and_then(|l| l.location(vaddr))
-                .and_then(|f| f.srcline())
-            {
-                return s;
-            }
+        if let Some(s) = self.dwarf_srcline(session, loc) {
+            return s;
         }
         match self.symbol(session, loc) {
             Some(s) => format!("{}+{}", s.name, s.offset),
-            None => "??:0".to_string(),
+            None => {
+                let addr = (self.elf.get(&loc.dso))
+                    .and_then(|t| t.as_ref()?.offset_to_vaddr(loc.rel))
+                    .unwrap_or(loc.rel);
+                let dso = &session.dsos()[loc.dso as usize];
+                format!("{}[{addr:x}]", dso.short_name())
+            }
         }
+    }
+
+    /// The `file.c:12` DWARF gives `loc`, if any.
+    pub fn dwarf_srcline(&mut self, session: &Session, loc: Location) -> Option<String> {
+        let vaddr = self.vaddr(session, loc)?;
+        self.dwarf(session, loc)
+            .and_then(|l| l.location(vaddr))
+            .and_then(|f| f.srcline())
     }
 
     /// The symbol at `loc`, if the binary can be read and has one there.

@@ -115,6 +115,9 @@ pub struct ElfSymbols {
     names: Names,
     /// The names demangled so far, by index in `syms`: each once, when first looked up.
     demangled: Mutex<HashMap<usize, Box<str>>>,
+    /// Functions whose name binutils takes from another alias than perf's (see
+    /// [`ElfSymbols::binutils_alias`]), by start address; usually empty.
+    binutils: Vec<(u64, Name)>,
 }
 
 /// Demangles Rust and C++ names as perf prints them (no Rust hash suffix).
@@ -216,14 +219,25 @@ fn rust_mangled(name: &str) -> &str {
 /// Sorts by address, keeps one name per address, and gives zero-sized symbols the room up
 /// to the next one. Among several names for one address the one perf would show wins:
 /// sized, non-weak, global, fewest leading underscores, longest. Only names still tied after
-/// size and rank (aliases) are demangled to decide.
-fn finish(mut syms: Vec<(Entry, u8)>, names: &Names) -> Vec<Entry> {
-    syms.sort_by(|(a, ra), (b, rb)| {
+/// size and rank (aliases) are demangled to decide. `syms` comes in symbol-table order;
+/// beside the table, the addresses where binutils names the function after another alias
+/// than perf's: its `elf_find_function` keeps the first symbol of the table among those of
+/// one start and size (identical code folded by the linker: `memmap2::Mmap::advise` and
+/// `memmap2::MmapMut::advise` at one address, perf showing the longer name).
+fn finish(syms: Vec<(Entry, u8)>, names: &Names) -> (Vec<Entry>, Vec<(u64, Name)>) {
+    // The table position rides along in what would be padding.
+    let mut syms: Vec<(Entry, u8, u32)> = syms
+        .into_iter()
+        .enumerate()
+        .map(|(i, (e, r))| (e, r, u32::try_from(i).unwrap_or(u32::MAX)))
+        .collect();
+    syms.sort_by(|(a, ra, _), (b, rb, _)| {
         a.start
             .cmp(&b.start)
             .then((b.size != 0).cmp(&(a.size != 0)))
             .then(ra.cmp(rb))
     });
+    let mut binutils = Vec::new();
     let key = |e: &Entry| {
         let name = names.text(e.name);
         (underscores(&name), std::cmp::Reverse(name.len()))
@@ -231,26 +245,36 @@ fn finish(mut syms: Vec<(Entry, u8)>, names: &Names) -> Vec<Entry> {
     let mut out: Vec<Entry> = Vec::with_capacity(syms.len());
     let mut i = 0;
     while i < syms.len() {
-        let (first, rank) = syms[i];
+        let (first, rank, _) = syms[i];
         // A linear scan: groups are short, and a binary search per group strays over a
         // vector of hundreds of thousands of entries.
         let end = i + syms[i..]
             .iter()
-            .take_while(|(e, _)| e.start == first.start)
+            .take_while(|(e, _, _)| e.start == first.start)
             .count();
         let tied = syms[i..end]
             .iter()
-            .take_while(|(e, r)| (e.size != 0) == (first.size != 0) && *r == rank)
+            .take_while(|(e, r, _)| (e.size != 0) == (first.size != 0) && *r == rank)
             .count();
         let mut best = first;
         if tied > 1 {
             // The first of the equally good ones wins, as a stable sort would keep it.
             let mut best_key = key(&first);
-            for (e, _) in &syms[i + 1..i + tied] {
+            for (e, _, _) in &syms[i + 1..i + tied] {
                 let k = key(e);
                 if k < best_key {
                     (best, best_key) = (*e, k);
                 }
+            }
+        }
+        if end - i > 1 {
+            let earliest = syms[i..end]
+                .iter()
+                .filter(|(e, _, _)| e.size == best.size)
+                .min_by_key(|(_, _, at)| *at)
+                .map(|(e, _, _)| e.name);
+            if let Some(name) = earliest.filter(|n| *n != best.name) {
+                binutils.push((best.start, name));
             }
         }
         out.push(best);
@@ -268,7 +292,7 @@ fn finish(mut syms: Vec<(Entry, u8)>, names: &Names) -> Vec<Entry> {
             };
         }
     }
-    out
+    (out, binutils)
 }
 
 /// The file offset of `name`, a slice of `data` (the names object hands out borrow the
@@ -515,7 +539,11 @@ impl ElfSymbols {
                         .collect();
                     add_plt(&mut merged, plt_symbols(&file));
                     table.names.debug = d.names.file;
-                    table.syms = finish(merged, &table.names);
+                    table.syms = finish(merged, &table.names).0;
+                    // The debug file's own aliases: binutils reads its symbol table.
+                    table.binutils = (d.binutils.iter())
+                        .map(|&(start, name)| (start, name.in_debug()))
+                        .collect();
                     table.from_symtab = true;
                     break;
                 }
@@ -610,7 +638,7 @@ impl ElfSymbols {
             file: Some(data.clone()),
             ..Names::default()
         };
-        let syms = finish(syms, &names);
+        let (syms, binutils) = finish(syms, &names);
         // The symbol tables were read once, to index them; their names stay (unread) in
         // the string tables. A mapping need not keep them resident (perf, which copies its
         // symbols out, unmaps the file the same way).
@@ -632,6 +660,7 @@ impl ElfSymbols {
             from_symtab,
             names,
             demangled: Mutex::default(),
+            binutils,
         })
     }
 
@@ -675,6 +704,18 @@ impl ElfSymbols {
             size: e.size,
             name,
         }
+    }
+
+    /// The name binutils' addr2line gives the function that starts at `start` when it
+    /// names it from the symbol table (perf's addr2line frames for code whose DWARF has no
+    /// linkage name): another alias than perf's where the linker folded identical
+    /// functions into one; None where it is perf's own name.
+    pub fn binutils_alias(&self, start: u64) -> Option<String> {
+        let i = self
+            .binutils
+            .binary_search_by_key(&start, |&(s, _)| s)
+            .ok()?;
+        Some(self.names.text(self.binutils[i].1))
     }
 
     /// Every function, by address (each name demangled: for tests and tools, not lookups).
@@ -734,15 +775,56 @@ mod tests {
                 0,
             )
         };
-        let out = finish(
+        let (out, _) = finish(
             vec![e(0x1000, 0), e(0x1010, 8), e(0x833d8, 0)],
             &Names::default(),
         );
         let sizes: Vec<u64> = out.iter().map(|e| e.size).collect();
         // perf's symbols__fixup_end: the last one ends a page after its own page's end.
         assert_eq!(sizes, [0x10, 8, 0x85000 - 0x833d8]);
-        let aligned = finish(vec![e(0x2000, 0)], &Names::default());
+        let (aligned, _) = finish(vec![e(0x2000, 0)], &Names::default());
         assert_eq!(aligned[0].size, 0x1000);
+    }
+
+    #[test]
+    fn folded_aliases_keep_perfs_name_and_binutils_first_one() {
+        // Three names of one folded function, in symbol-table order: perf shows the
+        // longest, binutils' addr2line the first of the table.
+        let strings = b"\0m::Mmap::advise\0m::MmapMut::advise\0m::MmapRaw::adv\0solo\0";
+        let names = Names {
+            file: Some(Bytes::new(strings.to_vec())),
+            ..Names::default()
+        };
+        let e = |start, off| {
+            (
+                Entry {
+                    start,
+                    size: 0x40,
+                    name: Name::new(Some(off), false, false),
+                },
+                0,
+            )
+        };
+        let (out, binutils) = finish(
+            vec![e(0x2000, 1), e(0x2000, 17), e(0x2000, 36), e(0x3000, 51)],
+            &names,
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(names.text(out[0].name), "m::MmapMut::advise");
+        let table = ElfSymbols {
+            syms: out,
+            names,
+            binutils,
+            ..ElfSymbols::default()
+        };
+        assert_eq!(
+            table.binutils_alias(0x2000).as_deref(),
+            Some("m::Mmap::advise")
+        );
+        // A function without aliases, or whose first alias is perf's pick, has none.
+        assert_eq!(table.binutils_alias(0x3000), None);
+        let (_, none) = finish(vec![e(0x2000, 17), e(0x2000, 1)], &table.names);
+        assert!(none.is_empty(), "{none:?}");
     }
 
     #[test]

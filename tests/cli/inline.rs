@@ -321,7 +321,8 @@ fn rust_inline_fixture() -> Option<std::path::PathBuf> {
 /// function whose symbol starts where it does keeps the symbol's name, also as the
 /// caller of inlined code. So the same function shows as `quicksort<…> (inlined)` at one
 /// frame and as `core::slice::sort::stable::quicksort::quicksort+OFF (binary)` at another:
-/// rperf's frames are perf's, frame by frame, with both kinds present.
+/// rperf's frames are perf's, frame by frame, with both kinds present, and code the
+/// compiler folded into aliases of one address named as binutils names it.
 #[test]
 fn rust_inline_frames_are_named_as_perfs_addr2line_names_them() {
     let Some((_dir, exe, data)) = rust_inline_recorded_by_perf("inline-rust") else {
@@ -343,6 +344,21 @@ fn rust_inline_frames_are_named_as_perfs_addr2line_names_them() {
         pb.len(),
         pb.iter().zip(&rb).find(|(a, b)| a != b)
     );
+    // Folded code (`fold_sum_first` and `fold_sum_second_longer`, aliases of one address):
+    // perf's symbol is the longer name, but binutils names the code by the first alias of
+    // the symbol table, so perf prints `fold_sum_first+OFF (inlined)` lines; rperf too.
+    let folded: Vec<(&&str, &&str)> = pb
+        .iter()
+        .zip(&rb)
+        .filter(|(a, _)| a.contains("fold_sum_first+0x"))
+        .collect();
+    assert!(
+        !folded.is_empty(),
+        "no sample in the folded functions: {theirs}"
+    );
+    for (a, b) in folded {
+        assert_eq!(a, b, "a sample in folded code differs from perf's");
+    }
     // Both kinds of caller frames (the last line of an address's group after inlined
     // calls): named by its symbol, with the binary, and named by DWARF, `(inlined)`.
     let (mut as_symbol, mut as_dwarf) = (0, 0);

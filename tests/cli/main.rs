@@ -11,6 +11,7 @@ mod faults;
 mod flamegraph;
 mod inline;
 mod lazybind;
+mod ldinit;
 mod list;
 mod newcomer;
 mod offcpu;

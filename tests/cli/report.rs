@@ -634,6 +634,31 @@ fn srcline_sort_equals_perf() {
     }
 }
 
+/// Code without debug info or symbols (a binary linked with `-s`): perf's srcline falls
+/// back to the binary's name and the address (`burnstripped[1281]`), and an entry without a
+/// symbol widens the binary column to an address's width whatever the sort keys.
+#[test]
+fn srcline_and_columns_of_stripped_code_equal_perf() {
+    let dir = TempDir::new("srcline-stripped");
+    let exe = compile_c(dir.path(), "burnstripped", BURN_C, &["-O2", "-s"]);
+    let exe = exe.to_str().unwrap();
+    let Some(f) = record_with("perf", dir.path(), "perf.data", &["--", exe, "300"]) else {
+        return;
+    };
+    let (_, r) = reports(&f, &["--sort", "srcline", "--dso", "burnstripped"]).unwrap();
+    assert!(r.contains("  burnstripped["), "{r}");
+    for sort in ["srcline", "sym,srcline", "dso,srcline"] {
+        compare(
+            &f,
+            &["--no-children", "--sort", sort, "--dso", "burnstripped"],
+        );
+    }
+    // Without --dso the column takes the width of an address when any entry has no symbol.
+    for sort in ["comm,dso", "dso"] {
+        compare(&f, &["--no-children", "--sort", sort]);
+    }
+}
+
 #[test]
 fn header_equals_perf() {
     let dir = TempDir::new("header");

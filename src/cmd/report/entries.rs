@@ -22,6 +22,9 @@ pub(crate) struct Entry {
     pub(super) max_depth: usize,
     /// Made only of samples the filters hide ([`Extra::keep_hidden`]).
     pub(crate) hidden: bool,
+    /// The sample that created the entry resolved to no symbol (perf's `he->ms.sym` NULL),
+    /// whatever the sort keys: perf then widens the binary column to an address's width.
+    pub(crate) unresolved: bool,
 }
 
 /// Up to this many sort keys; each is stored as a small integer id.
@@ -422,6 +425,8 @@ pub(super) struct Uniq {
     pub(super) skip: bool,
     /// Hidden by a filter, kept for diff ([`Extra::keep_hidden`]).
     pub(super) hidden: bool,
+    /// No symbol at the sampled address ([`Entry::unresolved`]).
+    pub(super) unresolved: bool,
 }
 
 /// At most this many distinct samples are held before they are folded into the histograms.
@@ -452,6 +457,7 @@ pub(super) fn fold_distinct(uniqs: &mut Vec<Uniq>, hists: &mut [EventHist], grap
         let new = || Entry {
             thread: u.thread,
             kernel_sample: u.mode == Mode::Kernel,
+            unresolved: u.unresolved,
             ..Entry::default()
         };
         let entries = if u.hidden {

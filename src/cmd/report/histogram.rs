@@ -173,6 +173,12 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
             }
             chain_frames = Some(fs);
         }
+        // Only read where no sort key shows the symbol (those rows tell it themselves).
+        let unresolved = !cfg.sort.contains(&SortKey::Sym)
+            && cfg.sort.contains(&SortKey::Dso)
+            && session
+                .resolve(s.pid, s.ip, s.mode)
+                .is_none_or(|l| syms.symbol(session, l).is_none());
         // `abs`: unresolved call-chain addresses keep the raw address, as perf's call-chain
         // entries do (the sample's own entry uses the map-relative one).
         #[allow(clippy::type_complexity)]
@@ -258,19 +264,14 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
                     // perf's srcline of a sample's address falls back to `sym+off`; a
                     // DWARF-unwound caller's comes from addr2line's inline list, `??:0`
                     // when it knows no line.
-                    SortKey::Srcline => u64::from(srclines.id(loc, abs && unwound, || match loc {
-                        Some(l) => {
-                            let text = syms.srcline(session, l);
-                            let fallback = syms
-                                .symbol(session, l)
-                                .is_some_and(|s| text == format!("{}+{}", s.name, s.offset));
-                            if abs && unwound && fallback {
-                                "??:0".to_string()
-                            } else {
-                                text
-                            }
+                    SortKey::Srcline => u64::from(srclines.id(loc, abs && unwound, || {
+                        match loc {
+                            Some(l) if abs && unwound => syms
+                                .dwarf_srcline(session, l)
+                                .unwrap_or_else(|| "??:0".to_string()),
+                            Some(l) => syms.srcline(session, l),
+                            None => "??:0".to_string(),
                         }
-                        None => "??:0".to_string(),
                     })),
                 };
             }
@@ -324,6 +325,7 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
             samples: 1,
             skip: false,
             hidden,
+            unresolved,
         };
         // --dso keeps the samples taken in those binaries, as perf marks the sample
         // filtered by its own location: in children mode their callers elsewhere still show.

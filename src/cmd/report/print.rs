@@ -202,9 +202,11 @@ pub(crate) fn lay_out(
     // perf widens the binary column to an address's width (16) when any entry's symbol is
     // unresolved (its hists__set_unres_dso_col_len), unless --dso filters.
     let unresolved_sym = cfg.dsos.is_empty()
-        && rows.iter().any(|(key, _, _)| {
-            key.iter()
-                .any(|c| matches!(c, Cell::Sym(SymCell::Addr(..))))
+        && rows.iter().any(|(key, e, _)| {
+            e.unresolved
+                || key
+                    .iter()
+                    .any(|c| matches!(c, Cell::Sym(SymCell::Addr(..))))
         });
     // Column widths cover every entry, also those --percent-limit hides, as perf's do.
     let widths: Vec<usize> = cols
