@@ -2,7 +2,8 @@
 //! `_dl_init` through `call_init`. With glibc's debug info, DWARF places an inlined copy of
 //! `call_init` inside its own out-of-line body at the call, so perf (through binutils'
 //! addr2line) prints `call_init+0x84` twice in a row: that is perf's frame list, not an
-//! unwinder repeating a frame, and rperf's must be the same.
+//! unwinder repeating a frame, and rperf's must be the same (perf stops some runs at
+//! call_init; rperf goes on to `_dl_init`, its frames then starting with perf's).
 use std::path::Path;
 
 use crate::common::*;
@@ -58,21 +59,35 @@ fn stacks_through_ld_so_init_calls_are_perfs() {
         let theirs = samples("perf", &file);
         let ours = samples("rperf", &file);
         assert_eq!(theirs.len(), ours.len(), "{}", file.display());
-        // Samples in the init function whose stack perf follows into ld.so.
-        let through: Vec<(&String, &String)> = theirs
+        let pairs: Vec<(&String, &String)> = theirs
             .iter()
             .zip(&ours)
-            .filter(|(t, _)| t.contains(" burn_init+") && t.contains(" _dl_init+"))
+            .filter(|(t, _)| t.contains(" burn_init+"))
             .collect();
+        // rperf follows every stack in the init function into ld.so, through the doubled
+        // call_init line perf prints too.
+        let through = pairs
+            .iter()
+            .filter(|(_, o)| o.contains(" _dl_init+") && o.matches(" call_init+").count() == 2)
+            .count();
         assert!(
-            through.len() >= 10,
-            "{}: only {} samples in burn_init reach _dl_init ({} samples)",
+            through >= 10 && through == pairs.len(),
+            "{}: {through} of {} samples in burn_init reach _dl_init",
             file.display(),
-            through.len(),
-            theirs.len()
+            pairs.len()
         );
-        for (t, o) in through {
-            assert_eq!(t, o, "{}: a stack through ld.so's init", file.display());
+        for (t, o) in pairs {
+            if t.contains(" _dl_init+") {
+                assert_eq!(t, o, "{}: a stack through ld.so's init", file.display());
+            } else {
+                // perf 6.1 stops some runs' stacks at call_init (run to run, whatever the
+                // load): its frames are then the first of rperf's.
+                assert!(
+                    o.starts_with(t.as_str()),
+                    "{}: perf's stack is not the start of rperf's:\n{t}\n--\n{o}",
+                    file.display()
+                );
+            }
         }
     }
 }
