@@ -142,37 +142,138 @@ const NEEDED: [SectionId; 10] = [
     SectionId::DebugStrOffsets,
 ];
 
+/// Inflated sections up to this size in all are kept in memory: writing them to the
+/// temporary file and faulting them back costs two more copies, which for a separate debug
+/// file like libc's (10 MB inflated) was a third of loading it. Larger ones (a `-g` Rust
+/// binary's tens of MB) go to the file so that their pages can be let go.
+const IN_MEMORY: usize = 32 << 20;
+
+/// Compressed sections of at least this many bytes are inflated on threads of their own
+/// (the largest, `.debug_info`, on the caller's): below it a thread costs more than it saves.
+const OWN_THREAD: usize = 128 << 10;
+
+/// A compressed section: its bytes in the file and its size inflated.
+struct Packed {
+    id: SectionId,
+    packed: std::ops::Range<usize>,
+    format: object::CompressionFormat,
+    size: usize,
+}
+
+/// Inflates the zlib stream `input` into `out`, which it must fill exactly.
+fn inflate(input: &[u8], out: &mut [u8]) -> bool {
+    use flate2::{Decompress, FlushDecompress, Status};
+    let mut z = Decompress::new(true);
+    loop {
+        let (i, o) = (z.total_in() as usize, z.total_out() as usize);
+        let (Some(rest_in), Some(rest_out)) = (input.get(i..), out.get_mut(o..)) else {
+            return false;
+        };
+        match z.decompress(rest_in, rest_out, FlushDecompress::Finish) {
+            Ok(Status::StreamEnd) => return z.total_out() as usize == out.len(),
+            // A stream that makes no progress is cut short or longer than its header says.
+            Ok(_) if z.total_in() as usize > i || z.total_out() as usize > o => {}
+            _ => return false,
+        }
+    }
+}
+
 impl Sections {
     /// Maps `path` and inflates its compressed DWARF sections; the compressed bytes' pages
     /// are let go once inflated.
     fn load(path: &Path) -> Option<Sections> {
         let file = crate::file::map_regular(path).ok()?;
         let elf = ElfFile64::<Endianness>::parse(&*file).ok()?;
-        let mut spill = None;
-        let mut places = Vec::new();
-        let mut at = 0;
+        let mut packed = Vec::new();
         let mut plain = Vec::new();
         for id in NEEDED {
             let Some(s) = elf.section_by_name(id.name()) else {
                 continue;
             };
             let c = s.compressed_file_range().ok()?;
+            let at = c.offset as usize..(c.offset + c.compressed_size) as usize;
             if c.format == object::CompressionFormat::None {
                 plain.push(c.offset as usize..(c.offset + c.uncompressed_size) as usize);
-                continue;
+            } else {
+                let size = usize::try_from(c.uncompressed_size).ok()?;
+                file.get(at.clone())?;
+                packed.push(Packed {
+                    id,
+                    packed: at,
+                    format: c.format,
+                    size,
+                });
             }
-            let data = s.uncompressed_data().ok()?;
-            spill.get_or_insert_with(Spill::new).push(&data, at);
-            places.push((id, at..at + data.len()));
-            at += data.len();
-            file.release(c.offset as usize..(c.offset + c.compressed_size) as usize);
+        }
+        let total = packed
+            .iter()
+            .try_fold(0usize, |n, p| n.checked_add(p.size))?;
+        let mut places = Vec::new();
+        let mut at = 0;
+        for p in &packed {
+            places.push((p.id, at..at + p.size));
+            at += p.size;
+        }
+        // Formats other than zlib (zstd) through object, which inflates into a Vec.
+        let other = |p: &Packed| {
+            elf.section_by_name(p.id.name())
+                .and_then(|s| s.uncompressed_data().ok())
+                .filter(|d| d.len() == p.size)
+        };
+        let inflated = if total <= IN_MEMORY {
+            let mut buf = vec![0u8; total];
+            let mut parts = Vec::new();
+            let mut rest = &mut buf[..];
+            for p in &packed {
+                let (part, tail) = rest.split_at_mut(p.size);
+                parts.push((p, part));
+                rest = tail;
+            }
+            let ok = std::thread::scope(|scope| {
+                let largest = (0..parts.len()).max_by_key(|&i| parts[i].0.packed.len());
+                let mut here = Vec::new();
+                let mut spawned = Vec::new();
+                for (i, (p, part)) in parts.into_iter().enumerate() {
+                    let input = &file[p.packed.clone()];
+                    if p.format != object::CompressionFormat::Zlib {
+                        let Some(data) = other(p) else { return false };
+                        part.copy_from_slice(&data);
+                    } else if Some(i) != largest && p.packed.len() >= OWN_THREAD {
+                        spawned.push(scope.spawn(move || inflate(input, part)));
+                    } else {
+                        here.push((input, part));
+                    }
+                }
+                let mut ok = here.into_iter().all(|(input, part)| inflate(input, part));
+                for t in spawned {
+                    ok &= t.join().unwrap_or(false);
+                }
+                ok
+            });
+            if !ok {
+                return None;
+            }
+            Bytes::new(buf)
+        } else {
+            let mut spill = Spill::new();
+            let mut written = 0;
+            for p in &packed {
+                let data = if p.format == object::CompressionFormat::Zlib {
+                    let mut out = vec![0u8; p.size];
+                    inflate(&file[p.packed.clone()], &mut out).then_some(out)
+                } else {
+                    other(p).map(|d| d.into_owned())
+                }?;
+                spill.push(&data, written);
+                written += data.len();
+            }
+            spill.finish(total)?
+        };
+        for p in &packed {
+            file.release(p.packed.clone());
         }
         let little = elf.is_little_endian();
         drop(elf);
-        let inflated = match spill {
-            Some(spill) => spill.finish(at)?,
-            None => Bytes::new(Vec::new()),
-        };
         Some(Sections {
             file,
             inflated,
