@@ -47,11 +47,11 @@ type Context<'a> = addr2line::Context<Reader<'a>>;
 /// only the pages a lookup touches are resident) and the compressed sections inflated.
 struct Sections {
     file: Bytes,
-    /// The inflated sections, one after another: written to an unnamed temporary file and
-    /// mapped, so that, like the plain sections, only the pages lookups touch are resident
-    /// and [`Sections::release`] can let them go (a `-g` Rust binary's compressed DWARF
-    /// inflates to tens of MB, most of which addr2line reads once, to index it); in memory
-    /// when no such file can be made.
+    /// The inflated sections, one after another: in memory up to [`IN_MEMORY`] in all, else
+    /// written to an unnamed temporary file and mapped, so that, like the plain sections,
+    /// only the pages lookups touch are resident and [`Sections::release`] can let them go
+    /// (a `-g` Rust binary's compressed DWARF inflates to tens of MB, most of which
+    /// addr2line reads once, to index it); in memory when no such file can be made.
     inflated: Bytes,
     /// Each inflated section's place in `inflated`.
     places: Vec<(SectionId, std::ops::Range<usize>)>,
@@ -329,7 +329,11 @@ impl Sections {
 /// plain ones mapped, the compressed ones inflated); addr2line parses a unit's lines and
 /// functions when an address in it is first looked up.
 pub struct Lines {
-    indexed: Indexed,
+    /// None only when indexing again failed (see [`Lines::reindex`]).
+    indexed: std::cell::RefCell<Option<Indexed>>,
+    /// The units addr2line has parsed since the index was made (their offsets in
+    /// `.debug_info`) and their size there in all: see [`PARSED_BUDGET`].
+    parsed: std::cell::RefCell<(std::collections::HashSet<u64>, u64)>,
     /// For split DWARF (`-gsplit-dwarf`: the units' bodies in `.dwo` files next to the
     /// objects), addr2line's own loader, which finds and reads them; made when first needed.
     split: std::sync::OnceLock<Option<addr2line::Loader>>,
@@ -343,6 +347,14 @@ pub struct Lines {
 /// what it parsed of a unit, so pages are read again rarely, and a release per lookup
 /// would cost more system calls than the faults it saves.
 const RELEASE_EVERY: usize = 256;
+
+/// How many bytes of units (their `.debug_info` entries and `.debug_line` programs)
+/// addr2line may have parsed (into line tables, function lists, inlined-call trees) before
+/// the index is made again, dropping them: addr2line keeps every unit it parsed, and a
+/// flame graph of a recording that hit a few debug builds (hundreds of MB of DWARF each)
+/// kept hundreds of MB of them. A unit parsed again costs time only where lookups come
+/// back to it after such a drop; its results are the same.
+const PARSED_BUDGET: u64 = 16 << 20;
 
 impl std::fmt::Debug for Lines {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -403,7 +415,8 @@ impl Lines {
         let indexed = Indexed::try_new(sections, |s| s.index()).ok()?;
         indexed.borrow_owner().release();
         Some(Lines {
-            indexed,
+            indexed: std::cell::RefCell::new(Some(indexed)),
+            parsed: Default::default(),
             split: std::sync::OnceLock::new(),
             source,
             lookups: std::sync::atomic::AtomicUsize::new(0),
@@ -419,29 +432,82 @@ impl Lines {
         if vaddr == u64::MAX {
             return out;
         }
-        self.indexed
-            .with_dependent(|_, ctx| match ctx.find_frames(vaddr) {
-                addr2line::LookupResult::Output(Ok(it)) => {
+        self.parse(vaddr);
+        self.with(|ctx| match ctx.find_frames(vaddr) {
+            addr2line::LookupResult::Output(Ok(it)) => {
+                collect(it, &mut out);
+                instances(ctx, vaddr, &mut out);
+            }
+            addr2line::LookupResult::Output(Err(_)) => {}
+            addr2line::LookupResult::Load { .. } => {
+                let split = self
+                    .split
+                    .get_or_init(|| addr2line::Loader::new(&self.source).ok());
+                if let Some(Ok(it)) = split.as_ref().map(|l| l.find_frames(vaddr)) {
                     collect(it, &mut out);
-                    instances(ctx, vaddr, &mut out);
                 }
-                addr2line::LookupResult::Output(Err(_)) => {}
-                addr2line::LookupResult::Load { .. } => {
-                    let split = self
-                        .split
-                        .get_or_init(|| addr2line::Loader::new(&self.source).ok());
-                    if let Some(Ok(it)) = split.as_ref().map(|l| l.find_frames(vaddr)) {
-                        collect(it, &mut out);
-                    }
-                }
-            });
+            }
+        });
         let n = self
             .lookups
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if n % RELEASE_EVERY == RELEASE_EVERY - 1 {
-            self.indexed.borrow_owner().release();
+            self.release();
         }
         out
+    }
+
+    /// `f` over addr2line's index; None when there is none.
+    fn with<T>(&self, f: impl FnOnce(&Context<'_>) -> T) -> Option<T> {
+        let slot = self.indexed.borrow();
+        Some(slot.as_ref()?.with_dependent(|_, ctx| f(ctx)))
+    }
+
+    fn release(&self) {
+        if let Some(ix) = self.indexed.borrow().as_ref() {
+            ix.borrow_owner().release();
+        }
+    }
+
+    /// Before a lookup at `vaddr`: counts its unit as parsed and, when that unit is new and
+    /// would take the units parsed past [`PARSED_BUDGET`], first drops them all by making
+    /// the index again (a single unit over the budget stays until another is needed, so
+    /// that lookups in it do not parse it each time).
+    fn parse(&self, vaddr: u64) {
+        use addr2line::gimli::ReaderOffset;
+        let unit = self.with(|ctx| match ctx.find_dwarf_and_unit(vaddr) {
+            // The unit's entries and its line program (a line-tables-only unit's bulk).
+            addr2line::LookupResult::Output(Some(u)) => Some((
+                u.header.offset().0.into_u64(),
+                u.header.length_including_self() as u64
+                    + u.line_program
+                        .as_ref()
+                        .map_or(0, |l| l.header().unit_length().into_u64()),
+            )),
+            _ => None,
+        });
+        let Some(Some((at, len))) = unit else { return };
+        let mut parsed = self.parsed.borrow_mut();
+        if parsed.0.contains(&at) {
+            return;
+        }
+        if !parsed.0.is_empty() && parsed.1 + len > PARSED_BUDGET {
+            parsed.0.clear();
+            parsed.1 = 0;
+            self.reindex();
+        }
+        parsed.0.insert(at);
+        parsed.1 += len;
+    }
+
+    /// Drops addr2line's index and what it parsed, and indexes the same sections again.
+    fn reindex(&self) {
+        let mut slot = self.indexed.borrow_mut();
+        if let Some(old) = slot.take() {
+            let sections = old.into_owner();
+            sections.release();
+            *slot = Indexed::try_new(sections, |s| s.index()).ok();
+        }
     }
 
     /// The source line of `vaddr` (the innermost, as perf's srcline).
@@ -449,7 +515,8 @@ impl Lines {
         if vaddr == u64::MAX {
             return None;
         }
-        let found = self.indexed.with_dependent(|_, ctx| {
+        self.parse(vaddr);
+        let found = self.with(|ctx| {
             let l = ctx.find_location(vaddr).ok()??;
             Some(InlineFrame {
                 function: None,
@@ -460,8 +527,8 @@ impl Lines {
                 low: None,
             })
         });
-        self.indexed.borrow_owner().release();
-        found
+        self.release();
+        found.flatten()
     }
 }
 
@@ -483,7 +550,7 @@ impl Lines {
     /// annotation that reads like objdump's needs them, which addr2line does not give.
     pub fn rows(&self, start: u64, end: u64) -> Vec<LineRow> {
         let mut out = Vec::new();
-        self.indexed.with_dependent(|_, ctx| {
+        self.with(|ctx| {
             let addr2line::LookupResult::Output(Some(unit)) = ctx.find_dwarf_and_unit(start) else {
                 return;
             };
@@ -513,7 +580,7 @@ impl Lines {
                 }
             }
         });
-        self.indexed.borrow_owner().release();
+        self.release();
         out.sort_by_key(|r| r.addr);
         out
     }
