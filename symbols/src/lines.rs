@@ -47,11 +47,11 @@ type Context<'a> = addr2line::Context<Reader<'a>>;
 /// only the pages a lookup touches are resident) and the compressed sections inflated.
 struct Sections {
     file: Bytes,
-    /// The inflated sections, one after another: written to an unnamed temporary file and
-    /// mapped, so that, like the plain sections, only the pages lookups touch are resident
-    /// and [`Sections::release`] can let them go (a `-g` Rust binary's compressed DWARF
-    /// inflates to tens of MB, most of which addr2line reads once, to index it); in memory
-    /// when no such file can be made.
+    /// The inflated sections, one after another: in memory up to [`IN_MEMORY`] in all, else
+    /// written to an unnamed temporary file and mapped, so that, like the plain sections,
+    /// only the pages lookups touch are resident and [`Sections::release`] can let them go
+    /// (a `-g` Rust binary's compressed DWARF inflates to tens of MB, most of which
+    /// addr2line reads once, to index it); in memory when no such file can be made.
     inflated: Bytes,
     /// Each inflated section's place in `inflated`.
     places: Vec<(SectionId, std::ops::Range<usize>)>,
@@ -142,37 +142,138 @@ const NEEDED: [SectionId; 10] = [
     SectionId::DebugStrOffsets,
 ];
 
+/// Inflated sections up to this size in all are kept in memory: writing them to the
+/// temporary file and faulting them back costs two more copies, which for a separate debug
+/// file like libc's (10 MB inflated) was a third of loading it. Larger ones (a `-g` Rust
+/// binary's tens of MB) go to the file so that their pages can be let go.
+const IN_MEMORY: usize = 32 << 20;
+
+/// Compressed sections of at least this many bytes are inflated on threads of their own
+/// (the largest, `.debug_info`, on the caller's): below it a thread costs more than it saves.
+const OWN_THREAD: usize = 128 << 10;
+
+/// A compressed section: its bytes in the file and its size inflated.
+struct Packed {
+    id: SectionId,
+    packed: std::ops::Range<usize>,
+    format: object::CompressionFormat,
+    size: usize,
+}
+
+/// Inflates the zlib stream `input` into `out`, which it must fill exactly.
+fn inflate(input: &[u8], out: &mut [u8]) -> bool {
+    use flate2::{Decompress, FlushDecompress, Status};
+    let mut z = Decompress::new(true);
+    loop {
+        let (i, o) = (z.total_in() as usize, z.total_out() as usize);
+        let (Some(rest_in), Some(rest_out)) = (input.get(i..), out.get_mut(o..)) else {
+            return false;
+        };
+        match z.decompress(rest_in, rest_out, FlushDecompress::Finish) {
+            Ok(Status::StreamEnd) => return z.total_out() as usize == out.len(),
+            // A stream that makes no progress is cut short or longer than its header says.
+            Ok(_) if z.total_in() as usize > i || z.total_out() as usize > o => {}
+            _ => return false,
+        }
+    }
+}
+
 impl Sections {
     /// Maps `path` and inflates its compressed DWARF sections; the compressed bytes' pages
     /// are let go once inflated.
     fn load(path: &Path) -> Option<Sections> {
         let file = crate::file::map_regular(path).ok()?;
         let elf = ElfFile64::<Endianness>::parse(&*file).ok()?;
-        let mut spill = None;
-        let mut places = Vec::new();
-        let mut at = 0;
+        let mut packed = Vec::new();
         let mut plain = Vec::new();
         for id in NEEDED {
             let Some(s) = elf.section_by_name(id.name()) else {
                 continue;
             };
             let c = s.compressed_file_range().ok()?;
+            let at = c.offset as usize..(c.offset + c.compressed_size) as usize;
             if c.format == object::CompressionFormat::None {
                 plain.push(c.offset as usize..(c.offset + c.uncompressed_size) as usize);
-                continue;
+            } else {
+                let size = usize::try_from(c.uncompressed_size).ok()?;
+                file.get(at.clone())?;
+                packed.push(Packed {
+                    id,
+                    packed: at,
+                    format: c.format,
+                    size,
+                });
             }
-            let data = s.uncompressed_data().ok()?;
-            spill.get_or_insert_with(Spill::new).push(&data, at);
-            places.push((id, at..at + data.len()));
-            at += data.len();
-            file.release(c.offset as usize..(c.offset + c.compressed_size) as usize);
+        }
+        let total = packed
+            .iter()
+            .try_fold(0usize, |n, p| n.checked_add(p.size))?;
+        let mut places = Vec::new();
+        let mut at = 0;
+        for p in &packed {
+            places.push((p.id, at..at + p.size));
+            at += p.size;
+        }
+        // Formats other than zlib (zstd) through object, which inflates into a Vec.
+        let other = |p: &Packed| {
+            elf.section_by_name(p.id.name())
+                .and_then(|s| s.uncompressed_data().ok())
+                .filter(|d| d.len() == p.size)
+        };
+        let inflated = if total <= IN_MEMORY {
+            let mut buf = vec![0u8; total];
+            let mut parts = Vec::new();
+            let mut rest = &mut buf[..];
+            for p in &packed {
+                let (part, tail) = rest.split_at_mut(p.size);
+                parts.push((p, part));
+                rest = tail;
+            }
+            let ok = std::thread::scope(|scope| {
+                let largest = (0..parts.len()).max_by_key(|&i| parts[i].0.packed.len());
+                let mut here = Vec::new();
+                let mut spawned = Vec::new();
+                for (i, (p, part)) in parts.into_iter().enumerate() {
+                    let input = &file[p.packed.clone()];
+                    if p.format != object::CompressionFormat::Zlib {
+                        let Some(data) = other(p) else { return false };
+                        part.copy_from_slice(&data);
+                    } else if Some(i) != largest && p.packed.len() >= OWN_THREAD {
+                        spawned.push(scope.spawn(move || inflate(input, part)));
+                    } else {
+                        here.push((input, part));
+                    }
+                }
+                let mut ok = here.into_iter().all(|(input, part)| inflate(input, part));
+                for t in spawned {
+                    ok &= t.join().unwrap_or(false);
+                }
+                ok
+            });
+            if !ok {
+                return None;
+            }
+            Bytes::new(buf)
+        } else {
+            let mut spill = Spill::new();
+            let mut written = 0;
+            for p in &packed {
+                let data = if p.format == object::CompressionFormat::Zlib {
+                    let mut out = vec![0u8; p.size];
+                    inflate(&file[p.packed.clone()], &mut out).then_some(out)
+                } else {
+                    other(p).map(|d| d.into_owned())
+                }?;
+                spill.push(&data, written);
+                written += data.len();
+            }
+            spill.finish(total)?
+        };
+        for p in &packed {
+            file.release(p.packed.clone());
         }
         let little = elf.is_little_endian();
         drop(elf);
-        let inflated = match spill {
-            Some(spill) => spill.finish(at)?,
-            None => Bytes::new(Vec::new()),
-        };
         Some(Sections {
             file,
             inflated,
@@ -228,7 +329,11 @@ impl Sections {
 /// plain ones mapped, the compressed ones inflated); addr2line parses a unit's lines and
 /// functions when an address in it is first looked up.
 pub struct Lines {
-    indexed: Indexed,
+    /// None only when indexing again failed (see [`Lines::reindex`]).
+    indexed: std::cell::RefCell<Option<Indexed>>,
+    /// The units addr2line has parsed since the index was made (their offsets in
+    /// `.debug_info`) and their size there in all: see [`PARSED_BUDGET`].
+    parsed: std::cell::RefCell<(std::collections::HashSet<u64>, u64)>,
     /// For split DWARF (`-gsplit-dwarf`: the units' bodies in `.dwo` files next to the
     /// objects), addr2line's own loader, which finds and reads them; made when first needed.
     split: std::sync::OnceLock<Option<addr2line::Loader>>,
@@ -242,6 +347,14 @@ pub struct Lines {
 /// what it parsed of a unit, so pages are read again rarely, and a release per lookup
 /// would cost more system calls than the faults it saves.
 const RELEASE_EVERY: usize = 256;
+
+/// How many bytes of units (their `.debug_info` entries and `.debug_line` programs)
+/// addr2line may have parsed (into line tables, function lists, inlined-call trees) before
+/// the index is made again, dropping them: addr2line keeps every unit it parsed, and a
+/// flame graph of a recording that hit a few debug builds (hundreds of MB of DWARF each)
+/// kept hundreds of MB of them. A unit parsed again costs time only where lookups come
+/// back to it after such a drop; its results are the same.
+const PARSED_BUDGET: u64 = 16 << 20;
 
 impl std::fmt::Debug for Lines {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -302,7 +415,8 @@ impl Lines {
         let indexed = Indexed::try_new(sections, |s| s.index()).ok()?;
         indexed.borrow_owner().release();
         Some(Lines {
-            indexed,
+            indexed: std::cell::RefCell::new(Some(indexed)),
+            parsed: Default::default(),
             split: std::sync::OnceLock::new(),
             source,
             lookups: std::sync::atomic::AtomicUsize::new(0),
@@ -318,29 +432,82 @@ impl Lines {
         if vaddr == u64::MAX {
             return out;
         }
-        self.indexed
-            .with_dependent(|_, ctx| match ctx.find_frames(vaddr) {
-                addr2line::LookupResult::Output(Ok(it)) => {
+        self.parse(vaddr);
+        self.with(|ctx| match ctx.find_frames(vaddr) {
+            addr2line::LookupResult::Output(Ok(it)) => {
+                collect(it, &mut out);
+                instances(ctx, vaddr, &mut out);
+            }
+            addr2line::LookupResult::Output(Err(_)) => {}
+            addr2line::LookupResult::Load { .. } => {
+                let split = self
+                    .split
+                    .get_or_init(|| addr2line::Loader::new(&self.source).ok());
+                if let Some(Ok(it)) = split.as_ref().map(|l| l.find_frames(vaddr)) {
                     collect(it, &mut out);
-                    instances(ctx, vaddr, &mut out);
                 }
-                addr2line::LookupResult::Output(Err(_)) => {}
-                addr2line::LookupResult::Load { .. } => {
-                    let split = self
-                        .split
-                        .get_or_init(|| addr2line::Loader::new(&self.source).ok());
-                    if let Some(Ok(it)) = split.as_ref().map(|l| l.find_frames(vaddr)) {
-                        collect(it, &mut out);
-                    }
-                }
-            });
+            }
+        });
         let n = self
             .lookups
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if n % RELEASE_EVERY == RELEASE_EVERY - 1 {
-            self.indexed.borrow_owner().release();
+            self.release();
         }
         out
+    }
+
+    /// `f` over addr2line's index; None when there is none.
+    fn with<T>(&self, f: impl FnOnce(&Context<'_>) -> T) -> Option<T> {
+        let slot = self.indexed.borrow();
+        Some(slot.as_ref()?.with_dependent(|_, ctx| f(ctx)))
+    }
+
+    fn release(&self) {
+        if let Some(ix) = self.indexed.borrow().as_ref() {
+            ix.borrow_owner().release();
+        }
+    }
+
+    /// Before a lookup at `vaddr`: counts its unit as parsed and, when that unit is new and
+    /// would take the units parsed past [`PARSED_BUDGET`], first drops them all by making
+    /// the index again (a single unit over the budget stays until another is needed, so
+    /// that lookups in it do not parse it each time).
+    fn parse(&self, vaddr: u64) {
+        use addr2line::gimli::ReaderOffset;
+        let unit = self.with(|ctx| match ctx.find_dwarf_and_unit(vaddr) {
+            // The unit's entries and its line program (a line-tables-only unit's bulk).
+            addr2line::LookupResult::Output(Some(u)) => Some((
+                u.header.offset().0.into_u64(),
+                u.header.length_including_self() as u64
+                    + u.line_program
+                        .as_ref()
+                        .map_or(0, |l| l.header().unit_length().into_u64()),
+            )),
+            _ => None,
+        });
+        let Some(Some((at, len))) = unit else { return };
+        let mut parsed = self.parsed.borrow_mut();
+        if parsed.0.contains(&at) {
+            return;
+        }
+        if !parsed.0.is_empty() && parsed.1 + len > PARSED_BUDGET {
+            parsed.0.clear();
+            parsed.1 = 0;
+            self.reindex();
+        }
+        parsed.0.insert(at);
+        parsed.1 += len;
+    }
+
+    /// Drops addr2line's index and what it parsed, and indexes the same sections again.
+    fn reindex(&self) {
+        let mut slot = self.indexed.borrow_mut();
+        if let Some(old) = slot.take() {
+            let sections = old.into_owner();
+            sections.release();
+            *slot = Indexed::try_new(sections, |s| s.index()).ok();
+        }
     }
 
     /// The source line of `vaddr` (the innermost, as perf's srcline).
@@ -348,7 +515,8 @@ impl Lines {
         if vaddr == u64::MAX {
             return None;
         }
-        let found = self.indexed.with_dependent(|_, ctx| {
+        self.parse(vaddr);
+        let found = self.with(|ctx| {
             let l = ctx.find_location(vaddr).ok()??;
             Some(InlineFrame {
                 function: None,
@@ -359,8 +527,8 @@ impl Lines {
                 low: None,
             })
         });
-        self.indexed.borrow_owner().release();
-        found
+        self.release();
+        found.flatten()
     }
 }
 
@@ -382,7 +550,7 @@ impl Lines {
     /// annotation that reads like objdump's needs them, which addr2line does not give.
     pub fn rows(&self, start: u64, end: u64) -> Vec<LineRow> {
         let mut out = Vec::new();
-        self.indexed.with_dependent(|_, ctx| {
+        self.with(|ctx| {
             let addr2line::LookupResult::Output(Some(unit)) = ctx.find_dwarf_and_unit(start) else {
                 return;
             };
@@ -412,7 +580,7 @@ impl Lines {
                 }
             }
         });
-        self.indexed.borrow_owner().release();
+        self.release();
         out.sort_by_key(|r| r.addr);
         out
     }
