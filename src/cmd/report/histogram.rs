@@ -1,6 +1,15 @@
 //! The one "sum a file by sort keys": report prints it, diff runs it per file.
 use super::*;
 
+/// perf compares call-graph nodes by binary, then symbol start: both packed in one number.
+fn pack(dso: u32, a: u64) -> u64 {
+    (u64::from(dso.wrapping_add(1)) << 44) | (a & ((1 << 44) - 1))
+}
+
+/// [`SymTable::by_addr`]'s mark for a call-chain address in a binary that no symbol covers:
+/// its id follows the raw address, not the (binary, offset) slot.
+const UNNAMED: u32 = u32::MAX;
+
 /// Replays `cfg.input` and sums its samples by `cfg.sort` (the one aggregation of report
 /// and diff).
 pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> {
@@ -197,12 +206,14 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
                 0
             } else {
                 match table.by_addr.get(&slot) {
+                    // A call-chain address no symbol covers keeps its raw address, which
+                    // differs between processes that load the binary at other places.
+                    Some(&UNNAMED) => table.intern(
+                        SymCell::Addr(session.dsos()[slot.0 as usize].kernel, addr),
+                        pack(slot.0, addr),
+                    ),
                     Some(&id) => id,
                     None => {
-                        // perf compares call-graph nodes by binary, then symbol start.
-                        let pack = |dso: u32, a: u64| {
-                            (u64::from(dso.wrapping_add(1)) << 44) | (a & ((1 << 44) - 1))
-                        };
                         let (cell, order) = match loc {
                             Some(l) => {
                                 let kernel = session.dsos()[l.dso as usize].kernel;
@@ -221,11 +232,14 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
                             }
                             None => (SymCell::Addr(mode == Mode::Kernel, addr), addr >> 20),
                         };
+                        let unnamed = abs && loc.is_some() && matches!(cell, SymCell::Addr(..));
                         let id = table.intern(cell, order);
                         if loc.is_none() {
                             table.mapless.insert(id);
                         }
-                        table.by_addr.insert(slot, id);
+                        table
+                            .by_addr
+                            .insert(slot, if unnamed { UNNAMED } else { id });
                         id
                     }
                 }

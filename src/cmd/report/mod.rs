@@ -25,7 +25,7 @@ pub(crate) use crate::report::convert_unit;
 pub(crate) use histogram::histogram;
 use print::*;
 pub(crate) use print::{cell_text, lay_out};
-pub(crate) use rows::{tie_order, Extra, Histogram, Laid, LaidRow, LazyGraphs, RowGraph};
+pub(crate) use rows::{tie_cmp, tie_order, Extra, Histogram, Laid, LaidRow, LazyGraphs, RowGraph};
 pub(crate) use sort::{Cell, SymCell};
 pub use sort::{Field, SortKey};
 

@@ -40,11 +40,13 @@ pub(super) fn caller_above_callee(
                 .iter()
                 .take_while(|r| weight(&r.1) == w)
                 .count();
-        let mut threads: Vec<(i32, i32)> = rows[start..end].iter().map(|r| r.1.thread).collect();
-        threads.sort_unstable();
-        threads.dedup();
-        for t in threads {
-            let slots: Vec<usize> = (start..end).filter(|&i| rows[i].1.thread == t).collect();
+        // Each thread's rows in the group, in row order (one sort, not a scan per thread:
+        // groups of equal weight hold thousands of rows in system-wide recordings).
+        let mut by_thread: Vec<((i32, i32), usize)> =
+            (start..end).map(|i| (rows[i].1.thread, i)).collect();
+        by_thread.sort_unstable();
+        for same in by_thread.chunk_by(|a, b| a.0 == b.0) {
+            let slots: Vec<usize> = same.iter().map(|&(_, i)| i).collect();
             if slots.len() < 2 {
                 continue;
             }
@@ -240,12 +242,17 @@ pub(crate) fn lay_out(
     rows.retain(|(_, e, _)| 100.0 * period(e) as f64 / total >= cfg.percent_limit);
     match &cfg.fields {
         None => {
-            rows.sort_by(|(ka, a, _), (kb, b, _)| {
+            // Sorted as indices, then moved once: rows are large and a system-wide
+            // recording has a hundred thousand of them.
+            let mut at: Vec<usize> = (0..rows.len()).collect();
+            at.sort_by(|&x, &y| {
+                let ((ka, a, _), (kb, b, _)) = (&rows[x], &rows[y]);
                 period(b)
                     .cmp(&period(a))
                     .then(b.self_period.cmp(&a.self_period))
-                    .then_with(|| tie_order(ka).cmp(&tie_order(kb)))
+                    .then_with(|| tie_cmp(ka, kb))
             });
+            rows = at.iter().map(|&i| std::mem::take(&mut rows[i])).collect();
             if children && cfg.graph.is_some() {
                 caller_above_callee(&mut rows, period, order);
             }
@@ -289,7 +296,7 @@ pub(crate) fn lay_out(
                     // Entries equal in every field keep perf's input order, which puts
                     // unresolved addresses in signed order.
                     .then_with(|| unresolved(ka).cmp(unresolved(kb)))
-                    .then_with(|| tie_order(ka).cmp(&tie_order(kb)))
+                    .then_with(|| tie_cmp(ka, kb))
             });
         }
     }
