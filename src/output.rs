@@ -194,7 +194,7 @@ impl Write for Output {
         }
     }
 
-    // One writev for a ring's two pieces (record writes straight from the rings).
+    // One writev for several pieces (perf.data's writer).
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         match &mut self.kind {
             Kind::Stdout(s) => s.write_vectored(bufs),

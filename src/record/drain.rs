@@ -372,30 +372,15 @@ impl<S: RecordSink> Pipeline<S> {
     /// Copies what `rings` hold to the writer thread. Returns the bytes read; 0 once the
     /// writer has stopped (its error comes from [`Pipeline::finish`]).
     pub fn pass<'a>(&mut self, rings: impl IntoIterator<Item = &'a mut Ring>) -> usize {
-        if self.tx.is_none() {
-            return 0;
-        }
+        let Some(tx) = &self.tx else { return 0 };
         while self.queued.load(Ordering::Relaxed) > MAX_QUEUED && !self.thread.is_finished() {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let mut raw = self.buffer();
+        let mut raw = self.spare.try_recv().unwrap_or_default();
+        raw.clear();
         for r in rings {
             r.drain_into(&mut raw);
         }
-        self.send(raw)
-    }
-
-    /// An empty buffer to fill for [`Pipeline::send`] (one the writer is done with, if any).
-    pub fn buffer(&mut self) -> Vec<u8> {
-        let mut b = self.spare.try_recv().unwrap_or_default();
-        b.clear();
-        b
-    }
-
-    /// Hands `raw` (whole records) to the writer thread. Returns its bytes; 0 once the
-    /// writer has stopped.
-    pub fn send(&mut self, raw: Vec<u8>) -> usize {
-        let Some(tx) = &self.tx else { return 0 };
         let n = raw.len();
         if n == 0 {
             return 0;

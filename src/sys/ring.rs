@@ -121,37 +121,6 @@ impl Ring {
         }
     }
 
-    /// The bytes now in the ring, as one slice or two (when they wrap its end), and the
-    /// head they end at; the kernel keeps off them until [`Ring::consume`] frees them, so
-    /// they can be written out from the ring itself.
-    pub fn pending(&self) -> (&[u8], &[u8], u64) {
-        let head = self.head();
-        let tail = self.tail();
-        let avail = head.wrapping_sub(tail) as usize;
-        if avail == 0 || avail > self.data_size {
-            return (&[], &[], tail);
-        }
-        let start = (tail as usize) % self.data_size;
-        let first = avail.min(self.data_size - start);
-        // SAFETY: both ranges lie inside the data area [data_off, data_off + data_size) of
-        // the live mapping, which lives as long as `self`; the kernel does not write there
-        // until data_tail moves, which takes `&mut self` (`consume`), so not while the
-        // slices are borrowed.
-        unsafe {
-            let data = self.base.add(self.data_off);
-            (
-                std::slice::from_raw_parts(data.add(start), first),
-                std::slice::from_raw_parts(data, avail - first),
-                head,
-            )
-        }
-    }
-
-    /// Frees the ring's bytes up to `head`, as [`Ring::pending`] returned it.
-    pub fn consume(&mut self, head: u64) {
-        self.set_tail(head);
-    }
-
     /// Appends every complete record now in the ring to `out`, then frees the space.
     /// Returns the number of bytes copied.
     pub fn drain_into(&mut self, out: &mut Vec<u8>) -> usize {
@@ -163,6 +132,9 @@ impl Ring {
         }
         let start = (tail as usize) % self.data_size;
         let first = avail.min(self.data_size - start);
+        // Room for the FINISHED_ROUND a drain appends too: growing a batch once it is full
+        // copies all of it.
+        out.reserve(avail + 8);
         // SAFETY: both ranges lie inside the data area [data_off, data_off + data_size) of
         // the live mapping, and the kernel does not write there until data_tail moves.
         unsafe {

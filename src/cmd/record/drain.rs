@@ -1,37 +1,10 @@
 //! The recording's main loop over the rings, and --off-cpu's pass set up for the drain.
 use super::*;
 
-/// What empties the rings on the main thread: the pipeline (records processed and written
-/// on its thread) or [`Direct`] (written from the rings here).
-pub(super) trait Reader {
-    /// Empties the rings; returns the bytes taken, 0 once the writer has stopped.
-    fn pass(&mut self, rings: &mut [(Ring, usize, usize)]) -> usize;
-    /// Whether writing failed (its error comes when the reader finishes).
-    fn stopped(&self) -> bool;
-}
-
-impl Reader for Pipeline<Sink> {
-    fn pass(&mut self, rings: &mut [(Ring, usize, usize)]) -> usize {
-        Pipeline::pass(self, rings.iter_mut().map(|(r, _, _)| r))
-    }
-    fn stopped(&self) -> bool {
-        Pipeline::stopped(self)
-    }
-}
-
-impl Reader for Direct {
-    fn pass(&mut self, rings: &mut [(Ring, usize, usize)]) -> usize {
-        Direct::pass(self, rings)
-    }
-    fn stopped(&self) -> bool {
-        Direct::stopped(self)
-    }
-}
-
 /// Reads the rings until the command exits, the watched processes are gone, a signal stops
 /// rperf or the writer stops; returns the command's exit and how many passes found data.
 pub(super) fn drain_until_done(
-    pipeline: &mut dyn Reader,
+    pipeline: &mut Pipeline<Sink>,
     rings: &mut [(Ring, usize, usize)],
     opened: &[Opened],
     work: Option<&Workload>,
@@ -52,7 +25,7 @@ pub(super) fn drain_until_done(
         // when it ends, not up to a poll timeout later.
         ring_fds.extend(work.and_then(Workload::exit_fd));
         let _ = ring::poll(&ring_fds, 100).context("waiting for samples")?;
-        if pipeline.pass(rings) > 0 {
+        if pipeline.pass(rings.iter_mut().map(|(r, _, _)| r)) > 0 {
             wakeups += 1;
         }
         if pipeline.stopped() {

@@ -29,13 +29,11 @@ use crate::record::open::{
 };
 pub use crate::record::open::{RecordConfig, DEFAULT_DWARF_STACK, DEFAULT_FREQ};
 
-mod direct;
 mod drain;
 mod finish;
 mod side_band;
 mod sink;
 
-use direct::*;
 use drain::*;
 use finish::*;
 use side_band::*;
@@ -231,41 +229,31 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         Sink::File(w) => leaf.is_some() && off.is_none() && w.can_rewrite(),
         Sink::Pipe(_) => false,
     };
-    // With the post-pass to come, the rings are written to the file from the rings.
-    let (mut pipeline, mut direct) = (None, None);
-    let later = if rewritable {
-        let from = match &sink {
-            Sink::File(w) => w.data_size(),
-            Sink::Pipe(_) => 0,
-        };
-        direct = Some(Direct::start(sink, containers)?);
-        Some((from, hits, leaf))
-    } else {
-        let mut d = Drain::new(hits, leaf);
-        d.containers = containers;
-        if let Some(i) = off {
-            let types = opened
-                .iter()
-                .zip(&file_attrs)
-                .flat_map(|(o, a)| o.ids.iter().map(|&id| (id, a.sample_type)))
-                .collect();
-            d.offcpu = Some(off_cpu_pass(
-                &file_attrs[i],
-                &opened[i].ids,
-                types,
-                system_wide,
-            )?);
+    let (mut drain, later) = match &sink {
+        Sink::File(w) if rewritable => {
+            let mut d = Drain::new(HitTracker::new(trailer.sample_type), None);
+            d.raw = true;
+            (d, Some((w.data_size(), hits, leaf)))
         }
-        pipeline = Some(Pipeline::start(d, sink).context("starting the record writer")?);
-        None
+        _ => (Drain::new(hits, leaf), None),
     };
-    let reader: &mut dyn Reader = match (&mut direct, &mut pipeline) {
-        (Some(d), _) => d,
-        (None, Some(p)) => p,
-        (None, None) => unreachable!("one ring reader is started"),
-    };
+    drain.containers = containers;
+    if let Some(i) = off {
+        let types = opened
+            .iter()
+            .zip(&file_attrs)
+            .flat_map(|(o, a)| o.ids.iter().map(|&id| (id, a.sample_type)))
+            .collect();
+        drain.offcpu = Some(off_cpu_pass(
+            &file_attrs[i],
+            &opened[i].ids,
+            types,
+            system_wide,
+        )?);
+    }
+    let mut pipeline = Pipeline::start(drain, sink).context("starting the record writer")?;
     let (exit, wakeups) = drain_until_done(
-        reader,
+        &mut pipeline,
         &mut rings,
         &opened,
         work.as_ref(),
@@ -278,20 +266,19 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
         }
     }
     let stopped_at = crate::sys::clock::monotonic_ns();
-    reader.pass(&mut rings);
+    pipeline.pass(rings.iter_mut().map(|(r, _, _)| r));
     drop(rings);
-    let written = "writing samples (is the disk full?)";
-    let (mut tally, mut hits, mut leaf, offcpu, containers, mut sink) = match (direct, pipeline) {
-        (Some(d), _) => {
-            let (sink, tally, containers) = d.finish().context(written)?;
-            (tally, HitTracker::new(0), None, None, containers, sink)
-        }
-        (None, Some(p)) => {
-            let (d, sink) = p.finish().context(written)?;
-            (d.tally, d.hits, d.leaf, d.offcpu, d.containers, sink)
-        }
-        (None, None) => unreachable!("one ring reader is started"),
-    };
+    let (drain, mut sink) = pipeline
+        .finish()
+        .context("writing samples (is the disk full?)")?;
+    let Drain {
+        mut tally,
+        mut hits,
+        mut leaf,
+        offcpu,
+        containers,
+        ..
+    } = drain;
     if let (Some((from, h, l)), Sink::File(w)) = (later, &mut sink) {
         let mut pass = Drain::new(h, l);
         w.rewrite(from, |io| pass.replay(io))

@@ -219,32 +219,6 @@ pub fn for_each_record(buf: &[u8], mut f: impl FnMut(u32, u16, &[u8])) {
     }
 }
 
-/// As [`for_each_record`] over `a` then `b`, a ring's bytes in the two pieces its end cuts
-/// them into: a record cut in two is put back together in `joined` to be handed out.
-pub fn for_each_record_in(a: &[u8], b: &[u8], joined: &mut Vec<u8>, mut f: impl FnMut(u32, &[u8])) {
-    let total = a.len() + b.len();
-    let mut off = 0usize;
-    while off + 8 <= total {
-        let byte = |i: usize| if i < a.len() { a[i] } else { b[i - a.len()] };
-        let ty = u32::from_ne_bytes([byte(off), byte(off + 1), byte(off + 2), byte(off + 3)]);
-        let size = u16::from_ne_bytes([byte(off + 6), byte(off + 7)]) as usize;
-        if size < 8 || off + size > total {
-            break;
-        }
-        if off + size <= a.len() {
-            f(ty, &a[off..off + size]);
-        } else if off >= a.len() {
-            f(ty, &b[off - a.len()..off - a.len() + size]);
-        } else {
-            joined.clear();
-            joined.extend_from_slice(&a[off..]);
-            joined.extend_from_slice(&b[..off + size - a.len()]);
-            f(ty, joined);
-        }
-        off += size;
-    }
-}
-
 impl Tally {
     /// Counts one record of type `ty` (`r` is the whole record).
     pub fn count(&mut self, ty: u32, r: &[u8]) {
@@ -263,34 +237,6 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn records_cut_by_a_rings_end_come_out_whole() {
-        let rec = |ty: u32, size: u16| {
-            let mut r = vec![size as u8; size as usize];
-            r[..4].copy_from_slice(&ty.to_ne_bytes());
-            r[4..6].copy_from_slice(&0u16.to_ne_bytes());
-            r[6..8].copy_from_slice(&size.to_ne_bytes());
-            r
-        };
-        let all: Vec<u8> = [rec(9, 16), rec(3, 24), rec(9, 40), rec(2, 8)].concat();
-        let mut expected = Vec::new();
-        for_each_record(&all, |ty, _, r| expected.push((ty, r.to_vec())));
-        assert_eq!(expected.len(), 4);
-        // Every cut: inside a header, inside a body, between records, at either end.
-        let mut joined = Vec::new();
-        for cut in 0..=all.len() {
-            let mut got = Vec::new();
-            for_each_record_in(&all[..cut], &all[cut..], &mut joined, |ty, r| {
-                got.push((ty, r.to_vec()))
-            });
-            assert_eq!(got, expected, "cut at {cut}");
-        }
-        // A truncated last record is left out, as for_each_record leaves it.
-        let mut got = 0;
-        for_each_record_in(&all[..20], &all[20..30], &mut joined, |_, _| got += 1);
-        assert_eq!(got, 1);
-    }
 
     fn header(b: &[u8]) -> (u32, u16, u16) {
         (
