@@ -194,6 +194,15 @@ impl Write for Output {
         }
     }
 
+    // One writev for several pieces (perf.data's writer).
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match &mut self.kind {
+            Kind::Stdout(s) => s.write_vectored(bufs),
+            Kind::Direct(f) => f.write_vectored(bufs),
+            Kind::Staged { tmp, .. } => tmp.write_vectored(bufs),
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.kind {
             Kind::Stdout(s) => s.flush(),

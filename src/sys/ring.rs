@@ -132,6 +132,9 @@ impl Ring {
         }
         let start = (tail as usize) % self.data_size;
         let first = avail.min(self.data_size - start);
+        // Room for the FINISHED_ROUND a drain appends too: growing a batch once it is full
+        // copies all of it.
+        out.reserve(avail + 8);
         // SAFETY: both ranges lie inside the data area [data_off, data_off + data_size) of
         // the live mapping, and the kernel does not write there until data_tail moves.
         unsafe {

@@ -92,12 +92,14 @@ pub fn run(cfg: RecordConfig) -> Result<ExitCode> {
     // perf's default ring is 512 KiB per CPU. `-g` with the leaf stack samples about four
     // times perf's bytes (registers and 256 stack bytes beside a ~100-byte sample), so its
     // default ring is four times larger to fill no sooner than perf's; where the lock limit
-    // refuses that (users, not root), perf's size.
+    // refuses that (users, not root), perf's size. `--call-graph dwarf` samples are 8 KiB
+    // each: perf's ring holds 64 of them, a few milliseconds at high rates, so a reader
+    // woken late on busy CPUs loses samples; its rings are four times larger too.
     let perf_pages = (512 * 1024 / ring::page_size()).max(1);
-    let default_pages = if cfg.call_graph == CallGraph::Fp && cfg.leaf_stack > 0 {
-        4 * perf_pages
-    } else {
-        perf_pages
+    let default_pages = match cfg.call_graph {
+        CallGraph::Fp if cfg.leaf_stack > 0 => 4 * perf_pages,
+        CallGraph::Dwarf(_) => 4 * perf_pages,
+        _ => perf_pages,
     };
     let pages = cfg.mmap_pages.unwrap_or(default_pages);
     let how = OpenPlan {

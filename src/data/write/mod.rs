@@ -14,6 +14,9 @@ pub mod encode;
 pub mod features;
 use crate::abi::{kind, Attr, ATTR_SIZE_VER7, HEADER_SIZE, MAGIC, PIPE_HEADER_SIZE};
 
+/// Records at least this long skip [`Writer`]'s buffer.
+const DIRECT_WRITE: usize = 64 << 10;
+
 /// A perf.data being written.
 pub struct Writer {
     out: Option<BufWriter<Output>>,
@@ -66,8 +69,37 @@ impl Writer {
 
     /// Appends records to the data section.
     pub fn write(&mut self, records: &[u8]) -> io::Result<()> {
+        // A drained batch is written from where it lies: copying it into the buffer first
+        // was a sixth of the recorder's own time under `record -a -g`.
+        if records.len() >= DIRECT_WRITE {
+            return self.write_parts(&[records]);
+        }
         self.stream()?.write_all(records)?;
         self.data_size += records.len() as u64;
+        Ok(())
+    }
+
+    /// Appends `parts` (whole records together) with as few system calls as the kernel
+    /// allows and no copy on the way.
+    pub fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        let out = self.stream()?;
+        out.flush()?;
+        let mut slices: Vec<io::IoSlice> = parts
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| io::IoSlice::new(p))
+            .collect();
+        let mut left: &mut [io::IoSlice] = &mut slices;
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        while !left.is_empty() {
+            match out.get_mut().write_vectored(left) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => io::IoSlice::advance_slices(&mut left, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.data_size += total as u64;
         Ok(())
     }
 
