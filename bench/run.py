@@ -339,6 +339,10 @@ def bench_dwarf_report(quick):
         size = os.path.getsize(data) / 1e6
         args = ["report", "--stdio", "--no-children", "-i", data]
         med, rss = interleaved({"perf": ["perf"] + args, "rperf": [RPERF] + args}, runs)
+        # Without inline frames (which need libc's and ld.so's compressed separate DWARF):
+        # the unwinding and symbol work alone, as the rows before inline frames measured.
+        plain = args[:-2] + ["--no-inline"] + args[-2:]
+        med_plain, rss_plain = interleaved({"perf": ["perf"] + plain, "rperf": [RPERF] + plain}, runs)
         pc, pt = reach_main("perf", data)
         rc, rt = reach_main(RPERF, data)
         rows.append(
@@ -360,6 +364,28 @@ def bench_dwarf_report(quick):
                 "rperf": rss["rperf"] / 1024,
                 "goal": "rperf <= perf",
                 "met": rss["rperf"] <= rss["perf"],
+                "runs": runs,
+            }
+        )
+        rows.append(
+            {
+                "name": "report --stdio --no-children --no-inline, the same file",
+                "unit": "s",
+                "perf": med_plain["perf"],
+                "rperf": med_plain["rperf"],
+                "goal": "rperf >= 5x faster",
+                "met": med_plain["rperf"] * 5 <= med_plain["perf"],
+                "runs": runs,
+            }
+        )
+        rows.append(
+            {
+                "name": "report --no-inline: peak memory",
+                "unit": "MB",
+                "perf": rss_plain["perf"] / 1024,
+                "rperf": rss_plain["rperf"] / 1024,
+                "goal": "rperf <= perf",
+                "met": rss_plain["rperf"] <= rss_plain["perf"],
                 "runs": runs,
             }
         )
