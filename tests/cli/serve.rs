@@ -265,6 +265,29 @@ impl Drop for Killed {
     }
 }
 
+impl Killed {
+    /// SIGTERMs a served rperf, waits for it to stop successfully, and returns its stderr.
+    fn terminate(&mut self) -> String {
+        assert!(Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let status = poll(10, "rperf to stop on SIGTERM", || {
+            self.0.try_wait().unwrap()
+        });
+        let mut err = String::new();
+        self.0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(status.success(), "{err}");
+        err
+    }
+}
+
 fn poll<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let end = Instant::now() + Duration::from_secs(secs);
     loop {
@@ -509,23 +532,7 @@ fn serve_follows_a_restarted_process() {
     );
     assert!(om.ends_with("# EOF\n"), "{om}");
     drop(second);
-    assert!(Command::new("kill")
-        .args(["-TERM", &served.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let status = poll(10, "rperf to stop on SIGTERM", || {
-        served.0.try_wait().unwrap()
-    });
-    let mut err = String::new();
-    served
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(status.success(), "{err}");
+    let err = served.terminate();
     assert!(err.contains(&format!("counting process {pid2}")), "{err}");
 }
 
@@ -608,23 +615,7 @@ fn serve_follows_each_of_two_targets() {
     );
     drop(again);
     drop(b);
-    assert!(Command::new("kill")
-        .args(["-TERM", &served.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let status = poll(10, "rperf to stop on SIGTERM", || {
-        served.0.try_wait().unwrap()
-    });
-    let mut err = String::new();
-    served
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(status.success(), "{err}");
+    let err = served.terminate();
     assert!(err.contains(&format!("counting process {pa2}\n")), "{err}");
     assert!(err.contains(&format!("process {pa} is gone")), "{err}");
 }
