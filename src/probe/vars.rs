@@ -104,6 +104,8 @@ enum Place {
     Mem(i64, String),
     /// A global variable, `offset` bytes in.
     Global(String, i64),
+    /// A constant (DW_AT_const_value), fetched as an immediate as perf does.
+    Imm(i64),
 }
 
 impl Place {
@@ -112,6 +114,7 @@ impl Place {
             Place::Reg(r) => format!("%{r}"),
             Place::Mem(o, base) => format!("{o:+}({base})"),
             Place::Global(name, o) => format!("@{name}{o:+}"),
+            Place::Imm(v) => format!("\\{v}"),
         }
     }
 }
@@ -367,7 +370,7 @@ impl Scope {
                         _ if through_pointer => Place::Mem(step, place.text()),
                         Place::Mem(o, base) => Place::Mem(o + step, base),
                         Place::Global(n, o) => Place::Global(n, o + step),
-                        Place::Reg(_) => {
+                        Place::Reg(_) | Place::Imm(_) => {
                             return Err(format!(
                                 "rperf cannot fetch an element of {} held in a register",
                                 a.var
@@ -401,7 +404,7 @@ impl Scope {
                     match place {
                         Place::Mem(o, base) => Place::Mem(o + *off as i64, base),
                         Place::Global(n, o) => Place::Global(n, o + *off as i64),
-                        Place::Reg(_) => {
+                        Place::Reg(_) | Place::Imm(_) => {
                             return Err(format!(
                                 "rperf cannot fetch a member of {} held in a register",
                                 a.var
@@ -446,6 +449,8 @@ impl Scope {
                     return Some(format!("[EXT]\t{}\t{}", v.shown, v.name));
                 }
                 let tag = match (&v.place, v.covered) {
+                    // perf's range listing leaves constants out.
+                    (Some(Place::Imm(_)), _) => return None,
                     (Some(_), _) => "[VAL]",
                     (None, false) => "[INV]",
                     (None, true) => return None,
@@ -508,7 +513,19 @@ fn type_suffix(ty: &Type, want: Option<&str>, var: &str) -> Result<String, Why> 
                 Type::Pointer(t) | Type::Array(t) => {
                     matches!(&**t, Type::Base { size: 1, .. })
                 }
-                _ => false,
+                // perf names the variable's real type when it is no pointer or array.
+                _ => {
+                    let name = match ty {
+                        Type::Base { name, .. } | Type::Opaque(name) => name.as_str(),
+                        Type::Struct { name, .. } | Type::Enum { name, .. } => {
+                            name.split_whitespace().last().unwrap_or(name)
+                        }
+                        _ => "(null)",
+                    };
+                    return Err(format!(
+                        "Failed to cast into string: {var}({name}) is not a pointer nor array."
+                    ));
+                }
             };
             if !ok {
                 return Err(format!(
@@ -782,6 +799,12 @@ impl<'d> Cx<'_, 'd> {
                         }
                         l => self.place(l, frame_base, false),
                     });
+                    // A constant with no location is fetched as an immediate (`\7`).
+                    let placed = placed.or_else(|| {
+                        e.attr_value(gimli::DW_AT_const_value)?
+                            .sdata_value()
+                            .map(|v| Ok(Place::Imm(v)))
+                    });
                     let unsupported = matches!(placed, Some(Err(NoPlace::Unsupported)));
                     let place = placed.and_then(Result::ok);
                     let (ranges, covered) = self.ranges_of_location(loc, scope);
@@ -980,7 +1003,7 @@ impl<'d> Cx<'_, 'd> {
                 match base {
                     Place::Mem(o, b) => Ok(Place::Mem(o + offset, b)),
                     Place::Reg(r) => Ok(Place::Mem(offset, format!("%{r}"))),
-                    Place::Global(..) => Err(NoPlace::Missing),
+                    Place::Global(..) | Place::Imm(_) => Err(NoPlace::Missing),
                 }
             }
             gimli::Operation::CallFrameCFA if is_frame_base => {

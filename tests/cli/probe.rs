@@ -1583,3 +1583,50 @@ fn probe_inlined_copies_match_perf_and_count_exactly() {
         )
     );
 }
+
+#[test]
+fn probe_constants_are_fetched_as_immediates_as_perf() {
+    let dir = TempDir::new("probe-const");
+    let Some(events) = uprobe_events() else {
+        return;
+    };
+    if perf().is_none() {
+        return;
+    }
+    let exe = compile_c(
+        dir.path(),
+        "pbconst",
+        include_str!("../../fixtures/workloads/probe_const.c"),
+        &["-g", "-O2"],
+    );
+    let guard = Guard {
+        events,
+        group: "probe_pbconst".into(),
+    };
+    guard.clear();
+    let x = exe.to_str().unwrap();
+    // Listed as perf lists them (and left out of --range's listing, as perf does), fetched
+    // as `\VALUE` immediates, and refused as strings with perf's words.
+    for args in [
+        vec!["-x", x, "-V", "scale"],
+        vec!["-x", x, "-V", "scale", "--range"],
+        vec!["-x", x, "-n", "-D", "scale x k big"],
+        vec!["-x", x, "-n", "-D", "scale $vars"],
+        vec!["-x", x, "-n", "-D", "scale k:x8"],
+        vec!["-x", x, "-n", "-D", "scale k:string"],
+        vec!["-x", x, "-n", "-D", "scale x:string"],
+    ] {
+        assert_eq!(probe("perf", &args), probe("rperf", &args), "{args:?}");
+    }
+    let (_, def, _) = probe("rperf", &["-x", x, "-n", "-D", "scale k big"]);
+    assert!(def.ends_with(" k=\\7:s32 big=\\-3:s64\n"), "{def}");
+    // The kernel takes the immediates: every call prints them.
+    let (rc, _, err) = probe("rperf", &["-q", "-x", x, "scale x k big"]);
+    assert_eq!(rc, 0, "{err}");
+    let out = record_and_script(&exe, &dir.path().join("c.data"), "probe_pbconst:scale", "4");
+    let calls: Vec<&str> = out.lines().filter(|l| l.contains(" k=7 big=-3")).collect();
+    assert_eq!(calls.len(), 4, "{out}");
+    for (i, l) in calls.iter().enumerate() {
+        assert!(l.contains(&format!(" x={i} k=7 big=-3")), "{out}");
+    }
+}
