@@ -56,6 +56,15 @@ pub(super) fn fetch_args(
             return Err(no_debuginfo(cfg, bin, what));
         };
         if scope.is_none() {
+            // perf reads variables only where it found the function by its DWARF name: one
+            // known only by a symbol alias (libc's `malloc`, DWARF's `__libc_malloc`) fails
+            // its debuginfo analysis with ENOENT and no message of its own.
+            if let Point::Func { name, src, .. } = &spec.point {
+                let glob = name.contains(['*', '?', '[']);
+                if site.is_none() && !glob && dbg.functions(name, src.as_deref()).is_empty() {
+                    return Err(fail(cfg.quiet, "", what, ENOENT));
+                }
+            }
             let f = dbg.function_at(addr).ok_or_else(|| {
                 fail(
                     cfg.quiet,
