@@ -778,6 +778,12 @@ fn probe_kernel_definitions_from_kallsyms_match_perf() {
         "do_sys_op*",
         "do_sys_open+1000000",
         "no_such_function_here",
+        "do_sys_open:0",
+        // Variables and lines need a vmlinux, looked for where perf looks (none here).
+        "do_sys_open filename",
+        "do_sys_open $params",
+        "do_sys_open:2",
+        "fs/open.c:100",
     ];
     if let Some(d) = dup.as_deref() {
         defs.push(d);

@@ -13,11 +13,29 @@ pub(super) fn add(cfg: &ProbeConfig, defs: &[String], show: bool) -> Result<Exit
     // `-k VMLINUX` or `-m MODULE.ko`: kernel probes found in its DWARF as user probes are
     // in `-x`'s.
     let module = module_path(cfg);
+    let found;
     let exec = match (&cfg.exec, module, &cfg.vmlinux) {
         (Some(x), _, _) => x,
         (None, Some(m), _) => m,
         (None, None, Some(k)) => k,
-        (None, None, None) => return add_kernel(cfg, &specs, show),
+        (None, None, None) if !specs.iter().any(needs_dwarf) => {
+            return add_kernel(cfg, &specs, show)
+        }
+        // Kernel variables or lines need a vmlinux's DWARF: perf looks in its usual places.
+        (None, None, None) => match standard_vmlinux() {
+            Some(v) => {
+                found = v;
+                &found
+            }
+            None => {
+                return Err(fail(
+                    cfg.quiet,
+                    "Failed to find the path for the kernel: Invalid ELF file",
+                    what,
+                    ENOENT,
+                ))
+            }
+        },
     };
     let kernel = cfg.exec.is_none();
     // A module's probes name it as the kernel knows it (its .ko's own name, else, as perf
@@ -243,7 +261,7 @@ pub(super) fn add_kernel(cfg: &ProbeConfig, specs: &[Spec], show: bool) -> Resul
             offset,
             ret,
             src: None,
-            rel_line: None,
+            rel_line: None | Some(0),
         } = &spec.point
         else {
             return Err(fail(
@@ -357,4 +375,34 @@ fn module_loaded(name: &str) -> bool {
             .filter_map(|l| l.split_whitespace().next())
             .any(|m| norm(m) == norm(name))
     })
+}
+
+/// perf's `perf_probe_event_need_dwarf`: a source line, a lazy pattern or an argument that
+/// names a variable needs the target's DWARF.
+fn needs_dwarf(spec: &Spec) -> bool {
+    let point = match &spec.point {
+        Point::Func { src, rel_line, .. } => src.is_some() || rel_line.is_some_and(|l| l > 0),
+        Point::Sdt { .. } => false,
+        _ => true,
+    };
+    point || spec.args.iter().any(|a| is_named(a))
+}
+
+/// The first vmlinux of perf's search list (`vmlinux_path`) that exists: the working
+/// directory's, /boot's, then the running release's under /boot, /usr/lib/debug and
+/// /lib/modules.
+fn standard_vmlinux() -> Option<PathBuf> {
+    let r = crate::sys::topology::uname().release;
+    [
+        "vmlinux".to_string(),
+        "/boot/vmlinux".to_string(),
+        format!("/boot/vmlinux-{r}"),
+        format!("/usr/lib/debug/boot/vmlinux-{r}"),
+        format!("/lib/modules/{r}/build/vmlinux"),
+        format!("/usr/lib/debug/lib/modules/{r}/vmlinux"),
+        format!("/usr/lib/debug/boot/vmlinux-{r}.debug"),
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())
 }
