@@ -91,13 +91,19 @@ impl Drop for Guard {
 
 /// A copy of the fixture named `name` (built with `flags`) and the guard of its group.
 fn setup(dir: &TempDir, name: &str, flags: &[&str]) -> Option<(PathBuf, Guard)> {
-    let events = uprobe_events()?;
-    perf()?;
     // perf refuses an event name that any group has: each test's `work` has its own name.
     let mut flags = flags.to_vec();
     let rename = format!("-Dwork={name}_work");
     flags.push(&rename);
-    let exe = compile_c(dir.path(), name, PROBED_C, &flags);
+    setup_fixture(dir, name, PROBED_C, &flags)
+}
+
+/// Fixture `src` built as `name` with `flags`, and the cleared guard of its probe group
+/// (`probe_NAME`); `None` (skipped) without uprobes or perf.
+fn setup_fixture(dir: &TempDir, name: &str, src: &str, flags: &[&str]) -> Option<(PathBuf, Guard)> {
+    let events = uprobe_events()?;
+    perf()?;
+    let exe = compile_c(dir.path(), name, src, flags);
     let guard = Guard {
         events,
         group: format!("probe_{name}"),
@@ -1459,23 +1465,14 @@ const PROBE_INLINE_C: &str = include_str!("../../fixtures/workloads/probe_inline
 #[test]
 fn probe_inlined_copies_match_perf_and_count_exactly() {
     let dir = TempDir::new("probe-inline");
-    let Some(events) = uprobe_events() else {
-        return;
-    };
-    if perf().is_none() {
-        return;
-    }
-    let exe = compile_c(
-        dir.path(),
+    let Some((exe, guard)) = setup_fixture(
+        &dir,
         "pbinl",
         PROBE_INLINE_C,
         &["-g", "-O2", "-Dstep=pbinl_step"],
-    );
-    let guard = Guard {
-        events,
-        group: "probe_pbinl".into(),
+    ) else {
+        return;
     };
-    guard.clear();
     let x = exe.to_str().unwrap();
     // -D: one definition per copy in perf's order, each reading its own registers.
     let specs = [
@@ -1596,23 +1593,14 @@ fn probe_inlined_copies_match_perf_and_count_exactly() {
 #[test]
 fn probe_constants_are_fetched_as_immediates_as_perf() {
     let dir = TempDir::new("probe-const");
-    let Some(events) = uprobe_events() else {
-        return;
-    };
-    if perf().is_none() {
-        return;
-    }
-    let exe = compile_c(
-        dir.path(),
+    let Some((exe, _guard)) = setup_fixture(
+        &dir,
         "pbconst",
         include_str!("../../fixtures/workloads/probe_const.c"),
         &["-g", "-O2"],
-    );
-    let guard = Guard {
-        events,
-        group: "probe_pbconst".into(),
+    ) else {
+        return;
     };
-    guard.clear();
     let x = exe.to_str().unwrap();
     // Listed as perf lists them (and left out of --range's listing, as perf does), fetched
     // as `\VALUE` immediates, and refused as strings with perf's words.
