@@ -528,12 +528,11 @@ const HELP: &str = "\
   Enter, +          expand or collapse the entry's call graph
   e / c             expand / collapse the entry's call graph
   E / C             expand / collapse every call graph
-  a                 annotate the entry's symbol (where the view can)
+  a                 annotate the entry's symbol (where the view can; Esc/q: back)
   /                 filter symbols (Enter applies, an empty filter clears)
   d                 zoom into the selected entry's dso (again: zoom out)
   t                 zoom into the selected entry's thread (again: zoom out)
   Esc               leave zoom and filter
-  a                 annotate the selected entry's function (Esc/q: back)
   Tab / Shift-Tab   next / previous event (with several -e)
   P                 write the current view to a file
   h, ?              this help

@@ -1,6 +1,6 @@
 //! The terminal while a browser owns it: raw mode and the alternate screen on entry, both
 //! undone when the guard drops, on an error return and on a panic alike.
-use std::io::{self, Stdout};
+use std::io::{self, BufWriter, Stdout};
 use std::time::Duration;
 
 use ratatui::backend::CrosstermBackend;
@@ -12,8 +12,10 @@ use ratatui::crossterm::{cursor, execute};
 
 /// The terminal in full-screen mode; dropping it restores the shell's screen.
 pub struct Screen {
-    /// The ratatui terminal to draw with.
-    pub term: ratatui::Terminal<CrosstermBackend<Stdout>>,
+    /// The ratatui terminal to draw with. Its output is buffered whole: stdout alone flushes
+    /// every 1 KiB, so a frame reached the terminal in pieces and a half-drawn screen could be
+    /// seen; ratatui flushes once at the end of each frame.
+    pub term: ratatui::Terminal<CrosstermBackend<BufWriter<Stdout>>>,
 }
 
 fn restore() {
@@ -40,7 +42,10 @@ impl Screen {
             restore();
             anyhow::bail!("cannot switch to the terminal's alternate screen: {e}");
         }
-        match ratatui::Terminal::new(CrosstermBackend::new(io::stdout())) {
+        match ratatui::Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
+            1 << 16,
+            io::stdout(),
+        ))) {
             Ok(term) => Ok(Screen { term }),
             Err(e) => {
                 restore();

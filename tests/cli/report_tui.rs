@@ -148,8 +148,13 @@ fn browser_shows_reports_rows_expands_zooms_filters_annotates_and_restores_the_t
     t.keys(&["Escape"]);
     // Help, then any key back.
     t.keys(&["h"]);
-    let s = t.wait_for(|s| s.contains("annotate the entry's symbol"));
-    assert!(s.contains("expand / collapse every call graph"), "{s}");
+    // Waiting for the help's last line: an earlier one can be on the screen before the rest.
+    let s = t.wait_for(|s| s.contains("q, Ctrl-C"));
+    assert!(
+        s.contains("annotate the entry's symbol")
+            && s.contains("expand / collapse every call graph"),
+        "{s}"
+    );
     t.keys(&["x", "q"]);
     let s = t.wait_for(|s| s.contains("EXITED"));
     assert!(s.contains("EXITED rc=0"), "{s}");

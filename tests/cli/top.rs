@@ -340,8 +340,13 @@ fn full_screen_view_browses_expands_filters_zooms_saves_and_restores_the_termina
     t.keys(&["Escape"]);
     // Help, then any key back.
     t.keys(&["h"]);
-    let s = t.wait_for(|s| s.contains("zoom into the selected entry's dso"));
-    assert!(s.contains("write the current view to a file"), "{s}");
+    // Waiting for the help's last line: an earlier one can be on the screen before the rest.
+    let s = t.wait_for(|s| s.contains("q, Ctrl-C"));
+    assert!(
+        s.contains("zoom into the selected entry's dso")
+            && s.contains("write the current view to a file"),
+        "{s}"
+    );
     t.keys(&["x", "P"]);
     let s = t.wait_for(|s| s.contains("rperf.hist.0 written"));
     assert!(s.contains("rperf.hist.0 written"), "{s}");
