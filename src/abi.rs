@@ -357,6 +357,8 @@ pub mod misc {
     pub const USER: u16 = b::PERF_RECORD_MISC_USER as u16;
     /// COMM caused by exec.
     pub const COMM_EXEC: u16 = b::PERF_RECORD_MISC_COMM_EXEC as u16;
+    /// A FORK record the recorder synthesized for a task already running (same bit).
+    pub const FORK_EXEC: u16 = b::PERF_RECORD_MISC_FORK_EXEC as u16;
     /// A SWITCH record of the task going out (else coming in).
     pub const SWITCH_OUT: u16 = b::PERF_RECORD_MISC_SWITCH_OUT as u16;
     /// perf.data's build-id entries: the id's real length is stored after it (perf's

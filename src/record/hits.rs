@@ -232,7 +232,14 @@ mod tests {
         buf.extend(sample_rec(0x7000, 10, misc::USER));
         buf.extend(sample_rec(0xffffffff81000000, 10, misc::KERNEL));
         // A forked child samples in its parent's mapping.
-        buf.extend(encode::fork(11, 10, 11, 10, encode::Trailer::default()));
+        buf.extend(encode::fork(
+            11,
+            10,
+            11,
+            10,
+            false,
+            encode::Trailer::default(),
+        ));
         t.observe(&buf);
         assert_eq!(t.hits(), (vec!["/bin/a", "/lib/b.so"], true));
     }

@@ -428,7 +428,7 @@ pub(crate) fn synthesize(
             // FORK first, as perf: a reader makes the thread from its parent at the FORK
             // (taking the parent's name), so the thread's own COMM must come after it.
             if *tid != p.pid {
-                side.extend(encode::fork(p.pid, p.pid, *tid, p.pid, trailer));
+                side.extend(encode::fork(p.pid, p.pid, *tid, p.pid, true, trailer));
             }
             side.extend(encode::comm(p.pid, *tid, comm, false, trailer));
         }

@@ -200,22 +200,31 @@ impl Session {
                 ppid,
                 tid,
                 ptid,
+                synthesized,
             } => {
-                // The kernel copies the name of the forking thread, not of its process.
+                // A fork makes a new thread, as perf does: whatever an earlier task of the
+                // same id left (ids are reused) is gone. The kernel copies the name of the
+                // forking thread, not of its process.
                 let parent_comm = self
                     .comms
                     .get(ptid)
                     .or_else(|| self.comms.get(ppid))
                     .cloned();
-                if let Some(c) = parent_comm {
-                    self.comms.entry(*tid).or_insert(c);
-                }
+                match parent_comm {
+                    Some(c) => self.comms.insert(*tid, c),
+                    None => self.comms.remove(tid),
+                };
                 self.pids.insert(*tid, *pid);
                 if pid != ppid {
-                    if let Some(m) = self.maps.get(ppid).cloned() {
-                        self.maps.insert(*pid, m);
-                        *self.generations.entry(*pid).or_default() += 1;
-                    }
+                    // A new process starts with a copy of its parent's address space; one
+                    // the recorder synthesized gets its own MMAPs next, and a copy would
+                    // leave the parent's binaries where the child has nothing.
+                    let m = match synthesized {
+                        false => self.maps.get(ppid).cloned().unwrap_or_default(),
+                        true => Vec::new(),
+                    };
+                    self.maps.insert(*pid, m);
+                    *self.generations.entry(*pid).or_default() += 1;
                 }
             }
             Record::Mmap {
@@ -737,6 +746,7 @@ mod tests {
             ppid: 10,
             tid: 11,
             ptid: 10,
+            synthesized: false,
         });
         assert_eq!(s.comm(11), "sh");
         assert!(s.resolve(11, 0x5010, Mode::User).is_some());
@@ -753,5 +763,44 @@ mod tests {
         let l = s.resolve(11, 0x5010, Mode::User).unwrap();
         assert_eq!(s.dsos()[l.dso as usize].short_name(), "ls");
         assert_eq!(s.comm(99), ":99");
+    }
+
+    fn fork(pid: i32, ppid: i32, synthesized: bool) -> Record<'static> {
+        Record::Fork {
+            pid,
+            ppid,
+            tid: pid,
+            ptid: ppid,
+            synthesized,
+        }
+    }
+
+    /// perf's record synthesizes a FORK (marked FORK_EXEC) for every process running when it
+    /// starts, parent included; the child's own MMAPs follow. A copy of the parent's maps
+    /// would name the parent's binary for child addresses nothing maps (a compiler's
+    /// collect2 showed gcc's binary where perf shows [unknown]).
+    #[test]
+    fn a_synthesized_fork_copies_nothing_and_a_reused_id_starts_afresh() {
+        let mut s = Session::new();
+        s.apply(&mmap(10, 0x5000, 0x1000, "/usr/bin/gcc", Mode::User));
+        s.apply(&fork(11, 10, true));
+        s.apply(&mmap(11, 0x9000, 0x1000, "/usr/lib/collect2", Mode::User));
+        assert!(s.resolve(11, 0x5010, Mode::User).is_none());
+        assert!(s.resolve(11, 0x9010, Mode::User).is_some());
+        // Process 11 gone and its id reused by a child of a process nothing is known of:
+        // neither the old maps nor the old name stay.
+        s.apply(&Record::Comm {
+            pid: 11,
+            tid: 11,
+            name: "collect2".into(),
+            exec: true,
+            at: Default::default(),
+        });
+        s.apply(&fork(11, 20, false));
+        assert!(s.resolve(11, 0x9010, Mode::User).is_none());
+        assert_eq!(s.comm(11), ":11");
+        // A real fork copies the parent's maps.
+        s.apply(&fork(12, 10, false));
+        assert!(s.resolve(12, 0x5010, Mode::User).is_some());
     }
 }

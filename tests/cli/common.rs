@@ -237,6 +237,11 @@ pub const THREADS_C: &str = include_str!("../../fixtures/workloads/threads.c");
 /// /tmp/perf-PID.map as `jitted_loop`, and runs it for the given seconds. Prints its pid.
 pub const JIT_C: &str = include_str!("../../fixtures/workloads/jit.c");
 
+/// `forker CHILD SECONDS` forks and execs CHILD as `fakeframe`, which spins under a made-up
+/// caller: an address in forker's text that its own process never maps (forker built
+/// -no-pie, fakeframe -pie).
+pub const FAKE_CALLER_C: &str = include_str!("../../fixtures/workloads/fake_caller.c");
+
 /// Each event's sample layout in `file` as `perf evlist -v` prints it, without the sample id
 /// flag: perf identifies samples by ID when all events share a layout, rperf always by
 /// IDENTIFIER (both valid), so the rest is what must agree.

@@ -178,6 +178,7 @@ impl<T: Default> Threads<T> {
                 ppid,
                 tid,
                 ptid,
+                ..
             } => {
                 // perf takes a parent of another process id for a stale thread (its fork
                 // lost or out of order) and starts it afresh, its numbers dropped.

@@ -248,6 +248,10 @@ pub enum Record<'a> {
         tid: i32,
         /// The thread that forked it (its name is inherited).
         ptid: i32,
+        /// Written by the recorder for a task that already ran when recording began
+        /// (PERF_RECORD_MISC_FORK_EXEC): its own MMAP records follow, so nothing of the
+        /// parent's address space is copied.
+        synthesized: bool,
     },
     /// A thread exited.
     Exit {
@@ -373,11 +377,13 @@ impl Record<'_> {
                 ppid,
                 tid,
                 ptid,
+                synthesized,
             } => Record::Fork {
                 pid,
                 ppid,
                 tid,
                 ptid,
+                synthesized,
             },
             Record::Exit { pid, tid } => Record::Exit { pid, tid },
             Record::Mmap {
@@ -785,6 +791,7 @@ impl Converter {
                 ppid: r.ppid,
                 tid: r.tid,
                 ptid: r.ptid,
+                synthesized: raw.misc & crate::abi::misc::FORK_EXEC != 0,
             },
             EventRecord::Exit(r) => Record::Exit {
                 pid: r.pid,

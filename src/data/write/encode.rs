@@ -140,8 +140,10 @@ pub fn namespaces(pid: i32, tid: i32, ns: &[(u64, u64)], t: Trailer) -> Vec<u8> 
 }
 
 /// PERF_RECORD_FORK: `tid` of process `pid` was created by `ptid` of `ppid`.
-pub fn fork(pid: i32, ppid: i32, tid: i32, ptid: i32, t: Trailer) -> Vec<u8> {
-    let mut v = begin(kind::FORK, 0);
+pub fn fork(pid: i32, ppid: i32, tid: i32, ptid: i32, synthesized: bool, t: Trailer) -> Vec<u8> {
+    // perf marks the FORKs it synthesizes for tasks that already ran, so that no reader
+    // copies the parent's maps into them.
+    let mut v = begin(kind::FORK, if synthesized { misc::FORK_EXEC } else { 0 });
     for x in [pid, ppid, tid, ptid] {
         v.extend_from_slice(&x.to_ne_bytes());
     }

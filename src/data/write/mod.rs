@@ -360,7 +360,7 @@ mod tests {
         };
         let mut recs = Vec::new();
         recs.extend(encode::comm(42, 42, "work", true, t));
-        recs.extend(encode::fork(43, 42, 43, 42, t));
+        recs.extend(encode::fork(43, 42, 43, 42, false, t));
         recs.extend(encode::mmap2(
             42,
             &encode::Mapping {
@@ -553,8 +553,9 @@ mod tests {
                     }
                     1 => {
                         let (ppid, ptid) = (pid + 1, pid + 2);
-                        recs.extend(encode::fork(pid, ppid, tid, ptid, t));
-                        want.push(format!("fork {pid} {ppid} {tid} {ptid}"));
+                        let synth = next(2) == 1;
+                        recs.extend(encode::fork(pid, ppid, tid, ptid, synth, t));
+                        want.push(format!("fork {pid} {ppid} {tid} {ptid} {synth}"));
                     }
                     _ => {
                         let start = next(1 << 40) << 12;
@@ -626,7 +627,8 @@ mod tests {
                         ppid,
                         tid,
                         ptid,
-                    } => format!("fork {pid} {ppid} {tid} {ptid}"),
+                        synthesized,
+                    } => format!("fork {pid} {ppid} {tid} {ptid} {synthesized}"),
                     Record::Mmap {
                         pid,
                         start,
