@@ -351,6 +351,99 @@ fn a_running_child_gets_none_of_its_parents_maps() {
     }
 }
 
+/// perf fills one location frame by frame along a sample's chain, in its graph's order
+/// (root first in caller order, the default with children), and a frame outside every
+/// mapping keeps the level the frame before it left: the sample's own for the root, `[.]`
+/// after a mapped user frame. Written with rperf's encoder: no program here returns to
+/// code nothing maps.
+#[test]
+fn unmapped_chain_frames_take_the_level_perf_gives_them() {
+    use rperf::abi::{flag, kind, misc, sample, PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER};
+    use rperf::data::write::encode::{self, Mapping, Trailer};
+    use rperf::data::write::Writer;
+    let dir = TempDir::new("report-levels");
+    let exe = compile_c(dir.path(), "chain", CHAIN_C, &["-O1"]);
+    let st = sample::IP | sample::TID | sample::TIME | sample::PERIOD | sample::CALLCHAIN;
+    let attr = rperf::abi::Attr {
+        type_: 1,
+        sample_period: 1000,
+        sample_type: st,
+        flags: flag::SAMPLE_ID_ALL | flag::COMM | flag::MMAP,
+        ..Default::default()
+    };
+    let t = Trailer {
+        sample_type: st,
+        id: 0,
+    };
+    let mut recs = encode::comm(7, 7, "work", false, t);
+    recs.extend(encode::mmap2(
+        7,
+        &Mapping {
+            start: 0x40_0000,
+            end: 0x40_1000,
+            pgoff: 0,
+            maj: 0,
+            min: 0,
+            ino: 0,
+            prot: (libc::PROT_READ | libc::PROT_EXEC) as u32,
+            flags: libc::MAP_PRIVATE as u32,
+            path: exe.to_str().unwrap().to_string(),
+        },
+        t,
+    ));
+    let (after_kernel, after_user) = (0x7000_dead_0000u64, 0x7000_beef_0000u64);
+    let chain = [
+        PERF_CONTEXT_KERNEL,
+        0xffff_ffff_8100_0000,
+        PERF_CONTEXT_USER,
+        after_kernel,
+        0x40_0010,
+        after_user,
+    ];
+    for i in 0..3u64 {
+        let mut body = Vec::new();
+        for v in [0xffff_ffff_8100_0000, (7u64 << 32) | 7, 1000 + i, 1000] {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+        body.extend_from_slice(&(chain.len() as u64).to_le_bytes());
+        for v in chain {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+        recs.extend_from_slice(&kind::SAMPLE.to_le_bytes());
+        recs.extend_from_slice(&misc::KERNEL.to_le_bytes());
+        recs.extend_from_slice(&(8 + body.len() as u16).to_le_bytes());
+        recs.extend(body);
+    }
+    recs.extend(encode::finished_round());
+    let f = dir.path().join("levels.data");
+    let mut w = Writer::create(&f, vec![(attr, vec![1])]).unwrap();
+    w.write(&recs).unwrap();
+    w.finish(Vec::new()).unwrap();
+    let row = |text: &str, addr: u64| -> String {
+        let a = format!("0x{addr:016x}");
+        text.lines()
+            .find(|l| l.contains(&a) && l.contains('%'))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|| panic!("no row for {a}:\n{text}"))
+    };
+    // Caller order walks root first: the root keeps the kernel sample's [k]. Callee order
+    // walks from the kernel frames: the frame after them keeps [k].
+    for (g, kernel_level) in [("none", after_user), ("callee", after_kernel)] {
+        let Some((po, ro)) = reports(&f, &["--children", "-g", g, "--sort", "sym"]) else {
+            return;
+        };
+        for a in [after_kernel, after_user] {
+            assert_eq!(
+                row(&ro, a),
+                row(&po, a),
+                "-g {g}: perf:\n{po}\nrperf:\n{ro}"
+            );
+            let want = if a == kernel_level { "[k]" } else { "[.]" };
+            assert!(row(&ro, a).contains(want), "-g {g}: {a:#x}:\n{ro}");
+        }
+    }
+}
+
 #[test]
 fn bad_report_inputs() {
     let dir = TempDir::new("report-bad");

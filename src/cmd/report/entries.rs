@@ -12,7 +12,9 @@ pub(crate) struct Entry {
     pub(crate) samples: u64,
     /// The (pid, tid) of the sample that created the entry: perf's `he->thread`.
     pub(super) thread: (i32, i32),
-    /// Whether that sample was taken in the kernel (perf's `he->level`).
+    /// perf's `he->level` (`[k]`), shown for an address outside every mapping: for the
+    /// sample's own entry whether it was taken in the kernel, for a chain frame's the level
+    /// perf's walk of the chain had at that frame.
     pub(super) kernel_sample: bool,
     /// The length of that thread's last name: perf sizes the comm column by it (not by
     /// the names the entries show), cutting longer names to the width.
@@ -415,8 +417,9 @@ pub(super) struct Uniq {
     pub(super) mode: Mode,
     pub(super) thread: (i32, i32),
     pub(super) self_key: Key,
-    /// The other entries on the chain, each once.
-    pub(super) chain_keys: Vec<Key>,
+    /// The other entries on the chain, each once, with the level (`[k]`) an entry made by
+    /// that frame shows when its address is outside every mapping.
+    pub(super) chain_keys: Vec<(Key, bool)>,
     /// With a graph: the sample's own entry, then its frames leaf first ([`FrameTable`] ids).
     pub(super) stack: Vec<u32>,
     pub(super) period: u64,
@@ -474,8 +477,12 @@ pub(super) fn fold_distinct(uniqs: &mut Vec<Uniq>, hists: &mut [EventHist], grap
             Mode::Other => {}
         }
         e.samples += u.samples;
-        for k in &u.chain_keys {
-            entries.entry(*k).or_insert_with(new).children_period += u.period;
+        for &(k, level_k) in &u.chain_keys {
+            let e = entries.entry(k).or_insert_with(|| Entry {
+                kernel_sample: level_k,
+                ..new()
+            });
+            e.children_period += u.period;
         }
     }
 }

@@ -226,7 +226,8 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
                                     None => (SymCell::Addr(kernel, l.rel), pack(l.dso, l.rel)),
                                 }
                             }
-                            // perf leaves a map-less chain entry with the sample's own level.
+                            // The level of an address outside every mapping is its entry's
+                            // (`Entry::kernel_sample`), not the cell's.
                             None if abs => {
                                 (SymCell::Addr(s.mode == Mode::Kernel, addr), addr >> 20)
                             }
@@ -357,15 +358,34 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
             let fs = chain_frames
                 .take()
                 .unwrap_or_else(|| stacks.frames(session, &s, max));
-            for f in fs {
+            // perf walks the chain in its graph's order (root first in caller order, as
+            // `query_caller`) with one location it overwrites frame by frame, starting
+            // from the sample's own; a frame outside every mapping keeps the level the
+            // frame before it left, and an entry such a frame creates shows that level.
+            let sample_k = s.mode == Mode::Kernel;
+            let mut levels = vec![sample_k; fs.len()];
+            let mut level_k = sample_k;
+            let mut walk = |i: usize| {
+                let f = &fs[i];
+                if let Some(l) = session.resolve(s.pid, f.addr, f.mode) {
+                    level_k = session.dsos()[l.dso as usize].kernel;
+                }
+                levels[i] = level_k;
+            };
+            if query_caller {
+                (0..fs.len()).rev().for_each(&mut walk);
+            } else {
+                (0..fs.len()).for_each(&mut walk);
+            }
+            for (f, level_k) in fs.into_iter().zip(levels) {
                 let (_, _, _, expanded) = key_of(f.addr, f.mode, true, f.unwound);
                 for (k, sym) in expanded {
                     if graph_on {
                         u.stack.push(frames.intern(k, sym));
                     }
                     // Every caller gets the period once per sample.
-                    if want_children && k != self_key && !u.chain_keys.contains(&k) {
-                        u.chain_keys.push(k);
+                    if want_children && k != self_key && !u.chain_keys.iter().any(|c| c.0 == k) {
+                        u.chain_keys.push((k, level_k));
                     }
                 }
             }
