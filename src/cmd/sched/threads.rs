@@ -102,6 +102,9 @@ pub(super) struct Threads<T> {
     pub(super) map: HashMap<i32, Thread<T>>,
     pub(super) serials: u64,
     pub(super) replaced: Vec<Thread<T>>,
+    /// Where each replaced thread is in `replaced`, by serial: a name asked of one is found
+    /// without a walk over all of them (a busy machine replaces thousands as ids wrap).
+    replaced_at: HashMap<u64, usize>,
 }
 
 impl<T: Default> Threads<T> {
@@ -110,6 +113,7 @@ impl<T: Default> Threads<T> {
             map: HashMap::new(),
             serials: 0,
             replaced: Vec::new(),
+            replaced_at: HashMap::new(),
         }
     }
 
@@ -151,6 +155,7 @@ impl<T: Default> Threads<T> {
 
     pub(super) fn remove(&mut self, tid: i32) {
         if let Some(th) = self.map.remove(&tid) {
+            self.replaced_at.insert(th.serial, self.replaced.len());
             self.replaced.push(th);
         }
     }
@@ -160,10 +165,9 @@ impl<T: Default> Threads<T> {
         match self.map.get(&tid).filter(|t| t.serial == serial) {
             Some(t) => t.comm(),
             None => self
-                .replaced
-                .iter()
-                .find(|t| t.serial == serial)
-                .map(Thread::comm)
+                .replaced_at
+                .get(&serial)
+                .map(|&i| self.replaced[i].comm())
                 .unwrap_or_default(),
         }
     }
