@@ -650,19 +650,8 @@ pub fn locate(
     if there.as_ref() == Some(want) {
         return here;
     }
-    let hex = rperf_symbols::buildid::hex(want);
-    let cache_root = std::env::var_os("PERF_BUILDID_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".debug")));
-    if let (Some(root), true) = (cache_root, hex.len() > 2) {
-        let cached = root
-            .join(".build-id")
-            .join(&hex[..2])
-            .join(&hex[2..])
-            .join("elf");
-        if id_of(&cached).as_ref() == Some(want) {
-            return Some((cached, None));
-        }
+    if let Some(cached) = cached_copy(want) {
+        return Some((cached, None));
     }
     // A file with no build-id to compare is read anyway; one with another build is not.
     match there {
@@ -671,13 +660,46 @@ pub fn locate(
     }
 }
 
+/// The copy of the binary with build-id `want` in perf's build-id cache
+/// (`$PERF_BUILDID_DIR`, else `~/.debug`), when it is there and has that build-id.
+fn cached_copy(want: &[u8]) -> Option<PathBuf> {
+    let hex = rperf_symbols::buildid::hex(want);
+    let root = std::env::var_os("PERF_BUILDID_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".debug")))?;
+    if hex.len() <= 2 {
+        return None;
+    }
+    let cached = root
+        .join(".build-id")
+        .join(&hex[..2])
+        .join(&hex[2..])
+        .join("elf");
+    (rperf_symbols::build_id(&cached).ok().flatten().as_deref() == Some(want)).then_some(cached)
+}
+
 fn load_elf(
     build_ids: &HashMap<String, Vec<u8>>,
     symfs: &Option<PathBuf>,
     path: &str,
 ) -> Option<ElfSymbols> {
     let (file, root) = locate(build_ids, symfs, path)?;
-    ElfSymbols::load_with_debug(&file, root.as_deref()).ok()
+    let table = ElfSymbols::load_with_debug(&file, root.as_deref()).ok();
+    if table.as_ref().is_some_and(ElfSymbols::from_symtab) {
+        return table;
+    }
+    // perf takes a function table from the build-id cache's copy before the binary's own
+    // exported names: a copy cached before the binary was stripped names every function.
+    let cached = (build_ids.get(path).filter(|id| !id.is_empty()))
+        .and_then(|want| cached_copy(want))
+        .filter(|c| *c != file);
+    match cached {
+        Some(c) => match ElfSymbols::load_with_debug(&c, None) {
+            Ok(t) if t.from_symtab() => Some(t),
+            _ => table,
+        },
+        None => table,
+    }
 }
 
 #[cfg(test)]

@@ -723,6 +723,12 @@ impl ElfSymbols {
         (0..self.syms.len()).map(|i| self.symbol(i))
     }
 
+    /// Whether the names came from a full symbol table (`.symtab`, the binary's or its debug
+    /// file's), not just the exported `.dynsym` names of a stripped binary.
+    pub fn from_symtab(&self) -> bool {
+        self.from_symtab
+    }
+
     /// How many names were demangled so far: names are demangled when first looked up, not
     /// when the table is built (only aliases of one address are, to pick perf's name).
     pub fn demangled(&self) -> usize {

@@ -982,6 +982,82 @@ fn rebuilt_binaries_are_found_by_build_id_like_perf() {
     }
 }
 
+/// perf takes the function table from its build-id cache's copy before the binary's own: a
+/// binary stripped after it was cached (the copy keeps its .symtab) still has its static
+/// functions named.
+#[test]
+fn a_binary_stripped_after_caching_is_named_from_the_cache_like_perf() {
+    let dir = TempDir::new("buildid-strip");
+    let exe = compile_c(
+        dir.path(),
+        "chain",
+        CHAIN_C,
+        &["-O1", "-fno-omit-frame-pointer"],
+    );
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    for tool in ["perf", "rperf"] {
+        let Some(f) = record_with(
+            tool,
+            dir.path(),
+            &format!("{tool}.data"),
+            &["--", exe.to_str().unwrap(), "0.2"],
+        ) else {
+            return;
+        };
+        let mut p = perf().unwrap();
+        p.env("HOME", &home).args(["buildid-cache", "-a"]).arg(&exe);
+        let o = run(p);
+        assert!(o.status.success(), "{}", stderr(&o));
+        // Stripped into a new file (the cache hard-links the old one), build-id kept.
+        let stripped = dir.path().join("chain.stripped");
+        let o = run({
+            let mut c = std::process::Command::new("strip");
+            c.arg("-o").arg(&stripped).arg(&exe);
+            c
+        });
+        assert!(o.status.success(), "strip: {}", stderr(&o));
+        std::fs::rename(&stripped, &exe).unwrap();
+        let args = [
+            "report",
+            "--stdio",
+            "--no-children",
+            "--sort",
+            "dso,sym",
+            "--dso",
+            "chain",
+        ];
+        let mut p = perf().unwrap();
+        p.env("HOME", &home)
+            .arg("report")
+            .args(&args[1..])
+            .arg("-i")
+            .arg(&f);
+        let want = stdout(&run(p));
+        let got = run({
+            let mut c = rperf();
+            c.env("HOME", &home).args(args).arg("-i").arg(&f);
+            c
+        });
+        assert!(got.status.success(), "{}", stderr(&got));
+        let got = stdout(&got);
+        assert!(got.contains("[.] leaf"), "{tool}: {got}");
+        let (w, g) = parse_both(&want, &got);
+        assert_eq!(g, w, "{tool}-recorded file");
+        // The unstripped binary back for the next recording.
+        std::fs::remove_file(&exe).unwrap();
+        let back = compile_c(
+            dir.path(),
+            "chain",
+            CHAIN_C,
+            &["-O1", "-fno-omit-frame-pointer"],
+        );
+        assert_eq!(back, exe);
+        std::fs::remove_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+    }
+}
+
 /// Two processes of one static binary (no PLT, no dynamic loader, no vDSO calls), so every
 /// row has the same name in perf and rperf and the orders can be compared line by line.
 const FORKER_C: &str = r#"
