@@ -905,40 +905,35 @@ fn header_equals_perf() {
     }
 }
 
-#[test]
-fn rebuilt_binaries_are_found_by_build_id_like_perf() {
-    let dir = TempDir::new("buildid");
-    let exe = compile_c(
-        dir.path(),
-        "chain",
-        CHAIN_C,
-        &["-O1", "-fno-omit-frame-pointer"],
-    );
-    // perf's build-id cache lives in $HOME/.debug: a home of the test's own.
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    for tool in ["perf", "rperf"] {
-        let Some(f) = record_with(
-            tool,
+/// For perf's and rperf's recordings of the chain program in turn: perf's build-id cache
+/// (in a `$HOME` of the test's own) takes a copy of the binary, `change` then replaces the
+/// file at its path (a new file: the cache hard-links the old one), and rperf's report of
+/// the workload's binary must name `leaf` and equal perf's. The binary is built afresh
+/// after each round. (The workload's binary only: with a fresh `$HOME` perf finds no copy
+/// of the vDSO to name its functions.)
+fn report_after_caching(tag: &str, record: &[&str], change: impl Fn(&Path, &Path)) {
+    let dir = TempDir::new(tag);
+    let build = || {
+        compile_c(
             dir.path(),
-            &format!("{tool}.data"),
-            &["-g", "--", exe.to_str().unwrap(), "0.2"],
-        ) else {
+            "chain",
+            CHAIN_C,
+            &["-O1", "-fno-omit-frame-pointer"],
+        )
+    };
+    let exe = build();
+    let home = dir.path().join("home");
+    for tool in ["perf", "rperf"] {
+        std::fs::create_dir_all(&home).unwrap();
+        let args = [record, &["--", exe.to_str().unwrap(), "0.2"][..]].concat();
+        let Some(f) = record_with(tool, dir.path(), &format!("{tool}.data"), &args) else {
             return;
         };
-        // perf's build-id cache keeps a copy of the binary; then the path gets another
-        // program (a rebuild), whose symbols must not be used for the recording.
         let mut p = perf().unwrap();
         p.env("HOME", &home).args(["buildid-cache", "-a"]).arg(&exe);
         let o = run(p);
         assert!(o.status.success(), "{}", stderr(&o));
-        // A new file at the path, as a rebuild makes (writing into the old one would change
-        // perf's cached copy too: the cache hard-links it).
-        let other = compile_c(dir.path(), "other", BURN_C, &["-O1"]);
-        std::fs::remove_file(&exe).unwrap();
-        std::fs::copy(&other, &exe).unwrap();
-        // (The workload's binary only: with a fresh $HOME perf finds no copy of the vDSO
-        // to name its functions.)
+        change(dir.path(), &exe);
         let args = [
             "--stdio",
             "--no-children",
@@ -970,92 +965,38 @@ fn rebuilt_binaries_are_found_by_build_id_like_perf() {
         assert!(got.contains("[.] leaf"), "{tool}: {got}");
         let (w, g) = parse_both(&want, &got);
         assert_eq!(g, w, "{tool}-recorded file");
-        // Put the original back for the next recording.
         std::fs::remove_file(&exe).unwrap();
-        let back = compile_c(
-            dir.path(),
-            "chain",
-            CHAIN_C,
-            &["-O1", "-fno-omit-frame-pointer"],
-        );
-        assert_eq!(back, exe);
+        assert_eq!(build(), exe);
+        std::fs::remove_dir_all(&home).unwrap();
     }
 }
 
+/// The path gets another program (a rebuild) after perf cached the recorded one: its
+/// symbols must not be used for the recording; the cached copy's are.
+#[test]
+fn rebuilt_binaries_are_found_by_build_id_like_perf() {
+    report_after_caching("buildid", &["-g"], |dir, exe| {
+        let other = compile_c(dir, "other", BURN_C, &["-O1"]);
+        std::fs::remove_file(exe).unwrap();
+        std::fs::copy(&other, exe).unwrap();
+    });
+}
+
 /// perf takes the function table from its build-id cache's copy before the binary's own: a
-/// binary stripped after it was cached (the copy keeps its .symtab) still has its static
-/// functions named.
+/// binary stripped after it was cached (the copy keeps its .symtab; the build-id stays)
+/// still has its static functions named.
 #[test]
 fn a_binary_stripped_after_caching_is_named_from_the_cache_like_perf() {
-    let dir = TempDir::new("buildid-strip");
-    let exe = compile_c(
-        dir.path(),
-        "chain",
-        CHAIN_C,
-        &["-O1", "-fno-omit-frame-pointer"],
-    );
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    for tool in ["perf", "rperf"] {
-        let Some(f) = record_with(
-            tool,
-            dir.path(),
-            &format!("{tool}.data"),
-            &["--", exe.to_str().unwrap(), "0.2"],
-        ) else {
-            return;
-        };
-        let mut p = perf().unwrap();
-        p.env("HOME", &home).args(["buildid-cache", "-a"]).arg(&exe);
-        let o = run(p);
-        assert!(o.status.success(), "{}", stderr(&o));
-        // Stripped into a new file (the cache hard-links the old one), build-id kept.
-        let stripped = dir.path().join("chain.stripped");
+    report_after_caching("buildid-strip", &[], |dir, exe| {
+        let stripped = dir.join("chain.stripped");
         let o = run({
             let mut c = std::process::Command::new("strip");
-            c.arg("-o").arg(&stripped).arg(&exe);
+            c.arg("-o").arg(&stripped).arg(exe);
             c
         });
         assert!(o.status.success(), "strip: {}", stderr(&o));
-        std::fs::rename(&stripped, &exe).unwrap();
-        let args = [
-            "report",
-            "--stdio",
-            "--no-children",
-            "--sort",
-            "dso,sym",
-            "--dso",
-            "chain",
-        ];
-        let mut p = perf().unwrap();
-        p.env("HOME", &home)
-            .arg("report")
-            .args(&args[1..])
-            .arg("-i")
-            .arg(&f);
-        let want = stdout(&run(p));
-        let got = run({
-            let mut c = rperf();
-            c.env("HOME", &home).args(args).arg("-i").arg(&f);
-            c
-        });
-        assert!(got.status.success(), "{}", stderr(&got));
-        let got = stdout(&got);
-        assert!(got.contains("[.] leaf"), "{tool}: {got}");
-        let (w, g) = parse_both(&want, &got);
-        assert_eq!(g, w, "{tool}-recorded file");
-        // The unstripped binary back for the next recording.
-        std::fs::remove_file(&exe).unwrap();
-        let back = compile_c(
-            dir.path(),
-            "chain",
-            CHAIN_C,
-            &["-O1", "-fno-omit-frame-pointer"],
-        );
-        assert_eq!(back, exe);
-        std::fs::remove_dir_all(&home).unwrap();
-        std::fs::create_dir_all(&home).unwrap();
-    }
+        std::fs::rename(&stripped, exe).unwrap();
+    });
 }
 
 /// Two processes of one static binary (no PLT, no dynamic loader, no vDSO calls), so every
