@@ -351,6 +351,55 @@ fn a_running_child_gets_none_of_its_parents_maps() {
     }
 }
 
+/// A perf.data written with rperf's own encoder: process 7 (`work`), the side-band records
+/// `side` adds after its COMM, then one cpu-clock sample per (ip, misc, chain), the
+/// samples' times 1000, 1001, ... Returns the file.
+fn crafted_chains(
+    path: &Path,
+    side: impl FnOnce(rperf::data::write::encode::Trailer) -> Vec<u8>,
+    samples: &[(u64, u16, &[u64])],
+) -> std::path::PathBuf {
+    use rperf::abi::{flag, kind, sample, Attr};
+    use rperf::data::write::encode::{self, Trailer};
+    use rperf::data::write::Writer;
+    let st = sample::IP | sample::TID | sample::TIME | sample::PERIOD | sample::CALLCHAIN;
+    let attr = Attr {
+        type_: 1,
+        sample_period: 1000,
+        sample_type: st,
+        flags: flag::SAMPLE_ID_ALL | flag::COMM | flag::MMAP,
+        ..Attr::default()
+    };
+    let t = Trailer {
+        sample_type: st,
+        id: 0,
+    };
+    let mut recs = encode::comm(7, 7, "work", false, t);
+    recs.extend(side(t));
+    for (i, &(ip, misc, chain)) in samples.iter().enumerate() {
+        let mut body = Vec::new();
+        let head = [
+            ip,
+            (7u64 << 32) | 7,
+            1000 + i as u64,
+            1000,
+            chain.len() as u64,
+        ];
+        for v in head.into_iter().chain(chain.iter().copied()) {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+        recs.extend_from_slice(&kind::SAMPLE.to_le_bytes());
+        recs.extend_from_slice(&misc.to_le_bytes());
+        recs.extend_from_slice(&(8 + body.len() as u16).to_le_bytes());
+        recs.extend(body);
+    }
+    recs.extend(encode::finished_round());
+    let mut w = Writer::create(path, vec![(attr, vec![1])]).unwrap();
+    w.write(&recs).unwrap();
+    w.finish(Vec::new()).unwrap();
+    path.to_path_buf()
+}
+
 /// perf fills one location frame by frame along a sample's chain, in its graph's order
 /// (root first in caller order, the default with children), and a frame outside every
 /// mapping keeps the level the frame before it left: the sample's own for the root, `[.]`
@@ -358,67 +407,39 @@ fn a_running_child_gets_none_of_its_parents_maps() {
 /// code nothing maps.
 #[test]
 fn unmapped_chain_frames_take_the_level_perf_gives_them() {
-    use rperf::abi::{flag, kind, misc, sample, PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER};
-    use rperf::data::write::encode::{self, Mapping, Trailer};
-    use rperf::data::write::Writer;
+    use rperf::abi::{misc, PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER};
+    use rperf::data::write::encode::{self, Mapping};
     let dir = TempDir::new("report-levels");
     let exe = compile_c(dir.path(), "chain", CHAIN_C, &["-O1"]);
-    let st = sample::IP | sample::TID | sample::TIME | sample::PERIOD | sample::CALLCHAIN;
-    let attr = rperf::abi::Attr {
-        type_: 1,
-        sample_period: 1000,
-        sample_type: st,
-        flags: flag::SAMPLE_ID_ALL | flag::COMM | flag::MMAP,
-        ..Default::default()
-    };
-    let t = Trailer {
-        sample_type: st,
-        id: 0,
-    };
-    let mut recs = encode::comm(7, 7, "work", false, t);
-    recs.extend(encode::mmap2(
-        7,
-        &Mapping {
-            start: 0x40_0000,
-            end: 0x40_1000,
-            pgoff: 0,
-            maj: 0,
-            min: 0,
-            ino: 0,
-            prot: (libc::PROT_READ | libc::PROT_EXEC) as u32,
-            flags: libc::MAP_PRIVATE as u32,
-            path: exe.to_str().unwrap().to_string(),
-        },
-        t,
-    ));
     let (after_kernel, after_user) = (0x7000_dead_0000u64, 0x7000_beef_0000u64);
+    let kernel_ip = 0xffff_ffff_8100_0000;
     let chain = [
         PERF_CONTEXT_KERNEL,
-        0xffff_ffff_8100_0000,
+        kernel_ip,
         PERF_CONTEXT_USER,
         after_kernel,
         0x40_0010,
         after_user,
     ];
-    for i in 0..3u64 {
-        let mut body = Vec::new();
-        for v in [0xffff_ffff_8100_0000, (7u64 << 32) | 7, 1000 + i, 1000] {
-            body.extend_from_slice(&v.to_le_bytes());
-        }
-        body.extend_from_slice(&(chain.len() as u64).to_le_bytes());
-        for v in chain {
-            body.extend_from_slice(&v.to_le_bytes());
-        }
-        recs.extend_from_slice(&kind::SAMPLE.to_le_bytes());
-        recs.extend_from_slice(&misc::KERNEL.to_le_bytes());
-        recs.extend_from_slice(&(8 + body.len() as u16).to_le_bytes());
-        recs.extend(body);
-    }
-    recs.extend(encode::finished_round());
-    let f = dir.path().join("levels.data");
-    let mut w = Writer::create(&f, vec![(attr, vec![1])]).unwrap();
-    w.write(&recs).unwrap();
-    w.finish(Vec::new()).unwrap();
+    let map = |t| {
+        encode::mmap2(
+            7,
+            &Mapping {
+                start: 0x40_0000,
+                end: 0x40_1000,
+                pgoff: 0,
+                maj: 0,
+                min: 0,
+                ino: 0,
+                prot: (libc::PROT_READ | libc::PROT_EXEC) as u32,
+                flags: libc::MAP_PRIVATE as u32,
+                path: exe.to_str().unwrap().to_string(),
+            },
+            t,
+        )
+    };
+    let sample = (kernel_ip, misc::KERNEL, &chain[..]);
+    let f = crafted_chains(&dir.path().join("levels.data"), map, &[sample; 3]);
     let row = |text: &str, addr: u64| -> String {
         let a = format!("0x{addr:016x}");
         text.lines()
@@ -1128,55 +1149,20 @@ fn a_chain_with_an_unknown_context_marker_is_dropped_like_perf() {
     // one whose chain holds a value past PERF_CONTEXT_MAX that is no context marker (what
     // garbage frames of code without frame pointers can hold). perf drops that chain
     // whole; so must rperf, in children counts and in script.
-    use rperf::abi::{flag, kind, misc, sample, Attr};
-    use rperf::data::write::encode::{self, Trailer};
-    use rperf::data::write::Writer;
+    use rperf::abi::misc;
     let dir = TempDir::new("report-corrupt-chain");
-    let f = dir.path().join("c.data");
-    let st = sample::IP | sample::TID | sample::TIME | sample::PERIOD | sample::CALLCHAIN;
-    let attr = Attr {
-        type_: 1,
-        sample_period: 1000,
-        sample_type: st,
-        flags: flag::SAMPLE_ID_ALL | flag::COMM,
-        ..Attr::default()
-    };
-    let t = Trailer {
-        sample_type: st,
-        id: 0,
-    };
     let user = u64::MAX - 511; // PERF_CONTEXT_USER
-    let mut recs = encode::comm(7, 7, "work", false, t);
-    for (i, chain) in [
-        &[user, 0x1000, 0x2000][..],
-        &[user, 0x1000, 0x2000][..],
-        &[user, 0x1000, u64::MAX - 3, 0x3000][..],
-    ]
-    .iter()
-    .enumerate()
-    {
-        let mut body = Vec::new();
-        for v in [
-            0x1000,
-            (7u64 << 32) | 7,
-            1000 + i as u64,
-            1000,
-            chain.len() as u64,
-        ] {
-            body.extend_from_slice(&v.to_le_bytes());
-        }
-        for v in *chain {
-            body.extend_from_slice(&v.to_le_bytes());
-        }
-        recs.extend_from_slice(&kind::SAMPLE.to_le_bytes());
-        recs.extend_from_slice(&misc::USER.to_le_bytes());
-        recs.extend_from_slice(&(8 + body.len() as u16).to_le_bytes());
-        recs.extend(body);
-    }
-    recs.extend(encode::finished_round());
-    let mut w = Writer::create(&f, vec![(attr, vec![1])]).unwrap();
-    w.write(&recs).unwrap();
-    w.finish(Vec::new()).unwrap();
+    let plain = [user, 0x1000, 0x2000];
+    let bad = [user, 0x1000, u64::MAX - 3, 0x3000];
+    let f = crafted_chains(
+        &dir.path().join("c.data"),
+        |_| Vec::new(),
+        &[
+            (0x1000, misc::USER, &plain[..]),
+            (0x1000, misc::USER, &plain[..]),
+            (0x1000, misc::USER, &bad[..]),
+        ],
+    );
     let r = rperf_out(
         &[
             "report",
