@@ -242,6 +242,41 @@ pub const JIT_C: &str = include_str!("../../fixtures/workloads/jit.c");
 /// -no-pie, fakeframe -pie).
 pub const FAKE_CALLER_C: &str = include_str!("../../fixtures/workloads/fake_caller.c");
 
+/// A perf.data of one cpu-clock event written with rperf's own encoder, for what no
+/// workload here records: process 7 (`work`) named by a COMM, the side-band records `side`
+/// makes, then one sample per (misc, body words) laid out as `sample_type` says.
+pub fn crafted_file(
+    path: &Path,
+    sample_type: u64,
+    side: impl FnOnce(rperf::data::write::encode::Trailer) -> Vec<u8>,
+    samples: &[(u16, Vec<u64>)],
+) {
+    use rperf::abi::{flag, kind, Attr};
+    use rperf::data::write::encode::{self, Trailer};
+    use rperf::data::write::Writer;
+    let attr = Attr {
+        type_: 1,
+        sample_period: 1000,
+        sample_type,
+        flags: flag::SAMPLE_ID_ALL | flag::COMM | flag::MMAP,
+        ..Attr::default()
+    };
+    let t = Trailer { sample_type, id: 0 };
+    let mut recs = encode::comm(7, 7, "work", false, t);
+    recs.extend(side(t));
+    for (misc, words) in samples {
+        let body: Vec<u8> = words.iter().flat_map(|v| v.to_le_bytes()).collect();
+        recs.extend_from_slice(&kind::SAMPLE.to_le_bytes());
+        recs.extend_from_slice(&misc.to_le_bytes());
+        recs.extend_from_slice(&(8 + body.len() as u16).to_le_bytes());
+        recs.extend(body);
+    }
+    recs.extend(encode::finished_round());
+    let mut w = Writer::create(path, vec![(attr, vec![1])]).unwrap();
+    w.write(&recs).unwrap();
+    w.finish(Vec::new()).unwrap();
+}
+
 /// Each event's sample layout in `file` as `perf evlist -v` prints it, without the sample id
 /// flag: perf identifies samples by ID when all events share a layout, rperf always by
 /// IDENTIFIER (both valid), so the rest is what must agree.

@@ -453,36 +453,17 @@ fn unwritable_outputs_and_corrupt_input_are_one_line_errors() {
 /// (`fmt` WEIGHT or WEIGHT_STRUCT): no event on a machine without a PMU gives a sample a
 /// weight other than 0, so the weights are made up here.
 fn weighted_file(path: &Path, fmt: u64, weights: &[u64]) {
-    use rperf::abi::{flag, kind, misc, sample, Attr};
-    use rperf::data::write::encode::{self, Trailer};
-    use rperf::data::write::Writer;
+    use rperf::abi::{misc, sample};
     let st = sample::IP | sample::TID | sample::TIME | sample::PERIOD | fmt;
-    let attr = Attr {
-        type_: 1,
-        sample_period: 1000,
-        sample_type: st,
-        flags: flag::SAMPLE_ID_ALL | flag::COMM,
-        ..Attr::default()
-    };
-    let t = Trailer {
-        sample_type: st,
-        id: 0,
-    };
-    let mut recs = encode::comm(7, 7, "work", false, t);
-    for (i, w) in weights.iter().enumerate() {
-        let mut body = Vec::new();
-        for v in [0x1000, (7u64 << 32) | 7, 1000 + i as u64, 1000, *w] {
-            body.extend_from_slice(&v.to_le_bytes());
-        }
-        recs.extend_from_slice(&kind::SAMPLE.to_le_bytes());
-        recs.extend_from_slice(&misc::USER.to_le_bytes());
-        recs.extend_from_slice(&(8 + body.len() as u16).to_le_bytes());
-        recs.extend(body);
-    }
-    recs.extend(encode::finished_round());
-    let mut w = Writer::create(path, vec![(attr, vec![1])]).unwrap();
-    w.write(&recs).unwrap();
-    w.finish(Vec::new()).unwrap();
+    let samples: Vec<(u16, Vec<u64>)> = (weights.iter().enumerate())
+        .map(|(i, w)| {
+            (
+                misc::USER,
+                vec![0x1000, (7u64 << 32) | 7, 1000 + i as u64, 1000, *w],
+            )
+        })
+        .collect();
+    crafted_file(path, st, |_| Vec::new(), &samples);
 }
 
 #[test]

@@ -351,52 +351,31 @@ fn a_running_child_gets_none_of_its_parents_maps() {
     }
 }
 
-/// A perf.data written with rperf's own encoder: process 7 (`work`), the side-band records
-/// `side` adds after its COMM, then one cpu-clock sample per (ip, misc, chain), the
-/// samples' times 1000, 1001, ... Returns the file.
+/// [`crafted_file`] with call chains: one sample per (ip, misc, chain) of process 7, the
+/// samples' times 1000, 1001, ...
 fn crafted_chains(
     path: &Path,
     side: impl FnOnce(rperf::data::write::encode::Trailer) -> Vec<u8>,
     samples: &[(u64, u16, &[u64])],
 ) -> std::path::PathBuf {
-    use rperf::abi::{flag, kind, sample, Attr};
-    use rperf::data::write::encode::{self, Trailer};
-    use rperf::data::write::Writer;
+    use rperf::abi::sample;
     let st = sample::IP | sample::TID | sample::TIME | sample::PERIOD | sample::CALLCHAIN;
-    let attr = Attr {
-        type_: 1,
-        sample_period: 1000,
-        sample_type: st,
-        flags: flag::SAMPLE_ID_ALL | flag::COMM | flag::MMAP,
-        ..Attr::default()
-    };
-    let t = Trailer {
-        sample_type: st,
-        id: 0,
-    };
-    let mut recs = encode::comm(7, 7, "work", false, t);
-    recs.extend(side(t));
-    for (i, &(ip, misc, chain)) in samples.iter().enumerate() {
-        let mut body = Vec::new();
-        let head = [
-            ip,
-            (7u64 << 32) | 7,
-            1000 + i as u64,
-            1000,
-            chain.len() as u64,
-        ];
-        for v in head.into_iter().chain(chain.iter().copied()) {
-            body.extend_from_slice(&v.to_le_bytes());
-        }
-        recs.extend_from_slice(&kind::SAMPLE.to_le_bytes());
-        recs.extend_from_slice(&misc.to_le_bytes());
-        recs.extend_from_slice(&(8 + body.len() as u16).to_le_bytes());
-        recs.extend(body);
-    }
-    recs.extend(encode::finished_round());
-    let mut w = Writer::create(path, vec![(attr, vec![1])]).unwrap();
-    w.write(&recs).unwrap();
-    w.finish(Vec::new()).unwrap();
+    let bodies: Vec<(u16, Vec<u64>)> = (samples.iter().enumerate())
+        .map(|(i, &(ip, misc, chain))| {
+            let head = [
+                ip,
+                (7u64 << 32) | 7,
+                1000 + i as u64,
+                1000,
+                chain.len() as u64,
+            ];
+            (
+                misc,
+                head.into_iter().chain(chain.iter().copied()).collect(),
+            )
+        })
+        .collect();
+    crafted_file(path, st, side, &bodies);
     path.to_path_buf()
 }
 
