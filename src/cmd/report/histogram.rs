@@ -358,27 +358,31 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
             let fs = chain_frames
                 .take()
                 .unwrap_or_else(|| stacks.frames(session, &s, max));
+            // Each frame's entries, and whether the frame is in a mapping of the kernel
+            // (None: in no mapping at all).
+            type Resolved = (Option<bool>, Vec<(Key, u32)>);
+            let resolved: Vec<Resolved> = (fs.iter())
+                .map(|f| {
+                    let (loc, _, _, expanded) = key_of(f.addr, f.mode, true, f.unwound);
+                    (loc.map(|l| session.dsos()[l.dso as usize].kernel), expanded)
+                })
+                .collect();
             // perf walks the chain in its graph's order (root first in caller order, as
             // `query_caller`) with one location it overwrites frame by frame, starting
             // from the sample's own; a frame outside every mapping keeps the level the
             // frame before it left, and an entry such a frame creates shows that level.
-            let sample_k = s.mode == Mode::Kernel;
-            let mut levels = vec![sample_k; fs.len()];
-            let mut level_k = sample_k;
+            let mut levels = vec![s.mode == Mode::Kernel; resolved.len()];
+            let mut level_k = s.mode == Mode::Kernel;
             let mut walk = |i: usize| {
-                let f = &fs[i];
-                if let Some(l) = session.resolve(s.pid, f.addr, f.mode) {
-                    level_k = session.dsos()[l.dso as usize].kernel;
-                }
+                level_k = resolved[i].0.unwrap_or(level_k);
                 levels[i] = level_k;
             };
             if query_caller {
-                (0..fs.len()).rev().for_each(&mut walk);
+                (0..resolved.len()).rev().for_each(&mut walk);
             } else {
-                (0..fs.len()).for_each(&mut walk);
+                (0..resolved.len()).for_each(&mut walk);
             }
-            for (f, level_k) in fs.into_iter().zip(levels) {
-                let (_, _, _, expanded) = key_of(f.addr, f.mode, true, f.unwound);
+            for ((_, expanded), level_k) in resolved.into_iter().zip(levels) {
                 for (k, sym) in expanded {
                     if graph_on {
                         u.stack.push(frames.intern(k, sym));
