@@ -115,6 +115,7 @@ impl Replay {
             };
             if !started {
                 started = true;
+                parts.syms.recorded_on(header.kernel_build_id.clone());
                 // The first sample: the binaries known so far, of those samples hit, load
                 // at once.
                 if *load_symbols {

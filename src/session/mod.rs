@@ -357,6 +357,8 @@ pub struct Symbolizer {
     lines: HashMap<DsoId, Option<rperf_symbols::Lines>>,
     /// Build-ids the file recorded, by path (from its BUILD_ID feature).
     build_ids: HashMap<String, Vec<u8>>,
+    /// The build-id the file gives the kernel it was recorded on.
+    kernel_id: Option<Vec<u8>>,
     /// `--symfs`: a root prepended to every binary path.
     pub symfs: Option<PathBuf>,
     /// Per binary, the names binutils' addr2line settled on for function instances it
@@ -383,10 +385,16 @@ impl Symbolizer {
         }
     }
 
-    /// The running kernel's symbol table (loaded on first use).
+    /// Which kernel the file was recorded on (its BUILD_ID feature's kernel entry), for
+    /// [`Symbolizer::kernel`]; before any kernel lookup.
+    pub fn recorded_on(&mut self, kernel_build_id: Option<Vec<u8>>) {
+        self.kernel_id = kernel_build_id;
+    }
+
+    /// The recorded kernel's symbol table (loaded on first use): see [`recorded_kernel`].
     pub fn kernel(&mut self) -> &Kallsyms {
-        self.kallsyms
-            .get_or_insert_with(|| Kallsyms::load(cache_dir().as_deref()))
+        let id = self.kernel_id.as_deref();
+        self.kallsyms.get_or_insert_with(|| recorded_kernel(id))
     }
 
     /// Loads, in parallel, the symbol tables of the binaries among `paths` (the file's
@@ -415,14 +423,14 @@ impl Symbolizer {
         if todo.len() + usize::from(kernel) < 2 {
             return;
         }
-        let (ids, symfs) = (&self.build_ids, &self.symfs);
+        let (ids, symfs, kernel_id) = (&self.build_ids, &self.symfs, self.kernel_id.as_deref());
         let (loaded, kallsyms) = rayon::join(
             || -> Vec<(DsoId, Option<ElfSymbols>)> {
                 todo.into_par_iter()
                     .map(|(id, path)| (id, load_elf(ids, symfs, &path)))
                     .collect()
             },
-            || kernel.then(|| Kallsyms::load(cache_dir().as_deref())),
+            || kernel.then(|| recorded_kernel(kernel_id)),
         );
         self.elf.extend(loaded);
         if kallsyms.is_some() {
@@ -660,13 +668,40 @@ pub fn locate(
     }
 }
 
+/// The symbols of the kernel the file was recorded on, as perf finds them: the running
+/// kernel's (`/proc/kallsyms`) when the file names no kernel build-id or the running one's;
+/// else the copy perf's build-id cache keeps (`~/.debug/[kernel.kallsyms]/ID/kallsyms`);
+/// else none, and kernel addresses print raw. Another kernel's addresses must not be named
+/// with this one's symbols.
+fn recorded_kernel(kernel_id: Option<&[u8]>) -> Kallsyms {
+    let Some(want) = kernel_id.filter(|id| !id.is_empty()) else {
+        return Kallsyms::load(cache_dir().as_deref());
+    };
+    if rperf_symbols::buildid::kernel_build_id().as_deref() == Some(want) {
+        return Kallsyms::load(cache_dir().as_deref());
+    }
+    let copy = buildid_cache_root().map(|r| {
+        r.join("[kernel.kallsyms]")
+            .join(rperf_symbols::buildid::hex(want))
+            .join("kallsyms")
+    });
+    copy.and_then(|c| std::fs::read_to_string(c).ok())
+        .map(|text| Kallsyms::parse(&text))
+        .unwrap_or_default()
+}
+
+/// perf's build-id cache: `$PERF_BUILDID_DIR`, else `~/.debug`.
+fn buildid_cache_root() -> Option<PathBuf> {
+    std::env::var_os("PERF_BUILDID_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".debug")))
+}
+
 /// The copy of the binary with build-id `want` in perf's build-id cache
 /// (`$PERF_BUILDID_DIR`, else `~/.debug`), when it is there and has that build-id.
 fn cached_copy(want: &[u8]) -> Option<PathBuf> {
     let hex = rperf_symbols::buildid::hex(want);
-    let root = std::env::var_os("PERF_BUILDID_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".debug")))?;
+    let root = buildid_cache_root()?;
     if hex.len() <= 2 {
         return None;
     }

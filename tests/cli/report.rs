@@ -444,6 +444,87 @@ fn unmapped_chain_frames_take_the_level_perf_gives_them() {
     }
 }
 
+/// A file recorded on another kernel (its kernel build-id not the running one's) must not
+/// have its kernel addresses named with this kernel's symbols: perf looks for that kernel's
+/// table in its build-id cache and otherwise prints the addresses. The file here is a real
+/// recording whose kernel build-id was changed.
+#[test]
+fn another_kernels_recording_is_not_named_with_this_kernels_symbols() {
+    let Some(running) = rperf_symbols::buildid::kernel_build_id() else {
+        skip("/sys/kernel/notes has no build-id");
+        return;
+    };
+    let dir = TempDir::new("report-other-kernel");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let work = [
+        "--",
+        "sh",
+        "-c",
+        "for i in $(seq 300); do cat /proc/self/stat; done >/dev/null",
+    ];
+    for tool in ["perf", "rperf"] {
+        let Some(f) = record_with(tool, dir.path(), &format!("{tool}.data"), &work) else {
+            return;
+        };
+        let sort = ["--stdio", "--no-children", "--sort", "sym", "-i"];
+        let kernel_rows = |tool: &str, file: &Path| -> BTreeSet<String> {
+            let mut c = if tool == "perf" {
+                perf().unwrap()
+            } else {
+                rperf()
+            };
+            c.env("HOME", &home).arg("report").args(sort).arg(file);
+            let o = run(c);
+            assert!(o.status.success(), "{tool}: {}", stderr(&o));
+            stdout(&o)
+                .lines()
+                .filter(|l| l.contains("[k] "))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect()
+        };
+        let named = kernel_rows("rperf", &f);
+        assert!(
+            named.iter().any(|r| !r.contains("[k] 0x")),
+            "{tool}: this kernel's recording has named kernel rows: {named:?}"
+        );
+        // Another kernel: every copy of the build-id in the file changed.
+        let mut bytes = std::fs::read(&f).unwrap();
+        let at: Vec<usize> = (bytes.windows(running.len()))
+            .enumerate()
+            .filter(|(_, w)| *w == running.as_slice())
+            .map(|(i, _)| i)
+            .collect();
+        assert!(!at.is_empty(), "{tool}: the file names no kernel build-id");
+        for i in at {
+            for b in &mut bytes[i..i + running.len()] {
+                *b ^= 0x5a;
+            }
+        }
+        let other = dir.path().join(format!("{tool}-other.data"));
+        std::fs::write(&other, bytes).unwrap();
+        let ours = kernel_rows("rperf", &other);
+        assert!(
+            !ours.is_empty() && ours.iter().all(|r| r.contains("[k] 0x")),
+            "{tool}: kernel rows named from the wrong kernel: {ours:?}"
+        );
+        assert_eq!(ours, kernel_rows("perf", &other), "{tool}-recorded file");
+        // With that kernel's table in perf's build-id cache, both name its addresses.
+        let id: Vec<u8> = running.iter().map(|b| b ^ 0x5a).collect();
+        let copy = (home.join(".debug/[kernel.kallsyms]")).join(rperf_symbols::buildid::hex(&id));
+        std::fs::create_dir_all(&copy).unwrap();
+        std::fs::copy("/proc/kallsyms", copy.join("kallsyms")).unwrap();
+        let ours = kernel_rows("rperf", &other);
+        assert_eq!(ours, named, "{tool}: the cached table");
+        assert_eq!(
+            ours,
+            kernel_rows("perf", &other),
+            "{tool}: the cached table"
+        );
+        std::fs::remove_dir_all(home.join(".debug")).unwrap();
+    }
+}
+
 #[test]
 fn bad_report_inputs() {
     let dir = TempDir::new("report-bad");

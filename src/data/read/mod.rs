@@ -50,6 +50,8 @@ pub struct Header {
     /// The first and last sample times the SAMPLE_TIME feature records (perf's `--time`
     /// percentages are shares of this span).
     pub sample_time: Option<(u64, u64)>,
+    /// The build-id the BUILD_ID feature gives the kernel (`[kernel.kallsyms]`).
+    pub kernel_build_id: Option<Vec<u8>>,
 }
 
 impl Header {
@@ -736,6 +738,16 @@ fn header_of(perf_file: &linux_perf_data::PerfFile) -> Header {
                 let last = u64::from_le_bytes(d.get(8..16)?.try_into().ok()?);
                 Some((first, last))
             }),
+        kernel_build_id: perf_file.build_ids().ok().and_then(|ids| {
+            let (_, info) = ids
+                .into_iter()
+                .find(|(k, _)| matches!(k, linux_perf_data::DsoKey::Kernel))?;
+            let mut id = info.build_id;
+            if id.len() == 24 && id[20..] == [0; 4] {
+                id.truncate(20);
+            }
+            Some(id)
+        }),
         hits: perf_file
             .build_ids()
             .map(|ids| {
