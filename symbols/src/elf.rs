@@ -632,8 +632,24 @@ impl ElfSymbols {
             syms = collect(file.dynamic_symbols(), strings(tables.1));
         }
         // name@plt for every PLT stub. (perf sometimes shows such a sample as the symbol
-        // before the PLT, usually _init, depending on the shape of its symbol tree.)
-        add_plt(&mut syms, plt_symbols(&file));
+        // before the PLT, usually _init, depending on the shape of its symbol tree.) perf
+        // makes them only when the table it read gave it symbols (functions or data): a
+        // stripped program whose .dynsym defines nothing shows its PLT as addresses.
+        let defines_any = || {
+            file.dynamic_symbols().any(|s| {
+                !s.is_undefined()
+                    && s.address() != 0
+                    && matches!(
+                        s.elf_symbol().st_type(),
+                        object::elf::STT_FUNC
+                            | object::elf::STT_GNU_IFUNC
+                            | object::elf::STT_OBJECT
+                    )
+            })
+        };
+        if !syms.is_empty() || defines_any() {
+            add_plt(&mut syms, plt_symbols(&file));
+        }
         let names = Names {
             file: Some(data.clone()),
             ..Names::default()

@@ -914,6 +914,30 @@ fn srcline_and_columns_of_stripped_code_equal_perf() {
     }
 }
 
+/// perf names PLT stubs (`name@plt`) only when the symbol table it read gave it symbols: a
+/// stripped program whose .dynsym defines nothing shows samples in its PLT as addresses.
+#[test]
+fn plt_stubs_of_a_program_without_symbols_stay_addresses_like_perf() {
+    let dir = TempDir::new("plt-stripped");
+    let src = include_str!("../../fixtures/workloads/plt_calls.c");
+    let exe = compile_c(dir.path(), "pltcalls", src, &["-O2", "-s"]);
+    let Some(f) = record_with(
+        "perf",
+        dir.path(),
+        "perf.data",
+        &["--", exe.to_str().unwrap(), "0.3"],
+    ) else {
+        return;
+    };
+    let args = ["--no-children", "--sort", "sym", "--dso", "pltcalls"];
+    compare(&f, &args);
+    let r = rperf_out(&[&["report", "--stdio"][..], &args].concat(), &f);
+    assert!(
+        !r.contains("@plt") && r.contains("[.] 0x"),
+        "the PLT's samples:\n{r}"
+    );
+}
+
 #[test]
 fn header_equals_perf() {
     let dir = TempDir::new("header");
