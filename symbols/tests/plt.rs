@@ -1,7 +1,9 @@
 //! PLT stub names on binaries linked by mold, whose PLT header is 32 bytes, not GNU ld's 16:
 //! the `name@plt` names synthesized for a stripped binary must sit where mold's own
 //! `name$plt` symbols say the stubs are, and those symbols win where present (perf shows
-//! them). Skips with a reason when gcc or mold is missing, and fails so under `CI=true`.
+//! them). perf synthesizes PLT names only for a table that defines symbols, so the program
+//! exports its own (`-rdynamic`); one that defines none gets no PLT names. Skips with a
+//! reason when gcc or mold is missing, and fails so under `CI=true`.
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -48,23 +50,28 @@ fn mold_plt_stubs_are_named_where_they_are() {
     let dir = temp();
     let src = dir.join("p.c");
     std::fs::write(&src, PROGRAM).unwrap();
-    let exe = dir.join("p");
-    let built = Command::new("gcc")
-        .args(["-O1", "-fuse-ld=mold", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .status()
-        .unwrap();
-    assert!(built.success());
-    let stripped = dir.join("p.stripped");
-    assert!(Command::new("strip")
-        .arg("-o")
-        .arg(&stripped)
-        .arg(&exe)
-        .status()
-        .unwrap()
-        .success());
-
+    let build = |name: &str, flags: &[&str]| -> (PathBuf, PathBuf) {
+        let exe = dir.join(name);
+        let built = Command::new("gcc")
+            .args(["-O1", "-fuse-ld=mold"])
+            .args(flags)
+            .arg("-o")
+            .arg(&exe)
+            .arg(&src)
+            .status()
+            .unwrap();
+        assert!(built.success());
+        let stripped = dir.join(format!("{name}.stripped"));
+        assert!(Command::new("strip")
+            .arg("-o")
+            .arg(&stripped)
+            .arg(&exe)
+            .status()
+            .unwrap()
+            .success());
+        (exe, stripped)
+    };
+    let (exe, stripped) = build("p", &["-rdynamic"]);
     let full = ElfSymbols::parse(&std::fs::read(&exe).unwrap()).unwrap();
     let bare = ElfSymbols::parse(&std::fs::read(&stripped).unwrap()).unwrap();
     // mold's own symbols: one `name$plt` per stub of .plt.
@@ -81,6 +88,14 @@ fn mold_plt_stubs_are_named_where_they_are() {
             "stripped, at {addr:#x}"
         );
     }
+    // Without exports the stripped program's .dynsym defines nothing: no PLT names.
+    let (_, stripped) = build("q", &[]);
+    let none = ElfSymbols::parse(&std::fs::read(&stripped).unwrap()).unwrap();
+    assert!(
+        none.is_empty(),
+        "{:?}",
+        none.symbols().map(|s| s.name).collect::<Vec<_>>()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
