@@ -525,6 +525,41 @@ fn another_kernels_recording_is_not_named_with_this_kernels_symbols() {
     }
 }
 
+/// Entries without a symbol tie on weight in the order perf's address comparison gives them:
+/// by the sign of the 64-bit difference, which puts the garbage addresses of broken chains
+/// that have the top bit set before the others (an unsigned order puts them last).
+#[test]
+fn unresolved_addresses_of_equal_weight_come_in_perfs_order() {
+    use rperf::abi::{misc, PERF_CONTEXT_USER};
+    let dir = TempDir::new("report-addr-order");
+    let chain = [
+        PERF_CONTEXT_USER,
+        0x1000,
+        0x0000_1234_5678_0000,
+        0x9cee_350b_5f85_55c1,
+        0x617b_8e35_c657_e6dc,
+        0xc3c0_3103_7401_4078,
+        0x0000_0012_c000_0000,
+    ];
+    let f = crafted_chains(
+        &dir.path().join("a.data"),
+        |_| Vec::new(),
+        &[(0x1000, misc::USER, &chain[..]); 2],
+    );
+    let args = ["--children", "-g", "none", "--sort", "sym"];
+    let Some((po, ro)) = reports(&f, &args) else {
+        return;
+    };
+    let rows = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.contains("[.] 0x") && !l.contains("0x0000000000001000"))
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    };
+    assert_eq!(rows(&ro).len(), 5, "{ro}");
+    assert_eq!(rows(&ro), rows(&po), "perf:\n{po}\nrperf:\n{ro}");
+}
+
 #[test]
 fn bad_report_inputs() {
     let dir = TempDir::new("report-bad");

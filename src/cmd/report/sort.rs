@@ -70,10 +70,13 @@ pub(crate) enum SymCell {
 
 impl SymCell {
     /// Name before level, so ties list `[k] a`, `[.] b`, `[k] c` alphabetically as perf.
-    pub(super) fn identity(&self) -> (u8, &str, bool, u64) {
+    /// Addresses compare as perf's `_sort__addr_cmp` does, by the sign of their 64-bit
+    /// difference: as signed numbers, so that the garbage addresses of broken chains with
+    /// the top bit set come before the others, as in perf's ties.
+    pub(super) fn identity(&self) -> (u8, &str, bool, i64) {
         match self {
             SymCell::Named(k, n) => (0, n.as_str(), *k, 0),
-            SymCell::Addr(_, a) => (1, "", false, *a),
+            SymCell::Addr(_, a) => (1, "", false, *a as i64),
         }
     }
 }
