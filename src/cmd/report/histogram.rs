@@ -361,7 +361,7 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
             // Each frame's entries, and whether the frame is in a mapping of the kernel
             // (None: in no mapping at all).
             type Resolved = (Option<bool>, Vec<(Key, u32)>);
-            let resolved: Vec<Resolved> = (fs.iter())
+            let mut resolved: Vec<Resolved> = (fs.iter())
                 .map(|f| {
                     let (loc, _, _, expanded) = key_of(f.addr, f.mode, true, f.unwound);
                     (loc.map(|l| session.dsos()[l.dso as usize].kernel), expanded)
@@ -371,18 +371,18 @@ pub(crate) fn histogram(cfg: &ReportConfig, extra: &Extra) -> Result<Histogram> 
             // `query_caller`) with one location it overwrites frame by frame, starting
             // from the sample's own; a frame outside every mapping keeps the level the
             // frame before it left, and an entry such a frame creates shows that level.
-            let mut levels = vec![s.mode == Mode::Kernel; resolved.len()];
             let mut level_k = s.mode == Mode::Kernel;
-            let mut walk = |i: usize| {
-                level_k = resolved[i].0.unwrap_or(level_k);
-                levels[i] = level_k;
+            let mut walk = |r: &mut Resolved| {
+                level_k = r.0.unwrap_or(level_k);
+                r.0 = Some(level_k);
             };
             if query_caller {
-                (0..resolved.len()).rev().for_each(&mut walk);
+                resolved.iter_mut().rev().for_each(&mut walk);
             } else {
-                (0..resolved.len()).for_each(&mut walk);
+                resolved.iter_mut().for_each(&mut walk);
             }
-            for ((_, expanded), level_k) in resolved.into_iter().zip(levels) {
+            for (level, expanded) in resolved {
+                let level_k = level.unwrap_or_default();
                 for (k, sym) in expanded {
                     if graph_on {
                         u.stack.push(frames.intern(k, sym));
