@@ -118,6 +118,70 @@ pub struct ElfSymbols {
     /// Functions whose name binutils takes from another alias than perf's (see
     /// [`ElfSymbols::binutils_alias`]), by start address; usually empty.
     binutils: Vec<(u64, Name)>,
+    /// Where in `syms` each stretch of addresses starts, made at the first lookup.
+    buckets: std::sync::OnceLock<Buckets>,
+}
+
+/// A coarse index over a sorted table's start addresses: the address span cut into about
+/// as many equal buckets as there are functions, each holding the number of functions that
+/// start before it. A lookup then searches the few entries of one bucket instead of
+/// striding over a table of hundreds of thousands (megabytes: a cache miss a step).
+#[derive(Debug, Default)]
+struct Buckets {
+    base: u64,
+    shift: u32,
+    before: Vec<u32>,
+}
+
+impl Buckets {
+    fn new(syms: &[Entry]) -> Buckets {
+        let (Some(lo), Some(hi)) = (syms.first(), syms.last()) else {
+            return Buckets::default();
+        };
+        let span = hi.start - lo.start;
+        let want = syms.len() as u64;
+        let mut shift = 0;
+        while span >> shift > want {
+            shift += 1;
+        }
+        let count = (span >> shift) as usize + 1;
+        let mut before = Vec::with_capacity(count + 1);
+        let mut i = 0;
+        for b in 0..=count as u64 {
+            // Past the address space every function starts before the bucket.
+            match u64::try_from(u128::from(lo.start) + (u128::from(b) << shift)) {
+                Ok(at) => {
+                    while i < syms.len() && syms[i].start < at {
+                        i += 1;
+                    }
+                }
+                Err(_) => i = syms.len(),
+            }
+            before.push(u32::try_from(i).unwrap_or(u32::MAX));
+        }
+        Buckets {
+            base: lo.start,
+            shift,
+            before,
+        }
+    }
+
+    /// How many of `syms` start at or below `vaddr` (`partition_point`, bucket first).
+    fn count_at_or_below(&self, syms: &[Entry], vaddr: u64) -> usize {
+        let whole =
+            |from: usize, to: usize| from + syms[from..to].partition_point(|s| s.start <= vaddr);
+        if self.before.is_empty() || syms.len() > u32::MAX as usize {
+            return whole(0, syms.len());
+        }
+        let Some(off) = vaddr.checked_sub(self.base) else {
+            return 0;
+        };
+        let b = (off >> self.shift) as usize;
+        match (self.before.get(b), self.before.get(b + 1)) {
+            (Some(&from), Some(&to)) => whole(from as usize, to as usize),
+            _ => whole(*self.before.last().unwrap_or(&0) as usize, syms.len()),
+        }
+    }
 }
 
 /// Demangles Rust and C++ names as perf prints them (no Rust hash suffix).
@@ -677,6 +741,7 @@ impl ElfSymbols {
             names,
             demangled: Mutex::default(),
             binutils,
+            buckets: Default::default(),
         })
     }
 
@@ -694,8 +759,9 @@ impl ElfSymbols {
     /// The function containing virtual address `vaddr`, with the offset into it.
     pub fn lookup_vaddr(&self, vaddr: u64) -> Option<(Symbol, u64)> {
         let i = self
-            .syms
-            .partition_point(|s| s.start <= vaddr)
+            .buckets
+            .get_or_init(|| Buckets::new(&self.syms))
+            .count_at_or_below(&self.syms, vaddr)
             .checked_sub(1)?;
         let s = self.syms.get(i)?;
         (vaddr < s.start.saturating_add(s.size.max(1))).then(|| (self.symbol(i), vaddr - s.start))
@@ -784,6 +850,47 @@ pub fn vdso_image() -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bucket_lookups_agree_with_a_search_of_the_whole_table() {
+        let table = |starts: &[u64]| -> Vec<Entry> {
+            starts
+                .iter()
+                .map(|&start| Entry {
+                    start,
+                    size: 1,
+                    name: Name::new(None, false, false),
+                })
+                .collect()
+        };
+        // Clustered starts (most in one bucket), a lone far one, the ends of the address
+        // space, one entry, none.
+        let mut clustered: Vec<u64> = (0..500).map(|i| 0x1000 + i * 3).collect();
+        clustered.push(0x40_0000);
+        let cases = [
+            clustered,
+            vec![0, 1, 2, u64::MAX - 1, u64::MAX],
+            vec![0x5000],
+            vec![],
+            (0..4096).map(|i| 0x10_0000 + i * i * 7).collect(),
+        ];
+        for starts in cases {
+            let syms = table(&starts);
+            let b = Buckets::new(&syms);
+            assert!(b.before.len() <= syms.len() + 2, "{}", b.before.len());
+            let mut probes = vec![0, 1, u64::MAX, u64::MAX - 1];
+            for &s in &starts {
+                probes.extend([s.wrapping_sub(1), s, s.wrapping_add(1), s.wrapping_add(2)]);
+            }
+            for v in probes {
+                assert_eq!(
+                    b.count_at_or_below(&syms, v),
+                    syms.partition_point(|s| s.start <= v),
+                    "{v:#x} in {starts:x?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn zero_sized_symbols_reach_the_next_or_past_their_page() {
