@@ -49,6 +49,10 @@ pub struct ReportArgs {
     /// caller or callee, comma-separated as perf's (default graph,0.5).
     #[arg(short = 'g', long = "call-graph", value_name = "MODE")]
     pub call_graph: Option<String>,
+    /// Call graphs from the outermost caller down, whatever -g says (perf's alias for
+    /// `-g caller`).
+    #[arg(short = 'G', long = "inverted")]
+    pub inverted: bool,
     /// Hide entries below this percentage.
     #[arg(long = "percent-limit", value_name = "PCT", default_value_t = 0.0)]
     pub percent_limit: f64,
@@ -88,6 +92,9 @@ impl ReportArgs {
         };
         if let (Some(g), true) = (graph.as_mut(), limit_sets_graph) {
             g.min_percent = self.percent_limit;
+        }
+        if let (Some(g), true) = (graph.as_mut(), self.inverted) {
+            g.order = Some(crate::report::graph::Order::Caller);
         }
         let sort = self
             .sort

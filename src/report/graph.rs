@@ -12,6 +12,9 @@ pub struct Node {
     name: u32,
     hits: u64,
     cumul: u64,
+    /// Whether a child is an inlined frame (then siblings compare by name, see
+    /// [`perf_cmp`], and finding one takes a scan).
+    inlined_child: bool,
     children: Vec<Node>,
 }
 
@@ -26,13 +29,26 @@ impl Node {
         let mut n = self;
         n.cumul += weight;
         for &(key, name) in frames {
-            let i = match n.children.iter().position(|c| perf_cmp(c.key, key).is_eq()) {
+            let inlined = is_inlined(key);
+            // Children stay in the order of perf's tree of children (the greater first).
+            // Among frames none of which is inlined perf's comparison is a total order (by
+            // binary, start and name), so the sibling equal to `key` is found by binary
+            // search, where it would go: the root of a big program's tree has thousands
+            // of children. With an inlined frame in play names meet addresses, which is no
+            // total order, and only a scan finds the equal one.
+            let at = n.children.partition_point(|c| perf_cmp(c.key, key).is_ge());
+            let found = if inlined || n.inlined_child {
+                n.children.iter().position(|c| perf_cmp(c.key, key).is_eq())
+            } else {
+                at.checked_sub(1)
+                    .filter(|&i| perf_cmp(n.children[i].key, key).is_eq())
+            };
+            let i = match found {
                 Some(i) => i,
                 None => {
-                    // Children stay in the order of perf's tree of children (the greater
-                    // first); a binary search, which never fails where perf's comparison
-                    // (names against addresses) is not a total order.
-                    let at = n.children.partition_point(|c| perf_cmp(c.key, key).is_ge());
+                    // Where the binary search put it, which is somewhere even where the
+                    // comparison is no total order.
+                    n.inlined_child |= inlined;
                     n.children.insert(
                         at,
                         Node {
@@ -59,16 +75,18 @@ pub fn tie(id: u32, rank: Option<u32>, inlined: bool) -> u64 {
     u64::from(id) | named | (u64::from(inlined) << 63)
 }
 
+/// Whether a node key is an inlined function's (bit 63 of its [`tie`] half).
+fn is_inlined(k: (u64, u64)) -> bool {
+    k.1 >> 63 == 1
+}
+
 /// perf's comparison of two call-graph siblings (match_chain by function): by name when
 /// either is an inlined function (inlined frames share their container's start), else by
 /// binary and start address (`key.0`). Equal means one node: perf merges an inlined
 /// function with a sibling of the same name.
 fn perf_cmp(a: (u64, u64), b: (u64, u64)) -> std::cmp::Ordering {
-    let (inlined, named) = (
-        |k: (u64, u64)| k.1 >> 63 == 1,
-        |k: (u64, u64)| (k.1 >> 62) & 1 == 1,
-    );
-    if (inlined(a) || inlined(b)) && named(a) && named(b) {
+    let named = |k: (u64, u64)| (k.1 >> 62) & 1 == 1;
+    if (is_inlined(a) || is_inlined(b)) && named(a) && named(b) {
         ((a.1 >> 32) & 0x3fff_ffff).cmp(&((b.1 >> 32) & 0x3fff_ffff))
     } else {
         a.0.cmp(&b.0).then((a.1 as u32).cmp(&(b.1 as u32)))

@@ -828,6 +828,28 @@ fn caller_graphs_equal_perf() {
                 compare_text(&f, &[mode, "-g", g, "--percent-limit", "1"]);
             }
         }
+        // -G (--inverted): caller order whatever -g says, in both modes.
+        for args in [
+            &["--no-children", "-G"][..],
+            &[
+                "--no-children",
+                "-G",
+                "-g",
+                "callee",
+                "--percent-limit",
+                "1",
+            ],
+            &[
+                "--children",
+                "--inverted",
+                "-g",
+                "fractal",
+                "--percent-limit",
+                "1",
+            ],
+        ] {
+            compare_text(&f, args);
+        }
         let r = rperf_out(&["report", "--stdio"], &f);
         // main's graph goes down to both mids (caller order).
         let main_graph: String = r
