@@ -73,8 +73,13 @@ impl SamplingArgs {
 /// The sample filters report, script and flamegraph share, named as perf's.
 #[derive(Debug, clap::Args)]
 pub struct SampleFilterArgs {
-    /// Only these command names (comma-separated).
-    #[arg(long = "comm", value_name = "COMMS")]
+    /// Only these command names (comma-separated; perf's -c/--comms).
+    #[arg(
+        short = 'c',
+        long = "comm",
+        visible_alias = "comms",
+        value_name = "COMMS"
+    )]
     pub comm: Option<String>,
     /// Only these process ids (with flamegraph recording a process, see --record-pid).
     #[arg(long = "pid", value_name = "PIDS")]
@@ -115,8 +120,8 @@ pub struct FilterArgs {
     /// Which threads and times.
     #[command(flatten)]
     pub sample: SampleFilterArgs,
-    /// Only samples whose leaf is in these binaries (comma-separated).
-    #[arg(long = "dso", value_name = "DSOS")]
+    /// Only samples whose leaf is in these binaries (comma-separated; perf's -d/--dsos).
+    #[arg(short = 'd', long = "dso", visible_alias = "dsos", value_name = "DSOS")]
     pub dso: Option<String>,
 }
 

@@ -172,6 +172,16 @@ fn perf_recordings_report_like_perf() {
         ],
     );
     compare(&f, &["--no-children", "-g", "none", "--dso", "chain"]);
+    // perf's own spellings of the filters: -c/--comms, -d/--dsos.
+    compare(
+        &f,
+        &["--no-children", "-g", "none", "-c", "chain", "-d", "chain"],
+    );
+    compare(
+        &f,
+        &["--no-children", "-g", "none", "--comms", "chain,sleep"],
+    );
+    compare(&f, &["--no-children", "-g", "none", "--dsos", "chain"]);
     compare_text(
         &f,
         &[

@@ -483,7 +483,8 @@ fn per_task_tracepoints_carry_their_cpu_like_perf() {
     assert_same(&p, &r);
 }
 
-/// script's filters, as perf script's: --comm, --pid, --tid and -C keep the same samples.
+/// script's filters, as perf script's: --comm (and perf's -c/--comms), --pid, --tid and -C
+/// keep the same samples.
 #[test]
 fn filters_keep_the_samples_perf_keeps() {
     let dir = TempDir::new("script-filters");
@@ -504,6 +505,8 @@ fn filters_keep_the_samples_perf_keeps() {
     let cpu = if cpu.is_empty() { "0" } else { cpu };
     for args in [
         vec!["--comm", "threads"],
+        vec!["-c", "threads"],
+        vec!["--comms", "threads"],
         vec!["--pid", pid],
         vec!["--tid", tid],
         // (Other processes' samples on a CPU are the machine's business: the workload's.)
