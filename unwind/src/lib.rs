@@ -391,13 +391,36 @@ impl ProcessUnwinder {
                 with_cfi = exact;
             }
         }
-        if known(&with_cfi) > 1 {
+        // Whether the first caller returns into a module: framehop takes the word at sp for
+        // the return address of a first frame no FDE covers (right for a leaf such as a
+        // PLT stub's target, wrong for a function built without CFI but with a frame
+        // pointer, where that word is a local and can be anything).
+        let caller_mapped = |u: &Unwound| {
+            u.frames
+                .get(1)
+                .is_some_and(|f| exact::module_at(&self.modules, f.lookup_address()).is_some())
+        };
+        if known(&with_cfi) > 1 && caller_mapped(&with_cfi) {
             return with_cfi;
         }
         // No caller found through the modules' rules (code without CFI, or CFI that ends the
-        // stack wrongly): follow the frame pointers alone, as an unwinder without modules does.
+        // stack wrongly), or one in no module: follow the frame pointers alone, as an
+        // unwinder without modules does, and keep that walk where it gets further, or
+        // where the other is this one with its first caller replaced by a word in no
+        // module (the local at sp of a function built without CFI, after which framehop's
+        // fallback followed the same frame pointers).
         let fp_only = walk(&UnwinderX86_64::new(), &mut cache.fp_only, regs, stack, max);
-        if known(&fp_only) > known(&with_cfi) {
+        // A walk cut at two frames (the `-g` leaf fixer's) cannot tell, and keeps its
+        // caller: the fixer checks it against the process's maps itself.
+        let junk_first = with_cfi.frames.len() > 2
+            && !caller_mapped(&with_cfi)
+            && caller_mapped(&fp_only)
+            // (Both may stop at `max` frames: the rest of the one is where the other starts.)
+            && match (with_cfi.frames.get(2..), fp_only.frames.get(1..)) {
+                (Some(rest), Some(fp)) => fp.starts_with(rest),
+                _ => false,
+            };
+        if known(&fp_only) > known(&with_cfi) || junk_first {
             fp_only
         } else {
             with_cfi
