@@ -152,6 +152,20 @@ const IN_MEMORY: usize = 32 << 20;
 /// (the largest, `.debug_info`, on the caller's): below it a thread costs more than it saves.
 const OWN_THREAD: usize = 128 << 10;
 
+/// The most a compressed section may claim to inflate to, per byte it holds. zlib cannot
+/// exceed 1032:1 (a deflate stream spends at least about one bit per 258 bytes); zstd can go
+/// further only on degenerate data, and DWARF compresses about tenfold.
+const MAX_RATIO: u64 = 2048;
+
+/// Whether a section compressed as `format` in `packed` bytes can hold `size` bytes: a
+/// format this reader inflates, and no more than [`MAX_RATIO`] times its bytes.
+fn plausibly_compressed(format: object::CompressionFormat, packed: u64, size: u64) -> bool {
+    matches!(
+        format,
+        object::CompressionFormat::Zlib | object::CompressionFormat::Zstandard
+    ) && size <= packed.saturating_mul(MAX_RATIO)
+}
+
 /// A compressed section: its bytes in the file and its size inflated.
 struct Packed {
     id: SectionId,
@@ -195,6 +209,12 @@ impl Sections {
             if c.format == object::CompressionFormat::None {
                 plain.push(c.offset as usize..(c.offset + c.uncompressed_size) as usize);
             } else {
+                // Every buffer below is sized by the header's claim: a claim no stream of
+                // these bytes can meet is a corrupt (or crafted) file, refused before any
+                // allocation.
+                if !plausibly_compressed(c.format, c.compressed_size, c.uncompressed_size) {
+                    return None;
+                }
                 let size = usize::try_from(c.uncompressed_size).ok()?;
                 file.get(at.clone())?;
                 packed.push(Packed {

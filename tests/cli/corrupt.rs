@@ -213,3 +213,64 @@ fn truncated_pipe_stream_warns_as_perf_does() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("unexpected end of event stream"), "{err}");
 }
+
+/// The section header of `name` in a 64-bit little-endian ELF image: its header's offset,
+/// and the section's file offset and size.
+fn section(image: &[u8], name: &str) -> Option<(usize, usize, usize)> {
+    let u16_at = |o: usize| u16::from_le_bytes(image[o..o + 2].try_into().unwrap()) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes(image[o..o + 4].try_into().unwrap()) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(image[o..o + 8].try_into().unwrap()) as usize;
+    let (shoff, shentsize, shnum, shstrndx) =
+        (u64_at(0x28), u16_at(0x3a), u16_at(0x3c), u16_at(0x3e));
+    let names = u64_at(shoff + shstrndx * shentsize + 24);
+    (0..shnum).map(|i| shoff + i * shentsize).find_map(|h| {
+        let at = names + u32_at(h);
+        let end = at + image[at..].iter().position(|&b| b == 0)?;
+        (&image[at..end] == name.as_bytes()).then(|| (h, u64_at(h + 24), u64_at(h + 32)))
+    })
+}
+
+/// A binary whose compressed `.debug_info` claims 4 GB from the few bytes it holds (a crafted
+/// file the fuzzer found the like of; a zlib stream can hold at most ~1032 times its size):
+/// reading its source lines must refuse the section rather than size a buffer by the claim
+/// (was: a 4 GB allocation and an abort under the 1 GB limit).
+#[test]
+fn a_compressed_section_claiming_more_than_its_bytes_can_hold_is_refused() {
+    if !have_prlimit() {
+        return;
+    }
+    let dir = TempDir::new("corrupt-chdr");
+    let exe = super::common::compile_c(dir.path(), "burn", super::common::BURN_C, &["-O1", "-g"]);
+    let exe = exe.to_str().unwrap();
+    let data = super::common::record_with("rperf", dir.path(), "r.data", &["--", exe, "100"])
+        .expect("rperf record failed");
+    let mut image = std::fs::read(exe).unwrap();
+    let (header, offset, size) = section(&image, ".debug_info").expect("no .debug_info");
+    // SHF_COMPRESSED, then an Elf64_Chdr (zlib, 4 GB) and the zlib stream of nothing.
+    let flags = header + 8;
+    let f = u64::from_le_bytes(image[flags..flags + 8].try_into().unwrap()) | 0x800;
+    image[flags..flags + 8].copy_from_slice(&f.to_le_bytes());
+    let mut chdr = Vec::new();
+    chdr.extend_from_slice(&1u32.to_le_bytes());
+    chdr.extend_from_slice(&0u32.to_le_bytes());
+    chdr.extend_from_slice(&(4u64 << 30).to_le_bytes());
+    chdr.extend_from_slice(&1u64.to_le_bytes());
+    chdr.extend_from_slice(&[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    assert!(size >= chdr.len(), ".debug_info of {size} bytes");
+    image[offset..offset + chdr.len()].copy_from_slice(&chdr);
+    std::fs::write(exe, &image).unwrap();
+    // Source lines (srcline) and inline frames (the flame graph's default) both read DWARF.
+    let svg = dir.path().join("x.svg");
+    for args in [
+        &["report", "--stdio", "--sort", "srcline"][..],
+        &["flamegraph", "-o", svg.to_str().unwrap()],
+    ] {
+        let o = limited(args, &data);
+        let what = format!("{args:?} ({:?}): {}", o.took, o.stderr);
+        assert_eq!(o.code, Some(0), "{what}");
+        assert!(!o.stderr.contains("memory allocation"), "{what}");
+    }
+    // Still named from its symbols, lines aside.
+    let out = super::common::rperf_out(&["report", "--stdio", "--sort", "sym"], &data);
+    assert!(out.contains("main") || out.contains("cpu"), "{out}");
+}
