@@ -214,20 +214,18 @@ fn truncated_pipe_stream_warns_as_perf_does() {
     assert!(err.contains("unexpected end of event stream"), "{err}");
 }
 
-/// The section header of `name` in a 64-bit little-endian ELF image: its header's offset,
-/// and the section's file offset and size.
+/// The file offsets of the section header of `name` in a 64-bit ELF image and of the
+/// section's bytes, and the section's size.
 fn section(image: &[u8], name: &str) -> Option<(usize, usize, usize)> {
-    let u16_at = |o: usize| u16::from_le_bytes(image[o..o + 2].try_into().unwrap()) as usize;
-    let u32_at = |o: usize| u32::from_le_bytes(image[o..o + 4].try_into().unwrap()) as usize;
-    let u64_at = |o: usize| u64::from_le_bytes(image[o..o + 8].try_into().unwrap()) as usize;
-    let (shoff, shentsize, shnum, shstrndx) =
-        (u64_at(0x28), u16_at(0x3a), u16_at(0x3c), u16_at(0x3e));
-    let names = u64_at(shoff + shstrndx * shentsize + 24);
-    (0..shnum).map(|i| shoff + i * shentsize).find_map(|h| {
-        let at = names + u32_at(h);
-        let end = at + image[at..].iter().position(|&b| b == 0)?;
-        (&image[at..end] == name.as_bytes()).then(|| (h, u64_at(h + 24), u64_at(h + 32)))
-    })
+    use object::read::elf::{ElfFile64, FileHeader, SectionHeader};
+    use object::{Object, ObjectSection};
+    let file = ElfFile64::<object::Endianness>::parse(image).ok()?;
+    let e = file.endian();
+    let s = file.section_by_name(name)?;
+    let header = file.elf_header().e_shoff(e) as usize
+        + s.index().0 * usize::from(file.elf_header().e_shentsize(e));
+    let h = s.elf_section_header();
+    Some((header, h.sh_offset(e) as usize, h.sh_size(e) as usize))
 }
 
 /// A binary whose compressed `.debug_info` claims 4 GB from the few bytes it holds (a crafted
